@@ -1,0 +1,23 @@
+"""The FastAPI application; ``create_app`` is the one place it is wired."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import calls
+from hotline.db import make_engine, make_session_factory
+from hotline.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.effective_database_url)
+    app = FastAPI(title="Hotline", version="0.1.0")
+    app.state.settings = settings
+    app.state.sessions = make_session_factory(engine)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(calls.router)
+    return app

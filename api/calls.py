@@ -1,0 +1,80 @@
+"""Calls: the JSON list, one call, its recording's audio, and the first page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from api.deps import SessionDep, SettingsDep
+from api.schemas import CallPublic
+from ivr import call_store
+from recordings import access
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+OUTCOME_LABELS = {
+    "answered": "已接听",
+    "message_left": "已留言",
+    "abandoned": "排队中挂断（待回拨）",
+    "hung_up_during_notice": "提示音期间挂断",
+    "failed": "故障",
+    None: "通话中",
+}
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="How many calls, newest first")]
+
+
+@router.get("/api/calls", response_model=list[CallPublic], tags=["calls"])
+def list_calls(session: SessionDep, limit: Limit = 100) -> list[CallPublic]:
+    """Calls, newest first."""
+    return [CallPublic.model_validate(c) for c in call_store.list_calls(session, limit)]
+
+
+@router.get("/api/calls/{call_id}", response_model=CallPublic, tags=["calls"])
+def get_call(call_id: str, session: SessionDep) -> CallPublic:
+    call = call_store.get_call(session, call_id)
+    if call is None:
+        raise HTTPException(status_code=404, detail="call not found")
+    return CallPublic.model_validate(call)
+
+
+@router.get("/api/recordings/{recording_id}/audio", tags=["recordings"])
+def recording_audio(
+    recording_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """The recording's WAV; range requests are honoured so players can seek. Logged."""
+    recording = access.find(session, recording_id)
+    if recording is None:
+        raise HTTPException(status_code=404, detail="recording not found")
+    path = access.file_of(settings.recordings_dir, recording)
+    if path is None:
+        raise HTTPException(status_code=404, detail="recording file missing")
+    access.log_access(
+        session,
+        recording,
+        actor="anonymous",
+        client=request.client.host if request.client else "",
+        action="play",
+        byte_range=request.headers.get("range", ""),
+        now=dt.datetime.now(dt.UTC),
+    )
+    session.commit()
+    return FileResponse(path, media_type="audio/wav")
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def calls_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    zone = ZoneInfo(settings.timezone)
+    calls = [CallPublic.model_validate(c) for c in call_store.list_calls(session, 200)]
+    return templates.TemplateResponse(
+        request,
+        "calls.html",
+        {"calls": calls, "labels": OUTCOME_LABELS, "zone": zone},
+    )

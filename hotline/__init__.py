@@ -1,0 +1,1 @@
+"""Shared core of the hotline: settings, database, process wiring and the CLI."""

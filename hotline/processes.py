@@ -1,0 +1,167 @@
+"""Start, stop and report the hotline's processes: Asterisk, the ivr service, the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline.settings import Settings
+from hotline.waiting import wait_for
+from ivr import asterisk_process
+from ivr.asterisk_config import AsteriskDirs
+from ivr.asterisk_install import AsteriskInstall
+from ivr.service import status_file
+
+SERVICES = ("ivr", "api")
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    name: str
+    running: bool
+    detail: str
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return settings.run_dir / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def service_pid(settings: Settings, name: str) -> int | None:
+    try:
+        pid = int(_pid_file(settings, name).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def start_service(settings: Settings, name: str) -> int:
+    running = service_pid(settings, name)
+    if running is not None:
+        return running
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = open(settings.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to child
+    env = dict(os.environ, HOTLINE_DATA_DIR=str(settings.data_dir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli", "serve", name],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    log_file.close()
+    _pid_file(settings, name).write_text(str(process.pid))
+    return process.pid
+
+
+def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
+    pid = service_pid(settings, name)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        try:
+            wait_for(lambda: not _alive(pid), timeout, f"{name} to stop")
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    _pid_file(settings, name).unlink(missing_ok=True)
+
+
+def ivr_status(settings: Settings) -> dict[str, object]:
+    try:
+        data: dict[str, object] = json.loads(status_file(settings).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data
+
+
+def api_answers(settings: Settings) -> bool:
+    url = f"http://{settings.api_host}:{settings.api_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStatus]:
+    parts = []
+    if install is None:
+        parts.append(PartStatus("asterisk", False, "not installed: run 'hotline setup'"))
+    else:
+        dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
+        pid = asterisk_process.read_pid(dirs)
+        parts.append(PartStatus("asterisk", pid is not None,
+                                f"pid {pid}, {install.version}" if pid else "stopped"))
+    ivr_pid = service_pid(settings, "ivr")
+    ivr = ivr_status(settings) if ivr_pid else {}
+    ivr_ok = bool(ivr.get("ami")) and bool(ivr.get("agi"))
+    parts.append(PartStatus(
+        "ivr", ivr_pid is not None and ivr_ok,
+        f"pid {ivr_pid}, AMI {'connected' if ivr.get('ami') else 'disconnected'}, "
+        f"FastAGI {'listening' if ivr.get('agi') else 'down'} on port {settings.agi_port}"
+        if ivr_pid else "stopped",
+    ))
+    api_pid = service_pid(settings, "api")
+    answers = api_pid is not None and api_answers(settings)
+    parts.append(PartStatus(
+        "api", answers,
+        f"pid {api_pid}, http://{settings.api_host}:{settings.api_port}/" if api_pid
+        else "stopped",
+    ))
+    return parts
+
+
+def up(settings: Settings, install: AsteriskInstall, timeout: float = 60) -> list[PartStatus]:
+    """Start every part and return once each one answers."""
+    dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
+    asterisk_process.start(install, dirs, settings.data_dir, timeout=timeout)
+    if service_pid(settings, "ivr") is None:
+        status_file(settings).unlink(missing_ok=True)
+    for name in SERVICES:
+        start_service(settings, name)
+
+    def all_up() -> list[PartStatus] | None:
+        parts = status(settings, install)
+        for name in SERVICES:
+            if service_pid(settings, name) is None:
+                log_path = settings.log_dir / f"{name}.log"
+                raise RuntimeError(f"the {name} service exited; see {log_path}")
+        return parts if all(p.running for p in parts) else None
+
+    return wait_for(all_up, timeout, "every part of the hotline to answer", 0.2)
+
+
+def down(settings: Settings, install: AsteriskInstall | None) -> None:
+    for name in reversed(SERVICES):
+        stop_service(settings, name)
+    if install is not None:
+        dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
+        asterisk_process.stop(install, dirs, settings.data_dir)

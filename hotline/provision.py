@@ -1,0 +1,44 @@
+"""Set-up: everything the hotline needs on disk before it starts. Idempotent."""
+
+from __future__ import annotations
+
+import logging
+
+from hotline import migrate
+from hotline import secrets as secrets_mod
+from hotline.settings import Settings
+from ivr import asterisk_config, asterisk_install, prompts
+from ivr.asterisk_config import AsteriskDirs
+from ivr.asterisk_install import AsteriskInstall
+
+log = logging.getLogger(__name__)
+
+
+def asterisk(settings: Settings) -> AsteriskInstall:
+    found = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
+    if found is not None:
+        return found
+    if settings.asterisk_root is not None:
+        raise asterisk_install.AsteriskInstallError(
+            f"no Asterisk {asterisk_install.MIN_MAJOR}+ under {settings.asterisk_root}"
+        )
+    return asterisk_install.provision(
+        settings.cache_dir, settings.asterisk_suite, settings.debian_mirror
+    )
+
+
+def prepare(settings: Settings) -> AsteriskInstall:
+    """Folders, secrets, database schema, Asterisk, its configuration and the prompts."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (settings.run_dir, settings.log_dir, settings.spool_dir,
+                   settings.recordings_dir, settings.sounds_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    secrets = secrets_mod.load_or_create(settings.data_dir, settings.operators)
+    migrate.upgrade(settings.effective_database_url)
+    install = asterisk(settings)
+    dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
+    asterisk_config.write(asterisk_config.render(settings, secrets, dirs), dirs.etc)
+    regenerated = prompts.ensure_prompts(settings.sounds_dir, settings.prompts.as_dict())
+    if regenerated:
+        log.info("prompts (re)generated: %s", ", ".join(regenerated))
+    return install

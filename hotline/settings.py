@@ -1,0 +1,176 @@
+"""The one typed settings object, read from the environment (prefix ``HOTLINE_``).
+
+Every port, path, timeout and prompt text is a setting. Secrets are never defaults: they are
+generated on first set-up and kept in ``<data_dir>/secrets.json`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Prompts(BaseSettings):
+    """Texts spoken to callers. Changing one regenerates its audio at the next set-up."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_PROMPT_")
+
+    notice: str = "您好，您的电话将被录音，请您对咨询投诉内容的真实性负责"
+    hold: str = "话务员正忙，请您稍候，我们将尽快为您接通"
+    leave_message: str = "现在无法接通话务员，请在提示音后留下您的姓名、联系电话和反映的问题，说完后请挂机"
+    thanks: str = "感谢您的来电，我们会尽快处理并回复您，再见"
+    sorry: str = "抱歉，系统暂时出现故障，请您稍后再拨，再见"
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: str(getattr(self, name)) for name in type(self).model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_nested_delimiter="__")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = PROJECT_ROOT / "var"
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+    database_url: str = ""
+    timezone: str = "Asia/Shanghai"
+
+    # Asterisk
+    asterisk_root: Path | None = Field(
+        default=None,
+        description="Root of a Debian tree holding Asterisk; empty means the host's, or a "
+        "provisioned one under cache_dir",
+    )
+    asterisk_suite: str = "sid"
+    debian_mirror: str = "http://deb.debian.org/debian"
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_port_start: int = 10000
+    rtp_port_end: int = 10999
+    ami_port: int = 5038
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    hotline_number: str = "12345"
+    caller_trunk_match: str = Field(
+        default="127.0.0.1/32",
+        description="Addresses whose SIP traffic is treated as incoming caller calls",
+    )
+    operators: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["8001", "8002"],
+        description="Operator endpoint names (comma-separated in the environment)",
+    )
+    queue_name: str = "hotline"
+    queue_wait_seconds: int = 60
+    queue_ring_seconds: int = 15
+    hold_announce_seconds: int = 30
+    message_max_seconds: int = 180
+    message_silence_seconds: int = 6
+    service_hours: str = Field(
+        default="00:00-24:00",
+        description="Daily hours when operators answer, e.g. 08:00-20:00 (service timezone)",
+    )
+    recording_ingest_timeout_seconds: float = 15.0
+
+    prompts: Prompts = Field(default_factory=Prompts)
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _split_operators(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("operators")
+    @classmethod
+    def _check_operators(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name.isalnum():
+                raise ValueError(f"operator endpoint name must be alphanumeric: {name!r}")
+        return value
+
+    @field_validator("hotline_number")
+    @classmethod
+    def _check_number(cls, value: str) -> str:
+        if not value.isdigit():
+            raise ValueError("hotline_number must be digits")
+        return value
+
+    @field_validator("service_hours")
+    @classmethod
+    def _check_hours(cls, value: str) -> str:
+        parse_service_hours(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_ports(self) -> Settings:
+        ports = [self.sip_port, self.ami_port, self.agi_port, self.api_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"ports must be distinct: {ports}")
+        if not self.rtp_port_start < self.rtp_port_end:
+            raise ValueError("rtp_port_start must be below rtp_port_end")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'hotline.db'}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
+
+    @property
+    def sounds_dir(self) -> Path:
+        return self.data_dir / "sounds"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where Asterisk writes recordings while a call is up."""
+        return self.data_dir / "spool"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """The store: recordings after hang-up, named by call."""
+        return self.data_dir / "recordings"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        return self.data_dir / "asterisk"
+
+    def service_hours_window(self) -> tuple[dt.time, dt.time | None]:
+        return parse_service_hours(self.service_hours)
+
+
+def parse_service_hours(value: str) -> tuple[dt.time, dt.time | None]:
+    """Parse ``HH:MM-HH:MM``; an end of ``24:00`` is returned as ``None`` (end of day)."""
+    try:
+        start_text, end_text = value.split("-")
+        start = dt.time.fromisoformat(start_text.strip())
+        end_text = end_text.strip()
+        end = None if end_text == "24:00" else dt.time.fromisoformat(end_text)
+    except ValueError as exc:
+        raise ValueError(f"service hours must look like 08:00-20:00, got {value!r}") from exc
+    if end is not None and end <= start:
+        raise ValueError(f"service hours end must be after start: {value!r}")
+    return start, end
+
+
+def load_settings() -> Settings:
+    return Settings()

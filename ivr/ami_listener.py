@@ -1,0 +1,111 @@
+"""AMI listener: panoramisk in, typed events out, applied one at a time by the tracker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+
+from ivr.ami_adapter import AdapterConfig, to_domain_event
+from ivr.ami_protocol import Utf8AMIProtocol
+from ivr.call_tracker import CallTracker
+from ivr.events import CallEvent
+
+log = logging.getLogger(__name__)
+
+
+class _Reconcile:
+    """Queue marker: the connection was (re)established; reconcile before the next event."""
+
+
+RECONCILE = _Reconcile()
+
+
+class AmiListener:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        adapter: AdapterConfig,
+        tracker: CallTracker,
+        on_status: Callable[[bool], None] = lambda connected: None,
+    ) -> None:
+        self.adapter = adapter
+        self.tracker = tracker
+        self.on_status = on_status
+        self.connected = False
+        self.queue: asyncio.Queue[CallEvent | _Reconcile] = asyncio.Queue()
+        self.manager = Manager(
+            loop=loop,
+            host=host,
+            port=port,
+            username=username,
+            secret=secret,
+            protocol_factory=Utf8AMIProtocol,
+            ping_delay=5,
+            ping_interval=5,
+            reconnect_timeout=1,
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+        )
+        self.manager.register_event("*", self._on_event)
+
+    def _on_event(self, _manager: Manager, message: Mapping[str, str]) -> None:
+        try:
+            event = to_domain_event(message, self.adapter)
+        except ValueError:
+            log.exception("unusable AMI event %r", dict(message))
+            return
+        if event is not None:
+            self.queue.put_nowait(event)
+
+    def _on_login(self, _manager: Manager) -> None:
+        log.info("AMI logged in")
+        self.connected = True
+        self.on_status(True)
+        self.queue.put_nowait(RECONCILE)
+
+    def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
+        log.warning("AMI connection lost: %s", exc)
+        self.connected = False
+        self.on_status(False)
+
+    def start(self) -> None:
+        self.manager.connect()
+
+    def close(self) -> None:
+        self.manager.close()
+
+    async def live_uniqueids(self) -> set[str]:
+        replies = await self.manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        if not isinstance(replies, list):
+            replies = [replies]
+        return {
+            str(reply.get("Uniqueid"))
+            for reply in replies
+            if reply.get("Event") == "CoreShowChannel" and reply.get("Uniqueid")
+        }
+
+    async def run(self) -> None:
+        """Apply queued items forever; one bad item never stops the listener."""
+        while True:
+            item = await self.queue.get()
+            try:
+                if isinstance(item, _Reconcile):
+                    live = await asyncio.wait_for(self.live_uniqueids(), timeout=10)
+                    await self.tracker.reconcile(live)
+                else:
+                    await self.tracker.handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("failed to apply %r", item)
+            finally:
+                self.queue.task_done()

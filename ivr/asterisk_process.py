@@ -1,0 +1,132 @@
+"""Start, stop and query the Asterisk process (chrooted or the host's)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from hotline.waiting import wait_for
+from ivr.asterisk_config import AsteriskDirs
+from ivr.asterisk_install import AsteriskInstall, mounts_below
+
+log = logging.getLogger(__name__)
+
+
+class AsteriskProcessError(RuntimeError):
+    pass
+
+
+def _inside(install: AsteriskInstall, path: Path) -> Path:
+    return install.root / str(path.resolve()).lstrip("/")
+
+
+def mount_data(install: AsteriskInstall, data_dir: Path) -> None:
+    """Make the data folder visible inside the chroot at the same path."""
+    if not install.chrooted:
+        return
+    target = _inside(install, data_dir)
+    if os.path.ismount(target):
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "--bind", str(data_dir.resolve()), str(target)], check=True)
+
+
+def unmount_data(install: AsteriskInstall, data_dir: Path) -> None:
+    if not install.chrooted:
+        return
+    target = _inside(install, data_dir)
+    for mount in [*mounts_below(target), target]:
+        if os.path.ismount(mount):
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def read_pid(dirs: AsteriskDirs) -> int | None:
+    try:
+        pid = int(dirs.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def cli(install: AsteriskInstall, dirs: AsteriskDirs, command: str, timeout: float = 10) -> str:
+    """Run an Asterisk CLI command through the control socket (root only, never AMI)."""
+    result = subprocess.run(
+        install.command("-C", str(dirs.config_file), "-rx", command),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AsteriskProcessError(f"asterisk -rx {command!r} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def start(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout: float = 30) -> int:
+    """Start Asterisk as a daemon and return its pid once it is fully booted."""
+    running = read_pid(dirs)
+    if running is not None:
+        return running
+    for folder in dirs.all_dirs():
+        folder.mkdir(parents=True, exist_ok=True)
+    mount_data(install, data_dir)
+    # Runs as root without -U/-G: switching user drops the capabilities it needs.
+    result = subprocess.run(
+        install.command("-C", str(dirs.config_file)), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise AsteriskProcessError(f"Asterisk did not start: {result.stderr.strip()}")
+
+    def booted() -> int | None:
+        pid = read_pid(dirs)
+        if pid is None:
+            return None
+        try:
+            output = cli(install, dirs, "core waitfullybooted", timeout=5)
+        except (AsteriskProcessError, subprocess.TimeoutExpired):
+            return None
+        return pid if "fully booted" in output.lower() else None
+
+    return wait_for(booted, timeout, f"Asterisk to boot (log: {dirs.log / 'messages.log'})")
+
+
+def stop(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout: float = 20) -> None:
+    pid = read_pid(dirs)
+    if pid is not None:
+        try:
+            cli(install, dirs, "core stop now", timeout=5)
+        except (AsteriskProcessError, subprocess.TimeoutExpired):
+            os.kill(pid, signal.SIGTERM)
+        try:
+            wait_for(lambda: not _alive(pid), timeout, "Asterisk to stop")
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not _alive(pid), 5, "Asterisk to die")
+    unmount_data(install, data_dir)
+
+
+def kill_hard(dirs: AsteriskDirs) -> None:
+    """Simulate a crash: SIGKILL, no chance to close files or hang up calls."""
+    pid = read_pid(dirs)
+    if pid is None:
+        raise AsteriskProcessError("Asterisk is not running")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)

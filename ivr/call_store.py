@@ -1,0 +1,141 @@
+"""Persist call state. Functions take a Session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.call_state import CallState, Outcome
+from ivr.models import Call, CallbackRequest
+from recordings.models import Recording
+from recordings.store import StoredFile
+
+CALLBACK_OUTCOMES = {Outcome.ABANDONED}
+
+
+def _fields(state: CallState) -> dict[str, object]:
+    outcome = state.outcome
+    return {
+        "linkedid": state.linkedid,
+        "channel": state.channel,
+        "caller_number": state.caller_number,
+        "caller_name": state.caller_name,
+        "dialled_number": state.dialled_number,
+        "notice_finished_at": state.notice_finished_at,
+        "recording_started_at": state.recording_started_at,
+        "queued_at": state.queued_at,
+        "answered_at": state.answered_at,
+        "message_started_at": state.message_started_at,
+        "ended_at": state.ended_at,
+        "outcome": outcome.value if outcome else None,
+        "operator": state.operator,
+        "hangup_cause": state.hangup_cause,
+        "failure_reason": state.failure_reason,
+        "spool_path": state.recording_path,
+    }
+
+
+def save_state(session: Session, state: CallState) -> Call:
+    """Insert or update the call row for ``state``; also files the callback request."""
+    if state.started_at is None:
+        raise ValueError(f"call {state.uniqueid} has no start time")
+    call = session.scalar(select(Call).where(Call.asterisk_uniqueid == state.uniqueid))
+    if call is None:
+        call = Call(asterisk_uniqueid=state.uniqueid, started_at=state.started_at)
+        session.add(call)
+    for name, value in _fields(state).items():
+        setattr(call, name, value)
+    session.flush()
+    if state.outcome in CALLBACK_OUTCOMES and state.ended_at is not None:
+        exists = session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
+        if exists is None:
+            session.add(CallbackRequest(call_id=call.id, created_at=state.ended_at))
+    return call
+
+
+def attach_recording(
+    session: Session, call: Call, stored: StoredFile, now: dt.datetime
+) -> Recording:
+    recording = Recording(
+        id=stored.id,
+        call_id=call.id,
+        path=stored.relative_path,
+        sha256=stored.sha256,
+        size_bytes=stored.size_bytes,
+        duration_seconds=stored.info.duration_seconds,
+        sample_rate=stored.info.sample_rate,
+        channels=stored.info.channels,
+        status="partial" if stored.repaired else "complete",
+        created_at=now,
+    )
+    session.add(recording)
+    call.spool_path = None
+    session.flush()
+    return recording
+
+
+def state_of(call: Call) -> CallState:
+    """Rebuild the reducer's state from a stored row (used after a restart)."""
+    return CallState(
+        uniqueid=call.asterisk_uniqueid,
+        linkedid=call.linkedid,
+        channel=call.channel,
+        caller_number=call.caller_number,
+        caller_name=call.caller_name,
+        dialled_number=call.dialled_number,
+        started_at=call.started_at,
+        notice_finished_at=call.notice_finished_at,
+        recording_started_at=call.recording_started_at,
+        recording_path=call.spool_path,
+        queued_at=call.queued_at,
+        answered_at=call.answered_at,
+        operator=call.operator,
+        message_started_at=call.message_started_at,
+        failure_reason=call.failure_reason,
+        ended_at=call.ended_at,
+        hangup_cause=call.hangup_cause,
+    )
+
+
+def open_calls(session: Session) -> list[Call]:
+    return list(session.scalars(select(Call).where(Call.ended_at.is_(None))))
+
+
+def calls_awaiting_recording(session: Session) -> list[Call]:
+    """Ended calls whose spool file has not been moved into the store yet."""
+    return list(
+        session.scalars(select(Call).where(Call.ended_at.is_not(None), Call.spool_path.is_not(None)))
+    )
+
+
+def known_spool_paths(session: Session) -> set[str]:
+    return {p for p in session.scalars(select(Call.spool_path)) if p}
+
+
+def list_calls(session: Session, limit: int = 100) -> list[Call]:
+    return list(session.scalars(select(Call).order_by(Call.started_at.desc()).limit(limit)))
+
+
+def get_call(session: Session, call_id: str) -> Call | None:
+    return session.get(Call, call_id)
+
+
+def pending_callbacks(session: Session) -> list[CallbackRequest]:
+    return list(
+        session.scalars(
+            select(CallbackRequest)
+            .where(CallbackRequest.status == "pending")
+            .order_by(CallbackRequest.created_at)
+        )
+    )
+
+
+def latest_call_from(session: Session, caller: str, since: dt.datetime) -> Call | None:
+    return session.scalar(
+        select(Call)
+        .where(Call.caller_number == caller, Call.started_at >= since)
+        .order_by(Call.started_at.desc())
+        .limit(1)
+    )

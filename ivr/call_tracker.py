@@ -1,0 +1,211 @@
+"""Apply call events to call state, keep the database current, and link each finished call
+to its recording. Also reconciles after the AMI connection or either side restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import shutil
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.db import transaction
+from hotline.waiting import async_wait_for
+from ivr import call_store, cdr
+from ivr import events as ev
+from ivr.call_state import CallState, apply
+from ivr.models import Call
+from recordings import store, wav
+
+log = logging.getLogger(__name__)
+
+LOST_REASON = "call lost: Asterisk restarted or the call ended while the listener was away"
+ORPHAN_REASON = "recording found in the spool with no call record; rebuilt from it"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackerPaths:
+    spool_dir: Path
+    recordings_dir: Path
+    cdr_csv: Path
+
+
+class CallTracker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        paths: TrackerPaths,
+        clock: Callable[[], dt.datetime],
+        ingest_timeout: float,
+    ) -> None:
+        self.sessions = sessions
+        self.paths = paths
+        self.clock = clock
+        self.ingest_timeout = ingest_timeout
+        self.active: dict[str, CallState] = {}
+        self.finishing: set[asyncio.Task[None]] = set()
+
+    # -- live events -----------------------------------------------------------------------
+
+    async def handle(self, event: ev.CallEvent) -> None:
+        state = self.active.get(event.uniqueid)
+        if state is None:
+            if not isinstance(event, ev.CallStarted):
+                return  # not a hotline call (operator legs, unknown numbers)
+            state = CallState(uniqueid=event.uniqueid)
+        new_state = apply(state, event)
+        if new_state == state:
+            return
+        await asyncio.to_thread(self._save, new_state)
+        if new_state.is_over:
+            self.active.pop(event.uniqueid, None)
+            self._finish_later(new_state, wait_for_writer=True)
+        else:
+            self.active[event.uniqueid] = new_state
+
+    def _save(self, state: CallState) -> None:
+        with transaction(self.sessions) as session:
+            call_store.save_state(session, state)
+
+    def _finish_later(self, state: CallState, wait_for_writer: bool) -> None:
+        task = asyncio.create_task(self.finish(state, wait_for_writer))
+        self.finishing.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.finishing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("storing a recording failed", exc_info=task.exception())
+
+    async def finish(self, state: CallState, wait_for_writer: bool) -> None:
+        """Move the call's recording into the store and link it, once Asterisk closed it."""
+        if not state.recording_path:
+            return
+        spool = Path(state.recording_path)
+        if wait_for_writer:
+            marker = store.done_marker(spool)
+
+            async def closed() -> bool:
+                return marker.exists()
+
+            try:
+                await async_wait_for(closed, self.ingest_timeout, f"{marker.name}", 0.05)
+            except TimeoutError:
+                log.warning("call %s: recording not closed in time; storing it as it is",
+                            state.uniqueid)
+        await asyncio.to_thread(self.store_recording, state.uniqueid)
+
+    def store_recording(self, uniqueid: str) -> None:
+        with transaction(self.sessions) as session:
+            call = session.query(Call).filter_by(asterisk_uniqueid=uniqueid).one_or_none()
+            if call is None or call.spool_path is None:
+                return
+            spool = Path(call.spool_path)
+            if not spool.exists():
+                log.error("call %s: recording %s is missing", uniqueid, spool)
+                call.failure_reason = call.failure_reason or f"recording missing: {spool.name}"
+                call.spool_path = None
+                return
+            try:
+                stored = store.ingest(spool, self.paths.recordings_dir, call.started_at)
+            except wav.WavError as exc:
+                log.error("call %s: unusable recording %s: %s", uniqueid, spool, exc)
+                return
+            try:
+                call_store.attach_recording(session, call, stored, self.clock())
+                session.flush()
+            except Exception:
+                shutil.move(str(self.paths.recordings_dir / stored.relative_path), spool)
+                raise
+        store.done_marker(spool).unlink(missing_ok=True)
+        log.info("call %s: recording stored (%s)", uniqueid, stored.sha256[:12])
+
+    async def drain(self, timeout: float = 30) -> None:
+        if self.finishing:
+            await asyncio.wait(set(self.finishing), timeout=timeout)
+
+    # -- reconciliation -------------------------------------------------------------------
+
+    async def reconcile(self, live_uniqueids: Collection[str]) -> None:
+        """Close calls that ended while nobody listened, store their recordings, and adopt
+        recordings the database does not know. Safe to run any number of times."""
+        records = await asyncio.to_thread(cdr.read, self.paths.cdr_csv)
+        closed = await asyncio.to_thread(self._close_lost_calls, set(live_uniqueids), records)
+        for state in closed:
+            self.active.pop(state.uniqueid, None)
+        pending = await asyncio.to_thread(self._ended_with_spool)
+        for uniqueid in pending:
+            await asyncio.to_thread(self.store_recording, uniqueid)
+        await asyncio.to_thread(self._adopt_orphans, set(live_uniqueids), records)
+        # Calls we did not know about that are still up: start tracking them from here.
+        for uniqueid in live_uniqueids:
+            self.active.setdefault(uniqueid, CallState(uniqueid=uniqueid))
+
+    def _close_lost_calls(
+        self, live: set[str], records: dict[str, cdr.CdrRecord]
+    ) -> list[CallState]:
+        closed = []
+        with transaction(self.sessions) as session:
+            for call in call_store.open_calls(session):
+                if call.asterisk_uniqueid in live:
+                    self.active.setdefault(call.asterisk_uniqueid, call_store.state_of(call))
+                    continue
+                state = call_store.state_of(call)
+                record = records.get(call.asterisk_uniqueid)
+                if record is not None:
+                    final = apply(state, ev.CallHungUp(call.asterisk_uniqueid, record.end, 16,
+                                                       "reconciled from CDR"))
+                else:
+                    final = apply(state, ev.CallFailed(call.asterisk_uniqueid,
+                                                       self._lost_time(state), LOST_REASON))
+                call_store.save_state(session, final)
+                closed.append(final)
+                log.warning("call %s closed by reconciliation as %s", call.asterisk_uniqueid,
+                            final.outcome)
+        return closed
+
+    def _lost_time(self, state: CallState) -> dt.datetime:
+        """The last sign of life: the partial recording's last write, else now."""
+        if state.recording_path:
+            path = Path(state.recording_path)
+            if path.exists():
+                return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+        return self.clock()
+
+    def _ended_with_spool(self) -> list[str]:
+        with self.sessions() as session:
+            return [c.asterisk_uniqueid for c in call_store.calls_awaiting_recording(session)]
+
+    def _adopt_orphans(self, live: set[str], records: dict[str, cdr.CdrRecord]) -> None:
+        if not self.paths.spool_dir.exists():
+            return
+        with self.sessions() as session:
+            known = call_store.known_spool_paths(session)
+            known_ids = {c.asterisk_uniqueid for c in call_store.list_calls(session, limit=10_000)}
+        for path in sorted(self.paths.spool_dir.glob("*/*.wav")):
+            uniqueid = path.stem
+            if str(path) in known or uniqueid in live:
+                continue
+            if uniqueid in known_ids:
+                log.error("spool file %s belongs to a call that already has a recording", path)
+                continue
+            record = records.get(uniqueid)
+            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
+            state = CallState(
+                uniqueid=uniqueid,
+                caller_number=record.src if record else "",
+                dialled_number=record.dst if record else "",
+                channel=record.channel if record else "",
+                started_at=record.start if record else mtime,
+                recording_path=str(path),
+                failure_reason=ORPHAN_REASON,
+                ended_at=record.end if record else mtime,
+            )
+            with transaction(self.sessions) as session:
+                call_store.save_state(session, state)
+            self.store_recording(uniqueid)
+            log.warning("adopted orphan recording %s", path)

@@ -1,0 +1,67 @@
+"""Typed domain events for calls. The AMI adapter produces them; nothing else sees AMI dicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    uniqueid: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CallStarted(CallEvent):
+    linkedid: str
+    channel: str
+    caller_number: str
+    caller_name: str
+    dialled_number: str
+
+
+@dataclass(frozen=True)
+class NoticeFinished(CallEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class RecordingStarted(CallEvent):
+    path: str
+
+
+@dataclass(frozen=True)
+class CallQueued(CallEvent):
+    queue: str
+
+
+@dataclass(frozen=True)
+class OperatorAnswered(CallEvent):
+    operator: str
+
+
+@dataclass(frozen=True)
+class MessageStarted(CallEvent):
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallerAbandoned(CallEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class CallFailed(CallEvent):
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallHungUp(CallEvent):
+    cause: int
+    cause_text: str
+
+
+@dataclass(frozen=True)
+class RecordingFinished(CallEvent):
+    path: str

@@ -1,0 +1,56 @@
+"""Database rows for calls and the callback list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.db import Base, UTCDateTime
+from recordings.models import Recording
+
+
+def new_id() -> str:
+    """Identifiers are random, never sequential: they must not be guessable."""
+    return uuid.uuid4().hex
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    asterisk_uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    dialled_number: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    notice_finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    recording_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    message_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(32), index=True)
+    operator: Mapped[str | None] = mapped_column(String(64))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    spool_path: Mapped[str | None] = mapped_column(Text)
+
+    recording: Mapped[Recording | None] = relationship(
+        back_populates="call", uselist=False, lazy="joined"
+    )
+
+
+class CallbackRequest(Base):
+    """漏接回拨: an abandoned or missed call waiting for an operator to call back."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="pending")

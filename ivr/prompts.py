@@ -1,0 +1,124 @@
+"""Spoken prompts: synthesised with pyttsx3 (espeak-ng's Mandarin voice), converted to the
+8 kHz mono 16-bit WAV Asterisk plays, and regenerated only when their text changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from ivr import dialplan_variables as dv
+
+log = logging.getLogger(__name__)
+
+VOICE = "cmn"
+SPEECH_RATE = 190
+SAMPLE_RATE = 8000
+MANIFEST = "prompts.json"
+MOH_PAUSE_SECONDS = 4.0
+
+
+class PromptError(RuntimeError):
+    pass
+
+
+def fingerprint(text: str, voice: str = VOICE, rate: int = SPEECH_RATE) -> str:
+    payload = json.dumps({"text": text, "voice": voice, "rate": rate, "sr": SAMPLE_RATE})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def stale(wanted: Mapping[str, str], manifest: Mapping[str, str], present: set[str]) -> list[str]:
+    """Names of prompts whose audio is missing or was made from other text. Pure."""
+    return sorted(
+        name
+        for name, text in wanted.items()
+        if name not in present or manifest.get(name) != fingerprint(text)
+    )
+
+
+def prompt_path(sounds_dir: Path, name: str) -> Path:
+    return sounds_dir / dv.PROMPT_DIR / f"{name}.wav"
+
+
+def _sox(*args: str) -> None:
+    if shutil.which("sox") is None:
+        raise PromptError("sox is not installed (apt-get install sox)")
+    result = subprocess.run(["sox", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PromptError(f"sox {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def _synthesise(texts: Mapping[str, str], workdir: Path) -> dict[str, Path]:
+    import pyttsx3  # imported here: it loads the speech engine's C library
+
+    engine = pyttsx3.init("espeak")
+    voices = {voice.id for voice in engine.getProperty("voices")}
+    voice_id = next((v for v in voices if v.split("/")[-1] == VOICE), None)
+    if voice_id is None:
+        raise PromptError(f"espeak-ng has no {VOICE!r} voice (apt-get install espeak-ng)")
+    engine.setProperty("voice", voice_id)
+    engine.setProperty("rate", SPEECH_RATE)
+    raw = {name: workdir / f"{name}.raw.wav" for name in texts}
+    for name, text in texts.items():
+        # One utterance per run: the espeak driver keeps only the last file of a batch.
+        engine.save_to_file(text, str(raw[name]))
+        engine.runAndWait()
+    for name, path in raw.items():
+        if not path.exists() or path.stat().st_size <= 44:
+            raise PromptError(f"speech synthesis produced no audio for prompt {name!r}")
+    return raw
+
+
+def ensure_prompts(sounds_dir: Path, texts: Mapping[str, str]) -> list[str]:
+    """Make every prompt's audio current; return the names that were (re)generated."""
+    prompt_dir = sounds_dir / dv.PROMPT_DIR
+    prompt_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = prompt_dir / MANIFEST
+    manifest: dict[str, str] = {}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    present = {p.stem for p in prompt_dir.glob("*.wav")}
+    todo = stale(texts, manifest, present)
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="hotline-tts-") as tmp:
+            raw = _synthesise({name: texts[name] for name in todo}, Path(tmp))
+            for name in todo:
+                target = prompt_path(sounds_dir, name)
+                staged = target.with_suffix(".new.wav")
+                _sox(str(raw[name]), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+                     "-e", "signed-integer", str(staged), "norm", "-3")
+                staged.replace(target)
+                manifest[name] = fingerprint(texts[name])
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    _ensure_beep(sounds_dir)
+    _ensure_hold_music(sounds_dir, regenerate="hold" in todo)
+    return todo
+
+
+def _ensure_beep(sounds_dir: Path) -> None:
+    beep = prompt_path(sounds_dir, dv.BEEP)
+    if not beep.exists():
+        _sox("-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(beep),
+             "synth", "0.4", "sine", "1000", "vol", "0.5")
+
+
+def _ensure_hold_music(sounds_dir: Path, regenerate: bool) -> None:
+    """Music on hold is the hold prompt followed by a pause, looped by Asterisk."""
+    moh = sounds_dir / "moh"
+    moh.mkdir(parents=True, exist_ok=True)
+    target = moh / "hold.wav"
+    hold = prompt_path(sounds_dir, "hold")
+    if hold.exists() and (regenerate or not target.exists()):
+        _sox(str(hold), str(target), "pad", "0", str(MOH_PAUSE_SECONDS))
+
+
+def duration_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as handle:
+        return handle.getnframes() / float(handle.getframerate())

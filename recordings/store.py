@@ -1,0 +1,68 @@
+"""Move finished recordings from Asterisk's spool into the store and describe them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from recordings import wav
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    id: str
+    relative_path: str
+    sha256: str
+    size_bytes: int
+    info: wav.WavInfo
+    repaired: bool
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def store_path(call_started: dt.datetime, recording_id: str) -> str:
+    """Where a recording lives in the store, relative to the store's root. Pure."""
+    day = call_started.astimezone(dt.UTC)
+    return f"{day:%Y/%m/%d}/{recording_id}.wav"
+
+
+def ingest(
+    spool_file: Path, store_root: Path, call_started: dt.datetime, interleaved: bool = True
+) -> StoredFile:
+    """Move a spool file into the store. The file is fsynced before the caller records it.
+    ``interleaved``: the file was written by MixMonitor with ``D`` (two channels)."""
+    if interleaved:
+        wav.declare_interleaved_stereo(spool_file)
+    repaired = wav.repair_header(spool_file)
+    info = wav.inspect(spool_file)
+    recording_id = uuid.uuid4().hex
+    relative = store_path(call_started, recording_id)
+    target = store_root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(spool_file), target)
+    with open(target, "rb") as handle:
+        os.fsync(handle.fileno())
+    return StoredFile(
+        id=recording_id,
+        relative_path=relative,
+        sha256=sha256_file(target),
+        size_bytes=target.stat().st_size,
+        info=info,
+        repaired=repaired,
+    )
+
+
+def done_marker(spool_file: Path) -> Path:
+    """MixMonitor's post-recording command touches this once the file is closed."""
+    return spool_file.with_suffix(".done")
