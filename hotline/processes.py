@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass
@@ -58,19 +57,26 @@ def start_service(settings: Settings, name: str) -> int:
     if running is not None:
         return running
     settings.log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = open(settings.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to child
-    env = dict(os.environ, HOTLINE_DATA_DIR=str(settings.data_dir))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "serve", name],
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    log_file.close()
-    _pid_file(settings, name).write_text(str(process.pid))
-    return process.pid
+    log_fd = os.open(settings.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                     0o640)
+    env = {**os.environ, **settings.to_env()}
+    try:
+        # A detached service: its own session, no Popen object left to reap it.
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "hotline.cli", "serve", name],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(log_fd)
+    _pid_file(settings, name).write_text(str(pid))
+    return pid
 
 
 def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:

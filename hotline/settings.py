@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,10 +22,9 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class Prompts(BaseSettings):
-    """Texts spoken to callers. Changing one regenerates its audio at the next set-up."""
-
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_PROMPT_")
+class Prompts(BaseModel):
+    """Texts spoken to callers (``HOTLINE_PROMPTS__NOTICE`` …). Changing one regenerates its
+    audio at the next set-up."""
 
     notice: str = "您好，您的电话将被录音，请您对咨询投诉内容的真实性负责"
     hold: str = "话务员正忙，请您稍候，我们将尽快为您接通"
@@ -84,6 +83,9 @@ class Settings(BaseSettings):
         description="Daily hours when operators answer, e.g. 08:00-20:00 (service timezone)",
     )
     recording_ingest_timeout_seconds: float = 15.0
+    ami_trace_file: Path | None = Field(
+        default=None, description="Append every AMI event the listener sees here (JSON lines)"
+    )
 
     prompts: Prompts = Field(default_factory=Prompts)
 
@@ -123,6 +125,20 @@ class Settings(BaseSettings):
         if not self.rtp_port_start < self.rtp_port_end:
             raise ValueError("rtp_port_start must be below rtp_port_end")
         return self
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``HOTLINE_*`` variables, for the processes this one starts."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "prompts":
+                for key, text in value.as_dict().items():
+                    env[f"HOTLINE_PROMPTS__{key.upper()}"] = text
+            elif name == "operators":
+                env["HOTLINE_OPERATORS"] = ",".join(value)
+            elif value is not None:
+                env[f"HOTLINE_{name.upper()}"] = str(value)
+        return env
 
     @property
     def effective_database_url(self) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from panoramisk import Manager
@@ -36,7 +38,9 @@ class AmiListener:
         adapter: AdapterConfig,
         tracker: CallTracker,
         on_status: Callable[[bool], None] = lambda connected: None,
+        trace_file: Path | None = None,
     ) -> None:
+        self.trace_file = trace_file
         self.adapter = adapter
         self.tracker = tracker
         self.on_status = on_status
@@ -58,6 +62,9 @@ class AmiListener:
         self.manager.register_event("*", self._on_event)
 
     def _on_event(self, _manager: Manager, message: Mapping[str, str]) -> None:
+        if self.trace_file is not None:
+            with open(self.trace_file, "a", encoding="utf-8") as trace:
+                trace.write(json.dumps(dict(message), ensure_ascii=False) + "\n")
         try:
             event = to_domain_event(message, self.adapter)
         except ValueError:

@@ -139,3 +139,12 @@ def latest_call_from(session: Session, caller: str, since: dt.datetime) -> Call 
         .order_by(Call.started_at.desc())
         .limit(1)
     )
+
+
+def known_uniqueids(session: Session, uniqueids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(uniqueids), 500):
+        chunk = uniqueids[start : start + 500]
+        found.update(session.scalars(select(Call.asterisk_uniqueid)
+                                     .where(Call.asterisk_uniqueid.in_(chunk))))
+    return found

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 LOST_REASON = "call lost: Asterisk restarted or the call ended while the listener was away"
 ORPHAN_REASON = "recording found in the spool with no call record; rebuilt from it"
+UNSEEN_REASON = "call seen only in Asterisk's CDR (listener was away); last application: {app}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +33,8 @@ class TrackerPaths:
     spool_dir: Path
     recordings_dir: Path
     cdr_csv: Path
+    caller_context: str
+    hotline_number: str
 
 
 class CallTracker:
@@ -141,6 +144,7 @@ class CallTracker:
         for uniqueid in pending:
             await asyncio.to_thread(self.store_recording, uniqueid)
         await asyncio.to_thread(self._adopt_orphans, set(live_uniqueids), records)
+        await asyncio.to_thread(self._adopt_unseen_cdr, set(live_uniqueids), records)
         # Calls we did not know about that are still up: start tracking them from here.
         for uniqueid in live_uniqueids:
             self.active.setdefault(uniqueid, CallState(uniqueid=uniqueid))
@@ -183,12 +187,15 @@ class CallTracker:
     def _adopt_orphans(self, live: set[str], records: dict[str, cdr.CdrRecord]) -> None:
         if not self.paths.spool_dir.exists():
             return
+        files = [p for p in sorted(self.paths.spool_dir.glob("*/*.wav")) if p.stem not in live]
+        if not files:
+            return
         with self.sessions() as session:
-            known = call_store.known_spool_paths(session)
-            known_ids = {c.asterisk_uniqueid for c in call_store.list_calls(session, limit=10_000)}
-        for path in sorted(self.paths.spool_dir.glob("*/*.wav")):
+            known_paths = call_store.known_spool_paths(session)
+            known_ids = call_store.known_uniqueids(session, [p.stem for p in files])
+        for path in files:
             uniqueid = path.stem
-            if str(path) in known or uniqueid in live:
+            if str(path) in known_paths:
                 continue
             if uniqueid in known_ids:
                 log.error("spool file %s belongs to a call that already has a recording", path)
@@ -209,3 +216,30 @@ class CallTracker:
                 call_store.save_state(session, state)
             self.store_recording(uniqueid)
             log.warning("adopted orphan recording %s", path)
+
+    def _adopt_unseen_cdr(self, live: set[str], records: dict[str, cdr.CdrRecord]) -> None:
+        """Hotline calls that began and ended while the listener was away: CDR only."""
+        candidates = [
+            r for r in records.values()
+            if r.dcontext == self.paths.caller_context and r.dst == self.paths.hotline_number
+            and r.uniqueid not in live
+        ]
+        if not candidates:
+            return
+        with transaction(self.sessions) as session:
+            known = call_store.known_uniqueids(session, [r.uniqueid for r in candidates])
+            for record in candidates:
+                if record.uniqueid in known:
+                    continue
+                state = CallState(
+                    uniqueid=record.uniqueid,
+                    caller_number=record.src,
+                    dialled_number=record.dst,
+                    channel=record.channel,
+                    started_at=record.start,
+                    failure_reason=UNSEEN_REASON.format(app=record.lastapp or "none"),
+                    ended_at=record.end,
+                )
+                call_store.save_state(session, state)
+                log.warning("call %s known only from the CDR: recorded as failed",
+                            record.uniqueid)

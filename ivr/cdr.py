@@ -16,6 +16,7 @@ class CdrRecord:
     dcontext: str
     clid: str
     channel: str
+    lastapp: str
     start: dt.datetime
     answer: dt.datetime | None
     end: dt.datetime
@@ -40,7 +41,7 @@ def parse_rows(rows: Iterable[list[str]]) -> Iterator[CdrRecord]:
             continue
         yield CdrRecord(
             src=row[1], dst=row[2], dcontext=row[3], clid=row[4], channel=row[5],
-            start=start, answer=answer, end=end, disposition=row[14], uniqueid=row[16],
+            lastapp=row[7], start=start, answer=answer, end=end, disposition=row[14], uniqueid=row[16],
         )
 
 

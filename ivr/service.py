@@ -62,7 +62,8 @@ async def run(settings: Settings, modules_dir: str) -> None:
     dirs = AsteriskDirs.for_settings(settings, modules_dir)
     tracker = CallTracker(
         sessions,
-        TrackerPaths(settings.spool_dir, settings.recordings_dir, dirs.cdr_csv),
+        TrackerPaths(settings.spool_dir, settings.recordings_dir, dirs.cdr_csv,
+                     dv.CONTEXT_CALLERS, settings.hotline_number),
         clock=utc_now,
         ingest_timeout=settings.recording_ingest_timeout_seconds,
     )
@@ -90,6 +91,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
         adapter=AdapterConfig(dv.CONTEXT_CALLERS, settings.hotline_number),
         tracker=tracker,
         on_status=lambda connected: report(ami=connected),
+        trace_file=settings.ami_trace_file,
     )
     listener.start()
     consumer = asyncio.create_task(listener.run())

@@ -1,0 +1,100 @@
+"""A whole hotline (real Asterisk, ivr service, API) in a temporary data folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline import processes, provision
+from hotline.db import make_engine, make_session_factory
+from hotline.secrets import load as load_secrets
+from hotline.settings import PROJECT_ROOT, Settings
+from hotline.waiting import wait_for
+from ivr import call_store, prompts
+from ivr.asterisk_config import AsteriskDirs
+from ivr.asterisk_install import AsteriskInstall
+from ivr.models import Call
+from ivr.sip_phones import DialResult, OperatorPhone, place_call
+from tests.conftest import free_port
+
+
+@dataclass
+class Hotline:
+    settings: Settings
+    install: AsteriskInstall
+    sessions: sessionmaker[Session]
+
+    @property
+    def dirs(self) -> AsteriskDirs:
+        return AsteriskDirs.for_settings(self.settings, self.install.modules_dir)
+
+    @property
+    def notice_seconds(self) -> float:
+        return prompts.duration_seconds(prompts.prompt_path(self.settings.sounds_dir, "notice"))
+
+    def dial(self, audio: Path, caller: str, **options: object) -> DialResult:
+        return place_call(audio=audio, number=str(options.pop("number", "12345")),
+                          sip_host="127.0.0.1", sip_port=self.settings.sip_port,
+                          caller=caller, **options)  # type: ignore[arg-type]
+
+    def operator_phone(self, name: str, audio: Path | None, answer: bool = True) -> OperatorPhone:
+        secrets = load_secrets(self.settings.data_dir)
+        return OperatorPhone(name=name, password=secrets.operator_password(name),
+                             sip_host="127.0.0.1", sip_port=self.settings.sip_port,
+                             audio=audio, answer=answer)
+
+    def wait_call(self, caller: str, timeout: float = 60, stored: bool = True) -> Call:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+
+        def logged() -> Call | None:
+            with self.sessions() as session:
+                call = call_store.latest_call_from(session, caller, since)
+                if call is None or call.ended_at is None:
+                    return None
+                if stored and call.spool_path is not None:
+                    return None
+                return call
+
+        return wait_for(logged, timeout, f"call from {caller} to be logged")
+
+    def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.settings.to_env()}
+        return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), *args], env=env,
+                              capture_output=True, text=True, timeout=300, check=check)
+
+
+def start_hotline(data_dir: Path, database_url: str = "") -> Hotline:
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        sip_port=free_port(),
+        ami_port=free_port(),
+        agi_port=free_port(),
+        api_port=free_port(),
+        rtp_port_start=31000,
+        rtp_port_end=31999,
+        queue_wait_seconds=30,
+        queue_ring_seconds=10,
+        message_silence_seconds=3,
+        ami_trace_file=data_dir / "ami-trace.jsonl",
+    )
+    install = provision.prepare(settings)
+    processes.up(settings, install, timeout=90)
+    engine = make_engine(settings.effective_database_url)
+    return Hotline(settings, install, make_session_factory(engine))
+
+
+@pytest.fixture(scope="session")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    instance = start_hotline(tmp_path_factory.mktemp("hotline-data"))
+    try:
+        yield instance
+    finally:
+        processes.down(instance.settings, instance.install)
