@@ -9,11 +9,15 @@ import logging
 import random
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
 from hotline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hotline.processes import PartStatus
 
 
 def _settings() -> Settings:
@@ -93,11 +97,9 @@ def status() -> None:
         sys.exit(1)
 
 
-def _print_parts(parts: list[object]) -> None:
+def _print_parts(parts: list[PartStatus]) -> None:
     for part in parts:
-        running = getattr(part, "running", False)
-        click.echo(f"{getattr(part, 'name', '?'):<9} {'up' if running else 'DOWN':<5} "
-                   f"{getattr(part, 'detail', '')}")
+        click.echo(f"{part.name:<9} {'up' if part.running else 'DOWN':<5} {part.detail}")
 
 
 @main.command()

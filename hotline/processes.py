@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -87,10 +88,8 @@ def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
             wait_for(lambda: not _alive(pid), timeout, f"{name} to stop")
         except TimeoutError:
             os.kill(pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
     _pid_file(settings, name).unlink(missing_ok=True)
 
 

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 def wait_for(
-    condition: Callable[[], T | None | bool], timeout: float, what: str, interval: float = 0.1
+    condition: Callable[[], T | bool | None], timeout: float, what: str, interval: float = 0.1
 ) -> T:
     """Call ``condition`` until it returns something truthy; raise TimeoutError at the deadline."""
     deadline = time.monotonic() + timeout
@@ -25,7 +25,7 @@ def wait_for(
 
 
 async def async_wait_for(
-    condition: Callable[[], Awaitable[T | None | bool]],
+    condition: Callable[[], Awaitable[T | bool | None]],
     timeout: float,
     what: str,
     interval: float = 0.1,

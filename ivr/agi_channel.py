@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -79,7 +80,5 @@ class AgiChannel:
         await self.execute("UserEvent", body)
 
     async def hangup(self) -> None:
-        try:
+        with contextlib.suppress(CallerHungUp):
             await self.command("HANGUP")
-        except CallerHungUp:
-            pass

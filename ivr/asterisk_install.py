@@ -57,15 +57,15 @@ def _probe(root: Path) -> AsteriskInstall | None:
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     major = parse_major(result.stdout)
     if major is None or major < MIN_MAJOR:
-        log.warning("ignoring Asterisk at %s: %r (need %d or newer)", root, result.stdout, MIN_MAJOR)
+        log.warning("ignoring Asterisk at %s: %r (need %d or newer)", root, result.stdout,
+                    MIN_MAJOR)
         return None
     return AsteriskInstall(root=root, version=result.stdout.strip(), modules_dir=_modules_dir(root))
 
 
 def _modules_dir(root: Path) -> str:
-    for candidate in sorted(root.glob("usr/lib/*/asterisk/modules")) + [
-        root / "usr/lib/asterisk/modules"
-    ]:
+    for candidate in [*sorted(root.glob("usr/lib/*/asterisk/modules")),
+                      root / "usr/lib/asterisk/modules"]:
         if (candidate / "chan_pjsip.so").exists():
             return "/" + str(candidate.relative_to(root))
     raise AsteriskInstallError(f"no Asterisk modules folder with chan_pjsip.so under {root}")
@@ -138,12 +138,18 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def mounts_below(path: Path) -> list[Path]:
-    prefix = str(path.resolve()).rstrip("/") + "/"
-    found = []
+def mount_points() -> list[str]:
     with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        for line in handle:
-            mount_point = line.split()[4].replace("\\040", " ")
-            if mount_point.startswith(prefix):
-                found.append(Path(mount_point))
+        return [line.split()[4].replace("\\040", " ") for line in handle]
+
+
+def is_mount_point(path: Path) -> bool:
+    """Unlike os.path.ismount, this sees bind mounts within one filesystem."""
+    return str(path.resolve()) in mount_points()
+
+
+def mounts_below(path: Path) -> list[Path]:
+    """Mount points under ``path`` (not ``path`` itself), deepest first."""
+    prefix = str(path.resolve()).rstrip("/") + "/"
+    found = [Path(p) for p in mount_points() if p.startswith(prefix)]
     return sorted(found, key=lambda p: len(str(p)), reverse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hotline.waiting import wait_for
 from ivr.asterisk_config import AsteriskDirs
-from ivr.asterisk_install import AsteriskInstall, mounts_below
+from ivr.asterisk_install import AsteriskInstall, is_mount_point, mounts_below
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def mount_data(install: AsteriskInstall, data_dir: Path) -> None:
     if not install.chrooted:
         return
     target = _inside(install, data_dir)
-    if os.path.ismount(target):
+    if is_mount_point(target):
         return
     target.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "--bind", str(data_dir.resolve()), str(target)], check=True)
@@ -40,8 +40,11 @@ def unmount_data(install: AsteriskInstall, data_dir: Path) -> None:
         return
     target = _inside(install, data_dir)
     for mount in [*mounts_below(target), target]:
-        if os.path.ismount(mount):
-            subprocess.run(["umount", "-l", str(mount)], check=False)
+        while is_mount_point(mount):
+            result = subprocess.run(["umount", "-l", str(mount)], check=False)
+            if result.returncode != 0:
+                log.error("could not unmount %s", mount)
+                break
 
 
 def read_pid(dirs: AsteriskDirs) -> int | None:

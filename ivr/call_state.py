@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import reduce
-from collections.abc import Iterable
 
 from ivr import events as ev
 

@@ -106,7 +106,9 @@ def open_calls(session: Session) -> list[Call]:
 def calls_awaiting_recording(session: Session) -> list[Call]:
     """Ended calls whose spool file has not been moved into the store yet."""
     return list(
-        session.scalars(select(Call).where(Call.ended_at.is_not(None), Call.spool_path.is_not(None)))
+        session.scalars(
+            select(Call).where(Call.ended_at.is_not(None), Call.spool_path.is_not(None))
+        )
     )
 
 

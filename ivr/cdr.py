@@ -41,7 +41,8 @@ def parse_rows(rows: Iterable[list[str]]) -> Iterator[CdrRecord]:
             continue
         yield CdrRecord(
             src=row[1], dst=row[2], dcontext=row[3], clid=row[4], channel=row[5],
-            lastapp=row[7], start=start, answer=answer, end=end, disposition=row[14], uniqueid=row[16],
+            lastapp=row[7], start=start, answer=answer, end=end, disposition=row[14],
+            uniqueid=row[16],
         )
 
 

@@ -55,8 +55,8 @@ class FastAgiApplication(Application):  # type: ignore[misc]
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def add_route(self, path: str, endpoint: Handler) -> None:
-        is_async = inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
-            getattr(endpoint, "__call__", None)
+        is_async = inspect.iscoroutinefunction(endpoint) or (
+            callable(endpoint) and inspect.iscoroutinefunction(type(endpoint).__call__)
         )
         if not is_async:
             raise TypeError(

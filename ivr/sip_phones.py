@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from xml.sax.saxutils import escape
-
 
 
 class DialError(RuntimeError):
@@ -421,10 +421,8 @@ class OperatorPhone:
             raise DialError(f"operator {self.name} could not register: {result.stdout[-500:]}")
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(DialError, subprocess.TimeoutExpired):
             self.register(0)
-        except (DialError, subprocess.TimeoutExpired):
-            pass
         if self._uas is not None:
             self._uas.terminate()
             try:

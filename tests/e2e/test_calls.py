@@ -63,7 +63,7 @@ def test_no_operator_leaves_a_message_with_a_verified_recording(
     assert (recording.sample_rate, recording.channels) == (8000, 2)
     assert abs(recording.duration_seconds - clip_seconds(CLIP)) < 1.0
 
-    samples, rate = read_channels(path)
+    samples, _ = read_channels(path)
     caller_side = samples[:, 0]
     assert rms(caller_side) > 300, "the caller's channel is silent"
     reference = to_8k_mono(CLIP, tmp_path / "ref.wav")
@@ -90,7 +90,7 @@ def test_operator_answers_and_each_side_has_its_own_channel(
     assert call.queued_at <= call.answered_at
     assert call.message_started_at is None
 
-    assert call.recording is not None
+    assert call.recording is not None and call.recording_started_at is not None
     samples, rate = read_channels(stored_path(hotline, call.recording.path))
     offset = int((call.answered_at - call.recording_started_at).total_seconds() * rate) + rate
     caller_side, operator_side = samples[offset:, 0], samples[offset:, 1]
@@ -141,8 +141,9 @@ def test_asterisk_restart_during_a_call_logs_it_failed_and_keeps_the_partial_rec
 
         def recording_under_way() -> bool:
             with hotline.sessions() as session:
-                from ivr import call_store
                 import datetime as dt
+
+                from ivr import call_store
 
                 call = call_store.latest_call_from(
                     session, caller, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
