@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api import calls
@@ -11,7 +14,13 @@ from hotline.settings import Settings
 
 def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
-    app = FastAPI(title="Hotline", version="0.1.0")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Hotline", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
 

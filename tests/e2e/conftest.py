@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline import processes, provision
@@ -29,7 +30,15 @@ from tests.conftest import free_port
 class Hotline:
     settings: Settings
     install: AsteriskInstall
-    sessions: sessionmaker[Session]
+    engine: Engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    def close(self) -> None:
+        processes.down(self.settings, self.install)
+        self.engine.dispose()
 
     @property
     def dirs(self) -> AsteriskDirs:
@@ -70,7 +79,7 @@ class Hotline:
                               capture_output=True, text=True, timeout=300, check=check)
 
 
-def start_hotline(data_dir: Path, database_url: str = "") -> Hotline:
+def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000) -> Hotline:
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -78,8 +87,8 @@ def start_hotline(data_dir: Path, database_url: str = "") -> Hotline:
         ami_port=free_port(),
         agi_port=free_port(),
         api_port=free_port(),
-        rtp_port_start=31000,
-        rtp_port_end=31999,
+        rtp_port_start=rtp_base,
+        rtp_port_end=rtp_base + 999,
         queue_wait_seconds=30,
         queue_ring_seconds=10,
         message_silence_seconds=3,
@@ -87,8 +96,7 @@ def start_hotline(data_dir: Path, database_url: str = "") -> Hotline:
     )
     install = provision.prepare(settings)
     processes.up(settings, install, timeout=90)
-    engine = make_engine(settings.effective_database_url)
-    return Hotline(settings, install, make_session_factory(engine))
+    return Hotline(settings, install, make_engine(settings.effective_database_url))
 
 
 @pytest.fixture(scope="session")
@@ -97,4 +105,4 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     try:
         yield instance
     finally:
-        processes.down(instance.settings, instance.install)
+        instance.close()
