@@ -1,0 +1,124 @@
+"""Benchmark: hang-up to verified call row, and how many calls at once before any is lost.
+
+Runs a private hotline (own data folder and ports) on this machine, places real SIP calls with
+SIPp and prints figures. Not a test: it asserts nothing, it measures.
+
+    .venv/bin/python bench/calls.py [--calls 20] [--max-concurrent 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import os
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from hotline import processes, provision
+from hotline.db import make_engine, make_session_factory
+from hotline.settings import Settings
+from ivr import call_store, prompts
+from ivr.sip_phones import free_udp_port, place_call
+from recordings.store import sha256_file
+
+CLIP = Path(__file__).resolve().parent.parent.parent / "shared/audio/samples"
+CLIP = CLIP / "aishell1_BAC009S0724W0123.wav"
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime) -> str | None:
+    """The call's outcome once its row is final and its recording hashes correctly."""
+    with make_session_factory(engine)() as session:
+        call = call_store.latest_call_from(session, caller, since)
+        if call is None or call.ended_at is None or call.spool_path is not None:
+            return None
+        if call.recording is None:
+            return call.outcome or "?"
+        path = settings.recordings_dir / call.recording.path
+        if sha256_file(path) != call.recording.sha256:
+            return "corrupt"
+        return call.outcome
+
+
+def dial_and_time(settings: Settings, engine: Engine, caller: str, wait: float,
+                  deadline: float = 120) -> tuple[str, float, int]:
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    result = place_call(audio=CLIP, number=settings.hotline_number, sip_host="127.0.0.1",
+                        sip_port=settings.sip_port, caller=caller, wait_seconds=wait)
+    hung_up = time.monotonic()
+    while time.monotonic() - hung_up < deadline:
+        outcome = verified(engine, settings, caller, since)
+        if outcome is not None:
+            return outcome, time.monotonic() - hung_up, result.sipp_exit
+        time.sleep(0.01)
+    return "lost", time.monotonic() - hung_up, result.sipp_exit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--max-concurrent", type=int, default=64)
+    args = parser.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    settings = Settings(data_dir=data, sip_port=free_udp_port(), ami_port=free_tcp_port(),
+                        agi_port=free_tcp_port(), api_port=free_tcp_port(),
+                        rtp_port_start=40000, rtp_port_end=44999, message_silence_seconds=3)
+    os.environ.update(settings.to_env())
+    install = provision.prepare(settings)
+    processes.up(settings, install, timeout=90)
+    engine = make_engine(settings.effective_database_url)
+    wait = prompts.duration_seconds(prompts.prompt_path(settings.sounds_dir, "notice")) + 0.3
+    try:
+        print(f"hotline: {install.version}; clip {CLIP.name}; {os.cpu_count()} cores")
+        latencies = []
+        outcomes: dict[str, int] = {}
+        for index in range(args.calls):
+            outcome, seconds, _ = dial_and_time(settings, engine, f"1880000{index:04d}", wait)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            latencies.append(seconds)
+        print(f"sequential calls: {args.calls}, outcomes {outcomes}")
+        print(f"hang-up to verified call row: median {statistics.median(latencies) * 1000:.0f}"
+              f" ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+              f"max {max(latencies) * 1000:.0f} ms")
+
+        concurrent_ok = 0
+        size = 4
+        while size <= args.max_concurrent:
+            callers = [f"1890{size:03d}{i:04d}" for i in range(size)]
+            with concurrent.futures.ThreadPoolExecutor(size) as pool:
+                results = list(pool.map(
+                    lambda c: dial_and_time(settings, engine, c, wait, deadline=180), callers))
+            lost = sum(1 for outcome, _, _ in results if outcome != "message_left")
+            worst = max(seconds for _, seconds, _ in results)
+            print(f"{size:3d} calls at once: {size - lost} logged as message_left with verified "
+                  f"recordings, {lost} lost or wrong; slowest hang-up to row {worst:.2f} s")
+            if lost:
+                break
+            concurrent_ok = size
+            size *= 2
+        print(f"largest batch handled without loss: {concurrent_ok} simultaneous calls")
+    finally:
+        processes.down(settings, install)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
