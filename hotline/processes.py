@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline import pids
 from hotline.settings import Settings
 from hotline.waiting import wait_for
 from ivr import asterisk_process
@@ -33,24 +34,8 @@ def _pid_file(settings: Settings, name: str) -> Path:
     return settings.run_dir / f"{name}.pid"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def service_pid(settings: Settings, name: str) -> int | None:
-    try:
-        pid = int(_pid_file(settings, name).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    return pids.running(_pid_file(settings, name))
 
 
 def start_service(settings: Settings, name: str) -> int:
@@ -85,7 +70,7 @@ def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         try:
-            wait_for(lambda: not _alive(pid), timeout, f"{name} to stop")
+            wait_for(lambda: not pids.alive(pid), timeout, f"{name} to stop")
         except TimeoutError:
             os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):

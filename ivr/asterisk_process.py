@@ -6,9 +6,9 @@ import logging
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
+from hotline import pids
 from hotline.waiting import wait_for
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall, is_mount_point, mounts_below
@@ -48,23 +48,7 @@ def unmount_data(install: AsteriskInstall, data_dir: Path) -> None:
 
 
 def read_pid(dirs: AsteriskDirs) -> int | None:
-    try:
-        pid = int(dirs.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    return pids.running(dirs.pid_file)
 
 
 def cli(install: AsteriskInstall, dirs: AsteriskDirs, command: str, timeout: float = 10) -> str:
@@ -117,10 +101,10 @@ def stop(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout: 
         except (AsteriskProcessError, subprocess.TimeoutExpired):
             os.kill(pid, signal.SIGTERM)
         try:
-            wait_for(lambda: not _alive(pid), timeout, "Asterisk to stop")
+            wait_for(lambda: not pids.alive(pid), timeout, "Asterisk to stop")
         except TimeoutError:
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: not _alive(pid), 5, "Asterisk to die")
+            wait_for(lambda: not pids.alive(pid), 5, "Asterisk to die")
     unmount_data(install, data_dir)
 
 
@@ -130,6 +114,4 @@ def kill_hard(dirs: AsteriskDirs) -> None:
     if pid is None:
         raise AsteriskProcessError("Asterisk is not running")
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: not pids.alive(pid), 10, "Asterisk to die", 0.02)

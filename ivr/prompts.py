@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -67,7 +69,8 @@ def _synthesise(texts: Mapping[str, str], workdir: Path) -> dict[str, Path]:
     for name, text in texts.items():
         # One utterance per run: the espeak driver keeps only the last file of a batch.
         engine.save_to_file(text, str(raw[name]))
-        engine.runAndWait()
+        with contextlib.redirect_stdout(io.StringIO()):  # the driver prints each file name
+            engine.runAndWait()
     for name, path in raw.items():
         if not path.exists() or path.stat().st_size <= 44:
             raise PromptError(f"speech synthesis produced no audio for prompt {name!r}")
