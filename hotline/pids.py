@@ -6,17 +6,25 @@ import os
 from pathlib import Path
 
 
+def _state(stat_line: str) -> str:
+    # "pid (comm) S ...": the name may hold spaces and parentheses, the state follows the last ")".
+    return stat_line.rsplit(")", 1)[1].split()[0]
+
+
 def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
+    """True while any thread of ``pid`` runs. A killed multi-threaded process shows its leader
+    as a zombie while other threads still hold its files and sockets: that is not gone yet."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split()[2] != "Z"
-    except FileNotFoundError:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        states = [_state((task / "stat").read_text(encoding="ascii", errors="replace"))
+                  for task in tasks]
+    except (FileNotFoundError, ProcessLookupError):
         return False
+    return any(state not in ("Z", "X") for state in states)
 
 
 def running(pid_file: Path) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def unmount_data(install: AsteriskInstall, data_dir: Path) -> None:
                 break
 
 
+def control_socket_answers(dirs: AsteriskDirs) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        try:
+            sock.connect(str(dirs.run / "asterisk.ctl"))
+        except OSError:
+            return False
+    return True
+
+
 def read_pid(dirs: AsteriskDirs) -> int | None:
     return pids.running(dirs.pid_file)
 
@@ -73,6 +84,9 @@ def start(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout:
     for folder in dirs.all_dirs():
         folder.mkdir(parents=True, exist_ok=True)
     mount_data(install, data_dir)
+    # A process that was just killed may hold its control socket for a moment longer.
+    wait_for(lambda: not control_socket_answers(dirs), 15,
+             "the previous Asterisk to release its control socket")
     # Runs as root without -U/-G: switching user drops the capabilities it needs.
     result = subprocess.run(
         install.command("-C", str(dirs.config_file)), capture_output=True, text=True, check=False
