@@ -38,6 +38,7 @@ class CallPublic(BaseModel):
     operator: str | None
     hangup_cause: int | None
     failure_reason: str | None
+    recording_problem: str | None
     recording: RecordingPublic | None
 
     @property

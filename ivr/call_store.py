@@ -107,7 +107,8 @@ def calls_awaiting_recording(session: Session) -> list[Call]:
     """Ended calls whose spool file has not been moved into the store yet."""
     return list(
         session.scalars(
-            select(Call).where(Call.ended_at.is_not(None), Call.spool_path.is_not(None))
+            select(Call).where(Call.ended_at.is_not(None), Call.spool_path.is_not(None),
+                               Call.recording_problem.is_(None))
         )
     )
 

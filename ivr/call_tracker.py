@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.db import transaction
@@ -103,29 +104,34 @@ class CallTracker:
         await asyncio.to_thread(self.store_recording, state.uniqueid)
 
     def store_recording(self, uniqueid: str) -> None:
-        with transaction(self.sessions) as session:
-            call = session.query(Call).filter_by(asterisk_uniqueid=uniqueid).one_or_none()
-            if call is None or call.spool_path is None:
-                return
-            spool = Path(call.spool_path)
-            if not spool.exists():
-                log.error("call %s: recording %s is missing", uniqueid, spool)
-                call.failure_reason = call.failure_reason or f"recording missing: {spool.name}"
-                call.spool_path = None
-                return
-            try:
-                stored = store.ingest(spool, self.paths.recordings_dir, call.started_at)
-            except wav.WavError as exc:
-                log.error("call %s: unusable recording %s: %s", uniqueid, spool, exc)
-                return
-            try:
+        """Move the call's spool file into the store and link it, all or nothing: if the
+        database write fails, the file goes back to the spool and stays known by its path."""
+        stored: store.StoredFile | None = None
+        spool: Path | None = None
+        try:
+            with transaction(self.sessions) as session:
+                call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
+                if call is None or call.spool_path is None or call.recording_problem:
+                    return
+                spool = Path(call.spool_path)
+                if not spool.exists():
+                    log.error("call %s: recording %s is missing", uniqueid, spool)
+                    call.recording_problem = f"recording file missing: {spool}"
+                    return
+                try:
+                    stored = store.ingest(spool, self.paths.recordings_dir, call.started_at)
+                except wav.WavError as exc:
+                    log.error("call %s: unusable recording %s: %s", uniqueid, spool, exc)
+                    call.recording_problem = f"unusable recording: {exc}"
+                    return
                 call_store.attach_recording(session, call, stored, self.clock())
-                session.flush()
-            except Exception:
+        except Exception:
+            if stored is not None and spool is not None:
                 shutil.move(str(self.paths.recordings_dir / stored.relative_path), spool)
-                raise
-        store.done_marker(spool).unlink(missing_ok=True)
-        log.info("call %s: recording stored (%s)", uniqueid, stored.sha256[:12])
+            raise
+        if stored is not None and spool is not None:
+            store.done_marker(spool).unlink(missing_ok=True)
+            log.info("call %s: recording stored (%s)", uniqueid, stored.sha256[:12])
 
     async def drain(self, timeout: float = 30) -> None:
         if self.finishing:

@@ -39,6 +39,7 @@ class Call(Base):
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     spool_path: Mapped[str | None] = mapped_column(Text)
+    recording_problem: Mapped[str | None] = mapped_column(Text)
 
     recording: Mapped[Recording | None] = relationship(
         back_populates="call", uselist=False, lazy="joined"

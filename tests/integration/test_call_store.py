@@ -198,3 +198,24 @@ def test_a_failed_database_write_puts_the_recording_back(
     with sessions() as session:
         assert session.query(Recording).count() == 0
         assert session.query(Call).one().spool_path == str(spool)
+
+
+def test_a_corrupt_spool_file_is_flagged_kept_and_not_retried(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool" / "20261120" / "9.1.wav"
+    spool.parent.mkdir(parents=True)
+    spool.write_bytes(b"RIFF")  # Asterisk died right after creating it
+    state = CallState("9.1", started_at=T0, recording_path=str(spool), ended_at=T0,
+                      notice_finished_at=T0)
+    with transaction(sessions) as session:
+        call_store.save_state(session, state)
+    calls = tracker(sessions, tmp_path)
+    calls.store_recording("9.1")
+    with sessions() as session:
+        call = session.query(Call).one()
+        assert call.recording is None
+        assert call.recording_problem is not None and "unusable" in call.recording_problem
+        assert call.spool_path == str(spool), "the database still knows the file"
+        assert call_store.calls_awaiting_recording(session) == []
+    assert spool.exists()

@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('hangup_cause', sa.Integer(), nullable=True),
     sa.Column('failure_reason', sa.Text(), nullable=True),
     sa.Column('spool_path', sa.Text(), nullable=True),
+    sa.Column('recording_problem', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calls')),
     sa.UniqueConstraint('asterisk_uniqueid', name=op.f('uq_calls_asterisk_uniqueid'))
     )
