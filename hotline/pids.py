@@ -27,10 +27,22 @@ def alive(pid: int) -> bool:
     return any(state not in ("Z", "X") for state in states)
 
 
-def running(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` if that process still runs."""
+def command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def running(pid_file: Path, expect: str) -> int | None:
+    """The pid in ``pid_file`` if that process still runs and its command line contains
+    ``expect``: a pid number reused by another process (or thread) after a crash must not
+    pass for ours."""
     try:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if alive(pid) else None
+    if not alive(pid) or not any(expect in part for part in command_line(pid)):
+        return None
+    return pid

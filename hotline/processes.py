@@ -35,7 +35,7 @@ def _pid_file(settings: Settings, name: str) -> Path:
 
 
 def service_pid(settings: Settings, name: str) -> int | None:
-    return pids.running(_pid_file(settings, name))
+    return pids.running(_pid_file(settings, name), expect=name)
 
 
 def start_service(settings: Settings, name: str) -> int:

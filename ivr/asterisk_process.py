@@ -59,7 +59,7 @@ def control_socket_answers(dirs: AsteriskDirs) -> bool:
 
 
 def read_pid(dirs: AsteriskDirs) -> int | None:
-    return pids.running(dirs.pid_file)
+    return pids.running(dirs.pid_file, expect=str(dirs.config_file))
 
 
 def cli(install: AsteriskInstall, dirs: AsteriskDirs, command: str, timeout: float = 10) -> str:
@@ -79,8 +79,9 @@ def cli(install: AsteriskInstall, dirs: AsteriskDirs, command: str, timeout: flo
 def start(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout: float = 30) -> int:
     """Start Asterisk as a daemon and return its pid once it is fully booted."""
     running = read_pid(dirs)
-    if running is not None:
+    if running is not None and control_socket_answers(dirs):
         return running
+    stale = dirs.pid_file.read_text().strip() if dirs.pid_file.exists() else ""
     for folder in dirs.all_dirs():
         folder.mkdir(parents=True, exist_ok=True)
     mount_data(install, data_dir)
@@ -96,7 +97,7 @@ def start(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout:
 
     def booted() -> int | None:
         pid = read_pid(dirs)
-        if pid is None:
+        if pid is None or str(pid) == stale:
             return None
         try:
             output = cli(install, dirs, "core waitfullybooted", timeout=5)

@@ -12,11 +12,17 @@ from hotline.waiting import wait_for
 def test_running_process_and_pid_file(tmp_path: Path) -> None:
     assert pids.alive(os.getpid())
     pid_file = tmp_path / "x.pid"
-    assert pids.running(pid_file) is None
+    assert pids.running(pid_file, expect="python") is None
     pid_file.write_text("not a pid")
-    assert pids.running(pid_file) is None
+    assert pids.running(pid_file, expect="python") is None
     pid_file.write_text(str(os.getpid()))
-    assert pids.running(pid_file) == os.getpid()
+    assert pids.running(pid_file, expect="python") == os.getpid()
+
+
+def test_a_reused_pid_of_another_program_is_not_ours(tmp_path: Path) -> None:
+    pid_file = tmp_path / "asterisk.pid"
+    pid_file.write_text(str(os.getpid()))  # this pid is pytest, not Asterisk
+    assert pids.running(pid_file, expect="/etc/asterisk.conf") is None
 
 
 def test_a_killed_child_is_gone_even_before_it_is_reaped() -> None:
