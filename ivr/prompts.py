@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import logging
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,24 +55,15 @@ def _sox(*args: str) -> None:
 
 
 def _synthesise(texts: Mapping[str, str], workdir: Path) -> dict[str, Path]:
-    import pyttsx3  # imported here: it loads the speech engine's C library
-
-    engine = pyttsx3.init("espeak")
-    voices = {voice.id for voice in engine.getProperty("voices")}
-    voice_id = next((v for v in voices if v.split("/")[-1] == VOICE), None)
-    if voice_id is None:
-        raise PromptError(f"espeak-ng has no {VOICE!r} voice (apt-get install espeak-ng)")
-    engine.setProperty("voice", voice_id)
-    engine.setProperty("rate", SPEECH_RATE)
     raw = {name: workdir / f"{name}.raw.wav" for name in texts}
     for name, text in texts.items():
-        # One utterance per run: the espeak driver keeps only the last file of a batch.
-        engine.save_to_file(text, str(raw[name]))
-        with contextlib.redirect_stdout(io.StringIO()):  # the driver prints each file name
-            engine.runAndWait()
-    for name, path in raw.items():
-        if not path.exists() or path.stat().st_size <= 44:
-            raise PromptError(f"speech synthesis produced no audio for prompt {name!r}")
+        result = subprocess.run(
+            [sys.executable, "-m", "ivr.tts", VOICE, str(SPEECH_RATE), str(raw[name])],
+            input=text, capture_output=True, text=True, timeout=120, check=False,
+        )
+        if result.returncode != 0 or not raw[name].exists() or raw[name].stat().st_size <= 44:
+            detail = (result.stderr.strip().splitlines() or ["no audio written"])[-1]
+            raise PromptError(f"speech synthesis failed for prompt {name!r}: {detail}")
     return raw
 
 

@@ -36,3 +36,11 @@ def test_prompts_are_synthesised_for_asterisk_and_regenerated_on_change(tmp_path
     changed = {**TEXTS, "thanks": "感谢您的来电，再见"}
     assert prompts.ensure_prompts(tmp_path, changed) == ["thanks"]
     assert notice.stat().st_mtime_ns == before
+
+
+def test_synthesis_works_again_and_again_in_one_process(tmp_path: Path) -> None:
+    """pyttsx3's espeak driver stops writing after its first batch in a process."""
+    for attempt in range(3):
+        folder = tmp_path / str(attempt)
+        assert prompts.ensure_prompts(folder, TEXTS) == ["notice", "thanks"]
+        assert prompts.prompt_path(folder, "thanks").stat().st_size > 8000
