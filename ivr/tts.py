@@ -1,37 +1,65 @@
-"""Speak one text into a WAV file with pyttsx3 (espeak-ng). Run as its own process:
+"""Speak one text into a WAV file with espeak-ng, through pyttsx3's espeak binding.
 
     python -m ivr.tts VOICE RATE OUTPUT.wav < text
 
-pyttsx3 keeps one engine per driver for the life of a process, and its espeak driver stops
-writing files after the first batch; a fresh process per prompt avoids that state entirely.
+pyttsx3 2.99's espeak *driver* (``engine.save_to_file`` + ``runAndWait``) is unreliable for
+files: it writes the WAV when the end-of-message event arrives, before the audio delivered in
+that same callback is appended, and the espeak thread's timing decides whether a file is empty
+(seen here: empty prompts under load). This module uses the same pyttsx3 binding to libespeak-ng
+in synchronous mode instead: every sample is collected before the file is written. It runs as
+its own process because espeak can be initialised only once per process.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import ctypes
 import sys
+import wave
+from typing import Any
 
 
-def speak_to_file(text: str, voice: str, rate: int, output: str) -> None:
-    import pyttsx3
+class SynthesisError(RuntimeError):
+    pass
 
-    engine = pyttsx3.init("espeak")
-    voice_id = next(
-        (v.id for v in engine.getProperty("voices") if v.id.split("/")[-1] == voice), None
-    )
-    if voice_id is None:
-        raise SystemExit(f"espeak-ng has no {voice!r} voice (apt-get install espeak-ng)")
-    engine.setProperty("voice", voice_id)
-    engine.setProperty("rate", rate)
-    engine.save_to_file(text, output)
-    with contextlib.redirect_stdout(io.StringIO()):  # the driver prints each file name
-        engine.runAndWait()
+
+def synthesise(text: str, voice: str, rate: int) -> tuple[bytes, int]:
+    """Return 16-bit mono PCM and its sample rate."""
+    from pyttsx3.drivers import _espeak
+
+    sample_rate = int(_espeak.Initialize(_espeak.AUDIO_OUTPUT_SYNCHRONOUS, 500))
+    if sample_rate <= 0:
+        raise SynthesisError("could not initialise espeak-ng")
+    chunks: list[bytes] = []
+
+    def collect(wav: Any, samples: int, _events: Any) -> int:
+        if samples > 0:
+            chunks.append(ctypes.string_at(wav, samples * ctypes.sizeof(ctypes.c_short)))
+        return 0
+
+    _espeak.SetSynthCallback(collect)
+    if _espeak.SetVoiceByName(voice.encode()) != _espeak.EE_OK:
+        raise SynthesisError(f"espeak-ng has no {voice!r} voice (apt-get install espeak-ng)")
+    _espeak.SetParameter(_espeak.RATE, rate, 0)
+    if _espeak.Synth(text, flags=_espeak.CHARS_UTF8 | _espeak.ENDPAUSE) != _espeak.EE_OK:
+        raise SynthesisError("espeak-ng refused the text")
+    _espeak.Synchronize()
+    audio = b"".join(chunks)
+    if not audio:
+        raise SynthesisError("espeak-ng produced no audio")
+    return audio, sample_rate
 
 
 def main() -> None:
     voice, rate, output = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    speak_to_file(sys.stdin.read(), voice, rate, output)
+    try:
+        audio, sample_rate = synthesise(sys.stdin.read(), voice, rate)
+    except SynthesisError as exc:
+        raise SystemExit(str(exc)) from exc
+    with wave.open(output, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(sample_rate)
+        handle.writeframes(audio)
 
 
 if __name__ == "__main__":
