@@ -206,18 +206,8 @@ class CallTracker:
             if uniqueid in known_ids:
                 log.error("spool file %s belongs to a call that already has a recording", path)
                 continue
-            record = records.get(uniqueid)
             mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
-            state = CallState(
-                uniqueid=uniqueid,
-                caller_number=record.src if record else "",
-                dialled_number=record.dst if record else "",
-                channel=record.channel if record else "",
-                started_at=record.start if record else mtime,
-                recording_path=str(path),
-                failure_reason=ORPHAN_REASON,
-                ended_at=record.end if record else mtime,
-            )
+            state = _rebuilt(uniqueid, records.get(uniqueid), ORPHAN_REASON, mtime, str(path))
             with transaction(self.sessions) as session:
                 call_store.save_state(session, state)
             self.store_recording(uniqueid)
@@ -237,15 +227,28 @@ class CallTracker:
             for record in candidates:
                 if record.uniqueid in known:
                     continue
-                state = CallState(
-                    uniqueid=record.uniqueid,
-                    caller_number=record.src,
-                    dialled_number=record.dst,
-                    channel=record.channel,
-                    started_at=record.start,
-                    failure_reason=UNSEEN_REASON.format(app=record.lastapp or "none"),
-                    ended_at=record.end,
-                )
-                call_store.save_state(session, state)
+                reason = UNSEEN_REASON.format(app=record.lastapp or "none")
+                call_store.save_state(session, _rebuilt(record.uniqueid, record, reason,
+                                                        record.end, None))
                 log.warning("call %s known only from the CDR: recorded as failed",
                             record.uniqueid)
+
+
+def _rebuilt(
+    uniqueid: str,
+    record: cdr.CdrRecord | None,
+    reason: str,
+    fallback_time: dt.datetime,
+    recording_path: str | None,
+) -> CallState:
+    """A finished, failed call rebuilt from what is left of it: its CDR row, if any."""
+    return CallState(
+        uniqueid=uniqueid,
+        caller_number=record.src if record else "",
+        dialled_number=record.dst if record else "",
+        channel=record.channel if record else "",
+        started_at=record.start if record else fallback_time,
+        recording_path=recording_path,
+        failure_reason=reason,
+        ended_at=record.end if record else fallback_time,
+    )
