@@ -58,10 +58,15 @@ def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime
 
 
 def dial_and_time(settings: Settings, engine: Engine, caller: str, wait: float,
-                  deadline: float = 120) -> tuple[str, float, int]:
+                  slot: int = 0, deadline: float = 120) -> tuple[str, float, int]:
+    """Outcome, seconds from hang-up to a verified row, SIPp's exit code. ``slot`` gives each
+    simultaneous call its own SIPp ports (signalling 50000+, media 46000+)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     result = place_call(audio=CLIP, number=settings.hotline_number, sip_host="127.0.0.1",
-                        sip_port=settings.sip_port, caller=caller, wait_seconds=wait)
+                        sip_port=settings.sip_port, caller=caller, wait_seconds=wait,
+                        signal_port=50000 + slot, media_port=46000 + 4 * slot)
+    if result.sipp_exit != 0:
+        print(f"  SIPp exit {result.sipp_exit} for {caller}: {result.output[-300:]!r}")
     hung_up = time.monotonic()
     while time.monotonic() - hung_up < deadline:
         outcome = verified(engine, settings, caller, since)
@@ -105,7 +110,9 @@ def main() -> None:
             callers = [f"1890{size:03d}{i:04d}" for i in range(size)]
             with concurrent.futures.ThreadPoolExecutor(size) as pool:
                 results = list(pool.map(
-                    lambda c: dial_and_time(settings, engine, c, wait, deadline=180), callers))
+                    lambda caller, slot: dial_and_time(settings, engine, caller, wait, slot,
+                                                       deadline=180),
+                    callers, range(size)))
             lost = sum(1 for outcome, _, _ in results if outcome != "message_left")
             worst = max(seconds for _, seconds, _ in results)
             print(f"{size:3d} calls at once: {size - lost} logged as message_left with verified "

@@ -189,8 +189,11 @@ def place_call(
     wait_seconds: float = 0.0,
     extra_seconds: float = 0.0,
     timeout: float = 600,
+    signal_port: int | None = None,
+    media_port: int | None = None,
 ) -> DialResult:
-    """Place one real SIP call with SIPp and return when SIPp is done."""
+    """Place one real SIP call with SIPp and return when SIPp is done. Ports are picked free
+    unless given (callers placing many calls at once give them, so that no two collide)."""
     sipp = _sipp()
     if not caller or not all(ch.isdigit() or ch == "+" for ch in caller):
         raise DialError(f"caller number must be digits: {caller!r}")
@@ -205,8 +208,8 @@ def place_call(
         )
         cmd = [
             sipp, f"{sip_host}:{sip_port}", "-sf", str(scenario), "-s", number,
-            "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1",
-            "-mp", str(free_media_port()), "-m", "1", "-l", "1", "-nostdin",
+            "-i", "127.0.0.1", "-p", str(signal_port or free_udp_port()), "-mi", "127.0.0.1",
+            "-mp", str(media_port or free_media_port()), "-m", "1", "-l", "1", "-nostdin",
             "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_err",
             "-error_file", str(Path(tmp) / "errors.log"),
         ]
