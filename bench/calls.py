@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 from hotline import processes, provision
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
-from ivr import call_store, prompts
+from ivr import call_store, cdr, prompts
+from ivr.asterisk_config import AsteriskDirs
 from ivr.sip_phones import free_udp_port, place_call
 from recordings.store import sha256_file
 
@@ -65,15 +66,16 @@ def dial_and_time(settings: Settings, engine: Engine, caller: str, wait: float,
     result = place_call(audio=CLIP, number=settings.hotline_number, sip_host="127.0.0.1",
                         sip_port=settings.sip_port, caller=caller, wait_seconds=wait,
                         signal_port=50000 + slot, media_port=46000 + 4 * slot)
-    if result.sipp_exit != 0:
-        print(f"  SIPp exit {result.sipp_exit} for {caller}: {result.output[-300:]!r}")
     hung_up = time.monotonic()
     while time.monotonic() - hung_up < deadline:
         outcome = verified(engine, settings, caller, since)
         if outcome is not None:
             return outcome, time.monotonic() - hung_up, result.sipp_exit
         time.sleep(0.01)
-    return "lost", time.monotonic() - hung_up, result.sipp_exit
+    # Did the call reach the hotline at all? Asterisk's CDR knows every call it saw.
+    dirs = AsteriskDirs.for_settings(settings, "")
+    reached = any(r.src == caller for r in cdr.read(dirs.cdr_csv).values())
+    return ("lost" if reached else "not_placed"), time.monotonic() - hung_up, result.sipp_exit
 
 
 def main() -> None:
@@ -113,10 +115,15 @@ def main() -> None:
                     lambda caller, slot: dial_and_time(settings, engine, caller, wait, slot,
                                                        deadline=180),
                     callers, range(size)))
-            lost = sum(1 for outcome, _, _ in results if outcome != "message_left")
-            worst = max(seconds for _, seconds, _ in results)
-            print(f"{size:3d} calls at once: {size - lost} logged as message_left with verified "
-                  f"recordings, {lost} lost or wrong; slowest hang-up to row {worst:.2f} s")
+            not_placed = sum(1 for outcome, _, _ in results if outcome == "not_placed")
+            lost = sum(1 for outcome, _, _ in results
+                       if outcome not in ("message_left", "not_placed"))
+            client_errors = sum(1 for _, _, sipp_exit in results if sipp_exit != 0)
+            worst = max(seconds for outcome, seconds, _ in results if outcome != "not_placed")
+            print(f"{size:3d} calls at once: {size - lost - not_placed} logged as message_left "
+                  f"with verified recordings, {lost} lost or wrong, {not_placed} never reached "
+                  f"Asterisk (SIPp failed to start); slowest hang-up to row {worst:.2f} s; "
+                  f"{client_errors} SIPp callers saw SIP errors (e.g. retransmission timeouts)")
             if lost:
                 break
             concurrent_ok = size
