@@ -76,7 +76,9 @@ class AgiChannel:
         return str(data or "")
 
     async def user_event(self, name: str, **fields: str) -> None:
-        body = ",".join([name, *(f"{key}: {value}" for key, value in fields.items())])
+        # UserEvent separates fields with commas and lines with newlines: keep values whole.
+        clean = {k: " ".join(v.replace(",", ";").split()) for k, v in fields.items()}
+        body = ",".join([name, *(f"{key}: {value}" for key, value in clean.items())])
         await self.execute("UserEvent", body)
 
     async def hangup(self) -> None:

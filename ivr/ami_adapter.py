@@ -93,7 +93,5 @@ def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | Non
             return ev.MessageStarted(uniqueid=uniqueid, at=at, reason=message.get("Reason", ""))
         case dv.EVENT_CALL_FAILED:
             return ev.CallFailed(uniqueid=uniqueid, at=at, reason=message.get("Reason", "error"))
-        case dv.EVENT_RECORDING_FINISHED:
-            return ev.RecordingFinished(uniqueid=uniqueid, at=at, path=message.get("Path", ""))
         case _:
             return None

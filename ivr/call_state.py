@@ -70,11 +70,11 @@ def _first(current: dt.datetime | None, at: dt.datetime) -> dt.datetime:
 
 def apply(state: CallState, event: ev.CallEvent) -> CallState:
     """Return the state after ``event``. Events for other calls and unknown kinds are ignored;
-    nothing changes a call after its hang-up except the recording's own finish."""
+    after its hang-up nothing changes a call but a failure found later."""
     if event.uniqueid != state.uniqueid:
         return state
     replace = dataclasses.replace
-    if state.is_over and not isinstance(event, (ev.RecordingFinished, ev.CallFailed)):
+    if state.is_over and not isinstance(event, ev.CallFailed):
         return state
     match event:
         case ev.CallStarted():
@@ -95,8 +95,6 @@ def apply(state: CallState, event: ev.CallEvent) -> CallState:
                 recording_started_at=_first(state.recording_started_at, event.at),
                 recording_path=state.recording_path or event.path,
             )
-        case ev.RecordingFinished():
-            return replace(state, recording_path=state.recording_path or event.path)
         case ev.CallQueued():
             return replace(state, queued_at=_first(state.queued_at, event.at))
         case ev.OperatorAnswered():

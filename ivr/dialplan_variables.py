@@ -1,17 +1,13 @@
 """Names shared by the dialplan templates, the FastAGI call flow and the AMI adapter."""
 
 # Channel variables
-RECORDING_FILE = "HOTLINE_RECORDING"
-NOTICE_FINISHED = "HOTLINE_NOTICE_FINISHED"
 QUEUE_STATUS = "QUEUESTATUS"
-AGI_STATUS = "AGISTATUS"
 
 # UserEvent names raised by the call flow (seen by the AMI listener)
 EVENT_NOTICE_FINISHED = "HotlineNoticeFinished"
 EVENT_RECORDING_STARTED = "HotlineRecordingStarted"
 EVENT_MESSAGE_STARTED = "HotlineMessageStarted"
 EVENT_CALL_FAILED = "HotlineCallFailed"
-EVENT_RECORDING_FINISHED = "HotlineRecordingFinished"
 
 # FastAGI route of the hotline call flow
 AGI_ROUTE = "hotline"

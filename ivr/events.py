@@ -61,7 +61,3 @@ class CallHungUp(CallEvent):
     cause: int
     cause_text: str
 
-
-@dataclass(frozen=True)
-class RecordingFinished(CallEvent):
-    path: str

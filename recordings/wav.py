@@ -74,21 +74,3 @@ def declare_interleaved_stereo(path: Path) -> bool:
         handle.seek(20)
         handle.write(struct.pack("<HHIIHH", 1, 2, rate, rate * 4, 4, 16))
     return True
-
-
-def channel_rms(path: Path) -> list[float]:
-    """Root mean square level of each channel, 0..32767."""
-    import array
-    import math
-
-    with wave.open(str(path), "rb") as handle:
-        channels = handle.getnchannels()
-        if handle.getsampwidth() != 2:
-            raise WavError("only 16-bit PCM is supported")
-        samples = array.array("h", handle.readframes(handle.getnframes()))
-    totals = [0.0] * channels
-    counts = [0] * channels
-    for index, value in enumerate(samples):
-        totals[index % channels] += float(value) * value
-        counts[index % channels] += 1
-    return [math.sqrt(t / c) if c else 0.0 for t, c in zip(totals, counts, strict=True)]

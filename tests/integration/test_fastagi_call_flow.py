@@ -101,6 +101,8 @@ def test_a_failure_ends_with_a_spoken_apology_and_a_hang_up(tmp_path: Path) -> N
 
     commands = run_call(CallFlow(config(tmp_path), clock=lambda: NOON), responder)
     assert commands[-3].startswith(f'EXEC UserEvent "{dv.EVENT_CALL_FAILED},Reason: ')
+    reason = commands[-3].split("Reason: ", 1)[1]
+    assert "," not in reason and "MixMonitor" in reason, "the reason stays one field"
     assert commands[-2:] == [f'STREAM FILE {tmp_path}/sounds/hotline/sorry ""', "HANGUP"]
 
 
