@@ -225,6 +225,51 @@ def calls(limit: int, as_json: bool) -> None:
         _print_call(record)
 
 
+@main.command()
+@click.argument("audio", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole transcript as JSON")
+def transcribe(audio: Path, as_json: bool) -> None:
+    """Transcribe any audio file with the installed Vosk model (HOTLINE_VOSK_MODEL)."""
+    import dataclasses
+    import subprocess
+    import tempfile
+
+    from asr.engine import ModelError, VoskEngine
+    from asr.normalize import clean
+
+    settings = _settings()
+    if settings.vosk_model is None:
+        raise click.ClickException("no speech model: set HOTLINE_VOSK_MODEL to a Vosk model folder")
+    if not audio.is_file():
+        raise click.ClickException(f"{audio}: no such file")
+    try:
+        engine = VoskEngine(settings.vosk_model)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with tempfile.TemporaryDirectory(prefix="hotline-transcribe-") as tmp:
+        pcm = Path(tmp) / "audio.wav"
+        converted = subprocess.run(["sox", str(audio), "-b", "16", "-e", "signed-integer",
+                                    str(pcm)], capture_output=True, text=True, check=False)
+        if converted.returncode != 0:
+            raise click.ClickException(f"{audio}: not an audio file sox can read "
+                                       f"({converted.stderr.strip()})")
+        channels = ("caller", "operator")
+        result = engine.transcribe(pcm, channels)
+    if as_json:
+        payload = dataclasses.asdict(result)
+        payload["text"] = result.text
+        payload["clean_text"] = clean(result.text)
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"status {result.status}{': ' + result.reason if result.reason else ''}; "
+                   f"{result.audio_seconds:.2f}s of audio, model {result.model}")
+        for segment in result.segments:
+            click.echo(f"[{segment.start:7.2f}-{segment.end:7.2f}] {segment.channel:<8} "
+                       f"{clean(segment.text)}")
+    if result.status in ("corrupt", "empty"):
+        sys.exit(2)
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

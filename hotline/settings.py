@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         description="Daily hours when operators answer, e.g. 08:00-20:00 (service timezone)",
     )
     recording_ingest_timeout_seconds: float = 15.0
+    vosk_model: Path | None = Field(
+        default=None, description="Folder of the Vosk model used for transcription"
+    )
     ami_trace_file: Path | None = Field(
         default=None, description="Append every AMI event the listener sees here (JSON lines)"
     )

@@ -111,3 +111,34 @@ def test_an_incomplete_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a complete Vosk model"):
         VoskEngine(tmp_path)
     assert check_model_folder(MODEL) == []
+
+
+def _cli(*args: str, model: Path | None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    from hotline.settings import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    if model is not None:
+        env["HOTLINE_VOSK_MODEL"] = str(model)
+    return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "transcribe", *args],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_transcribe_command(tmp_path: Path) -> None:
+    import json
+
+    raw = tmp_path / "raw.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SENTENCE], check=True)
+    done = _cli(str(raw), "--json", model=MODEL)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "ok" and "니다" in result["text"]
+    assert result["segments"][0]["channel"] == "caller"
+
+    not_audio = tmp_path / "notes.txt"
+    not_audio.write_text("投诉内容", encoding="utf-8")
+    refused = _cli(str(not_audio), model=MODEL)
+    assert refused.returncode != 0 and "not an audio file" in refused.stderr
+    no_model = _cli(str(raw), model=None)
+    assert no_model.returncode != 0 and "HOTLINE_VOSK_MODEL" in no_model.stderr
