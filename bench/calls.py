@@ -48,7 +48,7 @@ def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime
     """The call's outcome once its row is final and its recording hashes correctly."""
     with make_session_factory(engine)() as session:
         call = call_store.latest_call_from(session, caller, since)
-        if call is None or call.ended_at is None or call.spool_path is not None:
+        if call is None or not call_store.is_settled(call):
             return None
         if call.recording is None:
             return call.outcome or "?"

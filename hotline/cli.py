@@ -171,7 +171,7 @@ def dial(audio: Path, caller: str | None, caller_name: str, number: str | None,
     def logged() -> CallPublic | None:
         with sessions() as session:
             call = call_store.latest_call_from(session, caller, started)
-            if call is None or call.ended_at is None or call.spool_path is not None:
+            if call is None or not call_store.is_settled(call):
                 return None
             return CallPublic.model_validate(call)
 

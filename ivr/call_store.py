@@ -135,6 +135,12 @@ def pending_callbacks(session: Session) -> list[CallbackRequest]:
     )
 
 
+def is_settled(call: Call) -> bool:
+    """Over, and its recording stored (or found unusable): nothing more will change it."""
+    return call.ended_at is not None and (call.spool_path is None
+                                          or call.recording_problem is not None)
+
+
 def latest_call_from(session: Session, caller: str, since: dt.datetime) -> Call | None:
     return session.scalar(
         select(Call)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ivr import dialplan_variables as dv
+from recordings import wav
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,4 @@ def _ensure_hold_music(sounds_dir: Path, regenerate: bool) -> None:
 
 
 def duration_seconds(path: Path) -> float:
-    import wave
-
-    with wave.open(str(path), "rb") as handle:
-        return handle.getnframes() / float(handle.getframerate())
+    return wav.inspect(path).duration_seconds

@@ -13,11 +13,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from xml.sax.saxutils import escape
+
+from recordings import wav
 
 
 class DialError(RuntimeError):
@@ -57,13 +58,12 @@ def wav_duration(path: Path) -> float:
     if not path.is_file():
         raise DialError(f"{path}: no such file")
     try:
-        with wave.open(str(path), "rb") as handle:
-            frames, rate = handle.getnframes(), handle.getframerate()
-    except (wave.Error, EOFError) as exc:
+        info = wav.inspect(path)
+    except wav.WavError as exc:
         raise DialError(f"{path}: not a WAV file ({exc})") from exc
-    if rate <= 0 or frames <= 0:
+    if info.frames <= 0:
         raise DialError(f"{path}: the WAV file holds no audio")
-    return frames / rate
+    return info.duration_seconds
 
 
 def to_ulaw(source: Path, target: Path) -> float:

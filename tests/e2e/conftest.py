@@ -59,17 +59,13 @@ class Hotline:
                              sip_host="127.0.0.1", sip_port=self.settings.sip_port,
                              audio=audio, answer=answer)
 
-    def wait_call(self, caller: str, timeout: float = 60, stored: bool = True) -> Call:
+    def wait_call(self, caller: str, timeout: float = 60) -> Call:
         since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
 
         def logged() -> Call | None:
             with self.sessions() as session:
                 call = call_store.latest_call_from(session, caller, since)
-                if call is None or call.ended_at is None:
-                    return None
-                if stored and call.spool_path is not None:
-                    return None
-                return call
+                return call if call is not None and call_store.is_settled(call) else None
 
         return wait_for(logged, timeout, f"call from {caller} to be logged")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import json
 import socket
 import subprocess
@@ -13,8 +14,8 @@ import pytest
 
 from hotline import processes
 from hotline.waiting import wait_for
-from ivr import asterisk_process, prompts
-from ivr.models import CallbackRequest
+from ivr import asterisk_process, call_store, prompts
+from ivr.models import Call, CallbackRequest
 from recordings.store import sha256_file
 from tests.audio_checks import best_correlation, read_channels, rms, to_8k_mono, tone_ratio
 from tests.conftest import SAMPLES
@@ -141,10 +142,6 @@ def test_asterisk_restart_during_a_call_logs_it_failed_and_keeps_the_partial_rec
 
         def recording_under_way() -> bool:
             with hotline.sessions() as session:
-                import datetime as dt
-
-                from ivr import call_store
-
                 call = call_store.latest_call_from(
                     session, caller, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
                 if call is None or call.spool_path is None:
@@ -177,8 +174,6 @@ def test_unknown_number_is_rejected_and_not_logged(hotline: Hotline) -> None:
     assert result.sipp_exit != 0
     assert "404" in result.output
     with hotline.sessions() as session:
-        from ivr.models import Call
-
         assert session.query(Call).filter_by(caller_number=caller).count() == 0
 
 

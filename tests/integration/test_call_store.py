@@ -218,4 +218,5 @@ def test_a_corrupt_spool_file_is_flagged_kept_and_not_retried(
         assert call.recording_problem is not None and "unusable" in call.recording_problem
         assert call.spool_path == str(spool), "the database still knows the file"
         assert call_store.calls_awaiting_recording(session) == []
+        assert call_store.is_settled(call), "waiting for this call would never end"
     assert spool.exists()
