@@ -12,7 +12,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SessionDep, SettingsDep
-from api.schemas import CallPublic
+from api.schemas import CallPublic, CallTranscript
+from asr import transcripts
 from ivr import call_store
 from recordings import access
 
@@ -43,6 +44,16 @@ def get_call(call_id: str, session: SessionDep) -> CallPublic:
     if call is None:
         raise HTTPException(status_code=404, detail="call not found")
     return CallPublic.model_validate(call)
+
+
+@router.get("/api/calls/{call_id}/transcript", response_model=CallTranscript, tags=["calls"])
+def get_transcript(call_id: str, session: SessionDep) -> CallTranscript:
+    """The call's transcript by speaker with word times; ``transcript`` is null (and ``job``
+    says why) until it is ready."""
+    found = transcripts.for_call(session, call_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="call not found")
+    return CallTranscript.of(found)
 
 
 @router.get("/api/recordings/{recording_id}/audio", tags=["recordings"])

@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
+from asr.transcripts import CallTranscriptView
+
 
 class RecordingPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -46,3 +48,67 @@ class CallPublic(BaseModel):
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+class WordPublic(BaseModel):
+    text: str
+    start: float
+    end: float
+    confidence: float
+
+
+class SegmentPublic(BaseModel):
+    channel: str
+    start: float
+    end: float
+    text: str
+    clean_text: str
+    words: list[WordPublic]
+
+
+class TranscriptPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: str
+    status: str
+    reason: str
+    engine: str
+    model: str
+    resampling: str
+    audio_seconds: float
+    decode_seconds: float
+    channels: list[str]
+    segments: list[SegmentPublic]
+    text: str
+    clean_text: str
+    created_at: dt.datetime
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class CallTranscript(BaseModel):
+    """A call's transcript, or where its transcription job stands."""
+
+    call_id: str
+    recording_id: str | None
+    job: JobPublic | None
+    transcript: TranscriptPublic | None
+
+    @classmethod
+    def of(cls, view: CallTranscriptView) -> CallTranscript:
+        return cls(
+            call_id=view.call_id,
+            recording_id=view.recording_id,
+            job=JobPublic.model_validate(view.job) if view.job else None,
+            transcript=TranscriptPublic.model_validate(view.transcript)
+            if view.transcript else None,
+        )

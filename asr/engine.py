@@ -1,4 +1,4 @@
-"""Vosk speech recognition of WAV files, one recogniser per channel.
+"""Vosk speech recognition of WAV files, one recogniser per channel, streamed in blocks.
 
 The model always comes from a local folder: ``vosk.Model(lang=...)`` downloads and calls
 ``sys.exit`` on failure, so it is never used.
@@ -9,20 +9,23 @@ from __future__ import annotations
 import array
 import json
 import math
+import re
+import subprocess
+import tempfile
 import time
 import wave
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asr.transcript import Segment, Transcript, TranscriptStatus, Word
+from asr.transcript import Resampling, Segment, Transcript, TranscriptStatus, Word
 
 ENGINE = "vosk"
 REQUIRED_MODEL_PARTS = ("am/final.mdl", "conf/model.conf")
 GRAPH_PARTS = (("graph/HCLG.fst",), ("graph/HCLr.fst", "graph/Gr.fst"))
 SILENCE_RMS = 60.0  # 16-bit PCM; telephone line noise sits below this
-CHUNK_SECONDS = 0.5
+BLOCK_SECONDS = 0.5
 
 
 class ModelError(RuntimeError):
@@ -37,55 +40,61 @@ def check_model_folder(path: Path) -> list[str]:
     return missing
 
 
+def model_name(path: Path) -> str:
+    """A model's identity: its folder name (the parent's when the folder is just 'model')."""
+    return path.parent.name if path.name == "model" else path.name
+
+
+def model_sample_rate(model_path: Path) -> int:
+    """The rate the model was trained at, from ``conf/mfcc.conf`` (16 kHz if unstated)."""
+    try:
+        conf = (model_path / "conf" / "mfcc.conf").read_text()
+    except OSError:
+        return 16000
+    found = re.search(r"--sample-frequency=(\d+)", conf)
+    return int(found.group(1)) if found else 16000
+
+
 @dataclass(frozen=True)
-class PcmAudio:
-    sample_rate: int
-    channels: int
-    frames: int
-    declared_frames: int
-    data: bytes
+class Channel:
+    """One speaker's channel of a recording; speech before ``from_seconds`` is not theirs
+    (hold music, prompts) and is skipped. Times stay relative to the recording's start."""
+
+    name: str
+    index: int = 0
+    from_seconds: float = 0.0
+
+
+@dataclass
+class _ChannelDecoder:
+    channel: Channel
+    recognizer: Any
+    segments: list[Segment] = field(default_factory=list)
+    square_sum: float = 0.0
+    samples: int = 0
+
+    def feed(self, samples: array.array[int], offset_seconds: float) -> None:
+        self.square_sum += math.fsum(float(s) * s for s in samples)
+        self.samples += len(samples)
+        if self.recognizer.AcceptWaveform(samples.tobytes()):
+            self._keep(json.loads(self.recognizer.Result()), offset_seconds)
+
+    def finish(self, offset_seconds: float) -> None:
+        self._keep(json.loads(self.recognizer.FinalResult()), offset_seconds)
+
+    def _keep(self, result: dict[str, Any], offset_seconds: float) -> None:
+        segment = _segment(result, self.channel.name, offset_seconds)
+        if segment is not None:
+            self.segments.append(segment)
 
     @property
-    def seconds(self) -> float:
-        return self.frames / self.sample_rate if self.sample_rate else 0.0
-
-    def channel(self, index: int) -> bytes:
-        samples = array.array("h", self.data)
-        return samples[index :: self.channels].tobytes()
-
     def rms(self) -> float:
-        samples = array.array("h", self.data)
-        if not samples:
-            return 0.0
-        return math.sqrt(sum(float(s) * s for s in samples) / len(samples))
-
-
-class AudioError(ValueError):
-    def __init__(self, status: TranscriptStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-def read_pcm(path: Path) -> PcmAudio:
-    """Read a 16-bit PCM WAV; a clear AudioError for anything else."""
-    try:
-        with wave.open(str(path), "rb") as handle:
-            if handle.getsampwidth() != 2:
-                raise AudioError(TranscriptStatus.CORRUPT, "only 16-bit PCM WAV is supported")
-            declared = handle.getnframes()
-            data = handle.readframes(declared)
-            rate, channels = handle.getframerate(), handle.getnchannels()
-    except (wave.Error, EOFError) as exc:
-        raise AudioError(TranscriptStatus.CORRUPT, f"not a readable WAV file: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise AudioError(TranscriptStatus.CORRUPT, f"no such file: {path}") from exc
-    frame_bytes = 2 * channels
-    usable = len(data) - len(data) % frame_bytes
-    return PcmAudio(rate, channels, usable // frame_bytes, declared, data[:usable])
+        return math.sqrt(self.square_sum / self.samples) if self.samples else 0.0
 
 
 class VoskEngine:
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, resampling: Resampling = Resampling.VOSK,
+                 max_audio_seconds: float = 4 * 3600) -> None:
         missing = check_model_folder(model_path)
         if missing:
             raise ModelError(f"{model_path} is not a complete Vosk model: missing "
@@ -95,48 +104,96 @@ class VoskEngine:
         vosk.SetLogLevel(-1)
         self._vosk = vosk
         self.model_path = model_path
-        self.model_name = model_path.name if model_path.name != "model" else (
-            model_path.parent.name)
+        self.model_name = model_name(model_path)
+        self.resampling = resampling
+        self.sample_rate = model_sample_rate(model_path)
+        self.max_audio_seconds = max_audio_seconds
         self.model = vosk.Model(str(model_path))
 
-    def transcribe(self, path: Path, channel_names: Sequence[str]) -> Transcript:
+    def transcribe(self, path: Path, channels: Sequence[Channel | str]) -> Transcript:
+        """Transcribe the given channels of a 16-bit PCM WAV file (names alone mean channels
+        0, 1, … in order). Bad audio gives a status and a reason, never an exception."""
         started = time.monotonic()
+        wanted = tuple(c if isinstance(c, Channel) else Channel(c, i)
+                       for i, c in enumerate(channels))
         try:
-            audio = read_pcm(path)
-        except AudioError as exc:
+            if self.resampling is Resampling.SOX:
+                with tempfile.TemporaryDirectory(prefix="hotline-resample-") as tmp:
+                    source = self._resampled(path, Path(tmp))
+                    return self._transcribe(source, wanted, started)
+            return self._transcribe(path, wanted, started)
+        except _AudioError as exc:
             return self._result(exc.status, str(exc), 0.0, started)
-        if audio.frames == 0:
+
+    def _resampled(self, path: Path, work: Path) -> Path:
+        info = _open(path)
+        rate = info.getframerate()
+        info.close()
+        if rate == self.sample_rate:
+            return path
+        out = work / "resampled.wav"
+        done = subprocess.run(["sox", str(path), "-r", str(self.sample_rate), str(out),
+                               "rate", "-v"], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise _AudioError(TranscriptStatus.CORRUPT, f"sox cannot resample: {done.stderr}")
+        return out
+
+    def _transcribe(self, path: Path, wanted: tuple[Channel, ...], started: float) -> Transcript:
+        with _open(path) as audio:
+            if audio.getsampwidth() != 2:
+                raise _AudioError(TranscriptStatus.CORRUPT, "only 16-bit PCM WAV is supported")
+            rate, count, declared = audio.getframerate(), audio.getnchannels(), audio.getnframes()
+            decoders = [
+                _ChannelDecoder(c, self._recognizer(rate)) for c in wanted if c.index < count
+            ]
+            block = max(1, int(rate * BLOCK_SECONDS))
+            limit = int(self.max_audio_seconds * rate)
+            frames = 0
+            while frames < limit:
+                data = audio.readframes(min(block, limit - frames))
+                usable = len(data) - len(data) % (2 * count)
+                if usable == 0:
+                    break
+                samples = array.array("h", data[:usable])
+                for decoder in decoders:
+                    start_frame = int(decoder.channel.from_seconds * rate)
+                    mine = samples[decoder.channel.index :: count]
+                    if frames + len(mine) <= start_frame:
+                        continue
+                    skip = max(0, start_frame - frames)
+                    decoder.feed(mine[skip:], start_frame / rate)
+                frames += usable // (2 * count)
+            too_long = frames >= limit and bool(audio.readframes(1))
+        seconds = frames / rate if rate else 0.0
+        total_seconds = declared / rate if rate else 0.0
+        if frames == 0:
             return self._result(TranscriptStatus.EMPTY, "the recording holds no audio", 0.0,
                                 started)
-        names = list(channel_names)[: audio.channels]
-        names += [f"channel{i + 1}" for i in range(len(names), audio.channels)]
-        if audio.rms() < SILENCE_RMS:
+        names = tuple(d.channel.name for d in decoders)
+        heard = [d for d in decoders if d.rms >= SILENCE_RMS]
+        if not heard:
             return self._result(TranscriptStatus.SILENT, "no speech: the audio is silent",
-                                audio.seconds, started, tuple(names))
-        segments: list[Segment] = []
-        for index, name in enumerate(names):
-            pcm = audio.channel(index) if audio.channels > 1 else audio.data
-            segments.extend(self._decode(pcm, audio.sample_rate, name))
+                                seconds, started, names)
+        for decoder in heard:
+            decoder.finish(int(decoder.channel.from_seconds * rate) / rate)
+        segments = tuple(sorted((s for d in heard for s in d.segments),
+                                key=lambda s: (s.start, s.channel)))
         status, reason = TranscriptStatus.OK, ""
-        if audio.frames < audio.declared_frames:
+        if too_long:
+            status = TranscriptStatus.TOO_LONG
+            reason = (f"only the first {_clock(seconds)} of {_clock(total_seconds)} were "
+                      f"transcribed: longer recordings exceed the limit "
+                      f"(HOTLINE_ASR_MAX_AUDIO_SECONDS)")
+        elif frames < declared:
             status = TranscriptStatus.TRUNCATED
-            reason = (f"the file ends after {audio.seconds:.2f}s of the "
-                      f"{audio.declared_frames / audio.sample_rate:.2f}s its header announces")
-        return self._result(status, reason, audio.seconds, started, tuple(names),
-                            tuple(sorted(segments, key=lambda s: (s.start, s.channel))))
+            reason = (f"the file ends after {seconds:.2f}s of the {total_seconds:.2f}s its "
+                      "header announces")
+        return self._result(status, reason, seconds, started, names, segments)
 
-    def _decode(self, pcm: bytes, rate: int, channel: str) -> Iterator[Segment]:
+    def _recognizer(self, rate: int) -> Any:
         recognizer = self._vosk.KaldiRecognizer(self.model, rate)
         recognizer.SetWords(True)
-        step = int(rate * CHUNK_SECONDS) * 2
-        for offset in range(0, len(pcm), step):
-            if recognizer.AcceptWaveform(pcm[offset : offset + step]):
-                segment = _segment(json.loads(recognizer.Result()), channel)
-                if segment is not None:
-                    yield segment
-        segment = _segment(json.loads(recognizer.FinalResult()), channel)
-        if segment is not None:
-            yield segment
+        return recognizer
 
     def _result(self, status: TranscriptStatus, reason: str, seconds: float, started: float,
                 channels: tuple[str, ...] = (), segments: tuple[Segment, ...] = ()) -> Transcript:
@@ -145,10 +202,30 @@ class VoskEngine:
                           channels=channels, segments=segments)
 
 
-def _segment(result: dict[str, Any], channel: str) -> Segment | None:
+class _AudioError(ValueError):
+    def __init__(self, status: TranscriptStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _open(path: Path) -> wave.Wave_read:
+    try:
+        return wave.open(str(path), "rb")
+    except (wave.Error, EOFError) as exc:
+        raise _AudioError(TranscriptStatus.CORRUPT, f"not a readable WAV file: {exc}") from exc
+    except FileNotFoundError as exc:
+        raise _AudioError(TranscriptStatus.CORRUPT, f"no such file: {path}") from exc
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _segment(result: dict[str, Any], channel: str, offset: float) -> Segment | None:
     words = tuple(
-        Word(text=w["word"], start=float(w["start"]), end=float(w["end"]),
-             confidence=float(w.get("conf", 0.0)))
+        Word(text=w["word"], start=round(offset + float(w["start"]), 3),
+             end=round(offset + float(w["end"]), 3), confidence=float(w.get("conf", 0.0)))
         for w in result.get("result", [])
     )
     if not words:

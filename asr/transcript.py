@@ -6,12 +6,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class Resampling(StrEnum):
+    """How telephone-rate audio reaches a model trained at a higher rate."""
+
+    VOSK = "vosk"  # give Vosk the true rate; its recogniser resamples internally
+    SOX = "sox"  # resample with sox (very high quality) to the model's rate first
+
+
 class TranscriptStatus(StrEnum):
     OK = "ok"
     SILENT = "silent"
     EMPTY = "empty"
     TRUNCATED = "truncated"
     CORRUPT = "corrupt"
+    TOO_LONG = "too_long"
 
 
 @dataclass(frozen=True)

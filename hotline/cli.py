@@ -103,12 +103,20 @@ def _print_parts(parts: list[PartStatus]) -> None:
 
 
 @main.command()
-@click.argument("name", type=click.Choice(["ivr", "api"]))
-def serve(name: str) -> None:
-    """Run one service in the foreground (used by 'hotline up')."""
+@click.argument("name", type=click.Choice(["ivr", "asr", "asr-worker", "api"]))
+@click.argument("worker", default="asr-1")
+def serve(name: str, worker: str) -> None:
+    """Run one service in the foreground (used by 'hotline up'). WORKER names an asr-worker."""
     _logging()
     settings = _settings()
-    if name == "ivr":
+    if name in ("asr", "asr-worker"):
+        from asr import service as asr_service
+
+        if name == "asr":
+            asr_service.run_pool(settings)
+        else:
+            asr_service.run_worker(settings, worker)
+    elif name == "ivr":
         from ivr import asterisk_install, service
 
         install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
@@ -235,15 +243,18 @@ def transcribe(audio: Path, as_json: bool) -> None:
     import tempfile
 
     from asr.engine import ModelError, VoskEngine
+    from asr.model_install import active_model
     from asr.normalize import clean
 
     settings = _settings()
-    if settings.vosk_model is None:
-        raise click.ClickException("no speech model: set HOTLINE_VOSK_MODEL to a Vosk model folder")
+    model = active_model(settings)
+    if model is None:
+        raise click.ClickException("no speech model: install one with 'hotline asr "
+                                   "install-model' or set HOTLINE_VOSK_MODEL to a model folder")
     if not audio.is_file():
         raise click.ClickException(f"{audio}: no such file")
     try:
-        engine = VoskEngine(settings.vosk_model)
+        engine = VoskEngine(model, settings.asr_resampling, settings.asr_max_audio_seconds)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="hotline-transcribe-") as tmp:
@@ -268,6 +279,138 @@ def transcribe(audio: Path, as_json: bool) -> None:
                        f"{clean(segment.text)}")
     if result.status in ("corrupt", "empty"):
         sys.exit(2)
+
+
+@main.command()
+@click.argument("call_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole transcript as JSON")
+def transcript(call_id: str, as_json: bool) -> None:
+    """Print a call's transcript (segments by speaker, with times)."""
+    from api.schemas import CallTranscript
+    from asr import transcripts
+    from hotline.db import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            found = transcripts.for_call(session, call_id)
+            if found is None:
+                raise click.ClickException(f"no call {call_id!r}")
+            view = CallTranscript.of(found)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(view.model_dump_json(indent=2))
+        return
+    if view.transcript is None:
+        job = view.job
+        state = "no recording" if job is None else (
+            f"job {job.status}" + (f": {job.last_error}" if job.last_error else ""))
+        click.echo(f"call {call_id}: no transcript yet ({state})")
+        sys.exit(3)
+    text = view.transcript
+    click.echo(f"call {call_id}: {text.status}{' - ' + text.reason if text.reason else ''}; "
+               f"model {text.model}; {text.audio_seconds:.1f}s of audio in "
+               f"{text.decode_seconds:.1f}s")
+    for segment in text.segments:
+        click.echo(f"[{segment.start:7.2f}-{segment.end:7.2f}] {segment.channel:<8} "
+                   f"{segment.clean_text}")
+
+
+@main.group()
+def asr() -> None:
+    """Speech models and the transcription queue."""
+
+
+@asr.command("install-model")
+@click.argument("source")
+def asr_install_model(source: str) -> None:
+    """Install a Vosk model from SOURCE (zip file, unpacked folder or http(s) URL), check it,
+    and make it the one in use."""
+    from asr.model_install import ModelInstallError, install
+
+    settings = _settings()
+    try:
+        installed = install(source, settings)
+    except ModelInstallError as exc:
+        raise click.ClickException(f"model not installed: {exc}") from exc
+    click.echo(f"installed {installed.name} in {installed.path} "
+               f"({installed.size_bytes / 1e6:.1f} MB)")
+    if installed.verified_files:
+        click.echo("weights match the published model: " + ", ".join(installed.verified_files))
+    if settings.vosk_model is not None:
+        click.echo(f"note: HOTLINE_VOSK_MODEL={settings.vosk_model} overrides it")
+    else:
+        click.echo("now in use; waiting calls are transcribed by the running workers")
+
+
+@asr.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+def asr_status(as_json: bool) -> None:
+    """Show the model in use, the workers and the queue."""
+    from asr import jobs
+    from asr.engine import check_model_folder, model_name
+    from asr.model_install import active_model
+    from hotline import processes
+    from hotline.db import make_engine, make_session_factory
+
+    settings = _settings()
+    model = active_model(settings)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            queue = jobs.summary(session)
+    finally:
+        engine.dispose()
+    workers = processes.asr_workers(settings)
+    problems = check_model_folder(model) if model is not None else []
+    parked = [{"job": j.id, "recording": j.recording_id, "attempts": j.attempts,
+               "reason": j.last_error} for j in queue.parked]
+    report = {
+        "model": {"name": model_name(model) if model else None,
+                  "path": str(model) if model else None,
+                  "complete": model is not None and not problems, "missing": problems},
+        "workers": workers,
+        "queue": queue.counts,
+        "oldest_waiting": queue.oldest_waiting.isoformat() if queue.oldest_waiting else None,
+        "parked": parked,
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    if model is None:
+        click.echo("model    none installed: calls are recorded and their jobs wait")
+    else:
+        state = "complete" if not problems else "INCOMPLETE: missing " + ", ".join(problems)
+        click.echo(f"model    {model_name(model)} ({model}) {state}")
+    click.echo(f"workers  {len(workers)} running"
+               + "".join(f"\n  {w['name']} pid {w['pid']} {w['state']}"
+                         + (f" job {w['job']}" if w.get("job") else "") for w in workers))
+    click.echo("queue    " + ", ".join(f"{k} {v}" for k, v in queue.counts.items())
+               + (f"; oldest waiting since {queue.oldest_waiting:%Y-%m-%d %H:%M:%S}Z"
+                  if queue.oldest_waiting else ""))
+    for job in parked:
+        click.echo(f"parked   job {job['job']} (recording {job['recording']}): {job['reason']}")
+
+
+@asr.command("retry")
+@click.argument("job_id", type=int, required=False)
+def asr_retry(job_id: int | None) -> None:
+    """Put a parked job (or, without JOB_ID, every parked job) back in the queue."""
+    from asr import jobs
+    from hotline.db import make_engine, make_session_factory, transaction
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            count = jobs.retry_parked(session, dt.datetime.now(dt.UTC), job_id)
+    finally:
+        engine.dispose()
+    if job_id is not None and count == 0:
+        raise click.ClickException(f"no parked job {job_id}")
+    click.echo(f"{count} job(s) back in the queue")
 
 
 @main.group()

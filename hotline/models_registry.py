@@ -1,9 +1,10 @@
 """Imports every package's models so that the metadata is complete (for migrations)."""
 
+from asr import models as asr_models
 from hotline.db import Base
 from ivr import models as ivr_models
 from recordings import models as recording_models
 
 metadata = Base.metadata
 
-__all__ = ["ivr_models", "metadata", "recording_models"]
+__all__ = ["asr_models", "ivr_models", "metadata", "recording_models"]

@@ -20,7 +20,7 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 from ivr.service import status_file
 
-SERVICES = ("ivr", "api")
+SERVICES = ("ivr", "asr", "api")
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,40 @@ def start_service(settings: Settings, name: str) -> int:
 
 
 def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
+    """SIGTERM to the service's process group (it and any children), SIGKILL if it lingers."""
     pid = service_pid(settings, name)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
+        _signal_group(pid, signal.SIGTERM)
         try:
             wait_for(lambda: not pids.alive(pid), timeout, f"{name} to stop")
         except TimeoutError:
-            os.kill(pid, signal.SIGKILL)
+            _signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
     _pid_file(settings, name).unlink(missing_ok=True)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    """Each service leads its own session (``setsid``), so its group id is its pid."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def asr_workers(settings: Settings) -> list[dict[str, object]]:
+    """The state files of the transcription workers that are alive."""
+    found = []
+    for path in sorted((settings.run_dir / "asr").glob("*.json")):
+        try:
+            state: dict[str, object] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        pid = state.get("pid")
+        if isinstance(pid, int) and pids.alive(pid):
+            found.append({"name": path.stem, **state})
+    return found
 
 
 def ivr_status(settings: Settings) -> dict[str, object]:
@@ -118,6 +142,14 @@ def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStat
         f"pid {ivr_pid}, AMI {'connected' if ivr.get('ami') else 'disconnected'}, "
         f"FastAGI {'listening' if ivr.get('agi') else 'down'} on port {settings.agi_port}"
         if ivr_pid else "stopped",
+    ))
+    asr_pid = service_pid(settings, "asr")
+    workers = asr_workers(settings) if asr_pid else []
+    parts.append(PartStatus(
+        "asr", asr_pid is not None and bool(workers),
+        f"pid {asr_pid}, {len(workers)} workers "
+        f"({', '.join(sorted({str(w['state']) for w in workers})) or 'starting'})"
+        if asr_pid else "stopped",
     ))
     api_pid = service_pid(settings, "api")
     answers = api_pid is not None and api_answers(settings)

@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from asr.transcript import Resampling
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,8 +88,27 @@ class Settings(BaseSettings):
     )
     recording_ingest_timeout_seconds: float = 15.0
     vosk_model: Path | None = Field(
-        default=None, description="Folder of the Vosk model used for transcription"
+        default=None, description="Folder of the Vosk model used for transcription; empty "
+        "means the one installed with 'hotline asr install-model'"
     )
+    asr_workers: int = Field(default=0, ge=0,
+                             description="Transcription worker processes; 0 means one per core")
+    asr_resampling: Resampling = Field(
+        default=Resampling.VOSK,
+        description="How 8 kHz audio reaches a 16 kHz model: vosk (its own resampler, measured "
+        "better) or sox (resample first)",
+    )
+    asr_lease_seconds: float = Field(
+        default=60.0, gt=0, description="A claimed job returns to the queue if its worker "
+        "stops renewing it for this long")
+    asr_max_attempts: int = Field(default=3, ge=1,
+                                  description="Failures before a job is parked with its reason")
+    asr_retry_seconds: float = Field(default=30.0, ge=0,
+                                     description="Wait before the first retry; doubles after")
+    asr_poll_seconds: float = Field(default=0.5, gt=0,
+                                    description="How often an idle worker looks for jobs")
+    asr_max_audio_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="Longer recordings are transcribed up to here")
     ami_trace_file: Path | None = Field(
         default=None, description="Append every AMI event the listener sees here (JSON lines)"
     )

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from asr import jobs
 from ivr.call_state import CallState, Outcome
 from ivr.models import Call, CallbackRequest
 from recordings.models import Recording
@@ -58,6 +59,7 @@ def save_state(session: Session, state: CallState) -> Call:
 def attach_recording(
     session: Session, call: Call, stored: StoredFile, now: dt.datetime
 ) -> Recording:
+    """Link a stored recording to its call and queue its transcription, in one transaction."""
     recording = Recording(
         id=stored.id,
         call_id=call.id,
@@ -73,6 +75,7 @@ def attach_recording(
     session.add(recording)
     call.spool_path = None
     session.flush()
+    jobs.enqueue(session, recording, now)
     return recording
 
 
