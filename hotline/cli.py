@@ -8,6 +8,8 @@ import json
 import logging
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,8 @@ from pydantic import ValidationError
 from hotline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from hotline.processes import PartStatus
 
 
@@ -32,6 +36,26 @@ def _logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+@contextmanager
+def _database(settings: Settings, write: bool = False) -> Iterator[Session]:
+    """A session (a write transaction with ``write``); database trouble becomes a clear error."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from hotline.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(settings.effective_database_url)
+    factory = make_session_factory(engine)
+    try:
+        with transaction(factory) if write else factory() as session:
+            yield session
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"the database is unreachable or not set up (run 'hotline setup'): {exc.orig}"
+        ) from exc
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -217,14 +241,10 @@ def _print_call(call: object) -> None:
 def calls(limit: int, as_json: bool) -> None:
     """List calls, newest first."""
     from api.schemas import CallPublic
-    from hotline.db import make_engine, make_session_factory
     from ivr import call_store
 
-    settings = _settings()
-    engine = make_engine(settings.effective_database_url)
-    with make_session_factory(engine)() as session:
+    with _database(_settings()) as session:
         records = [CallPublic.model_validate(c) for c in call_store.list_calls(session, limit)]
-    engine.dispose()
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2,
                               ensure_ascii=False))
@@ -288,18 +308,12 @@ def transcript(call_id: str, as_json: bool) -> None:
     """Print a call's transcript (segments by speaker, with times)."""
     from api.schemas import CallTranscript
     from asr import transcripts
-    from hotline.db import make_engine, make_session_factory
 
-    settings = _settings()
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            found = transcripts.for_call(session, call_id)
-            if found is None:
-                raise click.ClickException(f"no call {call_id!r}")
-            view = CallTranscript.of(found)
-    finally:
-        engine.dispose()
+    with _database(_settings()) as session:
+        found = transcripts.for_call(session, call_id)
+        if found is None:
+            raise click.ClickException(f"no call {call_id!r}")
+        view = CallTranscript.of(found)
     if as_json:
         click.echo(view.model_dump_json(indent=2))
         return
@@ -353,16 +367,11 @@ def asr_status(as_json: bool) -> None:
     from asr.engine import check_model_folder, model_name
     from asr.model_install import active_model
     from hotline import processes
-    from hotline.db import make_engine, make_session_factory
 
     settings = _settings()
     model = active_model(settings)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            queue = jobs.summary(session)
-    finally:
-        engine.dispose()
+    with _database(settings) as session:
+        queue = jobs.summary(session)
     workers = processes.asr_workers(settings)
     problems = check_model_folder(model) if model is not None else []
     parked = [{"job": j.id, "recording": j.recording_id, "attempts": j.attempts,
@@ -399,15 +408,9 @@ def asr_status(as_json: bool) -> None:
 def asr_retry(job_id: int | None) -> None:
     """Put a parked job (or, without JOB_ID, every parked job) back in the queue."""
     from asr import jobs
-    from hotline.db import make_engine, make_session_factory, transaction
 
-    settings = _settings()
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            count = jobs.retry_parked(session, dt.datetime.now(dt.UTC), job_id)
-    finally:
-        engine.dispose()
+    with _database(_settings(), write=True) as session:
+        count = jobs.retry_parked(session, dt.datetime.now(dt.UTC), job_id)
     if job_id is not None and count == 0:
         raise click.ClickException(f"no parked job {job_id}")
     click.echo(f"{count} job(s) back in the queue")

@@ -69,3 +69,56 @@ def test_limit_is_validated_with_an_english_message(client: TestClient) -> None:
     response = client.get("/api/calls", params={"limit": 0})
     assert response.status_code == 422
     assert "greater than or equal to 1" in response.text
+
+
+def test_a_calls_transcript_is_served_once_ready(
+    client: TestClient, sessions: sessionmaker[Session], tmp_path: Path, db_url: str
+) -> None:
+    import datetime as dt
+    import os
+    import subprocess
+
+    from asr import jobs
+    from asr.job_policy import RetryPolicy
+    from asr.records import to_record
+    from asr.transcript import Resampling, Segment, Transcript, TranscriptStatus, Word
+    from hotline.db import transaction
+    from hotline.settings import PROJECT_ROOT
+
+    call_id, _recording = add_recorded_call(sessions, tmp_path, "3.1")
+    waiting = client.get(f"/api/calls/{call_id}/transcript").json()
+    assert waiting["transcript"] is None and waiting["job"]["status"] == "queued"
+
+    now = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+    claimed = jobs.claim(sessions, "w1", "model-x", now, dt.timedelta(seconds=60),
+                         RetryPolicy(3, dt.timedelta(seconds=30)))
+    assert claimed is not None
+    words = (Word("幺三八", 1.0, 1.6, 0.8), Word("零零", 1.6, 2.0, 0.7))
+    result = Transcript(TranscriptStatus.OK, "", "vosk", "model-x", 5.0, 1.0, ("caller",),
+                        (Segment("caller", 1.0, 2.0, "幺三八 零零", words),))
+    with transaction(sessions) as session:
+        jobs.complete(session, claimed.id, to_record(result, claimed.recording_sha256,
+                                                     Resampling.VOSK, now), now)
+    ready = client.get(f"/api/calls/{call_id}/transcript").json()
+    assert ready["job"]["status"] == "done"
+    transcript = ready["transcript"]
+    assert transcript["model"] == "model-x" and transcript["channels"] == ["caller"]
+    assert transcript["text"] == "幺三八 零零" and transcript["clean_text"] == "13800"
+    segment = transcript["segments"][0]
+    assert (segment["start"], segment["end"], segment["clean_text"]) == (1.0, 2.0, "13800")
+    assert segment["words"][0] == {"text": "幺三八", "start": 1.0, "end": 1.6,
+                                   "confidence": 0.8}
+    assert client.get("/api/calls/" + "0" * 32 + "/transcript").status_code == 404
+    assert client.get("/api/calls/..%2F..%2Fetc/transcript").status_code == 404
+
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_DATABASE_URL": db_url}
+    hotline = str(PROJECT_ROOT / ".venv/bin/hotline")
+    printed = subprocess.run([hotline, "transcript", call_id], env=env, capture_output=True,
+                             text=True, check=True).stdout
+    assert "[   1.00-   2.00] caller   13800" in printed
+    as_json = subprocess.run([hotline, "transcript", call_id, "--json"], env=env,
+                             capture_output=True, text=True, check=True).stdout
+    assert '"clean_text": "13800"' in as_json
+    unknown = subprocess.run([hotline, "transcript", "f" * 32], env=env, capture_output=True,
+                             text=True, check=False)
+    assert unknown.returncode != 0 and "no call" in unknown.stderr

@@ -142,3 +142,26 @@ def test_transcribe_command(tmp_path: Path) -> None:
     assert refused.returncode != 0 and "not an audio file" in refused.stderr
     no_model = _cli(str(raw), model=None)
     assert no_model.returncode != 0 and "HOTLINE_VOSK_MODEL" in no_model.stderr
+
+
+def test_a_very_long_recording_is_transcribed_up_to_the_limit_and_says_so(
+    tmp_path: Path,
+) -> None:
+    limited = VoskEngine(MODEL, max_audio_seconds=4.0)
+    voice = speak(tmp_path, "long", rate=8000)
+    padded = tmp_path / "padded.wav"
+    subprocess.run(["sox", str(voice), str(padded), "pad", "0", "20"], check=True)
+    transcript = limited.transcribe(padded, CHANNELS)
+    assert transcript.status == TranscriptStatus.TOO_LONG
+    assert "only the first 0:00:04 of 0:00:2" in transcript.reason
+    assert "HOTLINE_ASR_MAX_AUDIO_SECONDS" in transcript.reason
+    assert transcript.audio_seconds == pytest.approx(4.0)
+    assert all(s.end <= 4.0 for s in transcript.segments)
+
+
+def test_sox_resampling_path_gives_the_same_words(tmp_path: Path) -> None:
+    from asr.transcript import Resampling
+
+    resampled = VoskEngine(MODEL, Resampling.SOX)
+    transcript = resampled.transcribe(speak(tmp_path, "ko8k", rate=8000), CHANNELS)
+    assert transcript.status == TranscriptStatus.OK and "니다" in transcript.text
