@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -23,6 +26,7 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 from ivr.models import Call
 from ivr.sip_phones import DialResult, OperatorPhone, place_call
+from tests.builders import KOREAN_MODEL
 from tests.conftest import free_port
 
 
@@ -69,6 +73,11 @@ class Hotline:
 
         return wait_for(logged, timeout, f"call from {caller} to be logged")
 
+    def api_json(self, path: str) -> Any:
+        url = f"http://127.0.0.1:{self.settings.api_port}{path}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)
+
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.settings.to_env()}
         return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), *args], env=env,
@@ -76,6 +85,7 @@ class Hotline:
 
 
 def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000) -> Hotline:
+    """Every part, with the Korean stand-in model and one transcription worker."""
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -89,6 +99,8 @@ def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000)
         queue_ring_seconds=10,
         message_silence_seconds=3,
         ami_trace_file=data_dir / "ami-trace.jsonl",
+        vosk_model=KOREAN_MODEL,
+        asr_workers=1,
     )
     install = provision.prepare(settings)
     processes.up(settings, install, timeout=90)
