@@ -60,6 +60,13 @@ def job_of(sessions: sessionmaker[Session], recording_id: str) -> TranscriptionJ
                                .where(TranscriptionJob.recording_id == recording_id)).one()
 
 
+def stored_file(sessions: sessionmaker[Session], data_dir: Path, recording_id: str) -> Path:
+    with sessions() as session:
+        stored = session.get(Recording, recording_id)
+        assert stored is not None
+        return data_dir / "recordings" / stored.path
+
+
 def test_a_message_is_transcribed_on_the_caller_channel_only(
     db_url: str, sessions: sessionmaker[Session], tmp_path: Path, vosk_engine: VoskEngine,
     speech: Path,
@@ -105,10 +112,7 @@ def test_bad_audio_gives_a_transcript_with_a_status_and_the_worker_carries_on(
     speech: Path,
 ) -> None:
     _call, corrupt = add_recorded_call(sessions, tmp_path, "3.1", speech)
-    with sessions() as session:
-        stored = session.get(Recording, corrupt)
-        assert stored is not None
-        (tmp_path / "recordings" / stored.path).write_bytes(b"RIFF\x00\x00garbage" * 50)
+    stored_file(sessions, tmp_path, corrupt).write_bytes(b"RIFF\x00\x00garbage" * 50)
     good_audio = stereo_call(tmp_path / "good.wav", speech, 0.0)  # other bytes, other hash
     _call, good = add_recorded_call(sessions, tmp_path, "3.2", good_audio)
     worker = make_worker(worker_settings(tmp_path, db_url), sessions, vosk_engine)
@@ -125,10 +129,7 @@ def test_a_missing_recording_file_is_retried_then_parked_with_its_reason(
     speech: Path,
 ) -> None:
     _call, recording = add_recorded_call(sessions, tmp_path, "4.1", speech)
-    with sessions() as session:
-        stored = session.get(Recording, recording)
-        assert stored is not None
-        (tmp_path / "recordings" / stored.path).unlink()
+    stored_file(sessions, tmp_path, recording).unlink()
     worker = make_worker(worker_settings(tmp_path, db_url), sessions, vosk_engine)
     assert worker.run_once()
     assert job_of(sessions, recording).status == JobStatus.QUEUED
