@@ -29,6 +29,18 @@ OUTCOME_LABELS = {
     None: "通话中",
 }
 
+TRANSCRIPT_LABELS = {
+    "ok": "",
+    "silent": "静音，无语音",
+    "empty": "录音为空",
+    "truncated": "录音不完整，已转写现有部分",
+    "corrupt": "录音损坏，无法转写",
+    "too_long": "录音过长，仅转写前段",
+    "queued": "等待转写",
+    "running": "正在转写",
+    "parked": "转写失败，待人工处理",
+}
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many calls, newest first")]
 
 
@@ -83,9 +95,12 @@ def recording_audio(
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def calls_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
-    calls = [CallPublic.model_validate(c) for c in call_store.list_calls(session, 200)]
+    rows = call_store.list_calls(session, 200)
+    texts = transcripts.summaries(session, [c.recording for c in rows if c.recording])
+    calls = [CallPublic.model_validate(c) for c in rows]
     return templates.TemplateResponse(
         request,
         "calls.html",
-        {"calls": calls, "labels": OUTCOME_LABELS, "zone": zone},
+        {"calls": calls, "labels": OUTCOME_LABELS, "zone": zone, "texts": texts,
+         "text_labels": TRANSCRIPT_LABELS},
     )

@@ -5,7 +5,7 @@ stand-in model unless --model says otherwise) in a private SQLite database, runs
 worker pool (`hotline serve asr`) and prints, for each pool size: real-time factor per worker,
 throughput in audio hours per wall-clock hour, and each worker's peak resident memory.
 
-    .venv/bin/python bench/asr_throughput.py [--calls 8] [--seconds 60] [--workers 1 2]
+    .venv/bin/python -m bench.asr_throughput [--calls 8] [--seconds 60] [--workers 1 2]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ size) with the Korean stand-in model. Two operators' phones answer and speak; ca
 two at a time with SIPp and speak Korean for the whole call. Prints the median and 95th
 percentile of (transcript stored - call ended), from the database's own timestamps.
 
-    .venv/bin/python bench/transcript_latency.py [--short 6] [--long 4]
+    .venv/bin/python -m bench.transcript_latency [--short 6] [--long 4]
 """
 
 from __future__ import annotations

@@ -88,6 +88,7 @@ def test_a_calls_transcript_is_served_once_ready(
     call_id, _recording = add_recorded_call(sessions, tmp_path, "3.1")
     waiting = client.get(f"/api/calls/{call_id}/transcript").json()
     assert waiting["transcript"] is None and waiting["job"]["status"] == "queued"
+    assert "等待转写" in client.get("/").text
 
     now = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
     claimed = jobs.claim(sessions, "w1", "model-x", now, dt.timedelta(seconds=60),
@@ -99,6 +100,8 @@ def test_a_calls_transcript_is_served_once_ready(
     with transaction(sessions) as session:
         jobs.complete(session, claimed.id, to_record(result, claimed.recording_sha256,
                                                      Resampling.VOSK, now), now)
+    page = client.get("/").text
+    assert "13800" in page and "等待转写" not in page
     ready = client.get(f"/api/calls/{call_id}/transcript").json()
     assert ready["job"]["status"] == "done"
     transcript = ready["transcript"]
