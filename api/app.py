@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api import calls
+from api import calls, login
+from api.auth import NotLoggedIn
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
 
@@ -28,5 +31,13 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.exception_handler(NotLoggedIn)
+    def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "not logged in"}, status_code=401)
+        target = urllib.parse.quote(request.url.path, safe="/")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    app.include_router(login.router)
     app.include_router(calls.router)
     return app

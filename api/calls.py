@@ -11,6 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from accounts.models import ROLE_LABELS
+from api.auth import CallReader, RecordingListener
 from api.deps import SessionDep, SettingsDep
 from api.schemas import CallPublic, CallTranscript
 from asr import transcripts
@@ -45,13 +47,13 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="How many calls, newest 
 
 
 @router.get("/api/calls", response_model=list[CallPublic], tags=["calls"])
-def list_calls(session: SessionDep, limit: Limit = 100) -> list[CallPublic]:
+def list_calls(session: SessionDep, _login: CallReader, limit: Limit = 100) -> list[CallPublic]:
     """Calls, newest first."""
     return [CallPublic.model_validate(c) for c in call_store.list_calls(session, limit)]
 
 
 @router.get("/api/calls/{call_id}", response_model=CallPublic, tags=["calls"])
-def get_call(call_id: str, session: SessionDep) -> CallPublic:
+def get_call(call_id: str, session: SessionDep, _login: CallReader) -> CallPublic:
     call = call_store.get_call(session, call_id)
     if call is None:
         raise HTTPException(status_code=404, detail="call not found")
@@ -59,7 +61,7 @@ def get_call(call_id: str, session: SessionDep) -> CallPublic:
 
 
 @router.get("/api/calls/{call_id}/transcript", response_model=CallTranscript, tags=["calls"])
-def get_transcript(call_id: str, session: SessionDep) -> CallTranscript:
+def get_transcript(call_id: str, session: SessionDep, _login: CallReader) -> CallTranscript:
     """The call's transcript by speaker with word times; ``transcript`` is null (and ``job``
     says why) until it is ready."""
     found = transcripts.for_call(session, call_id)
@@ -70,7 +72,8 @@ def get_transcript(call_id: str, session: SessionDep) -> CallTranscript:
 
 @router.get("/api/recordings/{recording_id}/audio", tags=["recordings"])
 def recording_audio(
-    recording_id: str, request: Request, session: SessionDep, settings: SettingsDep
+    recording_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+    login: RecordingListener,
 ) -> FileResponse:
     """The recording's WAV; range requests are honoured so players can seek. Logged."""
     recording = access.find(session, recording_id)
@@ -82,7 +85,7 @@ def recording_audio(
     access.log_access(
         session,
         recording,
-        actor="anonymous",
+        actor=login.username,
         client=request.client.host if request.client else "",
         action="play",
         byte_range=request.headers.get("range", ""),
@@ -93,7 +96,8 @@ def recording_audio(
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def calls_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
+               login: CallReader) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
     rows = call_store.list_calls(session, 200)
     texts = transcripts.summaries(session, [c.recording for c in rows if c.recording])
@@ -102,5 +106,6 @@ def calls_page(request: Request, session: SessionDep, settings: SettingsDep) -> 
         request,
         "calls.html",
         {"calls": calls, "labels": OUTCOME_LABELS, "zone": zone, "texts": texts,
-         "text_labels": TRANSCRIPT_LABELS},
+         "text_labels": TRANSCRIPT_LABELS, "login": login,
+         "role_label": ROLE_LABELS[login.role]},
     )

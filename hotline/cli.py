@@ -417,6 +417,40 @@ def asr_retry(job_id: int | None) -> None:
 
 
 @main.group()
+def user() -> None:
+    """Console accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["operator", "supervisor", "unit_handler", "admin"]))
+@click.option("--name", "display_name", default="", help="Name shown in the console")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (else one is generated and printed)")
+def user_add(username: str, role: str, display_name: str, password_stdin: bool) -> None:
+    """Create a console user."""
+    import secrets as token_source
+
+    from accounts import service
+    from accounts.models import Role
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = token_source.token_urlsafe(12)
+    with _database(_settings(), write=True) as session:
+        try:
+            service.create_user(session, username, password, Role(role), display_name,
+                                dt.datetime.now(dt.UTC))
+        except service.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {username} ({role}) created")
+    if not password_stdin:
+        click.echo(f"password: {password}")
+
+
+@main.group()
 def db() -> None:
     """Database maintenance."""
 

@@ -1,5 +1,6 @@
 """Imports every package's models so that the metadata is complete (for migrations)."""
 
+from accounts import models as account_models
 from asr import models as asr_models
 from hotline.db import Base
 from ivr import models as ivr_models
@@ -7,4 +8,4 @@ from recordings import models as recording_models
 
 metadata = Base.metadata
 
-__all__ = ["asr_models", "ivr_models", "metadata", "recording_models"]
+__all__ = ["account_models", "asr_models", "ivr_models", "metadata", "recording_models"]

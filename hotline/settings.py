@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         default=None, description="Append every AMI event the listener sees here (JSON lines)"
     )
 
+    session_hours: float = Field(default=12.0, gt=0, description="Console log-in lifetime")
+    login_max_failures: int = Field(default=5, ge=1,
+                                    description="Failed log-ins in a row that lock an account")
+    login_lock_minutes: float = Field(default=15.0, gt=0,
+                                      description="How long a locked account stays locked")
+
     prompts: Prompts = Field(default_factory=Prompts)
 
     @field_validator("operators", mode="before")

@@ -78,3 +78,15 @@ def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
         stored = store.ingest(spool, data_dir / "recordings", T0, interleaved=False)
         call_store.attach_recording(session, call, stored, T0)
         return call.id, stored.id
+
+
+PASSWORD = "correct-horse-battery"
+
+
+def add_user(sessions: sessionmaker[Session], username: str, role: str) -> None:
+    from accounts import service
+    from accounts.models import Role
+
+    with transaction(sessions) as session:
+        service.create_user(session, username, PASSWORD, Role(role), f"{username} 名",
+                            dt.datetime.now(dt.UTC))

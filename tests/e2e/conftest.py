@@ -26,7 +26,7 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 from ivr.models import Call
 from ivr.sip_phones import DialResult, OperatorPhone, place_call
-from tests.builders import KOREAN_MODEL
+from tests.builders import KOREAN_MODEL, PASSWORD, add_user
 from tests.conftest import free_port
 
 
@@ -35,6 +35,7 @@ class Hotline:
     settings: Settings
     install: AsteriskInstall
     engine: Engine
+    _browser: urllib.request.OpenerDirector | None = None
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -74,9 +75,23 @@ class Hotline:
         return wait_for(logged, timeout, f"call from {caller} to be logged")
 
     def api_json(self, path: str) -> Any:
-        url = f"http://127.0.0.1:{self.settings.api_port}{path}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.load(response)
+        return json.loads(self.api_get(path)[1])
+
+    def api_get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """GET a page or API route as the test operator (logged in on first use)."""
+        base = f"http://127.0.0.1:{self.settings.api_port}"
+        if self._browser is None:
+            add_user(self.sessions, "e2e-operator", "operator")
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+            body = json.dumps({"username": "e2e-operator", "password": PASSWORD}).encode()
+            request = urllib.request.Request(f"{base}/api/session", data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with opener.open(request, timeout=10):
+                pass
+            self._browser = opener
+        request = urllib.request.Request(f"{base}{path}", headers=headers or {})
+        with self._browser.open(request, timeout=10) as response:
+            return response.status, response.read()
 
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.settings.to_env()}

@@ -250,25 +250,18 @@ def test_call_flow_unreachable_still_apologises_and_the_call_is_reconciled(
 
 
 def test_the_first_page_and_the_api_list_real_calls(hotline: Hotline) -> None:
-    import urllib.request
-
     caller = "13900000010"
     result = hotline.dial(SHORT_CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3)
     assert result.sipp_exit == 0, result.output
     logged = hotline.wait_call(caller)
 
-    base = f"http://127.0.0.1:{hotline.settings.api_port}"
-    with urllib.request.urlopen(f"{base}/api/calls") as response:
-        calls = json.loads(response.read())
+    calls = hotline.api_json("/api/calls")
     with_recording = next(c for c in calls if c["id"] == logged.id)
     assert with_recording["recording"]["sha256"] == logged.recording.sha256  # type: ignore[union-attr]
-    with urllib.request.urlopen(f"{base}/") as response:
-        page = response.read().decode()
+    page = hotline.api_get("/")[1].decode()
     assert with_recording["caller_number"] in page
     assert f"/api/recordings/{with_recording['recording']['id']}/audio" in page
-    request = urllib.request.Request(
-        f"{base}/api/recordings/{with_recording['recording']['id']}/audio",
+    status, audio = hotline.api_get(
+        f"/api/recordings/{with_recording['recording']['id']}/audio",
         headers={"Range": "bytes=0-43"})
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 206
-        assert response.read()[:4] == b"RIFF"
+    assert status == 206 and audio[:4] == b"RIFF" and len(audio) == 44

@@ -12,13 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from hotline.settings import Settings
 from recordings.models import RecordingAccess
-from tests.builders import add_recorded_call
+from tests.builders import PASSWORD, add_recorded_call, add_user
 
 
 @pytest.fixture
 def client(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path, database_url=db_url)
+    add_user(sessions, "op1", "operator")
     with TestClient(create_app(settings)) as test_client:
+        logged_in = test_client.post("/api/session",
+                                     json={"username": "op1", "password": PASSWORD})
+        assert logged_in.status_code == 200, logged_in.text
+        test_client.headers["X-CSRF-Token"] = logged_in.json()["csrf_token"]
         yield test_client
 
 
@@ -57,6 +62,7 @@ def test_recording_audio_supports_ranges_and_every_access_is_logged(
         logged = session.query(RecordingAccess).order_by(RecordingAccess.id).all()
     assert [(a.recording_id, a.action, a.byte_range) for a in logged] == [
         (recording_id, "play", ""), (recording_id, "play", "bytes=44-99")]
+    assert all(a.actor == "op1" for a in logged), "the access log names who listened"
 
 
 @pytest.mark.parametrize("bad", ["../../hotline.db", "0" * 32, "%2e%2e%2fsecrets.json", "x"])

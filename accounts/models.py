@@ -1,0 +1,57 @@
+"""Database rows for users and their log-in sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.db import Base, UTCDateTime
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # 话务员
+    SUPERVISOR = "supervisor"  # 督查/分管领导
+    UNIT_HANDLER = "unit_handler"  # 承办单位经办人
+    ADMIN = "admin"  # 系统管理员
+
+
+ROLE_LABELS = {
+    Role.OPERATOR: "话务员",
+    Role.SUPERVISOR: "督查员",
+    Role.UNIT_HANDLER: "承办单位经办人",
+    Role.ADMIN: "系统管理员",
+}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True,
+                                    default=lambda: uuid.uuid4().hex)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class LoginSession(Base):
+    """A server-side session. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+    user: Mapped[User] = relationship()
