@@ -125,8 +125,7 @@ def complete(session: Session, job_id: int, record: TranscriptRecord,
     if job is not None and job.status != JobStatus.DONE:
         job.status = JobStatus.DONE
         job.finished_at = now
-        job.lease_owner = None
-        job.lease_expires_at = None
+        _drop_lease(job)
         job.transcript_id = existing.id
     session.flush()
     return existing
@@ -140,8 +139,7 @@ def fail(session: Session, job_id: int, worker: str, error: str, now: dt.datetim
         return None
     status, available_at = policy.after_failure(job.attempts, now)
     job.last_error = error[:2000]
-    job.lease_owner = None
-    job.lease_expires_at = None
+    _drop_lease(job)
     if status is JobStatus.PARKED:
         _park(job, f"failed {job.attempts} times; last error: {error}"[:2000], now)
     else:
@@ -159,8 +157,7 @@ def release(session: Session, job_id: int, worker: str, now: dt.datetime) -> boo
     job.status = JobStatus.QUEUED
     job.attempts = max(0, job.attempts - 1)
     job.available_at = now
-    job.lease_owner = None
-    job.lease_expires_at = None
+    _drop_lease(job)
     session.flush()
     return True
 
@@ -169,6 +166,10 @@ def _park(job: TranscriptionJob, reason: str, now: dt.datetime) -> None:
     job.status = JobStatus.PARKED
     job.last_error = reason
     job.finished_at = now
+    _drop_lease(job)
+
+
+def _drop_lease(job: TranscriptionJob) -> None:
     job.lease_owner = None
     job.lease_expires_at = None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -10,10 +9,8 @@ from sqlalchemy.orm import Session
 
 from asr import jobs
 from asr.models import TranscriptionJob, TranscriptRecord
-from ivr.models import Call
+from ivr import call_store
 from recordings.models import Recording
-
-_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -26,9 +23,7 @@ class CallTranscriptView:
 
 def for_call(session: Session, call_id: str) -> CallTranscriptView | None:
     """None when there is no such call; otherwise whatever exists so far."""
-    if not _ID.fullmatch(call_id):
-        return None
-    call = session.get(Call, call_id)
+    call = call_store.get_call(session, call_id)
     if call is None:
         return None
     recording = call.recording
