@@ -42,15 +42,17 @@ class NewSession:
 
 
 def create_user(session: Session, username: str, password: str, role: Role,
-                display_name: str, now: dt.datetime) -> User:
+                display_name: str, now: dt.datetime, phone: str = "") -> User:
     if not USERNAME.match(username):
         raise AccountError("a user name is 2-64 letters, digits, '_', '.' or '-'")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise AccountError(f"user {username!r} exists already")
+    if phone and not phone.isalnum():
+        raise AccountError("a phone is the operator's SIP endpoint name (letters and digits)")
     user = User(username=username, display_name=display_name or username, role=role.value,
-                password_hash=_hasher.hash(password), created_at=now)
+                password_hash=_hasher.hash(password), created_at=now, phone=phone)
     session.add(user)
     session.flush()
     return user

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
-from api import calls, login
+from api import calls, cases, knowledge, login, pages, work
 from api.auth import NotLoggedIn
+from dispatch.case_store import AlreadyRegistered, NotFound
+from dispatch.lifecycle import IllegalTransition
+from dispatch.registration import Invalid
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+# Scripts only from our own files: HTML typed into a field can never run.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; media-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -23,9 +39,24 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="Hotline", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Hotline",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Complaint hotline: calls, recordings, transcripts, registration (登记), "
+        "acceptance (受理), the operator's work queue and the knowledge base. Every route needs "
+        "a session (POST /api/session) and a role; changes need the X-CSRF-Token header.",
+    )
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
+
+    @app.middleware("http")
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -38,6 +69,30 @@ def create_app(settings: Settings) -> FastAPI:
         target = urllib.parse.quote(request.url.path, safe="/")
         return RedirectResponse(f"/login?next={target}", status_code=303)
 
+    @app.exception_handler(Invalid)
+    def invalid(_request: Request, exc: Invalid) -> Response:
+        return JSONResponse({"detail": "invalid input",
+                             "errors": {name: err.en for name, err in exc.errors.items()}},
+                            status_code=422)
+
+    @app.exception_handler(IllegalTransition)
+    def illegal(_request: Request, exc: IllegalTransition) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(AlreadyRegistered)
+    def already(_request: Request, exc: AlreadyRegistered) -> Response:
+        return JSONResponse({"detail": str(exc), "case_number": exc.case.number},
+                            status_code=409)
+
+    @app.exception_handler(NotFound)
+    def not_found(_request: Request, exc: NotFound) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     app.include_router(calls.router)
+    app.include_router(cases.router)
+    app.include_router(work.router)
+    app.include_router(knowledge.router)
+    app.include_router(pages.router)
     return app

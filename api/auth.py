@@ -30,6 +30,7 @@ class Login:
     display_name: str
     role: Role
     csrf_token: str
+    phone: str = ""
 
 
 class NotLoggedIn(Exception):
@@ -42,7 +43,8 @@ def current_login(request: Request, session: SessionDep) -> Login:
     if found is None:
         raise NotLoggedIn
     user = found.user
-    return Login(user.id, user.username, user.display_name, Role(user.role), found.csrf_token)
+    return Login(user.id, user.username, user.display_name, Role(user.role), found.csrf_token,
+                 user.phone)
 
 
 LoginDep = Annotated[Login, Depends(current_login)]
@@ -75,3 +77,6 @@ def require(*roles: Role) -> Callable[[Request, Login], Awaitable[Login]]:
 CALL_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 CallReader = Annotated[Login, Depends(require(*CALL_READERS))]
 RecordingListener = Annotated[Login, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
+CASE_WORKERS = (Role.OPERATOR, Role.SUPERVISOR)
+CaseWorker = Annotated[Login, Depends(require(*CASE_WORKERS))]
+KnowledgeEditor = Annotated[Login, Depends(require(Role.SUPERVISOR))]

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import FileResponse
 
-from accounts.models import ROLE_LABELS
 from api.auth import CallReader, RecordingListener
 from api.deps import SessionDep, SettingsDep
 from api.schemas import CallPublic, CallTranscript
@@ -20,7 +16,6 @@ from ivr import call_store
 from recordings import access
 
 router = APIRouter()
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 OUTCOME_LABELS = {
     "answered": "已接听",
@@ -93,19 +88,3 @@ def recording_audio(
     )
     session.commit()
     return FileResponse(path, media_type="audio/wav")
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
-               login: CallReader) -> HTMLResponse:
-    zone = ZoneInfo(settings.timezone)
-    rows = call_store.list_calls(session, 200)
-    texts = transcripts.summaries(session, [c.recording for c in rows if c.recording])
-    calls = [CallPublic.model_validate(c) for c in rows]
-    return templates.TemplateResponse(
-        request,
-        "calls.html",
-        {"calls": calls, "labels": OUTCOME_LABELS, "zone": zone, "texts": texts,
-         "text_labels": TRANSCRIPT_LABELS, "login": login,
-         "role_label": ROLE_LABELS[login.role]},
-    )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.settings import Settings
 
@@ -16,6 +16,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_writer(request: Request) -> sessionmaker[Session]:
+    """The session factory, for write transactions (``hotline.db.transaction``)."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -23,3 +29,4 @@ def get_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+WriterDep = Annotated[sessionmaker[Session], Depends(get_writer)]

@@ -426,9 +426,13 @@ def user() -> None:
 @click.option("--role", required=True,
               type=click.Choice(["operator", "supervisor", "unit_handler", "admin"]))
 @click.option("--name", "display_name", default="", help="Name shown in the console")
+@click.option("--phone", default="",
+              help="The operator's phone (SIP endpoint, e.g. 8001): its calls appear in the "
+              "console as they ring")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input (else one is generated and printed)")
-def user_add(username: str, role: str, display_name: str, password_stdin: bool) -> None:
+def user_add(username: str, role: str, display_name: str, phone: str,
+             password_stdin: bool) -> None:
     """Create a console user."""
     import secrets as token_source
 
@@ -442,7 +446,7 @@ def user_add(username: str, role: str, display_name: str, password_stdin: bool) 
     with _database(_settings(), write=True) as session:
         try:
             service.create_user(session, username, password, Role(role), display_name,
-                                dt.datetime.now(dt.UTC))
+                                dt.datetime.now(dt.UTC), phone=phone)
         except service.AccountError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"user {username} ({role}) created")

@@ -2,10 +2,12 @@
 
 from accounts import models as account_models
 from asr import models as asr_models
+from dispatch import models as dispatch_models
 from hotline.db import Base
 from ivr import models as ivr_models
 from recordings import models as recording_models
 
 metadata = Base.metadata
 
-__all__ = ["account_models", "asr_models", "ivr_models", "metadata", "recording_models"]
+__all__ = ["account_models", "asr_models", "dispatch_models", "ivr_models", "metadata",
+           "recording_models"]

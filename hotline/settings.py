@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from asr.transcript import Resampling
+from dispatch.case_numbers import DEFAULT_FORMAT as DEFAULT_CASE_NUMBER_FORMAT
+from dispatch.case_numbers import check_format
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,6 +121,17 @@ class Settings(BaseSettings):
     login_lock_minutes: float = Field(default=15.0, gt=0,
                                       description="How long a locked account stays locked")
 
+    case_number_format: str = Field(
+        default=DEFAULT_CASE_NUMBER_FORMAT,
+        description="Case numbers: {date:...} (strftime) and one {seq:...} that restarts for "
+        "every distinct prefix, e.g. TS{date:%Y%m%d}{seq:04d}")
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0,
+                                      description="Largest evidence file accepted")
+    attachment_max_files: int = Field(default=10, ge=1,
+                                      description="Evidence files per case at most")
+    similar_case_days: int = Field(default=90, ge=1,
+                                   description="How far back the form looks for similar cases")
+
     prompts: Prompts = Field(default_factory=Prompts)
 
     @field_validator("operators", mode="before")
@@ -135,6 +148,11 @@ class Settings(BaseSettings):
             if not name.isalnum():
                 raise ValueError(f"operator endpoint name must be alphanumeric: {name!r}")
         return value
+
+    @field_validator("case_number_format")
+    @classmethod
+    def _check_case_number_format(cls, value: str) -> str:
+        return check_format(value)
 
     @field_validator("hotline_number")
     @classmethod
@@ -197,6 +215,11 @@ class Settings(BaseSettings):
     def recordings_dir(self) -> Path:
         """The store: recordings after hang-up, named by call."""
         return self.data_dir / "recordings"
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Evidence files registered with cases, under random names."""
+        return self.data_dir / "attachments"
 
     @property
     def asterisk_dir(self) -> Path:

@@ -68,6 +68,12 @@ def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.Cal
             return ev.CallQueued(
                 uniqueid=uniqueid, at=event_time(message), queue=message.get("Queue", "")
             )
+        case "AgentCalled":
+            return ev.OperatorRinging(
+                uniqueid=uniqueid,
+                at=event_time(message),
+                operator=message.get("MemberName") or message.get("Interface", ""),
+            )
         case "AgentConnect":
             return ev.OperatorAnswered(
                 uniqueid=uniqueid,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from asr import jobs
 from ivr.call_state import CallState, Outcome
-from ivr.models import Call, CallbackRequest
+from ivr.models import Call, CallbackRequest, ConsoleEvent
 from recordings.models import Recording
 from recordings.store import StoredFile
 
@@ -160,3 +160,12 @@ def known_uniqueids(session: Session, uniqueids: list[str]) -> set[str]:
         found.update(session.scalars(select(Call.asterisk_uniqueid)
                                      .where(Call.asterisk_uniqueid.in_(chunk))))
     return found
+
+
+def announce(session: Session, uniqueid: str, phone: str, kind: str, at: dt.datetime) -> None:
+    """Record that a call rings at (or was answered by) an operator's phone, once per kind."""
+    seen = session.scalar(select(ConsoleEvent.id).where(
+        ConsoleEvent.call_uniqueid == uniqueid, ConsoleEvent.phone == phone,
+        ConsoleEvent.kind == kind))
+    if seen is None:
+        session.add(ConsoleEvent(at=at, phone=phone, kind=kind, call_uniqueid=uniqueid))

@@ -61,6 +61,8 @@ class CallTracker:
             if not isinstance(event, ev.CallStarted):
                 return  # not a hotline call (operator legs, unknown numbers)
             state = CallState(uniqueid=event.uniqueid)
+        if isinstance(event, ev.OperatorRinging | ev.OperatorAnswered):
+            await asyncio.to_thread(self._announce, event)
         new_state = apply(state, event)
         if new_state == state:
             return
@@ -74,6 +76,13 @@ class CallTracker:
     def _save(self, state: CallState) -> None:
         with transaction(self.sessions) as session:
             call_store.save_state(session, state)
+
+    def _announce(self, event: ev.OperatorRinging | ev.OperatorAnswered) -> None:
+        """Tell the operator's console that this call rings at, or was answered by, their
+        phone. Asterisk rings a phone again after a retry; one event per kind is enough."""
+        kind = "ringing" if isinstance(event, ev.OperatorRinging) else "answered"
+        with transaction(self.sessions) as session:
+            call_store.announce(session, event.uniqueid, event.operator, kind, event.at)
 
     def _finish_later(self, state: CallState, wait_for_writer: bool) -> None:
         task = asyncio.create_task(self.finish(state, wait_for_writer))

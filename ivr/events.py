@@ -37,6 +37,11 @@ class CallQueued(CallEvent):
 
 
 @dataclass(frozen=True)
+class OperatorRinging(CallEvent):
+    operator: str
+
+
+@dataclass(frozen=True)
 class OperatorAnswered(CallEvent):
     operator: str
 

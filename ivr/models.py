@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.db import Base, UTCDateTime
@@ -55,3 +55,18 @@ class CallbackRequest(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="pending")
+
+
+class ConsoleEvent(Base):
+    """A hotline call ringing at, or answered by, an operator's phone, as AMI reported it;
+    the console pushes it to the operator whose phone it is."""
+
+    __tablename__ = "console_events"
+    __table_args__ = (UniqueConstraint("call_uniqueid", "phone", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    phone: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    call_uniqueid: Mapped[str] = mapped_column(String(64))

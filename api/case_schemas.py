@@ -1,0 +1,197 @@
+"""Request and response schemas for cases, the work queue and the knowledge base."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas import CallPublic
+from dispatch.registration import CaseType, Channel, Decision
+
+
+class RegistrationIn(BaseModel):
+    """The registration form (登记表). Checked field by field; errors name the field."""
+
+    received_at: str = Field(description="Local date and time, e.g. 2026-11-21T09:30")
+    channel: Channel
+    case_type: CaseType
+    complainant_name: str = ""
+    complainant_phone: str = ""
+    complainant_address: str = ""
+    complainant_org: str = ""
+    anonymous: bool = False
+    confidential: bool = False
+    subject_unit: str = ""
+    subject_window: str = ""
+    subject_person: str = ""
+    title: str
+    content: str
+    request: str = ""
+    verified_with_caller: bool = False
+    transcript_text: str = ""
+    decision: Decision = Decision.PENDING
+    decision_reason: str = ""
+    refer_to: str = ""
+    reply_text: str = ""
+    knowledge_entry_id: str = ""
+    call_id: str | None = Field(default=None, description="The call this case comes from")
+
+
+class DecisionIn(BaseModel):
+    decision: Decision
+    reason: str = ""
+    refer_to: str = ""
+    reply_text: str = ""
+    knowledge_entry_id: str = ""
+
+
+class MergeIn(BaseModel):
+    into: str = Field(description="Number or id of the case to merge into")
+    reason: str
+
+
+class AttachmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    created_at: dt.datetime
+
+
+class CaseEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    actor: str
+    action: str
+    from_status: str
+    to_status: str
+    note: str
+
+
+class CaseSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    number: str
+    status: str
+    registered_at: dt.datetime
+    channel: str
+    case_type: str
+    title: str
+    complainant_phone: str
+
+
+class CasePublic(CaseSummary):
+    received_at: dt.datetime
+    registered_by: str
+    complainant_name: str
+    complainant_address: str
+    complainant_org: str
+    anonymous: bool
+    confidential: bool
+    subject_unit: str
+    subject_window: str
+    subject_person: str
+    content: str
+    request: str
+    verified_with_caller: bool
+    call_id: str | None
+    recording_id: str | None
+    transcript_id: str | None
+    transcript_text: str
+    decision: str
+    decision_reason: str
+    refer_to: str
+    reply_text: str
+    knowledge_entry_id: str | None
+    merged_into_id: str | None
+    history: list[CaseEventPublic]
+    attachments: list[AttachmentPublic]
+
+
+class SimilarCase(BaseModel):
+    case: CaseSummary
+    score: float
+
+
+class Related(BaseModel):
+    """Repeats and look-alikes shown on the form."""
+
+    same_phone_open: list[CaseSummary]
+    similar: list[SimilarCase]
+
+
+class RegistrationContext(Related):
+    """What the form for a call is pre-filled with, and why."""
+
+    call: CallPublic
+    form: dict[str, str]
+    type_reason: str
+    subjects: list[str]
+    numbers: list[str]
+    earlier_calls: list[CallPublic]
+    earlier_cases: list[CaseSummary]
+
+
+class WaitingCallPublic(BaseModel):
+    call: CallPublic
+    known_name: str
+    real_name: bool
+
+
+class CallbackAttemptPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: dt.datetime
+    actor: str
+    outcome: str
+    note: str
+
+
+class CallbackPublic(BaseModel):
+    id: str
+    status: str
+    created_at: dt.datetime
+    call: CallPublic
+    attempts: list[CallbackAttemptPublic]
+
+
+class CallbackAttemptIn(BaseModel):
+    outcome: str = Field(description="reached, no_answer, busy, wrong_number or declined")
+    note: str = ""
+
+
+class DismissalIn(BaseModel):
+    reason: str
+
+
+class KnowledgeIn(BaseModel):
+    question: str
+    answer: str
+    keywords: str = ""
+    owner_unit: str = ""
+
+
+class KnowledgePublic(KnowledgeIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    updated_by: str
+    updated_at: dt.datetime
+    active: bool
+
+
+class KnowledgeHit(BaseModel):
+    entry: KnowledgePublic
+    score: float
+
+
+class WaveformPublic(BaseModel):
+    duration_seconds: float
+    channels: list[list[float]]

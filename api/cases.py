@@ -1,0 +1,190 @@
+"""Cases over JSON: register (from a call or another channel), read, decide acceptance,
+merge, evidence, and the repeats and look-alikes for a form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+
+from api.auth import CaseWorker
+from api.case_schemas import (
+    AttachmentPublic,
+    CasePublic,
+    CaseSummary,
+    DecisionIn,
+    MergeIn,
+    RegistrationContext,
+    RegistrationIn,
+    Related,
+    SimilarCase,
+)
+from api.deps import SessionDep, SettingsDep, WriterDep
+from api.schemas import CallPublic
+from dispatch import call_context, case_store, intake
+from dispatch.models import Attachment, Case, KnowledgeEntry
+from dispatch.registration import Decision, FieldError, Invalid
+from hotline.db import transaction
+from hotline.settings import Settings
+from ivr import call_store
+from recordings import evidence
+
+router = APIRouter(tags=["cases"])
+
+
+def intake_config(settings: Settings) -> intake.IntakeConfig:
+    return intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
+                               settings.attachments_dir, settings.attachment_max_bytes,
+                               settings.attachment_max_files)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def find_case(session: SessionDep, key: str) -> Case:
+    """A case by id or by number."""
+    case = case_store.get(session, key) if len(key) == 32 else None
+    case = case or case_store.by_number(session, key)
+    if case is None:
+        raise HTTPException(status_code=404, detail="case not found")
+    return case
+
+
+def related(session: SessionDep, settings: Settings, phone: str, text: str,
+            exclude: str | None = None) -> Related:
+    since = now() - dt.timedelta(days=settings.similar_case_days)
+    return Related(
+        same_phone_open=[CaseSummary.model_validate(c)
+                         for c in case_store.open_with_phone(session, phone, exclude)],
+        similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
+                 for s in case_store.similar(session, text, since, exclude)],
+    )
+
+
+@router.post("/api/cases", response_model=CasePublic, status_code=201)
+def register_case(body: RegistrationIn, sessions: WriterDep, settings: SettingsDep,
+                  login: CaseWorker) -> CasePublic:
+    """Register a case (登记). With ``call_id`` it is linked to the call, its recording and
+    transcript. Fields are checked; a 422 lists each wrong field. The number, the links, the
+    first history entry and any decision land together or not at all."""
+    form = body.model_dump(exclude={"call_id"})
+    case = intake.register(sessions, intake_config(settings), form, [], login.username, now(),
+                           call_id=body.call_id)
+    return case_public(sessions, case.id)
+
+
+def case_public(sessions: WriterDep, case_id: str) -> CasePublic:
+    with sessions() as session:
+        case = case_store.get(session, case_id)
+        assert case is not None
+        return CasePublic.model_validate(case)
+
+
+@router.get("/api/cases", response_model=list[CaseSummary])
+def list_cases(session: SessionDep, _login: CaseWorker,
+               status: Annotated[str | None, Query(max_length=24)] = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CaseSummary]:
+    """Cases, newest registration first."""
+    return [CaseSummary.model_validate(c) for c in case_store.list_cases(session, limit, status)]
+
+
+@router.get("/api/cases/related", response_model=Related)
+def related_cases(session: SessionDep, settings: SettingsDep, _login: CaseWorker,
+                  phone: Annotated[str, Query(max_length=32)] = "",
+                  text: Annotated[str, Query(max_length=5000)] = "",
+                  exclude: Annotated[str | None, Query(max_length=32)] = None) -> Related:
+    """Open cases with this phone number, and cases with similar text (for 并单)."""
+    return related(session, settings, phone, text, exclude)
+
+
+@router.get("/api/cases/{case_key}", response_model=CasePublic)
+def get_case(case_key: str, session: SessionDep, _login: CaseWorker) -> CasePublic:
+    """One case by id or number, with its history and evidence."""
+    return CasePublic.model_validate(find_case(session, case_key))
+
+
+@router.post("/api/cases/{case_key}/decision", response_model=CasePublic)
+def decide(case_key: str, body: DecisionIn, sessions: WriterDep, login: CaseWorker) -> CasePublic:
+    """受理 (accept), 不予受理 (reject: reason and the body to turn to; the reply text is
+    made if not given) or 即办 (on_spot: answered from the knowledge base, then closed)."""
+    if body.decision is Decision.PENDING:
+        raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        entry = None
+        if body.knowledge_entry_id:
+            entry = session.get(KnowledgeEntry, body.knowledge_entry_id)
+            if entry is None or not entry.active:
+                raise Invalid({"knowledge_entry_id": FieldError("知识库条目不存在",
+                                                                "no such knowledge entry")})
+        case_store.decide(session, case, body.decision, login.username, now(),
+                          reason=body.reason.strip(), refer_to=body.refer_to.strip(),
+                          reply_text=body.reply_text.strip(), entry=entry)
+        case_id = case.id
+    return case_public(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/merge", response_model=CasePublic)
+def merge(case_key: str, body: MergeIn, sessions: WriterDep, login: CaseWorker) -> CasePublic:
+    """并单: handle this case as part of another open case, with a reason."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        into = find_case(session, body.into)
+        case_store.merge(session, case, into, body.reason, login.username, now())
+        case_id = case.id
+    return case_public(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/attachments", response_model=list[AttachmentPublic],
+             status_code=201)
+def add_attachments(case_key: str, files: list[UploadFile], sessions: WriterDep,
+                    settings: SettingsDep, login: CaseWorker) -> list[AttachmentPublic]:
+    """Evidence for an open case (multipart ``files``). Types are read from the content:
+    pdf, jpg, png, tiff, wav, mp3, docx, txt; size and count are limited by settings."""
+    with sessions() as session:
+        case_id = find_case(session, case_key).id
+    ids = intake.add_attachments(
+        sessions, intake_config(settings), case_id,
+        [intake.Upload(f.filename or "", f.file) for f in files], login.username, now())
+    with sessions() as session:
+        return [AttachmentPublic.model_validate(session.get(Attachment, i)) for i in ids]
+
+
+@router.get("/api/attachments/{attachment_id}", tags=["cases"])
+def download_attachment(attachment_id: str, request: Request, session: SessionDep,
+                        settings: SettingsDep, _login: CaseWorker) -> FileResponse:
+    """An evidence file by its id, always as a download, never rendered by the browser."""
+    attachment = session.get(Attachment, attachment_id) if len(attachment_id) == 32 else None
+    path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
+        if attachment else None
+    if attachment is None or path is None:
+        raise HTTPException(status_code=404, detail="attachment not found")
+    return FileResponse(path, media_type=attachment.content_type,
+                        filename=attachment.filename, content_disposition_type="attachment",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/api/calls/{call_id}/registration", response_model=RegistrationContext)
+def registration_context(call_id: str, session: SessionDep, settings: SettingsDep,
+                         _login: CaseWorker) -> RegistrationContext:
+    """The form for this call, pre-filled: time, channel, caller's number, numbers spoken,
+    suggested type (with the word that suggested it), subject and title; the caller's earlier
+    calls and cases; open cases from the same number; similar cases."""
+    call = call_store.get_call(session, call_id)
+    if call is None:
+        raise HTTPException(status_code=404, detail="call not found")
+    context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
+                                 settings.similar_case_days)
+    return RegistrationContext(
+        call=CallPublic.model_validate(call), form=context.form,
+        type_reason=context.type_reason, subjects=context.subjects, numbers=context.numbers,
+        earlier_calls=[CallPublic.model_validate(c) for c in context.earlier_calls],
+        earlier_cases=[CaseSummary.model_validate(c) for c in context.earlier_cases],
+        same_phone_open=[CaseSummary.model_validate(c) for c in context.same_phone_open],
+        similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
+                 for s in context.similar],
+    )

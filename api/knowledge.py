@@ -1,0 +1,61 @@
+"""The knowledge base over JSON: operators search it, supervisors edit it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.auth import CaseWorker, KnowledgeEditor
+from api.case_schemas import KnowledgeHit, KnowledgeIn, KnowledgePublic
+from api.deps import SessionDep, WriterDep
+from dispatch import knowledge
+from dispatch.models import KnowledgeEntry
+from hotline.db import transaction
+
+router = APIRouter(tags=["knowledge"])
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@router.get("/api/knowledge", response_model=list[KnowledgeHit])
+def search(session: SessionDep, _login: CaseWorker,
+           q: Annotated[str, Query(max_length=200)] = "",
+           limit: Annotated[int, Query(ge=1, le=100)] = 10) -> list[KnowledgeHit]:
+    """Entries matching ``q`` in any wording that shares its key phrases (character
+    bigrams over question, keywords and answer), best first."""
+    return [KnowledgeHit(entry=KnowledgePublic.model_validate(hit.entry), score=hit.score)
+            for hit in knowledge.search(session, q, limit)]
+
+
+@router.post("/api/knowledge", response_model=KnowledgePublic, status_code=201)
+def create(body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor) -> KnowledgePublic:
+    with transaction(sessions) as session:
+        entry = knowledge.create(session, body.model_dump(), login.username, now())
+        return KnowledgePublic.model_validate(entry)
+
+
+def _entry(session: SessionDep, entry_id: str) -> KnowledgeEntry:
+    entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
+    if entry is None:
+        raise HTTPException(status_code=404, detail="knowledge entry not found")
+    return entry
+
+
+@router.put("/api/knowledge/{entry_id}", response_model=KnowledgePublic)
+def update(entry_id: str, body: KnowledgeIn, sessions: WriterDep,
+           login: KnowledgeEditor) -> KnowledgePublic:
+    with transaction(sessions) as session:
+        entry = knowledge.update(session, _entry(session, entry_id), body.model_dump(),
+                                 login.username, now())
+        return KnowledgePublic.model_validate(entry)
+
+
+@router.delete("/api/knowledge/{entry_id}", status_code=204)
+def retire(entry_id: str, sessions: WriterDep, login: KnowledgeEditor) -> None:
+    """Retire an entry: it no longer shows in searches; cases answered from it keep it."""
+    with transaction(sessions) as session:
+        knowledge.retire(_entry(session, entry_id), login.username, now())

@@ -1,0 +1,407 @@
+"""The console's pages: the operator's workbench, calls, a call's page with player,
+transcript and registration form, cases, and the knowledge base. Forms post back here;
+a refused form comes back with a Chinese message at each wrong field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from accounts.models import ROLE_LABELS, Role
+from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login
+from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
+from api.cases import intake_config
+from api.deps import SessionDep, SettingsDep, WriterDep
+from api.schemas import CallPublic
+from asr import jobs, transcripts
+from asr.channels import CALLER, OPERATOR
+from dispatch import call_context, case_store, intake, knowledge, work_queue
+from dispatch.case_store import AlreadyRegistered
+from dispatch.lifecycle import ACTION_LABELS, OPEN, STATUS_LABELS, IllegalTransition
+from dispatch.models import Case, KnowledgeEntry
+from dispatch.registration import (
+    CHANNEL_LABELS,
+    DECISION_LABELS,
+    TYPE_LABELS,
+    Channel,
+    Decision,
+    FieldError,
+    Invalid,
+)
+from hotline.db import transaction
+from hotline.settings import Settings
+from ivr import call_store
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SPEAKERS = {CALLER: "来电人", OPERATOR: "话务员"}
+CHOICES = {"channels": CHANNEL_LABELS, "types": TYPE_LABELS, "decisions": DECISION_LABELS}
+OTHER_CHANNELS = {c: label for c, label in CHANNEL_LABELS.items() if c is not Channel.PHONE}
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def render(request: Request, template: str, login: Login, settings: Settings,
+           status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, {
+        "login": login, "role_label": ROLE_LABELS[login.role],
+        "zone": ZoneInfo(settings.timezone), "labels": OUTCOME_LABELS,
+        "text_labels": TRANSCRIPT_LABELS, "status_labels": STATUS_LABELS,
+        "action_labels": ACTION_LABELS, "channel_labels": CHANNEL_LABELS,
+        "type_labels": TYPE_LABELS, "errors": {}, **context,
+    }, status_code=status_code)
+
+
+def zh_errors(exc: Invalid) -> dict[str, str]:
+    return {name: err.zh for name, err in exc.errors.items()}
+
+
+def see(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def form_values(form: FormData) -> dict[str, str]:
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+def uploads(form: FormData) -> list[intake.Upload]:
+    return [intake.Upload(f.filename or "", f.file) for f in form.getlist("attachments")
+            if isinstance(f, UploadFile) and f.filename]
+
+
+# -- workbench and calls ---------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def workbench(request: Request, session: SessionDep, settings: SettingsDep,
+              login: CallReader) -> Response:
+    if login.role not in (Role.OPERATOR, Role.SUPERVISOR):
+        return see("/calls")
+    waiting = work_queue.waiting_calls(session)
+    texts = transcripts.summaries(session, [w.call.recording for w in waiting
+                                            if w.call.recording])
+    return render(request, "workbench.html", login, settings, waiting=waiting, texts=texts,
+                  callbacks=work_queue.callbacks(session),
+                  callback_labels=work_queue.CALLBACK_LABELS)
+
+
+@router.get("/calls", response_class=HTMLResponse)
+def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
+               login: CallReader) -> HTMLResponse:
+    rows = call_store.list_calls(session, 200)
+    texts = transcripts.summaries(session, [c.recording for c in rows if c.recording])
+    worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
+    return render(request, "calls.html", login, settings,
+                  calls=[CallPublic.model_validate(c) for c in rows], texts=texts,
+                  can_open=worker, can_listen=worker)
+
+
+def _call_page(request: Request, session: Session, settings: Settings, login: Login,
+               call_id: str, values: dict[str, str] | None = None,
+               errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    call = call_store.get_call(session, call_id)
+    if call is None:
+        raise HTTPException(status_code=404, detail="call not found")
+    context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
+                                 settings.similar_case_days)
+    job = jobs.job_of(session, call.recording) if call.recording else None
+    job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
+    return render(
+        request, "call.html", login, settings, status_code=status_code, call=call,
+        transcript=context.transcript, job_state=job_state or "转写完成，无语音",
+        speakers=SPEAKERS, existing=case_store.case_for_call(session, call.id),
+        values=values if values is not None else context.form, errors=errors or {},
+        choices=CHOICES, type_reason=context.type_reason, subjects=context.subjects,
+        numbers=context.numbers, earlier_calls=context.earlier_calls,
+        earlier_cases=context.earlier_cases, same_phone_open=context.same_phone_open,
+        similar=context.similar, with_attachments=False)
+
+
+@router.get("/calls/{call_id}", response_class=HTMLResponse)
+def call_page(call_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+              login: CaseWorker) -> HTMLResponse:
+    return _call_page(request, session, settings, login, call_id)
+
+
+@router.post("/calls/{call_id}/register", response_class=HTMLResponse)
+async def register_call(call_id: str, request: Request, sessions: WriterDep,
+                        settings: SettingsDep, login: CaseWorker) -> Response:
+    form = await request.form()
+    values = form_values(form)
+    try:
+        case = await run_in_threadpool(intake.register, sessions, intake_config(settings),
+                                       values, [], login.username, now(), call_id)
+    except Invalid as exc:
+        with sessions() as session:
+            return _call_page(request, session, settings, login, call_id, values,
+                              zh_errors(exc), status_code=422)
+    except AlreadyRegistered as exc:
+        return see(f"/cases/{exc.case.id}")
+    except case_store.NotFound:
+        raise HTTPException(status_code=404, detail="call not found") from None
+    return see(f"/cases/{case.id}?created=1")
+
+
+@router.post("/calls/{call_id}/dismissal")
+async def dismiss_call(call_id: str, request: Request, sessions: WriterDep,
+                       login: CaseWorker) -> Response:
+    reason = str((await request.form()).get("reason", ""))
+
+    def write() -> None:
+        with transaction(sessions) as session:
+            work_queue.dismiss(session, call_id, reason, login.username, now())
+
+    try:
+        await run_in_threadpool(write)
+    except LookupError:
+        raise HTTPException(status_code=404, detail="call not found") from None
+    except Invalid:
+        pass  # an empty reason is refused by the browser already; nothing changes
+    return see("/")
+
+
+@router.post("/callbacks/{request_id}/attempts")
+async def callback_attempt(request_id: str, request: Request, sessions: WriterDep,
+                           login: CaseWorker) -> Response:
+    form = await request.form()
+
+    def write() -> None:
+        with transaction(sessions) as session:
+            work_queue.record_attempt(session, request_id, str(form.get("outcome", "")),
+                                      str(form.get("note", "")), login.username, now())
+
+    try:
+        await run_in_threadpool(write)
+    except LookupError:
+        raise HTTPException(status_code=404, detail="callback request not found") from None
+    except Invalid:
+        pass
+    return see("/")
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+def _new_case_page(request: Request, session: Session, settings: Settings, login: Login,
+                   values: dict[str, str], errors: dict[str, str],
+                   status_code: int = 200) -> HTMLResponse:
+    since = now() - dt.timedelta(days=settings.similar_case_days)
+    return render(
+        request, "case_new.html", login, settings, status_code=status_code, values=values,
+        errors=errors, choices={**CHOICES, "channels": OTHER_CHANNELS}, type_reason="",
+        subjects=[], numbers=[], with_attachments=True,
+        max_mb=settings.attachment_max_bytes // (1024 * 1024),
+        max_files=settings.attachment_max_files,
+        same_phone_open=case_store.open_with_phone(session, values.get("complainant_phone", "")),
+        similar=case_store.similar(session, values.get("content", ""), since))
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+def new_case(request: Request, session: SessionDep, settings: SettingsDep,
+             login: CaseWorker) -> HTMLResponse:
+    zone = ZoneInfo(settings.timezone)
+    values = {"received_at": now().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+              "channel": Channel.WALK_IN.value}
+    return _new_case_page(request, session, settings, login, values, {})
+
+
+@router.post("/cases", response_class=HTMLResponse)
+async def create_case(request: Request, sessions: WriterDep, settings: SettingsDep,
+                      login: CaseWorker) -> Response:
+    form = await request.form()
+    values = form_values(form)
+    try:
+        if values.get("channel") == Channel.PHONE.value:
+            raise Invalid({"channel": FieldError("电话来电请从工作台的来电登记",
+                                                 "register phone calls from their call")})
+        case = await run_in_threadpool(intake.register, sessions, intake_config(settings),
+                                       values, uploads(form), login.username, now())
+    except Invalid as exc:
+        with sessions() as session:
+            return _new_case_page(request, session, settings, login, values,
+                                  zh_errors(exc), status_code=422)
+    return see(f"/cases/{case.id}?created=1")
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, session: SessionDep, settings: SettingsDep,
+               login: CaseWorker) -> HTMLResponse:
+    return render(request, "cases.html", login, settings,
+                  cases=case_store.list_cases(session, 200))
+
+
+def _case_page(request: Request, session: Session, settings: Settings, login: Login,
+               case_id: str, errors: dict[str, str] | None = None, message: str = "",
+               status_code: int = 200) -> HTMLResponse:
+    case = case_store.get(session, case_id) if len(case_id) == 32 else None
+    if case is None:
+        raise HTTPException(status_code=404, detail="case not found")
+    since = now() - dt.timedelta(days=settings.similar_case_days)
+    is_open = case.status in OPEN
+    return render(
+        request, "case.html", login, settings, status_code=status_code, case=case,
+        created=request.query_params.get("created") == "1", message=message,
+        errors=errors or {}, decisions=DECISION_LABELS, is_open=is_open,
+        merged_into=case_store.get(session, case.merged_into_id) if case.merged_into_id
+        else None,
+        same_phone_open=case_store.open_with_phone(session, case.complainant_phone, case.id)
+        if is_open else [],
+        similar=case_store.similar(session, f"{case.title} {case.content}", since, case.id)
+        if is_open else [])
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+              login: CaseWorker) -> HTMLResponse:
+    return _case_page(request, session, settings, login, case_id)
+
+
+async def _case_change(request: Request, sessions: WriterDep, settings: Settings, login: Login,
+                       case_id: str, change: Any) -> Response:
+    try:
+        await run_in_threadpool(change)
+    except Invalid as exc:
+        errors = zh_errors(exc)
+    except IllegalTransition as exc:
+        errors = {"status": exc.message_zh}
+    except case_store.NotFound:
+        raise HTTPException(status_code=404, detail="case not found") from None
+    else:
+        return see(f"/cases/{case_id}")
+    with sessions() as session:
+        return _case_page(request, session, settings, login, case_id, errors,
+                          status_code=422)
+
+
+def _load(session: Session, case_id: str) -> Case:
+    case = case_store.get(session, case_id) if len(case_id) == 32 else None
+    if case is None:
+        raise case_store.NotFound("case not found")
+    return case
+
+
+@router.post("/cases/{case_id}/decision", response_class=HTMLResponse)
+async def case_decision(case_id: str, request: Request, sessions: WriterDep,
+                        settings: SettingsDep, login: CaseWorker) -> Response:
+    form = form_values(await request.form())
+
+    def change() -> None:
+        try:
+            decision = Decision(form.get("decision", ""))
+        except ValueError:
+            decision = Decision.PENDING
+        if decision is Decision.PENDING:
+            raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
+        with transaction(sessions) as session:
+            case_store.decide(session, _load(session, case_id), decision, login.username,
+                              now(), reason=form.get("reason", "").strip(),
+                              refer_to=form.get("refer_to", "").strip(),
+                              reply_text=form.get("reply_text", "").strip())
+
+    return await _case_change(request, sessions, settings, login, case_id, change)
+
+
+@router.post("/cases/{case_id}/merge", response_class=HTMLResponse)
+async def case_merge(case_id: str, request: Request, sessions: WriterDep,
+                     settings: SettingsDep, login: CaseWorker) -> Response:
+    form = form_values(await request.form())
+
+    def change() -> None:
+        with transaction(sessions) as session:
+            into = case_store.by_number(session, form.get("into", "").strip())
+            if into is None:
+                raise Invalid({"merge_into": FieldError("找不到该编号的案件", "no such case")})
+            case_store.merge(session, _load(session, case_id), into, form.get("reason", ""),
+                             login.username, now())
+
+    return await _case_change(request, sessions, settings, login, case_id, change)
+
+
+@router.post("/cases/{case_id}/attachments", response_class=HTMLResponse)
+async def case_attachments(case_id: str, request: Request, sessions: WriterDep,
+                           settings: SettingsDep, login: CaseWorker) -> Response:
+    files = uploads(await request.form())
+
+    def change() -> None:
+        intake.add_attachments(sessions, intake_config(settings), case_id, files,
+                               login.username, now())
+
+    return await _case_change(request, sessions, settings, login, case_id, change)
+
+
+# -- knowledge base ---------------------------------------------------------------------------
+
+def _knowledge_page(request: Request, session: Session, settings: Settings, login: Login,
+                    query: str = "", message: str = "", errors: dict[str, str] | None = None,
+                    status_code: int = 200) -> HTMLResponse:
+    return render(request, "knowledge.html", login, settings, status_code=status_code,
+                  query=query, hits=knowledge.search(session, query, limit=50),
+                  editor=login.role is Role.SUPERVISOR, message=message, errors=errors or {})
+
+
+@router.get("/knowledge", response_class=HTMLResponse)
+def knowledge_page(request: Request, session: SessionDep, settings: SettingsDep,
+                   login: CaseWorker, q: str = "") -> HTMLResponse:
+    return _knowledge_page(request, session, settings, login, q[:200])
+
+
+async def _knowledge_change(request: Request, sessions: WriterDep, settings: Settings,
+                            login: Login, change: Any, message: str) -> Response:
+    try:
+        await run_in_threadpool(change)
+    except Invalid as exc:
+        with sessions() as session:
+            return _knowledge_page(request, session, settings, login, errors=zh_errors(exc),
+                                   status_code=422)
+    with sessions() as session:
+        return _knowledge_page(request, session, settings, login, message=message)
+
+
+def _entry(session: Session, entry_id: str) -> KnowledgeEntry:
+    entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
+    if entry is None:
+        raise HTTPException(status_code=404, detail="knowledge entry not found")
+    return entry
+
+
+@router.post("/knowledge", response_class=HTMLResponse)
+async def knowledge_create(request: Request, sessions: WriterDep, settings: SettingsDep,
+                           login: KnowledgeEditor) -> Response:
+    fields: dict[str, object] = dict(form_values(await request.form()))
+
+    def change() -> None:
+        with transaction(sessions) as session:
+            knowledge.create(session, fields, login.username, now())
+
+    return await _knowledge_change(request, sessions, settings, login, change, "已新增")
+
+
+@router.post("/knowledge/{entry_id}", response_class=HTMLResponse)
+async def knowledge_update(entry_id: str, request: Request, sessions: WriterDep,
+                           settings: SettingsDep, login: KnowledgeEditor) -> Response:
+    fields: dict[str, object] = dict(form_values(await request.form()))
+
+    def change() -> None:
+        with transaction(sessions) as session:
+            knowledge.update(session, _entry(session, entry_id), fields, login.username, now())
+
+    return await _knowledge_change(request, sessions, settings, login, change, "已保存")
+
+
+@router.post("/knowledge/{entry_id}/retire", response_class=HTMLResponse)
+async def knowledge_retire(entry_id: str, request: Request, sessions: WriterDep,
+                           settings: SettingsDep, login: KnowledgeEditor) -> Response:
+    def change() -> None:
+        with transaction(sessions) as session:
+            knowledge.retire(_entry(session, entry_id), login.username, now())
+
+    return await _knowledge_change(request, sessions, settings, login, change, "已停用")

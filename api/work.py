@@ -1,0 +1,174 @@
+"""The operator's work over JSON: the queue of calls to register, the callback list and its
+attempts, dismissing a call, a recording's waveform, and the live feed of calls ringing at
+the operator's phone (server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, select
+
+from api.auth import CaseWorker, Login, RecordingListener
+from api.case_schemas import (
+    CallbackAttemptIn,
+    CallbackAttemptPublic,
+    CallbackPublic,
+    DismissalIn,
+    WaitingCallPublic,
+    WaveformPublic,
+)
+from api.deps import SessionDep, SettingsDep, WriterDep
+from api.schemas import CallPublic
+from dispatch import work_queue
+from hotline.db import transaction
+from ivr.models import Call, ConsoleEvent
+from recordings import access, waveform
+
+router = APIRouter(tags=["work"])
+POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
+REPLAY_SECONDS = 60.0
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@router.get("/api/queue", response_model=list[WaitingCallPublic])
+def queue(session: SessionDep, _login: CaseWorker,
+          limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[WaitingCallPublic]:
+    """Calls waiting to be registered (messages, answered calls without a case):
+    real-name callers first, then newest first."""
+    return [WaitingCallPublic(call=CallPublic.model_validate(item.call),
+                              known_name=item.known_name, real_name=item.real_name)
+            for item in work_queue.waiting_calls(session, limit)]
+
+
+def callback_public(item: work_queue.Callback) -> CallbackPublic:
+    return CallbackPublic(
+        id=item.request.id, status=item.request.status, created_at=item.request.created_at,
+        call=CallPublic.model_validate(item.call),
+        attempts=[CallbackAttemptPublic.model_validate(a) for a in item.attempts])
+
+
+@router.get("/api/callbacks", response_model=list[CallbackPublic])
+def callbacks(session: SessionDep, _login: CaseWorker,
+              include_done: bool = False) -> list[CallbackPublic]:
+    """漏接回拨: abandoned calls to call back, with every attempt's outcome."""
+    return [callback_public(item)
+            for item in work_queue.callbacks(session, include_done=include_done)]
+
+
+@router.post("/api/callbacks/{request_id}/attempts", response_model=CallbackAttemptPublic,
+             status_code=201)
+def record_attempt(request_id: str, body: CallbackAttemptIn, sessions: WriterDep,
+                   login: CaseWorker) -> CallbackAttemptPublic:
+    """Record one callback attempt. reached, wrong_number and declined close the request;
+    no_answer and busy keep it on the list."""
+    with transaction(sessions) as session:
+        try:
+            attempt = work_queue.record_attempt(session, request_id, body.outcome, body.note,
+                                                login.username, now())
+        except LookupError:
+            raise HTTPException(status_code=404, detail="callback request not found") from None
+        return CallbackAttemptPublic.model_validate(attempt)
+
+
+@router.post("/api/calls/{call_id}/dismissal", status_code=204)
+def dismiss(call_id: str, body: DismissalIn, sessions: WriterDep, login: CaseWorker) -> None:
+    """Take a call off the queue without a case (silent, wrong number…), with the reason."""
+    with transaction(sessions) as session:
+        try:
+            work_queue.dismiss(session, call_id, body.reason, login.username, now())
+        except LookupError:
+            raise HTTPException(status_code=404, detail="call not found") from None
+
+
+@router.get("/api/recordings/{recording_id}/waveform", response_model=WaveformPublic,
+            tags=["recordings"])
+def recording_waveform(recording_id: str, session: SessionDep, settings: SettingsDep,
+                       _login: RecordingListener,
+                       buckets: Annotated[int, Query(ge=10, le=4000)] = 800) -> WaveformPublic:
+    """Peaks per channel (0..1) for drawing the waveform."""
+    recording = access.find(session, recording_id)
+    path = access.file_of(settings.recordings_dir, recording) if recording else None
+    if path is None:
+        raise HTTPException(status_code=404, detail="recording not found")
+    peaks = waveform.peaks(path, buckets)
+    return WaveformPublic(duration_seconds=peaks.duration_seconds, channels=peaks.channels)
+
+
+def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object] | None:
+    call = session.scalar(select(Call).where(Call.asterisk_uniqueid == event.call_uniqueid))
+    if call is None:
+        return None
+    earlier_calls = work_queue.earlier_calls(session, call.caller_number, call.started_at)
+    earlier_cases = work_queue.earlier_cases(session, call.caller_number)
+    return {
+        "kind": event.kind, "at": event.at.isoformat(), "call_id": call.id,
+        "caller_number": call.caller_number, "caller_name": call.caller_name,
+        "started_at": call.started_at.isoformat(),
+        "earlier_calls": [{"id": c.id, "started_at": c.started_at.isoformat(),
+                           "outcome": c.outcome} for c in earlier_calls],
+        "earlier_cases": [{"id": c.id, "number": c.number, "status": c.status,
+                           "title": c.title} for c in earlier_cases],
+    }
+
+
+def _new_events(request: Request, phone: str, after: int) -> tuple[int, list[dict[str, object]]]:
+    with request.app.state.sessions() as session:
+        rows = list(session.scalars(select(ConsoleEvent)
+                                    .where(ConsoleEvent.phone == phone, ConsoleEvent.id > after)
+                                    .order_by(ConsoleEvent.id)))
+        payloads = []
+        for row in rows:
+            after = row.id
+            payload = _event_payload(session, row)
+            if payload is not None:
+                payloads.append(payload)
+        return after, payloads
+
+
+def _start_after(request: Request, phone: str) -> int:
+    """Replay the last minute's events, so a console opened as the phone rings sees it."""
+    with request.app.state.sessions() as session:
+        since = now() - dt.timedelta(seconds=REPLAY_SECONDS)
+        first = session.scalar(select(func.min(ConsoleEvent.id))
+                               .where(ConsoleEvent.phone == phone, ConsoleEvent.at >= since))
+        if first is not None:
+            return int(first) - 1
+        last = session.scalar(select(func.max(ConsoleEvent.id)))
+        return int(last or 0)
+
+
+async def _stream(request: Request, login: Login) -> AsyncIterator[str]:
+    after = await asyncio.to_thread(_start_after, request, login.phone)
+    yield f"event: hello\ndata: {json.dumps({'phone': login.phone})}\n\n"
+    quiet = 0.0
+    while not await request.is_disconnected():
+        after, payloads = await asyncio.to_thread(_new_events, request, login.phone, after)
+        for payload in payloads:
+            yield f"event: call\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+            quiet = 0.0
+        await asyncio.sleep(POLL_SECONDS)
+        quiet += POLL_SECONDS
+        if quiet >= KEEPALIVE_SECONDS:
+            yield ": keep-alive\n\n"
+            quiet = 0.0
+
+
+@router.get("/api/console/events", response_class=StreamingResponse)
+async def console_events(request: Request, login: CaseWorker) -> StreamingResponse:
+    """Server-sent events: ``call`` when a hotline call rings at, or is answered by, the
+    logged-in operator's phone (from the AMI listener), with the caller's earlier calls and
+    cases."""
+    if not login.phone:
+        raise HTTPException(status_code=409, detail="no phone is set for this user")
+    return StreamingResponse(_stream(request, login), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,117 @@
+"""Registering a case as one unit of work: validate, store the evidence, write the case in
+one transaction; if anything fails, nothing is left behind (no case, no file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch import case_store, registration
+from dispatch.lifecycle import Action, Status, next_status
+from dispatch.models import Attachment, Case
+from dispatch.registration import FieldError, Invalid
+from hotline.db import transaction
+from recordings import evidence
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    zone: ZoneInfo
+    number_format: str
+    attachments_dir: Path
+    max_bytes: int
+    max_files: int
+
+
+def _store_all(uploads: Sequence[Upload], config: IntakeConfig,
+               now: dt.datetime) -> list[evidence.StoredEvidence]:
+    stored: list[evidence.StoredEvidence] = []
+    try:
+        for upload in uploads:
+            stored.append(evidence.store(upload.stream, upload.filename,
+                                         config.attachments_dir, now, config.max_bytes))
+    except evidence.EvidenceRefused as exc:
+        for item in stored:
+            evidence.discard(config.attachments_dir, item)
+        name = evidence.safe_filename(uploads[len(stored)].filename)
+        raise Invalid({"attachments": FieldError(f"{name}：{exc.zh}", f"{name}: {exc}")}) \
+            from exc
+    return stored
+
+
+def _attach(session: Session, case: Case, item: evidence.StoredEvidence, actor: str,
+            now: dt.datetime) -> Attachment:
+    attachment = Attachment(id=item.id, case_id=case.id, filename=item.filename,
+                            content_type=item.content_type, size_bytes=item.size_bytes,
+                            sha256=item.sha256, path=item.relative_path, uploaded_by=actor,
+                            created_at=now)
+    session.add(attachment)
+    return attachment
+
+
+def register(sessions: sessionmaker[Session], config: IntakeConfig,
+             form: Mapping[str, object], uploads: Sequence[Upload], actor: str,
+             now: dt.datetime, call_id: str | None = None) -> Case:
+    """Validate ``form``, store ``uploads``, and create the case: all or nothing."""
+    reg = registration.validate(form, config.zone, now)
+    uploads = [u for u in uploads if u.filename]
+    if len(uploads) > config.max_files:
+        raise Invalid({"attachments": FieldError(f"最多上传 {config.max_files} 个文件",
+                                                 f"at most {config.max_files} files")})
+    stored = _store_all(uploads, config, now)
+    try:
+        with transaction(sessions) as session:
+            case = case_store.register(session, reg, actor, now, config.number_format,
+                                       config.zone, call_id=call_id)
+            for item in stored:
+                _attach(session, case, item, actor, now)
+            if stored:
+                case_store.add_event(session, case, actor, Action.ATTACH, now,
+                                     "、".join(item.filename for item in stored),
+                                     Status(case.status))
+            return case
+    except BaseException:
+        for item in stored:
+            evidence.discard(config.attachments_dir, item)
+        raise
+
+
+def add_attachments(sessions: sessionmaker[Session], config: IntakeConfig, case_id: str,
+                    uploads: Sequence[Upload], actor: str, now: dt.datetime) -> list[str]:
+    """More evidence for an open case; returns the new attachments' ids."""
+    uploads = [u for u in uploads if u.filename]
+    if not uploads:
+        raise Invalid({"attachments": FieldError("请选择文件", "no file")})
+    stored = _store_all(uploads, config, now)
+    try:
+        with transaction(sessions) as session:
+            case = case_store.get(session, case_id)
+            if case is None:
+                raise case_store.NotFound("case not found")
+            if len(case.attachments) + len(stored) > config.max_files:
+                raise Invalid({"attachments": FieldError(
+                    f"每个案件最多 {config.max_files} 个文件",
+                    f"at most {config.max_files} files per case")})
+            status = Status(case.status)
+            next_status(Action.ATTACH, status)
+            for item in stored:
+                _attach(session, case, item, actor, now)
+            case_store.add_event(session, case, actor, Action.ATTACH, now,
+                                 "、".join(item.filename for item in stored), status)
+            return [item.id for item in stored]
+    except BaseException:
+        for item in stored:
+            evidence.discard(config.attachments_dir, item)
+        raise
