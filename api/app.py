@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(AlreadyRegistered)
     def already(_request: Request, exc: AlreadyRegistered) -> Response:
-        return JSONResponse({"detail": str(exc), "case_number": exc.case.number},
+        return JSONResponse({"detail": str(exc), "case_number": exc.case_number},
                             status_code=409)
 
     @app.exception_handler(NotFound)

@@ -146,7 +146,7 @@ async def register_call(call_id: str, request: Request, sessions: WriterDep,
             return _call_page(request, session, settings, login, call_id, values,
                               zh_errors(exc), status_code=422)
     except AlreadyRegistered as exc:
-        return see(f"/cases/{exc.case.id}")
+        return see(f"/cases/{exc.case_id}")
     except case_store.NotFound:
         raise HTTPException(status_code=404, detail="call not found") from None
     return see(f"/cases/{case.id}?created=1")
@@ -217,7 +217,12 @@ def new_case(request: Request, session: SessionDep, settings: SettingsDep,
 @router.post("/cases", response_class=HTMLResponse)
 async def create_case(request: Request, sessions: WriterDep, settings: SettingsDep,
                       login: CaseWorker) -> Response:
-    form = await request.form()
+    async with request.form() as form:
+        return await _create_case(request, sessions, settings, login, form)
+
+
+async def _create_case(request: Request, sessions: WriterDep, settings: Settings,
+                       login: Login, form: FormData) -> Response:
     values = form_values(form)
     try:
         if values.get("channel") == Channel.PHONE.value:
@@ -329,13 +334,14 @@ async def case_merge(case_id: str, request: Request, sessions: WriterDep,
 @router.post("/cases/{case_id}/attachments", response_class=HTMLResponse)
 async def case_attachments(case_id: str, request: Request, sessions: WriterDep,
                            settings: SettingsDep, login: CaseWorker) -> Response:
-    files = uploads(await request.form())
+    async with request.form() as form:
+        files = uploads(form)
 
-    def change() -> None:
-        intake.add_attachments(sessions, intake_config(settings), case_id, files,
-                               login.username, now())
+        def change() -> None:
+            intake.add_attachments(sessions, intake_config(settings), case_id, files,
+                                   login.username, now())
 
-    return await _case_change(request, sessions, settings, login, case_id, change)
+        return await _case_change(request, sessions, settings, login, case_id, change)
 
 
 # -- knowledge base ---------------------------------------------------------------------------

@@ -35,7 +35,10 @@ def check_format(fmt: str) -> str:
                                 f"not {sorted(unknown)}")
     if names.count("seq") != 1:
         raise NumberFormatError("case number format needs exactly one {seq} field")
-    sample = render(fmt, dt.date(2026, 12, 31), 99999)
+    try:
+        sample = render(fmt, dt.date(2026, 12, 31), 99999)
+    except (ValueError, TypeError) as exc:
+        raise NumberFormatError(f"case number format {fmt!r}: {exc}") from exc
     if not 1 <= len(sample) <= 64:
         raise NumberFormatError("case numbers must be 1 to 64 characters long")
     return fmt

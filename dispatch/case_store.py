@@ -30,7 +30,7 @@ from ivr import call_store
 class AlreadyRegistered(ValueError):
     def __init__(self, case: Case) -> None:
         super().__init__(f"this call is registered already as case {case.number}")
-        self.case = case
+        self.case_id, self.case_number = case.id, case.number
 
 
 class NotFound(LookupError):

@@ -10,7 +10,7 @@ from dispatch.registration import CaseType, normalise_phone, valid_phone
 
 _DIGIT_WORDS = {"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2",
                 "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
-_DIGIT_RUN = re.compile(r"[0-9０-９零〇洞一幺二两三四五六七八九\s\-－]{5,}")
+_DIGIT_RUN = re.compile(r"[+＋0-9０-９零〇洞一幺二两三四五六七八九\s\-－]{5,}")
 
 # Order matters: the first type whose words appear wins; the word is shown as the reason.
 _TYPE_WORDS: tuple[tuple[CaseType, tuple[str, ...]], ...] = (
@@ -44,7 +44,6 @@ def spoken_numbers(text: str) -> list[str]:
     for run in _DIGIT_RUN.findall(text):
         digits = "".join(_DIGIT_WORDS.get(ch, ch) for ch in run)
         digits = normalise_phone(re.sub(r"[\s\-－]", "", digits))
-        digits = digits.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
         if len(digits) >= 5 and digits.isdigit() and digits not in found:
             found.append(digits)
     return sorted(found, key=lambda number: not valid_phone(number))

@@ -62,7 +62,7 @@ DECISION_LABELS = {
 E = TypeVar("E", bound=StrEnum)
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?[2-9]\d{6,7}$")
+LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 LIMITS = {
     "complainant_name": 64, "complainant_phone": 32, "complainant_address": 256,
     "complainant_org": 128, "subject_unit": 128, "subject_window": 128, "subject_person": 64,
@@ -111,9 +111,9 @@ class Invalid(ValueError):
 
 def clean_text(value: object) -> str:
     """Trimmed text without control characters (newlines and tabs stay)."""
-    text = str(value or "").strip()
-    return "".join(ch for ch in text
+    text = "".join(ch for ch in str(value or "")
                    if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"})
+    return text.strip()
 
 
 def normalise_phone(value: str) -> str:
@@ -121,8 +121,13 @@ def normalise_phone(value: str) -> str:
     text = re.sub(r"[\s()（）]", "", text)
     for prefix in ("+86", "0086"):
         if text.startswith(prefix):
-            text = text[len(prefix):]
-    return text
+            text = text[len(prefix):].lstrip("-")
+            if not MOBILE.match(text.replace("-", "")) and not text.startswith("0"):
+                text = "0" + text  # +86 21 … is the landline 021 …
+    if MOBILE.match(text.replace("-", "")):
+        return text.replace("-", "")
+    area, dash, rest = text.partition("-")
+    return area + dash + rest.replace("-", "")  # a landline keeps the dash after its area code
 
 
 def valid_phone(value: str) -> bool:
@@ -179,7 +184,7 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
     phone = normalise_phone(text["complainant_phone"])
     if phone and not valid_phone(phone):
         errors["complainant_phone"] = FieldError(
-            "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-12345678）",
+            "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）",
             "not a phone number: an 11-digit mobile or a landline with its area code")
     if not anonymous:
         if not text["complainant_name"]:

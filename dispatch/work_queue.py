@@ -88,7 +88,7 @@ def callbacks(session: Session, include_done: bool = False, limit: int = 200) ->
              .order_by(CallbackRequest.created_at).limit(limit))
     if not include_done:
         query = query.where(CallbackRequest.status == "pending")
-    pairs = list(session.execute(query).tuples())
+    pairs = [(row[0], row[1]) for row in session.execute(query)]
     attempts: dict[str, list[CallbackAttempt]] = {}
     if pairs:
         for attempt in session.scalars(

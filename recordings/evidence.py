@@ -71,6 +71,12 @@ def sniff(head: bytes, path: Path) -> tuple[str, str] | None:
     return "text/plain; charset=utf-8", "txt"
 
 
+def size_label(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.0f} MB"
+    return f"{max(1, size // 1024)} KB"
+
+
 def safe_filename(name: str) -> str:
     """The uploaded name, for display only: no directories, no control characters."""
     base = re.split(r"[\\/]", name or "")[-1]
@@ -92,8 +98,7 @@ def store(source: BinaryIO, filename: str, root: Path, now: dt.datetime,
             for block in iter(lambda: source.read(1 << 16), b""):
                 size += len(block)
                 if size > max_bytes:
-                    mb = max_bytes / (1024 * 1024)
-                    raise EvidenceRefused(f"文件过大：每个文件不能超过 {mb:.0f} MB",
+                    raise EvidenceRefused(f"文件过大：每个文件不能超过 {size_label(max_bytes)}",
                                           f"file too large: the limit is {max_bytes} bytes")
                 digest.update(block)
                 out.write(block)

@@ -83,10 +83,10 @@ def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
 PASSWORD = "correct-horse-battery"
 
 
-def add_user(sessions: sessionmaker[Session], username: str, role: str) -> None:
+def add_user(sessions: sessionmaker[Session], username: str, role: str, phone: str = "") -> None:
     from accounts import service
     from accounts.models import Role
 
     with transaction(sessions) as session:
         service.create_user(session, username, PASSWORD, Role(role), f"{username} 名",
-                            dt.datetime.now(dt.UTC))
+                            dt.datetime.now(dt.UTC), phone=phone)

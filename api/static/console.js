@@ -5,7 +5,7 @@
 
 (function () {
   const MOBILE = /^1[3-9]\d{9}$/;
-  const LANDLINE = /^0\d{2,3}-?[2-9]\d{6,7}$/;
+  const LANDLINE = /^0\d{2,3}-?\d{7,8}$/;
   const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
   const OUTCOMES = { answered: "已接听", message_left: "已留言", abandoned: "排队中挂断",
     hung_up_during_notice: "提示音期间挂断", failed: "故障" };
@@ -134,9 +134,13 @@
   }
 
   function phoneMessage(value) {
-    const text = value.replace(/[\s()（）]/g, "").replace(/^(\+86|0086)/, "");
+    let text = value.replace(/[\s()（）-]/g, "");
+    if (/^(\+86|0086)/.test(text)) {
+      text = text.replace(/^(\+86|0086)/, "");
+      if (!MOBILE.test(text) && !text.startsWith("0")) text = "0" + text;
+    }
     if (!text || MOBILE.test(text) || LANDLINE.test(text)) return "";
-    return "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-12345678）";
+    return "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）";
   }
 
   function setUpForm(form) {

@@ -23,11 +23,18 @@ from tests.builders import PASSWORD, add_user
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
 ANY_ROLE = {("GET", "/api/session"), ("DELETE", "/api/session"), ("POST", "/logout")}
 UNIT_HANDLER_MAY = ANY_ROLE
+Z = "0" * 32
+ADMIN_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/calls"), ("GET", "/api/calls"),
+                        ("GET", f"/api/calls/{Z}"), ("GET", f"/api/calls/{Z}/transcript")}
+SUPERVISOR_ONLY = {("POST", "/api/knowledge"), ("PUT", f"/api/knowledge/{Z}"),
+                   ("DELETE", f"/api/knowledge/{Z}"), ("POST", "/knowledge"),
+                   ("POST", f"/knowledge/{Z}"), ("POST", f"/knowledge/{Z}/retire")}
 
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
-    for name, role in (("op1", "operator"), ("unit1", "unit_handler"), ("sup1", "supervisor")):
+    for name, role in (("op1", "operator"), ("unit1", "unit_handler"), ("sup1", "supervisor"),
+                       ("admin1", "admin")):
         add_user(sessions, name, role)
     return Settings(data_dir=tmp_path, database_url=db_url, login_max_failures=3)
 
@@ -74,6 +81,26 @@ def test_every_route_refuses_no_session_and_the_wrong_role(client: TestClient) -
     for method, path in protected:
         if (method, path) in UNIT_HANDLER_MAY:
             continue
+        response = client.request(method, path, headers={"X-CSRF-Token": token})
+        assert response.status_code == 403, (method, path)
+
+
+def test_admins_see_calls_only_and_only_supervisors_edit_the_knowledge_base(
+        client: TestClient) -> None:
+    protected = [(m, p) for m, p in routes(client) if (m, p) not in PUBLIC]
+    assert SUPERVISOR_ONLY <= set(protected) and ADMIN_MAY <= set(protected)
+    token = log_in(client, "admin1")
+    for method, path in protected:
+        if (method, path) in ANY_ROLE:
+            continue  # log-out and the session itself
+        response = client.request(method, path, headers={"X-CSRF-Token": token})
+        if (method, path) in ADMIN_MAY:
+            assert response.status_code != 403, (method, path)
+        else:
+            assert response.status_code == 403, (method, path)
+    client.cookies.clear()
+    token = log_in(client, "op1")
+    for method, path in SUPERVISOR_ONLY:
         response = client.request(method, path, headers={"X-CSRF-Token": token})
         assert response.status_code == 403, (method, path)
 
