@@ -253,7 +253,8 @@ def test_acceptance_decisions_and_their_history(
                           json={"decision": "reject"})
     assert missing.status_code == 422
     done = client.post(f"/api/cases/{rejected.id}/decision", headers=headers, json={
-        "decision": "reject", "reason": "该事项已进入诉讼程序", "refer_to": "南山区人民法院"}).json()
+        "decision": "reject", "reason": "该事项已进入诉讼程序",
+        "refer_to": "南山区人民法院"}).json()
     assert done["status"] == "rejected"
     assert "该事项已进入诉讼程序" in done["reply_text"] and "南山区人民法院" in done["reply_text"]
 
