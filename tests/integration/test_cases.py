@@ -24,6 +24,8 @@ from hotline.db import transaction
 from hotline.settings import Settings
 from ivr import call_store
 from ivr.call_state import CallState
+from ivr.models import Call
+from recordings.models import Recording
 from tests.builders import PASSWORD, T0, add_recorded_call, add_user
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -76,7 +78,7 @@ def _config(settings: Settings) -> intake.IntakeConfig:
 
 def add_transcript(sessions: sessionmaker[Session], recording_id: str, text: str) -> str:
     with transaction(sessions) as session:
-        recording = session.get(call_store.Recording, recording_id)
+        recording = session.get(Recording, recording_id)
         assert recording is not None
         record = TranscriptRecord(
             recording_sha256=recording.sha256, model="test", engine="vosk", status="ok",
@@ -366,7 +368,7 @@ def test_the_queue_puts_real_names_first_then_newest(
     anonymous_old, _ = add_recorded_call(sessions, tmp_path, "3.1")
     named, _ = add_recorded_call(sessions, tmp_path, "3.2", caller_name="王五")
     with transaction(sessions) as session:  # a newer anonymous caller, no name known
-        session.add(call_store.Call(asterisk_uniqueid="3.3", caller_number="13600000000",
+        session.add(Call(asterisk_uniqueid="3.3", caller_number="13600000000",
                                     started_at=T0 + dt.timedelta(hours=1),
                                     outcome="message_left"))
     queue = client.get("/api/queue").json()
