@@ -112,7 +112,10 @@ def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object
     earlier_cases = work_queue.earlier_cases(session, call.caller_number)
     return {
         "kind": event.kind, "at": event.at.isoformat(), "call_id": call.id,
-        "caller_number": call.caller_number, "caller_name": call.caller_name,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name or next(
+            (c.complainant_name for c in earlier_cases
+             if c.complainant_name and not c.anonymous), ""),
         "started_at": call.started_at.isoformat(),
         "earlier_calls": [{"id": c.id, "started_at": c.started_at.isoformat(),
                            "outcome": c.outcome} for c in earlier_calls],

@@ -1,0 +1,84 @@
+"""A call ringing at an operator's phone shows on that operator's console at once: real
+Asterisk, a SIPp caller and a SIPp operator phone, the AMI listener, server-sent events and
+Debian's Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from dispatch import intake
+from ivr.models import ConsoleEvent
+from ivr.sip_phones import DialResult
+from tests.builders import add_user
+from tests.conftest import SAMPLES
+from tests.e2e.browser import chromium, logged_in, screenshot
+from tests.e2e.conftest import Hotline
+
+CLIP = SAMPLES / "magicdata_cs_insurance_000012.wav"  # 6.76 s
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
+        hotline: Hotline, browser: Browser, tmp_path: Path) -> None:
+    settings = hotline.settings
+    caller = "13912340001"
+    add_user(hotline.sessions, "op8001", "operator", phone="8001")
+    earlier = intake.register(
+        hotline.sessions,
+        intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
+                            settings.attachments_dir, settings.attachment_max_bytes,
+                            settings.attachment_max_files),
+        {"received_at": "2026-11-01T10:00", "channel": "phone", "case_type": "complaint",
+         "complainant_name": "赵六", "complainant_phone": caller, "subject_unit": "某物业",
+         "title": "电梯停运", "content": "小区电梯停运一周。"},
+        [], "op8001", dt.datetime.now(dt.UTC))
+
+    base = f"http://127.0.0.1:{settings.api_port}"
+    page = logged_in(browser, base, "op8001")
+    expect(page.locator("body")).to_have_attribute("data-live", "1")  # the feed is open
+
+    tone = tmp_path / "operator.wav"
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
+                    "synth", "30", "sine", "1000", "vol", "0.3"], check=True)
+    results: list[DialResult] = []
+    with hotline.operator_phone("8001", tone):
+        dialling = threading.Thread(target=lambda: results.append(hotline.dial(
+            CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=6)))
+        dialling.start()
+        try:
+            live = page.locator("#live")
+            expect(live).to_contain_text(caller, timeout=30_000)
+            expect(live).to_contain_text("赵六")
+            expect(live).to_contain_text(earlier.number)
+            expect(live).to_contain_text("电梯停运")
+            expect(live).to_have_attribute("data-kind", "answered", timeout=30_000)
+            screenshot(page, "live-call")
+            call_id = live.get_attribute("data-call-id")
+        finally:
+            dialling.join(timeout=90)
+    assert results and results[0].sipp_exit == 0, results
+
+    call = hotline.wait_call(caller)
+    assert call.id == call_id and call.operator == "8001"
+    with hotline.sessions() as session:
+        kinds = session.scalars(select(ConsoleEvent.kind).where(
+            ConsoleEvent.call_uniqueid == call.asterisk_uniqueid)).all()
+    assert sorted(kinds) == ["answered", "ringing"]
+
+    page.locator("#live-open").click()
+    expect(page).to_have_url(f"{base}/calls/{call.id}")
+    expect(page.locator("h1")).to_contain_text(caller)
