@@ -77,11 +77,17 @@ def register_case(body: RegistrationIn, sessions: WriterDep, settings: SettingsD
     return case_public(sessions, case.id)
 
 
+def public(session: SessionDep, case: Case) -> CasePublic:
+    recording_id, transcript_id = case_store.current_links(session, case)
+    return CasePublic.model_validate(case).model_copy(
+        update={"recording_id": recording_id, "transcript_id": transcript_id})
+
+
 def case_public(sessions: WriterDep, case_id: str) -> CasePublic:
     with sessions() as session:
         case = case_store.get(session, case_id)
         assert case is not None
-        return CasePublic.model_validate(case)
+        return public(session, case)
 
 
 @router.get("/api/cases", response_model=list[CaseSummary])
@@ -104,7 +110,7 @@ def related_cases(session: SessionDep, settings: SettingsDep, _login: CaseWorker
 @router.get("/api/cases/{case_key}", response_model=CasePublic)
 def get_case(case_key: str, session: SessionDep, _login: CaseWorker) -> CasePublic:
     """One case by id or number, with its history and evidence."""
-    return CasePublic.model_validate(find_case(session, case_key))
+    return public(session, find_case(session, case_key))
 
 
 @router.post("/api/cases/{case_key}/decision", response_model=CasePublic)

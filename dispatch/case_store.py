@@ -133,6 +133,20 @@ def _link_call(session: Session, case: Case, call_id: str) -> None:
             case.transcript_id = transcript.id
 
 
+def current_links(session: Session, case: Case) -> tuple[str | None, str | None]:
+    """(recording id, transcript id) of the case. A case registered while its call was still
+    up, or before the transcript was ready, gets them from its call once they exist."""
+    recording_id, transcript_id = case.recording_id, case.transcript_id
+    if case.call_id is None or (recording_id and transcript_id):
+        return recording_id, transcript_id
+    call = call_store.get_call(session, case.call_id)
+    if call is not None and call.recording is not None:
+        recording_id = recording_id or call.recording.id
+        transcript = jobs.transcript_of(session, call.recording)
+        transcript_id = transcript_id or (transcript.id if transcript else None)
+    return recording_id, transcript_id
+
+
 def decide(session: Session, case: Case, decision: Decision, actor: str, now: dt.datetime,
            reason: str = "", refer_to: str = "", reply_text: str = "",
            entry: KnowledgeEntry | None = None) -> None:

@@ -5,6 +5,7 @@ Debian's Chromium."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from dispatch import intake
+from dispatch import case_store, intake
 from ivr.models import ConsoleEvent
 from ivr.sip_phones import DialResult
 from tests.builders import add_user
@@ -68,17 +69,31 @@ def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
             expect(live).to_have_attribute("data-kind", "answered", timeout=30_000)
             screenshot(page, "live-call")
             call_id = live.get_attribute("data-call-id")
+            # From the banner to a registered case, while the call is still going on.
+            page.locator("#live-open").click()
+            expect(page).to_have_url(f"{base}/calls/{call_id}")
+            expect(page.locator("#f-complainant_phone")).to_have_value(caller)
+            expect(page.locator("#f-complainant_name")).to_have_value("赵六")  # known caller
+            page.select_option("#f-case_type", "complaint")
+            page.locator("#f-subject_unit").fill("某物业")
+            page.locator("#f-title").fill("电梯再次停运")
+            page.locator("#f-content").fill("小区电梯修好两天后又停运了。")
+            page.get_by_role("button", name="保存登记").click()
+            expect(page.locator("#case-number")).to_have_text(re.compile(r"^TS\d{12}$"))
+            number = page.locator("#case-number").inner_text()
+            screenshot(page, "live-registered")
         finally:
             dialling.join(timeout=90)
     assert results and results[0].sipp_exit == 0, results
 
     call = hotline.wait_call(caller)
     assert call.id == call_id and call.operator == "8001"
+    assert call.recording is not None
     with hotline.sessions() as session:
         kinds = session.scalars(select(ConsoleEvent.kind).where(
             ConsoleEvent.call_uniqueid == call.asterisk_uniqueid)).all()
+        case = case_store.by_number(session, number)
+        assert case is not None and case.call_id == call.id
+        recording_id, _transcript = case_store.current_links(session, case)
     assert sorted(kinds) == ["answered", "ringing"]
-
-    page.locator("#live-open").click()
-    expect(page).to_have_url(f"{base}/calls/{call.id}")
-    expect(page.locator("h1")).to_contain_text(caller)
+    assert recording_id == call.recording.id  # linked once the call's recording was stored

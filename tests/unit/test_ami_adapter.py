@@ -51,3 +51,12 @@ def test_user_events_of_the_call_flow() -> None:
                              CONFIG)
     assert failed == ev.CallFailed("9.1", dt.datetime.fromtimestamp(float(TS), dt.UTC),
                                    "agi FAILURE")
+
+
+def test_agent_called_is_the_operators_phone_ringing() -> None:
+    event = to_domain_event({
+        "Event": "AgentCalled", "Timestamp": TS, "Uniqueid": "9.1", "Queue": "hotline",
+        "Interface": "PJSIP/8001", "MemberName": "8001", "DestUniqueid": "9.2",
+    }, CONFIG)
+    assert event == ev.OperatorRinging(uniqueid="9.1", at=dt.datetime.fromtimestamp(
+        float(TS), tz=dt.UTC), operator="8001")
