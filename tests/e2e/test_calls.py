@@ -258,7 +258,7 @@ def test_the_first_page_and_the_api_list_real_calls(hotline: Hotline) -> None:
     calls = hotline.api_json("/api/calls")
     with_recording = next(c for c in calls if c["id"] == logged.id)
     assert with_recording["recording"]["sha256"] == logged.recording.sha256  # type: ignore[union-attr]
-    page = hotline.api_get("/")[1].decode()
+    page = hotline.api_get("/calls")[1].decode()
     assert with_recording["caller_number"] in page
     assert f"/api/recordings/{with_recording['recording']['id']}/audio" in page
     status, audio = hotline.api_get(

@@ -41,7 +41,7 @@ def test_calls_json_and_page(client: TestClient, sessions: sessionmaker[Session]
     one = client.get(f"/api/calls/{calls[0]['id']}")
     assert one.status_code == 200 and one.json()["id"] == calls[0]["id"]
 
-    page = client.get("/")
+    page = client.get("/calls")
     assert page.status_code == 200
     assert "来电记录" in page.text and "已留言" in page.text
     assert "<script>alert(1)</script>" not in page.text, "caller names are escaped"
