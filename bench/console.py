@@ -106,6 +106,7 @@ def main() -> None:
           f"{concurrent:.0f} cases/s, distinct numbers: {len(set(numbers)) == len(numbers)}")
 
     pairs = replies(1000)
+    pairs += [(text[:60], text) for text in texts[: 1000 - len(pairs)]]
     with transaction(sessions) as session:
         for question, answer in pairs:
             knowledge.create(session, {"question": question, "answer": answer}, "bench", now)

@@ -28,7 +28,8 @@ def score(query: str, entry: KnowledgeEntry) -> float:
     bigrams (e.g. 居住 and 住证) already make a hit, whatever else the caller said."""
     return matched(bigrams(query), [
         (bigrams(entry.question), QUESTION_WEIGHT),
-        (set().union(*(bigrams(word) for word in entry.keywords.split())), KEYWORD_WEIGHT),
+        (frozenset().union(*(bigrams(word) for word in entry.keywords.split())),
+         KEYWORD_WEIGHT),
         (bigrams(entry.answer), ANSWER_WEIGHT),
     ])
 
