@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline import migrate
 from hotline.db import make_engine, make_session_factory
+from tests import artifacts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -91,3 +92,11 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("HOTLINE_"):
             monkeypatch.delenv(key)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print where the screenshots of this run are (they are test artefacts)."""
+    if artifacts.kept:
+        terminalreporter.section("screenshots")
+        for path in artifacts.kept:
+            terminalreporter.write_line(f"screenshot: {path}")

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hotline.settings import PROJECT_ROOT
+from tests import artifacts
 from tests.builders import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,7 +40,7 @@ def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+    artifacts.kept.append(path)
 
 
 def logged_in(browser: Browser, base_url: str, username: str) -> Page:
