@@ -22,10 +22,10 @@ from api.case_schemas import (
     Related,
     SimilarCase,
 )
-from api.deps import SessionDep, SettingsDep, WriterDep
+from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.schemas import CallPublic
 from dispatch import call_context, case_store, intake
-from dispatch.models import Attachment, Case, KnowledgeEntry
+from dispatch.models import Attachment, Case
 from dispatch.registration import Decision, FieldError, Invalid
 from hotline.db import transaction
 from hotline.settings import Settings
@@ -39,10 +39,6 @@ def intake_config(settings: Settings) -> intake.IntakeConfig:
     return intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
                                settings.attachments_dir, settings.attachment_max_bytes,
                                settings.attachment_max_files)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def find_case(session: SessionDep, key: str) -> Case:
@@ -121,12 +117,7 @@ def decide(case_key: str, body: DecisionIn, sessions: WriterDep, login: CaseWork
         raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
     with transaction(sessions) as session:
         case = find_case(session, case_key)
-        entry = None
-        if body.knowledge_entry_id:
-            entry = session.get(KnowledgeEntry, body.knowledge_entry_id)
-            if entry is None or not entry.active:
-                raise Invalid({"knowledge_entry_id": FieldError("知识库条目不存在",
-                                                                "no such knowledge entry")})
+        entry = case_store.knowledge_entry(session, body.knowledge_entry_id)
         case_store.decide(session, case, body.decision, login.username, now(),
                           reason=body.reason.strip(), refer_to=body.refer_to.strip(),
                           reply_text=body.reply_text.strip(), entry=entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -9,6 +10,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.settings import Settings
+
+
+def now() -> dt.datetime:
+    """The wall clock, in UTC, for every route."""
+    return dt.datetime.now(dt.UTC)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
 from api.auth import CaseWorker, KnowledgeEditor
 from api.case_schemas import KnowledgeHit, KnowledgeIn, KnowledgePublic
-from api.deps import SessionDep, WriterDep
+from api.deps import SessionDep, WriterDep, now
 from dispatch import knowledge
 from dispatch.models import KnowledgeEntry
 from hotline.db import transaction
 
 router = APIRouter(tags=["knowledge"])
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @router.get("/api/knowledge", response_model=list[KnowledgeHit])
@@ -38,7 +33,8 @@ def create(body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor) -> Kn
         return KnowledgePublic.model_validate(entry)
 
 
-def _entry(session: SessionDep, entry_id: str) -> KnowledgeEntry:
+def entry_or_404(session: SessionDep, entry_id: str) -> KnowledgeEntry:
+    """An entry by id, active or retired."""
     entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
     if entry is None:
         raise HTTPException(status_code=404, detail="knowledge entry not found")
@@ -49,7 +45,7 @@ def _entry(session: SessionDep, entry_id: str) -> KnowledgeEntry:
 def update(entry_id: str, body: KnowledgeIn, sessions: WriterDep,
            login: KnowledgeEditor) -> KnowledgePublic:
     with transaction(sessions) as session:
-        entry = knowledge.update(session, _entry(session, entry_id), body.model_dump(),
+        entry = knowledge.update(session, entry_or_404(session, entry_id), body.model_dump(),
                                  login.username, now())
         return KnowledgePublic.model_validate(entry)
 
@@ -58,4 +54,4 @@ def update(entry_id: str, body: KnowledgeIn, sessions: WriterDep,
 def retire(entry_id: str, sessions: WriterDep, login: KnowledgeEditor) -> None:
     """Retire an entry: it no longer shows in searches; cases answered from it keep it."""
     with transaction(sessions) as session:
-        knowledge.retire(_entry(session, entry_id), login.username, now())
+        knowledge.retire(entry_or_404(session, entry_id), login.username, now())

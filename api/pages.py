@@ -19,15 +19,15 @@ from starlette.datastructures import FormData, UploadFile
 from accounts.models import ROLE_LABELS, Role
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
-from api.cases import intake_config
-from api.deps import SessionDep, SettingsDep, WriterDep
+from api.cases import find_case, intake_config
+from api.deps import SessionDep, SettingsDep, WriterDep, now
+from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs, transcripts
 from asr.channels import CALLER, OPERATOR
 from dispatch import call_context, case_store, intake, knowledge, work_queue
 from dispatch.case_store import AlreadyRegistered
 from dispatch.lifecycle import ACTION_LABELS, OPEN, STATUS_LABELS, IllegalTransition
-from dispatch.models import Case, KnowledgeEntry
 from dispatch.registration import (
     CHANNEL_LABELS,
     DECISION_LABELS,
@@ -46,10 +46,6 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SPEAKERS = {CALLER: "来电人", OPERATOR: "话务员"}
 CHOICES = {"channels": CHANNEL_LABELS, "types": TYPE_LABELS, "decisions": DECISION_LABELS}
 OTHER_CHANNELS = {c: label for c, label in CHANNEL_LABELS.items() if c is not Channel.PHONE}
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def render(request: Request, template: str, login: Login, settings: Settings,
@@ -82,17 +78,35 @@ def uploads(form: FormData) -> list[intake.Upload]:
 
 # -- workbench and calls ---------------------------------------------------------------------
 
+def _workbench(request: Request, session: Session, settings: Settings, login: Login,
+               errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    waiting = work_queue.waiting_calls(session)
+    texts = transcripts.summaries(session, [w.call.recording for w in waiting
+                                            if w.call.recording])
+    return render(request, "workbench.html", login, settings, status_code=status_code,
+                  waiting=waiting, texts=texts, callbacks=work_queue.callbacks(session),
+                  callback_labels=work_queue.CALLBACK_LABELS, errors=errors or {})
+
+
 @router.get("/", response_class=HTMLResponse)
 def workbench(request: Request, session: SessionDep, settings: SettingsDep,
               login: CallReader) -> Response:
     if login.role not in (Role.OPERATOR, Role.SUPERVISOR):
         return see("/calls")
-    waiting = work_queue.waiting_calls(session)
-    texts = transcripts.summaries(session, [w.call.recording for w in waiting
-                                            if w.call.recording])
-    return render(request, "workbench.html", login, settings, waiting=waiting, texts=texts,
-                  callbacks=work_queue.callbacks(session),
-                  callback_labels=work_queue.CALLBACK_LABELS)
+    return _workbench(request, session, settings, login)
+
+
+async def _queue_change(request: Request, sessions: WriterDep, settings: Settings,
+                        login: Login, change: Any, missing: str) -> Response:
+    """Apply a change from the workbench; a refused one comes back with its message."""
+    try:
+        await run_in_threadpool(change)
+    except LookupError:
+        raise HTTPException(status_code=404, detail=f"{missing} not found") from None
+    except Invalid as exc:
+        with sessions() as session:
+            return _workbench(request, session, settings, login, zh_errors(exc), 422)
+    return see("/")
 
 
 @router.get("/calls", response_class=HTMLResponse)
@@ -154,39 +168,28 @@ async def register_call(call_id: str, request: Request, sessions: WriterDep,
 
 @router.post("/calls/{call_id}/dismissal")
 async def dismiss_call(call_id: str, request: Request, sessions: WriterDep,
-                       login: CaseWorker) -> Response:
+                       settings: SettingsDep, login: CaseWorker) -> Response:
     reason = str((await request.form()).get("reason", ""))
 
-    def write() -> None:
+    def change() -> None:
         with transaction(sessions) as session:
             work_queue.dismiss(session, call_id, reason, login.username, now())
 
-    try:
-        await run_in_threadpool(write)
-    except LookupError:
-        raise HTTPException(status_code=404, detail="call not found") from None
-    except Invalid:
-        pass  # an empty reason is refused by the browser already; nothing changes
-    return see("/")
+    return await _queue_change(request, sessions, settings, login, change, "call")
 
 
 @router.post("/callbacks/{request_id}/attempts")
 async def callback_attempt(request_id: str, request: Request, sessions: WriterDep,
-                           login: CaseWorker) -> Response:
+                           settings: SettingsDep, login: CaseWorker) -> Response:
     form = await request.form()
 
-    def write() -> None:
+    def change() -> None:
         with transaction(sessions) as session:
             work_queue.record_attempt(session, request_id, str(form.get("outcome", "")),
                                       str(form.get("note", "")), login.username, now())
 
-    try:
-        await run_in_threadpool(write)
-    except LookupError:
-        raise HTTPException(status_code=404, detail="callback request not found") from None
-    except Invalid:
-        pass
-    return see("/")
+    return await _queue_change(request, sessions, settings, login, change,
+                               "callback request")
 
 
 # -- cases ------------------------------------------------------------------------------------
@@ -287,13 +290,6 @@ async def _case_change(request: Request, sessions: WriterDep, settings: Settings
                           status_code=422)
 
 
-def _load(session: Session, case_id: str) -> Case:
-    case = case_store.get(session, case_id) if len(case_id) == 32 else None
-    if case is None:
-        raise case_store.NotFound("case not found")
-    return case
-
-
 @router.post("/cases/{case_id}/decision", response_class=HTMLResponse)
 async def case_decision(case_id: str, request: Request, sessions: WriterDep,
                         settings: SettingsDep, login: CaseWorker) -> Response:
@@ -307,7 +303,7 @@ async def case_decision(case_id: str, request: Request, sessions: WriterDep,
         if decision is Decision.PENDING:
             raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
         with transaction(sessions) as session:
-            case_store.decide(session, _load(session, case_id), decision, login.username,
+            case_store.decide(session, find_case(session, case_id), decision, login.username,
                               now(), reason=form.get("reason", "").strip(),
                               refer_to=form.get("refer_to", "").strip(),
                               reply_text=form.get("reply_text", "").strip())
@@ -325,7 +321,7 @@ async def case_merge(case_id: str, request: Request, sessions: WriterDep,
             into = case_store.by_number(session, form.get("into", "").strip())
             if into is None:
                 raise Invalid({"merge_into": FieldError("找不到该编号的案件", "no such case")})
-            case_store.merge(session, _load(session, case_id), into, form.get("reason", ""),
+            case_store.merge(session, find_case(session, case_id), into, form.get("reason", ""),
                              login.username, now())
 
     return await _case_change(request, sessions, settings, login, case_id, change)
@@ -372,13 +368,6 @@ async def _knowledge_change(request: Request, sessions: WriterDep, settings: Set
         return _knowledge_page(request, session, settings, login, message=message)
 
 
-def _entry(session: Session, entry_id: str) -> KnowledgeEntry:
-    entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
-    if entry is None:
-        raise HTTPException(status_code=404, detail="knowledge entry not found")
-    return entry
-
-
 @router.post("/knowledge", response_class=HTMLResponse)
 async def knowledge_create(request: Request, sessions: WriterDep, settings: SettingsDep,
                            login: KnowledgeEditor) -> Response:
@@ -398,7 +387,8 @@ async def knowledge_update(entry_id: str, request: Request, sessions: WriterDep,
 
     def change() -> None:
         with transaction(sessions) as session:
-            knowledge.update(session, _entry(session, entry_id), fields, login.username, now())
+            entry = entry_or_404(session, entry_id)
+            knowledge.update(session, entry, fields, login.username, now())
 
     return await _knowledge_change(request, sessions, settings, login, change, "已保存")
 
@@ -408,6 +398,6 @@ async def knowledge_retire(entry_id: str, request: Request, sessions: WriterDep,
                            settings: SettingsDep, login: KnowledgeEditor) -> Response:
     def change() -> None:
         with transaction(sessions) as session:
-            knowledge.retire(_entry(session, entry_id), login.username, now())
+            knowledge.retire(entry_or_404(session, entry_id), login.username, now())
 
     return await _knowledge_change(request, sessions, settings, login, change, "已停用")

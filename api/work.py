@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from api.auth import CaseWorker, Login, RecordingListener
+from api.calls import OUTCOME_LABELS
 from api.case_schemas import (
     CallbackAttemptIn,
     CallbackAttemptPublic,
@@ -23,9 +24,10 @@ from api.case_schemas import (
     WaitingCallPublic,
     WaveformPublic,
 )
-from api.deps import SessionDep, SettingsDep, WriterDep
+from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.schemas import CallPublic
 from dispatch import work_queue
+from dispatch.lifecycle import STATUS_LABELS, Status
 from hotline.db import transaction
 from ivr.models import Call, ConsoleEvent
 from recordings import access, waveform
@@ -34,10 +36,6 @@ router = APIRouter(tags=["work"])
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 REPLAY_SECONDS = 60.0
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @router.get("/api/queue", response_model=list[WaitingCallPublic])
@@ -118,8 +116,11 @@ def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object
              if c.complainant_name and not c.anonymous), ""),
         "started_at": call.started_at.isoformat(),
         "earlier_calls": [{"id": c.id, "started_at": c.started_at.isoformat(),
-                           "outcome": c.outcome} for c in earlier_calls],
+                           "outcome": c.outcome,
+                           "outcome_label": OUTCOME_LABELS.get(c.outcome, c.outcome or "")}
+                          for c in earlier_calls],
         "earlier_cases": [{"id": c.id, "number": c.number, "status": c.status,
+                           "status_label": STATUS_LABELS.get(Status(c.status), c.status),
                            "title": c.title} for c in earlier_cases],
     }
 

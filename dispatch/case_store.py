@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from asr import jobs
-from dispatch import case_numbers, text_similarity
+from dispatch import case_numbers, knowledge, text_similarity
 from dispatch.lifecycle import OPEN, Action, IllegalTransition, Status, next_status
 from dispatch.models import Case, CaseEvent, CaseNumberCounter, KnowledgeEntry
 from dispatch.registration import (
@@ -81,8 +81,8 @@ def register(session: Session, reg: Registration, actor: str, now: dt.datetime,
     """Create the case, number it, link it to its call, recording and transcript, write the
     first history entry and apply the acceptance decision, all in the caller's
     transaction."""
-    entry = _knowledge_entry(session, reg)
-    case = Case(status=Status.REGISTERED.value, received_at=reg.received_at,
+    entry = knowledge_entry(session, reg.knowledge_entry_id)
+    case = Case(status=next_status(Action.REGISTER, None).value, received_at=reg.received_at,
                 registered_at=now, registered_by=actor, channel=reg.channel.value,
                 case_type=reg.case_type.value, complainant_name=reg.complainant_name,
                 complainant_phone=reg.complainant_phone,
@@ -99,7 +99,6 @@ def register(session: Session, reg: Registration, actor: str, now: dt.datetime,
                                   reg.received_at.astimezone(zone).date())
     session.add(case)
     session.flush()
-    next_status(Action.REGISTER, None)
     add_event(session, case, actor, Action.REGISTER, now, f"登记，编号 {case.number}")
     if reg.decision is not Decision.PENDING:
         decide(session, case, reg.decision, actor, now, reason=reg.decision_reason,
@@ -108,11 +107,12 @@ def register(session: Session, reg: Registration, actor: str, now: dt.datetime,
     return case
 
 
-def _knowledge_entry(session: Session, reg: Registration) -> KnowledgeEntry | None:
-    if not reg.knowledge_entry_id:
+def knowledge_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
+    """The active knowledge entry chosen on a form, None if none was chosen."""
+    if not entry_id:
         return None
-    entry = session.get(KnowledgeEntry, reg.knowledge_entry_id)
-    if entry is None or not entry.active:
+    entry = knowledge.active_entry(session, entry_id)
+    if entry is None:
         raise Invalid({"knowledge_entry_id": FieldError("所选知识库条目不存在或已停用",
                                                         "no such knowledge entry")})
     return entry

@@ -47,6 +47,11 @@ def search(session: Session, query: str, limit: int = 10, threshold: float = 2.0
     return hits[:limit]
 
 
+def active_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
+    entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
+    return entry if entry is not None and entry.active else None
+
+
 def validated(fields: dict[str, object]) -> dict[str, str]:
     values = {name: clean_text(fields.get(name, "")) for name in LIMITS}
     errors = {name: FieldError(f"不能超过{limit}个字", f"at most {limit} characters")

@@ -7,10 +7,6 @@
   const MOBILE = /^1[3-9]\d{9}$/;
   const LANDLINE = /^0\d{2,3}-?\d{7,8}$/;
   const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
-  const OUTCOMES = { answered: "已接听", message_left: "已留言", abandoned: "排队中挂断",
-    hung_up_during_notice: "提示音期间挂断", failed: "故障" };
-  const CASE_STATUS = { registered: "已登记待受理", accepted: "已受理", rejected: "不予受理",
-    closed: "已办结", merged: "已并单" };
 
   function el(tag, text, attrs) {
     const node = document.createElement(tag);
@@ -215,7 +211,7 @@
       const item = el("li");
       item.appendChild(el("a", earlier.started_at.slice(0, 16).replace("T", " "),
         { href: "/calls/" + earlier.id }));
-      item.appendChild(document.createTextNode(" " + (OUTCOMES[earlier.outcome] || "")));
+      item.appendChild(document.createTextNode(" " + earlier.outcome_label));
       calls.appendChild(item);
     }
     live.appendChild(calls);
@@ -225,7 +221,7 @@
       const item = el("li");
       item.appendChild(el("a", earlier.number, { href: "/cases/" + earlier.id }));
       item.appendChild(document.createTextNode(" " + earlier.title + "（" +
-        (CASE_STATUS[earlier.status] || earlier.status) + "）"));
+        earlier.status_label + "）"));
       cases.appendChild(item);
     }
     live.appendChild(cases);

@@ -441,3 +441,26 @@ def test_the_openapi_schema_documents_the_console_api(client: TestClient) -> Non
                  "/api/console/events", "/api/recordings/{recording_id}/waveform"):
         assert path in paths, path
     assert not any(p.startswith(("/calls", "/cases", "/knowledge")) for p in paths)
+
+
+def test_a_refused_workbench_action_comes_back_with_a_chinese_message(
+        client: TestClient, sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    headers = log_in(client)
+    call_id, _ = add_recorded_call(sessions, tmp_path, "5.1")
+    state = CallState("5.2", caller_number="13500000000", started_at=T0,
+                      notice_finished_at=T0, queued_at=T0, abandoned_at=T0,
+                      ended_at=T0 + dt.timedelta(seconds=20))
+    with transaction(sessions) as session:
+        call_store.save_state(session, state)
+    [callback] = client.get("/api/callbacks").json()
+    token = {"csrf_token": headers["X-CSRF-Token"]}
+    no_outcome = client.post(f"/callbacks/{callback['id']}/attempts", data=token)
+    assert no_outcome.status_code == 422 and "请选择回拨结果" in no_outcome.text
+    no_reason = client.post(f"/calls/{call_id}/dismissal", data={**token, "reason": " "})
+    assert no_reason.status_code == 422 and "请填写无需登记的原因" in no_reason.text
+    done = client.post(f"/calls/{call_id}/dismissal", data={**token, "reason": "打错电话"})
+    assert done.status_code == 303
+    again = client.post(f"/calls/{call_id}/dismissal", data={**token, "reason": "打错电话"})
+    assert again.status_code == 422 and "该来电已标记为无需登记" in again.text
+    assert client.post(f"/calls/{'0' * 32}/dismissal", data={**token, "reason": "x"}
+                       ).status_code == 404
