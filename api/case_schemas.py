@@ -22,6 +22,9 @@ class RegistrationIn(BaseModel):
     complainant_org: str = ""
     anonymous: bool = False
     confidential: bool = False
+    identity_consent: bool = Field(
+        default=False, description="The complainant agrees that the handling unit sees who "
+        "they are (never for 举报, confidential or anonymous cases)")
     subject_unit: str = ""
     subject_window: str = ""
     subject_person: str = ""

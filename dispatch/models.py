@@ -59,6 +59,15 @@ class Case(Base):
     reply_text: Mapped[str] = mapped_column(Text, default="")
     knowledge_entry_id: Mapped[str | None] = mapped_column(ForeignKey("knowledge_entries.id"))
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    # Dispatch and handling (see dispatch.handling).
+    category: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    complex_case: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    identity_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    complained_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+    satisfaction: Mapped[str] = mapped_column(String(24), default="", server_default="")
+    satisfaction_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reopen_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     history: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan")
@@ -105,6 +114,7 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(Text, unique=True)
     uploaded_by: Mapped[str] = mapped_column(String(64))
+    reply_id: Mapped[str | None] = mapped_column(ForeignKey("unit_replies.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(back_populates="attachments")

@@ -88,6 +88,7 @@ class Registration:
     complainant_org: str
     anonymous: bool
     confidential: bool
+    identity_consent: bool
     subject_unit: str
     subject_window: str
     subject_person: str
@@ -216,12 +217,15 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
     if errors or received_at is None or channel is None or case_type is None \
             or decision is None:
         raise Invalid(errors)
+    confidential = _flag(form.get("confidential", "")) or case_type is CaseType.REPORT
     return Registration(
         received_at=received_at, channel=channel, case_type=case_type,
         complainant_name="" if anonymous else text["complainant_name"],
         complainant_phone=phone, complainant_address=text["complainant_address"],
         complainant_org=text["complainant_org"], anonymous=anonymous,
-        confidential=_flag(form.get("confidential", "")) or case_type is CaseType.REPORT,
+        confidential=confidential,
+        identity_consent=_flag(form.get("identity_consent", "")) and not confidential
+        and not anonymous,
         subject_unit=text["subject_unit"], subject_window=text["subject_window"],
         subject_person=text["subject_person"], title=text["title"], content=text["content"],
         request=text["request"], verified_with_caller=_flag(form.get("verified_with_caller")),

@@ -61,7 +61,8 @@ def test_complete_form_gives_the_registration() -> None:
         received_at=dt.datetime(2026, 11, 21, 1, 30, tzinfo=dt.UTC),
         channel=Channel.PHONE, case_type=CaseType.CONSULTATION,
         complainant_name="张三", complainant_phone="13800138000", complainant_address="",
-        complainant_org="", anonymous=False, confidential=False, subject_unit="",
+        complainant_org="", anonymous=False, confidential=False, identity_consent=False,
+        subject_unit="",
         subject_window="", subject_person="", title="咨询居住证办理",
         content="想了解办理居住证需要什么材料。", request="", verified_with_caller=False,
         transcript_text="", decision=Decision.PENDING, decision_reason="", refer_to="",
@@ -444,3 +445,9 @@ def test_rejection_reply() -> None:
     assert rejection_reply("属于司法程序", "人民法院") == (
         "您反映的事项经审查不属于本热线受理范围，理由是：属于司法程序。"
         "建议您向人民法院反映，由其依法处理。感谢您的来电。")
+
+
+def test_identity_consent_is_kept_only_when_the_identity_may_be_shared() -> None:
+    assert ok(form(identity_consent="on")).identity_consent
+    assert not ok(form(identity_consent="on", confidential="on")).identity_consent
+    assert not ok(form(identity_consent="on", anonymous="on")).identity_consent
