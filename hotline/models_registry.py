@@ -3,6 +3,7 @@
 from accounts import models as account_models
 from asr import models as asr_models
 from dispatch import models as dispatch_models
+from dispatch import survey_models as survey_models
 from hotline.db import Base
 from ivr import models as ivr_models
 from recordings import models as recording_models
