@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from asr.transcript import Resampling
 from dispatch.case_numbers import DEFAULT_FORMAT as DEFAULT_CASE_NUMBER_FORMAT
 from dispatch.case_numbers import check_format
+from dispatch.deadline_policy import profile_by_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,6 +132,9 @@ class Settings(BaseSettings):
                                       description="Evidence files per case at most")
     similar_case_days: int = Field(default=90, ge=1,
                                    description="How far back the form looks for similar cases")
+    deadline_profile: str = Field(
+        default="hotline", description="Deadline policy profile: hotline (3/7 working days) or "
+        "xinfang (信访: 15/60/+30 calendar days)")
 
     prompts: Prompts = Field(default_factory=Prompts)
 
@@ -153,6 +157,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_case_number_format(cls, value: str) -> str:
         return check_format(value)
+
+    @field_validator("deadline_profile")
+    @classmethod
+    def _check_deadline_profile(cls, value: str) -> str:
+        return profile_by_name(value).name
 
     @field_validator("hotline_number")
     @classmethod
@@ -224,6 +233,11 @@ class Settings(BaseSettings):
     @property
     def asterisk_dir(self) -> Path:
         return self.data_dir / "asterisk"
+
+    @property
+    def calendar_file(self) -> Path:
+        """Official holiday schedules for years the calendar package does not know."""
+        return self.data_dir / "calendar" / "holidays.toml"
 
     def service_hours_window(self) -> tuple[dt.time, dt.time | None]:
         return parse_service_hours(self.service_hours)
