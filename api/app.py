@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,11 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import calls, cases, knowledge, login, pages, work
+from api import background, calls, cases, handling, knowledge, login, pages, unit_api, work
 from api.auth import NotLoggedIn
+from api.deps import now
 from dispatch.case_store import AlreadyRegistered, NotFound
-from dispatch.lifecycle import IllegalTransition
+from dispatch.handling import Refused
+from dispatch.lifecycle import IllegalTransition, ReasonRequired
 from dispatch.registration import Invalid
+from dispatch.routing import ModelCache
+from dispatch.rules_source import RulesSource
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
 
@@ -35,8 +41,17 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        job = None
+        if settings.supervision_interval_seconds > 0:
+            job = asyncio.create_task(background.supervise_forever(
+                app.state.sessions, app.state.rules, now,
+                settings.supervision_interval_seconds))
         yield
+        if job is not None:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
         engine.dispose()
 
     app = FastAPI(
@@ -49,6 +64,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
+    app.state.routing = ModelCache(settings.routing_model_file)
+    app.state.rules = RulesSource(settings.calendar_file, settings.deadline_profile,
+                                  settings.timezone)
 
     @app.middleware("http")
     async def security_headers(request: Request,
@@ -79,6 +97,15 @@ def create_app(settings: Settings) -> FastAPI:
     def illegal(_request: Request, exc: IllegalTransition) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    @app.exception_handler(Refused)
+    def refused(_request: Request, exc: Refused) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(ReasonRequired)
+    def reason_required(_request: Request, exc: ReasonRequired) -> Response:
+        return JSONResponse({"detail": "invalid input", "errors": {"reason": str(exc)}},
+                            status_code=422)
+
     @app.exception_handler(AlreadyRegistered)
     def already(_request: Request, exc: AlreadyRegistered) -> Response:
         return JSONResponse({"detail": str(exc), "case_number": exc.case_number},
@@ -94,5 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(work.router)
     app.include_router(knowledge.router)
+    app.include_router(handling.router)
+    app.include_router(unit_api.router)
     app.include_router(pages.router)
     return app

@@ -80,3 +80,5 @@ RecordingListener = Annotated[Login, Depends(require(Role.OPERATOR, Role.SUPERVI
 CASE_WORKERS = (Role.OPERATOR, Role.SUPERVISOR)
 CaseWorker = Annotated[Login, Depends(require(*CASE_WORKERS))]
 KnowledgeEditor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
+Supervisor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
+UnitHandler = Annotated[Login, Depends(require(Role.UNIT_HANDLER))]

@@ -22,11 +22,12 @@ from api.case_schemas import (
     Related,
     SimilarCase,
 )
-from api.deps import SessionDep, SettingsDep, WriterDep, now
+from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.schemas import CallPublic
 from dispatch import call_context, case_store, intake
 from dispatch.models import Attachment, Case
 from dispatch.registration import Decision, FieldError, Invalid
+from dispatch.stage_clocks import Rules
 from hotline.db import transaction
 from hotline.settings import Settings
 from ivr import call_store
@@ -35,10 +36,10 @@ from recordings import evidence
 router = APIRouter(tags=["cases"])
 
 
-def intake_config(settings: Settings) -> intake.IntakeConfig:
+def intake_config(settings: Settings, rules: Rules | None = None) -> intake.IntakeConfig:
     return intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
                                settings.attachments_dir, settings.attachment_max_bytes,
-                               settings.attachment_max_files)
+                               settings.attachment_max_files, rules)
 
 
 def find_case(session: SessionDep, key: str) -> Case:
@@ -63,13 +64,13 @@ def related(session: SessionDep, settings: Settings, phone: str, text: str,
 
 @router.post("/api/cases", response_model=CasePublic, status_code=201)
 def register_case(body: RegistrationIn, sessions: WriterDep, settings: SettingsDep,
-                  login: CaseWorker) -> CasePublic:
+                  rules: RulesDep, login: CaseWorker) -> CasePublic:
     """Register a case (登记). With ``call_id`` it is linked to the call, its recording and
     transcript. Fields are checked; a 422 lists each wrong field. The number, the links, the
     first history entry and any decision land together or not at all."""
     form = body.model_dump(exclude={"call_id"})
-    case = intake.register(sessions, intake_config(settings), form, [], login.username, now(),
-                           call_id=body.call_id)
+    case = intake.register(sessions, intake_config(settings, rules), form, [], login.username,
+                           now(), call_id=body.call_id)
     return case_public(sessions, case.id)
 
 
@@ -110,7 +111,8 @@ def get_case(case_key: str, session: SessionDep, _login: CaseWorker) -> CasePubl
 
 
 @router.post("/api/cases/{case_key}/decision", response_model=CasePublic)
-def decide(case_key: str, body: DecisionIn, sessions: WriterDep, login: CaseWorker) -> CasePublic:
+def decide(case_key: str, body: DecisionIn, sessions: WriterDep, rules: RulesDep,
+           login: CaseWorker) -> CasePublic:
     """受理 (accept), 不予受理 (reject: reason and the body to turn to; the reply text is
     made if not given) or 即办 (on_spot: answered from the knowledge base, then closed)."""
     if body.decision is Decision.PENDING:
@@ -120,7 +122,7 @@ def decide(case_key: str, body: DecisionIn, sessions: WriterDep, login: CaseWork
         entry = case_store.knowledge_entry(session, body.knowledge_entry_id)
         case_store.decide(session, case, body.decision, login.username, now(),
                           reason=body.reason.strip(), refer_to=body.refer_to.strip(),
-                          reply_text=body.reply_text.strip(), entry=entry)
+                          reply_text=body.reply_text.strip(), entry=entry, rules=rules)
         case_id = case.id
     return case_public(sessions, case_id)
 

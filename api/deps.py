@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.stage_clocks import Rules
 from hotline.settings import Settings
 
 
@@ -33,6 +34,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_rules(request: Request) -> Rules:
+    """The deadline rules: calendar (with the data folder's schedule file), profile, zone."""
+    return request.app.state.rules.rules()  # type: ignore[no-any-return]
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WriterDep = Annotated[sessionmaker[Session], Depends(get_writer)]
+RulesDep = Annotated[Rules, Depends(get_rules)]

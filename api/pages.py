@@ -20,7 +20,7 @@ from accounts.models import ROLE_LABELS, Role
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
 from api.cases import find_case, intake_config
-from api.deps import SessionDep, SettingsDep, WriterDep, now
+from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs, transcripts
@@ -153,7 +153,8 @@ async def register_call(call_id: str, request: Request, sessions: WriterDep,
     form = await request.form()
     values = form_values(form)
     try:
-        case = await run_in_threadpool(intake.register, sessions, intake_config(settings),
+        case = await run_in_threadpool(intake.register, sessions,
+                                       intake_config(settings, get_rules(request)),
                                        values, [], login.username, now(), call_id)
     except Invalid as exc:
         with sessions() as session:
@@ -231,7 +232,8 @@ async def _create_case(request: Request, sessions: WriterDep, settings: Settings
         if values.get("channel") == Channel.PHONE.value:
             raise Invalid({"channel": FieldError("电话来电请从工作台的来电登记",
                                                  "register phone calls from their call")})
-        case = await run_in_threadpool(intake.register, sessions, intake_config(settings),
+        case = await run_in_threadpool(intake.register, sessions,
+                                       intake_config(settings, get_rules(request)),
                                        values, uploads(form), login.username, now())
     except Invalid as exc:
         with sessions() as session:
@@ -306,7 +308,8 @@ async def case_decision(case_id: str, request: Request, sessions: WriterDep,
             case_store.decide(session, find_case(session, case_id), decision, login.username,
                               now(), reason=form.get("reason", "").strip(),
                               refer_to=form.get("refer_to", "").strip(),
-                              reply_text=form.get("reply_text", "").strip())
+                              reply_text=form.get("reply_text", "").strip(),
+                              rules=get_rules(request))
 
     return await _case_change(request, sessions, settings, login, case_id, change)
 

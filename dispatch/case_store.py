@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from asr import jobs
-from dispatch import case_numbers, knowledge, text_similarity
+from dispatch import case_numbers, knowledge, stage_clocks, text_similarity
 from dispatch.lifecycle import OPEN, Action, IllegalTransition, Status, next_status
 from dispatch.models import Case, CaseEvent, CaseNumberCounter, KnowledgeEntry
 from dispatch.registration import (
@@ -24,6 +24,7 @@ from dispatch.registration import (
     Registration,
     rejection_reply,
 )
+from dispatch.stage_clocks import Rules
 from ivr import call_store
 
 
@@ -77,7 +78,8 @@ def case_for_call(session: Session, call_id: str) -> Case | None:
 
 
 def register(session: Session, reg: Registration, actor: str, now: dt.datetime,
-             number_format: str, zone: ZoneInfo, call_id: str | None = None) -> Case:
+             number_format: str, zone: ZoneInfo, call_id: str | None = None,
+             rules: Rules | None = None) -> Case:
     """Create the case, number it, link it to its call, recording and transcript, write the
     first history entry and apply the acceptance decision, all in the caller's
     transaction."""
@@ -103,7 +105,7 @@ def register(session: Session, reg: Registration, actor: str, now: dt.datetime,
     add_event(session, case, actor, Action.REGISTER, now, f"登记，编号 {case.number}")
     if reg.decision is not Decision.PENDING:
         decide(session, case, reg.decision, actor, now, reason=reg.decision_reason,
-               refer_to=reg.refer_to, reply_text=reg.reply_text, entry=entry)
+               refer_to=reg.refer_to, reply_text=reg.reply_text, entry=entry, rules=rules)
     session.flush()
     return case
 
@@ -150,14 +152,17 @@ def current_links(session: Session, case: Case) -> tuple[str | None, str | None]
 
 def decide(session: Session, case: Case, decision: Decision, actor: str, now: dt.datetime,
            reason: str = "", refer_to: str = "", reply_text: str = "",
-           entry: KnowledgeEntry | None = None) -> None:
+           entry: KnowledgeEntry | None = None, rules: Rules | None = None) -> None:
     """受理, 不予受理 (with the reason, the body to turn to and the reply read to the
-    citizen) or 即办 (answered from the knowledge base, and closed)."""
+    citizen) or 即办 (answered from the knowledge base, and closed). Acceptance starts the
+    转办 clock when ``rules`` are given."""
     if decision is Decision.PENDING:
         raise ValueError("no decision")
     case.decision = decision.value
     if decision is Decision.ACCEPT:
         _move(session, case, Action.ACCEPT, actor, now, reason)
+        if rules is not None:
+            stage_clocks.on_accepted(session, case.id, rules, now)
     elif decision is Decision.REJECT:
         if not reason or not refer_to:
             raise Invalid({"decision_reason": FieldError("请填写不予受理的理由和可以办理的机关",

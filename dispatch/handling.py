@@ -111,7 +111,8 @@ def assignments(session: Session, case_id: str, active_only: bool = True) -> lis
     query = select(Assignment).where(Assignment.case_id == case_id)
     if active_only:
         query = query.where(Assignment.active)
-    return list(session.scalars(query.order_by(Assignment.dispatched_at, Assignment.role)))
+    return list(session.scalars(query.order_by(Assignment.dispatched_at,
+                                                Assignment.role.desc())))  # lead first
 
 
 def dispatch(session: Session, case: Case, order: DispatchOrder, actor: str,
@@ -191,8 +192,9 @@ def unit_return(session: Session, case: Case, unit_id: str, reason: str, actor: 
     if window is not None and rules.local_date(now) > window.due_on:
         raise Refused(f"the return window closed on {window.due_on}",
                       f"退回时限已过（{window.due_on:%Y年%m月%d日}前可退回），请按要求办理或申请延期")
+    reason = check_reason(Action.UNIT_RETURN, reason)  # the note below is never blank
     transition(session, case, Action.UNIT_RETURN, actor, now,
-               f"{assignment.unit.name} 退回：{reason.strip()}")
+               f"{assignment.unit.name} 退回：{reason}")
     for row in assignments(session, case.id):
         row.active = False
     assignment.returned_at, assignment.return_reason = now, reason.strip()
@@ -274,8 +276,9 @@ def request_extension(session: Session, case: Case, unit_id: str, days: int, rea
     if limit is not None and new_due.date > limit.date:
         raise Invalid({"days": FieldError(f"延期不得超过{limit.date:%Y年%m月%d日}",
                                           f"an extension may not go beyond {limit.date}")})
+    reason = check_reason(Action.REQUEST_EXTENSION, reason)  # the note below is never blank
     transition(session, case, Action.REQUEST_EXTENSION, actor, now,
-               f"申请延期{days}日至{new_due.date:%Y-%m-%d}：{reason.strip()}")
+               f"申请延期{days}日至{new_due.date:%Y-%m-%d}：{reason}")
     row = Extension(case_id=case.id, deadline_id=deadline.id, unit_id=unit_id,
                     requested_by=actor, requested_at=now, days=days, reason=reason.strip(),
                     old_due_on=deadline.due_on, new_due_on=new_due.date)

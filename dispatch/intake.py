@@ -16,6 +16,7 @@ from dispatch import case_store, registration
 from dispatch.lifecycle import Action, Status, next_status
 from dispatch.models import Attachment, Case
 from dispatch.registration import FieldError, Invalid
+from dispatch.stage_clocks import Rules
 from hotline.db import transaction
 from recordings import evidence
 
@@ -33,6 +34,7 @@ class IntakeConfig:
     attachments_dir: Path
     max_bytes: int
     max_files: int
+    rules: Rules | None = None
 
 
 def _store_all(uploads: Sequence[Upload], config: IntakeConfig,
@@ -74,7 +76,7 @@ def register(sessions: sessionmaker[Session], config: IntakeConfig,
     try:
         with transaction(sessions) as session:
             case = case_store.register(session, reg, actor, now, config.number_format,
-                                       config.zone, call_id=call_id)
+                                       config.zone, call_id=call_id, rules=config.rules)
             for item in stored:
                 _attach(session, case, item, actor, now)
             if stored:

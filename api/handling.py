@@ -1,0 +1,285 @@
+"""Dispatch and handling over JSON, for the centre: units and the catalogue, routing
+suggestions, approval, dispatch, review, extensions, feedback, reopening, closing, and
+supervision."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accounts.models import User
+from api.auth import CaseWorker, Login, Supervisor
+from api.cases import find_case
+from api.deps import RulesDep, SessionDep, WriterDep, now
+from api.handling_schemas import (
+    ApprovalIn,
+    AssignmentPublic,
+    CatalogueIn,
+    CataloguePublic,
+    CloseIn,
+    DeadlinePublic,
+    DispatchIn,
+    ExtensionDecisionIn,
+    ExtensionPublic,
+    FeedbackIn,
+    FeedbackPublic,
+    HandlingPublic,
+    IssuedPublic,
+    MemberIn,
+    OverduePublic,
+    ReasonIn,
+    ReplyPublic,
+    ReviewIn,
+    RoutingPublic,
+    SuggestionPublic,
+    SupervisionPublic,
+    UnitIn,
+    UnitPublic,
+)
+from dispatch import feedback, handling, routing, stage_clocks, supervision, units
+from dispatch.handling_models import Extension, Unit, UnitReply
+from dispatch.models import Case
+from dispatch.registration import FieldError, Invalid
+from hotline.db import transaction
+
+router = APIRouter(tags=["dispatch"])
+
+
+# -- units and the catalogue -----------------------------------------------------------------
+
+@router.get("/api/units", response_model=list[UnitPublic])
+def list_units(session: SessionDep, _login: CaseWorker) -> list[UnitPublic]:
+    return [UnitPublic.model_validate(u) for u in units.list_units(session, False)]
+
+
+@router.post("/api/units", response_model=UnitPublic, status_code=201)
+def create_unit(body: UnitIn, sessions: WriterDep, _login: Supervisor) -> UnitPublic:
+    with transaction(sessions) as session:
+        return UnitPublic.model_validate(units.create_unit(session, body.name, body.kind,
+                                                           now()))
+
+
+def unit_or_404(session: Session, unit_id: str) -> Unit:
+    unit = session.get(Unit, unit_id) if len(unit_id) == 32 else None
+    if unit is None:
+        raise HTTPException(status_code=404, detail="unit not found")
+    return unit
+
+
+@router.post("/api/units/{unit_id}/members", status_code=204)
+def add_member(unit_id: str, body: MemberIn, sessions: WriterDep, _login: Supervisor) -> None:
+    """Put a unit handler's account in the unit."""
+    with transaction(sessions) as session:
+        user = session.scalar(select(User).where(User.username == body.username))
+        if user is None:
+            raise Invalid({"username": FieldError("没有该用户", "no such user")})
+        units.add_member(session, user, unit_or_404(session, unit_id))
+
+
+@router.get("/api/catalogue", response_model=list[CataloguePublic])
+def catalogue(session: SessionDep, _login: CaseWorker) -> list[CataloguePublic]:
+    return [CataloguePublic(category=e.category, unit_id=e.unit_id, unit_name=e.unit.name)
+            for e in units.catalogue(session)]
+
+
+@router.put("/api/catalogue/{category}", response_model=CataloguePublic)
+def set_catalogue(category: str, body: CatalogueIn, sessions: WriterDep,
+                  login: Supervisor) -> CataloguePublic:
+    with transaction(sessions) as session:
+        unit = units.active_unit(session, body.unit_id)
+        entry = units.set_catalogue(session, category, unit, login.username, now())
+        return CataloguePublic(category=entry.category, unit_id=unit.id, unit_name=unit.name)
+
+
+@router.delete("/api/catalogue/{category}", status_code=204)
+def remove_catalogue(category: str, sessions: WriterDep, _login: Supervisor) -> None:
+    with transaction(sessions) as session:
+        if not units.remove_catalogue(session, category):
+            raise HTTPException(status_code=404, detail="no such category")
+
+
+# -- a case at the centre --------------------------------------------------------------------
+
+def model_cache(request: Request) -> routing.ModelCache:
+    cache: routing.ModelCache = request.app.state.routing
+    return cache
+
+
+@router.get("/api/cases/{case_key}/routing", response_model=RoutingPublic)
+def routing_suggestions(case_key: str, request: Request, session: SessionDep,
+                        _login: CaseWorker) -> RoutingPublic:
+    """The three likeliest categories from the classifier, each with the catalogue's unit."""
+    cache = model_cache(request)
+    found = routing.suggest(session, cache, find_case(session, case_key))
+    return RoutingPublic(suggestions=[SuggestionPublic(**s.__dict__) for s in found],
+                         model_error=cache.error)
+
+
+def handling_public(session: Session, case: Case) -> HandlingPublic:
+    return HandlingPublic(
+        case_id=case.id, status=case.status, category=case.category,
+        satisfaction=case.satisfaction, reopen_review=case.reopen_review,
+        assignments=[AssignmentPublic.model_validate(a)
+                     for a in handling.assignments(session, case.id, active_only=False)],
+        deadlines=[DeadlinePublic.model_validate(d)
+                   for d in stage_clocks.all_deadlines(session, case.id)],
+        extensions=[ExtensionPublic.model_validate(e)
+                    for e in handling.extensions(session, case.id)],
+        replies=[ReplyPublic.model_validate(r) for r in session.scalars(
+            select(UnitReply).where(UnitReply.case_id == case.id).order_by(UnitReply.at))],
+        feedback=[FeedbackPublic.model_validate(f)
+                  for f in feedback.history(session, case.id)],
+        supervision=[SupervisionPublic.model_validate(r)
+                     for r in supervision.records(session, case.id)])
+
+
+@router.get("/api/cases/{case_key}/handling", response_model=HandlingPublic)
+def case_handling(case_key: str, session: SessionDep, _login: CaseWorker) -> HandlingPublic:
+    """Assignments, each stage's deadline, extensions, replies, feedback, supervision."""
+    return handling_public(session, find_case(session, case_key))
+
+
+def _changed(sessions: WriterDep, case_id: str) -> HandlingPublic:
+    with sessions() as session:
+        return handling_public(session, find_case(session, case_id))
+
+
+@router.post("/api/cases/{case_key}/approval", response_model=HandlingPublic)
+def approval(case_key: str, body: ApprovalIn, sessions: WriterDep, login: CaseWorker
+             ) -> HandlingPublic:
+    """报批: anyone at the centre submits; only a supervisor (leader) approves or denies."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        if body.action == "submit":
+            handling.submit_approval(session, case, login.username, now(), body.note)
+        elif body.action in ("approve", "deny"):
+            require_supervisor(login)
+            handling.decide_approval(session, case, body.action == "approve",
+                                     login.username, now(), body.note)
+        else:
+            raise Invalid({"action": FieldError("审批操作不正确", "submit, approve or deny")})
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+def require_supervisor(login: Login) -> None:
+    if login.role != "supervisor":
+        raise HTTPException(status_code=403, detail="only a supervisor may do this")
+
+
+@router.post("/api/cases/{case_key}/dispatch", response_model=HandlingPublic)
+def dispatch_case(case_key: str, body: DispatchIn, request: Request, sessions: WriterDep,
+                  rules: RulesDep, login: CaseWorker) -> HandlingPublic:
+    """交办 to one lead unit (主办) and any assisting units (协办); starts the unit's
+    handling clock from acceptance and its window to return the case."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        if body.category:
+            top = routing.suggest(session, model_cache(request), case, 1)
+            routing.confirm(session, case, body.category, top[0] if top else None,
+                            login.username, now())
+        handling.dispatch(session, case, handling.DispatchOrder(
+            lead_unit_id=body.lead_unit_id, mode=body.mode,
+            assist_unit_ids=body.assist_unit_ids, instructions=body.instructions,
+            category=body.category, complex_case=body.complex_case,
+            complained_unit_id=body.complained_unit_id), login.username, now(), rules)
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/review", response_model=HandlingPublic)
+def review(case_key: str, body: ReviewIn, sessions: WriterDep, login: Supervisor
+           ) -> HandlingPublic:
+    """审核 of the unit's reply: passed, or returned with the reasons."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        handling.review(session, case, body.passed, body.note, login.username, now())
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+@router.post("/api/extensions/{extension_id}/decision", response_model=ExtensionPublic)
+def decide_extension(extension_id: str, body: ExtensionDecisionIn, sessions: WriterDep,
+                     login: Supervisor) -> ExtensionPublic:
+    """Approve (the new date and a notice for the citizen) or refuse with reasons."""
+    with transaction(sessions) as session:
+        extension = session.get(Extension, extension_id) if len(extension_id) == 32 else None
+        if extension is None:
+            raise HTTPException(status_code=404, detail="extension not found")
+        handling.decide_extension(session, find_case(session, extension.case_id), extension,
+                                  body.approve, body.note, login.username, now())
+        return ExtensionPublic.model_validate(extension)
+
+
+@router.post("/api/cases/{case_key}/feedback", response_model=HandlingPublic)
+def give_feedback(case_key: str, body: FeedbackIn, sessions: WriterDep, login: CaseWorker
+                  ) -> HandlingPublic:
+    """回访: how and when the citizen was told, with their satisfaction if given."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        feedback.give_feedback(session, case, body.method, body.told_at or now(), body.note,
+                               body.satisfaction, login.username, now())
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/reopen", response_model=HandlingPublic)
+def reopen(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep,
+           login: Supervisor) -> HandlingPublic:
+    """重办: back to dispatch, with the reason."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        handling.reopen(session, case, body.reason, login.username, now(), rules)
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/close", response_model=HandlingPublic)
+def close(case_key: str, body: CloseIn, sessions: WriterDep, login: Supervisor
+          ) -> HandlingPublic:
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        handling.close(session, case, login.username, now(), body.note)
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/withdrawal", response_model=HandlingPublic)
+def withdraw(case_key: str, body: ReasonIn, sessions: WriterDep, login: CaseWorker
+             ) -> HandlingPublic:
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        handling.withdraw(session, case, body.reason, login.username, now())
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+@router.post("/api/cases/{case_key}/archive", response_model=HandlingPublic)
+def archive(case_key: str, sessions: WriterDep, login: Supervisor) -> HandlingPublic:
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        handling.archive(session, case, login.username, now())
+        case_id = case.id
+    return _changed(sessions, case_id)
+
+
+# -- supervision -----------------------------------------------------------------------------
+
+@router.get("/api/supervision/overdue", response_model=list[OverduePublic])
+def overdue(session: SessionDep, rules: RulesDep, _login: Supervisor) -> list[OverduePublic]:
+    """Running deadlines already past, with their card (yellow, red)."""
+    return [OverduePublic(case_id=o.case.id, case_number=o.case.number, title=o.case.title,
+                          stage=o.deadline.stage, unit=o.unit, due_on=o.deadline.due_on,
+                          provisional=o.deadline.provisional, card=o.card.value,
+                          days_late=o.days_late)
+            for o in supervision.overdue(session, rules, now())]
+
+
+@router.post("/api/supervision/run", response_model=list[IssuedPublic])
+def run_supervision(sessions: WriterDep, rules: RulesDep, _login: Supervisor
+                    ) -> list[IssuedPublic]:
+    """Run the supervision job now (it also runs on its own schedule)."""
+    with transaction(sessions) as session:
+        return [IssuedPublic(case_number=i.case_number, stage=i.stage, kind=i.kind.value,
+                             unit=i.unit) for i in supervision.run(session, rules, now())]

@@ -1,0 +1,152 @@
+"""The handling unit's portal over JSON: its own cases only, the complainant's identity
+and evidence withheld where the rules say so; sign, return, reply, ask for an extension."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from api.auth import Login, UnitHandler
+from api.cases import find_case
+from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
+from api.handling_schemas import (
+    ExtensionIn,
+    ExtensionPublic,
+    ReasonIn,
+    ReplyBody,
+    ReplyPublic,
+    UnitCaseSummary,
+    UnitCaseView,
+)
+from dispatch import handling, unit_portal, units
+from dispatch.handling import Refused
+from dispatch.handling_models import Unit
+from dispatch.models import Attachment, Case
+from hotline.db import transaction
+from recordings import evidence
+
+router = APIRouter(tags=["unit portal"])
+
+
+def own_unit(session: Session, login: Login) -> Unit:
+    unit = units.unit_of_user(session, login.user_id)
+    if unit is None:
+        raise HTTPException(status_code=403, detail="your account belongs to no unit")
+    return unit
+
+
+def own_case(session: Session, login: Login, case_key: str) -> tuple[Case, Unit]:
+    """A case of the handler's unit; another unit's case is 404, as if it did not exist."""
+    unit = own_unit(session, login)
+    case = find_case(session, case_key)
+    try:
+        handling.unit_assignment(session, case, unit.id)
+    except Refused:
+        raise HTTPException(status_code=404, detail="case not found") from None
+    return case, unit
+
+
+def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
+    seen = unit_portal.view(session, case, unit.id)
+    return UnitCaseView(
+        id=case.id, number=case.number, status=case.status, title=seen.title,
+        role=seen.assignment.role, due_on=seen.due_on, provisional=seen.provisional,
+        case_type=case.case_type, received_at=case.received_at,
+        complainant_name=seen.complainant_name, complainant_phone=seen.complainant_phone,
+        complainant_address=seen.complainant_address, identity_shown=seen.identity_shown,
+        subject_unit=case.subject_unit, subject_window=case.subject_window,
+        subject_person=seen.subject_person, content=seen.content, request=seen.request,
+        instructions=seen.assignment.instructions, attachments=seen.attachment_ids,
+        evidence_withheld=seen.evidence_withheld,
+        return_allowed_until=seen.return_allowed_until, reminders=seen.reminders)
+
+
+@router.get("/api/unit/cases", response_model=list[UnitCaseSummary])
+def my_cases(session: SessionDep, login: UnitHandler) -> list[UnitCaseSummary]:
+    unit = own_unit(session, login)
+    return [UnitCaseSummary(id=item.case.id, number=item.case.number,
+                            status=item.case.status,
+                            title=unit_portal.view(session, item.case, unit.id).title,
+                            role=item.assignment.role, due_on=item.due_on,
+                            provisional=item.provisional)
+            for item in unit_portal.cases_of(session, unit.id)]
+
+
+@router.get("/api/unit/cases/{case_key}", response_model=UnitCaseView)
+def my_case(case_key: str, session: SessionDep, login: UnitHandler) -> UnitCaseView:
+    case, unit = own_case(session, login, case_key)
+    return case_view(session, case, unit)
+
+
+@router.get("/api/unit/cases/{case_key}/attachments/{attachment_id}")
+def my_attachment(case_key: str, attachment_id: str, session: SessionDep,
+                  settings: SettingsDep, login: UnitHandler) -> FileResponse:
+    case, unit = own_case(session, login, case_key)
+    attachment = session.get(Attachment, attachment_id) if len(attachment_id) == 32 else None
+    path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
+        if attachment else None
+    if attachment is None or path is None or attachment.case_id != case.id \
+            or not unit_portal.may_read_attachment(session, case, attachment.id, unit.id):
+        raise HTTPException(status_code=404, detail="attachment not found")
+    return FileResponse(path, media_type=attachment.content_type,
+                        filename=attachment.filename, content_disposition_type="attachment",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:
+    with sessions() as session:
+        case, unit = own_case(session, login, case_id)
+        return case_view(session, case, unit)
+
+
+@router.post("/api/unit/cases/{case_key}/sign", response_model=UnitCaseView)
+def sign(case_key: str, sessions: WriterDep, login: UnitHandler) -> UnitCaseView:
+    """签收."""
+    with transaction(sessions) as session:
+        case, unit = own_case(session, login, case_key)
+        handling.sign(session, case, unit.id, login.username, now())
+        case_id = case.id
+    return _after(sessions, login, case_id)
+
+
+@router.post("/api/unit/cases/{case_key}/start", response_model=UnitCaseView)
+def start(case_key: str, sessions: WriterDep, login: UnitHandler) -> UnitCaseView:
+    with transaction(sessions) as session:
+        case, unit = own_case(session, login, case_key)
+        handling.start_work(session, case, unit.id, login.username, now())
+        case_id = case.id
+    return _after(sessions, login, case_id)
+
+
+@router.post("/api/unit/cases/{case_key}/return", status_code=204)
+def give_back(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep,
+              login: UnitHandler) -> None:
+    """退回: not this unit's business, with the reasons, within the allowed working days."""
+    with transaction(sessions) as session:
+        case, unit = own_case(session, login, case_key)
+        handling.unit_return(session, case, unit.id, body.reason, login.username, now(),
+                             rules)
+
+
+@router.post("/api/unit/cases/{case_key}/reply", response_model=ReplyPublic)
+def reply(case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep,
+          login: UnitHandler) -> ReplyPublic:
+    """The result: facts found, 属实/部分属实/不属实, measures taken."""
+    with transaction(sessions) as session:
+        case, unit = own_case(session, login, case_key)
+        row = handling.reply(session, case, unit.id, handling.ReplyIn(
+            body.facts, body.finding, body.measures, body.responsible_handling),
+            login.username, now(), rules)
+        return ReplyPublic.model_validate(row)
+
+
+@router.post("/api/unit/cases/{case_key}/extension", response_model=ExtensionPublic)
+def ask_extension(case_key: str, body: ExtensionIn, sessions: WriterDep, rules: RulesDep,
+                  login: UnitHandler) -> ExtensionPublic:
+    """延期 request, before the deadline, for a supervisor to decide."""
+    with transaction(sessions) as session:
+        case, unit = own_case(session, login, case_key)
+        row = handling.request_extension(session, case, unit.id, body.days, body.reason,
+                                         login.username, now(), rules)
+        return ExtensionPublic.model_validate(row)
