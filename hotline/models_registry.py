@@ -2,6 +2,7 @@
 
 from accounts import models as account_models
 from asr import models as asr_models
+from dispatch import handling_models as handling_models
 from dispatch import models as dispatch_models
 from dispatch import survey_models as survey_models
 from hotline.db import Base
@@ -10,5 +11,5 @@ from recordings import models as recording_models
 
 metadata = Base.metadata
 
-__all__ = ["account_models", "asr_models", "dispatch_models", "ivr_models", "metadata",
-           "recording_models"]
+__all__ = ["account_models", "asr_models", "dispatch_models", "handling_models", "ivr_models",
+           "metadata", "recording_models", "survey_models"]

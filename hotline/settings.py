@@ -7,6 +7,7 @@ generated on first set-up and kept in ``<data_dir>/secrets.json`` (mode 0600).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -115,6 +116,19 @@ class Settings(BaseSettings):
     ami_trace_file: Path | None = Field(
         default=None, description="Append every AMI event the listener sees here (JSON lines)"
     )
+    # Automatic satisfaction call-back (满意度回访)
+    outbound_sip_target: str = Field(
+        default="", description="host[:port] of the carrier trunk that satisfaction call-backs "
+        "dial out through, the citizen's number as the user part; empty: none are dialled")
+    satisfaction_retry_minutes: float = Field(
+        default=60.0, gt=0, description="Wait before calling again after no answer, busy or "
+        "no key")
+    satisfaction_max_attempts: int = Field(
+        default=3, ge=1, description="Attempts before the call-back gives up (left to a human)")
+    satisfaction_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the dialer looks for due call-backs")
+    satisfaction_ring_seconds: int = Field(
+        default=30, ge=5, le=300, description="How long the citizen's phone rings")
 
     session_hours: float = Field(default=12.0, gt=0, description="Console log-in lifetime")
     login_max_failures: int = Field(default=5, ge=1,
@@ -132,6 +146,9 @@ class Settings(BaseSettings):
                                       description="Evidence files per case at most")
     similar_case_days: int = Field(default=90, ge=1,
                                    description="How far back the form looks for similar cases")
+    supervision_interval_seconds: float = Field(
+        default=300, ge=0, description="How often the API process runs the supervision job "
+        "(reminders, yellow and red cards); 0 turns it off")
     deadline_profile: str = Field(
         default="hotline", description="Deadline policy profile: hotline (3/7 working days) or "
         "xinfang (信访: 15/60/+30 calendar days)")
@@ -168,6 +185,13 @@ class Settings(BaseSettings):
     def _check_number(cls, value: str) -> str:
         if not value.isdigit():
             raise ValueError("hotline_number must be digits")
+        return value
+
+    @field_validator("outbound_sip_target")
+    @classmethod
+    def _check_outbound_target(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", value):
+            raise ValueError(f"outbound_sip_target must be host or host:port, got {value!r}")
         return value
 
     @field_validator("service_hours")
@@ -238,6 +262,11 @@ class Settings(BaseSettings):
     def calendar_file(self) -> Path:
         """Official holiday schedules for years the calendar package does not know."""
         return self.data_dir / "calendar" / "holidays.toml"
+
+    @property
+    def routing_model_file(self) -> Path:
+        """The routing classifier written by ``hotline route train``."""
+        return self.data_dir / "routing" / "model.npz"
 
     def service_hours_window(self) -> tuple[dt.time, dt.time | None]:
         return parse_service_hours(self.service_hours)
