@@ -72,7 +72,11 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
         "prompt_dir": dv.PROMPT_DIR,
         "agi_route": dv.AGI_ROUTE,
         "failed_event": dv.EVENT_CALL_FAILED,
-        "contexts": {"callers": dv.CONTEXT_CALLERS, "operators": dv.CONTEXT_OPERATORS},
+        "contexts": {"callers": dv.CONTEXT_CALLERS, "operators": dv.CONTEXT_OPERATORS,
+                     "satisfaction": dv.CONTEXT_SATISFACTION, "outbound": dv.CONTEXT_OUTBOUND},
+        "satisfaction_route": dv.AGI_ROUTE_SATISFACTION,
+        "satisfaction_call_id": dv.SATISFACTION_CALL_ID,
+        "outbound_endpoint": dv.ENDPOINT_OUTBOUND,
     }
     rendered = {name: "; intentionally empty: built-in defaults\n" for name in EMPTY_CONFIGS}
     for template_name in sorted(env.list_templates(extensions=["j2"])):

@@ -19,3 +19,13 @@ CONTEXT_OPERATORS = "hotline-operators"
 # Prompt names (files under <data>/sounds/hotline/, without extension)
 PROMPT_DIR = "hotline"
 BEEP = "beep"
+
+# The automatic satisfaction call-back (满意度回访): the dialer originates a call to the
+# citizen through the outbound endpoint into its context, which runs its FastAGI route
+# with the call's id (the channel variable, passed as the AGI argument).
+AGI_ROUTE_SATISFACTION = "satisfaction"
+CONTEXT_SATISFACTION = "hotline-satisfaction"
+CONTEXT_OUTBOUND = "hotline-outbound"  # anything identified as the outbound trunk: nowhere
+ENDPOINT_OUTBOUND = "citizens-out"
+SATISFACTION_CALL_ID = "SATISFACTION_CALL_ID"
+SATISFACTION_PROMPT_DIR = "satisfaction"  # under PROMPT_DIR

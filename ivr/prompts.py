@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -82,16 +83,34 @@ def ensure_prompts(sounds_dir: Path, texts: Mapping[str, str]) -> list[str]:
         with tempfile.TemporaryDirectory(prefix="hotline-tts-") as tmp:
             raw = _synthesise({name: texts[name] for name in todo}, Path(tmp))
             for name in todo:
-                target = prompt_path(sounds_dir, name)
-                staged = target.with_suffix(".new.wav")
-                _sox(str(raw[name]), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-                     "-e", "signed-integer", str(staged), "norm", "-3")
-                staged.replace(target)
+                _convert(raw[name], prompt_path(sounds_dir, name))
                 manifest[name] = fingerprint(texts[name])
         manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
     _ensure_beep(sounds_dir)
     _ensure_hold_music(sounds_dir, regenerate="hold" in todo)
     return todo
+
+
+def _convert(raw: Path, target: Path) -> None:
+    """Convert synthesised speech to the WAV Asterisk plays, replacing ``target`` at once."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".new.wav", dir=target.parent)
+    os.close(fd)
+    staged = Path(name)
+    try:
+        _sox(str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+             "-e", "signed-integer", str(staged), "norm", "-3")
+        staged.replace(target)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def synthesise_prompt(text: str, target: Path) -> None:
+    """Speak one text into ``target`` (8 kHz mono 16-bit WAV), e.g. a prompt that names a
+    case. Blocking: runs a synthesis process and sox."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hotline-tts-") as tmp:
+        raw = _synthesise({target.stem: text}, Path(tmp))
+        _convert(raw[target.stem], target)
 
 
 def _ensure_beep(sounds_dir: Path) -> None:

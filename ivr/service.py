@@ -21,6 +21,8 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.call_flow import CallFlow, CallFlowConfig
 from ivr.call_tracker import CallTracker, TrackerPaths
 from ivr.fastagi import FastAgiApplication
+from ivr.satisfaction_dialer import dialer_for
+from ivr.satisfaction_survey import survey_for
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
 
     app = FastAgiApplication(loop)
     app.add_route(dv.AGI_ROUTE, CallFlow(call_flow_config(settings), clock=utc_now))
+    app.add_route(dv.AGI_ROUTE_SATISFACTION, survey_for(settings, sessions, utc_now))
     server = await asyncio.start_server(app.handler, settings.agi_host, settings.agi_port)
     state["agi"] = True
     report()
@@ -95,6 +98,9 @@ async def run(settings: Settings, modules_dir: str) -> None:
     )
     listener.start()
     consumer = asyncio.create_task(listener.run())
+    dialer = dialer_for(settings, sessions, listener, utc_now)
+    if dialer is not None:
+        dialer.start()
 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -105,6 +111,8 @@ async def run(settings: Settings, modules_dir: str) -> None:
     if consumer in done and consumer.exception() is not None:
         log.error("AMI consumer died", exc_info=consumer.exception())
     log.info("ivr service stopping")
+    if dialer is not None:
+        await dialer.close()
     server.close()
     await server.wait_closed()
     listener.close()

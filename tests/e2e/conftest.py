@@ -25,7 +25,7 @@ from ivr import call_store, prompts
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 from ivr.models import Call
-from ivr.sip_phones import DialResult, OperatorPhone, place_call
+from ivr.sip_phones import DialResult, OperatorPhone, free_udp_port, place_call
 from tests.builders import KOREAN_MODEL, PASSWORD, add_user
 from tests.conftest import free_port
 
@@ -116,6 +116,9 @@ def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000)
         ami_trace_file=data_dir / "ami-trace.jsonl",
         vosk_model=KOREAN_MODEL,
         asr_workers=1,
+        outbound_sip_target=f"127.0.0.1:{free_udp_port()}",  # a test's citizen phone
+        satisfaction_poll_seconds=1.0,
+        satisfaction_ring_seconds=8,
     )
     install = provision.prepare(settings)
     processes.up(settings, install, timeout=90)

@@ -95,23 +95,33 @@ def test_the_account_has_no_rights_beyond_what_it_uses(
         manager, ok = await _manager(settings, secret)
         assert ok
         replies = {}
-        for action in (
-            {"Action": "Command", "Command": "core show version"},
-            {"Action": "Originate", "Channel": "Local/1@hotline-in", "Application": "System",
-             "Data": "touch /tmp/pwned"},
-            {"Action": "Setvar", "Variable": "X", "Value": "1"},
-            {"Action": "CoreStatus"},
+        for name, action in (
+            ("Command", {"Action": "Command", "Command": "core show version"}),
+            ("System", {"Action": "Originate", "Channel": "Local/1@hotline-in",
+                        "Application": "System", "Data": "touch /tmp/pwned"}),
+            ("Setvar", {"Action": "Setvar", "Variable": "X", "Value": "1"}),
+            ("CoreStatus", {"Action": "CoreStatus"}),
+            # What the satisfaction call-back does: a call into a dialplan context.
+            # (the channel cannot be made: nothing rings, the call never starts)
+            ("Originate", {"Action": "Originate", "Channel": "Local/s@hotline-outbound",
+                           "Context": "hotline-satisfaction", "Exten": "s", "Priority": "1",
+                           "Async": "true"}),
         ):
             reply = await asyncio.wait_for(manager.send_action(action), 10)
-            replies[action["Action"]] = reply
+            replies[name] = reply[0] if isinstance(reply, list) else reply
         manager.close()
         return replies
 
     replies = asyncio.run(scenario())
-    for refused in ("Command", "Originate", "Setvar"):
+    for refused in ("Command", "Setvar"):
         assert replies[refused].get("Response") == "Error", refused
         assert "Permission denied" in replies[refused].get("Message", "")
+    # "originate" alone cannot run System or Exec: that would need "system".
+    assert replies["System"].get("Response") == "Error"
+    assert "Originate Access Forbidden" in replies["System"].get("Message", "")
+    assert not Path("/tmp/pwned").exists()
     assert replies["CoreStatus"].get("Response") == "Success"
+    assert replies["Originate"].get("Response") == "Success", replies["Originate"]
 
 
 def test_listener_logs_in_reconciles_and_comes_back_after_a_restart(
