@@ -13,7 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import background, calls, cases, handling, knowledge, login, pages, unit_api, work
+from api import (
+    background,
+    calls,
+    cases,
+    handling,
+    handling_pages,
+    knowledge,
+    login,
+    pages,
+    unit_api,
+    work,
+)
 from api.auth import NotLoggedIn
 from api.deps import now
 from dispatch.case_store import AlreadyRegistered, NotFound
@@ -124,4 +135,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(handling.router)
     app.include_router(unit_api.router)
     app.include_router(pages.router)
+    app.include_router(handling_pages.router)
     return app

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from accounts.models import ROLE_LABELS, Role
-from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login
+from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
 from api.cases import find_case, intake_config
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
@@ -90,7 +90,10 @@ def _workbench(request: Request, session: Session, settings: Settings, login: Lo
 
 @router.get("/", response_class=HTMLResponse)
 def workbench(request: Request, session: SessionDep, settings: SettingsDep,
-              login: CallReader) -> Response:
+              login: LoginDep) -> Response:
+    """Each role's home: the workbench, a unit's portal, or the call list."""
+    if login.role is Role.UNIT_HANDLER:
+        return see("/unit")
     if login.role not in (Role.OPERATOR, Role.SUPERVISOR):
         return see("/calls")
     return _workbench(request, session, settings, login)
@@ -255,6 +258,8 @@ def _case_page(request: Request, session: Session, settings: Settings, login: Lo
     case = case_store.get(session, case_id) if len(case_id) == 32 else None
     if case is None:
         raise HTTPException(status_code=404, detail="case not found")
+    from api.handling_pages import handling_context
+
     since = now() - dt.timedelta(days=settings.similar_case_days)
     is_open = case.status in OPEN
     return render(
@@ -266,7 +271,10 @@ def _case_page(request: Request, session: Session, settings: Settings, login: Lo
         same_phone_open=case_store.open_with_phone(session, case.complainant_phone, case.id)
         if is_open else [],
         similar=case_store.similar(session, f"{case.title} {case.content}", since, case.id)
-        if is_open else [])
+        if is_open else [], **handling_context(request, session, case, settings))
+
+
+case_page_response = _case_page
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)

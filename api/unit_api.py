@@ -3,7 +3,9 @@ and evidence withheld where the rules say so; sign, return, reply, ask for an ex
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
@@ -36,6 +38,15 @@ def own_unit(session: Session, login: Login) -> Unit:
     return unit
 
 
+def unit_member(session: SessionDep, login: UnitHandler) -> Login:
+    """A unit handler whose account belongs to a unit (checked before any body is read)."""
+    own_unit(session, login)
+    return login
+
+
+UnitMember = Annotated[Login, Depends(unit_member)]
+
+
 def own_case(session: Session, login: Login, case_key: str) -> tuple[Case, Unit]:
     """A case of the handler's unit; another unit's case is 404, as if it did not exist."""
     unit = own_unit(session, login)
@@ -63,7 +74,7 @@ def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
 
 
 @router.get("/api/unit/cases", response_model=list[UnitCaseSummary])
-def my_cases(session: SessionDep, login: UnitHandler) -> list[UnitCaseSummary]:
+def my_cases(session: SessionDep, login: UnitMember) -> list[UnitCaseSummary]:
     unit = own_unit(session, login)
     return [UnitCaseSummary(id=item.case.id, number=item.case.number,
                             status=item.case.status,
@@ -74,14 +85,14 @@ def my_cases(session: SessionDep, login: UnitHandler) -> list[UnitCaseSummary]:
 
 
 @router.get("/api/unit/cases/{case_key}", response_model=UnitCaseView)
-def my_case(case_key: str, session: SessionDep, login: UnitHandler) -> UnitCaseView:
+def my_case(case_key: str, session: SessionDep, login: UnitMember) -> UnitCaseView:
     case, unit = own_case(session, login, case_key)
     return case_view(session, case, unit)
 
 
 @router.get("/api/unit/cases/{case_key}/attachments/{attachment_id}")
 def my_attachment(case_key: str, attachment_id: str, session: SessionDep,
-                  settings: SettingsDep, login: UnitHandler) -> FileResponse:
+                  settings: SettingsDep, login: UnitMember) -> FileResponse:
     case, unit = own_case(session, login, case_key)
     attachment = session.get(Attachment, attachment_id) if len(attachment_id) == 32 else None
     path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
@@ -101,7 +112,7 @@ def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:
 
 
 @router.post("/api/unit/cases/{case_key}/sign", response_model=UnitCaseView)
-def sign(case_key: str, sessions: WriterDep, login: UnitHandler) -> UnitCaseView:
+def sign(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
     """签收."""
     with transaction(sessions) as session:
         case, unit = own_case(session, login, case_key)
@@ -111,7 +122,7 @@ def sign(case_key: str, sessions: WriterDep, login: UnitHandler) -> UnitCaseView
 
 
 @router.post("/api/unit/cases/{case_key}/start", response_model=UnitCaseView)
-def start(case_key: str, sessions: WriterDep, login: UnitHandler) -> UnitCaseView:
+def start(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
     with transaction(sessions) as session:
         case, unit = own_case(session, login, case_key)
         handling.start_work(session, case, unit.id, login.username, now())
@@ -121,7 +132,7 @@ def start(case_key: str, sessions: WriterDep, login: UnitHandler) -> UnitCaseVie
 
 @router.post("/api/unit/cases/{case_key}/return", status_code=204)
 def give_back(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep,
-              login: UnitHandler) -> None:
+              login: UnitMember) -> None:
     """退回: not this unit's business, with the reasons, within the allowed working days."""
     with transaction(sessions) as session:
         case, unit = own_case(session, login, case_key)
@@ -131,7 +142,7 @@ def give_back(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDe
 
 @router.post("/api/unit/cases/{case_key}/reply", response_model=ReplyPublic)
 def reply(case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep,
-          login: UnitHandler) -> ReplyPublic:
+          login: UnitMember) -> ReplyPublic:
     """The result: facts found, 属实/部分属实/不属实, measures taken."""
     with transaction(sessions) as session:
         case, unit = own_case(session, login, case_key)
@@ -143,7 +154,7 @@ def reply(case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep,
 
 @router.post("/api/unit/cases/{case_key}/extension", response_model=ExtensionPublic)
 def ask_extension(case_key: str, body: ExtensionIn, sessions: WriterDep, rules: RulesDep,
-                  login: UnitHandler) -> ExtensionPublic:
+                  login: UnitMember) -> ExtensionPublic:
     """延期 request, before the deadline, for a supervisor to decide."""
     with transaction(sessions) as session:
         case, unit = own_case(session, login, case_key)

@@ -4,6 +4,7 @@ automatic call-back. Dissatisfaction puts the case in front of a supervisor to r
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -16,6 +17,8 @@ from dispatch.lifecycle import Action, Status
 from dispatch.models import Case
 from dispatch.satisfaction import DISSATISFIED, LEVEL_LABELS, Level
 from dispatch.stage_clocks import Stage
+
+log = logging.getLogger(__name__)
 
 
 class Method(StrEnum):
@@ -44,6 +47,17 @@ def give_feedback(session: Session, case: Case, method: Method, told_at: dt.date
     if level is not None:
         row.satisfaction = level.value
         _apply_level(session, case, level, method, actor, now)
+    elif case.complainant_phone:
+        # The automatic call-back asks the citizen (a module that itself records answers
+        # through this one, hence imported here).
+        from dispatch import satisfaction_calls
+
+        try:
+            satisfaction_calls.schedule(session, case.id, case.complainant_phone, case.number,
+                                        now)
+        except ValueError:
+            log.warning("case %s: no automatic call-back, the number cannot be dialled",
+                        case.number)
     session.flush()
     return row
 

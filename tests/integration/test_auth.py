@@ -22,13 +22,27 @@ from tests.builders import PASSWORD, add_user
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
 ANY_ROLE = {("GET", "/api/session"), ("DELETE", "/api/session"), ("POST", "/logout")}
-UNIT_HANDLER_MAY = ANY_ROLE
 Z = "0" * 32
+UNIT_PORTAL = {("GET", "/api/unit/cases"), ("GET", f"/api/unit/cases/{Z}"),
+               ("GET", f"/api/unit/cases/{Z}/attachments/{Z}"), ("GET", "/unit"),
+               ("GET", f"/unit/cases/{Z}"), ("POST", f"/unit/cases/{Z}/{Z}"),
+               *(("POST", f"/api/unit/cases/{Z}/{step}")
+                 for step in ("sign", "start", "return", "reply", "extension"))}
+UNIT_HANDLER_MAY = ANY_ROLE | {("GET", "/")}
 ADMIN_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/calls"), ("GET", "/api/calls"),
                         ("GET", f"/api/calls/{Z}"), ("GET", f"/api/calls/{Z}/transcript")}
 SUPERVISOR_ONLY = {("POST", "/api/knowledge"), ("PUT", f"/api/knowledge/{Z}"),
                    ("DELETE", f"/api/knowledge/{Z}"), ("POST", "/knowledge"),
-                   ("POST", f"/knowledge/{Z}"), ("POST", f"/knowledge/{Z}/retire")}
+                   ("POST", f"/knowledge/{Z}"), ("POST", f"/knowledge/{Z}/retire"),
+                   ("POST", "/api/units"), ("POST", f"/api/units/{Z}/members"),
+                   ("PUT", f"/api/catalogue/{Z}"), ("DELETE", f"/api/catalogue/{Z}"),
+                   ("POST", f"/api/cases/{Z}/review"), ("POST", f"/api/extensions/{Z}/decision"),
+                   ("POST", f"/api/cases/{Z}/reopen"), ("POST", f"/api/cases/{Z}/close"),
+                   ("POST", f"/api/cases/{Z}/archive"), ("GET", "/api/supervision/overdue"),
+                   ("POST", "/api/supervision/run"), ("GET", "/supervision"), ("GET", "/units"),
+                   ("POST", "/units"), ("POST", f"/units/{Z}/members"), ("POST", "/catalogue"),
+                   ("POST", f"/cases/{Z}/review"), ("POST", f"/extensions/{Z}/decision"),
+                   ("POST", f"/cases/{Z}/conclusion"), ("POST", f"/cases/{Z}/archive")}
 
 
 @pytest.fixture
@@ -77,12 +91,21 @@ def test_every_route_refuses_no_session_and_the_wrong_role(client: TestClient) -
         else:
             assert response.status_code == 303, (method, path)
             assert response.headers["location"].startswith("/login")
-    token = log_in(client, "unit1")
+    assert set(protected) >= UNIT_PORTAL
+    token = log_in(client, "unit1")  # a handler of no unit yet: not even the portal
     for method, path in protected:
         if (method, path) in UNIT_HANDLER_MAY:
             continue
         response = client.request(method, path, headers={"X-CSRF-Token": token})
         assert response.status_code == 403, (method, path)
+    assert client.get("/").headers["location"] == "/unit"
+    client.cookies.clear()
+    for name in ("op1", "sup1"):
+        token = log_in(client, name)
+        for method, path in UNIT_PORTAL:
+            response = client.request(method, path, headers={"X-CSRF-Token": token})
+            assert response.status_code == 403, (name, method, path)
+        client.cookies.clear()
 
 
 def test_admins_see_calls_only_and_only_supervisors_edit_the_knowledge_base(

@@ -4,6 +4,7 @@ or evidence where the rules forbid it. SQLite and a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from dispatch import satisfaction_calls
 from dispatch.handling_models import RoutingLabel
 from dispatch.models import CaseEvent
+from hotline.db import transaction
 from hotline.settings import Settings
 from tests.builders import PASSWORD, add_user
 
@@ -247,3 +250,34 @@ def test_the_unit_never_sees_a_protected_identity(
     whistle = changes.get("case_type") == "report"
     assert view["evidence_withheld"] is (whistle or complained)
     assert (view["attachments"] == []) is (whistle or complained)
+
+
+def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_reopens(
+        people: dict[str, Actor], unit_ids: dict[str, str],
+        sessions: sessionmaker[Session]) -> None:
+    op, sup, handler = people["op1"], people["sup1"], people["h_env"]
+    case = register(op)
+    number = case["number"]
+    op.post(f"/api/cases/{number}/dispatch", {"lead_unit_id": unit_ids["市生态环境局"]})
+    handler.post(f"/api/unit/cases/{number}/sign")
+    handler.post(f"/api/unit/cases/{number}/reply", {
+        "facts": "已核查", "finding": "partly_true", "measures": "已约谈企业"})
+    sup.post(f"/api/cases/{number}/review", {"passed": True})
+    op.post(f"/api/cases/{number}/feedback", {"method": "phone", "note": "已告知"})
+    with transaction(sessions) as session:
+        calls = satisfaction_calls.calls_for_case(session, case["id"])
+        assert [(c.status, c.phone, c.case_number) for c in calls] == [
+            ("pending", PHONE, number)]
+        claimed = satisfaction_calls.claim_due(session, dt.datetime.now(dt.UTC))
+        satisfaction_calls.record_answer(session, claimed[0].id, "4", dt.datetime.now(dt.UTC))
+    after = op.get(f"/api/cases/{number}/handling")
+    assert after["satisfaction"] == "dissatisfied" and after["reopen_review"]
+    assert op.get(f"/api/cases/{number}")["status"] == "feedback_given"
+    page = sup.client.get("/supervision").text
+    assert number in page.split('id="dissatisfied"')[1].split("</ul>")[0]
+    sup.post(f"/api/cases/{number}/close", {"note": ""}, status=422)
+    sup.post(f"/api/cases/{number}/reopen", {"reason": "群众不满意，重新办理"})
+    reopened = op.get(f"/api/cases/{number}/handling")
+    assert reopened["status"] == "accepted" and not reopened["reopen_review"]
+    assert [d["stage"] for d in reopened["deadlines"] if not d["cancelled"]
+            and d["met_at"] is None] == ["dispatch"]
