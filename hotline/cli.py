@@ -499,5 +499,93 @@ def db_upgrade() -> None:
     click.echo("database is current")
 
 
+ROUTING_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "complaints" / "train.csv"
+
+
+@main.group()
+def route() -> None:
+    """Routing-category suggestions: train the text classifier, classify cases."""
+
+
+def _confirmed_routing_examples(settings: Settings) -> list[tuple[str, str]] | None:
+    """(text, category) of the cases operators confirmed, or None while no module provides
+    ``confirmed_examples(session)``."""
+    import importlib
+
+    for name in ("dispatch.routing_corrections", "dispatch.routing"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        source = getattr(module, "confirmed_examples", None)
+        if source is not None:
+            with _database(settings) as session:
+                return [(str(text), str(label)) for text, label in source(session)]
+    return None
+
+
+@route.command("train")
+@click.option("--data", "data_files", type=click.Path(path_type=Path), multiple=True,
+              help="CSV with text,label columns; repeat for several (default: "
+              "../shared/data/complaints/train.csv beside the project)")
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Model file (default: <data_dir>/routing/model.npz)")
+@click.option("--no-db", is_flag=True,
+              help="Leave out the categories operators confirmed in the database")
+def route_train(data_files: tuple[Path, ...], output: Path | None, no_db: bool) -> None:
+    """Train the routing classifier on labelled CSVs plus the confirmed cases."""
+    import time
+
+    from dispatch.routing_model import RoutingModelError, read_labelled_csv, train
+
+    settings = _settings()
+    target = output or settings.routing_model_file
+    examples: list[tuple[str, str]] = []
+    try:
+        for path in data_files or (ROUTING_DATA,):
+            examples += read_labelled_csv(path)
+        confirmed = None if no_db else _confirmed_routing_examples(settings)
+        started = time.perf_counter()
+        model = train(examples + (confirmed or []))
+        model.save(target)
+    except RoutingModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    source = ("not read (--no-db)" if no_db else "no source yet" if confirmed is None
+              else str(len(confirmed)))
+    click.echo(f"examples: {model.info['examples']} (CSV {len(examples)}, confirmed cases "
+               f"{source})")
+    click.echo(f"labels: {', '.join(model.labels)}")
+    click.echo(f"time: {time.perf_counter() - started:.1f} s")
+    click.echo(f"model: {target}")
+
+
+@route.command("classify")
+@click.option("--input", "input_file", type=click.Path(path_type=Path), required=True,
+              help="CSV with id,text columns")
+@click.option("--output", "output_file", type=click.Path(path_type=Path), required=True,
+              help="Where to write id,label,confidence")
+@click.option("--model", "model_file", type=click.Path(path_type=Path), default=None,
+              help="Model file (default: <data_dir>/routing/model.npz)")
+def route_classify(input_file: Path, output_file: Path, model_file: Path | None) -> None:
+    """Suggest the category of every case in a CSV."""
+    from dispatch import routing_model
+
+    path = model_file or _settings().routing_model_file
+    if not path.exists():
+        raise click.ClickException(f"no routing model: run 'hotline route train' ({path} "
+                                   "does not exist)")
+    try:
+        model = routing_model.RoutingModel.load(path)
+        cases = routing_model.read_cases_csv(input_file)
+        suggestions = model.classify_many([text for _, text in cases])
+        routing_model.write_suggestions_csv(output_file, [case_id for case_id, _ in cases],
+                                            suggestions)
+    except routing_model.RoutingModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(cases)} cases classified: {output_file}")
+
+
 if __name__ == "__main__":
     main()
