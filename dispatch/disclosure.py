@@ -14,10 +14,14 @@ from dispatch.registration import CaseType
 
 MASK = "＊＊＊"
 HIDDEN_NAME = "（投诉人信息已保密）"
-# Mobile numbers, landlines with or without area code, written with or without separators.
-PHONE_LIKE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(?:1[3-9]\d[- ]?\d{4}[- ]?\d{4}"
-                        r"|0\d{2,3}[- ]?\d{7,8}|\d{7,8})(?!\d)")
-ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# Mobile numbers, landlines with or without area code, written with or without separators
+# (also inside the local number: 021 6234 5678), in ASCII or full-width characters (``\d``
+# matches both; a Chinese input method in full-width mode types １３８…, －, and 　).
+_SEP = "[- －　]?"
+PHONE_LIKE = re.compile(rf"(?<!\d)(?:[+＋]?[8８][6６]{_SEP})?"
+                        rf"(?:[1１][3-9３-９]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"
+                        rf"|[0０]\d{{2,3}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}|\d{{7,8}})(?!\d)")
+ID_CARD = re.compile(r"(?<![0-9A-Za-zＡ-Ｚａ-ｚ])\d{17}[\dXxＸｘ](?![0-9A-Za-zＡ-Ｚａ-ｚ])")
 
 
 @dataclass(frozen=True)

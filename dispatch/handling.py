@@ -266,6 +266,7 @@ def request_extension(session: Session, case: Case, unit_id: str, days: int, rea
     if not 1 <= days <= 60:
         raise Invalid({"days": FieldError("延期天数应为1到60个工作日", "days must be 1-60")})
     pending = session.scalar(select(Extension.id).where(Extension.case_id == case.id,
+                                                        Extension.deadline_id == deadline.id,
                                                         Extension.status == "pending"))
     if pending is not None:
         raise Refused("an extension request is pending already", "已有待审批的延期申请")
@@ -298,6 +299,11 @@ def decide_extension(session: Session, case: Case, extension: Extension, approve
                      note: str, actor: str, now: dt.datetime) -> None:
     if extension.status != "pending":
         raise Refused("this extension was decided already", "该延期申请已审批")
+    current = stage_clocks.active(session, case.id, Stage.HANDLING)
+    if current is None or current.id != extension.deadline_id:
+        # Asked for a clock that was replaced since (returned, reopened, re-dispatched).
+        raise Refused("this extension request lapsed with the deadline it was asked for",
+                      "该延期申请已失效（案件已退回、重办或重新交办）")
     if not approve and not note.strip():
         raise Invalid({"note": FieldError("不同意延期须说明理由", "a reason is required")})
     transition(session, case, Action.DECIDE_EXTENSION, actor, now,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from dispatch.case_store import add_event
 from dispatch.deadline_policy import Card, Profile
 from dispatch.handling_models import CaseDeadline, SupervisionRecord, Unit
-from dispatch.lifecycle import TRANSITIONS, Action, Status
+from dispatch.lifecycle import TRANSITIONS, UNFINISHED, Action, Status
 from dispatch.models import Case
 from dispatch.stage_clocks import STAGE_LABELS, SUPERVISED, Rules, Stage
 from dispatch.working_calendar import WorkingCalendar
@@ -74,9 +74,12 @@ class Issued:
 def _insert_once(session: Session, **values: object) -> bool:
     """Insert a record unless its (deadline, kind) exists; True if this call inserted it."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(SupervisionRecord).values(**values)
-                             .on_conflict_do_nothing(index_elements=["deadline_id", "kind"]))
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    # RETURNING rather than the row count: with psycopg the count of an INSERT … ON
+    # CONFLICT DO NOTHING is not reported (-1), and nothing would ever count as issued.
+    inserted = session.scalar(insert(SupervisionRecord).values(**values)
+                              .on_conflict_do_nothing(index_elements=["deadline_id", "kind"])
+                              .returning(SupervisionRecord.id))
+    return inserted is not None
 
 
 def run(session: Session, rules: Rules, now: dt.datetime) -> list[Issued]:
@@ -116,14 +119,16 @@ class Overdue:
 
 
 def overdue(session: Session, rules: Rules, now: dt.datetime) -> list[Overdue]:
-    """Running deadlines already past, worst first, for supervisors."""
+    """Running deadlines already past, worst first, for supervisors (of unfinished cases
+    only: a merged case's 转办 clock, for one, is never stopped)."""
     today = rules.local_date(now)
     rows = session.execute(
         select(CaseDeadline, Case, Unit.name).join(Case, Case.id == CaseDeadline.case_id)
         .outerjoin(Unit, Unit.id == CaseDeadline.unit_id)
         .where(CaseDeadline.met_at.is_(None), CaseDeadline.cancelled.is_(False),
                CaseDeadline.stage.in_([s.value for s in SUPERVISED]),
-               CaseDeadline.due_on < today)
+               CaseDeadline.due_on < today,
+               Case.status.in_([s.value for s in UNFINISHED]))
         .order_by(CaseDeadline.due_on))
     return [Overdue(case, deadline, unit_name or "热线中心",
                     rules.profile.card_on(rules.calendar, deadline.due_on, today),
