@@ -273,7 +273,9 @@ def train(examples: Sequence[tuple[str, str]], params: Parameters | None = None,
         raise RoutingModelError(f"training needs at least two labels, got {len(labels)}")
     texts = [text for text, _ in examples]
     targets = np.array([labels.index(label) for _, label in examples])
-    counts = _counts(_vectoriser(params), texts)
+    vectoriser = _vectoriser(params)
+    counts = sp.vstack([_counts(vectoriser, texts[start:start + BATCH])
+                        for start in range(0, len(texts), BATCH)], format="csr")
     buckets, frequency = np.unique(counts.indices, return_counts=True)
     common = frequency >= params.min_df
     columns = buckets[common].astype(np.int64)
@@ -281,7 +283,8 @@ def train(examples: Sequence[tuple[str, str]], params: Parameters | None = None,
         raise RoutingModelError("no character n-gram occurs in enough training texts")
     idf = (np.log((1 + len(texts)) / (1 + frequency[common])) + 1).astype(np.float32)
     del buckets, frequency, common
-    features = _tfidf(_keep_columns(counts, columns), idf)
+    features = sp.vstack([_tfidf(_keep_columns(counts[start:start + BATCH], columns), idf)
+                          for start in range(0, len(texts), BATCH)], format="csr")
     del counts
     coef, intercept = _fit(features, targets, len(labels), params)
     info = {"examples": len(examples),
