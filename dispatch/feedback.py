@@ -92,6 +92,8 @@ def history(session: Session, case_id: str) -> list[Feedback]:
 
 
 def awaiting_reopen(session: Session, limit: int = 100) -> list[Case]:
-    """Cases whose citizen was dissatisfied: a supervisor decides to reopen or close."""
-    return list(session.scalars(select(Case).where(Case.reopen_review)
+    """Cases whose citizen was dissatisfied: a supervisor decides to reopen or close. (An
+    archived case is not waiting any more, though its flag stays.)"""
+    waiting = [Status.FEEDBACK_GIVEN.value, Status.CLOSED.value]
+    return list(session.scalars(select(Case).where(Case.reopen_review, Case.status.in_(waiting))
                                 .order_by(Case.satisfaction_at.desc()).limit(limit)))
