@@ -192,6 +192,7 @@ def merge(session: Session, case: Case, into: Case, reason: str, actor: str,
         raise IllegalTransition(Action.MERGE, Status(into.status))
     case.merged_into_id = into.id
     _move(session, case, Action.MERGE, actor, now, f"并入 {into.number}：{reason.strip()}")
+    stage_clocks.cancel(session, case.id)  # handled as part of ``into`` from now on
     add_event(session, into, actor, Action.MERGE, now,
               f"并入 {case.number}：{reason.strip()}", Status(into.status))
 
