@@ -4,6 +4,8 @@ supervision."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -140,7 +142,13 @@ def case_handling(case_key: str, session: SessionDep, _login: CaseWorker) -> Han
     return handling_public(session, find_case(session, case_key))
 
 
-def _changed(sessions: WriterDep, case_id: str) -> HandlingPublic:
+def _step(sessions: WriterDep, case_key: str,
+          step: Callable[[Session, Case], object]) -> HandlingPublic:
+    """Apply ``step`` to the case in one transaction and answer with its handling record."""
+    with transaction(sessions) as session:
+        case = find_case(session, case_key)
+        step(session, case)
+        case_id = case.id
     with sessions() as session:
         return handling_public(session, find_case(session, case_id))
 
@@ -149,8 +157,7 @@ def _changed(sessions: WriterDep, case_id: str) -> HandlingPublic:
 def approval(case_key: str, body: ApprovalIn, sessions: WriterDep, login: CaseWorker
              ) -> HandlingPublic:
     """报批: anyone at the centre submits; only a supervisor (leader) approves or denies."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
+    def step(session: Session, case: Case) -> None:
         if body.action == "submit":
             handling.submit_approval(session, case, login.username, now(), body.note)
         elif body.action in ("approve", "deny"):
@@ -159,8 +166,8 @@ def approval(case_key: str, body: ApprovalIn, sessions: WriterDep, login: CaseWo
                                      login.username, now(), body.note)
         else:
             raise Invalid({"action": FieldError("审批操作不正确", "submit, approve or deny")})
-        case_id = case.id
-    return _changed(sessions, case_id)
+
+    return _step(sessions, case_key, step)
 
 
 def require_supervisor(login: Login) -> None:
@@ -173,30 +180,25 @@ def dispatch_case(case_key: str, body: DispatchIn, request: Request, sessions: W
                   rules: RulesDep, login: CaseWorker) -> HandlingPublic:
     """交办 to one lead unit (主办) and any assisting units (协办); starts the unit's
     handling clock from acceptance and its window to return the case."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
+    def step(session: Session, case: Case) -> None:
         if body.category:
-            top = routing.suggest(session, model_cache(request), case, 1)
-            routing.confirm(session, case, body.category, top[0] if top else None,
+            routing.confirm(session, model_cache(request), case, body.category,
                             login.username, now())
         handling.dispatch(session, case, handling.DispatchOrder(
             lead_unit_id=body.lead_unit_id, mode=body.mode,
             assist_unit_ids=body.assist_unit_ids, instructions=body.instructions,
             category=body.category, complex_case=body.complex_case,
             complained_unit_id=body.complained_unit_id), login.username, now(), rules)
-        case_id = case.id
-    return _changed(sessions, case_id)
+
+    return _step(sessions, case_key, step)
 
 
 @router.post("/api/cases/{case_key}/review", response_model=HandlingPublic)
 def review(case_key: str, body: ReviewIn, sessions: WriterDep, login: Supervisor
            ) -> HandlingPublic:
     """审核 of the unit's reply: passed, or returned with the reasons."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        handling.review(session, case, body.passed, body.note, login.username, now())
-        case_id = case.id
-    return _changed(sessions, case_id)
+    return _step(sessions, case_key, lambda s, c:
+                 handling.review(s, c, body.passed, body.note, login.username, now()))
 
 
 @router.post("/api/extensions/{extension_id}/decision", response_model=ExtensionPublic)
@@ -216,52 +218,37 @@ def decide_extension(extension_id: str, body: ExtensionDecisionIn, sessions: Wri
 def give_feedback(case_key: str, body: FeedbackIn, sessions: WriterDep, login: CaseWorker
                   ) -> HandlingPublic:
     """回访: how and when the citizen was told, with their satisfaction if given."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        feedback.give_feedback(session, case, body.method, body.told_at or now(), body.note,
-                               body.satisfaction, login.username, now())
-        case_id = case.id
-    return _changed(sessions, case_id)
+    return _step(sessions, case_key, lambda s, c:
+                 feedback.give_feedback(s, c, body.method, body.told_at or now(),
+                                        body.note, body.satisfaction, login.username, now()))
 
 
 @router.post("/api/cases/{case_key}/reopen", response_model=HandlingPublic)
 def reopen(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep,
            login: Supervisor) -> HandlingPublic:
     """重办: back to dispatch, with the reason."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        handling.reopen(session, case, body.reason, login.username, now(), rules)
-        case_id = case.id
-    return _changed(sessions, case_id)
+    return _step(sessions, case_key, lambda s, c:
+                 handling.reopen(s, c, body.reason, login.username, now(), rules))
 
 
 @router.post("/api/cases/{case_key}/close", response_model=HandlingPublic)
 def close(case_key: str, body: CloseIn, sessions: WriterDep, login: Supervisor
           ) -> HandlingPublic:
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        handling.close(session, case, login.username, now(), body.note)
-        case_id = case.id
-    return _changed(sessions, case_id)
+    return _step(sessions, case_key, lambda s, c:
+                 handling.close(s, c, login.username, now(), body.note))
 
 
 @router.post("/api/cases/{case_key}/withdrawal", response_model=HandlingPublic)
 def withdraw(case_key: str, body: ReasonIn, sessions: WriterDep, login: CaseWorker
              ) -> HandlingPublic:
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        handling.withdraw(session, case, body.reason, login.username, now())
-        case_id = case.id
-    return _changed(sessions, case_id)
+    return _step(sessions, case_key, lambda s, c:
+                 handling.withdraw(s, c, body.reason, login.username, now()))
 
 
 @router.post("/api/cases/{case_key}/archive", response_model=HandlingPublic)
 def archive(case_key: str, sessions: WriterDep, login: Supervisor) -> HandlingPublic:
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        handling.archive(session, case, login.username, now())
-        case_id = case.id
-    return _changed(sessions, case_id)
+    return _step(sessions, case_key, lambda s, c:
+                 handling.archive(s, c, login.username, now()))
 
 
 # -- supervision -----------------------------------------------------------------------------

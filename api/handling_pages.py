@@ -20,6 +20,7 @@ from api.auth import CaseWorker, Login, Supervisor, UnitHandler
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.handling import model_cache
 from api.pages import form_values, render, see, zh_errors
+from api.unit_api import own_case, own_unit
 from dispatch import feedback, handling, routing, stage_clocks, supervision, unit_portal, units
 from dispatch.feedback import METHOD_LABELS, Method
 from dispatch.handling import FINDING_LABELS, MODE_LABELS, Finding, Mode, Refused
@@ -43,7 +44,7 @@ def handling_context(request: Request, session: Session, case: Case,
     suggestions = routing.suggest(session, cache, case) if centre_side else []
     model = cache.model() if centre_side else None
     categories = list(dict.fromkeys([*(s.category for s in suggestions),
-                                     *getattr(model, "labels", []),
+                                     *(model.labels if model else []),
                                      *(e.category for e in units.catalogue(session))]))
     all_units = units.list_units(session)
     assignments = handling.assignments(session, case.id, active_only=False)
@@ -124,8 +125,7 @@ async def dispatch_page(case_id: str, request: Request, sessions: WriterDep,
             mode = Mode(form.get("mode", "transfer"))
         except ValueError:
             raise Invalid({"mode": FieldError("办理方式不正确", "unknown mode")}) from None
-        top = routing.suggest(session, model_cache(request), case, 1)
-        routing.confirm(session, case, form["category"], top[0] if top else None,
+        routing.confirm(session, model_cache(request), case, form["category"],
                         login.username, now())
         handling.dispatch(session, case, handling.DispatchOrder(
             lead_unit_id=form["lead_unit_id"], mode=mode, assist_unit_ids=assists,
@@ -266,7 +266,7 @@ def _units_page(request: Request, session: Session, settings: Settings, login: L
 
 def _known_categories(request: Request) -> list[str]:
     model = model_cache(request).model()
-    return list(getattr(model, "labels", []))
+    return list(model.labels) if model else []
 
 
 @router.get("/units", response_class=HTMLResponse)
@@ -329,18 +329,11 @@ async def catalogue_set(request: Request, sessions: WriterDep, settings: Setting
 
 # -- the handling unit's portal --------------------------------------------------------------
 
-def _own_unit(session: Session, login: Login) -> Unit:
-    unit = units.unit_of_user(session, login.user_id)
-    if unit is None:
-        raise HTTPException(status_code=403, detail="your account belongs to no unit")
-    return unit
-
-
 @router.get("/unit", response_class=HTMLResponse)
 def unit_home(request: Request, session: SessionDep, settings: SettingsDep,
               login: UnitHandler) -> HTMLResponse:
-    unit = _own_unit(session, login)
-    items = [(item, unit_portal.view(session, item.case, unit.id))
+    unit = own_unit(session, login)
+    items = [(item, unit_portal.title_for(item.case, unit.id))
              for item in unit_portal.cases_of(session, unit.id)]
     return render(request, "unit_home.html", login, settings, unit=unit, items=items,
                   records=supervision.records(session, unit_id=unit.id, limit=50))
@@ -349,14 +342,8 @@ def unit_home(request: Request, session: SessionDep, settings: SettingsDep,
 def _unit_case_page(request: Request, session: Session, settings: Settings, login: Login,
                     case_id: str, errors: dict[str, str] | None = None,
                     status_code: int = 200) -> HTMLResponse:
-    unit = _own_unit(session, login)
-    case = session.get(Case, case_id) if len(case_id) == 32 else None
-    if case is None:
-        raise HTTPException(status_code=404, detail="case not found")
-    try:
-        seen = unit_portal.view(session, case, unit.id)
-    except Refused:
-        raise HTTPException(status_code=404, detail="case not found") from None
+    case, unit = own_case(session, login, case_id)
+    seen = unit_portal.view(session, case, unit.id)
     return render(request, "unit_case.html", login, settings, status_code=status_code,
                   errors=errors or {}, unit=unit, seen=seen, finding_labels=FINDING_LABELS,
                   extensions=[e for e in handling.extensions(session, case.id)
@@ -377,14 +364,7 @@ async def unit_step(case_id: str, step: str, request: Request, sessions: WriterD
 
     def run() -> None:
         with transaction(sessions) as session:
-            unit = _own_unit(session, login)
-            case = session.get(Case, case_id) if len(case_id) == 32 else None
-            if case is None:
-                raise HTTPException(status_code=404, detail="case not found")
-            try:
-                handling.unit_assignment(session, case, unit.id)
-            except Refused:
-                raise HTTPException(status_code=404, detail="case not found") from None
+            case, unit = own_case(session, login, case_id)
             _unit_action(session, case, unit, step, form, login, rules)
 
     try:

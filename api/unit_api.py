@@ -78,7 +78,7 @@ def my_cases(session: SessionDep, login: UnitMember) -> list[UnitCaseSummary]:
     unit = own_unit(session, login)
     return [UnitCaseSummary(id=item.case.id, number=item.case.number,
                             status=item.case.status,
-                            title=unit_portal.view(session, item.case, unit.id).title,
+                            title=unit_portal.title_for(item.case, unit.id),
                             role=item.assignment.role, due_on=item.due_on,
                             provisional=item.provisional)
             for item in unit_portal.cases_of(session, unit.id)]

@@ -17,9 +17,7 @@ from dispatch import stage_clocks, units
 from dispatch.case_store import add_event
 from dispatch.handling_models import Assignment, CaseDeadline, Extension, Unit, UnitReply
 from dispatch.lifecycle import (
-    FINAL,
     Action,
-    IllegalTransition,
     Status,
     check_reason,
     next_status,
@@ -357,8 +355,6 @@ def withdraw(session: Session, case: Case, reason: str, actor: str, now: dt.date
 
 
 def archive(session: Session, case: Case, actor: str, now: dt.datetime) -> None:
-    if Status(case.status) not in FINAL:
-        raise IllegalTransition(Action.ARCHIVE, Status(case.status))
     transition(session, case, Action.ARCHIVE, actor, now, "立卷归档")
 
 

@@ -8,6 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session
 from dispatch import units
 from dispatch.handling_models import RoutingLabel
 from dispatch.models import Case
+
+if TYPE_CHECKING:
+    from dispatch.routing_model import RoutingModel
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +38,16 @@ class ModelCache:
         self.path = path
         self._lock = threading.Lock()
         self._stamp: float | None = None
-        self._model: object | None = None
+        self._model: RoutingModel | None = None
         self.error = ""
 
-    def model(self) -> object | None:
+    def model(self) -> RoutingModel | None:
         try:
             stamp = self.path.stat().st_mtime
         except FileNotFoundError:
             self.error = "no routing model: run 'hotline route train'"
             return None
+        # Imported when a model exists: scikit-learn stays out of a process that has none.
         from dispatch.routing_model import RoutingModel, RoutingModelError
 
         with self._lock:
@@ -67,16 +72,19 @@ def suggest(session: Session, cache: ModelCache, case: Case, k: int = 3) -> list
     if model is None:
         return []
     found = []
-    for item in model.top(case_text(case), k):  # type: ignore[attr-defined]
+    for item in model.top(case_text(case), k):
         unit = units.unit_for_category(session, item.label)
         found.append(Suggestion(item.label, round(float(item.confidence), 4),
                                 unit.id if unit else None, unit.name if unit else ""))
     return found
 
 
-def confirm(session: Session, case: Case, label: str, suggested: Suggestion | None,
-            actor: str, now: dt.datetime) -> None:
-    """The category the operator chose: what counts, and what the next training learns."""
+def confirm(session: Session, cache: ModelCache, case: Case, label: str, actor: str,
+            now: dt.datetime) -> None:
+    """The category the operator chose: what counts, and what the next training learns
+    (kept beside what the model suggested and how sure it was)."""
+    top = suggest(session, cache, case, 1)
+    suggested = top[0] if top else None
     row = session.get(RoutingLabel, case.id)
     if row is None:
         row = RoutingLabel(case_id=case.id)

@@ -65,15 +65,25 @@ class View:
     reminders: list[str]
 
 
+def visible(case: Case, shown: disclosure.Disclosure, text: str) -> str:
+    """``text`` of the case as a unit may read it."""
+    if shown.identity:
+        return text
+    return disclosure.redact(text, case.complainant_name, case.complainant_phone,
+                             case.complainant_address, case.complainant_org)
+
+
+def title_for(case: Case, unit_id: str) -> str:
+    return visible(case, disclosure.for_unit(parties(case), unit_id), case.title)
+
+
 def view(session: Session, case: Case, unit_id: str) -> View:
     """The unit's view of ``case``; ``handling.Refused`` if it is not the unit's."""
     assignment = handling.unit_assignment(session, case, unit_id)
     shown = disclosure.for_unit(parties(case), unit_id)
-    identifiers = (case.complainant_name, case.complainant_phone, case.complainant_address,
-                   case.complainant_org)
 
     def safe(text: str) -> str:
-        return text if shown.identity else disclosure.redact(text, *identifiers)
+        return visible(case, shown, text)
 
     hidden = "" if shown.identity else disclosure.HIDDEN_NAME
     deadline = stage_clocks.active(session, case.id, Stage.HANDLING)

@@ -507,23 +507,12 @@ def route() -> None:
     """Routing-category suggestions: train the text classifier, classify cases."""
 
 
-def _confirmed_routing_examples(settings: Settings) -> list[tuple[str, str]] | None:
-    """(text, category) of the cases operators confirmed, or None while no module provides
-    ``confirmed_examples(session)``."""
-    import importlib
+def _confirmed_routing_examples(settings: Settings) -> list[tuple[str, str]]:
+    """(text, category) of the cases operators confirmed at dispatch."""
+    from dispatch.routing import confirmed_examples
 
-    for name in ("dispatch.routing_corrections", "dispatch.routing"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        source = getattr(module, "confirmed_examples", None)
-        if source is not None:
-            with _database(settings) as session:
-                return [(str(text), str(label)) for text, label in source(session)]
-    return None
+    with _database(settings) as session:
+        return confirmed_examples(session)
 
 
 @route.command("train")
@@ -534,7 +523,9 @@ def _confirmed_routing_examples(settings: Settings) -> list[tuple[str, str]] | N
               help="Model file (default: <data_dir>/routing/model.npz)")
 @click.option("--no-db", is_flag=True,
               help="Leave out the categories operators confirmed in the database")
-def route_train(data_files: tuple[Path, ...], output: Path | None, no_db: bool) -> None:
+@click.option("--if-missing", is_flag=True, help="Do nothing when the model file exists")
+def route_train(data_files: tuple[Path, ...], output: Path | None, no_db: bool,
+                if_missing: bool) -> None:
     """Train the routing classifier on labelled CSVs plus the confirmed cases."""
     import time
 
@@ -542,18 +533,20 @@ def route_train(data_files: tuple[Path, ...], output: Path | None, no_db: bool) 
 
     settings = _settings()
     target = output or settings.routing_model_file
+    if if_missing and target.exists():
+        click.echo(f"model: {target} (exists, kept)")
+        return
     examples: list[tuple[str, str]] = []
     try:
         for path in data_files or (ROUTING_DATA,):
             examples += read_labelled_csv(path)
-        confirmed = None if no_db else _confirmed_routing_examples(settings)
+        confirmed = [] if no_db else _confirmed_routing_examples(settings)
         started = time.perf_counter()
-        model = train(examples + (confirmed or []))
+        model = train(examples + confirmed)
         model.save(target)
     except RoutingModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    source = ("not read (--no-db)" if no_db else "no source yet" if confirmed is None
-              else str(len(confirmed)))
+    source = "not read (--no-db)" if no_db else str(len(confirmed))
     click.echo(f"examples: {model.info['examples']} (CSV {len(examples)}, confirmed cases "
                f"{source})")
     click.echo(f"labels: {', '.join(model.labels)}")

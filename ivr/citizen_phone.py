@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
-from ivr.sip_phones import DialError, _sipp, free_media_port
+from ivr.sip_phones import CANCELLED, RINGING, DialError, free_media_port, sipp_binary
 
 # RFC 4733 event codes; payload type 101 is what Asterisk offers for telephone-event.
 EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
@@ -108,21 +108,6 @@ _HEADER = """<?xml version="1.0" encoding="UTF-8"?>
   <recv request="INVITE" crlf="true"/>
 """
 
-_RINGING = """  <send>
-    <![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-    ]]>
-  </send>
-"""
-
 _OK_WITH_SDP = """  <send retrans="500">
     <![CDATA[
 SIP/2.0 200 OK
@@ -173,34 +158,6 @@ Content-Length: 0
 </scenario>
 """
 
-_CANCELLED = """  <recv request="CANCEL"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-SIP/2.0 487 Request Terminated
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-CSeq: [cseq] INVITE
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-</scenario>
-"""
 
 
 def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (),
@@ -208,11 +165,11 @@ def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (
     """The UAS scenario. ``keys``: (seconds after the previous step, key) — the first delay
     counts from the answer; the hotline hanging up at any point ends the call. The key
     captures are written into ``pcap_dir`` (a temporary folder the phone owns)."""
-    head = _HEADER.format(behaviour=behaviour.value) + _RINGING
+    head = _HEADER.format(behaviour=behaviour.value) + RINGING
     if behaviour is Behaviour.BUSY:
         return _HEADER.format(behaviour=behaviour.value) + _BUSY
     if behaviour is Behaviour.RING:
-        return head + _CANCELLED
+        return head + CANCELLED
     steps = [f'  <pause milliseconds="{max(int(ring_seconds * 1000), 1)}"/>\n',
              _OK_WITH_SDP.format(sdp=_SDP)]
     for index, (delay, key) in enumerate(keys):
@@ -257,7 +214,7 @@ class CitizenPhone:
         self.stop()
 
     def start(self) -> None:
-        sipp = _sipp()
+        sipp = sipp_binary()
         tmp = Path(self._tmp.name)
         scenario = tmp / "citizen.xml"
         scenario.write_text(

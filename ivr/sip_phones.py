@@ -46,7 +46,7 @@ def free_media_port() -> int:
     raise DialError("no free media port pair")
 
 
-def _sipp() -> str:
+def sipp_binary() -> str:
     path = shutil.which("sipp")
     if path is None:
         raise DialError("sipp is not installed (apt-get install sip-tester)")
@@ -194,7 +194,7 @@ def place_call(
 ) -> DialResult:
     """Place one real SIP call with SIPp and return when SIPp is done. Ports are picked free
     unless given (callers placing many calls at once give them, so that no two collide)."""
-    sipp = _sipp()
+    sipp = sipp_binary()
     if not caller or not all(ch.isdigit() or ch == "+" for ch in caller):
         raise DialError(f"caller number must be digits: {caller!r}")
     with tempfile.TemporaryDirectory(prefix="hotline-dial-") as tmp:
@@ -310,10 +310,8 @@ Content-Length: 0
 </scenario>
 """
 
-_RING_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="operator rings, never answers">
-  <recv request="INVITE" crlf="true"/>
-  <send>
+# Scenario fragments shared by the phones here and in ivr/citizen_phone.py.
+RINGING = """  <send>
     <![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
@@ -326,7 +324,10 @@ Content-Length: 0
 
     ]]>
   </send>
-  <recv request="CANCEL"/>
+"""
+
+# The caller gave up while we rang: 200 to the CANCEL, 487 to the INVITE.
+CANCELLED = """  <recv request="CANCEL"/>
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -354,6 +355,11 @@ Content-Length: 0
   <recv request="ACK"/>
 </scenario>
 """
+
+_RING_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="operator rings, never answers">
+  <recv request="INVITE" crlf="true"/>
+""" + RINGING + CANCELLED
 
 
 class OperatorPhone:
@@ -390,7 +396,7 @@ class OperatorPhone:
         self.stop()
 
     def start(self) -> None:
-        sipp = _sipp()
+        sipp = sipp_binary()
         tmp = Path(self._tmp.name)
         if self.answer:
             if self.audio is None:
@@ -409,7 +415,7 @@ class OperatorPhone:
         self.register(self.expires)
 
     def register(self, expires: int) -> None:
-        sipp = _sipp()
+        sipp = sipp_binary()
         tmp = Path(self._tmp.name)
         xml = _REGISTER.format(user=self.name, password=self.password,
                                contact_port=self.port, expires=expires)

@@ -4,17 +4,20 @@ stratified sample of the real citizen messages (../shared/data/complaints/train.
 from __future__ import annotations
 
 import csv
-import sys
-import types
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 
+from dispatch import intake, routing
+from dispatch.models import Case
 from dispatch.routing_eval import accuracy, stratified_split
 from hotline import migrate
 from hotline.cli import main
+from hotline.db import make_engine, make_session_factory, transaction
 from hotline.settings import PROJECT_ROOT, Settings
 
 TRAIN_CSV = PROJECT_ROOT.parent / "shared" / "data" / "complaints" / "train.csv"
@@ -193,23 +196,41 @@ def test_bad_training_data(empty_data_dir: Path, tmp_path: Path) -> None:
     assert not (empty_data_dir / "routing" / "model.npz").exists()
 
 
-def test_train_adds_confirmed_cases(samples: Samples, tmp_path: Path,
-                                    empty_data_dir: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    corrections = types.ModuleType("dispatch.routing_corrections")
-    seen: list[object] = []
+def test_train_if_missing_keeps_an_existing_model(trained: Result, data_dir: Path,
+                                                  samples: Samples) -> None:
+    model_file = data_dir / "routing" / "model.npz"
+    before = model_file.stat().st_mtime_ns
+    kept = run("train", "--data", str(samples.small), "--no-db", "--if-missing")
+    assert kept.exit_code == 0 and "exists, kept" in kept.output
+    assert model_file.stat().st_mtime_ns == before
 
-    def confirmed_examples(session: object) -> list[tuple[str, str]]:
-        seen.append(session)
-        return [("路灯坏了很久没人修", "城乡建设"), ("出租车拒载", "交通运输")]
 
-    corrections.confirmed_examples = confirmed_examples  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dispatch.routing_corrections", corrections)
+def test_train_adds_the_categories_confirmed_at_dispatch(samples: Samples, tmp_path: Path,
+                                                         empty_data_dir: Path) -> None:
+    empty_data_dir.mkdir()
+    settings = Settings(data_dir=empty_data_dir)
+    migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    now = dt.datetime.now(dt.UTC)
+    config = intake.IntakeConfig(ZoneInfo("Asia/Shanghai"), settings.case_number_format,
+                                 settings.attachments_dir, 1024, 1)
+    for title, category in [("路灯坏了很久没人修", "城乡建设"), ("出租车拒载", "交通运输")]:
+        case = intake.register(sessions, config, {
+            "received_at": "2026-11-20T09:30", "channel": "walk_in",
+            "case_type": "suggestion", "complainant_name": "张三",
+            "complainant_phone": "13800138000", "title": title,
+            "content": title}, [], "op1", now)
+        with transaction(sessions) as session:
+            stored = session.get(Case, case.id)
+            assert stored is not None
+            routing.confirm(session, routing.ModelCache(tmp_path / "none.npz"), stored,
+                            category, "op1", now)
+    engine.dispose()
     output = tmp_path / "model.npz"
     result = run("train", "--data", str(samples.small), "--output", str(output))
     assert result.exit_code == 0, result.output
     assert "examples: 352 (CSV 350, confirmed cases 2)" in result.output
-    assert len(seen) == 1
     assert output.is_file()
 
 
