@@ -27,7 +27,15 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
-from ivr.sip_phones import CANCELLED, RINGING, DialError, free_media_port, sipp_binary
+from ivr.sip_phones import (
+    ANSWERED,
+    BYE_OK,
+    CANCELLED,
+    RINGING,
+    DialError,
+    free_media_port,
+    sipp_binary,
+)
 
 # RFC 4733 event codes; payload type 101 is what Asterisk offers for telephone-event.
 EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
@@ -108,40 +116,6 @@ _HEADER = """<?xml version="1.0" encoding="UTF-8"?>
   <recv request="INVITE" crlf="true"/>
 """
 
-_OK_WITH_SDP = """  <send retrans="500">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{sdp}
-    ]]>
-  </send>
-  <recv request="ACK" rtd="true" crlf="true"/>
-"""
-
-_OK_TO_BYE = """  <label id="answer_bye"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"""
-
 _BUSY = """  <send>
     <![CDATA[
 SIP/2.0 486 Busy Here
@@ -171,7 +145,7 @@ def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (
     if behaviour is Behaviour.RING:
         return head + CANCELLED
     steps = [f'  <pause milliseconds="{max(int(ring_seconds * 1000), 1)}"/>\n',
-             _OK_WITH_SDP.format(sdp=_SDP)]
+             ANSWERED.format(sdp=_SDP)]
     for index, (delay, key) in enumerate(keys):
         if pcap_dir is None:
             raise DialError("key presses need a folder for their captures")
@@ -183,7 +157,7 @@ def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (
             f'  <label id="key{index}"/>\n'
             f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
     steps.append('  <recv request="BYE"/>\n')
-    return head + "".join(steps) + _OK_TO_BYE
+    return head + "".join(steps) + '  <label id="answer_bye"/>\n' + BYE_OK
 
 
 REQUEST_LINE = re.compile(r"^INVITE (sip:\S+) SIP/2\.0", re.MULTILINE)

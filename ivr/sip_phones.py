@@ -261,54 +261,6 @@ Content-Length: 0
 </scenario>
 """
 
-_ANSWER = """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="operator answers">
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-    ]]>
-  </send>
-  <send retrans="500">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{sdp}
-    ]]>
-  </send>
-  <recv request="ACK" rtd="true" crlf="true"/>
-  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"""
 
 # Scenario fragments shared by the phones here and in ivr/citizen_phone.py.
 RINGING = """  <send>
@@ -355,6 +307,48 @@ Content-Length: 0
   <recv request="ACK"/>
 </scenario>
 """
+
+# 200 with the SDP offer answer (format with ``sdp``), then the ACK.
+ANSWERED = """  <send retrans="500">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{sdp}
+    ]]>
+  </send>
+  <recv request="ACK" rtd="true" crlf="true"/>
+"""
+
+# 200 to the hotline's BYE, and the end of the scenario.
+BYE_OK = """  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"""
+
+_ANSWER = """<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="operator answers">
+  <recv request="INVITE" crlf="true"/>
+""" + RINGING + ANSWERED + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  <recv request="BYE"/>
+""" + BYE_OK
 
 _RING_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator rings, never answers">
