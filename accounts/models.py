@@ -17,6 +17,8 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 督查/分管领导
     UNIT_HANDLER = "unit_handler"  # 承办单位经办人
     ADMIN = "admin"  # 系统管理员
+    INVESTIGATOR = "investigator"  # 调查员（纪检、复核）
+    AUDITOR = "auditor"  # 审计员
 
 
 ROLE_LABELS = {
@@ -24,6 +26,8 @@ ROLE_LABELS = {
     Role.SUPERVISOR: "督查员",
     Role.UNIT_HANDLER: "承办单位经办人",
     Role.ADMIN: "系统管理员",
+    Role.INVESTIGATOR: "调查员",
+    Role.AUDITOR: "审计员",
 }
 
 

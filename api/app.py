@@ -17,6 +17,8 @@ from api import (
     background,
     calls,
     cases,
+    evidence,
+    evidence_pages,
     handling,
     handling_pages,
     knowledge,
@@ -53,13 +55,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        job = None
+        jobs = []
         if settings.supervision_interval_seconds > 0:
-            job = asyncio.create_task(background.supervise_forever(
+            jobs.append(asyncio.create_task(background.supervise_forever(
                 app.state.sessions, app.state.rules, now,
-                settings.supervision_interval_seconds))
+                settings.supervision_interval_seconds)))
+        if settings.integrity_check_interval_seconds > 0:
+            jobs.append(asyncio.create_task(background.verify_forever(
+                app.state.sessions, settings.data_dir, now,
+                settings.integrity_check_interval_seconds)))
         yield
-        if job is not None:
+        for job in jobs:
             job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await job
@@ -129,6 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     app.include_router(calls.router)
+    app.include_router(evidence.router)
+    app.include_router(evidence_pages.router)
     app.include_router(cases.router)
     app.include_router(work.router)
     app.include_router(knowledge.router)

@@ -82,3 +82,7 @@ CaseWorker = Annotated[Login, Depends(require(*CASE_WORKERS))]
 KnowledgeEditor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
 Supervisor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
 UnitHandler = Annotated[Login, Depends(require(Role.UNIT_HANDLER))]
+INVESTIGATORS = (Role.SUPERVISOR, Role.INVESTIGATOR)
+Investigator = Annotated[Login, Depends(require(*INVESTIGATORS))]
+Auditor = Annotated[Login, Depends(require(Role.AUDITOR))]
+IntegrityReader = Annotated[Login, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]

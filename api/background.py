@@ -1,4 +1,5 @@
-"""Jobs the API process runs on a schedule: supervision (催办, yellow and red cards)."""
+"""Jobs the API process runs on a schedule: supervision (催办, yellow and red cards) and the
+store's integrity check."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import supervision
 from dispatch.rules_source import RulesSource
 from hotline.db import transaction
+from recordings import integrity
 
 log = logging.getLogger(__name__)
 
@@ -35,4 +38,21 @@ async def supervise_forever(sessions: sessionmaker[Session], rules: RulesSource,
             await asyncio.to_thread(supervise_once, sessions, rules, clock)
         except Exception:
             log.exception("supervision run failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+async def verify_forever(sessions: sessionmaker[Session], data_dir: Path,
+                         clock: Callable[[], dt.datetime], interval: float) -> None:
+    """Verify the store now and every ``interval`` seconds; problems are logged as errors
+    and shown to supervisors (the latest check is on their pages)."""
+    while True:
+        try:
+            report = await asyncio.to_thread(integrity.check_and_record, sessions, data_dir,
+                                             clock())
+            for problem in report.problems:
+                log.error("store integrity: %s", problem.line())
+            if report.ok:
+                log.info("store integrity: %d files ok", report.files_checked)
+        except Exception:
+            log.exception("store verification failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)

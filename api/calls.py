@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Query
 
-from api.auth import CallReader, RecordingListener
-from api.deps import SessionDep, SettingsDep
+from api.auth import CallReader
+from api.deps import SessionDep
 from api.schemas import CallPublic, CallTranscript
 from asr import transcripts
 from ivr import call_store
-from recordings import access
 
 router = APIRouter()
 
@@ -63,28 +60,3 @@ def get_transcript(call_id: str, session: SessionDep, _login: CallReader) -> Cal
     if found is None:
         raise HTTPException(status_code=404, detail="call not found")
     return CallTranscript.of(found)
-
-
-@router.get("/api/recordings/{recording_id}/audio", tags=["recordings"])
-def recording_audio(
-    recording_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-    login: RecordingListener,
-) -> FileResponse:
-    """The recording's WAV; range requests are honoured so players can seek. Logged."""
-    recording = access.find(session, recording_id)
-    if recording is None:
-        raise HTTPException(status_code=404, detail="recording not found")
-    path = access.file_of(settings.recordings_dir, recording)
-    if path is None:
-        raise HTTPException(status_code=404, detail="recording file missing")
-    access.log_access(
-        session,
-        recording,
-        actor=login.username,
-        client=request.client.host if request.client else "",
-        action="play",
-        byte_range=request.headers.get("range", ""),
-        now=dt.datetime.now(dt.UTC),
-    )
-    session.commit()
-    return FileResponse(path, media_type="audio/wav")

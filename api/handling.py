@@ -5,6 +5,7 @@ supervision."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from api.auth import CaseWorker, Login, Supervisor
 from api.cases import find_case
-from api.deps import RulesDep, SessionDep, WriterDep, now
+from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.handling_schemas import (
     ApprovalIn,
     AssignmentPublic,
@@ -44,6 +45,8 @@ from dispatch.handling_models import Extension, Unit, UnitReply
 from dispatch.models import Case
 from dispatch.registration import FieldError, Invalid
 from hotline.db import transaction
+from hotline.settings import Settings
+from recordings import case_archive
 
 router = APIRouter(tags=["dispatch"])
 
@@ -246,9 +249,21 @@ def withdraw(case_key: str, body: ReasonIn, sessions: WriterDep, login: CaseWork
 
 
 @router.post("/api/cases/{case_key}/archive", response_model=HandlingPublic)
-def archive(case_key: str, sessions: WriterDep, login: Supervisor) -> HandlingPublic:
-    return _step(sessions, case_key, lambda s, c:
-                 handling.archive(s, c, login.username, now()))
+def archive(case_key: str, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+            ) -> HandlingPublic:
+    """立卷归档: the closed case and its bundle (registration form, history, unit replies,
+    feedback, recordings, transcripts, evidence files) go to the archive store."""
+    with case_archive.written_files() as written:
+        return _step(sessions, case_key, lambda s, c: archive_case(
+            s, c, settings, login.username, written))
+
+
+def archive_case(session: Session, case: Case, settings: Settings, actor: str,
+                 written: list[Path]) -> None:
+    handling.archive(session, case, actor, now())
+    session.flush()
+    session.refresh(case, ["history"])
+    case_archive.archive_bundle(session, case, settings.data_dir, actor, now(), written)
 
 
 # -- supervision -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from api.auth import CaseWorker, Login, Supervisor, UnitHandler
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
-from api.handling import model_cache
+from api.handling import archive_case, model_cache
 from api.pages import form_values, render, see, zh_errors
 from api.unit_api import own_case, own_unit
 from dispatch import feedback, handling, routing, stage_clocks, supervision, unit_portal, units
@@ -32,6 +32,7 @@ from dispatch.satisfaction import LEVEL_LABELS, Level
 from dispatch.stage_clocks import STAGE_LABELS
 from hotline.db import transaction
 from hotline.settings import Settings
+from recordings import case_archive
 
 router = APIRouter(include_in_schema=False)
 
@@ -226,8 +227,9 @@ async def conclusion_page(case_id: str, request: Request, sessions: WriterDep,
 @router.post("/cases/{case_id}/archive", response_class=HTMLResponse)
 async def archive_page(case_id: str, request: Request, sessions: WriterDep,
                        settings: SettingsDep, login: Supervisor) -> Response:
-    return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
-                            handling.archive(s, c, login.username, now()))
+    with case_archive.written_files() as written:
+        return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
+                                archive_case(s, c, settings, login.username, written))
 
 
 # -- the supervisor's overview ---------------------------------------------------------------

@@ -40,6 +40,7 @@ from dispatch.registration import (
 from hotline.db import transaction
 from hotline.settings import Settings
 from ivr import call_store
+from recordings import integrity
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -48,9 +49,19 @@ CHOICES = {"channels": CHANNEL_LABELS, "types": TYPE_LABELS, "decisions": DECISI
 OTHER_CHANNELS = {c: label for c, label in CHANNEL_LABELS.items() if c is not Channel.PHONE}
 
 
+def store_alert(request: Request, login: Login) -> list[integrity.Problem] | None:
+    """Supervisors and auditors see the last integrity check's problems on every page."""
+    if login.role not in (Role.SUPERVISOR, Role.AUDITOR):
+        return None
+    with request.app.state.sessions() as session:
+        check = integrity.latest(session)
+        return integrity.problems_of(check) if check is not None and not check.ok else None
+
+
 def render(request: Request, template: str, login: Login, settings: Settings,
            status_code: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, {
+        "store_alert": store_alert(request, login),
         "login": login, "role_label": ROLE_LABELS[login.role],
         "zone": ZoneInfo(settings.timezone), "labels": OUTCOME_LABELS,
         "text_labels": TRANSCRIPT_LABELS, "status_labels": STATUS_LABELS,
@@ -94,6 +105,10 @@ def workbench(request: Request, session: SessionDep, settings: SettingsDep,
     """Each role's home: the workbench, a unit's portal, or the call list."""
     if login.role is Role.UNIT_HANDLER:
         return see("/unit")
+    if login.role is Role.INVESTIGATOR:
+        return see("/evidence")
+    if login.role is Role.AUDITOR:
+        return see("/audit")
     if login.role not in (Role.OPERATOR, Role.SUPERVISOR):
         return see("/calls")
     return _workbench(request, session, settings, login)

@@ -18,7 +18,7 @@ from dispatch.models import Attachment, Case
 from dispatch.registration import FieldError, Invalid
 from dispatch.stage_clocks import Rules
 from hotline.db import transaction
-from recordings import evidence
+from recordings import evidence, manifest
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ def _attach(session: Session, case: Case, item: evidence.StoredEvidence, actor: 
                             sha256=item.sha256, path=item.relative_path, uploaded_by=actor,
                             created_at=now)
     session.add(attachment)
+    manifest.append(session, manifest.STORED, manifest.Item(
+        manifest.ATTACHMENT, item.id, item.relative_path, item.sha256, item.size_bytes,
+        call_id=case.call_id or "", case_id=case.id), now, actor)
     return attachment
 
 

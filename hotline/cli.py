@@ -580,5 +580,13 @@ def route_classify(input_file: Path, output_file: Path, model_file: Path | None)
     click.echo(f"{len(cases)} cases classified: {output_file}")
 
 
+def _register_groups() -> None:
+    from hotline.recordings_cli import recordings
+
+    main.add_command(recordings)
+
+
+_register_groups()
+
 if __name__ == "__main__":
     main()

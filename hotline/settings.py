@@ -19,6 +19,7 @@ from asr.transcript import Resampling
 from dispatch.case_numbers import DEFAULT_FORMAT as DEFAULT_CASE_NUMBER_FORMAT
 from dispatch.case_numbers import check_format
 from dispatch.deadline_policy import profile_by_name
+from recordings import retention
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,6 +150,17 @@ class Settings(BaseSettings):
     supervision_interval_seconds: float = Field(
         default=300, ge=0, description="How often the API process runs the supervision job "
         "(reminders, yellow and red cards); 0 turns it off")
+    recording_retention_years: int = Field(
+        default=5, description="Years recordings are kept before purge may delete them; "
+        "at least 5 (a shorter value is refused)")
+    operator_replay_days: int = Field(
+        default=7, ge=0, description="Days an operator may replay the calls they handled")
+    recording_grant_days: int = Field(
+        default=7, ge=1, le=90, description="Days a unit may hear a case's recording once "
+        "a supervisor grants it")
+    integrity_check_interval_seconds: float = Field(
+        default=6 * 3600, ge=0, description="How often the API process verifies the store "
+        "(re-hashes every file, checks the manifest); 0 turns it off")
     deadline_profile: str = Field(
         default="hotline", description="Deadline policy profile: hotline (3/7 working days) or "
         "xinfang (信访: 15/60/+30 calendar days)")
@@ -174,6 +186,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_case_number_format(cls, value: str) -> str:
         return check_format(value)
+
+    @field_validator("recording_retention_years")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        return retention.check_years(value)
 
     @field_validator("deadline_profile")
     @classmethod
@@ -253,6 +270,11 @@ class Settings(BaseSettings):
     def attachments_dir(self) -> Path:
         """Evidence files registered with cases, under random names."""
         return self.data_dir / "attachments"
+
+    @property
+    def archives_dir(self) -> Path:
+        """立卷归档 bundles of archived cases."""
+        return self.data_dir / "archives"
 
     @property
     def asterisk_dir(self) -> Path:

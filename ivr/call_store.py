@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from asr import jobs
 from ivr.call_state import CallState, Outcome
 from ivr.models import Call, CallbackRequest, ConsoleEvent
+from recordings import links, manifest
 from recordings.models import Recording
 from recordings.store import StoredFile
 
@@ -59,7 +60,9 @@ def save_state(session: Session, state: CallState) -> Call:
 def attach_recording(
     session: Session, call: Call, stored: StoredFile, now: dt.datetime
 ) -> Recording:
-    """Link a stored recording to its call and queue its transcription, in one transaction."""
+    """Link a stored recording to its call (and to the case registered from it, if any),
+    add it to the manifest and queue its transcription, in one transaction."""
+    case_id = links.check_and_link(session, call, stored.id, stored.relative_path)
     recording = Recording(
         id=stored.id,
         call_id=call.id,
@@ -75,6 +78,9 @@ def attach_recording(
     session.add(recording)
     call.spool_path = None
     session.flush()
+    manifest.append(session, manifest.STORED, manifest.Item(
+        manifest.RECORDING, stored.id, stored.relative_path, stored.sha256, stored.size_bytes,
+        call_id=call.id, case_id=case_id), now, "ivr")
     jobs.enqueue(session, recording, now)
     return recording
 

@@ -20,7 +20,7 @@ from ivr import call_store, cdr
 from ivr import events as ev
 from ivr.call_state import CallState, apply
 from ivr.models import Call
-from recordings import store, wav
+from recordings import links, store, wav
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,17 @@ class CallTracker:
                     call.recording_problem = f"unusable recording: {exc}"
                     return
                 call_store.attach_recording(session, call, stored, self.clock())
-        except Exception:
+        except Exception as exc:
             if stored is not None and spool is not None:
                 shutil.move(str(self.paths.recordings_dir / stored.relative_path), spool)
-            raise
+            if not isinstance(exc, links.LinkError):
+                raise
+            log.error("call %s: recording not stored, its links disagree: %s", uniqueid, exc)
+            with transaction(self.sessions) as session:
+                call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
+                if call is not None:
+                    call.recording_problem = f"links disagree: {exc}"
+            return
         if stored is not None and spool is not None:
             store.done_marker(spool).unlink(missing_ok=True)
             log.info("call %s: recording stored (%s)", uniqueid, stored.sha256[:12])
