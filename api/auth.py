@@ -76,7 +76,6 @@ def require(*roles: Role) -> Callable[[Request, Login], Awaitable[Login]]:
 
 CALL_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 CallReader = Annotated[Login, Depends(require(*CALL_READERS))]
-RecordingListener = Annotated[Login, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
 CASE_WORKERS = (Role.OPERATOR, Role.SUPERVISOR)
 CaseWorker = Annotated[Login, Depends(require(*CASE_WORKERS))]
 KnowledgeEditor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
@@ -86,3 +85,6 @@ INVESTIGATORS = (Role.SUPERVISOR, Role.INVESTIGATOR)
 Investigator = Annotated[Login, Depends(require(*INVESTIGATORS))]
 Auditor = Annotated[Login, Depends(require(Role.AUDITOR))]
 IntegrityReader = Annotated[Login, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
+# Who may ever hear a recording (each request is then decided on its own facts).
+RecordingListener = Annotated[Login, Depends(require(
+    Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR, Role.UNIT_HANDLER))]

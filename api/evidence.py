@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
 
 from accounts.models import Role
-from api.auth import Auditor, IntegrityReader, Investigator, Login, LoginDep, Supervisor
+from api.auth import (
+    Auditor,
+    IntegrityReader,
+    Investigator,
+    Login,
+    RecordingListener,
+    Supervisor,
+)
 from api.cases import find_case
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence_schemas import (
@@ -55,7 +62,7 @@ def attempt(login: Login, request: Request, action: str, outcome: str,
 
 @router.get("/api/recordings/{recording_id}/audio")
 def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
-                    settings: SettingsDep, login: LoginDep,
+                    settings: SettingsDep, login: RecordingListener,
                     download: bool = False) -> FileResponse:
     """The recording's WAV, with range requests so players can seek. Who may hear it:
     supervisors and investigators after giving a reason (调听事由) for one of its cases,
@@ -64,16 +71,21 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
     the access log."""
     if not access.well_formed(recording_id):
         raise HTTPException(status_code=404, detail="recording not found")
+    unit_id = None
+    if login.role is Role.UNIT_HANDLER:
+        with sessions() as session:
+            unit = units.unit_of_user(session, login.user_id)
+            if unit is None:
+                raise HTTPException(status_code=403, detail="your account belongs to no unit")
+            unit_id = unit.id
     action = access.DOWNLOAD if download else access.PLAY
     with transaction(sessions) as session:
         recording = access.find(session, recording_id)
         if recording is None:
             raise HTTPException(status_code=404, detail="recording not found")
-        unit = units.unit_of_user(session, login.user_id) \
-            if login.role is Role.UNIT_HANDLER else None
         decision = replay.decide(
             session, recording, replay_rules.Listener(login.username, login.role, login.phone),
-            login.user_id, unit.id if unit else None, now(), settings.operator_replay_days)
+            login.user_id, unit_id, now(), settings.operator_replay_days)
         path = access.file_of(settings.recordings_dir, recording) if decision.allowed else None
         outcome = access.DENIED if not decision.allowed else \
             access.ALLOWED if path is not None else "missing"

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from api.auth import CaseWorker, Login, RecordingListener
+from api.auth import CaseWorker, Login
 from api.calls import OUTCOME_LABELS
 from api.case_schemas import (
     CallbackAttemptIn,
@@ -91,7 +91,7 @@ def dismiss(call_id: str, body: DismissalIn, sessions: WriterDep, login: CaseWor
 @router.get("/api/recordings/{recording_id}/waveform", response_model=WaveformPublic,
             tags=["recordings"])
 def recording_waveform(recording_id: str, session: SessionDep, settings: SettingsDep,
-                       _login: RecordingListener,
+                       _login: CaseWorker,
                        buckets: Annotated[int, Query(ge=10, le=4000)] = 800) -> WaveformPublic:
     """Peaks per channel (0..1) for drawing the waveform."""
     recording = access.find(session, recording_id)

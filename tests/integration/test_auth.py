@@ -42,13 +42,30 @@ SUPERVISOR_ONLY = {("POST", "/api/knowledge"), ("PUT", f"/api/knowledge/{Z}"),
                    ("POST", "/api/supervision/run"), ("GET", "/supervision"), ("GET", "/units"),
                    ("POST", "/units"), ("POST", f"/units/{Z}/members"), ("POST", "/catalogue"),
                    ("POST", f"/cases/{Z}/review"), ("POST", f"/extensions/{Z}/decision"),
-                   ("POST", f"/cases/{Z}/conclusion"), ("POST", f"/cases/{Z}/archive")}
+                   ("POST", f"/cases/{Z}/conclusion"), ("POST", f"/cases/{Z}/archive"),
+                   ("POST", f"/api/cases/{Z}/legal-holds"),
+                   ("POST", f"/api/cases/{Z}/legal-holds/{Z}/release"),
+                   ("POST", f"/api/cases/{Z}/recording-grants"),
+                   ("POST", f"/api/cases/{Z}/recording-grants/{Z}/revoke"),
+                   ("POST", "/api/integrity/run"), ("POST", f"/cases/{Z}/evidence/hold"),
+                   ("POST", f"/cases/{Z}/evidence/hold/{Z}/release"),
+                   ("POST", f"/cases/{Z}/evidence/grant"),
+                   ("POST", f"/cases/{Z}/evidence/grant/{Z}/revoke")}
+# Investigators see evidence pages only; auditors the access log and the store's health.
+INVESTIGATOR_MAY = ANY_ROLE | {
+    ("GET", "/"), ("GET", "/evidence"), ("GET", f"/cases/{Z}/evidence"),
+    ("POST", f"/cases/{Z}/evidence/reason"), ("GET", f"/cases/{Z}/evidence/package"),
+    ("GET", f"/cases/{Z}/evidence/archive"), ("GET", f"/api/cases/{Z}/evidence"),
+    ("POST", f"/api/cases/{Z}/replay-reason"), ("GET", f"/api/cases/{Z}/evidence-package"),
+    ("GET", f"/api/recordings/{Z}/audio")}
+AUDITOR_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/audit"),
+                          ("GET", "/api/audit/recording-access"), ("GET", "/api/integrity")}
 
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
     for name, role in (("op1", "operator"), ("unit1", "unit_handler"), ("sup1", "supervisor"),
-                       ("admin1", "admin")):
+                       ("admin1", "admin"), ("inv1", "investigator"), ("aud1", "auditor")):
         add_user(sessions, name, role)
     return Settings(data_dir=tmp_path, database_url=db_url, login_max_failures=3)
 
@@ -126,6 +143,22 @@ def test_admins_see_calls_only_and_only_supervisors_edit_the_knowledge_base(
     for method, path in SUPERVISOR_ONLY:
         response = client.request(method, path, headers={"X-CSRF-Token": token})
         assert response.status_code == 403, (method, path)
+
+
+@pytest.mark.parametrize(("name", "may"), [("inv1", INVESTIGATOR_MAY), ("aud1", AUDITOR_MAY)])
+def test_investigators_and_auditors_reach_only_their_pages(
+        client: TestClient, name: str, may: set[tuple[str, str]]) -> None:
+    protected = [(m, p) for m, p in routes(client) if (m, p) not in PUBLIC]
+    assert set(protected) >= may
+    token = log_in(client, name)
+    for method, path in protected:
+        if (method, path) in ANY_ROLE:
+            continue
+        response = client.request(method, path, headers={"X-CSRF-Token": token})
+        if (method, path) in may:
+            assert response.status_code != 403, (method, path)
+        else:
+            assert response.status_code == 403, (method, path)
 
 
 def test_changes_need_the_csrf_token(client: TestClient) -> None:
