@@ -10,6 +10,7 @@ import click
 @click.group()
 def recordings() -> None:
     """The recording store: integrity and retention."""
+    import hotline.models_registry  # noqa: F401  (every table mapped before any query)
 
 
 @recordings.command("verify")

@@ -62,7 +62,7 @@ def attach_recording(
 ) -> Recording:
     """Link a stored recording to its call (and to the case registered from it, if any),
     add it to the manifest and queue its transcription, in one transaction."""
-    case_id = links.check_and_link(session, call, stored.id, stored.relative_path)
+    case = links.check(session, call, stored.id, stored.relative_path)
     recording = Recording(
         id=stored.id,
         call_id=call.id,
@@ -78,9 +78,11 @@ def attach_recording(
     session.add(recording)
     call.spool_path = None
     session.flush()
+    if case is not None:
+        case.recording_id = recording.id
     manifest.append(session, manifest.STORED, manifest.Item(
         manifest.RECORDING, stored.id, stored.relative_path, stored.sha256, stored.size_bytes,
-        call_id=call.id, case_id=case_id), now, "ivr")
+        call_id=call.id, case_id=case.id if case else ""), now, "ivr")
     jobs.enqueue(session, recording, now)
     return recording
 

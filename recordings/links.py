@@ -13,19 +13,16 @@ class LinkError(RuntimeError):
     """The links disagree; the recording is not stored (it stays in the spool)."""
 
 
-def check_and_link(session: Session, call: Call, recording_id: str, relative_path: str) -> str:
+def check(session: Session, call: Call, recording_id: str, relative_path: str) -> Case | None:
     """Check that the call has no recording yet, that the file is named by the recording,
-    and that a case already registered from the call points at no other recording; link
-    that case to this recording. Returns the case id ("" if none yet)."""
+    and that a case already registered from the call points at no other recording. Returns
+    that case (the caller links it once the recording row exists)."""
     if call.recording is not None and call.recording.id != recording_id:
         raise LinkError(f"call {call.id} already has recording {call.recording.id}")
     if not relative_path.endswith(f"/{recording_id}.wav"):
         raise LinkError(f"store path {relative_path} does not name recording {recording_id}")
     case = session.scalar(select(Case).where(Case.call_id == call.id))
-    if case is None:
-        return ""
-    if case.recording_id not in (None, recording_id):
+    if case is not None and case.recording_id not in (None, recording_id):
         raise LinkError(f"case {case.number} of call {call.id} points at recording "
                         f"{case.recording_id}")
-    case.recording_id = recording_id
-    return case.id
+    return case
