@@ -152,10 +152,10 @@ def test_a_case_registered_during_the_call_is_linked_when_the_recording_is_store
         call_id = call.id
     case = register(sessions, settings, call_id=call_id)
     with transaction(sessions) as session:
-        call = call_store.get_call(session, call_id)
-        assert call is not None
+        found = call_store.get_call(session, call_id)
+        assert found is not None
         stored = store.ingest(spool, settings.recordings_dir, T0, interleaved=False)
-        recording = call_store.attach_recording(session, call, stored, T0)
+        recording = call_store.attach_recording(session, found, stored, T0)
     with sessions() as session:
         linked = session.get(Case, case.id)
         assert linked is not None and linked.recording_id == recording.id
@@ -177,9 +177,9 @@ def test_a_recording_whose_links_disagree_is_not_stored(
     stored = store.ingest(spool, settings.recordings_dir, T0, interleaved=False)
     with pytest.raises(links.LinkError, match="points at recording"), \
             transaction(sessions) as session:
-        call = call_store.get_call(session, call_id)
-        assert call is not None
-        call_store.attach_recording(session, call, stored, T0)
+        found = call_store.get_call(session, call_id)
+        assert found is not None
+        call_store.attach_recording(session, found, stored, T0)
     assert [e.object_id for e in entries(sessions)] == [other_recording], \
         "nothing entered the manifest"
     assert other_call
