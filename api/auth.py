@@ -85,6 +85,4 @@ INVESTIGATORS = (Role.SUPERVISOR, Role.INVESTIGATOR)
 Investigator = Annotated[Login, Depends(require(*INVESTIGATORS))]
 Auditor = Annotated[Login, Depends(require(Role.AUDITOR))]
 IntegrityReader = Annotated[Login, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
-# Who may ever hear a recording (each request is then decided on its own facts).
-RecordingListener = Annotated[Login, Depends(require(
-    Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR, Role.UNIT_HANDLER))]
+

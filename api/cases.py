@@ -29,6 +29,7 @@ from dispatch.models import Attachment, Case
 from dispatch.registration import Decision, FieldError, Invalid
 from dispatch.stage_clocks import Rules
 from hotline.db import transaction
+from hotline.ids import is_case_number, is_id
 from hotline.settings import Settings
 from ivr import call_store
 from recordings import evidence
@@ -44,8 +45,9 @@ def intake_config(settings: Settings, rules: Rules | None = None) -> intake.Inta
 
 def find_case(session: SessionDep, key: str) -> Case:
     """A case by id or by number."""
-    case = case_store.get(session, key) if len(key) == 32 else None
-    case = case or case_store.by_number(session, key)
+    case = case_store.get(session, key) if is_id(key) else None
+    if case is None and is_case_number(key):
+        case = case_store.by_number(session, key)
     if case is None:
         raise HTTPException(status_code=404, detail="case not found")
     return case
@@ -157,7 +159,7 @@ def add_attachments(case_key: str, files: list[UploadFile], sessions: WriterDep,
 def download_attachment(attachment_id: str, request: Request, session: SessionDep,
                         settings: SettingsDep, _login: CaseWorker) -> FileResponse:
     """An evidence file by its id, always as a download, never rendered by the browser."""
-    attachment = session.get(Attachment, attachment_id) if len(attachment_id) == 32 else None
+    attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
     path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
         if attachment else None
     if attachment is None or path is None:

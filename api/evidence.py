@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
 
 from accounts.models import Role
 from api.auth import (
+    INVESTIGATORS,
     Auditor,
     IntegrityReader,
     Investigator,
     Login,
-    RecordingListener,
+    LoginDep,
     Supervisor,
 )
 from api.cases import find_case
@@ -60,9 +63,37 @@ def attempt(login: Login, request: Request, action: str, outcome: str,
 
 # -- the audio ----------------------------------------------------------------------------
 
+def refuse_logged(sessions: sessionmaker[Session], login: Login, request: Request,
+                  action: str, recording_id: str | None = None,
+                  case_id: str | None = None) -> NoReturn:
+    """A role that may never do this: the attempt goes to the access log, then 403."""
+    with transaction(sessions) as session:
+        access.log(session, attempt(login, request, action, access.DENIED, recording_id,
+                                    case_id), now())
+    raise HTTPException(status_code=403, detail="your role may not do this")
+
+
+def require_logged(action: str, *roles: Role) -> Callable[..., Awaitable[Login]]:
+    """Like ``require``, but a refusal is written to the access log (with the case the
+    path names, if it is a well-formed id)."""
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request, login: LoginDep, sessions: WriterDep) -> Login:
+        if login.role not in allowed:
+            key = str(request.path_params.get("case_key", ""))
+            refuse_logged(sessions, login, request, action,
+                          case_id=key if access.well_formed(key) else None)
+        return login
+
+    return dependency
+
+
+Exporter = Annotated[Login, Depends(require_logged(access.EXPORT, *INVESTIGATORS))]
+ArchiveReader = Annotated[Login, Depends(require_logged(access.DOWNLOAD, *INVESTIGATORS))]
+
 @router.get("/api/recordings/{recording_id}/audio")
 def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
-                    settings: SettingsDep, login: RecordingListener,
+                    settings: SettingsDep, login: LoginDep,
                     download: bool = False) -> FileResponse:
     """The recording's WAV, with range requests so players can seek. Who may hear it:
     supervisors and investigators after giving a reason (调听事由) for one of its cases,
@@ -71,14 +102,15 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
     the access log."""
     if not access.well_formed(recording_id):
         raise HTTPException(status_code=404, detail="recording not found")
+    action = access.DOWNLOAD if download else access.PLAY
     unit_id = None
     if login.role is Role.UNIT_HANDLER:
         with sessions() as session:
             unit = units.unit_of_user(session, login.user_id)
-            if unit is None:
-                raise HTTPException(status_code=403, detail="your account belongs to no unit")
-            unit_id = unit.id
-    action = access.DOWNLOAD if download else access.PLAY
+            unit_id = unit.id if unit else None
+    if login.role not in replay_rules.MAY_EVER_LISTEN or (
+            login.role is Role.UNIT_HANDLER and unit_id is None):
+        refuse_logged(sessions, login, request, action, recording_id=recording_id)
     with transaction(sessions) as session:
         recording = access.find(session, recording_id)
         if recording is None:
@@ -184,7 +216,7 @@ def package(sessions: sessionmaker[Session], settings: Settings, case_key: str,
 
 @router.get("/api/cases/{case_key}/evidence-package")
 def evidence_package(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: Investigator) -> FileResponse:
+                     settings: SettingsDep, login: Exporter) -> FileResponse:
     """A zip: recordings, transcripts, the case record and history, the access log entries,
     SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``)."""
     target, name = package(sessions, settings, case_key, login, request)

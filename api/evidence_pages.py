@@ -17,12 +17,21 @@ from accounts.models import Role
 from api.auth import Auditor, Investigator, Login, Supervisor
 from api.cases import find_case
 from api.deps import SessionDep, SettingsDep, WriterDep, now
-from api.evidence import access_log, attempt, case_evidence, integrity_public, package
+from api.evidence import (
+    ArchiveReader,
+    Exporter,
+    access_log,
+    attempt,
+    case_evidence,
+    integrity_public,
+    package,
+)
 from api.pages import form_values, render, see
 from dispatch import case_store
 from dispatch.handling_models import Assignment, Unit
 from dispatch.models import Case
 from hotline.db import transaction
+from hotline.ids import is_case_number
 from hotline.settings import Settings
 from recordings import access, case_archive, holds, replay
 from recordings.models import CaseArchive
@@ -55,7 +64,7 @@ def finder(request: Request, session: SessionDep, settings: SettingsDep, login: 
            number: str = "") -> Response:
     """Investigators find a case by its number."""
     number = number.strip()
-    if number:
+    if number and is_case_number(number):
         case = case_store.by_number(session, number)
         if case is not None:
             return see(f"/cases/{case.id}/evidence")
@@ -98,7 +107,7 @@ async def reason_form(case_key: str, request: Request, sessions: WriterDep,
 
 @router.get("/cases/{case_key}/evidence/package")
 def package_download(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: Investigator) -> Response:
+                     settings: SettingsDep, login: Exporter) -> Response:
     target, name = package(sessions, settings, case_key, login, request)
     return FileResponse(target, media_type="application/zip", filename=name,
                         background=BackgroundTask(target.unlink, missing_ok=True))
@@ -152,7 +161,7 @@ def audit_page(request: Request, session: SessionDep, settings: SettingsDep,
 
 @router.get("/cases/{case_key}/evidence/archive")
 def archive_download(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: Investigator) -> Response:
+                     settings: SettingsDep, login: ArchiveReader) -> Response:
     """The 立卷归档 bundle as it was archived; needs a reason in force, and is logged."""
     with transaction(sessions) as session:
         case = find_case(session, case_key)

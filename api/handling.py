@@ -45,6 +45,7 @@ from dispatch.handling_models import Extension, Unit, UnitReply
 from dispatch.models import Case
 from dispatch.registration import FieldError, Invalid
 from hotline.db import transaction
+from hotline.ids import is_id
 from hotline.settings import Settings
 from recordings import case_archive
 
@@ -66,7 +67,7 @@ def create_unit(body: UnitIn, sessions: WriterDep, _login: Supervisor) -> UnitPu
 
 
 def unit_or_404(session: Session, unit_id: str) -> Unit:
-    unit = session.get(Unit, unit_id) if len(unit_id) == 32 else None
+    unit = session.get(Unit, unit_id) if is_id(unit_id) else None
     if unit is None:
         raise HTTPException(status_code=404, detail="unit not found")
     return unit
@@ -209,7 +210,7 @@ def decide_extension(extension_id: str, body: ExtensionDecisionIn, sessions: Wri
                      login: Supervisor) -> ExtensionPublic:
     """Approve (the new date and a notice for the citizen) or refuse with reasons."""
     with transaction(sessions) as session:
-        extension = session.get(Extension, extension_id) if len(extension_id) == 32 else None
+        extension = session.get(Extension, extension_id) if is_id(extension_id) else None
         if extension is None:
             raise HTTPException(status_code=404, detail="extension not found")
         handling.decide_extension(session, find_case(session, extension.case_id), extension,

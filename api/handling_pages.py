@@ -31,6 +31,7 @@ from dispatch.registration import FieldError, Invalid
 from dispatch.satisfaction import LEVEL_LABELS, Level
 from dispatch.stage_clocks import STAGE_LABELS
 from hotline.db import transaction
+from hotline.ids import is_id
 from hotline.settings import Settings
 from recordings import case_archive
 
@@ -91,7 +92,7 @@ async def _case_step(request: Request, sessions: WriterDep, settings: Settings, 
 
     def run() -> None:
         with transaction(sessions) as session:
-            case = session.get(Case, case_id) if len(case_id) == 32 else None
+            case = session.get(Case, case_id) if is_id(case_id) else None
             if case is None:
                 raise HTTPException(status_code=404, detail="case not found")
             step(session, case)
@@ -170,7 +171,7 @@ async def extension_page(extension_id: str, request: Request, sessions: WriterDe
                          settings: SettingsDep, login: Supervisor) -> Response:
     form = form_values(await request.form())
     with sessions() as session:
-        extension = session.get(Extension, extension_id) if len(extension_id) == 32 else None
+        extension = session.get(Extension, extension_id) if is_id(extension_id) else None
         if extension is None:
             raise HTTPException(status_code=404, detail="extension not found")
         case_id = extension.case_id
@@ -309,7 +310,7 @@ async def units_member(unit_id: str, request: Request, sessions: WriterDep,
 
     def change(session: Session) -> None:
         user = session.scalar(select(User).where(User.username == form.get("username", "")))
-        unit = session.get(Unit, unit_id) if len(unit_id) == 32 else None
+        unit = session.get(Unit, unit_id) if is_id(unit_id) else None
         if user is None or unit is None:
             raise Invalid({"username": FieldError("没有该用户或单位", "no such user or unit")})
         units.add_member(session, user, unit)

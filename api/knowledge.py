@@ -12,6 +12,7 @@ from api.deps import SessionDep, WriterDep, now
 from dispatch import knowledge
 from dispatch.models import KnowledgeEntry
 from hotline.db import transaction
+from hotline.ids import is_id
 
 router = APIRouter(tags=["knowledge"])
 
@@ -35,7 +36,7 @@ def create(body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor) -> Kn
 
 def entry_or_404(session: SessionDep, entry_id: str) -> KnowledgeEntry:
     """An entry by id, active or retired."""
-    entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
+    entry = session.get(KnowledgeEntry, entry_id) if is_id(entry_id) else None
     if entry is None:
         raise HTTPException(status_code=404, detail="knowledge entry not found")
     return entry

@@ -38,6 +38,7 @@ from dispatch.registration import (
     Invalid,
 )
 from hotline.db import transaction
+from hotline.ids import is_id
 from hotline.settings import Settings
 from ivr import call_store
 from recordings import integrity
@@ -270,7 +271,7 @@ def cases_page(request: Request, session: SessionDep, settings: SettingsDep,
 def _case_page(request: Request, session: Session, settings: Settings, login: Login,
                case_id: str, errors: dict[str, str] | None = None, message: str = "",
                status_code: int = 200) -> HTMLResponse:
-    case = case_store.get(session, case_id) if len(case_id) == 32 else None
+    case = case_store.get(session, case_id) if is_id(case_id) else None
     if case is None:
         raise HTTPException(status_code=404, detail="case not found")
     from api.handling_pages import handling_context

@@ -26,6 +26,7 @@ from dispatch.handling import Refused
 from dispatch.handling_models import Unit
 from dispatch.models import Attachment, Case
 from hotline.db import transaction
+from hotline.ids import is_id
 from recordings import evidence
 
 router = APIRouter(tags=["unit portal"])
@@ -94,7 +95,7 @@ def my_case(case_key: str, session: SessionDep, login: UnitMember) -> UnitCaseVi
 def my_attachment(case_key: str, attachment_id: str, session: SessionDep,
                   settings: SettingsDep, login: UnitMember) -> FileResponse:
     case, unit = own_case(session, login, case_key)
-    attachment = session.get(Attachment, attachment_id) if len(attachment_id) == 32 else None
+    attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
     path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
         if attachment else None
     if attachment is None or path is None or attachment.case_id != case.id \

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dispatch.models import KnowledgeEntry
 from dispatch.registration import FieldError, Invalid, clean_text
 from dispatch.text_similarity import bigrams, matched
+from hotline.ids import is_id
 
 QUESTION_WEIGHT, KEYWORD_WEIGHT, ANSWER_WEIGHT = 1.0, 1.0, 0.5
 LIMITS = {"question": 300, "answer": 5000, "keywords": 300, "owner_unit": 128}
@@ -48,7 +49,7 @@ def search(session: Session, query: str, limit: int = 10, threshold: float = 2.0
 
 
 def active_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
-    entry = session.get(KnowledgeEntry, entry_id) if len(entry_id) == 32 else None
+    entry = session.get(KnowledgeEntry, entry_id) if is_id(entry_id) else None
     return entry if entry is not None and entry.active else None
 
 

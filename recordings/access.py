@@ -4,7 +4,6 @@ attempt, append-only and hash-chained."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +11,16 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hotline.ids import is_id
 from recordings import chain, ledger
 from recordings.models import Recording, RecordingAccess
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
 PLAY, DOWNLOAD, EXPORT = "play", "download", "export"
 ALLOWED, DENIED = "allowed", "denied"
 
 
 def well_formed(identifier: str) -> bool:
-    return bool(_ID.fullmatch(identifier))
+    return is_id(identifier)
 
 
 def find(session: Session, recording_id: str) -> Recording | None:

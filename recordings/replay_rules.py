@@ -9,6 +9,7 @@ from accounts.models import Role
 
 OPERATOR_OWN_CALL = "话务员复听本人受理的来电"
 INVESTIGATORS = frozenset({Role.SUPERVISOR, Role.INVESTIGATOR})
+MAY_EVER_LISTEN = INVESTIGATORS | {Role.OPERATOR, Role.UNIT_HANDLER}
 
 
 @dataclass(frozen=True)
