@@ -33,7 +33,7 @@ from dispatch.stage_clocks import STAGE_LABELS
 from hotline.db import transaction
 from hotline.ids import is_id
 from hotline.settings import Settings
-from recordings import case_archive
+from recordings import case_archive, replay
 
 router = APIRouter(include_in_schema=False)
 
@@ -347,8 +347,10 @@ def _unit_case_page(request: Request, session: Session, settings: Settings, logi
                     status_code: int = 200) -> HTMLResponse:
     case, unit = own_case(session, login, case_id)
     seen = unit_portal.view(session, case, unit.id)
+    grant = replay.active_grant(session, unit.id, [case.id], now())
     return render(request, "unit_case.html", login, settings, status_code=status_code,
                   errors=errors or {}, unit=unit, seen=seen, finding_labels=FINDING_LABELS,
+                  grant=grant, granted=replay.recordings_of(session, case) if grant else [],
                   extensions=[e for e in handling.extensions(session, case.id)
                               if e.unit_id == unit.id])
 

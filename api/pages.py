@@ -41,7 +41,8 @@ from hotline.db import transaction
 from hotline.ids import is_id
 from hotline.settings import Settings
 from ivr import call_store
-from recordings import integrity
+from recordings import integrity, replay, replay_rules
+from recordings.models import Recording
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -134,9 +135,21 @@ def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
     rows = call_store.list_calls(session, 200)
     texts = transcripts.summaries(session, [c.recording for c in rows if c.recording])
     worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
+    playable = {c.recording.id for c in rows if c.recording and worker
+                and replay_refusal(session, settings, login, c.recording) is None}
     return render(request, "calls.html", login, settings,
                   calls=[CallPublic.model_validate(c) for c in rows], texts=texts,
-                  can_open=worker, can_listen=worker)
+                  can_open=worker, playable=playable)
+
+
+def replay_refusal(session: Session, settings: Settings, login: Login,
+                   recording: Recording) -> str | None:
+    """Why this person may not hear the recording now (None: they may). Nothing is logged:
+    the stream itself logs every request."""
+    decision = replay.decide(session, recording,
+                             replay_rules.Listener(login.username, login.role, login.phone),
+                             login.user_id, None, now(), settings.operator_replay_days)
+    return None if decision.allowed else decision.refusal_zh
 
 
 def _call_page(request: Request, session: Session, settings: Settings, login: Login,
@@ -157,7 +170,9 @@ def _call_page(request: Request, session: Session, settings: Settings, login: Lo
         choices=CHOICES, type_reason=context.type_reason, subjects=context.subjects,
         numbers=context.numbers, earlier_calls=context.earlier_calls,
         earlier_cases=context.earlier_cases, same_phone_open=context.same_phone_open,
-        similar=context.similar, with_attachments=False)
+        similar=context.similar, with_attachments=False,
+        replay_refused=replay_refusal(session, settings, login, call.recording)
+        if call.recording else None)
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)

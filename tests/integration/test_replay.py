@@ -24,9 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from hotline.db import transaction
 from hotline.settings import Settings
+from hotline.waiting import wait_for
 from ivr.models import Call
-from recordings import access
-from recordings.models import CaseArchive, ManifestEntry, Recording, RecordingAccess
+from recordings import access, integrity
+from recordings.models import (
+    CaseArchive,
+    IntegrityCheck,
+    ManifestEntry,
+    Recording,
+    RecordingAccess,
+)
 from recordings.store import sha256_file
 from tests.builders import PASSWORD, add_recorded_call, add_user
 from tests.integration.test_cases import add_transcript
@@ -376,3 +383,71 @@ def test_a_closed_case_is_archived_as_a_verifiable_bundle(
     rows = log_rows(sessions)
     assert [(r.action, r.outcome, r.byte_range) for r in rows[-2:]] == [
         ("download", "denied", "archive bundle"), ("download", "allowed", "archive bundle")]
+
+
+def test_the_evidence_page_asks_for_a_reason_before_offering_the_player(
+        people: dict[str, Actor], case: dict[str, Any]) -> None:
+    sup = people["sup1"]
+    page = sup.get(f"/cases/{case['id']}/evidence").text
+    assert "调听事由" in page and "<audio" not in page
+    token = sup.headers["X-CSRF-Token"]
+    short = sup.client.post(f"/cases/{case['id']}/evidence/reason",
+                            data={"csrf_token": token, "reason": "查"})
+    assert short.status_code == 422 and "请填写调听事由（至少 4 个字）" in short.text
+    given = sup.client.post(f"/cases/{case['id']}/evidence/reason",
+                            data={"csrf_token": token, "reason": "核查服务态度投诉"})
+    assert given.status_code == 303
+    page = sup.get(f"/cases/{case['id']}/evidence").text
+    assert f'src="/api/recordings/{case["recording_id"]}/audio"' in page
+    assert "导出证据包" in page and "核查服务态度投诉" in page
+    call_page = people["op2"].get(f"/calls/{case['call_id']}").text
+    assert "话务员只能复听本人受理的来电" in call_page and "<audio" not in call_page
+    assert "<audio" in people["op1"].get(f"/calls/{case['call_id']}").text
+    finder = people["inv1"].get("/evidence", params={"number": case["number"]})
+    assert finder.status_code == 303
+    assert finder.headers["location"] == f"/cases/{case['id']}/evidence"
+    assert people["inv1"].get("/evidence", params={"number": "../x"}).status_code == 404
+
+
+def test_a_failed_integrity_check_alerts_supervisors(
+        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
+        settings: Settings) -> None:
+    sup = people["sup1"]
+    ok = sup.post("/api/integrity/run")
+    assert ok["ok"] and ok["files_checked"] == 1
+    assert 'id="store-alert"' not in sup.get("/").text
+    with sessions() as session:
+        recording = session.get(Recording, case["recording_id"])
+        assert recording is not None
+        path = settings.recordings_dir / recording.path
+    data = bytearray(path.read_bytes())
+    data[50] ^= 0x10
+    path.write_bytes(bytes(data))
+    found = sup.post("/api/integrity/run")
+    assert not found["ok"] and [p["kind"] for p in found["problems"]] == ["altered"]
+    assert people["aud1"].get("/api/integrity").json() == found
+    home = sup.get("/").text
+    assert 'id="store-alert"' in home and "文件被改动" in home and recording.path in home
+    assert 'id="store-alert"' not in people["op1"].get("/").text
+
+
+def test_the_service_verifies_the_store_on_a_schedule(
+        sessions: sessionmaker[Session], settings: Settings) -> None:
+    recording_id = add_recorded_call(sessions, settings.data_dir, "10.1")[1]
+    scheduled = settings.model_copy(update={"integrity_check_interval_seconds": 0.2})
+
+    def checks() -> list[IntegrityCheck]:
+        with sessions() as session:
+            return list(session.scalars(select(IntegrityCheck).order_by(IntegrityCheck.id)))
+
+    with TestClient(create_app(scheduled)):
+        wait_for(lambda: len(checks()) >= 1, 10, "the first scheduled check")
+        assert checks()[0].ok
+        with sessions() as session:
+            recording = session.get(Recording, recording_id)
+            assert recording is not None
+        (settings.recordings_dir / recording.path).unlink()
+        wait_for(lambda: not checks()[-1].ok, 10, "a check that finds the missing file")
+    problems = integrity.problems_of(checks()[-1])
+    assert [(p.kind, p.name) for p in problems] == [
+        ("missing", f"recordings/{recording.path}")]
