@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.models import Case
 from hotline.db import transaction
 from ivr import call_store
 from ivr import events as ev
 from ivr.call_state import CallState, apply
 from ivr.call_tracker import CallTracker, TrackerPaths
 from ivr.models import Call, CallbackRequest
-from recordings.models import Recording
+from recordings.models import ManifestEntry, Recording
 from recordings.store import sha256_file
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
@@ -220,3 +221,33 @@ def test_a_corrupt_spool_file_is_flagged_kept_and_not_retried(
         assert call_store.calls_awaiting_recording(session) == []
         assert call_store.is_settled(call), "waiting for this call would never end"
     assert spool.exists()
+
+
+def test_a_recording_whose_links_disagree_stays_in_the_spool_and_is_flagged(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool" / "20261120" / "10.1.wav"
+    write_recording(spool)
+    state = CallState("10.1", started_at=T0, recording_path=str(spool), ended_at=T0,
+                      notice_finished_at=T0)
+    with transaction(sessions) as session:
+        call = call_store.save_state(session, state)
+        # A case registered from this call already points at another recording.
+        other = call_store.save_state(session, CallState("10.0", started_at=T0))
+        session.add(Recording(id="f" * 32, call_id=other.id, path="x/" + "f" * 32 + ".wav",
+                              sha256="0" * 64, size_bytes=1, duration_seconds=1.0,
+                              sample_rate=8000, channels=2, status="complete", created_at=T0))
+        session.flush()
+        session.add(Case(number="TS1", status="accepted", received_at=T0, registered_at=T0,
+                         registered_by="op1", channel="phone", case_type="complaint",
+                         title="t", content="c", call_id=call.id, recording_id="f" * 32))
+    calls = tracker(sessions, tmp_path)
+    calls.store_recording("10.1")
+    assert spool.exists(), "the file went back to the spool"
+    assert not list((tmp_path / "store").rglob("*.wav"))
+    with sessions() as session:
+        stored = session.query(Call).filter_by(asterisk_uniqueid="10.1").one()
+        assert stored.recording is None
+        assert stored.recording_problem is not None
+        assert "links disagree" in stored.recording_problem
+        assert session.query(ManifestEntry).count() == 0
