@@ -90,3 +90,18 @@ def add_user(sessions: sessionmaker[Session], username: str, role: str, phone: s
     with transaction(sessions) as session:
         service.create_user(session, username, PASSWORD, Role(role), f"{username} 名",
                             dt.datetime.now(dt.UTC), phone=phone)
+
+
+def drop_append_only_guards(sessions: sessionmaker[Session]) -> None:
+    """What someone with full control of the database could do before editing the manifest
+    or the access log (the tests of the hash chains start here)."""
+    from sqlalchemy import text
+
+    with transaction(sessions) as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        for table in ("store_manifest", "recording_access"):
+            if postgres:
+                session.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
+            else:
+                for event in ("update", "delete"):
+                    session.execute(text(f"DROP TRIGGER {table}_no_{event}"))

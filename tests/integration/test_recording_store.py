@@ -12,7 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import intake
@@ -21,9 +22,9 @@ from hotline.db import transaction
 from hotline.settings import PROJECT_ROOT, Settings
 from ivr import call_store
 from ivr.call_state import CallState
-from recordings import holds, integrity, links, manifest, store
+from recordings import access, holds, integrity, links, manifest, store
 from recordings.models import ManifestEntry, Recording
-from tests.builders import T0, add_recorded_call, tone_wav
+from tests.builders import T0, add_recorded_call, drop_append_only_guards, tone_wav
 
 HOTLINE = str(PROJECT_ROOT / ".venv/bin/hotline")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -117,6 +118,7 @@ def test_editing_an_old_manifest_entry_breaks_the_chain(
     for uid in ("3.1", "3.2", "3.3"):
         add_recorded_call(sessions, settings.data_dir, uid)
     assert hotline(settings, "verify").returncode == 0
+    drop_append_only_guards(sessions)
     with transaction(sessions) as session:  # someone with database access edits entry 1
         session.execute(update(ManifestEntry).where(ManifestEntry.seq == 1)
                         .values(actor="someone else"))
@@ -125,11 +127,29 @@ def test_editing_an_old_manifest_entry_breaks_the_chain(
     assert "CHAIN    manifest entry 1: content does not match its hash (edited)" in done.stdout
 
 
+def test_the_manifest_and_the_access_log_refuse_updates_and_deletes(
+        sessions: sessionmaker[Session], settings: Settings) -> None:
+    recording_id = add_recorded_call(sessions, settings.data_dir, "3.9")[1]
+    with transaction(sessions) as session:
+        access.log(session, access.Attempt("op1", "operator", "127.0.0.1", access.PLAY,
+                                           access.ALLOWED, recording_id), T0)
+    for statement in ("UPDATE store_manifest SET actor = 'x'", "DELETE FROM store_manifest",
+                      "UPDATE recording_access SET actor = 'x'",
+                      "DELETE FROM recording_access"):
+        with pytest.raises(DBAPIError, match="append-only"), \
+                transaction(sessions) as session:
+            session.execute(text(statement))
+    with sessions() as session:
+        assert [e.actor for e in manifest.entries(session)] == ["ivr"]
+        assert [r.actor for r in access.entries(session)] == ["op1"]
+
+
 def test_cutting_the_manifest_behind_the_last_check_is_found(
         sessions: sessionmaker[Session], settings: Settings) -> None:
     for uid in ("4.1", "4.2"):
         add_recorded_call(sessions, settings.data_dir, uid)
     assert hotline(settings, "verify").returncode == 0
+    drop_append_only_guards(sessions)
     with transaction(sessions) as session:  # the last entry and its file, gone together
         last = session.get(ManifestEntry, 2)
         assert last is not None
