@@ -37,6 +37,7 @@ from dispatch.routing import ModelCache
 from dispatch.rules_source import RulesSource
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
+from recordings.dossier import DossierProblem
 
 STATIC = Path(__file__).parent / "static"
 # Scripts only from our own files: HTML typed into a field can never run.
@@ -127,6 +128,10 @@ def create_app(settings: Settings) -> FastAPI:
     def already(_request: Request, exc: AlreadyRegistered) -> Response:
         return JSONResponse({"detail": str(exc), "case_number": exc.case_number},
                             status_code=409)
+
+    @app.exception_handler(DossierProblem)
+    def dossier_problem(_request: Request, exc: DossierProblem) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(NotFound)
     def not_found(_request: Request, exc: NotFound) -> Response:

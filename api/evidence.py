@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -47,6 +47,8 @@ from recordings import access, bundle, dossier, holds, integrity, replay, replay
 from recordings.access import Attempt
 
 router = APIRouter(tags=["recordings"])
+# Never from a cache: every hearing must come here and be logged.
+NO_STORE = {"Cache-Control": "no-store, private"}
 
 
 def client_of(request: Request) -> str:
@@ -73,12 +75,13 @@ def refuse_logged(sessions: sessionmaker[Session], login: Login, request: Reques
     raise HTTPException(status_code=403, detail="your role may not do this")
 
 
-def require_logged(action: str, *roles: Role) -> Callable[..., Awaitable[Login]]:
+def require_logged(action: str, *roles: Role) -> Callable[..., Login]:
     """Like ``require``, but a refusal is written to the access log (with the case the
     path names, if it is a well-formed id)."""
     allowed = frozenset(roles)
 
-    async def dependency(request: Request, login: LoginDep, sessions: WriterDep) -> Login:
+    def dependency(request: Request, login: LoginDep, sessions: WriterDep) -> Login:
+        # A plain function: FastAPI runs it in a worker thread (it may write the log).
         if login.role not in allowed:
             key = str(request.path_params.get("case_key", ""))
             refuse_logged(sessions, login, request, action,
@@ -129,8 +132,9 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
     if path is None:
         raise HTTPException(status_code=404, detail="recording file missing")
     if download:
-        return FileResponse(path, media_type="audio/wav", filename=f"{recording_id}.wav")
-    return FileResponse(path, media_type="audio/wav")
+        return FileResponse(path, media_type="audio/wav", filename=f"{recording_id}.wav",
+                            headers=NO_STORE)
+    return FileResponse(path, media_type="audio/wav", headers=NO_STORE)
 
 
 # -- a case's evidence ----------------------------------------------------------------------
@@ -189,20 +193,21 @@ def package(sessions: sessionmaker[Session], settings: Settings, case_key: str,
     if reason is None:
         raise HTTPException(status_code=403, detail="give a reason (调听事由) for this case "
                             "first")
+    folder = f"{case.number}-evidence"
+    with sessions() as session:  # files checked first: a refused export delivers nothing
+        try:
+            members = dossier.members(session, find_case(session, case.id), settings.data_dir)
+        except dossier.DossierProblem as exc:
+            raise refused(exc, 409) from None
     with transaction(sessions) as session:
         case = find_case(session, case.id)
         recording_ids: list[str | None] = [r.id for r in recordings]
         for recording_id in recording_ids or [None]:
             access.log(session, attempt(login, request, access.EXPORT, access.ALLOWED,
                                         recording_id, case.id, reason.reason), now())
-    folder = f"{case.number}-evidence"
     with sessions() as session:
-        case = find_case(session, case.id)
         rows = access.entries(session, case.id, [r.id for r in recordings])
-        try:
-            members = dossier.members(session, case, settings.data_dir, rows)
-        except dossier.DossierProblem as exc:
-            raise refused(exc, 409) from None
+        members.append(bundle.Member("access_log.csv", dossier.access_log_csv(rows)))
         handle, name = tempfile.mkstemp(suffix=".zip")
         os.close(handle)
         target = Path(name)
@@ -220,7 +225,7 @@ def evidence_package(case_key: str, request: Request, sessions: WriterDep,
     """A zip: recordings, transcripts, the case record and history, the access log entries,
     SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``)."""
     target, name = package(sessions, settings, case_key, login, request)
-    return FileResponse(target, media_type="application/zip", filename=name,
+    return FileResponse(target, media_type="application/zip", filename=name, headers=NO_STORE,
                         background=BackgroundTask(target.unlink, missing_ok=True))
 
 

@@ -18,6 +18,7 @@ from api.auth import Auditor, Investigator, Login, Supervisor
 from api.cases import find_case
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence import (
+    NO_STORE,
     ArchiveReader,
     Exporter,
     access_log,
@@ -109,7 +110,7 @@ async def reason_form(case_key: str, request: Request, sessions: WriterDep,
 def package_download(case_key: str, request: Request, sessions: WriterDep,
                      settings: SettingsDep, login: Exporter) -> Response:
     target, name = package(sessions, settings, case_key, login, request)
-    return FileResponse(target, media_type="application/zip", filename=name,
+    return FileResponse(target, media_type="application/zip", filename=name, headers=NO_STORE,
                         background=BackgroundTask(target.unlink, missing_ok=True))
 
 
@@ -180,4 +181,4 @@ def archive_download(case_key: str, request: Request, sessions: WriterDep,
     if path is None:
         raise HTTPException(status_code=404, detail="archive bundle missing")
     return FileResponse(path, media_type="application/zip",
-                        filename=f"{case.number}-archive.zip")
+                        filename=f"{case.number}-archive.zip", headers=NO_STORE)

@@ -254,9 +254,12 @@ def archive(case_key: str, sessions: WriterDep, settings: SettingsDep, login: Su
             ) -> HandlingPublic:
     """立卷归档: the closed case and its bundle (registration form, history, unit replies,
     feedback, recordings, transcripts, evidence files) go to the archive store."""
-    with case_archive.written_files() as written:
-        return _step(sessions, case_key, lambda s, c: archive_case(
-            s, c, settings, login.username, written))
+    with case_archive.written_files() as written, transaction(sessions) as session:
+        case = find_case(session, case_key)
+        archive_case(session, case, settings, login.username, written)
+        case_id = case.id
+    with sessions() as session:
+        return handling_public(session, find_case(session, case_id))
 
 
 def archive_case(session: Session, case: Case, settings: Settings, actor: str,

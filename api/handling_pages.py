@@ -34,6 +34,7 @@ from hotline.db import transaction
 from hotline.ids import is_id
 from hotline.settings import Settings
 from recordings import case_archive, replay
+from recordings.dossier import DossierProblem
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,10 +80,12 @@ def refusal(exc: Exception) -> dict[str, str]:
         return zh_errors(exc)
     if isinstance(exc, IllegalTransition | ReasonRequired | Refused):
         return {"status": exc.message_zh}
+    if isinstance(exc, DossierProblem):
+        return {"status": exc.zh}
     raise exc
 
 
-REFUSALS = (Invalid, IllegalTransition, ReasonRequired, Refused)
+REFUSALS = (Invalid, IllegalTransition, ReasonRequired, Refused, DossierProblem)
 
 
 async def _case_step(request: Request, sessions: WriterDep, settings: Settings, login: Login,

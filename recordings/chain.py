@@ -14,7 +14,8 @@ GENESIS = "0" * 64
 Field = str | int | None | dt.datetime
 
 
-def _plain(value: Field) -> str | int | None:
+def plain(value: Field) -> str | int | None:
+    """A field as it is hashed (datetimes as ISO 8601 in UTC with microseconds)."""
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
     return value
@@ -22,7 +23,7 @@ def _plain(value: Field) -> str | int | None:
 
 def entry_hash(prev_hash: str, fields: Mapping[str, Field]) -> str:
     """sha256 of ``prev_hash`` and the fields as canonical JSON (sorted keys, UTF-8)."""
-    body = json.dumps({key: _plain(value) for key, value in fields.items()},
+    body = json.dumps({key: plain(value) for key, value in fields.items()},
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 

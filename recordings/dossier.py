@@ -19,7 +19,7 @@ from dispatch.handling_models import Feedback, UnitReply
 from dispatch.lifecycle import STATUS_LABELS, Status
 from dispatch.models import Case
 from dispatch.registration import CHANNEL_LABELS, TYPE_LABELS, CaseType, Channel
-from recordings import evidence, manifest, replay
+from recordings import chain, evidence, manifest, replay
 from recordings.bundle import Member
 from recordings.models import Recording, RecordingAccess
 from recordings.store import sha256_file
@@ -132,8 +132,9 @@ def members(session: Session, case: Case, data_dir: Path,
     entries = manifest.of_objects(session, [r.id for r in recordings]
                                   + [a.id for a in case.attachments])
     found.append(Member("store_manifest.json", json.dumps(
-        [manifest.fields(e) | {"prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-         for e in entries], ensure_ascii=False, indent=1, default=str).encode()))
+        [{k: chain.plain(v) for k, v in manifest.fields(e).items()}
+         | {"prev_hash": e.prev_hash, "entry_hash": e.entry_hash} for e in entries],
+        ensure_ascii=False, indent=1).encode()))
     if access_rows is not None:
         found.append(Member("access_log.csv", access_log_csv(access_rows)))
     return found

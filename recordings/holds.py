@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.models import Case
+from hotline.ids import is_id
 from recordings.models import LegalHold
 from recordings.replay import ReplayRefused
 
@@ -26,7 +27,7 @@ def place(session: Session, case: Case, reason: str, actor: str, now: dt.datetim
 
 def release(session: Session, case: Case, hold_id: str, reason: str, actor: str,
             now: dt.datetime) -> LegalHold:
-    hold = session.get(LegalHold, hold_id)
+    hold = session.get(LegalHold, hold_id) if is_id(hold_id) else None
     if hold is None or hold.case_id != case.id:
         raise ReplayRefused("保全记录不存在", "no such hold")
     if hold.released_at is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.models import Attachment
 from hotline.db import transaction
 from recordings import access, chain, manifest
-from recordings.models import IntegrityCheck, ManifestEntry, Recording
+from recordings.models import IntegrityCheck, ManifestEntry, Recording, RecordingAccess
 from recordings.store import sha256_file
 
 MISSING, ALTERED, UNKNOWN, CHAIN, RECORD = "missing", "altered", "unknown", "chain", "record"
@@ -38,6 +38,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     head_seq: int = 0
     head_hash: str = chain.GENESIS
+    access_head_id: int = 0
+    access_head_hash: str = chain.GENESIS
 
     @property
     def ok(self) -> bool:
@@ -100,17 +102,27 @@ def hash_files(data_dir: Path, paths: Iterable[str]) -> dict[str, str]:
 
 
 def _anchor_problems(session: Session) -> list[Problem]:
-    last = session.scalar(select(IntegrityCheck).where(IntegrityCheck.ok.is_(True),
-                                                       IntegrityCheck.head_seq > 0)
+    """The heads the last check with whole chains saw must still be there, unchanged:
+    otherwise the newest entries were cut off (which no chain can show by itself)."""
+    last = session.scalar(select(IntegrityCheck).where(IntegrityCheck.chains_ok.is_(True))
                           .order_by(IntegrityCheck.id.desc()).limit(1))
     if last is None:
         return []
-    entry = session.get(ManifestEntry, last.head_seq)
-    if entry is None or entry.entry_hash != last.head_hash:
-        return [Problem(CHAIN, f"manifest entry {last.head_seq}",
-                        f"the check of {last.checked_at:%Y-%m-%d %H:%M} UTC saw it with hash "
-                        f"{last.head_hash}; it is gone or changed")]
-    return []
+    problems = []
+    when = f"{last.checked_at:%Y-%m-%d %H:%M} UTC"
+    if last.head_seq:
+        entry = session.get(ManifestEntry, last.head_seq)
+        if entry is None or entry.entry_hash != last.head_hash:
+            problems.append(Problem(CHAIN, f"manifest entry {last.head_seq}",
+                                    f"the check of {when} saw it with hash {last.head_hash}; "
+                                    "it is gone or changed"))
+    if last.access_head_id:
+        row = session.get(RecordingAccess, last.access_head_id)
+        if row is None or row.entry_hash != last.access_head_hash:
+            problems.append(Problem(CHAIN, f"access log entry {last.access_head_id}",
+                                    f"the check of {when} saw it with hash "
+                                    f"{last.access_head_hash}; it is gone or changed"))
+    return problems
 
 
 def _record_problems(session: Session, expected: Mapping[str, Expected]) -> list[Problem]:
@@ -142,22 +154,30 @@ def verify(session: Session, data_dir: Path) -> Report:
     report.problems += _anchor_problems(session)
     for gap in access.breaks(session):
         report.problems.append(Problem(CHAIN, f"access log entry {gap.position}", gap.problem))
+    tail = session.scalar(select(RecordingAccess).order_by(RecordingAccess.id.desc()).limit(1))
+    if tail is not None:
+        report.access_head_id, report.access_head_hash = tail.id, tail.entry_hash
     replay(rows, expected)
     if rows:
         report.head_seq, report.head_hash = rows[-1].seq, rows[-1].entry_hash
-    on_disk = store_files(data_dir)
-    found = hash_files(data_dir, on_disk)
-    # Files stored or purged while we were hashing: look again at just those.
-    late = list(manifest.entries(session, after_seq=report.head_seq))
-    if late:
-        replay(late, expected)
-        touched = {entry.path for entry in late}
-        for path in touched:
-            found.pop(path, None)
-        found.update(hash_files(data_dir, touched))
+    session.commit()  # no transaction held open while hashing
+    found = hash_files(data_dir, store_files(data_dir))
     report.files_checked = len(found)
-    report.problems += compare(expected, found)
-    report.problems += _record_problems(session, expected)
+    file_problems = compare(expected, found) + _record_problems(session, expected)
+    if file_problems:
+        # Files are moved in just before their rows commit: whatever was stored or purged
+        # meanwhile is looked at again, and only what is still wrong is reported.
+        session.commit()
+        replay(manifest.entries(session, after_seq=report.head_seq), expected)
+        flagged = {p.name for p in file_problems}
+        found.update(hash_files(data_dir, flagged))
+        for path in flagged - set(store_files(data_dir)):
+            found.pop(path, None)
+        again = compare({k: v for k, v in expected.items() if k in flagged},
+                        {k: v for k, v in found.items() if k in flagged})
+        again += [p for p in _record_problems(session, expected) if p.name in flagged]
+        file_problems = again
+    report.problems += file_problems
     return report
 
 
@@ -165,7 +185,10 @@ def record(session: Session, report: Report, now: dt.datetime) -> IntegrityCheck
     check = IntegrityCheck(checked_at=now, ok=report.ok, files_checked=report.files_checked,
                            problems=json.dumps([p.__dict__ for p in report.problems],
                                                ensure_ascii=False),
-                           head_seq=report.head_seq, head_hash=report.head_hash)
+                           head_seq=report.head_seq, head_hash=report.head_hash,
+                           chains_ok=not any(p.kind == CHAIN for p in report.problems),
+                           access_head_id=report.access_head_id,
+                           access_head_hash=report.access_head_hash)
     session.add(check)
     return check
 

@@ -88,6 +88,9 @@ class IntegrityCheck(Base):
     problems: Mapped[str] = mapped_column(Text, default="")  # JSON list
     head_seq: Mapped[int] = mapped_column(Integer, default=0)
     head_hash: Mapped[str] = mapped_column(String(64), default="")
+    chains_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    access_head_id: Mapped[int] = mapped_column(Integer, default=0)
+    access_head_hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class LegalHold(Base):

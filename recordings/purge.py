@@ -50,9 +50,15 @@ def candidates(session: Session, years: int, now: dt.datetime,
     for case in session.scalars(select(Case).where(
             Case.recording_id.in_([r.id for r in rows]))):
         cases_by_recording[case.recording_id or ""].append(case)
+    targets = _merge_targets(session, [c for group in (*cases_by_call.values(),
+                                                         *cases_by_recording.values())
+                                       for c in group])
     found = []
     for row in rows:
         cases = {c.id: c for c in cases_by_call[row.call_id] + cases_by_recording[row.id]}
+        for case in list(cases.values()):  # a merged case lives on in the one it joined
+            for target in targets.get(case.id, []):
+                cases[target.id] = target
         on_hold = sum(1 for case_id in cases if case_id in held_cases)
         if retention.held([c.status for c in cases.values()], on_hold):
             continue
@@ -61,6 +67,23 @@ def candidates(session: Session, years: int, now: dt.datetime,
         found.append(Candidate(row.id, row.created_at,
                                retention.kept_until(row.created_at, years), row.path,
                                row.size_bytes, tuple(sorted(c.number for c in cases.values()))))
+    return found
+
+
+def _merge_targets(session: Session, cases: list[Case]) -> dict[str, list[Case]]:
+    """For each merged case, the chain of cases it was merged into."""
+    found: dict[str, list[Case]] = {}
+    for case in cases:
+        chain: list[Case] = []
+        current = case
+        while current.merged_into_id and len(chain) < 20:
+            target = session.get(Case, current.merged_into_id)
+            if target is None:
+                break
+            chain.append(target)
+            current = target
+        if chain:
+            found[case.id] = chain
     return found
 
 

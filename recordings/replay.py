@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dispatch import disclosure, unit_portal
 from dispatch.handling_models import Assignment
 from dispatch.models import Case
+from hotline.ids import is_id
 from recordings import replay_rules
 from recordings.models import Recording, RecordingGrant, ReplayReason
 
@@ -76,6 +77,8 @@ def grant(session: Session, case: Case, unit_id: str, reason: str, actor: str,
     unit complained about, never for 举报, and only where the complainant agreed to share
     their identity with the unit (a voice is an identity)."""
     reason = _clean_reason(reason)
+    if not is_id(unit_id):
+        raise ReplayRefused("只能授权正在承办本案件的单位", "the unit does not handle this case")
     assigned = session.scalar(select(Assignment).where(
         Assignment.case_id == case.id, Assignment.unit_id == unit_id,
         Assignment.active.is_(True)))
@@ -99,7 +102,7 @@ def grant(session: Session, case: Case, unit_id: str, reason: str, actor: str,
 
 
 def revoke(session: Session, case: Case, grant_id: str, now: dt.datetime) -> None:
-    found = session.get(RecordingGrant, grant_id)
+    found = session.get(RecordingGrant, grant_id) if is_id(grant_id) else None
     if found is None or found.case_id != case.id:
         raise ReplayRefused("授权不存在", "no such grant")
     found.revoked_at = found.revoked_at or now
@@ -120,6 +123,19 @@ def active_grant(session: Session, unit_id: str, case_ids: list[str],
         .order_by(RecordingGrant.granted_at.desc()).limit(1))
 
 
+def _still_allowed(session: Session, granted: RecordingGrant, cases: list[Case]) -> bool:
+    """A grant counts only while its unit still works on the case and the disclosure rules
+    still let it (the case may have been returned, or the unit found to be complained about)."""
+    case = next((c for c in cases if c.id == granted.case_id), None)
+    if case is None:
+        return False
+    assigned = session.scalar(select(Assignment.id).where(
+        Assignment.case_id == case.id, Assignment.unit_id == granted.unit_id,
+        Assignment.active.is_(True)))
+    shown = disclosure.for_unit(unit_portal.parties(case), granted.unit_id)
+    return assigned is not None and shown.evidence and shown.identity
+
+
 def decide(session: Session, recording: Recording, listener: replay_rules.Listener,
            user_id: str, unit_id: str | None, now: dt.datetime,
            operator_days: int) -> replay_rules.Decision:
@@ -127,6 +143,8 @@ def decide(session: Session, recording: Recording, listener: replay_rules.Listen
     case_ids = [c.id for c in cases]
     reason = active_reason(session, user_id, case_ids, now)
     granted = active_grant(session, unit_id, case_ids, now) if unit_id else None
+    if granted is not None and not _still_allowed(session, granted, cases):
+        granted = None
     facts = replay_rules.Facts(
         call_started_at=recording.call.started_at, call_operator=recording.call.operator,
         case_ids=tuple(case_ids), registered_by=tuple(c.registered_by for c in cases),

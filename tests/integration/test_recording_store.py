@@ -162,6 +162,23 @@ def test_cutting_the_manifest_behind_the_last_check_is_found(
     assert "manifest entry 2" in done.stdout and "gone or changed" in done.stdout
 
 
+def test_cutting_the_access_log_behind_the_last_check_is_found(
+        sessions: sessionmaker[Session], settings: Settings) -> None:
+    recording_id = add_recorded_call(sessions, settings.data_dir, "4.5")[1]
+    for who in ("sup1", "sup2", "inv1"):
+        with transaction(sessions) as session:
+            access.log(session, access.Attempt(who, "supervisor", "127.0.0.1", access.PLAY,
+                                               access.ALLOWED, recording_id), T0)
+    assert hotline(settings, "verify").returncode == 0
+    drop_append_only_guards(sessions)
+    with transaction(sessions) as session:  # the newest listen, erased
+        session.execute(text("DELETE FROM recording_access WHERE id = 3"))
+    done = hotline(settings, "verify")
+    assert done.returncode == 1
+    assert "CHAIN    access log entry 3: the check of" in done.stdout
+    assert "gone or changed" in done.stdout
+
+
 def test_a_case_registered_during_the_call_is_linked_when_the_recording_is_stored(
         sessions: sessionmaker[Session], settings: Settings) -> None:
     spool = settings.spool_dir / "5.1.wav"
@@ -219,11 +236,16 @@ def test_purge_lists_then_deletes_only_old_recordings_that_nothing_holds(
     young = add_recorded_call(sessions, settings.data_dir, "7.2")[1]
     held_call, held = add_recorded_call(sessions, settings.data_dir, "7.3")
     open_call, open_case_recording = add_recorded_call(sessions, settings.data_dir, "7.4")
+    merged_call, merged = add_recorded_call(sessions, settings.data_dir, "7.5")
     age(sessions, young, 4.9)
-    for recording_id in (old_free, held, open_case_recording):
+    for recording_id in (old_free, held, open_case_recording, merged):
         age(sessions, recording_id, 6)
     held_case = register(sessions, settings, call_id=held_call)
-    register(sessions, settings, call_id=open_call)  # accepted, still being handled
+    open_case = register(sessions, settings, call_id=open_call)  # still being handled
+    merged_case = register(sessions, settings, call_id=merged_call)
+    with transaction(sessions) as session:  # 并单 into the open case: it lives on there
+        session.execute(update(Case).where(Case.id == merged_case.id).values(
+            status="merged", merged_into_id=open_case.id))
     with transaction(sessions) as session:
         session.execute(update(Case).where(Case.id == held_case.id).values(status="closed"))
         found = session.get(Case, held_case.id)
@@ -234,7 +256,7 @@ def test_purge_lists_then_deletes_only_old_recordings_that_nothing_holds(
     assert listed.returncode == 0, listed.stderr
     assert "past retention (5 years) and not on hold: 1" in listed.stdout
     assert old_free in listed.stdout and "run again with --yes" in listed.stdout
-    for kept in (young, held, open_case_recording):
+    for kept in (young, held, open_case_recording, merged):
         assert kept not in listed.stdout
     with sessions() as session:
         recording = session.get(Recording, old_free)
@@ -248,7 +270,7 @@ def test_purge_lists_then_deletes_only_old_recordings_that_nothing_holds(
     assert not path.exists()
     last = entries(sessions)[-1]
     assert (last.action, last.object_id) == ("purged", old_free)
-    for kept in (young, held, open_case_recording):
+    for kept in (young, held, open_case_recording, merged):
         with sessions() as session:
             recording = session.get(Recording, kept)
             assert recording is not None and recording.purged_at is None

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from dispatch.handling_models import Assignment
 from hotline.db import transaction
 from hotline.settings import Settings
 from hotline.waiting import wait_for
@@ -137,6 +138,7 @@ def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
 
     whole = sup.get(audio_url(case))
     assert whole.status_code == 200 and whole.content == case["audio"]
+    assert whole.headers["cache-control"] == "no-store, private", "no replay from a cache"
     part = sup.get(audio_url(case), headers={"Range": "bytes=44-99"})
     assert part.status_code == 206 and part.content == case["audio"][44:100]
     assert part.headers["content-range"] == f"bytes 44-99/{len(case['audio'])}"
@@ -234,11 +236,21 @@ def test_a_unit_hears_the_recording_only_with_a_grant_never_the_unit_complained_
     heard = people["h_env"].get(audio_url(case), headers={"Range": "bytes=0-43"})
     assert heard.status_code == 206 and heard.content == case["audio"][:44]
     assert people["h_prop"].get(audio_url(case)).status_code == 403
+    # A grant lapses with the unit's part in the case (returned, or found complained about).
+    with transaction(sessions) as session:
+        session.execute(update(Assignment).where(Assignment.unit_id == units["市生态环境局"])
+                        .values(active=False))
+    assert people["h_env"].get(audio_url(case)).status_code == 403
+    with transaction(sessions) as session:
+        session.execute(update(Assignment).where(Assignment.unit_id == units["市生态环境局"])
+                        .values(active=True))
+    assert people["h_env"].get(audio_url(case)).status_code == 200
     sup.post(f"/api/cases/{case['id']}/recording-grants/{grant['id']}/revoke", status=204)
     assert people["h_env"].get(audio_url(case)).status_code == 403
     rows = log_rows(sessions)
     assert [(r.actor, r.outcome, r.reason) for r in rows] == [
         ("h_env", "allowed", "请核实诉求细节"), ("h_prop", "denied", ""),
+        ("h_env", "denied", ""), ("h_env", "allowed", "请核实诉求细节"),
         ("h_env", "denied", "")]
 
 

@@ -32,6 +32,9 @@ def upgrade() -> None:
     sa.Column('problems', sa.Text(), nullable=False),
     sa.Column('head_seq', sa.Integer(), nullable=False),
     sa.Column('head_hash', sa.String(length=64), nullable=False),
+    sa.Column('chains_ok', sa.Boolean(), nullable=False),
+    sa.Column('access_head_id', sa.Integer(), nullable=False),
+    sa.Column('access_head_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_integrity_checks'))
     )
     with op.batch_alter_table('integrity_checks', schema=None) as batch_op:
