@@ -4,10 +4,12 @@ store's integrity check."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +19,19 @@ from hotline.db import transaction
 from recordings import integrity
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def finish_in_thread(function: Callable[..., T], *args: object) -> T:
+    """Run ``function`` in a worker thread; if the job is cancelled meanwhile (the service
+    stops), wait for the thread to finish first, so it never outlives the database engine."""
+    running = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await running
+        raise
 
 
 def supervise_once(sessions: sessionmaker[Session], rules: RulesSource,
@@ -35,7 +50,7 @@ async def supervise_forever(sessions: sessionmaker[Session], rules: RulesSource,
     at the next tick (the job is driven by dates, so nothing is lost)."""
     while True:
         try:
-            await asyncio.to_thread(supervise_once, sessions, rules, clock)
+            await finish_in_thread(supervise_once, sessions, rules, clock)
         except Exception:
             log.exception("supervision run failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
@@ -47,8 +62,8 @@ async def verify_forever(sessions: sessionmaker[Session], data_dir: Path,
     and shown to supervisors (the latest check is on their pages)."""
     while True:
         try:
-            report = await asyncio.to_thread(integrity.check_and_record, sessions, data_dir,
-                                             clock())
+            report = await finish_in_thread(integrity.check_and_record, sessions, data_dir,
+                                            clock())
             for problem in report.problems:
                 log.error("store integrity: %s", problem.line())
             if report.ok:
