@@ -152,8 +152,7 @@ def case_evidence(session: Session, case: Case, login: Login) -> CaseEvidencePub
             session, case.id, [r.id for r in recordings], limit=200)])
 
 
-def refused(exc: replay.ReplayRefused | dossier.DossierProblem, status: int = 422
-            ) -> HTTPException:
+def refused(exc: replay.ReplayRefused, status: int = 422) -> HTTPException:
     return HTTPException(status_code=status, detail=str(exc))
 
 
@@ -194,28 +193,23 @@ def package(sessions: sessionmaker[Session], settings: Settings, case_key: str,
         raise HTTPException(status_code=403, detail="give a reason (调听事由) for this case "
                             "first")
     folder = f"{case.number}-evidence"
-    with sessions() as session:  # files checked first: a refused export delivers nothing
-        try:
-            members = dossier.members(session, find_case(session, case.id), settings.data_dir)
-        except dossier.DossierProblem as exc:
-            raise refused(exc, 409) from None
+    with sessions() as session:  # files checked first (409): a refused export delivers nothing
+        members = dossier.members(session, find_case(session, case.id), settings.data_dir)
     with transaction(sessions) as session:
-        case = find_case(session, case.id)
         recording_ids: list[str | None] = [r.id for r in recordings]
         for recording_id in recording_ids or [None]:
             access.log(session, attempt(login, request, access.EXPORT, access.ALLOWED,
                                         recording_id, case.id, reason.reason), now())
-    with sessions() as session:
         rows = access.entries(session, case.id, [r.id for r in recordings])
         members.append(bundle.Member("access_log.csv", dossier.access_log_csv(rows)))
-        handle, name = tempfile.mkstemp(suffix=".zip")
-        os.close(handle)
-        target = Path(name)
-        try:
-            bundle.write(target, folder, members, dossier.readme(case, folder, "证据包"))
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
+    handle, name = tempfile.mkstemp(suffix=".zip")
+    os.close(handle)
+    target = Path(name)
+    try:
+        bundle.write(target, folder, members, dossier.readme(case, folder, "证据包"))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target, f"{folder}.zip"
 
 

@@ -23,8 +23,11 @@ class Member:
     name: str  # path inside the package, forward slashes, ASCII
     data: bytes | None = None
     source: Path | None = None
+    sha256: str = ""  # of ``source``, when the caller has just checked it
 
     def digest(self) -> str:
+        if self.sha256:
+            return self.sha256
         if self.source is not None:
             return sha256_file(self.source)
         return hashlib.sha256(self.data or b"").hexdigest()

@@ -120,7 +120,8 @@ def members(session: Session, case: Case, data_dir: Path,
             raise DossierProblem(f"录音 {recording.id} 缺失或已被改动，请先运行完整性校验",
                                  f"recording {recording.id} is missing or altered; run "
                                  "hotline recordings verify")
-        found.append(Member(f"recordings/{recording.id}.wav", source=path))
+        found.append(Member(f"recordings/{recording.id}.wav", source=path,
+                            sha256=recording.sha256))
         found += transcript_members(session, recording)
     attachments_dir = data_dir / manifest.FOLDERS[manifest.ATTACHMENT]
     for attachment in case.attachments:
@@ -128,7 +129,7 @@ def members(session: Session, case: Case, data_dir: Path,
         if kept is None or sha256_file(kept) != attachment.sha256:
             raise DossierProblem(f"证据材料“{attachment.filename}”缺失或已被改动",
                                  f"attachment {attachment.id} is missing or altered")
-        found.append(Member(f"attachments/{kept.name}", source=kept))
+        found.append(Member(f"attachments/{kept.name}", source=kept, sha256=attachment.sha256))
     entries = manifest.of_objects(session, [r.id for r in recordings]
                                   + [a.id for a in case.attachments])
     found.append(Member("store_manifest.json", json.dumps(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from hotline.settings import PROJECT_ROOT
+from hotline.processes import api_answers
+from hotline.settings import PROJECT_ROOT, Settings
+from hotline.waiting import wait_for
 from tests import artifacts
 from tests.builders import PASSWORD
 
@@ -54,3 +58,26 @@ def logged_in(browser: Browser, base_url: str, username: str) -> Page:
     page.get_by_role("button", name="登录").click()
     expect(page.locator("header.top .user")).to_contain_text(username)
     return page
+
+
+@contextmanager
+def serving(settings: Settings, part: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``hotline serve PART`` with these settings, its output in ``<data>/PART.log``;
+    stopped on leaving."""
+    env = {**os.environ, **settings.to_env()}
+    with open(settings.data_dir / f"{part}.log", "ab") as log:
+        process = subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", part],
+                                   env=env, stdout=log, stderr=log)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def console_api(settings: Settings) -> Iterator[str]:
+    """The console (``hotline serve api``) once it answers; yields its base URL."""
+    with serving(settings, "api"):
+        wait_for(lambda: api_answers(settings), 30, "the console to answer", 0.1)
+        yield f"http://127.0.0.1:{settings.api_port}"

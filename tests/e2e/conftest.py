@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +29,7 @@ from ivr.models import Call
 from ivr.sip_phones import DialResult, OperatorPhone, free_udp_port, place_call
 from tests.builders import KOREAN_MODEL, PASSWORD, add_user
 from tests.conftest import free_port
+from tests.e2e.browser import chromium
 
 
 @dataclass
@@ -132,3 +134,10 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         yield instance
     finally:
         instance.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module."""
+    with chromium() as launched:
+        yield launched

@@ -8,9 +8,7 @@ their paths are printed in the test output.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,7 @@ from asr import jobs
 from dispatch import knowledge
 from hotline import migrate
 from hotline.db import make_engine, make_session_factory, transaction
-from hotline.processes import api_answers
-from hotline.settings import PROJECT_ROOT, Settings
+from hotline.settings import Settings
 from hotline.waiting import wait_for
 from ivr import call_store
 from tests.builders import (
@@ -36,7 +33,7 @@ from tests.builders import (
     stereo_call,
 )
 from tests.conftest import free_port
-from tests.e2e.browser import chromium, logged_in, screenshot
+from tests.e2e.browser import console_api, logged_in, screenshot, serving
 
 HTML = '<img src=x onerror="window.injected=1"><b>粗体</b>'
 
@@ -46,18 +43,6 @@ class Console:
     url: str
     call_id: str
     sessions: sessionmaker[Session]
-
-
-def serve(settings: Settings, data: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **settings.to_env()}
-    with open(data / f"{args[-1]}.log", "ab") as log:
-        return subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", *args],
-                                env=env, stdout=log, stderr=log)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -81,30 +66,19 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     audio = stereo_call(data / "call.wav", speech, 6.0)
     call_id, _ = add_recorded_call(sessions, data, "1.1", audio, caller_name=HTML,
                                    answered_after=5.5)
-    asr = serve(settings, data, "asr")
-    try:
-        def transcribed() -> bool:
-            with sessions() as session:
-                call = call_store.get_call(session, call_id)
-                assert call is not None and call.recording is not None
-                return jobs.transcript_of(session, call.recording) is not None
+    def transcribed() -> bool:
+        with sessions() as session:
+            call = call_store.get_call(session, call_id)
+            assert call is not None and call.recording is not None
+            return jobs.transcript_of(session, call.recording) is not None
 
-        wait_for(transcribed, 180, "the call to be transcribed", 0.5)
-    finally:
-        stop(asr)
-    api = serve(settings, data, "api")
     try:
-        wait_for(lambda: api_answers(settings), 30, "the console to answer", 0.1)
-        yield Console(f"http://127.0.0.1:{settings.api_port}", call_id, sessions)
+        with serving(settings, "asr"):
+            wait_for(transcribed, 180, "the call to be transcribed", 0.5)
+        with console_api(settings) as url:
+            yield Console(url, call_id, sessions)
     finally:
-        stop(api)
         engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def current_time(page: Page) -> float:

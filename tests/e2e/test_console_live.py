@@ -8,11 +8,9 @@ import datetime as dt
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
@@ -21,16 +19,10 @@ from ivr.models import ConsoleEvent
 from ivr.sip_phones import DialResult
 from tests.builders import add_user
 from tests.conftest import SAMPLES
-from tests.e2e.browser import chromium, logged_in, screenshot
+from tests.e2e.browser import logged_in, screenshot
 from tests.e2e.conftest import Hotline
 
 CLIP = SAMPLES / "magicdata_cs_insurance_000012.wav"  # 6.76 s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import random
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +20,10 @@ from accounts.models import User
 from dispatch import routing_model, units
 from hotline import migrate
 from hotline.db import make_engine, make_session_factory, transaction
-from hotline.processes import api_answers
 from hotline.settings import PROJECT_ROOT, Settings
-from hotline.waiting import wait_for
 from tests.builders import add_user
 from tests.conftest import free_port
-from tests.e2e.browser import chromium, logged_in, screenshot
+from tests.e2e.browser import console_api, logged_in, screenshot
 
 TRAIN_CSV = PROJECT_ROOT.parent / "shared/data/complaints/train.csv"
 NAME, PHONE = "王建国", "13700001111"
@@ -69,23 +65,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         units.set_catalogue(session, "环境保护", env, "sup1", now)
     settings.routing_model_file.parent.mkdir(parents=True)
     train_small_model(settings.routing_model_file)
-    env_vars = {**os.environ, **settings.to_env()}
-    with open(data / "api.log", "ab") as log:
-        api = subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", "api"],
-                               env=env_vars, stdout=log, stderr=log)
     try:
-        wait_for(lambda: api_answers(settings), 30, "the console to answer", 0.1)
-        yield Site(f"http://127.0.0.1:{settings.api_port}")
+        with console_api(settings) as url:
+            yield Site(url)
     finally:
-        api.terminate()
-        api.wait(timeout=30)
         engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_case_is_followed_to_its_close_by_three_roles(site: Site, browser: Browser) -> None:

@@ -6,7 +6,6 @@ the auditor reads."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ from playwright.sync_api import Browser, Request, expect
 from dispatch import intake
 from hotline import migrate
 from hotline.db import make_engine, make_session_factory
-from hotline.processes import api_answers
-from hotline.settings import PROJECT_ROOT, Settings
+from hotline.settings import Settings
 from hotline.waiting import wait_for
 from tests.builders import add_recorded_call, add_user, tone_wav
 from tests.conftest import free_port
-from tests.e2e.browser import chromium, logged_in, screenshot
+from tests.e2e.browser import console_api, logged_in, screenshot
 
 REASON = "核查投诉人反映的话务员服务态度问题"
 SECONDS = 12.0
@@ -59,24 +57,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "subject_unit": "热线中心", "subject_person": "话务员", "title": "话务员态度生硬",
         "content": "来电反映话务员态度生硬。", "decision": "accept"}, [], "op1",
         dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC), call_id=call_id)
-    env_vars = {**os.environ, **settings.to_env()}
-    with open(data / "api.log", "ab") as log:
-        api = subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", "api"],
-                               env=env_vars, stdout=log, stderr=log)
     try:
-        wait_for(lambda: api_answers(settings), 30, "the console to answer", 0.1)
-        yield Site(f"http://127.0.0.1:{settings.api_port}", case.id, case.number,
-                   recording_id)
+        with console_api(settings) as url:
+            yield Site(url, case.id, case.number, recording_id)
     finally:
-        api.terminate()
-        api.wait(timeout=30)
         engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_supervisor_replays_with_seeking_and_exports_verifiable_evidence(

@@ -21,7 +21,8 @@ from dispatch.handling_models import RoutingLabel
 from dispatch.models import CaseEvent
 from hotline.db import transaction
 from hotline.settings import Settings
-from tests.builders import PASSWORD, add_user
+from tests.api_actor import Actor
+from tests.builders import add_user
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 NAME, PHONE, ADDRESS = "李秀英", "13912345678", "幸福里小区3栋502"
@@ -39,33 +40,6 @@ def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Se
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), follow_redirects=False) as test_client:
         yield test_client
-
-
-class Actor:
-    """One logged-in person on their own client (own cookie, own CSRF token)."""
-
-    def __init__(self, app: Any, username: str) -> None:
-        self.client = TestClient(app, follow_redirects=False)
-        response = self.client.post("/api/session",
-                                    json={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        self.headers = {"X-CSRF-Token": response.json()["csrf_token"]}
-
-    def get(self, url: str) -> Any:
-        response = self.client.get(url)
-        assert response.status_code == 200, (url, response.text)
-        return response.json()
-
-    def post(self, url: str, body: dict[str, Any] | None = None, status: int = 200,
-             **kwargs: Any) -> Any:
-        response = self.client.post(url, json=body, headers=self.headers, **kwargs)
-        assert response.status_code == status, (url, response.status_code, response.text)
-        return response.json() if response.content else None
-
-    def put(self, url: str, body: dict[str, Any]) -> Any:
-        response = self.client.put(url, json=body, headers=self.headers)
-        assert response.status_code == 200, (url, response.text)
-        return response.json()
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ from recordings.models import (
     RecordingAccess,
 )
 from recordings.store import sha256_file
-from tests.builders import PASSWORD, add_recorded_call, add_user, drop_append_only_guards
+from tests.api_actor import Actor
+from tests.builders import add_recorded_call, add_user, drop_append_only_guards
 from tests.integration.test_cases import add_transcript
 
 NAME, PHONE = "李秀英", "13912345678"
@@ -51,23 +52,6 @@ def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Se
         add_user(sessions, name, role, phone)
     return Settings(data_dir=tmp_path, database_url=db_url, supervision_interval_seconds=0,
                     integrity_check_interval_seconds=0, operator_replay_days=7)
-
-
-class Actor:
-    def __init__(self, app: Any, username: str) -> None:
-        self.client = TestClient(app, follow_redirects=False)
-        response = self.client.post("/api/session",
-                                    json={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        self.headers = {"X-CSRF-Token": response.json()["csrf_token"]}
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        return self.client.get(url, **kwargs)
-
-    def post(self, url: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
-        response = self.client.post(url, json=body, headers=self.headers)
-        assert response.status_code == status, (url, response.status_code, response.text)
-        return response.json() if response.content else None
 
 
 @pytest.fixture
@@ -128,7 +112,7 @@ def audio_url(case: dict[str, Any]) -> str:
 def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
         people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]) -> None:
     sup = people["sup1"]
-    refused = sup.get(audio_url(case))
+    refused = sup.fetch(audio_url(case))
     assert refused.status_code == 403 and "reason" in refused.json()["detail"]
     assert sup.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "查"},
                     status=422)["detail"].startswith("a reason of at least")
@@ -136,18 +120,18 @@ def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
                      {"reason": "核查话务员服务态度投诉"}, status=201)
     assert given["case_id"] == case["id"]
 
-    whole = sup.get(audio_url(case))
+    whole = sup.fetch(audio_url(case))
     assert whole.status_code == 200 and whole.content == case["audio"]
     assert whole.headers["cache-control"] == "no-store, private", "no replay from a cache"
-    part = sup.get(audio_url(case), headers={"Range": "bytes=44-99"})
+    part = sup.fetch(audio_url(case), headers={"Range": "bytes=44-99"})
     assert part.status_code == 206 and part.content == case["audio"][44:100]
     assert part.headers["content-range"] == f"bytes 44-99/{len(case['audio'])}"
-    tail = sup.get(audio_url(case), headers={"Range": "bytes=-10"})
+    tail = sup.fetch(audio_url(case), headers={"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == case["audio"][-10:]
     middle = len(case["audio"]) // 2
-    seek = sup.get(audio_url(case), headers={"Range": f"bytes={middle}-"})
+    seek = sup.fetch(audio_url(case), headers={"Range": f"bytes={middle}-"})
     assert seek.status_code == 206 and seek.content == case["audio"][middle:]
-    download = sup.get(audio_url(case) + "?download=true")
+    download = sup.fetch(audio_url(case) + "?download=true")
     assert download.status_code == 200 and "attachment" in download.headers[
         "content-disposition"]
 
@@ -162,30 +146,30 @@ def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
                for r in rows[1:])
 
     # Auditors see it all, with the chain whole; nobody else reads the log.
-    log = people["aud1"].get("/api/audit/recording-access").json()
+    log = people["aud1"].fetch("/api/audit/recording-access").json()
     assert log["chain_intact"] and [e["id"] for e in log["entries"]] == [6, 5, 4, 3, 2, 1]
-    assert people["sup1"].get("/api/audit/recording-access").status_code == 403
-    page = people["aud1"].get("/audit")
+    assert people["sup1"].fetch("/api/audit/recording-access").status_code == 403
+    page = people["aud1"].fetch("/audit")
     assert page.status_code == 200 and "调听日志哈希链完整" in page.text
     assert case["number"] in page.text and "核查话务员服务态度投诉" in page.text
-    evidence = sup.get(f"/api/cases/{case['id']}/evidence").json()
+    evidence = sup.fetch(f"/api/cases/{case['id']}/evidence").json()
     assert len(evidence["access"]) == 6 and evidence["reason"]["reason"] == "核查话务员服务态度投诉"
 
 
 def test_editing_the_access_log_breaks_its_chain(
         people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
         settings: Settings) -> None:
-    people["op1"].get(audio_url(case))
-    people["op1"].get(audio_url(case), headers={"Range": "bytes=0-1"})
-    people["h_env"].get(audio_url(case))
+    people["op1"].fetch(audio_url(case))
+    people["op1"].fetch(audio_url(case), headers={"Range": "bytes=0-1"})
+    people["h_env"].fetch(audio_url(case))
     drop_append_only_guards(sessions)
     with transaction(sessions) as session:  # hide who listened
         session.execute(update(RecordingAccess).where(RecordingAccess.id == 1)
                         .values(actor="nobody"))
-    log = people["aud1"].get("/api/audit/recording-access").json()
+    log = people["aud1"].fetch("/api/audit/recording-access").json()
     assert not log["chain_intact"]
     assert log["chain_problems"] == ["entry 1: content does not match its hash (edited)"]
-    assert "调听日志哈希链断裂" in people["aud1"].get("/audit").text
+    assert "调听日志哈希链断裂" in people["aud1"].fetch("/audit").text
 
 
 def test_operators_replay_their_own_calls_for_the_set_number_of_days(
@@ -196,11 +180,11 @@ def test_operators_replay_their_own_calls_for_the_set_number_of_days(
                 started_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)))
 
     call_started(6.9)
-    assert people["op1"].get(audio_url(case)).status_code == 200
-    other = people["op2"].get(audio_url(case))
+    assert people["op1"].fetch(audio_url(case)).status_code == 200
+    other = people["op2"].fetch(audio_url(case))
     assert other.status_code == 403 and "handled" in other.json()["detail"]
     call_started(7.1)
-    late = people["op1"].get(audio_url(case))
+    late = people["op1"].fetch(audio_url(case))
     assert late.status_code == 403 and "7 days" in late.json()["detail"]
     rows = log_rows(sessions)
     assert [(r.actor, r.outcome) for r in rows] == [("op1", "allowed"), ("op2", "denied"),
@@ -211,10 +195,10 @@ def test_operators_replay_their_own_calls_for_the_set_number_of_days(
 def test_roles_without_access_get_403_and_the_attempt_is_logged(
         people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]) -> None:
     for name in ("admin1", "aud1", "h_env", "h_prop"):
-        assert people[name].get(audio_url(case)).status_code == 403, name
-    export = people["op1"].get(f"/api/cases/{case['id']}/evidence-package")
+        assert people[name].fetch(audio_url(case)).status_code == 403, name
+    export = people["op1"].fetch(f"/api/cases/{case['id']}/evidence-package")
     assert export.status_code == 403
-    no_reason = people["inv1"].get(f"/api/cases/{case['id']}/evidence-package")
+    no_reason = people["inv1"].fetch(f"/api/cases/{case['id']}/evidence-package")
     assert no_reason.status_code == 403
     rows = log_rows(sessions)
     assert [(r.actor, r.action, r.outcome) for r in rows] == [
@@ -233,20 +217,20 @@ def test_a_unit_hears_the_recording_only_with_a_grant_never_the_unit_complained_
     assert "complained about" in refused["detail"]
     grant = sup.post(f"/api/cases/{case['id']}/recording-grants",
                      {"unit_id": units["市生态环境局"], "reason": "请核实诉求细节"}, status=201)
-    heard = people["h_env"].get(audio_url(case), headers={"Range": "bytes=0-43"})
+    heard = people["h_env"].fetch(audio_url(case), headers={"Range": "bytes=0-43"})
     assert heard.status_code == 206 and heard.content == case["audio"][:44]
-    assert people["h_prop"].get(audio_url(case)).status_code == 403
+    assert people["h_prop"].fetch(audio_url(case)).status_code == 403
     # A grant lapses with the unit's part in the case (returned, or found complained about).
     with transaction(sessions) as session:
         session.execute(update(Assignment).where(Assignment.unit_id == units["市生态环境局"])
                         .values(active=False))
-    assert people["h_env"].get(audio_url(case)).status_code == 403
+    assert people["h_env"].fetch(audio_url(case)).status_code == 403
     with transaction(sessions) as session:
         session.execute(update(Assignment).where(Assignment.unit_id == units["市生态环境局"])
                         .values(active=True))
-    assert people["h_env"].get(audio_url(case)).status_code == 200
+    assert people["h_env"].fetch(audio_url(case)).status_code == 200
     sup.post(f"/api/cases/{case['id']}/recording-grants/{grant['id']}/revoke", status=204)
-    assert people["h_env"].get(audio_url(case)).status_code == 403
+    assert people["h_env"].fetch(audio_url(case)).status_code == 403
     rows = log_rows(sessions)
     assert [(r.actor, r.outcome, r.reason) for r in rows] == [
         ("h_env", "allowed", "请核实诉求细节"), ("h_prop", "denied", ""),
@@ -304,8 +288,8 @@ def test_the_evidence_package_verifies_with_sha256sum(
     inv = people["inv1"]
     inv.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "纪检调查：核实办理过程"},
              status=201)
-    assert inv.get(audio_url(case), headers={"Range": "bytes=0-99"}).status_code == 206
-    response = inv.get(f"/api/cases/{case['number']}/evidence-package")
+    assert inv.fetch(audio_url(case), headers={"Range": "bytes=0-99"}).status_code == 206
+    response = inv.fetch(f"/api/cases/{case['number']}/evidence-package")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"
     assert f"{case['number']}-evidence.zip" in response.headers["content-disposition"]
@@ -389,9 +373,9 @@ def test_a_closed_case_is_archived_as_a_verifiable_bundle(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "files checked: 2" in verified.stdout
     # Downloading the bundle needs a reason and is logged.
-    assert sup.get(f"/cases/{case['id']}/evidence/archive").status_code == 403
+    assert sup.fetch(f"/cases/{case['id']}/evidence/archive").status_code == 403
     sup.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "复核归档卷宗"}, status=201)
-    got = sup.get(f"/cases/{case['id']}/evidence/archive")
+    got = sup.fetch(f"/cases/{case['id']}/evidence/archive")
     assert got.status_code == 200 and got.content == path.read_bytes()
     rows = log_rows(sessions)
     assert [(r.action, r.outcome, r.byte_range) for r in rows[-2:]] == [
@@ -401,7 +385,7 @@ def test_a_closed_case_is_archived_as_a_verifiable_bundle(
 def test_the_evidence_page_asks_for_a_reason_before_offering_the_player(
         people: dict[str, Actor], case: dict[str, Any]) -> None:
     sup = people["sup1"]
-    page = sup.get(f"/cases/{case['id']}/evidence").text
+    page = sup.fetch(f"/cases/{case['id']}/evidence").text
     assert "调听事由" in page and "<audio" not in page
     token = sup.headers["X-CSRF-Token"]
     short = sup.client.post(f"/cases/{case['id']}/evidence/reason",
@@ -410,16 +394,16 @@ def test_the_evidence_page_asks_for_a_reason_before_offering_the_player(
     given = sup.client.post(f"/cases/{case['id']}/evidence/reason",
                             data={"csrf_token": token, "reason": "核查服务态度投诉"})
     assert given.status_code == 303
-    page = sup.get(f"/cases/{case['id']}/evidence").text
+    page = sup.fetch(f"/cases/{case['id']}/evidence").text
     assert f'src="/api/recordings/{case["recording_id"]}/audio"' in page
     assert "导出证据包" in page and "核查服务态度投诉" in page
-    call_page = people["op2"].get(f"/calls/{case['call_id']}").text
+    call_page = people["op2"].fetch(f"/calls/{case['call_id']}").text
     assert "话务员只能复听本人受理的来电" in call_page and "<audio" not in call_page
-    assert "<audio" in people["op1"].get(f"/calls/{case['call_id']}").text
-    finder = people["inv1"].get("/evidence", params={"number": case["number"]})
+    assert "<audio" in people["op1"].fetch(f"/calls/{case['call_id']}").text
+    finder = people["inv1"].fetch("/evidence", params={"number": case["number"]})
     assert finder.status_code == 303
     assert finder.headers["location"] == f"/cases/{case['id']}/evidence"
-    assert people["inv1"].get("/evidence", params={"number": "../x"}).status_code == 404
+    assert people["inv1"].fetch("/evidence", params={"number": "../x"}).status_code == 404
 
 
 def test_a_failed_integrity_check_alerts_supervisors(
@@ -428,7 +412,7 @@ def test_a_failed_integrity_check_alerts_supervisors(
     sup = people["sup1"]
     ok = sup.post("/api/integrity/run")
     assert ok["ok"] and ok["files_checked"] == 1
-    assert 'id="store-alert"' not in sup.get("/").text
+    assert 'id="store-alert"' not in sup.fetch("/").text
     with sessions() as session:
         recording = session.get(Recording, case["recording_id"])
         assert recording is not None
@@ -438,10 +422,10 @@ def test_a_failed_integrity_check_alerts_supervisors(
     path.write_bytes(bytes(data))
     found = sup.post("/api/integrity/run")
     assert not found["ok"] and [p["kind"] for p in found["problems"]] == ["altered"]
-    assert people["aud1"].get("/api/integrity").json() == found
-    home = sup.get("/").text
+    assert people["aud1"].fetch("/api/integrity").json() == found
+    home = sup.fetch("/").text
     assert 'id="store-alert"' in home and "文件被改动" in home and recording.path in home
-    assert 'id="store-alert"' not in people["op1"].get("/").text
+    assert 'id="store-alert"' not in people["op1"].fetch("/").text
 
 
 def test_the_service_verifies_the_store_on_a_schedule(
@@ -464,3 +448,22 @@ def test_the_service_verifies_the_store_on_a_schedule(
     problems = integrity.problems_of(checks()[-1])
     assert [(p.kind, p.name) for p in problems] == [
         ("missing", f"recordings/{recording.path}")]
+
+
+def test_an_altered_recording_refuses_the_export_and_nothing_is_delivered(
+        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
+        settings: Settings) -> None:
+    inv = people["inv1"]
+    inv.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "纪检调查：核实办理过程"},
+             status=201)
+    with sessions() as session:
+        recording = session.get(Recording, case["recording_id"])
+        assert recording is not None
+        path = settings.recordings_dir / recording.path
+    data = bytearray(path.read_bytes())
+    data[60] ^= 0x01
+    path.write_bytes(bytes(data))
+    refused = inv.fetch(f"/api/cases/{case['id']}/evidence-package")
+    assert refused.status_code == 409
+    assert "missing or altered" in refused.json()["detail"]
+    assert [r.action for r in log_rows(sessions)] == [], "no export was delivered"
