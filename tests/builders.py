@@ -105,3 +105,10 @@ def drop_append_only_guards(sessions: sessionmaker[Session]) -> None:
             else:
                 for event in ("update", "delete"):
                     session.execute(text(f"DROP TRIGGER {table}_no_{event}"))
+
+
+def flip_byte(path: Path, at: int) -> None:
+    """Change one bit of one byte of a file, as damage or tampering would."""
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))

@@ -24,7 +24,7 @@ from ivr import call_store
 from ivr.call_state import CallState
 from recordings import access, holds, integrity, links, manifest, store
 from recordings.models import ManifestEntry, Recording
-from tests.builders import T0, add_recorded_call, drop_append_only_guards, tone_wav
+from tests.builders import T0, add_recorded_call, drop_append_only_guards, flip_byte, tone_wav
 
 HOTLINE = str(PROJECT_ROOT / ".venv/bin/hotline")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -90,9 +90,7 @@ def test_verify_names_the_altered_missing_and_unknown_files(
             assert recording is not None
             paths.append(f"recordings/{recording.path}")
     altered, missing, _fine = (settings.data_dir / p for p in paths)
-    data = bytearray(altered.read_bytes())
-    data[100] ^= 0x01
-    altered.write_bytes(bytes(data))
+    flip_byte(altered, 100)
     missing.unlink()
     unknown = settings.recordings_dir / "2026" / "11" / "20" / "planted.wav"
     tone_wav(unknown)

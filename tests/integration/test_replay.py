@@ -37,7 +37,7 @@ from recordings.models import (
 )
 from recordings.store import sha256_file
 from tests.api_actor import Actor
-from tests.builders import add_recorded_call, add_user, drop_append_only_guards
+from tests.builders import add_recorded_call, add_user, drop_append_only_guards, flip_byte
 from tests.integration.test_cases import add_transcript
 
 NAME, PHONE = "李秀英", "13912345678"
@@ -323,9 +323,7 @@ def test_the_evidence_package_verifies_with_sha256sum(
     assert "sha256sum -c SHA256SUMS" in readme and case["number"] in readme
     # The check can fail: one flipped byte and sha256sum says so.
     wav = folder / f"recordings/{rid}.wav"
-    data = bytearray(wav.read_bytes())
-    data[-1] ^= 0xFF
-    wav.write_bytes(bytes(data))
+    flip_byte(wav, -1)
     again = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder,
                            capture_output=True, text=True, check=False)
     assert again.returncode != 0 and f"recordings/{rid}.wav: FAILED" in again.stdout
@@ -417,9 +415,7 @@ def test_a_failed_integrity_check_alerts_supervisors(
         recording = session.get(Recording, case["recording_id"])
         assert recording is not None
         path = settings.recordings_dir / recording.path
-    data = bytearray(path.read_bytes())
-    data[50] ^= 0x10
-    path.write_bytes(bytes(data))
+    flip_byte(path, 50)
     found = sup.post("/api/integrity/run")
     assert not found["ok"] and [p["kind"] for p in found["problems"]] == ["altered"]
     assert people["aud1"].fetch("/api/integrity").json() == found
@@ -460,9 +456,7 @@ def test_an_altered_recording_refuses_the_export_and_nothing_is_delivered(
         recording = session.get(Recording, case["recording_id"])
         assert recording is not None
         path = settings.recordings_dir / recording.path
-    data = bytearray(path.read_bytes())
-    data[60] ^= 0x01
-    path.write_bytes(bytes(data))
+    flip_byte(path, 60)
     refused = inv.fetch(f"/api/cases/{case['id']}/evidence-package")
     assert refused.status_code == 409
     assert "missing or altered" in refused.json()["detail"]
