@@ -1,11 +1,18 @@
 """The transcription service: a pool of worker processes, each loading the model once.
 
 ``hotline serve asr`` runs the pool; it starts ``hotline serve asr-worker NAME`` children,
-restarts any that die, and stops them all on SIGTERM. Wiring for each process lives here.
+restarts any that die, and stops them all on SIGTERM. Workers die with their pool: each asks
+the kernel for SIGTERM when its parent dies and watches its parent too, so a pool killed with
+SIGKILL leaves no worker behind; a pool stops any worker of an earlier pool before it starts
+its own. Wiring for each process lives here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import json
 import logging
 import os
 import signal
@@ -15,12 +22,14 @@ import threading
 import time
 
 from asr.worker import Interrupted, Worker, state_file
-from hotline import models_registry
+from hotline import models_registry, pids
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 2.0
+PARENT_CHECK_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
 
 
 def pool_size(settings: Settings) -> int:
@@ -41,9 +50,33 @@ def _stop_on_signals(worker: Worker | None = None) -> threading.Event:
     return stop
 
 
-def run_worker(settings: Settings, name: str) -> None:
-    """One worker process."""
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM (a clean stop: the job goes back to the queue) as soon as ``parent`` is gone.
+
+    The kernel's parent-death signal covers a parent killed with SIGKILL; a thread watching
+    the parent covers a parent that died before the signal was asked for, and systems without
+    ``prctl``.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is not None:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        log.warning("the parent process %d is gone; stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def run_worker(settings: Settings, name: str, parent: int | None = None) -> None:
+    """One worker process; ``parent``: the pool it belongs to (it stops when that is gone)."""
     assert models_registry.metadata.tables, "every mapper is known before the first query"
+    if parent is not None:
+        _die_with_parent(parent)
     engine = make_engine(settings.effective_database_url)
     worker = Worker(settings, make_session_factory(engine), name)
     stop = _stop_on_signals(worker)
@@ -51,12 +84,64 @@ def run_worker(settings: Settings, name: str) -> None:
         worker.run(stop)
     finally:
         engine.dispose()
-        state_file(settings, name).unlink(missing_ok=True)
+        _remove_own_state(settings, name)
+
+
+def _remove_own_state(settings: Settings, name: str) -> None:
+    """The state file goes with its worker, never one a newer worker of that name wrote."""
+    path = state_file(settings, name)
+    try:
+        owner = json.loads(path.read_text()).get("pid")
+    except (OSError, ValueError):
+        return
+    if owner == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def survivors(settings: Settings) -> dict[str, int]:
+    """Workers (by name) still running, from their state files: a pid counts only with the
+    start time its worker recorded, so a reused pid is never taken for a worker."""
+    found = {}
+    for path in sorted((settings.run_dir / "asr").glob("*.json")):
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        pid, started = state.get("pid"), state.get("started")
+        if isinstance(pid, int) and isinstance(started, int) and pids.same_process(pid, started):
+            found[path.stem] = pid
+    return found
+
+
+def stop_survivors(settings: Settings, timeout: float = 30) -> list[int]:
+    """Stop the workers of an earlier pool (SIGTERM: each gives its job back; SIGKILL after
+    ``timeout``). Returns the pids stopped."""
+    running = survivors(settings)
+    if not running:
+        return []
+    log.warning("stopping workers left by an earlier pool: %s",
+                ", ".join(f"{name} (pid {pid})" for name, pid in running.items()))
+    for pid in running.values():
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(pids.alive(pid) for pid in running.values()):
+        time.sleep(0.1)
+    for pid in running.values():
+        if pids.alive(pid):
+            log.warning("worker pid %d did not stop; killing it", pid)
+            _signal(pid, signal.SIGKILL)
+    return list(running.values())
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
 
 
 def run_pool(settings: Settings) -> None:
     """Keep ``pool_size`` workers running until SIGTERM."""
     stop = _stop_on_signals()
+    stop_survivors(settings)
     size = pool_size(settings)
     env = {**os.environ, **settings.to_env()}
     children: dict[str, subprocess.Popen[bytes] | None] = {}
@@ -76,7 +161,8 @@ def run_pool(settings: Settings) -> None:
                 if time.monotonic() < next_start.get(name, 0.0):
                     continue
                 children[name] = subprocess.Popen(
-                    [sys.executable, "-m", "hotline.cli", "serve", "asr-worker", name], env=env)
+                    [sys.executable, "-m", "hotline.cli", "serve", "asr-worker", name,
+                     "--pool", str(os.getpid())], env=env)
             stop.wait(0.5)
     finally:
         running = {name: child for name, child in children.items() if child is not None}

@@ -20,6 +20,7 @@ from asr.engine import Channel, ModelError, VoskEngine, model_name
 from asr.job_policy import RetryPolicy
 from asr.model_install import active_model
 from asr.records import to_record
+from hotline import pids
 from hotline.db import transaction
 from hotline.settings import Settings
 from recordings import access
@@ -165,7 +166,8 @@ class Worker:
         """A small status file for 'hotline asr status'."""
         path = state_file(self.settings, self.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"pid": os.getpid(), "state": state, "job": job,
+        payload = {"pid": os.getpid(), "started": pids.start_time(os.getpid()),
+                   "state": state, "job": job,
                    "model": self.engine.model_name if self.engine else None,
                    "since": self.clock().isoformat()}
         temporary = path.with_suffix(".tmp")

@@ -159,7 +159,9 @@ def _print_parts(parts: list[PartStatus]) -> None:
 @main.command()
 @click.argument("name", type=click.Choice(["ivr", "asr", "asr-worker", "api"]))
 @click.argument("worker", default="asr-1")
-def serve(name: str, worker: str) -> None:
+@click.option("--pool", "pool_pid", type=int, default=None,
+              help="The pid of the pool an asr-worker belongs to: it stops when that is gone")
+def serve(name: str, worker: str, pool_pid: int | None) -> None:
     """Run one service in the foreground (used by 'hotline up'). WORKER names an asr-worker."""
     _logging()
     settings = _settings()
@@ -169,7 +171,7 @@ def serve(name: str, worker: str) -> None:
         if name == "asr":
             asr_service.run_pool(settings)
         else:
-            asr_service.run_worker(settings, worker)
+            asr_service.run_worker(settings, worker, parent=pool_pid)
     elif name == "ivr":
         from ivr import asterisk_install, service
 

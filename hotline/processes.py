@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr import service as asr_service
 from hotline import pids
 from hotline.settings import Settings
 from hotline.waiting import wait_for
@@ -42,9 +43,10 @@ def start_service(settings: Settings, name: str) -> int:
     running = service_pid(settings, name)
     if running is not None:
         return running
+    stop_leftovers(settings, name)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log_fd = os.open(settings.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                     0o640)
+                     0o600)
     env = {**os.environ, **settings.to_env()}
     try:
         # A detached service: its own session, no Popen object left to reap it.
@@ -66,7 +68,8 @@ def start_service(settings: Settings, name: str) -> int:
 
 
 def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
-    """SIGTERM to the service's process group (it and any children), SIGKILL if it lingers."""
+    """SIGTERM to the service's process group (it and any children), SIGKILL if it lingers.
+    A service that died leaves its group behind if it had children: they are stopped too."""
     pid = service_pid(settings, name)
     if pid is not None:
         _signal_group(pid, signal.SIGTERM)
@@ -76,7 +79,37 @@ def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
             _signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+    stop_leftovers(settings, name, timeout)
     _pid_file(settings, name).unlink(missing_ok=True)
+
+
+def leftovers(settings: Settings, name: str) -> list[int]:
+    """Processes of a service that are still in its process group once the service itself is
+    gone (children of a killed service), recognised by their command line."""
+    try:
+        group = int(_pid_file(settings, name).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return []
+    if pids.alive(group):
+        return []
+    data_dir = str(settings.data_dir)
+    return [pid for pid in pids.group_members(group)
+            if f"serve {name}" in " ".join(pids.command_line(pid))
+            and pids.environment(pid).get("HOTLINE_DATA_DIR") == data_dir]
+
+
+def stop_leftovers(settings: Settings, name: str, timeout: float = 20) -> None:
+    found = leftovers(settings, name)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: not any(pids.alive(pid) for pid in found), timeout,
+                 f"what is left of {name} to stop")
+    except TimeoutError:
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -145,11 +178,15 @@ def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStat
     ))
     asr_pid = service_pid(settings, "asr")
     workers = asr_workers(settings) if asr_pid else []
+    orphans = {} if asr_pid else asr_service.survivors(settings)
     parts.append(PartStatus(
         "asr", asr_pid is not None and bool(workers),
         f"pid {asr_pid}, {len(workers)} workers "
         f"({', '.join(sorted({str(w['state']) for w in workers})) or 'starting'})"
-        if asr_pid else "stopped",
+        if asr_pid else "stopped" + (
+            f", {len(orphans)} workers left running without a pool (pids "
+            f"{', '.join(str(pid) for pid in orphans.values())}): 'hotline up' or "
+            "'hotline down' stops them" if orphans else ""),
     ))
     api_pid = service_pid(settings, "api")
     answers = api_pid is not None and api_answers(settings)
@@ -184,6 +221,7 @@ def up(settings: Settings, install: AsteriskInstall, timeout: float = 60) -> lis
 def down(settings: Settings, install: AsteriskInstall | None) -> None:
     for name in reversed(SERVICES):
         stop_service(settings, name)
+    asr_service.stop_survivors(settings)
     if install is not None:
         dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
         asterisk_process.stop(install, dirs, settings.data_dir)
