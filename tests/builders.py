@@ -56,27 +56,37 @@ def stereo_call(path: Path, caller: Path, operator_delay_seconds: float) -> Path
     return path
 
 
+def recently() -> dt.datetime:
+    """An hour before the real clock's now, in whole seconds: when a call is judged by the
+    clock of the code under test (the operator's replay window, overdue deadlines), whether
+    that code runs in this process, in a server or in a browser."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+
+
 def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
                       audio: Path | None = None, caller_name: str = "",
-                      answered_after: float | None = None) -> tuple[str, str]:
+                      answered_after: float | None = None,
+                      started_at: dt.datetime = T0) -> tuple[str, str]:
     """A finished call whose recording (a copy of ``audio``, else a tone) is in the store;
     (call id, recording id). ``answered_after``: seconds into the recording an operator
-    answered (else the caller left a message)."""
+    answered (else the caller left a message). ``started_at``: the fixed ``T0`` for code
+    given its clock; :func:`recently` when the code under test reads the real one."""
     spool = data_dir / "spool" / f"{uid}.wav"
     if audio is None:
         tone_wav(spool)
     else:
         spool.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(audio, spool)
-    answered = T0 + dt.timedelta(seconds=answered_after) if answered_after is not None else None
-    state = CallState(uid, caller_number="13800138000", caller_name=caller_name, started_at=T0,
-                      notice_finished_at=T0, recording_started_at=T0, answered_at=answered,
-                      message_started_at=None if answered else T0,
-                      ended_at=T0 + dt.timedelta(seconds=30))
+    t0 = started_at
+    answered = t0 + dt.timedelta(seconds=answered_after) if answered_after is not None else None
+    state = CallState(uid, caller_number="13800138000", caller_name=caller_name, started_at=t0,
+                      notice_finished_at=t0, recording_started_at=t0, answered_at=answered,
+                      message_started_at=None if answered else t0,
+                      ended_at=t0 + dt.timedelta(seconds=30))
     with transaction(sessions) as session:
         call = call_store.save_state(session, state)
-        stored = store.ingest(spool, data_dir / "recordings", T0, interleaved=False)
-        call_store.attach_recording(session, call, stored, T0)
+        stored = store.ingest(spool, data_dir / "recordings", t0, interleaved=False)
+        call_store.attach_recording(session, call, stored, t0)
         return call.id, stored.id
 
 

@@ -30,6 +30,7 @@ from tests.builders import (
     add_recorded_call,
     add_user,
     korean_speech,
+    recently,
     stereo_call,
 )
 from tests.conftest import free_port
@@ -65,7 +66,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     speech = korean_speech(data / "speech.wav", repeat=2)
     audio = stereo_call(data / "call.wav", speech, 6.0)
     call_id, _ = add_recorded_call(sessions, data, "1.1", audio, caller_name=HTML,
-                                   answered_after=5.5)
+                                   answered_after=5.5, started_at=recently())
     def transcribed() -> bool:
         with sessions() as session:
             call = call_store.get_call(session, call_id)

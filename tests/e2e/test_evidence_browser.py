@@ -20,7 +20,7 @@ from hotline import migrate
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
 from hotline.waiting import wait_for
-from tests.builders import add_recorded_call, add_user, tone_wav
+from tests.builders import add_recorded_call, add_user, recently, tone_wav
 from tests.conftest import free_port
 from tests.e2e.browser import console_api, logged_in, screenshot
 
@@ -46,17 +46,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     for name, role in [("sup1", "supervisor"), ("aud1", "auditor")]:
         add_user(sessions, name, role)
     audio = tone_wav(data / "tone.wav", seconds=SECONDS)
+    started = recently()
     call_id, recording_id = add_recorded_call(sessions, data, "1.1", audio=audio,
-                                              answered_after=0.5)
-    config = intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
-                                 settings.attachments_dir, settings.attachment_max_bytes,
-                                 settings.attachment_max_files)
+                                              answered_after=0.5, started_at=started)
+    zone = ZoneInfo(settings.timezone)
+    config = intake.IntakeConfig(zone, settings.case_number_format, settings.attachments_dir,
+                                 settings.attachment_max_bytes, settings.attachment_max_files)
     case = intake.register(sessions, config, {
-        "received_at": "2026-11-20T08:30", "channel": "phone", "case_type": "complaint",
+        "received_at": f"{started.astimezone(zone):%Y-%m-%dT%H:%M}", "channel": "phone",
+        "case_type": "complaint",
         "complainant_name": "赵敏", "complainant_phone": "13600001111",
         "subject_unit": "热线中心", "subject_person": "话务员", "title": "话务员态度生硬",
         "content": "来电反映话务员态度生硬。", "decision": "accept"}, [], "op1",
-        dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC), call_id=call_id)
+        started + dt.timedelta(minutes=5), call_id=call_id)
     try:
         with console_api(settings) as url:
             yield Site(url, case.id, case.number, recording_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from hotline.settings import Settings
 from recordings.models import RecordingAccess
-from tests.builders import PASSWORD, add_recorded_call, add_user
+from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def client(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iter
 
 
 def add_call(sessions: sessionmaker[Session], tmp_path: Path, uid: str, name: str) -> str:
-    return add_recorded_call(sessions, tmp_path, uid, caller_name=name)[1]
+    """A recent message (the operator's replay window is measured from the real clock)."""
+    return add_recorded_call(sessions, tmp_path, uid, caller_name=name, started_at=recently())[1]
 
 
 def test_calls_json_and_page(client: TestClient, sessions: sessionmaker[Session],
@@ -91,12 +92,12 @@ def test_a_calls_transcript_is_served_once_ready(
     from hotline.db import transaction
     from hotline.settings import PROJECT_ROOT
 
-    call_id, _recording = add_recorded_call(sessions, tmp_path, "3.1")
+    call_id, _recording = add_recorded_call(sessions, tmp_path, "3.1", started_at=recently())
     waiting = client.get(f"/api/calls/{call_id}/transcript").json()
     assert waiting["transcript"] is None and waiting["job"]["status"] == "queued"
     assert "等待转写" in client.get("/").text
 
-    now = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+    now = dt.datetime.now(dt.UTC)
     claimed = jobs.claim(sessions, "w1", "model-x", now, dt.timedelta(seconds=60),
                          RetryPolicy(3, dt.timedelta(seconds=30)))
     assert claimed is not None

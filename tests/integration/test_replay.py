@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,7 +38,13 @@ from recordings.models import (
 )
 from recordings.store import sha256_file
 from tests.api_actor import Actor
-from tests.builders import add_recorded_call, add_user, drop_append_only_guards, flip_byte
+from tests.builders import (
+    add_recorded_call,
+    add_user,
+    drop_append_only_guards,
+    flip_byte,
+    recently,
+)
 from tests.integration.test_cases import add_transcript
 
 NAME, PHONE = "李秀英", "13912345678"
@@ -70,8 +77,9 @@ def case(people: dict[str, Actor], sessions: sessionmaker[Session],
     """A call answered by op1 (extension 1001), its recording with a transcript, and the case
     registered from it, dispatched to the environment bureau; the property office is the
     unit complained about."""
+    started = recently()  # op1's replay window is measured from the real clock
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "9.1",
-                                              answered_after=0.5)
+                                              answered_after=0.5, started_at=started)
     with transaction(sessions) as session:
         session.execute(update(Call).where(Call.id == call_id).values(operator="1001"))
     add_transcript(sessions, recording_id, "我要投诉幸福里小区旁工厂排放废气")
@@ -83,7 +91,8 @@ def case(people: dict[str, Actor], sessions: sessionmaker[Session],
     sup.post(f"/api/units/{units['幸福里小区物业服务中心']}/members", {"username": "h_prop"},
              status=204)
     registered = op.post("/api/cases", {
-        "received_at": "2026-11-20T08:30", "channel": "phone", "case_type": "complaint",
+        "received_at": f"{started.astimezone(ZoneInfo(settings.timezone)):%Y-%m-%dT%H:%M}",
+        "channel": "phone", "case_type": "complaint",
         "complainant_name": NAME, "complainant_phone": PHONE,
         "subject_unit": "幸福里小区物业服务中心", "title": "小区旁工厂夜间排放刺鼻废气",
         "content": "小区旁的化工厂每天夜里排放刺鼻气味。", "request": "请环保部门查处",
