@@ -244,7 +244,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                          suffix=".tmp")
     try:
-        os.fchmod(handle, 0o644)
+        os.fchmod(handle, 0o600)  # trained on complaints: private like the data folder
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()

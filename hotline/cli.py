@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import random
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 from pydantic import ValidationError
 
+from accounts.models import Role
 from hotline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -61,6 +63,9 @@ def _database(settings: Settings, write: bool = False) -> Iterator[Session]:
 @click.group()
 def main() -> None:
     """Telephony hotline and call-recording intake."""
+    from hotline import privacy
+
+    os.umask(privacy.UMASK)  # every service and command keeps what it writes to itself
 
 
 @main.command()
@@ -455,8 +460,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", required=True,
-              type=click.Choice(["operator", "supervisor", "unit_handler", "admin"]))
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--name", "display_name", default="", help="Name shown in the console")
 @click.option("--phone", default="",
               help="The operator's phone (SIP endpoint, e.g. 8001): its calls appear in the "
@@ -469,7 +473,6 @@ def user_add(username: str, role: str, display_name: str, phone: str,
     import secrets as token_source
 
     from accounts import service
-    from accounts.models import Role
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

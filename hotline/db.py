@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from hotline import privacy
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -54,6 +57,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # SQLite gives the -wal and -shm files the database file's permissions.
+            privacy.private_file(Path(database))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr import service as asr_service
-from hotline import pids
+from hotline import pids, privacy
 from hotline.settings import Settings
 from hotline.waiting import wait_for
 from ivr import asterisk_process
@@ -63,7 +63,7 @@ def start_service(settings: Settings, name: str) -> int:
         )
     finally:
         os.close(log_fd)
-    _pid_file(settings, name).write_text(str(pid))
+    privacy.write_private(_pid_file(settings, name), str(pid))
     return pid
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from hotline import migrate
+from hotline import migrate, privacy
 from hotline import secrets as secrets_mod
 from hotline.settings import Settings
 from ivr import asterisk_config, asterisk_install, prompts
@@ -41,4 +41,7 @@ def prepare(settings: Settings) -> AsteriskInstall:
     regenerated = prompts.ensure_prompts(settings.sounds_dir, settings.prompts.as_dict())
     if regenerated:
         log.info("prompts (re)generated: %s", ", ".join(regenerated))
+    for folder in dirs.all_dirs():
+        folder.mkdir(parents=True, exist_ok=True)
+    privacy.make_private(settings.data_dir)
     return install

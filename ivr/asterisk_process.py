@@ -9,7 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from hotline import pids
+from hotline import pids, privacy
 from hotline.waiting import wait_for
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall, is_mount_point, mounts_below
@@ -89,8 +89,10 @@ def start(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout:
     wait_for(lambda: not control_socket_answers(dirs), 15,
              "the previous Asterisk to release its control socket")
     # Runs as root without -U/-G: switching user drops the capabilities it needs.
+    # Asterisk sets no umask of its own: recordings, CDR and logs are private to the service.
     result = subprocess.run(
-        install.command("-C", str(dirs.config_file)), capture_output=True, text=True, check=False
+        install.command("-C", str(dirs.config_file)), capture_output=True, text=True,
+        check=False, umask=privacy.UMASK,
     )
     if result.returncode != 0:
         raise AsteriskProcessError(f"Asterisk did not start: {result.stderr.strip()}")

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline import privacy
 from recordings import wav
 
 
@@ -49,9 +50,11 @@ def ingest(
     recording_id = uuid.uuid4().hex
     relative = store_path(call_started, recording_id)
     target = store_root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    store_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    privacy.private_folders(store_root, Path(relative).parent)
     shutil.move(str(spool_file), target)
     with open(target, "rb") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # whoever wrote the spool file, only we read it
         os.fsync(handle.fileno())
     return StoredFile(
         id=recording_id,
