@@ -1,4 +1,5 @@
-"""Users, passwords (argon2) and server-side sessions. Functions take a Session."""
+"""Users, passwords (argon2) and server-side sessions. Functions take a Session, except
+``authenticate``: it commits the attempt's count before the slow password check."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.lockout import LockoutPolicy
 from accounts.models import LoginSession, Role, User
+from hotline.db import UTCDateTime, transaction
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
@@ -27,11 +29,12 @@ class AccountError(ValueError):
 
 
 class LoginRefused(Exception):
-    """Why a log-in failed; ``locked_until`` is set when the account is locked."""
+    """A log-in failed. ``reason`` is for the server's log only: every refusal looks the same
+    to the client, so it cannot tell a wrong password from an unknown or locked name."""
 
-    def __init__(self, locked_until: dt.datetime | None = None) -> None:
-        super().__init__("locked" if locked_until else "bad credentials")
-        self.locked_until = locked_until
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class NewSession:
 
 def create_user(session: Session, username: str, password: str, role: Role,
                 display_name: str, now: dt.datetime, phone: str = "") -> User:
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise AccountError("a user name is 2-64 letters, digits, '_', '.' or '-'")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
@@ -58,19 +61,56 @@ def create_user(session: Session, username: str, password: str, role: Role,
     return user
 
 
-def authenticate(session: Session, username: str, password: str, now: dt.datetime,
-                 policy: LockoutPolicy) -> User:
-    """The user, or LoginRefused. Unknown names cost the same work as wrong passwords."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
+def claim_attempt(session: Session, username: str, now: dt.datetime,
+                  policy: LockoutPolicy) -> tuple[str, str] | None:
+    """Count one failure against the account *before* its password is checked: the user's id
+    and password hash, or None when the name is unknown, inactive or locked.
+
+    One conditional ``UPDATE … RETURNING``: concurrent attempts serialise on the user's row
+    (PostgreSQL re-evaluates the condition on the row another attempt just committed; SQLite
+    has one writer), so no more than ``policy.max_failures`` passwords are ever checked before
+    the lock, which the last of them sets. ``record_success`` undoes the count. The caller
+    commits at once, before the slow check, so attempts wait for each other only briefly.
+    """
+    reaches_limit = User.failed_logins + 1 >= policy.max_failures
+    found = session.execute(
+        update(User)
+        .where(User.username == username, User.active.is_(True),
+               or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_logins=case((reaches_limit, 0), else_=User.failed_logins + 1),
+                locked_until=case((reaches_limit, literal(now + policy.lock_for,
+                                                          UTCDateTime())), else_=None))
+        .returning(User.id, User.password_hash)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    return None if found is None else (found.id, found.password_hash)
+
+
+def authenticate(sessions: sessionmaker[Session], username: str, password: str,
+                 now: dt.datetime, policy: LockoutPolicy) -> str:
+    """The id of the user whose password this is, or LoginRefused. The attempt is counted
+    (and committed) first; then the password is checked, outside any transaction. Unknown,
+    inactive and locked names are checked against a dummy hash: the same work and the same
+    refusal as a wrong password."""
+    claimed = None
+    if USERNAME.fullmatch(username):  # anything else names nobody: no need to ask the database
+        with transaction(sessions) as session:
+            claimed = claim_attempt(session, username, now, policy)
+    if claimed is None:
         _verify(_DUMMY_HASH, password)
-        raise LoginRefused()
-    if policy.is_locked(user.locked_until, now):
-        raise LoginRefused(user.locked_until)
-    if not _verify(user.password_hash, password):
-        user.failed_logins, user.locked_until = policy.after_failure(user.failed_logins, now)
-        session.flush()
-        raise LoginRefused(user.locked_until)
+        raise LoginRefused("unknown, inactive or locked name")
+    user_id, password_hash = claimed
+    if not _verify(password_hash, password):
+        raise LoginRefused("wrong password")
+    return user_id
+
+
+def record_success(session: Session, user_id: str, password: str) -> User:
+    """The log-in succeeded: failures start again from zero, and the hash is renewed if the
+    hasher's parameters have changed since it was made."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise LoginRefused("user removed during log-in")
     user.failed_logins, user.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)

@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.routing = ModelCache(settings.routing_model_file)
     app.state.rules = RulesSource(settings.calendar_file, settings.deadline_profile,
                                   settings.timezone)
+    app.state.login_budget = login.address_budget(settings)
 
     @app.middleware("http")
     async def security_headers(request: Request,

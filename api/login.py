@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import secrets
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
 
 from accounts import service
-from accounts.lockout import LockoutPolicy
+from accounts.lockout import AddressBudget, LockoutPolicy
 from accounts.models import Role, User
 from api.auth import COOKIE, LoginDep, check_csrf
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, WriterDep
+from hotline.db import transaction
 from hotline.settings import Settings
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
+REFUSED = ("wrong user name or password, or the account is locked for a while after repeated "
+           "failures")
+log = logging.getLogger(__name__)
 
 
 class Credentials(BaseModel):
@@ -42,21 +48,54 @@ def _policy(settings: Settings) -> LockoutPolicy:
                          dt.timedelta(minutes=settings.login_lock_minutes))
 
 
-def _log_in(request: Request, response: Response, db: SessionDep, settings: Settings,
-            username: str, password: str) -> tuple[User, service.NewSession]:
+def address_budget(settings: Settings) -> AddressBudget:
+    """The per-address limit of failed log-ins; ``create_app`` keeps one per app."""
+    return AddressBudget(settings.login_address_max_failures,
+                         dt.timedelta(minutes=settings.login_address_window_minutes))
+
+
+class TooManyAttempts(Exception):
+    def __init__(self, retry_after: dt.timedelta) -> None:
+        super().__init__("too many failed log-ins from this address")
+        self.seconds = max(1, math.ceil(retry_after.total_seconds()))
+
+
+def _log_in(request: Request, response: Response, writer: sessionmaker[Session],
+            settings: Settings, username: str, password: str) -> tuple[User, service.NewSession]:
+    """Log in or raise LoginRefused / TooManyAttempts. The address's slot is taken before
+    anything else and given back unless the attempt fails."""
     now = dt.datetime.now(dt.UTC)
+    address = request.client.host if request.client else ""
+    budget: AddressBudget = request.app.state.login_budget
+    wait = budget.take(address, now)
+    if wait is not None:
+        log.warning("log-in from %s refused: too many failures (retry in %s)", address, wait)
+        raise TooManyAttempts(wait)
     try:
-        user = service.authenticate(db, username, password, now, _policy(settings))
-    except service.LoginRefused:
-        db.commit()  # the failure count must stick
+        user_id = service.authenticate(writer, username, password, now, _policy(settings))
+        with transaction(writer) as session:
+            user = service.record_success(session, user_id, password)
+            new = service.start_session(session, user, address, now,
+                                        dt.timedelta(hours=settings.session_hours))
+    except service.LoginRefused as refused:
+        log.warning("log-in as %r from %s refused: %s", username[:64], address, refused.reason)
         raise
-    new = service.start_session(db, user, request.client.host if request.client else "", now,
-                                dt.timedelta(hours=settings.session_hours))
-    db.commit()
+    except BaseException:
+        budget.give_back(address, now)
+        raise
+    budget.give_back(address, now)
     response.set_cookie(COOKIE, new.token, max_age=int(settings.session_hours * 3600),
                         httponly=True, samesite="strict", path="/",
                         secure=settings.environment == "production")
     return user, new
+
+
+def _refusal_page_text(settings: Settings) -> str:
+    """The one answer to any refused log-in: it never says whether the name exists or is
+    locked, and tells a locked-out person what to do."""
+    return (f"用户名或密码错误。连续输错 {settings.login_max_failures} 次后账户将锁定 "
+            f"{settings.login_lock_minutes:g} 分钟，锁定期间即使密码正确也无法登录，"
+            "请稍后再试或联系系统管理员。")
 
 
 def _safe_next(target: str) -> str:
@@ -85,7 +124,7 @@ def login_page(request: Request, settings: SettingsDep, next: str = "/") -> HTML
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_submit(
-    request: Request, db: SessionDep, settings: SettingsDep,
+    request: Request, writer: WriterDep, settings: SettingsDep,
     username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -96,14 +135,14 @@ def login_submit(
         return _form(request, settings, "请输入用户名和密码", username, next, 400)
     response = RedirectResponse(_safe_next(next), status_code=303)
     try:
-        _log_in(request, response, db, settings, username, password)
-    except service.LoginRefused as refused:
-        if refused.locked_until is not None:
-            until = refused.locked_until.astimezone(ZoneInfo(settings.timezone))
-            message = f"登录失败次数过多，账户已锁定，请于 {until:%H:%M} 后再试"
-        else:
-            message = "用户名或密码错误"
-        return _form(request, settings, message, username, next, 401)
+        _log_in(request, response, writer, settings, username, password)
+    except service.LoginRefused:
+        return _form(request, settings, _refusal_page_text(settings), username, next, 401)
+    except TooManyAttempts as refused:
+        page = _form(request, settings, "登录尝试过于频繁，请 "
+                     f"{math.ceil(refused.seconds / 60)} 分钟后再试。", username, next, 429)
+        page.headers["Retry-After"] = str(refused.seconds)
+        return page
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
@@ -118,18 +157,25 @@ async def logout(request: Request, db: SessionDep, login: LoginDep) -> Response:
     return response
 
 
-@router.post("/api/session", response_model=SessionPublic, tags=["session"])
-def api_login(credentials: Credentials, request: Request, response: Response, db: SessionDep,
+@router.post("/api/session", response_model=SessionPublic, tags=["session"],
+             responses={401: {"description": "Wrong user name or password, or the account "
+                              "is locked (the answer does not say which)"},
+                        429: {"description": "Too many failed log-ins from this address; "
+                              "the Retry-After header says how many seconds to wait"}})
+def api_login(credentials: Credentials, request: Request, response: Response, writer: WriterDep,
               settings: SettingsDep) -> SessionPublic:
     """Log in; the session cookie is set, and the CSRF token to send with every change is
-    returned. Repeated failures lock the account."""
+    returned. Repeated failures lock the account for a while, and too many from one address
+    are answered 429 with Retry-After."""
     try:
-        user, new = _log_in(request, response, db, settings, credentials.username,
+        user, new = _log_in(request, response, writer, settings, credentials.username,
                             credentials.password)
     except service.LoginRefused as refused:
-        detail = ("account locked after repeated failures" if refused.locked_until
-                  else "wrong user name or password")
-        raise HTTPException(status_code=401, detail=detail) from refused
+        raise HTTPException(status_code=401, detail=REFUSED) from refused
+    except TooManyAttempts as refused:
+        raise HTTPException(status_code=429, detail="too many failed log-ins from this "
+                            "address; retry later",
+                            headers={"Retry-After": str(refused.seconds)}) from refused
     return SessionPublic(username=user.username, display_name=user.display_name,
                          role=Role(user.role), csrf_token=new.csrf_token)
 

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
                                     description="Failed log-ins in a row that lock an account")
     login_lock_minutes: float = Field(default=15.0, gt=0,
                                       description="How long a locked account stays locked")
+    login_address_max_failures: int = Field(
+        default=20, ge=1, description="Failed log-ins from one client address within "
+        "login_address_window_minutes; more are answered 429 with Retry-After")
+    login_address_window_minutes: float = Field(
+        default=15.0, gt=0, description="The sliding window of the per-address limit")
 
     case_number_format: str = Field(
         default=DEFAULT_CASE_NUMBER_FORMAT,
