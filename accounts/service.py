@@ -118,6 +118,15 @@ def record_success(session: Session, user_id: str, password: str) -> User:
     return user
 
 
+def unlock(session: Session, username: str) -> bool:
+    """Lift an account's lock and forget its failures (an administrator's act); False if
+    there is no such user."""
+    done = session.execute(update(User).where(User.username == username)
+                           .values(failed_logins=0, locked_until=None)
+                           .execution_options(synchronize_session=False))
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

@@ -489,6 +489,18 @@ def user_add(username: str, role: str, display_name: str, phone: str,
         click.echo(f"password: {password}")
 
 
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Lift the lock repeated failed log-ins put on an account, at once."""
+    from accounts import service
+
+    with _database(_settings(), write=True) as session:
+        if not service.unlock(session, username):
+            raise click.ClickException(f"no user {username!r}")
+    click.echo(f"user {username} unlocked")
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

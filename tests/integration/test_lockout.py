@@ -4,7 +4,9 @@ many clients at once, each from its own loopback address, on SQLite and PostgreS
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,7 @@ from accounts import service
 from accounts.models import User
 from api.app import create_app
 from hotline.db import transaction
-from hotline.settings import Settings
+from hotline.settings import PROJECT_ROOT, Settings
 from hotline.waiting import wait_for
 from tests.builders import PASSWORD, add_user
 from tests.conftest import free_port
@@ -198,3 +200,20 @@ def test_failures_count_in_a_row_and_a_log_in_starts_them_again(live: str) -> No
             assert log_in(live, "op1", "wrong-password", address(5 * round_ + n)).status_code \
                 == 401
         assert log_in(live, "op1", PASSWORD, address(5 * round_ + 4)).status_code == 200
+
+
+def test_an_administrator_lifts_a_lock_at_once(live: str, settings: Settings) -> None:
+    for n in range(5):
+        log_in(live, "op1", "wrong-password", address(n))
+    assert log_in(live, "op1", PASSWORD, address(5)).status_code == 401
+
+    def unlock(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "user", "unlock", name],
+                              env={**os.environ, **settings.to_env()}, capture_output=True,
+                              text=True, check=False)
+
+    done = unlock("op1")
+    assert done.returncode == 0 and "op1 unlocked" in done.stdout, done.stderr
+    assert log_in(live, "op1", PASSWORD, address(6)).status_code == 200
+    unknown = unlock("nobody")
+    assert unknown.returncode != 0 and "no user 'nobody'" in unknown.stderr
