@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ivr import dialplan_variables as dv
 from ivr import events as ev
+from ivr import fields
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,50 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def _caller_field(value: str | None) -> str:
-    text = (value or "").strip()
+def _caller_field(value: str | None, limit: int) -> str:
+    """The caller's number or name as the caller's phone sent it: cleaned and bounded."""
+    text = fields.clean(value, limit)
     return "" if text in {"<unknown>", "unknown"} else text
+
+
+def _call_started(message: Mapping[str, str], uniqueid: str, at: dt.datetime) -> ev.CallStarted:
+    return ev.CallStarted(
+        uniqueid=uniqueid,
+        at=at,
+        linkedid=fields.clean(message.get("Linkedid") or uniqueid, fields.UNIQUEID),
+        channel=fields.clean(message.get("Channel"), fields.CHANNEL),
+        caller_number=_caller_field(message.get("CallerIDNum"), fields.NUMBER),
+        caller_name=_caller_field(message.get("CallerIDName"), fields.NAME),
+        dialled_number=fields.clean(message.get("Exten"), fields.NUMBER),
+    )
+
+
+def _is_hotline_call(message: Mapping[str, str], config: AdapterConfig) -> bool:
+    return (message.get("Context") == config.caller_context
+            and message.get("Exten") == config.hotline_number)
+
+
+def _duration(text: str | None) -> dt.timedelta:
+    """CoreShowChannel's ``Duration`` (``HH:MM:SS``); zero when unreadable."""
+    try:
+        hours, minutes, seconds = (int(part) for part in (text or "").split(":"))
+    except ValueError:
+        return dt.timedelta(0)
+    return dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def live_call(
+    message: Mapping[str, str], config: AdapterConfig, now: dt.datetime
+) -> ev.CallStarted | None:
+    """A hotline call still up, from its ``CoreShowChannel`` entry (the reply to
+    CoreShowChannels at ``now``): it started ``Duration`` before. ``None`` for other
+    channels (operators' legs, call-backs)."""
+    uniqueid = message.get("Uniqueid", "")
+    if message.get("Event") != "CoreShowChannel" or not uniqueid:
+        return None
+    if not _is_hotline_call(message, config):
+        return None
+    return _call_started(message, uniqueid, now - _duration(message.get("Duration")))
 
 
 def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.CallEvent | None:
@@ -44,19 +86,9 @@ def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.Cal
         return None
     match name:
         case "Newchannel":
-            if message.get("Context") != config.caller_context:
+            if not _is_hotline_call(message, config):
                 return None
-            if message.get("Exten") != config.hotline_number:
-                return None
-            return ev.CallStarted(
-                uniqueid=uniqueid,
-                at=event_time(message),
-                linkedid=message.get("Linkedid", uniqueid),
-                channel=message.get("Channel", ""),
-                caller_number=_caller_field(message.get("CallerIDNum")),
-                caller_name=_caller_field(message.get("CallerIDName")),
-                dialled_number=message.get("Exten", ""),
-            )
+            return _call_started(message, uniqueid, event_time(message))
         case "Hangup":
             return ev.CallHungUp(
                 uniqueid=uniqueid,
@@ -72,13 +104,13 @@ def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.Cal
             return ev.OperatorRinging(
                 uniqueid=uniqueid,
                 at=event_time(message),
-                operator=message.get("MemberName") or message.get("Interface", ""),
+                operator=_operator(message),
             )
         case "AgentConnect":
             return ev.OperatorAnswered(
                 uniqueid=uniqueid,
                 at=event_time(message),
-                operator=message.get("MemberName") or message.get("Interface", ""),
+                operator=_operator(message),
             )
         case "QueueCallerAbandon":
             return ev.CallerAbandoned(uniqueid=uniqueid, at=event_time(message))
@@ -86,6 +118,10 @@ def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.Cal
             return _user_event(message, uniqueid)
         case _:
             return None
+
+
+def _operator(message: Mapping[str, str]) -> str:
+    return fields.clean(message.get("MemberName") or message.get("Interface"), fields.OPERATOR)
 
 
 def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | None:
@@ -98,6 +134,7 @@ def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | Non
         case dv.EVENT_MESSAGE_STARTED:
             return ev.MessageStarted(uniqueid=uniqueid, at=at, reason=message.get("Reason", ""))
         case dv.EVENT_CALL_FAILED:
-            return ev.CallFailed(uniqueid=uniqueid, at=at, reason=message.get("Reason", "error"))
+            reason = fields.clean(message.get("Reason"), fields.REASON) or "error"
+            return ev.CallFailed(uniqueid=uniqueid, at=at, reason=reason)
         case _:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -11,9 +12,11 @@ from typing import Any
 
 from panoramisk import Manager
 
-from ivr.ami_adapter import AdapterConfig, to_domain_event
+from ivr import dialplan_variables as dv
+from ivr import fields
+from ivr.ami_adapter import AdapterConfig, live_call, to_domain_event
 from ivr.ami_protocol import Utf8AMIProtocol
-from ivr.call_tracker import CallTracker
+from ivr.call_tracker import CallTracker, LiveCall
 from ivr.events import CallEvent
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,9 @@ class AmiListener:
         tracker: CallTracker,
         on_status: Callable[[bool], None] = lambda connected: None,
         trace_file: Path | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
+        self.clock = clock
         self.trace_file = trace_file
         self.adapter = adapter
         self.tracker = tracker
@@ -90,15 +95,40 @@ class AmiListener:
     def close(self) -> None:
         self.manager.close()
 
-    async def live_uniqueids(self) -> set[str]:
+    async def _channels(self) -> tuple[list[Mapping[str, str]], dt.datetime]:
         replies = await self.manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        now = self.clock()
         if not isinstance(replies, list):
             replies = [replies]
-        return {
-            str(reply.get("Uniqueid"))
-            for reply in replies
-            if reply.get("Event") == "CoreShowChannel" and reply.get("Uniqueid")
-        }
+        channels = [reply for reply in replies
+                    if reply.get("Event") == "CoreShowChannel" and reply.get("Uniqueid")]
+        return channels, now
+
+    async def live_uniqueids(self) -> set[str]:
+        channels, _ = await self._channels()
+        return {str(channel["Uniqueid"]) for channel in channels}
+
+    async def live_calls(self) -> tuple[set[str], list[LiveCall]]:
+        """Every channel Asterisk has now, and the hotline calls among them as Asterisk
+        describes them: who called, since when, and the dialplan's failure reason if the
+        call flow failed them (it apologises; the hang-up follows)."""
+        channels, now = await self._channels()
+        calls = []
+        for channel in channels:
+            started = live_call(channel, self.adapter, now)
+            if started is not None:
+                failure = await self._variable(started.channel, dv.FAILURE)
+                calls.append(LiveCall(started, fields.clean(failure, fields.REASON) or None))
+        return {str(channel["Uniqueid"]) for channel in channels}, calls
+
+    async def _variable(self, channel: str, name: str) -> str:
+        reply = await self.manager.send_action(
+            {"Action": "Getvar", "Channel": channel, "Variable": name})
+        if isinstance(reply, list):
+            reply = reply[0] if reply else {}
+        if reply.get("Response") != "Success":
+            return ""  # the channel is gone: its hang-up is on its way
+        return str(reply.get("Value") or "")
 
     async def run(self) -> None:
         """Apply queued items forever; one bad item never stops the listener."""
@@ -106,8 +136,8 @@ class AmiListener:
             item = await self.queue.get()
             try:
                 if isinstance(item, _Reconcile):
-                    live = await asyncio.wait_for(self.live_uniqueids(), timeout=10)
-                    await self.tracker.reconcile(live)
+                    live, calls = await asyncio.wait_for(self.live_calls(), timeout=30)
+                    await self.tracker.reconcile(live, calls)
                 else:
                     await self.tracker.handle(item)
             except asyncio.CancelledError:

@@ -72,6 +72,7 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
         "prompt_dir": dv.PROMPT_DIR,
         "agi_route": dv.AGI_ROUTE,
         "failed_event": dv.EVENT_CALL_FAILED,
+        "failure_variable": dv.FAILURE,
         "contexts": {"callers": dv.CONTEXT_CALLERS, "operators": dv.CONTEXT_OPERATORS,
                      "satisfaction": dv.CONTEXT_SATISFACTION, "outbound": dv.CONTEXT_OUTBOUND},
         "satisfaction_route": dv.AGI_ROUTE_SATISFACTION,

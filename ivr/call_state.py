@@ -113,6 +113,8 @@ def apply(state: CallState, event: ev.CallEvent) -> CallState:
                 failure_reason=state.failure_reason or event.reason,
                 ended_at=state.ended_at or event.at,
             )
+        case ev.FailureFound():
+            return replace(state, failure_reason=state.failure_reason or event.reason)
         case ev.CallHungUp():
             return replace(state, ended_at=event.at, hangup_cause=event.cause)
         case _:

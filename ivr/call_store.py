@@ -14,12 +14,28 @@ from recordings import links, manifest
 from recordings.models import Recording
 from recordings.store import StoredFile
 
-CALLBACK_OUTCOMES = {Outcome.ABANDONED}
+# The citizen reached nobody: they gave up waiting, or the hotline failed them.
+CALLBACK_OUTCOMES = {Outcome.ABANDONED, Outcome.FAILED}
+
+
+def needs_callback(state: CallState) -> bool:
+    return (state.outcome in CALLBACK_OUTCOMES and state.ended_at is not None
+            and state.answered_at is None)
+
+
+def _fit(name: str, value: object) -> object:
+    """Cut text to its column: the adapter bounds what comes from outside already; this is
+    the last guard, so that no field can cost a call (PostgreSQL refuses a value that is too
+    long, SQLite does not)."""
+    length = getattr(Call.__table__.c[name].type, "length", None)
+    if isinstance(value, str) and length is not None and len(value) > length:
+        return value[:length]
+    return value
 
 
 def _fields(state: CallState) -> dict[str, object]:
     outcome = state.outcome
-    return {
+    values: dict[str, object] = {
         "linkedid": state.linkedid,
         "channel": state.channel,
         "caller_number": state.caller_number,
@@ -37,6 +53,7 @@ def _fields(state: CallState) -> dict[str, object]:
         "failure_reason": state.failure_reason,
         "spool_path": state.recording_path,
     }
+    return {name: _fit(name, value) for name, value in values.items()}
 
 
 def save_state(session: Session, state: CallState) -> Call:
@@ -50,7 +67,7 @@ def save_state(session: Session, state: CallState) -> Call:
     for name, value in _fields(state).items():
         setattr(call, name, value)
     session.flush()
-    if state.outcome in CALLBACK_OUTCOMES and state.ended_at is not None:
+    if needs_callback(state) and state.ended_at is not None:
         exists = session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
         if exists is None:
             session.add(CallbackRequest(call_id=call.id, created_at=state.ended_at))

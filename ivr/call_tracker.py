@@ -8,7 +8,8 @@ import dataclasses
 import datetime as dt
 import logging
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from functools import reduce
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 LOST_REASON = "call lost: Asterisk restarted or the call ended while the listener was away"
 ORPHAN_REASON = "recording found in the spool with no call record; rebuilt from it"
 UNSEEN_REASON = "call seen only in Asterisk's CDR (listener was away); last application: {app}"
+CDR_FAILURE_REASON = "{reason} (seen only in Asterisk's CDR: the listener was away)"
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveCall:
+    """A hotline call Asterisk still has, as it describes it on a reconnect: the call's start
+    (who called, and since when), and the dialplan's failure reason if it failed the call."""
+
+    started: ev.CallStarted
+    failure: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,21 +166,51 @@ class CallTracker:
 
     # -- reconciliation -------------------------------------------------------------------
 
-    async def reconcile(self, live_uniqueids: Collection[str]) -> None:
-        """Close calls that ended while nobody listened, store their recordings, and adopt
-        recordings the database does not know. Safe to run any number of times."""
+    async def reconcile(
+        self, live_uniqueids: Collection[str], live_calls: Sequence[LiveCall] = ()
+    ) -> None:
+        """Close calls that ended while nobody listened, take up the hotline calls still up
+        (``live_calls``: also those that began while nobody listened), store recordings, and
+        adopt recordings and CDR rows the database does not know. Safe to run any number of
+        times."""
+        live = set(live_uniqueids) | {call.started.uniqueid for call in live_calls}
         records = await asyncio.to_thread(cdr.read, self.paths.cdr_csv)
-        closed = await asyncio.to_thread(self._close_lost_calls, set(live_uniqueids), records)
+        closed = await asyncio.to_thread(self._close_lost_calls, live, records)
         for state in closed:
             self.active.pop(state.uniqueid, None)
+        for call in live_calls:
+            await self._take_up(call)
         pending = await asyncio.to_thread(self._ended_with_spool)
         for uniqueid in pending:
             await asyncio.to_thread(self.store_recording, uniqueid)
-        await asyncio.to_thread(self._adopt_orphans, set(live_uniqueids), records)
-        await asyncio.to_thread(self._adopt_unseen_cdr, set(live_uniqueids), records)
-        # Calls we did not know about that are still up: start tracking them from here.
-        for uniqueid in live_uniqueids:
-            self.active.setdefault(uniqueid, CallState(uniqueid=uniqueid))
+        await asyncio.to_thread(self._adopt_orphans, live, records)
+        await asyncio.to_thread(self._adopt_unseen_cdr, live, records)
+
+    async def _take_up(self, call: LiveCall) -> None:
+        """Track a live hotline call from here: from its stored state if the database knows
+        it, else from Asterisk's description (its true start). A failure the dialplan found
+        while nobody listened is noted; the call ends as failed at its hang-up."""
+        uniqueid = call.started.uniqueid
+        known = self.active.get(uniqueid)
+        if known is None:
+            known = await asyncio.to_thread(self._stored_state, uniqueid)
+        if known is not None and known.is_over:
+            return
+        state = known if known is not None else CallState(uniqueid=uniqueid)
+        events: list[ev.CallEvent] = [] if known is not None else [call.started]
+        if call.failure:
+            events.append(ev.FailureFound(uniqueid, call.started.at, call.failure))
+        new_state = reduce(apply, events, state)
+        if new_state != state:
+            await asyncio.to_thread(self._save, new_state)
+            if known is None:
+                log.warning("call %s began while nobody listened: tracked from here", uniqueid)
+        self.active[uniqueid] = new_state
+
+    def _stored_state(self, uniqueid: str) -> CallState | None:
+        with self.sessions() as session:
+            call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
+            return call_store.state_of(call) if call is not None else None
 
     def _close_lost_calls(
         self, live: set[str], records: dict[str, cdr.CdrRecord]
@@ -183,8 +224,14 @@ class CallTracker:
                 state = call_store.state_of(call)
                 record = records.get(call.asterisk_uniqueid)
                 if record is not None:
-                    final = apply(state, ev.CallHungUp(call.asterisk_uniqueid, record.end, 16,
-                                                       "reconciled from CDR"))
+                    # Its true end; and if the dialplan failed it, why (the CDR userfield).
+                    events: list[ev.CallEvent] = [
+                        ev.CallHungUp(call.asterisk_uniqueid, record.end, 16,
+                                      "reconciled from CDR")]
+                    if record.failure:
+                        events.insert(0, ev.FailureFound(call.asterisk_uniqueid, record.end,
+                                                         record.failure))
+                    final = reduce(apply, events, state)
                 else:
                     final = apply(state, ev.CallFailed(call.asterisk_uniqueid,
                                                        self._lost_time(state), LOST_REASON))
@@ -243,7 +290,8 @@ class CallTracker:
             for record in candidates:
                 if record.uniqueid in known:
                     continue
-                reason = UNSEEN_REASON.format(app=record.lastapp or "none")
+                reason = (CDR_FAILURE_REASON.format(reason=record.failure) if record.failure
+                          else UNSEEN_REASON.format(app=record.lastapp or "none"))
                 call_store.save_state(session, _rebuilt(record.uniqueid, record, reason,
                                                         record.end, None))
                 log.warning("call %s known only from the CDR: recorded as failed",
@@ -261,6 +309,7 @@ def _rebuilt(
     return CallState(
         uniqueid=uniqueid,
         caller_number=record.src if record else "",
+        caller_name=record.caller_name if record else "",
         dialled_number=record.dst if record else "",
         channel=record.channel if record else "",
         started_at=record.start if record else fallback_time,

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr import fields
+
 
 @dataclass(frozen=True)
 class CdrRecord:
@@ -22,6 +24,18 @@ class CdrRecord:
     end: dt.datetime
     disposition: str
     uniqueid: str
+    userfield: str = ""
+
+    @property
+    def caller_name(self) -> str:
+        """The name in ``clid`` (``"name" <number>``), if any."""
+        name, bracket, _ = self.clid.rpartition("<")
+        return name.strip().strip('"').strip() if bracket else ""
+
+    @property
+    def failure(self) -> str | None:
+        """The dialplan's reason when the call flow failed this call (the userfield)."""
+        return self.userfield.strip() or None
 
 
 def _time(text: str) -> dt.datetime | None:
@@ -32,17 +46,23 @@ def _time(text: str) -> dt.datetime | None:
 
 
 def parse_rows(rows: Iterable[list[str]]) -> Iterator[CdrRecord]:
-    """Parse CSV rows (times in UTC: ``usegmtime = yes``); malformed rows are skipped."""
+    """Parse CSV rows (times in UTC: ``usegmtime = yes``); malformed rows are skipped. The
+    caller's number, name and the userfield are cleaned and bounded (see ``ivr.fields``)."""
     for row in rows:
         if len(row) < 17:
             continue
-        start, answer, end = _time(row[9]), _time(row[10]), _time(row[11])
+        try:
+            start, answer, end = _time(row[9]), _time(row[10]), _time(row[11])
+        except ValueError:
+            continue
         if start is None or end is None:
             continue
         yield CdrRecord(
-            src=row[1], dst=row[2], dcontext=row[3], clid=row[4], channel=row[5],
+            src=fields.clean(row[1], fields.NUMBER), dst=row[2], dcontext=row[3],
+            clid=fields.clean(row[4], fields.NAME), channel=fields.clean(row[5], fields.CHANNEL),
             lastapp=row[7], start=start, answer=answer, end=end, disposition=row[14],
             uniqueid=row[16],
+            userfield=fields.clean(row[17], fields.REASON) if len(row) > 17 else "",
         )
 
 

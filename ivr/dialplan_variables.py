@@ -2,6 +2,9 @@
 
 # Channel variables
 QUEUE_STATUS = "QUEUESTATUS"
+# Set by the dialplan when the call flow failed (unreachable, or its connection lost mid-call);
+# also written to the call's CDR userfield.
+FAILURE = "HOTLINE_FAILURE"
 
 # UserEvent names raised by the call flow (seen by the AMI listener)
 EVENT_NOTICE_FINISHED = "HotlineNoticeFinished"

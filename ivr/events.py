@@ -62,6 +62,14 @@ class CallFailed(CallEvent):
 
 
 @dataclass(frozen=True)
+class FailureFound(CallEvent):
+    """A failure learnt of while the call is still up (the dialplan apologises; its hang-up
+    follows): the call will end as failed, at its hang-up."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class CallHungUp(CallEvent):
     cause: int
     cause_text: str

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.db import Base, UTCDateTime
+from ivr import fields
 from recordings.models import Recording
 
 
@@ -21,12 +22,12 @@ class Call(Base):
     __tablename__ = "calls"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    asterisk_uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
-    linkedid: Mapped[str] = mapped_column(String(64), default="")
-    channel: Mapped[str] = mapped_column(String(128), default="")
-    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
-    caller_name: Mapped[str] = mapped_column(String(128), default="")
-    dialled_number: Mapped[str] = mapped_column(String(64), default="")
+    asterisk_uniqueid: Mapped[str] = mapped_column(String(fields.UNIQUEID), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(fields.UNIQUEID), default="")
+    channel: Mapped[str] = mapped_column(String(fields.CHANNEL), default="")
+    caller_number: Mapped[str] = mapped_column(String(fields.NUMBER), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(fields.NAME), default="")
+    dialled_number: Mapped[str] = mapped_column(String(fields.NUMBER), default="")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     notice_finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     recording_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -35,7 +36,7 @@ class Call(Base):
     message_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32), index=True)
-    operator: Mapped[str | None] = mapped_column(String(64))
+    operator: Mapped[str | None] = mapped_column(String(fields.OPERATOR))
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     spool_path: Mapped[str | None] = mapped_column(Text)

@@ -2,6 +2,9 @@
 
 - ``place_call``: a caller dials the hotline, speaks a WAV file (SIPp ``rtp_stream``) after
   an optional wait, and hangs up when the audio ends (or when the hotline hangs up first).
+- ``Earpiece``: what a caller hears, written to a WAV file: the caller's SDP names the
+  earpiece's port, so the hotline's audio goes there (as long as the caller sends no audio
+  of its own: Asterisk's symmetric RTP would then answer to SIPp's port).
 - ``OperatorPhone``: registers as an operator endpoint with its password, then answers queue
   calls and speaks operator audio, or only rings (never answers).
 """
@@ -11,8 +14,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -90,10 +96,11 @@ a=sendrecv
 
 
 def caller_scenario(caller: str, caller_name: str, audio: Path, wait_ms: int,
-                    talk_ms: int) -> str:
+                    talk_ms: int, hear_port: int | None = None) -> str:
     """A UAC that speaks ``audio`` after ``wait_ms`` and hangs up ``talk_ms`` later, unless
-    the hotline hangs up first."""
+    the hotline hangs up first. With ``hear_port``, the hotline's audio is sent there."""
     display = escape(caller_name.replace('"', ""))
+    sdp = _SDP if hear_port is None else _SDP.replace("[media_port]", str(hear_port))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="hotline caller">
   <send retrans="500">
@@ -109,7 +116,7 @@ Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}
+{sdp}
     ]]>
   </send>
   <recv response="100" optional="true"/>
@@ -191,6 +198,7 @@ def place_call(
     timeout: float = 600,
     signal_port: int | None = None,
     media_port: int | None = None,
+    hear_port: int | None = None,
 ) -> DialResult:
     """Place one real SIP call with SIPp and return when SIPp is done. Ports are picked free
     unless given (callers placing many calls at once give them, so that no two collide)."""
@@ -203,7 +211,7 @@ def place_call(
         scenario = Path(tmp) / "caller.xml"
         scenario.write_text(
             caller_scenario(caller, caller_name, ulaw, int(wait_seconds * 1000),
-                            int((seconds + extra_seconds) * 1000)),
+                            int((seconds + extra_seconds) * 1000), hear_port),
             encoding="utf-8",
         )
         cmd = [
@@ -221,6 +229,69 @@ def place_call(
         errors = Path(tmp) / "errors.log"
         detail = errors.read_text(errors="replace")[-2000:] if errors.exists() else ""
         return DialResult(result.returncode, seconds, (result.stdout[-1000:] + detail).strip())
+
+
+def _ulaw_sample(byte: int) -> int:
+    """G.711 mu-law to 16-bit linear."""
+    value = ~byte & 0xFF
+    magnitude = (((value & 0x0F) << 3) + 0x84) << ((value >> 4) & 0x07)
+    return 0x84 - magnitude if value & 0x80 else magnitude - 0x84
+
+
+_ULAW = [_ulaw_sample(byte) for byte in range(256)]
+RTP_HEADER_BYTES = 12
+
+
+class Earpiece:
+    """Receives the hotline's RTP (PCMU) on 127.0.0.1:``port`` and keeps it as audio."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", free_media_port()))
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self._packets: list[tuple[int, bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+
+    def __enter__(self) -> Earpiece:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet = self._sock.recv(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(packet) > RTP_HEADER_BYTES and packet[1] & 0x7F == 0:  # PCMU
+                sequence = struct.unpack(">H", packet[2:4])[0]
+                self._packets.append((sequence, packet[RTP_HEADER_BYTES:]))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._sock.close()
+
+    def seconds_heard(self) -> float:
+        return sum(len(body) for _, body in list(self._packets)) / 8000
+
+    def save(self, path: Path) -> float:
+        """Write what was heard so far as 8 kHz mono 16-bit WAV; return its seconds."""
+        payload = b"".join(body for _, body in list(self._packets))
+        with wave.open(str(path), "wb") as handle:
+            handle.setnchannels(1)
+            handle.setsampwidth(2)
+            handle.setframerate(8000)
+            handle.writeframes(b"".join(struct.pack("<h", _ULAW[b]) for b in payload))
+        return len(payload) / 8000
 
 
 _REGISTER = """<?xml version="1.0" encoding="UTF-8"?>
