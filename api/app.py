@@ -10,8 +10,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api import (
     background,
@@ -23,16 +28,18 @@ from api import (
     handling_pages,
     knowledge,
     login,
+    openapi_doc,
     pages,
     unit_api,
     work,
 )
 from api.auth import NotLoggedIn
 from api.deps import now
+from api.guard import Limits, RequestGuard, is_upload_route
 from dispatch.case_store import AlreadyRegistered, NotFound
 from dispatch.handling import Refused
 from dispatch.lifecycle import IllegalTransition, ReasonRequired
-from dispatch.registration import Invalid
+from dispatch.registration import FieldError, Invalid
 from dispatch.routing import ModelCache
 from dispatch.rules_source import RulesSource
 from hotline.db import make_engine, make_session_factory
@@ -49,6 +56,30 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+# Answers carry personal data (names, numbers, complaints, transcripts): never kept by a cache.
+NO_STORE = "no-store"
+
+
+def validation_error(loc: list[str | int], msg: str, kind: str) -> dict[str, object]:
+    """One entry of a 422 answer: where, what, which kind; never the value that was sent."""
+    return {"loc": loc, "msg": msg, "type": kind}
+
+
+def field_errors(errors: dict[str, FieldError] | dict[str, str]) -> JSONResponse:
+    """Our own field checks, in the same 422 shape as FastAPI's (the published schema)."""
+    return JSONResponse({"detail": [
+        validation_error(["body", name], err.en if isinstance(err, FieldError) else err,
+                         "value_error") for name, err in errors.items()]}, status_code=422)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (FastAPI has one route per method)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -79,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Complaint hotline: calls, recordings, transcripts, registration (登记), "
         "acceptance (受理), the operator's work queue and the knowledge base. Every route needs "
         "a session (POST /api/session) and a role; changes need the X-CSRF-Token header.",
+        docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
@@ -87,12 +119,21 @@ def create_app(settings: Settings) -> FastAPI:
                                   settings.timezone)
     app.state.login_budget = login.address_budget(settings)
 
+    # Inside the headers below, so that its refusals carry them too.
+    app.add_middleware(
+        RequestGuard,
+        limits=Limits(settings.request_max_bytes, settings.upload_max_bytes,
+                      settings.attachment_max_files),
+        is_upload=lambda scope: is_upload_route(app.router.routes, scope))
+
     @app.middleware("http")
     async def security_headers(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", NO_STORE)
         return response
 
     @app.get("/healthz", include_in_schema=False)
@@ -101,16 +142,27 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(NotLoggedIn)
     def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
             return JSONResponse({"detail": "not logged in"}, status_code=401)
         target = urllib.parse.quote(request.url.path, safe="/")
         return RedirectResponse(f"/login?next={target}", status_code=303)
 
+    @app.exception_handler(RequestValidationError)
+    def request_invalid(_request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": [
+            validation_error(list(err["loc"]), err["msg"], err["type"])
+            for err in exc.errors()]}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        methods = allowed_methods(request) if exc.status_code == 405 else []
+        if methods:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(Invalid)
     def invalid(_request: Request, exc: Invalid) -> Response:
-        return JSONResponse({"detail": "invalid input",
-                             "errors": {name: err.en for name, err in exc.errors.items()}},
-                            status_code=422)
+        return field_errors(exc.errors)
 
     @app.exception_handler(IllegalTransition)
     def illegal(_request: Request, exc: IllegalTransition) -> Response:
@@ -122,8 +174,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(ReasonRequired)
     def reason_required(_request: Request, exc: ReasonRequired) -> Response:
-        return JSONResponse({"detail": "invalid input", "errors": {"reason": str(exc)}},
-                            status_code=422)
+        return field_errors({"reason": str(exc)})
 
     @app.exception_handler(AlreadyRegistered)
     def already(_request: Request, exc: AlreadyRegistered) -> Response:
@@ -150,4 +201,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(unit_api.router)
     app.include_router(pages.router)
     app.include_router(handling_pages.router)
+    openapi_doc.install(app)
     return app

@@ -7,8 +7,11 @@ import datetime as dt
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import CaseWorker
 from api.case_schemas import (
@@ -23,6 +26,7 @@ from api.case_schemas import (
     SimilarCase,
 )
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
+from api.guard import takes_uploads
 from api.schemas import CallPublic
 from dispatch import call_context, case_store, intake
 from dispatch.models import Attachment, Case
@@ -140,17 +144,44 @@ def merge(case_key: str, body: MergeIn, sessions: WriterDep, login: CaseWorker) 
     return case_public(sessions, case_id)
 
 
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+}}}}}
+
+
 @router.post("/api/cases/{case_key}/attachments", response_model=list[AttachmentPublic],
-             status_code=201)
-def add_attachments(case_key: str, files: list[UploadFile], sessions: WriterDep,
-                    settings: SettingsDep, login: CaseWorker) -> list[AttachmentPublic]:
+             status_code=201, openapi_extra=UPLOAD_BODY)
+@takes_uploads
+async def add_attachments(case_key: str, request: Request, sessions: WriterDep,
+                          settings: SettingsDep, login: CaseWorker) -> list[AttachmentPublic]:
     """Evidence for an open case (multipart ``files``). Types are read from the content:
-    pdf, jpg, png, tiff, wav, mp3, docx, txt; size and count are limited by settings."""
-    with sessions() as session:
-        case_id = find_case(session, case_key).id
-    ids = intake.add_attachments(
-        sessions, intake_config(settings), case_id,
-        [intake.Upload(f.filename or "", f.file) for f in files], login.username, now())
+    pdf, jpg, png, tiff, wav, mp3, docx, txt; size and count are limited by settings.
+    The body is read only after the session, the role and the case's room for more files
+    have been checked, and no further than that room allows."""
+    config = intake_config(settings)
+
+    def room() -> tuple[str, int]:
+        with sessions() as session:
+            case = find_case(session, case_key)
+            return case.id, intake.room_for_attachments(case, config.max_files)
+
+    case_id, free = await run_in_threadpool(room)
+    try:
+        form = await request.form(max_files=free)
+    except StarletteHTTPException as exc:
+        if exc.status_code == 400 and str(exc.detail).startswith("Too many files"):
+            raise Invalid({"attachments": FieldError(
+                f"每个案件最多 {config.max_files} 个文件",
+                f"at most {config.max_files} files per case")}) from None
+        raise
+    try:
+        files = [intake.Upload(f.filename or "", f.file) for f in form.getlist("files")
+                 if isinstance(f, UploadFile)]
+        ids = await run_in_threadpool(intake.add_attachments, sessions, config, case_id, files,
+                                      login.username, now())
+    finally:
+        await form.close()
     with sessions() as session:
         return [AttachmentPublic.model_validate(session.get(Attachment, i)) for i in ids]
 

@@ -21,6 +21,7 @@ from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
 from api.cases import find_case, intake_config
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
+from api.guard import takes_uploads
 from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs, transcripts
@@ -253,6 +254,7 @@ def new_case(request: Request, session: SessionDep, settings: SettingsDep,
 
 
 @router.post("/cases", response_class=HTMLResponse)
+@takes_uploads
 async def create_case(request: Request, sessions: WriterDep, settings: SettingsDep,
                       login: CaseWorker) -> Response:
     async with request.form() as form:
@@ -370,6 +372,7 @@ async def case_merge(case_id: str, request: Request, sessions: WriterDep,
 
 
 @router.post("/cases/{case_id}/attachments", response_class=HTMLResponse)
+@takes_uploads
 async def case_attachments(case_id: str, request: Request, sessions: WriterDep,
                            settings: SettingsDep, login: CaseWorker) -> Response:
     async with request.form() as form:

@@ -93,22 +93,34 @@ def register(sessions: sessionmaker[Session], config: IntakeConfig,
         raise
 
 
+def room_for_attachments(case: Case, max_files: int, adding: int = 1) -> int:
+    """How many more files this case may take; refused if ``adding`` do not fit."""
+    room = max_files - len(case.attachments)
+    if adding > room:
+        raise Invalid({"attachments": FieldError(f"每个案件最多 {max_files} 个文件",
+                                                 f"at most {max_files} files per case")})
+    return room
+
+
 def add_attachments(sessions: sessionmaker[Session], config: IntakeConfig, case_id: str,
                     uploads: Sequence[Upload], actor: str, now: dt.datetime) -> list[str]:
-    """More evidence for an open case; returns the new attachments' ids."""
+    """More evidence for an open case; returns the new attachments' ids. The per-case limit
+    is checked before any file is stored, and again when they are attached."""
     uploads = [u for u in uploads if u.filename]
     if not uploads:
         raise Invalid({"attachments": FieldError("请选择文件", "no file")})
+    with sessions() as session:
+        case = case_store.get(session, case_id)
+        if case is None:
+            raise case_store.NotFound("case not found")
+        room_for_attachments(case, config.max_files, len(uploads))
     stored = _store_all(uploads, config, now)
     try:
         with transaction(sessions) as session:
             case = case_store.get(session, case_id)
             if case is None:
                 raise case_store.NotFound("case not found")
-            if len(case.attachments) + len(stored) > config.max_files:
-                raise Invalid({"attachments": FieldError(
-                    f"每个案件最多 {config.max_files} 个文件",
-                    f"at most {config.max_files} files per case")})
+            room_for_attachments(case, config.max_files, len(stored))
             status = Status(case.status)
             next_status(Action.ATTACH, status)
             for item in stored:

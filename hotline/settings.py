@@ -150,6 +150,11 @@ class Settings(BaseSettings):
                                       description="Largest evidence file accepted")
     attachment_max_files: int = Field(default=10, ge=1,
                                       description="Evidence files per case at most")
+    request_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body other than a file "
+        "upload (JSON, forms); a larger one is refused with 413 before it is read, even "
+        "before log-in. Uploads may reach attachment_max_files x attachment_max_bytes plus "
+        "this")
     similar_case_days: int = Field(default=90, ge=1,
                                    description="How far back the form looks for similar cases")
     supervision_interval_seconds: float = Field(
@@ -248,6 +253,11 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hotline.db'}"
+
+    @property
+    def upload_max_bytes(self) -> int:
+        """The largest upload request: every file at its largest, and the form around them."""
+        return self.attachment_max_files * self.attachment_max_bytes + self.request_max_bytes
 
     @property
     def run_dir(self) -> Path:
