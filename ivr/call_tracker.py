@@ -205,6 +205,8 @@ class CallTracker:
             await asyncio.to_thread(self._save, new_state)
             if known is None:
                 log.warning("call %s began while nobody listened: tracked from here", uniqueid)
+            if call.failure:
+                log.warning("call %s failed while nobody listened: %s", uniqueid, call.failure)
         self.active[uniqueid] = new_state
 
     def _stored_state(self, uniqueid: str) -> CallState | None:

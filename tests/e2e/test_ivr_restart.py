@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from hotline import pids, processes
 from hotline.waiting import wait_for
-from ivr import asterisk_process, prompts
+from ivr import asterisk_process, cdr, prompts
 from ivr.models import Call, CallbackRequest
-from ivr.sip_phones import Earpiece
+from ivr.sip_phones import DialResult, Earpiece
 from tests.audio_checks import best_correlation, read_channels, rms, to_8k_mono
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import Hotline, start_hotline
@@ -133,6 +133,59 @@ def test_an_ivr_crash_mid_call_apologises_and_records_every_call_as_failed(
     samples, _ = read_channels(hotline.settings.recordings_dir / recording.path)
     assert rms(samples[:, 0]) > 300, "the message itself is kept"
     assert best_correlation(samples[:, 1], to_8k_mono(sorry, tmp_path / "s.wav")) > 0.8
+
+
+def test_a_burst_of_calls_across_an_ivr_restart_loses_none(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    """Eight calls in the notice when ivr dies, eight more while it is down, still hearing
+    the apology when it is back: every call Asterisk's CDR has is in the database, with
+    Asterisk's times, failed, on the callback list, and each caller heard the apology."""
+    sorry = prompts.prompt_path(hotline.settings.sounds_dir, "sorry")
+    before = [f"1360000{n:04d}" for n in range(8)]
+    during = [f"1360001{n:04d}" for n in range(8)]
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(16))
+        ears = {number: stack.enter_context(Earpiece()) for number in before + during}
+
+        def dial(number: str) -> concurrent.futures.Future[DialResult]:
+            return pool.submit(hotline.dial, SHORT_CLIP, number, wait_seconds=120,
+                               hear_port=ears[number].port)
+
+        futures = [dial(number) for number in before]
+        for number in before:
+            wait_for_call(hotline, number)
+        kill_ivr(hotline)
+        futures += [dial(number) for number in during]
+        wait_for(lambda: all(ears[n].seconds_heard() > 0.3 for n in during), 60,
+                 "every caller to be answered while ivr is down")
+        processes.up(hotline.settings, hotline.install, timeout=90)
+        for future in futures:
+            result = future.result(timeout=120)
+            assert result.sipp_exit == 0, result.output
+        heard = {}
+        for number, ear in ears.items():
+            heard[number] = tmp_path / f"{number}.wav"
+            ear.save(heard[number])
+
+    calls = {number: hotline.wait_call(number, timeout=60) for number in before + during}
+    records = {r.src: r for r in cdr.read(hotline.dirs.cdr_csv).values()
+               if r.src in calls}
+    assert set(records) == set(calls), "every call the CDR has is in the database"
+    with hotline.sessions() as session:
+        on_list = set(session.scalars(select(CallbackRequest.call_id)))
+    for number, call in calls.items():
+        record = records[number]
+        assert call.asterisk_uniqueid == record.uniqueid
+        assert (call.outcome, bool(call.failure_reason)) == ("failed", True), (
+            number, call.outcome)
+        assert abs((call.started_at - record.start).total_seconds()) <= 2, number
+        assert call.ended_at is not None
+        assert abs((call.ended_at - record.end).total_seconds()) <= 2, number
+        assert call.id in on_list, number
+        assert heard_apology(heard[number], sorry, tmp_path) > 0.8, number
+    log = (hotline.settings.log_dir / "ivr.log").read_text(errors="replace")
+    assert "has no start time" not in log
 
 
 def asterisk_udp_sockets(hotline: Hotline) -> list[tuple[str, int]]:
