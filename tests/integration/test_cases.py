@@ -26,7 +26,7 @@ from ivr import call_store
 from ivr.call_state import CallState
 from ivr.models import Call
 from recordings.models import Recording
-from tests.builders import PASSWORD, T0, add_recorded_call, add_user
+from tests.builders import PASSWORD, T0, add_recorded_call, add_user, recently
 
 ZONE = ZoneInfo("Asia/Shanghai")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -37,8 +37,10 @@ def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Se
     add_user(sessions, "op1", "operator")
     add_user(sessions, "op2", "operator")
     add_user(sessions, "sup1", "supervisor")
+    # The calls here are dated T0 and operators read them (the pre-filled form): a window
+    # that holds whatever today's date (the window itself: test_transcript_access).
     return Settings(data_dir=tmp_path, database_url=db_url, attachment_max_bytes=4096,
-                    attachment_max_files=3)
+                    attachment_max_files=3, operator_replay_days=36500)
 
 
 @pytest.fixture
@@ -100,13 +102,14 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
 
 def test_a_call_is_registered_with_its_number_links_and_first_history_entry(
         client: TestClient, sessions: sessionmaker[Session], tmp_path: Path) -> None:
-    call_id, recording_id = add_recorded_call(sessions, tmp_path, "1.1")
+    started = recently()  # the prefill needs the transcript: within op1's replay window
+    call_id, recording_id = add_recorded_call(sessions, tmp_path, "1.1", started_at=started)
     transcript_id = add_transcript(sessions, recording_id, "我要投诉幸福里小区物业乱收费")
     headers = log_in(client)
 
     context = client.get(f"/api/calls/{call_id}/registration").json()
     assert context["form"]["complainant_phone"] == "13800138000"
-    assert context["form"]["received_at"] == "2026-11-20T09:00"  # 01:00 UTC in Shanghai
+    assert context["form"]["received_at"] == f"{started.astimezone(ZONE):%Y-%m-%dT%H:%M}"
     assert context["form"]["case_type"] == "complaint" and context["type_reason"] == "投诉"
     assert context["subjects"] == ["幸福里小区物业"]
 
