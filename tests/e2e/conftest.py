@@ -101,9 +101,11 @@ class Hotline:
                               capture_output=True, text=True, timeout=300, check=check)
 
 
-def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000) -> Hotline:
-    """Every part, with the Korean stand-in model and one transcription worker."""
-    settings = Settings(
+def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000,
+                  **overrides: Any) -> Hotline:
+    """Every part, with the Korean stand-in model and one transcription worker (``overrides``:
+    other settings)."""
+    values: dict[str, Any] = dict(
         data_dir=data_dir,
         database_url=database_url,
         sip_port=free_port(),
@@ -122,6 +124,7 @@ def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000)
         satisfaction_poll_seconds=1.0,
         satisfaction_ring_seconds=8,
     )
+    settings = Settings(**{**values, **overrides})
     install = provision.prepare(settings)
     processes.up(settings, install, timeout=90)
     return Hotline(settings, install, make_engine(settings.effective_database_url))
