@@ -6,7 +6,7 @@
   earpiece's port, so the hotline's audio goes there (as long as the caller sends no audio
   of its own: Asterisk's symmetric RTP would then answer to SIPp's port).
 - ``OperatorPhone``: registers as an operator endpoint with its password, then answers queue
-  calls and speaks operator audio, or only rings (never answers).
+  calls and speaks operator audio (and hangs up first, if told when), or only rings.
 """
 
 from __future__ import annotations
@@ -421,6 +421,40 @@ _ANSWER = """<?xml version="1.0" encoding="UTF-8"?>
   <recv request="BYE"/>
 """ + BYE_OK
 
+# The operator speaks, then hangs up first (``{talk_ms}`` after the answer): the BYE goes
+# to the INVITE's Contact, From and To the other way round.
+_ANSWER_THEN_HANG_UP = """<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="operator answers, then hangs up">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="1"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="2"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true"
+            assign_to="3"/>
+    </action>
+  </recv>
+""" + RINGING + ANSWERED + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
+""" + BYE_OK.replace("</scenario>", """  <nop next="end"/>
+  <label id="hangup"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [$3] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$2];tag=[pid]SIPpTag01[call_number]
+To: [$1]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <label id="end"/>
+</scenario>""")
+
 _RING_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator rings, never answers">
   <recv request="INVITE" crlf="true"/>
@@ -440,6 +474,7 @@ class OperatorPhone:
         audio: Path | None,
         answer: bool = True,
         expires: int = 600,
+        hang_up_after: float | None = None,
     ) -> None:
         self.name = name
         self.password = password
@@ -447,6 +482,7 @@ class OperatorPhone:
         self.sip_port = sip_port
         self.audio = audio
         self.answer = answer
+        self.hang_up_after = hang_up_after
         self.expires = expires
         self.port = free_udp_port()
         self._tmp = tempfile.TemporaryDirectory(prefix=f"hotline-operator-{name}-")
@@ -468,7 +504,11 @@ class OperatorPhone:
                 raise DialError("an answering operator phone needs audio to speak")
             ulaw = tmp / "operator.wav"
             to_ulaw(self.audio, ulaw)
-            uas_xml = _ANSWER.format(sdp=_SDP, audio=ulaw)
+            if self.hang_up_after is None:
+                uas_xml = _ANSWER.format(sdp=_SDP, audio=ulaw)
+            else:
+                uas_xml = _ANSWER_THEN_HANG_UP.format(
+                    sdp=_SDP, audio=ulaw, talk_ms=max(int(self.hang_up_after * 1000), 1))
         else:
             uas_xml = _RING_ONLY
         (tmp / "uas.xml").write_text(uas_xml, encoding="utf-8")

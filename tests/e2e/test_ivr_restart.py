@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from hotline import pids, processes
+from hotline.secrets import load as load_secrets
 from hotline.waiting import wait_for
 from ivr import asterisk_process, cdr, prompts
 from ivr.models import Call, CallbackRequest
-from ivr.sip_phones import DialResult, Earpiece
-from tests.audio_checks import best_correlation, read_channels, rms, to_8k_mono
+from ivr.sip_phones import DialResult, Earpiece, OperatorPhone
+from tests.audio_checks import best_correlation, read_channels, rms, to_8k_mono, tone_ratio
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import Hotline, start_hotline
 
@@ -220,3 +222,39 @@ def test_rtp_listens_only_where_sip_does(hotline: Hotline) -> None:
             30, "Asterisk to open the call's RTP socket", 0.05)
         assert {address for address, _ in media} <= loopback, media
         assert call.result(timeout=120).sipp_exit == 0
+
+
+def test_a_call_an_operator_took_gets_no_apology_when_ivr_dies_during_it(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    """The operator hangs up first while ivr is down: the caller spoke to someone, so the
+    dialplan hangs up without an apology, and the call stays answered."""
+    tone = tmp_path / "operator.wav"
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
+                    "synth", "30", "sine", "1000", "vol", "0.3"], check=True)
+    caller = "13700000021"
+    sorry = prompts.prompt_path(hotline.settings.sounds_dir, "sorry")
+    phone = OperatorPhone(name="8001", sip_host="127.0.0.1", sip_port=hotline.settings.sip_port,
+                          password=load_secrets(hotline.settings.data_dir).operator_password(
+                              "8001"), audio=tone, hang_up_after=6)
+    with phone, concurrent.futures.ThreadPoolExecutor(1) as pool, Earpiece() as ear:
+        dialled = pool.submit(hotline.dial, SHORT_CLIP, caller, wait_seconds=120,
+                              hear_port=ear.port)
+        wait_for(lambda: (c := call_of(hotline, caller)) is not None
+                 and c.answered_at is not None, 60, "the operator to answer")
+        kill_ivr(hotline)
+        result = dialled.result(timeout=120)
+        assert result.sipp_exit == 0, result.output
+        processes.up(hotline.settings, hotline.install, timeout=90)
+        heard = tmp_path / "heard.wav"
+        assert ear.save(heard) > 3
+    call = hotline.wait_call(caller, timeout=60)
+    assert (call.outcome, call.operator, call.failure_reason) == ("answered", "8001", None)
+    assert call.ended_at is not None
+    assert (call.ended_at - call.answered_at).total_seconds() < 30  # type: ignore[operator]
+    with hotline.sessions() as session:
+        assert session.scalar(select(CallbackRequest).where(
+            CallbackRequest.call_id == call.id)) is None
+    samples, rate = read_channels(heard)
+    assert tone_ratio(samples[:, 0], rate, 1000) > 0.2, "the caller heard the operator"
+    assert heard_apology(heard, sorry, tmp_path) < 0.5, "no apology after a conversation"
