@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch import working_calendar
 from hotline import migrate
 from hotline.db import make_engine, make_session_factory
 from tests import artifacts
@@ -92,6 +93,16 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("HOTLINE_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def calendar_data_until_2026(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chinesecalendar package as version 1.11 has it: official schedules up to 2026, so
+    tests of a year without one can use 2027 whichever later version is installed (a year's
+    schedule is added once the State Council publishes it, late in the year before)."""
+    covers = working_calendar.package_covers
+    monkeypatch.setattr(working_calendar, "package_covers",
+                        lambda year: year <= 2026 and covers(year))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -8,6 +8,8 @@ from click.testing import CliRunner, Result
 
 from hotline.cli import main
 
+pytestmark = pytest.mark.usefixtures("calendar_data_until_2026")
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -23,6 +23,7 @@ from dispatch.working_calendar import WorkingCalendar
 from hotline.settings import Settings
 
 D = dt.date
+pytestmark = pytest.mark.usefixtures("calendar_data_until_2026")
 
 
 @pytest.fixture

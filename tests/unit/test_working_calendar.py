@@ -15,6 +15,7 @@ from dispatch.working_calendar import (
 )
 
 D = dt.date
+pytestmark = pytest.mark.usefixtures("calendar_data_until_2026")
 
 # A made-up 2027 schedule: 元旦 on Friday 1 January, a 春节 week, and Saturday 13 February as
 # a 调休 working day.
