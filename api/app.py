@@ -142,7 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(NotLoggedIn)
     def not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
-        if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": "not logged in"}, status_code=401)
         target = urllib.parse.quote(request.url.path, safe="/")
         return RedirectResponse(f"/login?next={target}", status_code=303)

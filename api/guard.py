@@ -206,6 +206,9 @@ class MultipartChecker:
             if not bytes_ok(options[b"filename"]):
                 raise bad_text(("body", self._field_name, "filename"))
             if self.files > self.max_files:
+                if not self.max_files:
+                    raise Refused(422, "this route takes no files", "此处不能上传文件",
+                                  ("body", self._field_name))
                 raise Refused(422, f"at most {self.max_files} files in one request",
                               f"一次最多上传 {self.max_files} 个文件",
                               ("body", self._field_name))

@@ -22,7 +22,8 @@ from hotline.settings import PROJECT_ROOT, Settings
 from tests.builders import PASSWORD, add_user
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
-ANY_ROLE = {("GET", "/api/session"), ("DELETE", "/api/session"), ("POST", "/logout")}
+ANY_ROLE = {("GET", "/api/session"), ("DELETE", "/api/session"), ("POST", "/logout"),
+            ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/redoc")}
 Z = "0" * 32
 UNIT_PORTAL = {("GET", "/api/unit/cases"), ("GET", f"/api/unit/cases/{Z}"),
                ("GET", f"/api/unit/cases/{Z}/attachments/{Z}"), ("GET", "/unit"),

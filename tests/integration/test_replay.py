@@ -283,7 +283,9 @@ def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(
     try:
         for url in urls:
             response = sup.client.get(url, follow_redirects=True)  # a trailing / redirects
-            assert response.status_code == 404, (url, response.status_code)
+            # A NUL is not text: refused (422) before any route reads the identifier.
+            expected = 422 if "%00" in url else 404
+            assert response.status_code == expected, (url, response.status_code)
     finally:
         watching[0] = False
     data_dir = str(settings.data_dir.resolve())
