@@ -21,6 +21,7 @@ from api.app import create_app
 from api.auth import COOKIE
 from dispatch import intake
 from hotline.settings import Settings
+from recordings import evidence
 from tests.api_actor import Actor
 from tests.builders import PASSWORD, add_user
 from tests.conftest import free_port
@@ -246,6 +247,26 @@ def test_one_request_carries_at_most_the_files_a_case_may_have(
                                 data={"csrf_token": operator.headers["X-CSRF-Token"]})
     assert page.status_code == 422 and "最多上传 2 个文件" in page.text
     assert stored_files(settings) == []
+
+
+def test_the_console_checks_the_cases_room_before_storing_any_file(
+        app: Any, settings: Settings, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    operator = Actor(app, "op1")
+    case_id = new_case(sessions, settings, files=settings.attachment_max_files - 1)
+    stored: list[str] = []
+    original = evidence.store
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        stored.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evidence, "store", counted)
+    files = [("attachments", (f"{n}.pdf", PDF, "application/pdf")) for n in range(2)]
+    page = operator.client.post(f"/cases/{case_id}/attachments", files=files,
+                                data={"csrf_token": operator.headers["X-CSRF-Token"]})
+    assert page.status_code == 422 and "每个案件最多 2 个文件" in page.text
+    assert stored == [], "no file stored, hashed and synced only to be thrown away"
 
 
 def test_a_chunked_upload_is_counted_while_it_streams(
