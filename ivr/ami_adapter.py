@@ -135,6 +135,7 @@ def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | Non
             return ev.MessageStarted(uniqueid=uniqueid, at=at, reason=message.get("Reason", ""))
         case dv.EVENT_CALL_FAILED:
             reason = fields.clean(message.get("Reason"), fields.REASON) or "error"
-            return ev.CallFailed(uniqueid=uniqueid, at=at, reason=reason)
+            # Raised just before the apology: the call ends (as failed) at its hang-up.
+            return ev.FailureFound(uniqueid=uniqueid, at=at, reason=reason)
         case _:
             return None

@@ -58,6 +58,8 @@ class CallerAbandoned(CallEvent):
 
 @dataclass(frozen=True)
 class CallFailed(CallEvent):
+    """The call is lost and over at ``at``: no hang-up will come (reconciliation)."""
+
     reason: str
 
 

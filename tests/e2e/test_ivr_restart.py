@@ -120,6 +120,12 @@ def test_an_ivr_crash_mid_call_apologises_and_records_every_call_as_failed(
         assert calls[name].started_at >= killed_at - dt.timedelta(seconds=2), name
     assert calls["E"].ended_at is not None
     assert calls["E"].ended_at <= e_ended + dt.timedelta(seconds=2)
+    records = {r.uniqueid: r for r in cdr.read(hotline.dirs.cdr_csv).values()}
+    for name, call in calls.items():  # Asterisk's times, whichever way ivr learnt them
+        record = records[call.asterisk_uniqueid]
+        assert abs((call.started_at - record.start).total_seconds()) <= 2, name
+        assert call.ended_at is not None
+        assert abs((call.ended_at - record.end).total_seconds()) <= 2, name
     with hotline.sessions() as session:
         on_list = set(session.scalars(select(CallbackRequest.call_id)))
     assert {c.id for c in calls.values()} <= on_list, "every failed call is to be called back"
@@ -129,12 +135,12 @@ def test_an_ivr_crash_mid_call_apologises_and_records_every_call_as_failed(
     # Every caller heard the apology: B, C and E at their phones, A in the recording's
     # right channel (what the caller hears).
     for name in "BCE":
-        assert heard_apology(heard[name], sorry, tmp_path) > 0.8, name
+        assert heard_apology(heard[name], sorry, tmp_path) > 0.6, name
     recording = calls["A"].recording
     assert recording is not None
     samples, _ = read_channels(hotline.settings.recordings_dir / recording.path)
     assert rms(samples[:, 0]) > 300, "the message itself is kept"
-    assert best_correlation(samples[:, 1], to_8k_mono(sorry, tmp_path / "s.wav")) > 0.8
+    assert best_correlation(samples[:, 1], to_8k_mono(sorry, tmp_path / "s.wav")) > 0.6
 
 
 def test_a_burst_of_calls_across_an_ivr_restart_loses_none(
@@ -185,7 +191,7 @@ def test_a_burst_of_calls_across_an_ivr_restart_loses_none(
         assert call.ended_at is not None
         assert abs((call.ended_at - record.end).total_seconds()) <= 2, number
         assert call.id in on_list, number
-        assert heard_apology(heard[number], sorry, tmp_path) > 0.8, number
+        assert heard_apology(heard[number], sorry, tmp_path) > 0.6, number
     log = (hotline.settings.log_dir / "ivr.log").read_text(errors="replace")
     assert "has no start time" not in log
 
@@ -257,4 +263,4 @@ def test_a_call_an_operator_took_gets_no_apology_when_ivr_dies_during_it(
             CallbackRequest.call_id == call.id)) is None
     samples, rate = read_channels(heard)
     assert tone_ratio(samples[:, 0], rate, 1000) > 0.2, "the caller heard the operator"
-    assert heard_apology(heard, sorry, tmp_path) < 0.5, "no apology after a conversation"
+    assert heard_apology(heard, sorry, tmp_path) < 0.3, "no apology after a conversation"

@@ -49,7 +49,7 @@ def test_user_events_of_the_call_flow() -> None:
     failed = to_domain_event({"Event": "UserEvent", "UserEvent": dv.EVENT_CALL_FAILED,
                               "Reason": "agi FAILURE", "Timestamp": TS, "Uniqueid": "9.1"},
                              CONFIG)
-    assert failed == ev.CallFailed("9.1", dt.datetime.fromtimestamp(float(TS), dt.UTC),
+    assert failed == ev.FailureFound("9.1", dt.datetime.fromtimestamp(float(TS), dt.UTC),
                                    "agi FAILURE")
 
 

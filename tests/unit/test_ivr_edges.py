@@ -50,7 +50,7 @@ def test_a_failure_reason_from_the_dialplan_is_bounded() -> None:
     event = to_domain_event({"Event": "UserEvent", "UserEvent": dv.EVENT_CALL_FAILED,
                              "Reason": "x\x1b" * 1000, "Timestamp": TS, "Uniqueid": "9.1"},
                             CONFIG)
-    assert isinstance(event, ev.CallFailed)
+    assert isinstance(event, ev.FailureFound)
     assert event.reason == "x" * fields.REASON
 
 
