@@ -20,11 +20,16 @@ def alive(pid: int) -> bool:
         return False
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        states = [_state((task / "stat").read_text(encoding="ascii", errors="replace"))
-                  for task in tasks]
     except (FileNotFoundError, ProcessLookupError):
         return False
-    return any(state not in ("Z", "X") for state in states)
+    for task in tasks:
+        try:
+            state = _state((task / "stat").read_text(encoding="ascii", errors="replace"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # that thread ended since the listing: the others still count
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 def start_time(pid: int) -> int | None:

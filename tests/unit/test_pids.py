@@ -34,3 +34,29 @@ def test_a_killed_child_is_gone_even_before_it_is_reaped() -> None:
     finally:
         child.wait()
     assert not pids.alive(child.pid)
+
+
+def test_a_process_whose_threads_come_and_go_is_alive_all_along() -> None:
+    """A thread ending while the process is looked at must not make it look dead (the API
+    and ivr services start and end worker threads all the time)."""
+    churn = ("import threading\n"
+             "while True:\n"
+             "    threads = [threading.Thread(target=int) for _ in range(20)]\n"
+             "    [t.start() for t in threads]\n"
+             "    [t.join() for t in threads]\n")
+    child = subprocess.Popen([sys.executable, "-c", churn])
+    try:
+        wait_for(lambda: len(list(Path(f"/proc/{child.pid}/task").iterdir())) > 1, 10,
+                 "the child to start threads", 0.01)
+        assert all(pids.alive(child.pid) for _ in range(3000))
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_start_time_names_one_process() -> None:
+    started = pids.start_time(os.getpid())
+    assert started is not None and pids.same_process(os.getpid(), started)
+    assert not pids.same_process(os.getpid(), started + 1)
+    assert not pids.same_process(os.getpid(), None)
+    assert os.getpid() in pids.group_members(os.getpgrp())
