@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from api.auth import CallReader
-from api.deps import SessionDep
+from accounts.models import Role
+from api import evidence_transcripts
+from api.auth import CallReader, LoginDep
+from api.deps import SessionDep, SettingsDep, WriterDep
 from api.schemas import CallPublic, CallTranscript
 from asr import transcripts
+from hotline.ids import is_id
 from ivr import call_store
+from recordings import replay_rules
 
 router = APIRouter()
 
@@ -53,10 +57,36 @@ def get_call(call_id: str, session: SessionDep, _login: CallReader) -> CallPubli
 
 
 @router.get("/api/calls/{call_id}/transcript", response_model=CallTranscript, tags=["calls"])
-def get_transcript(call_id: str, session: SessionDep, _login: CallReader) -> CallTranscript:
+def get_transcript(call_id: str, request: Request, sessions: WriterDep, settings: SettingsDep,
+                   login: LoginDep) -> CallTranscript:
     """The call's transcript by speaker with word times; ``transcript`` is null (and ``job``
-    says why) until it is ready."""
-    found = transcripts.for_call(session, call_id)
-    if found is None:
+    says why) until it is ready. Who may read it: as for the recording (operators the calls
+    they handled within ``operator_replay_days``, supervisors and investigators after giving
+    a reason for one of its cases, a unit's handlers with a grant). Every request for a
+    recorded call, allowed or refused, is in the access log (action ``transcript``)."""
+    if not is_id(call_id):
         raise HTTPException(status_code=404, detail="call not found")
-    return CallTranscript.of(found)
+    with sessions() as session:
+        unit_id = evidence_transcripts.unit_id_of(session, login)
+    if login.role not in replay_rules.MAY_EVER_LISTEN or (
+            login.role is Role.UNIT_HANDLER and unit_id is None):
+        never = replay_rules.refusal(replay_rules.ROLE, replay_rules.TRANSCRIPT)
+        evidence_transcripts.record(sessions, login, request, evidence_transcripts.API,
+                                    [evidence_transcripts.Read(None, never)])
+        raise HTTPException(status_code=403, detail=never.refusal_en)
+    with sessions() as session:
+        call = call_store.get_call(session, call_id)
+        if call is None:
+            raise HTTPException(status_code=404, detail="call not found")
+        if call.recording is None:  # nothing was recorded, so there is nothing to read
+            found = transcripts.for_call(session, call.id)
+            assert found is not None
+            return CallTranscript.of(found)
+        decision = evidence_transcripts.decide(session, settings, login, call)
+        read = evidence_transcripts.Read(call.recording.id, decision)
+        found = transcripts.for_call(session, call.id) if decision.allowed else None
+        shown = CallTranscript.of(found) if found is not None else None
+    evidence_transcripts.record(sessions, login, request, evidence_transcripts.API, [read])
+    if shown is None:
+        raise HTTPException(status_code=403, detail=decision.refusal_en)
+    return shown

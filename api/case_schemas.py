@@ -106,8 +106,9 @@ class CasePublic(CaseSummary):
     verified_with_caller: bool
     call_id: str | None
     recording_id: str | None
+    # The transcript's text is not repeated here: it is read through its own door,
+    # GET /api/calls/{call_id}/transcript, which applies the replay rules and logs the read.
     transcript_id: str | None
-    transcript_text: str
     decision: str
     decision_reason: str
     refer_to: str
@@ -135,6 +136,9 @@ class RegistrationContext(Related):
 
     call: CallPublic
     form: dict[str, str]
+    transcript_withheld: str | None = Field(
+        default=None, description="Why nothing was drawn from the call's transcript (you "
+        "may not read it); null when the form used it")
     type_reason: str
     subjects: list[str]
     numbers: list[str]

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import evidence_transcripts
 from api.auth import CaseWorker
 from api.case_schemas import (
     AttachmentPublic,
@@ -201,22 +202,35 @@ def download_attachment(attachment_id: str, request: Request, session: SessionDe
 
 
 @router.get("/api/calls/{call_id}/registration", response_model=RegistrationContext)
-def registration_context(call_id: str, session: SessionDep, settings: SettingsDep,
-                         _login: CaseWorker) -> RegistrationContext:
+def registration_context(call_id: str, request: Request, sessions: WriterDep,
+                         settings: SettingsDep, login: CaseWorker) -> RegistrationContext:
     """The form for this call, pre-filled: time, channel, caller's number, numbers spoken,
     suggested type (with the word that suggested it), subject and title; the caller's earlier
-    calls and cases; open cases from the same number; similar cases."""
-    call = call_store.get_call(session, call_id)
-    if call is None:
-        raise HTTPException(status_code=404, detail="call not found")
-    context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
-                                 settings.similar_case_days)
-    return RegistrationContext(
-        call=CallPublic.model_validate(call), form=context.form,
-        type_reason=context.type_reason, subjects=context.subjects, numbers=context.numbers,
-        earlier_calls=[CallPublic.model_validate(c) for c in context.earlier_calls],
-        earlier_cases=[CaseSummary.model_validate(c) for c in context.earlier_cases],
-        same_phone_open=[CaseSummary.model_validate(c) for c in context.same_phone_open],
-        similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
-                 for s in context.similar],
-    )
+    calls and cases; open cases from the same number; similar cases. What comes from the
+    transcript only for those who may read it (the replay rules; the read is logged);
+    ``transcript_withheld`` says why not."""
+    with sessions() as session:
+        call = call_store.get_call(session, call_id) if is_id(call_id) else None
+        if call is None:
+            raise HTTPException(status_code=404, detail="call not found")
+        decision = evidence_transcripts.decide(session, settings, login, call) \
+            if call.recording else None
+        context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
+                                     settings.similar_case_days,
+                                     readable=decision is None or decision.allowed)
+        if call.recording is not None and decision is not None:
+            evidence_transcripts.record(
+                sessions, login, request, evidence_transcripts.REGISTRATION,
+                [evidence_transcripts.Read(call.recording.id, decision)])
+        return RegistrationContext(
+            call=CallPublic.model_validate(call), form=context.form,
+            transcript_withheld=decision.refusal_en if decision and not decision.allowed
+            else None,
+            type_reason=context.type_reason, subjects=context.subjects,
+            numbers=context.numbers,
+            earlier_calls=[CallPublic.model_validate(c) for c in context.earlier_calls],
+            earlier_cases=[CaseSummary.model_validate(c) for c in context.earlier_cases],
+            same_phone_open=[CaseSummary.model_validate(c) for c in context.same_phone_open],
+            similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
+                     for s in context.similar],
+        )

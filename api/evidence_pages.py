@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from accounts.models import Role
+from api import evidence_transcripts
 from api.auth import Auditor, Investigator, Login, Supervisor
 from api.cases import find_case
 from api.deps import SessionDep, SettingsDep, WriterDep, now
@@ -27,7 +28,10 @@ from api.evidence import (
     integrity_public,
     package,
 )
-from api.pages import form_values, render, see
+from api.evidence_schemas import CaseEvidencePublic
+from api.pages import SPEAKERS, form_values, render, see
+from asr import jobs
+from asr.models import TranscriptRecord
 from dispatch import case_store
 from dispatch.handling_models import Assignment, Unit
 from dispatch.models import Case
@@ -35,11 +39,12 @@ from hotline.db import transaction
 from hotline.ids import is_case_number
 from hotline.settings import Settings
 from recordings import access, case_archive, holds, replay
-from recordings.models import CaseArchive
+from recordings.models import CaseArchive, Recording
 
 router = APIRouter(include_in_schema=False)
 
-ACTION_LABELS = {"play": "播放", "download": "下载", "export": "导出证据包"}
+ACTION_LABELS = {"play": "播放", "download": "下载", "export": "导出证据包",
+                 "transcript": "查看转写"}
 OUTCOME_LABELS = {"allowed": "允许", "denied": "拒绝", "missing": "文件缺失"}
 
 
@@ -49,10 +54,34 @@ def _units_of(session: Session, case: Case) -> list[Unit]:
                                        Assignment.active.is_(True))))
 
 
+def _transcripts(request: Request, session: Session, settings: Settings, login: Login,
+                 view: CaseEvidencePublic) -> dict[str, TranscriptRecord]:
+    """The transcripts of the case's recordings, once a reason is in force (each shown is
+    logged, as on the call page)."""
+    if view.reason is None:
+        return {}
+    shown: dict[str, TranscriptRecord] = {}
+    reads = []
+    for ref in view.recordings:
+        recording = session.get(Recording, ref.id)
+        if recording is None or recording.call is None:
+            continue
+        decision = evidence_transcripts.decide(session, settings, login, recording.call)
+        transcript = jobs.transcript_of(session, recording) if decision.allowed else None
+        if transcript is not None:
+            shown[recording.id] = transcript
+            reads.append(evidence_transcripts.Read(recording.id, decision))
+    evidence_transcripts.record(request.app.state.sessions, login, request,
+                                evidence_transcripts.EVIDENCE_PAGE, reads)
+    return shown
+
+
 def _page(request: Request, session: Session, settings: Settings, login: Login, case: Case,
           error: str = "", status_code: int = 200) -> HTMLResponse:
     view = case_evidence(session, case, login)
     return render(request, "evidence.html", login, settings, status_code=status_code,
+                  transcripts=_transcripts(request, session, settings, login, view),
+                  speakers=SPEAKERS,
                   case=case, view=view, error=error, units=_units_of(session, case),
                   unit_names={u.id: u.name for u in session.scalars(select(Unit))},
                   archived=session.get(CaseArchive, case.id),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from accounts.models import ROLE_LABELS, Role
+from api import evidence_transcripts
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
 from api.cases import find_case, intake_config
@@ -24,7 +25,7 @@ from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.guard import takes_uploads
 from api.knowledge import entry_or_404
 from api.schemas import CallPublic
-from asr import jobs, transcripts
+from asr import jobs
 from asr.channels import CALLER, OPERATOR
 from dispatch import call_context, case_store, intake, knowledge, work_queue
 from dispatch.case_store import AlreadyRegistered
@@ -95,10 +96,13 @@ def uploads(form: FormData) -> list[intake.Upload]:
 def _workbench(request: Request, session: Session, settings: Settings, login: Login,
                errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     waiting = work_queue.waiting_calls(session)
-    texts = transcripts.summaries(session, [w.call.recording for w in waiting
-                                            if w.call.recording])
+    shown = evidence_transcripts.summaries(
+        session, request.app.state.sessions, settings, login, request,
+        [w.call for w in waiting], evidence_transcripts.WORK_QUEUE)
     return render(request, "workbench.html", login, settings, status_code=status_code,
-                  waiting=waiting, texts=texts, callbacks=work_queue.callbacks(session),
+                  waiting=waiting, texts=shown.texts, withheld=shown.withheld,
+                  withheld_labels=evidence_transcripts.WITHHELD_LABELS,
+                  callbacks=work_queue.callbacks(session),
                   callback_labels=work_queue.CALLBACK_LABELS, errors=errors or {})
 
 
@@ -134,13 +138,15 @@ async def _queue_change(request: Request, sessions: WriterDep, settings: Setting
 def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
                login: CallReader) -> HTMLResponse:
     rows = call_store.list_calls(session, 200)
-    texts = transcripts.summaries(session, [c.recording for c in rows if c.recording])
+    shown = evidence_transcripts.summaries(session, request.app.state.sessions, settings,
+                                           login, request, rows,
+                                           evidence_transcripts.CALLS_LIST)
     worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
-    playable = {c.recording.id for c in rows if c.recording and worker
-                and replay_refusal(session, settings, login, c.recording) is None}
     return render(request, "calls.html", login, settings,
-                  calls=[CallPublic.model_validate(c) for c in rows], texts=texts,
-                  can_open=worker, playable=playable)
+                  calls=[CallPublic.model_validate(c) for c in rows], texts=shown.texts,
+                  withheld=shown.withheld,
+                  withheld_labels=evidence_transcripts.WITHHELD_LABELS,
+                  can_open=worker, playable=shown.playable if worker else set())
 
 
 def replay_refusal(session: Session, settings: Settings, login: Login,
@@ -156,16 +162,27 @@ def replay_refusal(session: Session, settings: Settings, login: Login,
 def _call_page(request: Request, session: Session, settings: Settings, login: Login,
                call_id: str, values: dict[str, str] | None = None,
                errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
-    call = call_store.get_call(session, call_id)
+    call = call_store.get_call(session, call_id) if is_id(call_id) else None
     if call is None:
         raise HTTPException(status_code=404, detail="call not found")
+    # The transcript, its text in the form and the suggestions drawn from it only for those
+    # who may read it; shown or refused, it is in the access log.
+    decision = evidence_transcripts.decide(session, settings, login, call) \
+        if call.recording else None
     context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
-                                 settings.similar_case_days)
+                                 settings.similar_case_days,
+                                 readable=decision is None or decision.allowed)
+    if call.recording is not None and decision is not None:
+        evidence_transcripts.record(request.app.state.sessions, login, request,
+                                    evidence_transcripts.CALL_PAGE,
+                                    [evidence_transcripts.Read(call.recording.id, decision)])
     job = jobs.job_of(session, call.recording) if call.recording else None
     job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
     return render(
         request, "call.html", login, settings, status_code=status_code, call=call,
         transcript=context.transcript, job_state=job_state or "转写完成，无语音",
+        transcript_refused=decision if decision is not None and not decision.allowed
+        else None,
         speakers=SPEAKERS, existing=case_store.case_for_call(session, call.id),
         values=values if values is not None else context.form, errors=errors or {},
         choices=CHOICES, type_reason=context.type_reason, subjects=context.subjects,

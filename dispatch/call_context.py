@@ -42,8 +42,11 @@ def caller_text(transcript: TranscriptRecord | None) -> str:
 
 
 def build(session: Session, call: Call, zone: ZoneInfo, now: dt.datetime,
-          similar_days: int) -> CallContext:
-    transcript = jobs.transcript_of(session, call.recording) if call.recording else None
+          similar_days: int, *, readable: bool) -> CallContext:
+    """``readable``: whether the person at the form may read the call's transcript (the
+    replay rules decide); if not, nothing is pre-filled or suggested from it."""
+    transcript = jobs.transcript_of(session, call.recording) \
+        if call.recording and readable else None
     text = caller_text(transcript)
     whole = transcript.clean_text if transcript else ""
     suggested = prefill.suggest_type(text)

@@ -1,5 +1,5 @@
-"""Finding recordings by id, and the access log: every play, download, export and refused
-attempt, append-only and hash-chained."""
+"""Finding recordings by id, and the access log: every play, download, export, transcript
+read and refused attempt, append-only and hash-chained."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from recordings import chain, ledger
 from recordings.models import Recording, RecordingAccess
 
 PLAY, DOWNLOAD, EXPORT = "play", "download", "export"
+TRANSCRIPT = "transcript"  # a call's transcript shown (byte_range says where: page, list…)
 ALLOWED, DENIED = "allowed", "denied"
 
 
@@ -61,18 +62,32 @@ def fields(row: RecordingAccess) -> dict[str, chain.Field]:
 
 def log(session: Session, attempt: Attempt, now: dt.datetime) -> RecordingAccess:
     """Append one entry, chained to the one before, inside the caller's transaction."""
+    return log_many(session, [attempt], now)[0]
+
+
+def log_many(session: Session, attempts: Sequence[Attempt], now: dt.datetime
+             ) -> list[RecordingAccess]:
+    """Append entries in order, each chained to the one before, taking the chain's lock and
+    reading its tail once (a page listing many transcripts)."""
+    if not attempts:
+        return []
     ledger.lock(session, "access")
     tail = session.scalar(select(RecordingAccess).order_by(RecordingAccess.id.desc()).limit(1))
-    row = RecordingAccess(
-        id=(tail.id + 1) if tail else 1, recording_id=attempt.recording_id,
-        case_id=attempt.case_id, accessed_at=now, actor=attempt.actor[:128],
-        role=attempt.role, client=attempt.client[:128], action=attempt.action,
-        outcome=attempt.outcome, reason=attempt.reason, byte_range=attempt.byte_range[:64],
-        prev_hash=tail.entry_hash if tail else chain.GENESIS)
-    row.entry_hash = chain.entry_hash(row.prev_hash, fields(row))
-    session.add(row)
+    rows = []
+    for attempt in attempts:
+        row = RecordingAccess(
+            id=(tail.id + 1) if tail else 1, recording_id=attempt.recording_id,
+            case_id=attempt.case_id, accessed_at=now, actor=attempt.actor[:128],
+            role=attempt.role, client=attempt.client[:128], action=attempt.action,
+            outcome=attempt.outcome, reason=attempt.reason,
+            byte_range=attempt.byte_range[:64],
+            prev_hash=tail.entry_hash if tail else chain.GENESIS)
+        row.entry_hash = chain.entry_hash(row.prev_hash, fields(row))
+        session.add(row)
+        rows.append(row)
+        tail = row
     session.flush()
-    return row
+    return rows
 
 
 def entries(session: Session, case_id: str | None = None,

@@ -13,6 +13,7 @@ from dispatch import disclosure, unit_portal
 from dispatch.handling_models import Assignment
 from dispatch.models import Case
 from hotline.ids import is_id
+from ivr.models import Call
 from recordings import replay_rules
 from recordings.models import Recording, RecordingGrant, ReplayReason
 
@@ -35,9 +36,16 @@ def _clean_reason(reason: str) -> str:
 
 
 def cases_of(session: Session, recording: Recording) -> list[Case]:
-    return list(session.scalars(select(Case).where(or_(
-        Case.call_id == recording.call_id, Case.recording_id == recording.id))
-        .order_by(Case.registered_at)))
+    return cases_of_call(session, recording.call_id, recording.id)
+
+
+def cases_of_call(session: Session, call_id: str, recording_id: str | None) -> list[Case]:
+    """The cases registered from a call or linked to its recording, oldest first."""
+    linked = [Case.call_id == call_id]
+    if recording_id is not None:
+        linked.append(Case.recording_id == recording_id)
+    return list(session.scalars(select(Case).where(or_(*linked))
+                                .order_by(Case.registered_at)))
 
 
 def recordings_of(session: Session, case: Case) -> list[Recording]:
@@ -139,17 +147,26 @@ def _still_allowed(session: Session, granted: RecordingGrant, cases: list[Case])
 def decide(session: Session, recording: Recording, listener: replay_rules.Listener,
            user_id: str, unit_id: str | None, now: dt.datetime,
            operator_days: int) -> replay_rules.Decision:
-    cases = cases_of(session, recording)
+    """May the listener hear this recording now?"""
+    return decide_call(session, recording.call, listener, user_id, unit_id, now,
+                       operator_days, replay_rules.RECORDING)
+
+
+def decide_call(session: Session, call: Call, listener: replay_rules.Listener, user_id: str,
+                unit_id: str | None, now: dt.datetime, operator_days: int,
+                what: str = replay_rules.TRANSCRIPT) -> replay_rules.Decision:
+    """The facts of one call for the pure rule: its operator, its cases, the listener's
+    reason in force and their unit's grant still valid."""
+    cases = cases_of_call(session, call.id, call.recording.id if call.recording else None)
     case_ids = [c.id for c in cases]
     reason = active_reason(session, user_id, case_ids, now)
     granted = active_grant(session, unit_id, case_ids, now) if unit_id else None
     if granted is not None and not _still_allowed(session, granted, cases):
         granted = None
     facts = replay_rules.Facts(
-        call_started_at=recording.call.started_at, call_operator=recording.call.operator,
-        case_ids=tuple(case_ids), registered_by=tuple(c.registered_by for c in cases),
-        reason=reason.reason if reason else None,
+        call_started_at=call.started_at, call_operator=call.operator,
+        case_ids=tuple(case_ids), reason=reason.reason if reason else None,
         reason_case_id=reason.case_id if reason else None,
         grant_reason=granted.reason if granted else None,
         grant_case_id=granted.case_id if granted else None)
-    return replay_rules.decide(listener, facts, now, operator_days)
+    return replay_rules.decide(listener, facts, now, operator_days, what)

@@ -83,7 +83,9 @@ class Hotline:
         """GET a page or API route as the test operator (logged in on first use)."""
         base = f"http://127.0.0.1:{self.settings.api_port}"
         if self._browser is None:
-            add_user(self.sessions, "e2e-operator", "operator")
+            # The operator at phone 8001: the calls answered there are theirs to hear
+            # and read (the replay rules), like the messages nobody answered.
+            add_user(self.sessions, "e2e-operator", "operator", phone="8001")
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
             body = json.dumps({"username": "e2e-operator", "password": PASSWORD}).encode()
             request = urllib.request.Request(f"{base}/api/session", data=body, method="POST",

@@ -31,8 +31,9 @@ UNIT_PORTAL = {("GET", "/api/unit/cases"), ("GET", f"/api/unit/cases/{Z}"),
                *(("POST", f"/api/unit/cases/{Z}/{step}")
                  for step in ("sign", "start", "return", "reply", "extension"))}
 UNIT_HANDLER_MAY = ANY_ROLE | {("GET", "/")}
+# Admins list calls but never read a transcript (the recordings' rules decide who reads).
 ADMIN_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/calls"), ("GET", "/api/calls"),
-                        ("GET", f"/api/calls/{Z}"), ("GET", f"/api/calls/{Z}/transcript")}
+                        ("GET", f"/api/calls/{Z}")}
 SUPERVISOR_ONLY = {("POST", "/api/knowledge"), ("PUT", f"/api/knowledge/{Z}"),
                    ("DELETE", f"/api/knowledge/{Z}"), ("POST", "/knowledge"),
                    ("POST", f"/knowledge/{Z}"), ("POST", f"/knowledge/{Z}/retire"),
@@ -59,7 +60,7 @@ INVESTIGATOR_MAY = ANY_ROLE | {
     ("POST", f"/cases/{Z}/evidence/reason"), ("GET", f"/cases/{Z}/evidence/package"),
     ("GET", f"/cases/{Z}/evidence/archive"), ("GET", f"/api/cases/{Z}/evidence"),
     ("POST", f"/api/cases/{Z}/replay-reason"), ("GET", f"/api/cases/{Z}/evidence-package"),
-    ("GET", f"/api/recordings/{Z}/audio")}
+    ("GET", f"/api/recordings/{Z}/audio"), ("GET", f"/api/calls/{Z}/transcript")}
 AUDITOR_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/audit"),
                           ("GET", "/api/audit/recording-access"), ("GET", "/api/integrity")}
 

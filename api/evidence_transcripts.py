@@ -1,0 +1,115 @@
+"""Reading a call's transcript. A transcript is the recording in writing, so the recordings'
+rule decides (``recordings.replay_rules``): operators for the calls they handled within
+their replay window, supervisors and investigators with a reason in force for a case of the
+call, a unit's handlers with a grant. The JSON routes and the pages all ask here, and every
+text shown is an entry (action ``transcript``) in the hash-chained access log; ``byte_range``
+says where it was shown. A refusal is logged where the transcript itself was asked for (its
+route, the call page, the registration form); the 调听与证据 page shows it once a reason is in
+force; a list that merely leaves the text out logs
+nothing for it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from accounts.models import Role
+from api.auth import Login
+from api.deps import now
+from asr import transcripts
+from dispatch import units
+from hotline.db import transaction
+from hotline.settings import Settings
+from ivr.models import Call
+from recordings import access, replay, replay_rules
+from recordings.replay_rules import Decision
+
+# Where a transcript was shown (the access log's byte_range column).
+API, CALL_PAGE, REGISTRATION = "transcript api", "call page", "registration form"
+WORK_QUEUE, CALLS_LIST, EVIDENCE_PAGE = "work queue", "calls list", "evidence page"
+JOB_STATES = frozenset({"queued", "running", "parked"})  # a summary without any text
+# Short words for a list's cell where the text is withheld.
+WITHHELD_LABELS = {
+    replay_rules.NEEDS_REASON: "需先说明调听事由",
+    replay_rules.NOT_HANDLED: "非本人受理，不显示转写",
+    replay_rules.TOO_OLD: "已超过复听期限，不显示转写",
+    replay_rules.ROLE: "无权查看转写",
+}
+
+
+@dataclass(frozen=True)
+class Read:
+    """One transcript shown or refused: the call's recording and the rule's decision."""
+
+    recording_id: str | None
+    decision: Decision
+
+
+def unit_id_of(session: Session, login: Login) -> str | None:
+    """The unit of a unit's handler (None for other roles, or a handler of no unit)."""
+    if login.role is not Role.UNIT_HANDLER:
+        return None
+    unit = units.unit_of_user(session, login.user_id)
+    return unit.id if unit else None
+
+
+def decide(session: Session, settings: Settings, login: Login, call: Call) -> Decision:
+    """May this person read the call's transcript now?"""
+    return replay.decide_call(
+        session, call, replay_rules.Listener(login.username, login.role, login.phone),
+        login.user_id, unit_id_of(session, login), now(), settings.operator_replay_days,
+        replay_rules.TRANSCRIPT)
+
+
+def record(sessions: sessionmaker[Session], login: Login, request: Request, place: str,
+           reads: Sequence[Read]) -> None:
+    """Write the reads (and refusals) to the access log, in one transaction."""
+    if not reads:
+        return
+    with transaction(sessions) as session:
+        access.log_many(session, [access.Attempt(
+            actor=login.username, role=login.role.value,
+            client=request.client.host if request.client else "", action=access.TRANSCRIPT,
+            outcome=access.ALLOWED if r.decision.allowed else access.DENIED,
+            recording_id=r.recording_id, case_id=r.decision.case_id,
+            reason=r.decision.reason, byte_range=place) for r in reads], now())
+
+
+@dataclass
+class Summaries:
+    """A list page's transcript column: the summaries the viewer may read, the refusals for
+    the others, and which recordings they may play (the same rule)."""
+
+    texts: dict[str, transcripts.TranscriptSummary] = field(default_factory=dict)
+    withheld: dict[str, Decision] = field(default_factory=dict)
+    playable: set[str] = field(default_factory=set)
+
+
+def summaries(session: Session, sessions: sessionmaker[Session], settings: Settings,
+              login: Login, request: Request, calls: Sequence[Call], place: str) -> Summaries:
+    """Each listed call's transcript summary where the viewer may read it (each shown text
+    logged), a job's state for the others still waiting."""
+    recorded = [c for c in calls if c.recording is not None]
+    found = transcripts.summaries(session, [c.recording for c in recorded if c.recording])
+    result = Summaries()
+    shown: list[Read] = []
+    for call in recorded:
+        assert call.recording is not None
+        decision = decide(session, settings, login, call)
+        if decision.allowed:
+            result.playable.add(call.recording.id)
+        summary = found.get(call.recording.id)
+        if summary is None:
+            continue
+        if summary.state in JOB_STATES:
+            result.texts[call.recording.id] = summary
+        elif decision.allowed:
+            result.texts[call.recording.id] = summary
+            shown.append(Read(call.recording.id, decision))
+        else:
+            result.withheld[call.recording.id] = decision
+    record(sessions, login, request, place, shown)
+    return result
