@@ -1,7 +1,7 @@
 """Callers' numbers and names stored before the ivr cleaned them: control characters (ESC,
 BEL…) are dropped, line breaks and tabs become spaces, as ``ivr.fields.clean`` does for every
-new call. Nothing else changes; the columns keep their lengths (values are cut to them at
-the edge).
+new call (a copy here: a migration keeps what it did, and the core imports no stage). Nothing
+else changes; the columns keep their lengths (values are cut to them at the edge).
 
 Revision ID: 0008
 Revises: 0007
@@ -9,10 +9,10 @@ Revises: 0007
 
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
-
-from ivr import fields
 
 revision = '0008'
 down_revision = '0007'
@@ -20,6 +20,18 @@ branch_labels = None
 depends_on = None
 
 BATCH = 1000
+NUMBER, NAME = 64, 128
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean(value: str, limit: int) -> str:
+    kept = []
+    for char in value:
+        if char in "\t\n\r\v\f":
+            kept.append(" ")
+        elif unicodedata.category(char) not in {"Cc", "Cs"} and char not in BIDI_CONTROLS:
+            kept.append(char)
+    return "".join(kept).strip()[:limit].strip()
 
 
 def upgrade() -> None:
@@ -34,10 +46,9 @@ def upgrade() -> None:
         if not rows:
             return
         for call_id, number, name in rows:
-            clean = {'caller_number': fields.clean(number, fields.NUMBER),
-                     'caller_name': fields.clean(name, fields.NAME)}
-            if clean != {'caller_number': number, 'caller_name': name}:
-                connection.execute(calls.update().where(calls.c.id == call_id).values(**clean))
+            cleaned = {'caller_number': clean(number, NUMBER), 'caller_name': clean(name, NAME)}
+            if cleaned != {'caller_number': number, 'caller_name': name}:
+                connection.execute(calls.update().where(calls.c.id == call_id).values(**cleaned))
         last = rows[-1][0]
 
 
