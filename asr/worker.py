@@ -63,8 +63,10 @@ class Worker:
         self.engine: VoskEngine | None = None
         self.busy = False
         self._model_problem = ""
+        self._stop: threading.Event | None = None
 
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         log.info("worker %s (pid %d) started", self.name, os.getpid())
         self._write_state("idle")
         while not stop.is_set():
@@ -88,13 +90,15 @@ class Worker:
                              self.lease, self.policy)
         if claimed is None:
             return False
-        log.info("worker %s: job %d (recording %s, attempt %d)", self.name, claimed.id,
-                 claimed.recording_id, claimed.attempts)
-        self._write_state("busy", claimed.id)
         renewing = _LeaseRenewal(self, claimed.id)
-        renewing.start()
-        self.busy = True
+        self.busy = True  # from here on a stop interrupts the job and gives it back
         try:
+            if self._stop is not None and self._stop.is_set():
+                raise Interrupted  # told to stop while claiming: not a job to start now
+            log.info("worker %s: job %d (recording %s, attempt %d)", self.name, claimed.id,
+                     claimed.recording_id, claimed.attempts)
+            self._write_state("busy", claimed.id)
+            renewing.start()
             work = self._work_for(claimed)
             transcript = engine.transcribe(work.path, work.channels)
             record = to_record(transcript, work.sha256, engine.resampling, self.clock())
@@ -193,7 +197,8 @@ class _LeaseRenewal:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.ident is not None:  # started
+            self._thread.join()
 
     def _run(self) -> None:
         worker = self._worker

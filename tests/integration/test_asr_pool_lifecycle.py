@@ -3,9 +3,11 @@ starting a pool (``hotline up``) or ``hotline down`` stops any worker an earlier
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr import service as asr_service
 from asr.models import JobStatus, TranscriptionJob
+from asr.worker import Worker
 from hotline import migrate, pids, processes
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import PROJECT_ROOT, Settings
 from hotline.waiting import wait_for
-from tests.builders import KOREAN_MODEL, add_recorded_call, korean_speech, stereo_call
+from tests.builders import KOREAN_MODEL, T0, add_recorded_call, korean_speech, stereo_call
 
 
 def workers_running(settings: Settings) -> list[int]:
@@ -137,3 +140,26 @@ def test_down_stops_workers_left_without_a_pool(settings: Settings) -> None:
         if stray.poll() is None:
             stray.kill()
             stray.wait()
+
+
+def test_a_worker_told_to_stop_while_claiming_gives_the_job_back(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """SIGTERM (the pool died) can arrive while a worker claims a job, before it counts as busy:
+    the job goes back to the queue instead of being done by a worker that is stopping."""
+    add_recorded_call(sessions, tmp_path, "9.2", korean_speech(tmp_path / "ko.wav"))
+    stop = threading.Event()
+    readings = []
+
+    def clock() -> dt.datetime:
+        # The first reading dates the worker's state file; the next one is the claim's: the
+        # stop arrives then.
+        readings.append(T0)
+        if len(readings) > 1:
+            stop.set()
+        return T0
+
+    Worker(settings, sessions, "stopping", clock=clock).run(stop)
+    with sessions() as session:
+        job = session.scalars(select(TranscriptionJob)).one()
+    assert (job.status, job.lease_owner) == (JobStatus.QUEUED, None)
