@@ -128,7 +128,11 @@ def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000,
     )
     settings = Settings(**{**values, **overrides})
     install = provision.prepare(settings)
-    processes.up(settings, install, timeout=90)
+    try:
+        processes.up(settings, install, timeout=90)
+    except BaseException:
+        processes.down(settings, install)  # no part outlives a failed start
+        raise
     return Hotline(settings, install, make_engine(settings.effective_database_url))
 
 
