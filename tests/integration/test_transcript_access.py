@@ -242,6 +242,9 @@ def test_the_lists_show_a_summary_only_where_it_may_be_read_and_log_each_one_sho
                      ("op2", message, "work queue"), ("op1", message, "calls list")}
     assert len(rows) == 4 and all(r.outcome == "allowed" and r.action == "transcript"
                                   for r in rows), "a list leaving a text out logs nothing"
+    assert [r.id for r in rows] == [1, 2, 3, 4] and rows[1].prev_hash == rows[0].entry_hash
+    with sessions() as session:
+        assert not access.breaks(session), "a page's entries, written together, chain"
 
 
 def test_investigators_read_the_transcript_on_the_evidence_page_after_giving_a_reason(
