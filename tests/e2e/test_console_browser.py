@@ -94,7 +94,7 @@ def test_an_operator_logs_in_and_out(console: Console, browser: Browser) -> None
     page.get_by_label("用户名").fill("op1")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误")
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("heading", name="工作台")).to_be_visible()
