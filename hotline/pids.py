@@ -80,14 +80,32 @@ def environment(pid: int) -> dict[str, str]:
     return {key: value for key, _, value in pairs}
 
 
+def record(pid: int) -> str:
+    """What a pid file holds for ``pid``: the pid and the process's start time."""
+    return f"{pid} {start_time(pid)}"
+
+
+def recorded(pid_file: Path) -> tuple[int, int | None] | None:
+    """(pid, start time or None for a file holding only a pid, as Asterisk writes)."""
+    try:
+        fields = pid_file.read_text().split()
+        return int(fields[0]), int(fields[1]) if len(fields) > 1 else None
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
 def running(pid_file: Path, expect: str) -> int | None:
     """The pid in ``pid_file`` if that process still runs and its command line contains
     ``expect``: a pid number reused by another process (or thread) after a crash must not
-    pass for ours."""
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    pass for ours. With a start time in the file (see :func:`record`), the process must have
+    started then: pids come round again within minutes on a busy machine, and another
+    instance's service has the same command line."""
+    found = recorded(pid_file)
+    if found is None:
         return None
+    pid, started = found
     if not alive(pid) or not any(expect in part for part in command_line(pid)):
+        return None
+    if started is not None and start_time(pid) != started:
         return None
     return pid

@@ -63,7 +63,7 @@ def start_service(settings: Settings, name: str) -> int:
         )
     finally:
         os.close(log_fd)
-    privacy.write_private(_pid_file(settings, name), str(pid))
+    privacy.write_private(_pid_file(settings, name), pids.record(pid))
     return pid
 
 
@@ -86,10 +86,10 @@ def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:
 def leftovers(settings: Settings, name: str) -> list[int]:
     """Processes of a service that are still in its process group once the service itself is
     gone (children of a killed service), recognised by their command line."""
-    try:
-        group = int(_pid_file(settings, name).read_text().strip())
-    except (FileNotFoundError, ValueError):
+    found = pids.recorded(_pid_file(settings, name))
+    if found is None:
         return []
+    group = found[0]
     if pids.alive(group):
         return []
     data_dir = str(settings.data_dir)

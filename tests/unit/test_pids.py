@@ -60,3 +60,16 @@ def test_start_time_names_one_process() -> None:
     assert not pids.same_process(os.getpid(), started + 1)
     assert not pids.same_process(os.getpid(), None)
     assert os.getpid() in pids.group_members(os.getpgrp())
+
+
+def test_a_pid_file_with_a_start_time_names_only_that_process(tmp_path: Path) -> None:
+    """Another instance's service has the same command line, and pids come round again within
+    minutes on a busy machine: the start time tells them apart."""
+    pid_file = tmp_path / "api.pid"
+    pid_file.write_text(pids.record(os.getpid()))
+    assert pids.running(pid_file, expect="python") == os.getpid()
+    started = pids.start_time(os.getpid())
+    assert started is not None
+    pid_file.write_text(f"{os.getpid()} {started - 1}")  # the pid, but an earlier process
+    assert pids.running(pid_file, expect="python") is None
+    assert pids.recorded(pid_file) == (os.getpid(), started - 1)
