@@ -35,7 +35,7 @@ from api import (
 )
 from api.auth import NotLoggedIn
 from api.deps import now
-from api.guard import Limits, RequestGuard, is_upload_route
+from api.guard import Limits, RequestGuard, RequestRefused, is_upload_route, refusal
 from dispatch.case_store import AlreadyRegistered, NotFound
 from dispatch.handling import Refused
 from dispatch.lifecycle import IllegalTransition, ReasonRequired
@@ -155,6 +155,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, RequestRefused):  # the guard's, raised while a route read the body
+            return refusal(exc, request.url.path)
         methods = allowed_methods(request) if exc.status_code == 405 else []
         if methods:
             exc.headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}

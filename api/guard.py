@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 from fastapi.routing import iter_route_contexts
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,26 +47,28 @@ class Limits:
     upload_max_files: int
 
 
-class Refused(Exception):
-    """A request the guard will not pass on; carries its answer."""
+class RequestRefused(HTTPException):
+    """A request the guard will not pass on. An HTTP exception, so that a route reading the
+    body when it is raised lets it through (FastAPI turns other errors there into 400); the
+    app answers it with :func:`refusal`."""
 
     def __init__(self, status: int, en: str, zh: str, loc: Loc = ()) -> None:
-        super().__init__(en)
+        super().__init__(status, en)
         self.status = status
         self.en = en
         self.zh = zh
         self.loc = loc
 
 
-def too_large(limit: int) -> Refused:
+def too_large(limit: int) -> RequestRefused:
     size = f"{limit / 2**20:.0f} MB" if limit >= 2**20 else f"{limit / 1024:.0f} KB"
-    return Refused(413, f"request body larger than {limit} bytes",
+    return RequestRefused(413, f"request body larger than {limit} bytes",
                    f"提交的内容过大（上限 {size}）")
 
 
-def bad_text(loc: Loc) -> Refused:
-    return Refused(422, TEXT_MESSAGE, "提交的内容含有无效字符（非法编码或空字符），请检查后重试",
-                   loc)
+def bad_text(loc: Loc) -> RequestRefused:
+    return RequestRefused(422, TEXT_MESSAGE,
+                          "提交的内容含有无效字符（非法编码或空字符），请检查后重试", loc)
 
 
 def takes_uploads(endpoint: Endpoint) -> Endpoint:
@@ -177,7 +181,7 @@ class MultipartChecker:
             return
         try:
             self._parser.write(chunk)
-        except Refused:
+        except RequestRefused:
             raise
         except Exception:
             self.broken = True
@@ -207,9 +211,9 @@ class MultipartChecker:
                 raise bad_text(("body", self._field_name, "filename"))
             if self.files > self.max_files:
                 if not self.max_files:
-                    raise Refused(422, "this route takes no files", "此处不能上传文件",
+                    raise RequestRefused(422, "this route takes no files", "此处不能上传文件",
                                   ("body", self._field_name))
-                raise Refused(422, f"at most {self.max_files} files in one request",
+                raise RequestRefused(422, f"at most {self.max_files} files in one request",
                               f"一次最多上传 {self.max_files} 个文件",
                               ("body", self._field_name))
 
@@ -238,28 +242,21 @@ def _content_type(scope: Scope) -> tuple[bytes, dict[bytes, bytes]]:
     return b"", {}
 
 
-def _is_api(scope: Scope) -> bool:
-    path: str = scope["path"]
-    return path.startswith("/api/") or path == "/openapi.json"
-
-
-async def answer(refused: Refused, scope: Scope, send: Send) -> None:
-    if _is_api(scope):
+def refusal(refused: RequestRefused, path: str) -> Response:
+    """The answer: JSON for the API (a 422 in the published shape), a Chinese page for the
+    console; the connection is closed (the rest of a refused body is never read)."""
+    headers = {"Connection": "close"}
+    if path.startswith("/api/") or path == "/openapi.json":
         if refused.status == 422:
             content: Any = {"detail": [{"loc": list(refused.loc), "msg": refused.en,
                                         "type": TEXT_ERROR}]}
         else:
             content = {"detail": refused.en}
-        body = json.dumps(content).encode()
-        content_type = b"application/json"
-    else:
-        body = (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>请求被拒绝'
-                f"</title><p>{html.escape(refused.zh)}</p></html>").encode()
-        content_type = b"text/html; charset=utf-8"
-    await send({"type": "http.response.start", "status": refused.status, "headers": [
-        (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+        # ASCII escapes: the place named may itself hold the lone surrogate refused.
+        return Response(json.dumps(content), refused.status, headers, "application/json")
+    return HTMLResponse(f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>请求被拒绝'
+                        f"</title><p>{html.escape(refused.zh)}</p></html>", refused.status,
+                        headers)
 
 
 class RequestGuard:
@@ -277,8 +274,8 @@ class RequestGuard:
             return
         try:
             await self._guard(scope, receive, send)
-        except Refused as refused:
-            await answer(refused, scope, send)
+        except RequestRefused as refused:
+            await refusal(refused, scope["path"])(scope, receive, send)
 
     async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         loc = target_problem(scope)
@@ -358,7 +355,7 @@ class RequestGuard:
 
         try:
             await self.app(scope, counted, watched)
-        except Refused:
+        except RequestRefused:
             if started:
                 raise RuntimeError("request refused after its answer had started") from None
             raise

@@ -287,6 +287,24 @@ def test_a_chunked_upload_is_counted_while_it_streams(
     assert stored_files(settings) == []
 
 
+def test_a_refusal_while_a_route_reads_its_form_keeps_its_status(
+        app: Any, settings: Settings) -> None:
+    """FastAPI reads a route's form fields itself (the log-in page): the guard's 413 and 422
+    come through as they are, not as its 400 for a body it could not parse."""
+    client = TestClient(app)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--B\r\nContent-Disposition: form-data; name="username"\r\n\r\n'
+        for _ in range(settings.request_max_bytes // 65536 + 2):
+            yield b"a" * 65536
+
+    too_big = client.post("/login", content=chunks(),
+                          headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert too_big.status_code == 413 and "过大" in too_big.text
+    with_file = client.post("/login", files=[("username", ("a.txt", b"x", "text/plain"))])
+    assert with_file.status_code == 422 and "不能上传文件" in with_file.text
+
+
 # -- answers ---------------------------------------------------------------------------------
 
 def test_405_names_every_method_of_the_path(app: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.guard import MultipartChecker, Refused, json_problem, percent_encoded_ok
+from api.guard import MultipartChecker, RequestRefused, json_problem, percent_encoded_ok
 
 
 @pytest.mark.parametrize(("body", "where"), [
@@ -47,10 +47,10 @@ def test_multipart_names_values_and_files_are_checked_as_they_stream() -> None:
                        (part(b"files", b"x", b"\xed\xa0\x80.pdf"), ("body", "files", "filename")),
                        (part(b"\xff", b"x"), ("body",))):
         checker = MultipartChecker(b"B", max_files=2, max_field_bytes=1024)
-        with pytest.raises(Refused) as refused:
+        with pytest.raises(RequestRefused) as refused:
             checker.feed(bad + b"--B--\r\n")
         assert refused.value.status == 422 and refused.value.loc == where
 
     crowded = MultipartChecker(b"B", max_files=1, max_field_bytes=1024)
-    with pytest.raises(Refused, match="at most 1 files"):
+    with pytest.raises(RequestRefused, match="at most 1 files"):
         crowded.feed(part(b"files", b"x", b"a.pdf") + part(b"files", b"y", b"b.pdf"))
