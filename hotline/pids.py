@@ -101,11 +101,11 @@ def running(pid_file: Path, expect: str) -> int | None:
     started then: pids come round again within minutes on a busy machine, and another
     instance's service has the same command line."""
     found = recorded(pid_file)
-    if found is None:
+    if found is None or not alive(found[0]):
         return None
     pid, started = found
-    if not alive(pid) or not any(expect in part for part in command_line(pid)):
-        return None
-    if started is not None and start_time(pid) != started:
-        return None
-    return pid
+    if started is not None:
+        # The start time is proof enough, and the only proof right after the process was
+        # spawned: its command line reads empty until exec has set up its arguments.
+        return pid if start_time(pid) == started else None
+    return pid if any(expect in part for part in command_line(pid)) else None

@@ -212,10 +212,23 @@ def up(settings: Settings, install: AsteriskInstall, timeout: float = 60) -> lis
         for name in SERVICES:
             if service_pid(settings, name) is None:
                 log_path = settings.log_dir / f"{name}.log"
-                raise RuntimeError(f"the {name} service exited; see {log_path}")
+                raise RuntimeError(f"the {name} service exited ({_whereabouts(settings, name)});"
+                                   f" see {log_path}")
         return parts if all(p.running for p in parts) else None
 
     return wait_for(all_up, timeout, "every part of the hotline to answer", 0.2)
+
+
+def _whereabouts(settings: Settings, name: str) -> str:
+    """What the pid file says and what became of that process, for an error message."""
+    found = pids.recorded(_pid_file(settings, name))
+    if found is None:
+        return "no pid file"
+    pid, started = found
+    if not pids.alive(pid):
+        return f"pid {pid} is gone"
+    return (f"pid {pid} started at {started}, now a process started at {pids.start_time(pid)}: "
+            f"{' '.join(pids.command_line(pid))[:100]}")
 
 
 def down(settings: Settings, install: AsteriskInstall | None) -> None:

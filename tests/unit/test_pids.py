@@ -73,3 +73,18 @@ def test_a_pid_file_with_a_start_time_names_only_that_process(tmp_path: Path) ->
     pid_file.write_text(f"{os.getpid()} {started - 1}")  # the pid, but an earlier process
     assert pids.running(pid_file, expect="python") is None
     assert pids.recorded(pid_file) == (os.getpid(), started - 1)
+
+
+def test_a_recorded_process_whose_command_line_reads_empty_is_still_ours(
+    tmp_path: Path,
+) -> None:
+    """Right after posix_spawn returns, the child's command line reads empty for a moment
+    (exec has not set its arguments up yet): 'hotline up' took such a fresh service for one
+    that had exited. A kernel thread's command line is always empty: it stands in for it."""
+    empty = next(pid for pid in sorted(int(p.name) for p in Path("/proc").iterdir()
+                                       if p.name.isdigit())
+                 if pids.alive(pid) and not pids.command_line(pid)
+                 and pids.start_time(pid) is not None)
+    pid_file = tmp_path / "api.pid"
+    pid_file.write_text(pids.record(empty))
+    assert pids.running(pid_file, expect="serve api") == empty
