@@ -191,6 +191,8 @@ def create_app(settings: Settings) -> FastAPI:
     def not_found(_request: Request, exc: NotFound) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    # Before /static, which would otherwise answer for its paths.
+    app.mount("/static/swagger-ui", openapi_doc.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     app.include_router(calls.router)

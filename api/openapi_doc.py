@@ -1,24 +1,32 @@
 """The published API description, behind a log-in like every other route.
 
-``/openapi.json``, ``/docs`` and ``/redoc`` need a session. The schema says what any route
-may answer besides its own success: the refusals every route shares (no session, wrong role
-or CSRF token, not found, conflict, body too large, not valid input, too many attempts) are
-added to every operation in one place, with the shapes the app really sends, and the session
-cookie and CSRF header are declared as its security schemes.
+``/openapi.json`` and ``/docs`` need a session. ``/docs`` is Swagger UI from the
+``swagger-ui-py`` package (its static files only), served under ``/static/swagger-ui/`` (no
+CDN: a hotline may have no internet) and started by ``static/api-docs.js``, so the page needs
+no inline script and keeps the console's Content-Security-Policy. There is no ``/redoc``: no
+Python package ships ReDoc without a web framework of its own.
+
+The schema says what any route may answer besides its own success: the refusals every route
+shares (no session, wrong role or CSRF token, not found, conflict, body too large, not valid
+input, too many attempts) are added to every operation in one place, with the shapes the app
+really sends, and the session cookie and CSRF header are declared as its security schemes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 
 from api.auth import COOKIE, SAFE_METHODS, LoginDep
 
 router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION = {"$ref": "#/components/schemas/HTTPValidationError"}
@@ -110,11 +118,12 @@ def openapi_json(request: Request, _login: LoginDep) -> JSONResponse:
     return JSONResponse(request.app.openapi())
 
 
+def swagger_ui_files() -> StaticFiles:
+    """Swagger UI's scripts and style sheet, as installed with ``swagger-ui-py`` (found, not
+    imported: none of its framework glue runs)."""
+    return StaticFiles(packages=[("swagger_ui", "static")])
+
+
 @router.get("/docs")
-def swagger(_login: LoginDep) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Hotline API")
-
-
-@router.get("/redoc")
-def redoc(_login: LoginDep) -> HTMLResponse:
-    return get_redoc_html(openapi_url="/openapi.json", title="Hotline API")
+def swagger(request: Request, login: LoginDep) -> HTMLResponse:
+    return templates.TemplateResponse(request, "api_docs.html", {"login": login})

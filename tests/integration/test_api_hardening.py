@@ -338,7 +338,7 @@ def test_custom_field_errors_have_the_published_422_shape(app: Any) -> None:
 
 def test_the_description_needs_a_log_in_and_lists_the_shared_refusals(app: Any) -> None:
     anonymous = TestClient(app, follow_redirects=False)
-    for page in ("/openapi.json", "/docs", "/redoc"):
+    for page in ("/openapi.json", "/docs"):
         response = anonymous.get(page)
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
     operator = Actor(app, "op1")

@@ -23,7 +23,7 @@ from tests.builders import PASSWORD, add_user
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
 ANY_ROLE = {("GET", "/api/session"), ("DELETE", "/api/session"), ("POST", "/logout"),
-            ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/redoc")}
+            ("GET", "/openapi.json"), ("GET", "/docs")}
 Z = "0" * 32
 UNIT_PORTAL = {("GET", "/api/unit/cases"), ("GET", f"/api/unit/cases/{Z}"),
                ("GET", f"/api/unit/cases/{Z}/attachments/{Z}"), ("GET", "/unit"),
