@@ -15,18 +15,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts import service
 from accounts.models import User
-from api.app import create_app
 from hotline.db import transaction
 from hotline.settings import PROJECT_ROOT, Settings
-from hotline.waiting import wait_for
 from tests.builders import PASSWORD, add_user
 from tests.conftest import free_port
+from tests.live_api import serve
 
 LOCK = dt.timedelta(minutes=15)  # the default
 GENERIC_PAGE_ERROR = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
@@ -76,16 +74,8 @@ def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Se
 @pytest.fixture
 def live(settings: Settings) -> Iterator[str]:
     """The API served by uvicorn in a thread of this process; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
-                                           port=settings.api_port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="live-api")
-    thread.start()
-    try:
-        wait_for(lambda: server.started, 30, "the API to start", 0.05)
-        yield f"http://127.0.0.1:{settings.api_port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve(settings) as url:
+        yield url
 
 
 def client_from(address: str) -> httpx.Client:
