@@ -102,32 +102,43 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
 # --- the burst ----------------------------------------------------------------------------
 
 
-def port_blocks(count: int, size: int) -> list[int]:
-    """``count`` first ports of ``size`` consecutive free UDP ports each, all distinct: held
-    while they are chosen, so that simultaneous SIPp callers never share one."""
+def caller_ports(count: int) -> list[tuple[int, int]]:
+    """(signalling port, first of 4 media ports) for ``count`` callers, all distinct and free:
+    every port is held until all are chosen, so simultaneous SIPp callers never share one."""
     held: list[socket.socket] = []
-    found: list[int] = []
+
+    def hold(base: int, size: int) -> bool:
+        block = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                block.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            for sock in block:
+                sock.close()
+            return False
+        held.extend(block)
+        return True
+
+    def any_port() -> int:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    chosen: list[tuple[int, int]] = []
     try:
-        while len(found) < count:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                probe.bind(("127.0.0.1", 0))
-                base = probe.getsockname()[1] & ~3
-            block = []
-            try:
-                for port in range(base, base + size):
-                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                    block.append(sock)
-                    sock.bind(("127.0.0.1", port))
-            except OSError:
-                for sock in block:
-                    sock.close()
-                continue
-            held.extend(block)
-            found.append(base)
+        while len(chosen) < count:
+            signalling, media = any_port(), any_port() & ~3
+            if hold(signalling, 1):
+                if hold(media, 4):
+                    chosen.append((signalling, media))
+                else:
+                    held.pop().close()
     finally:
         for sock in held:
             sock.close()
-    return found
+    return chosen
 
 
 class Burst:
@@ -143,7 +154,7 @@ class Burst:
 
     def wave(self, count: int) -> list[str]:
         notice = self.hotline.notice_seconds
-        signals, media = port_blocks(count, 1), port_blocks(count, 4)
+        ports = caller_ports(count)
         callers = []
         for index in range(count):
             caller = f"{self.prefix}{len(self.callers):06d}"
@@ -153,8 +164,8 @@ class Burst:
             # than the silence that ends a message).
             self.dialling.append(self.pool.submit(
                 self.hotline.dial, CLIP, caller, wait_seconds=notice + 0.3 + (index % 4) * 0.4,
-                extra_seconds=(index % 3) * 0.5, timeout=90, signal_port=signals[index],
-                media_port=media[index]))
+                extra_seconds=(index % 3) * 0.5, timeout=90, signal_port=ports[index][0],
+                media_port=ports[index][1]))
         return callers
 
     def calls(self) -> list[Call]:
@@ -272,8 +283,13 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
     missing = set(records) - {call.asterisk_uniqueid for call in calls}
     assert not missing, f"calls in Asterisk's CDR missing from the database: {missing}"
     if not cut_by_the_kill:
-        assert len(calls) == row.placed, "nothing was down on the calls' path: all got through"
-        assert all(isinstance(r, DialResult) and r.sipp_exit == 0 for r in results), results
+        # nothing was down on the calls' path: every call got through
+        stored = {call.caller_number for call in calls}
+        problems = {caller: result for caller, result in zip(burst.callers, results, strict=True)
+                    if caller not in stored or not isinstance(result, DialResult)
+                    or result.sipp_exit != 0}
+        assert problems == {}, {caller: result if isinstance(result, Exception)
+                                else result.output[-800:] for caller, result in problems.items()}
 
     with hotline.sessions() as session:
         on_list = set(session.scalars(select(CallbackRequest.call_id)))
