@@ -71,11 +71,14 @@ HEADER = ("| part killed | calls placed | calls Asterisk saw | calls recorded | 
 
 
 @pytest.fixture(scope="module")
-def table() -> Iterator[list[Row]]:
+def table(request: pytest.FixtureRequest) -> Iterator[list[Row]]:
+    """The rows of the table, printed (past pytest's capture) and written when all are in."""
     rows: list[Row] = []
     yield rows
     write_table(rows)
-    print("\n" + TABLE.read_text())
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("\n" + TABLE.read_text(), flush=True)
 
 
 def write_table(rows: list[Row]) -> None:
