@@ -141,6 +141,17 @@ def calls_awaiting_recording(session: Session) -> list[Call]:
     )
 
 
+def claim_spool_file(session: Session, uniqueid: str, path: str) -> bool:
+    """Give a spool file to its call when the call holds neither a recording nor a spool file
+    of its own (the ivr died after the recording began, before it noted the file). False when
+    the call is unknown or already has its recording."""
+    call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
+    if call is None or call.recording is not None or call.spool_path is not None:
+        return False
+    call.spool_path = path
+    return True
+
+
 def known_spool_paths(session: Session) -> set[str]:
     return {p for p in session.scalars(select(Call.spool_path)) if p}
 

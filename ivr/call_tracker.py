@@ -269,7 +269,15 @@ class CallTracker:
             if str(path) in known_paths:
                 continue
             if uniqueid in known_ids:
-                log.error("spool file %s belongs to a call that already has a recording", path)
+                with transaction(self.sessions) as session:
+                    claimed = call_store.claim_spool_file(session, uniqueid, str(path))
+                if claimed:
+                    self.store_recording(uniqueid)
+                    log.warning("call %s: recording %s begun before the ivr noted it, stored",
+                                uniqueid, path)
+                else:
+                    log.error("spool file %s belongs to a call that already has a recording",
+                              path)
                 continue
             mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
             state = _rebuilt(uniqueid, records.get(uniqueid), ORPHAN_REASON, mtime, str(path))

@@ -17,6 +17,7 @@ from ivr import events as ev
 from ivr.call_state import CallState
 from ivr.call_tracker import CallTracker, LiveCall, TrackerPaths
 from ivr.models import Call, CallbackRequest
+from tests.builders import tone_wav
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
 NOW = T0 + dt.timedelta(hours=1)
@@ -155,3 +156,23 @@ def test_a_failure_after_an_operator_answered_is_not_a_missed_call(
     call = stored(sessions, "8.7")
     assert call.outcome == "failed"
     assert not on_callback_list(sessions, call), "the citizen reached an operator"
+
+
+def test_a_recording_begun_before_the_ivr_noted_it_is_stored_with_its_failed_call(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The kill fell after MixMonitor began writing but before ivr saved the spool path: the
+    call is closed as failed, and its file is still stored, not left in the spool."""
+    with transaction(sessions) as session:
+        call_store.save_state(session, CallState("8.7", caller_number="137", started_at=T0))
+    (tmp_path / "Master.csv").write_text(cdr_line("8.7", LOST), encoding="utf-8")
+    spool = tone_wav(tmp_path / "spool" / "2026-11-20" / "8.7.wav")
+    calls = tracker(sessions, tmp_path)
+    asyncio.run(calls.reconcile([]))
+    asyncio.run(calls.reconcile([]))  # safe to run twice
+    call = stored(sessions, "8.7")
+    assert (call.outcome, call.failure_reason) == ("failed", LOST)
+    assert call.recording is not None, "the recording is stored with its call"
+    assert not spool.exists(), "nothing is left in the spool"
+    assert (tmp_path / "store" / call.recording.path).exists()
+    assert on_callback_list(sessions, call)
