@@ -29,7 +29,7 @@ from api.case_schemas import (
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
 from api.schemas import CallPublic
-from dispatch import call_context, case_store, intake
+from dispatch import case_store, intake
 from dispatch.models import Attachment, Case
 from dispatch.registration import Decision, FieldError, Invalid
 from dispatch.stage_clocks import Rules
@@ -213,15 +213,8 @@ def registration_context(call_id: str, request: Request, sessions: WriterDep,
         call = call_store.get_call(session, call_id) if is_id(call_id) else None
         if call is None:
             raise HTTPException(status_code=404, detail="call not found")
-        decision = evidence_transcripts.decide(session, settings, login, call) \
-            if call.recording else None
-        context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
-                                     settings.similar_case_days,
-                                     readable=decision is None or decision.allowed)
-        if call.recording is not None and decision is not None:
-            evidence_transcripts.record(
-                sessions, login, request, evidence_transcripts.REGISTRATION,
-                [evidence_transcripts.Read(call.recording.id, decision)])
+        context, decision = evidence_transcripts.call_context_for(
+            session, sessions, settings, login, request, call, evidence_transcripts.REGISTRATION)
         return RegistrationContext(
             call=CallPublic.model_validate(call), form=context.form,
             transcript_withheld=decision.refusal_en if decision and not decision.allowed

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from accounts.models import Role
 from api.auth import Login
 from api.deps import now
 from asr import transcripts
-from dispatch import units
+from dispatch import call_context, units
 from hotline.db import transaction
 from hotline.settings import Settings
 from ivr.models import Call
@@ -76,6 +77,21 @@ def record(sessions: sessionmaker[Session], login: Login, request: Request, plac
             outcome=access.ALLOWED if r.decision.allowed else access.DENIED,
             recording_id=r.recording_id, case_id=r.decision.case_id,
             reason=r.decision.reason, byte_range=place) for r in reads], now())
+
+
+def call_context_for(session: Session, sessions: sessionmaker[Session], settings: Settings,
+                     login: Login, request: Request, call: Call, place: str,
+                     ) -> tuple[call_context.CallContext, Decision | None]:
+    """The call's registration context (the page's form and the JSON route's), with what
+    comes from its transcript only for those who may read it; shown or refused, the read is
+    logged at ``place``. The decision is None for a call without a recording."""
+    decision = decide(session, settings, login, call) if call.recording else None
+    context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
+                                 settings.similar_case_days,
+                                 readable=decision is None or decision.allowed)
+    if call.recording is not None and decision is not None:
+        record(sessions, login, request, place, [Read(call.recording.id, decision)])
+    return context, decision
 
 
 @dataclass

@@ -27,7 +27,7 @@ from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs
 from asr.channels import CALLER, OPERATOR
-from dispatch import call_context, case_store, intake, knowledge, work_queue
+from dispatch import case_store, intake, knowledge, work_queue
 from dispatch.case_store import AlreadyRegistered
 from dispatch.lifecycle import ACTION_LABELS, OPEN, STATUS_LABELS, IllegalTransition
 from dispatch.registration import (
@@ -167,15 +167,9 @@ def _call_page(request: Request, session: Session, settings: Settings, login: Lo
         raise HTTPException(status_code=404, detail="call not found")
     # The transcript, its text in the form and the suggestions drawn from it only for those
     # who may read it; shown or refused, it is in the access log.
-    decision = evidence_transcripts.decide(session, settings, login, call) \
-        if call.recording else None
-    context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
-                                 settings.similar_case_days,
-                                 readable=decision is None or decision.allowed)
-    if call.recording is not None and decision is not None:
-        evidence_transcripts.record(request.app.state.sessions, login, request,
-                                    evidence_transcripts.CALL_PAGE,
-                                    [evidence_transcripts.Read(call.recording.id, decision)])
+    context, decision = evidence_transcripts.call_context_for(
+        session, request.app.state.sessions, settings, login, request, call,
+        evidence_transcripts.CALL_PAGE)
     job = jobs.job_of(session, call.recording) if call.recording else None
     job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
     return render(

@@ -40,35 +40,25 @@ from recordings.store import sha256_file
 from tests.api_actor import Actor
 from tests.builders import (
     add_recorded_call,
-    add_user,
     drop_append_only_guards,
     flip_byte,
     recently,
 )
 from tests.integration.test_cases import add_transcript
+from tests.replay_people import logged_in, settings_with_people
 
 NAME, PHONE = "李秀英", "13912345678"
 
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
-    for name, role, phone in [("op1", "operator", "1001"), ("op2", "operator", "1002"),
-                              ("sup1", "supervisor", ""), ("inv1", "investigator", ""),
-                              ("aud1", "auditor", ""), ("admin1", "admin", ""),
-                              ("h_env", "unit_handler", ""), ("h_prop", "unit_handler", "")]:
-        add_user(sessions, name, role, phone)
-    return Settings(data_dir=tmp_path, database_url=db_url, supervision_interval_seconds=0,
-                    integrity_check_interval_seconds=0, operator_replay_days=7)
+    return settings_with_people(db_url, sessions, tmp_path)
 
 
 @pytest.fixture
 def people(settings: Settings) -> Iterator[dict[str, Actor]]:
-    with TestClient(create_app(settings)) as client:
-        actors = {name: Actor(client.app, name) for name in
-                  ("op1", "op2", "sup1", "inv1", "aud1", "admin1", "h_env", "h_prop")}
+    with logged_in(settings) as actors:
         yield actors
-        for actor in actors.values():
-            actor.client.close()
 
 
 @pytest.fixture

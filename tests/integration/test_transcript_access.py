@@ -11,42 +11,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
 from hotline.db import transaction
 from hotline.settings import Settings
 from ivr.models import Call
 from recordings import access
 from recordings.models import RecordingAccess
 from tests.api_actor import Actor
-from tests.builders import add_recorded_call, add_user, tone_wav
+from tests.builders import add_recorded_call, tone_wav
 from tests.integration.test_cases import add_transcript
+from tests.replay_people import logged_in, settings_with_people
 
 SAID = "我要投诉幸福里小区旁工厂排放废气"
 MESSAGE = "请问社保卡补办需要什么材料"
-PEOPLE = [("op1", "operator", "1001"), ("op2", "operator", "1002"), ("sup1", "supervisor", ""),
-          ("inv1", "investigator", ""), ("aud1", "auditor", ""), ("admin1", "admin", ""),
-          ("h_env", "unit_handler", "")]
 
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
-    for name, role, phone in PEOPLE:
-        add_user(sessions, name, role, phone)
-    return Settings(data_dir=tmp_path, database_url=db_url, supervision_interval_seconds=0,
-                    integrity_check_interval_seconds=0, operator_replay_days=7)
+    return settings_with_people(db_url, sessions, tmp_path)
 
 
 @pytest.fixture
 def people(settings: Settings) -> Iterator[dict[str, Actor]]:
-    with TestClient(create_app(settings)) as client:
-        actors = {name: Actor(client.app, name) for name, _role, _phone in PEOPLE}
+    with logged_in(settings) as actors:
         yield actors
-        for actor in actors.values():
-            actor.client.close()
 
 
 def started(sessions: sessionmaker[Session], call_id: str, days_ago: float) -> None:
