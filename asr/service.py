@@ -9,7 +9,6 @@ its own. Wiring for each process lives here.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -22,7 +21,7 @@ import threading
 import time
 
 from asr.worker import Interrupted, Worker, state_file
-from hotline import models_registry, pids
+from hotline import models_registry, strays
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import Settings
 
@@ -98,50 +97,10 @@ def _remove_own_state(settings: Settings, name: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def survivors(settings: Settings) -> dict[str, int]:
-    """Workers (by name) still running, from their state files: a pid counts only with the
-    start time its worker recorded, so a reused pid is never taken for a worker."""
-    found = {}
-    for path in sorted((settings.run_dir / "asr").glob("*.json")):
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        pid, started = state.get("pid"), state.get("started")
-        if isinstance(pid, int) and isinstance(started, int) and pids.same_process(pid, started):
-            found[path.stem] = pid
-    return found
-
-
-def stop_survivors(settings: Settings, timeout: float = 30) -> list[int]:
-    """Stop the workers of an earlier pool (SIGTERM: each gives its job back; SIGKILL after
-    ``timeout``). Returns the pids stopped."""
-    running = survivors(settings)
-    if not running:
-        return []
-    log.warning("stopping workers left by an earlier pool: %s",
-                ", ".join(f"{name} (pid {pid})" for name, pid in running.items()))
-    for pid in running.values():
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(pids.alive(pid) for pid in running.values()):
-        time.sleep(0.1)
-    for pid in running.values():
-        if pids.alive(pid):
-            log.warning("worker pid %d did not stop; killing it", pid)
-            _signal(pid, signal.SIGKILL)
-    return list(running.values())
-
-
-def _signal(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
 def run_pool(settings: Settings) -> None:
     """Keep ``pool_size`` workers running until SIGTERM."""
     stop = _stop_on_signals()
-    stop_survivors(settings)
+    strays.stop_workers(settings)
     size = pool_size(settings)
     env = {**os.environ, **settings.to_env()}
     children: dict[str, subprocess.Popen[bytes] | None] = {}

@@ -12,8 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr import service as asr_service
-from hotline import pids, privacy
+from hotline import pids, privacy, strays
 from hotline.settings import Settings
 from hotline.waiting import wait_for
 from ivr import asterisk_process
@@ -178,7 +177,7 @@ def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStat
     ))
     asr_pid = service_pid(settings, "asr")
     workers = asr_workers(settings) if asr_pid else []
-    orphans = {} if asr_pid else asr_service.survivors(settings)
+    orphans = {} if asr_pid else strays.workers(settings)
     parts.append(PartStatus(
         "asr", asr_pid is not None and bool(workers),
         f"pid {asr_pid}, {len(workers)} workers "
@@ -234,7 +233,7 @@ def _whereabouts(settings: Settings, name: str) -> str:
 def down(settings: Settings, install: AsteriskInstall | None) -> None:
     for name in reversed(SERVICES):
         stop_service(settings, name)
-    asr_service.stop_survivors(settings)
+    strays.stop_workers(settings)
     if install is not None:
         dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
         asterisk_process.stop(install, dirs, settings.data_dir)

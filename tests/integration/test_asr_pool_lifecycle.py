@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr import service as asr_service
 from asr.models import JobStatus, TranscriptionJob
 from asr.worker import Worker
-from hotline import migrate, pids, processes
+from hotline import migrate, pids, processes, strays
 from hotline.db import make_engine, make_session_factory
 from hotline.settings import PROJECT_ROOT, Settings
 from hotline.waiting import wait_for
@@ -85,7 +84,7 @@ def test_workers_die_with_a_killed_pool_and_give_their_job_back(
 
     wait_for(lambda: not workers_running(settings), 20, "the workers to die with their pool")
     assert job().status == JobStatus.QUEUED, "the busy worker gave its job back"
-    assert asr_service.survivors(settings) == {}
+    assert strays.workers(settings) == {}
     assert "stopped" in {p.name: p.detail for p in processes.status(settings, None)}["asr"]
 
     processes.start_service(settings, "asr")  # what 'hotline up' does for the pool
@@ -109,21 +108,21 @@ def start_stray_worker(settings: Settings, name: str) -> subprocess.Popen[bytes]
 def test_up_stops_workers_an_earlier_pool_left_and_status_names_them(
     settings: Settings,
 ) -> None:
-    strays = [start_stray_worker(settings, "asr-1"), start_stray_worker(settings, "asr-2")]
+    left = [start_stray_worker(settings, "asr-1"), start_stray_worker(settings, "asr-2")]
     try:
-        wait_for(lambda: len(asr_service.survivors(settings)) == 2, 60,
+        wait_for(lambda: len(strays.workers(settings)) == 2, 60,
                  "the stray workers to write their state")
         (asr,) = [p for p in processes.status(settings, None) if p.name == "asr"]
         assert not asr.running
         assert "2 workers left running without a pool" in asr.detail
 
         processes.start_service(settings, "asr")
-        for stray in strays:
+        for stray in left:
             stray.wait(timeout=60)
         running = wait_for(lambda: two_workers_up(settings), 60, "the pool's own two workers")
-        assert not {stray.pid for stray in strays} & set(running)
+        assert not {stray.pid for stray in left} & set(running)
     finally:
-        for stray in strays:
+        for stray in left:
             if stray.poll() is None:
                 stray.kill()
                 stray.wait()
@@ -132,7 +131,7 @@ def test_up_stops_workers_an_earlier_pool_left_and_status_names_them(
 def test_down_stops_workers_left_without_a_pool(settings: Settings) -> None:
     stray = start_stray_worker(settings, "asr-1")
     try:
-        wait_for(lambda: asr_service.survivors(settings), 60, "the stray worker's state")
+        wait_for(lambda: strays.workers(settings), 60, "the stray worker's state")
         processes.down(settings, None)
         assert stray.wait(timeout=30) == 0, "stopped cleanly (SIGTERM)"
         assert workers_running(settings) == []
