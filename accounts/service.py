@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.lockout import LockoutPolicy
 from accounts.models import LoginSession, Role, User
-from hotline.db import UTCDateTime, transaction
+from core.db import UTCDateTime, transaction
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")

@@ -36,15 +36,15 @@ from api import (
 from api.auth import NotLoggedIn
 from api.deps import now
 from api.guard import Limits, RequestGuard, RequestRefused, is_upload_route, refusal
-from dispatch.case_store import AlreadyRegistered, NotFound
-from dispatch.handling import Refused
-from dispatch.lifecycle import IllegalTransition, ReasonRequired
-from dispatch.registration import FieldError, Invalid
-from dispatch.routing import ModelCache
-from dispatch.rules_source import RulesSource
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
-from recordings.dossier import DossierProblem
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from custody.dossier import DossierProblem
+from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired
+from dispatch.cases.registration import FieldError, Invalid
+from dispatch.deadlines.rules_source import RulesSource
+from dispatch.handling.steps import Refused
+from dispatch.intake.case_store import AlreadyRegistered, NotFound
+from dispatch.routing.suggestions import ModelCache
 
 STATIC = Path(__file__).parent / "static"
 # Scripts only from our own files: HTML typed into a field can never run.

@@ -13,10 +13,10 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import supervision
-from dispatch.rules_source import RulesSource
-from hotline.db import transaction
-from recordings import integrity
+from core.db import transaction
+from custody import integrity
+from dispatch.deadlines.rules_source import RulesSource
+from dispatch.handling import supervision
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

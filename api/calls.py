@@ -11,10 +11,10 @@ from api import evidence_transcripts
 from api.auth import CallReader, LoginDep
 from api.deps import SessionDep, SettingsDep, WriterDep
 from api.schemas import CallPublic, CallTranscript
-from asr import transcripts
-from hotline.ids import is_id
+from asr import call_transcript as transcripts
+from core.ids import is_id
+from custody import replay_rules
 from ivr import call_store
-from recordings import replay_rules
 
 router = APIRouter()
 

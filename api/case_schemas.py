@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import CallPublic
-from dispatch.registration import CaseType, Channel, Decision
+from dispatch.cases.registration import CaseType, Channel, Decision
 
 
 class RegistrationIn(BaseModel):

@@ -29,13 +29,14 @@ from api.case_schemas import (
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
 from api.schemas import CallPublic
-from dispatch import case_store, intake
-from dispatch.models import Attachment, Case
-from dispatch.registration import Decision, FieldError, Invalid
-from dispatch.stage_clocks import Rules
-from hotline.db import transaction
-from hotline.ids import is_case_number, is_id
-from hotline.settings import Settings
+from core.db import transaction
+from core.ids import is_case_number, is_id
+from core.settings import Settings
+from dispatch.cases.models import Attachment, Case
+from dispatch.cases.registration import Decision, FieldError, Invalid
+from dispatch.deadlines.stage_clocks import Rules
+from dispatch.intake import case_store
+from dispatch.intake import register as intake
 from ivr import call_store
 from recordings import evidence
 

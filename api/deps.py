@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.stage_clocks import Rules
-from hotline.settings import Settings
+from core.settings import Settings
+from dispatch.deadlines.stage_clocks import Rules
 
 
 def now() -> dt.datetime:
@@ -24,7 +24,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_writer(request: Request) -> sessionmaker[Session]:
-    """The session factory, for write transactions (``hotline.db.transaction``)."""
+    """The session factory, for write transactions (``core.db.transaction``)."""
     factory: sessionmaker[Session] = request.app.state.sessions
     return factory
 

@@ -39,12 +39,12 @@ from api.evidence_schemas import (
     RecordingRef,
     ReplayReasonPublic,
 )
-from dispatch import units
-from dispatch.models import Case
-from hotline.db import transaction
-from hotline.settings import Settings
-from recordings import access, bundle, dossier, holds, integrity, replay, replay_rules
-from recordings.access import Attempt
+from core.db import transaction
+from core.settings import Settings
+from custody import access, bundle, dossier, holds, integrity, replay, replay_rules
+from custody.access import Attempt
+from dispatch.cases.models import Case
+from dispatch.routing import units
 
 router = APIRouter(tags=["recordings"])
 # Never from a cache: every hearing must come here and be logged.

@@ -32,13 +32,13 @@ from api.evidence_schemas import CaseEvidencePublic
 from api.pages import SPEAKERS, form_values, render, see
 from asr import jobs
 from asr.models import TranscriptRecord
-from dispatch import case_store
-from dispatch.handling_models import Assignment, Unit
-from dispatch.models import Case
-from hotline.db import transaction
-from hotline.ids import is_case_number
-from hotline.settings import Settings
-from recordings import access, case_archive, holds, replay
+from core.db import transaction
+from core.ids import is_case_number
+from core.settings import Settings
+from custody import access, case_archive, holds, replay
+from dispatch.cases.handling_models import Assignment, Unit
+from dispatch.cases.models import Case
+from dispatch.intake import case_store
 from recordings.models import CaseArchive, Recording
 
 router = APIRouter(include_in_schema=False)

@@ -1,5 +1,5 @@
 """Reading a call's transcript. A transcript is the recording in writing, so the recordings'
-rule decides (``recordings.replay_rules``): operators for the calls they handled within
+rule decides (``custody.replay_rules``): operators for the calls they handled within
 their replay window, supervisors and investigators with a reason in force for a case of the
 call, a unit's handlers with a grant. The JSON routes and the pages all ask here, and every
 text shown is an entry (action ``transcript``) in the hash-chained access log; ``byte_range``
@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from accounts.models import Role
 from api.auth import Login
 from api.deps import now
-from asr import transcripts
-from dispatch import call_context, units
-from hotline.db import transaction
-from hotline.settings import Settings
+from asr import call_transcript as transcripts
+from core.db import transaction
+from core.settings import Settings
+from custody import access, replay, replay_rules
+from custody.replay_rules import Decision
+from dispatch.intake import call_context
+from dispatch.routing import units
 from ivr.models import Call
-from recordings import access, replay, replay_rules
-from recordings.replay_rules import Decision
 
 # Where a transcript was shown (the access log's byte_range column).
 API, CALL_PAGE, REGISTRATION = "transcript api", "call page", "registration form"

@@ -40,14 +40,19 @@ from api.handling_schemas import (
     UnitIn,
     UnitPublic,
 )
-from dispatch import feedback, handling, routing, stage_clocks, supervision, units
-from dispatch.handling_models import Extension, Unit, UnitReply
-from dispatch.models import Case
-from dispatch.registration import FieldError, Invalid
-from hotline.db import transaction
-from hotline.ids import is_id
-from hotline.settings import Settings
-from recordings import case_archive
+from core.db import transaction
+from core.ids import is_id
+from core.settings import Settings
+from custody import case_archive
+from dispatch.cases.handling_models import Extension, Unit, UnitReply
+from dispatch.cases.models import Case
+from dispatch.cases.registration import FieldError, Invalid
+from dispatch.deadlines import stage_clocks
+from dispatch.feedback import visits as feedback
+from dispatch.handling import steps as handling
+from dispatch.handling import supervision
+from dispatch.routing import suggestions as routing
+from dispatch.routing import units
 
 router = APIRouter(tags=["dispatch"])
 

@@ -21,20 +21,25 @@ from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.handling import archive_case, model_cache
 from api.pages import form_values, render, see, zh_errors
 from api.unit_api import own_case, own_unit
-from dispatch import feedback, handling, routing, stage_clocks, supervision, unit_portal, units
-from dispatch.feedback import METHOD_LABELS, Method
-from dispatch.handling import FINDING_LABELS, MODE_LABELS, Finding, Mode, Refused
-from dispatch.handling_models import Extension, Unit, UnitReply
-from dispatch.lifecycle import IllegalTransition, ReasonRequired, Status
-from dispatch.models import Case
-from dispatch.registration import FieldError, Invalid
-from dispatch.satisfaction import LEVEL_LABELS, Level
-from dispatch.stage_clocks import STAGE_LABELS
-from hotline.db import transaction
-from hotline.ids import is_id
-from hotline.settings import Settings
-from recordings import case_archive, replay
-from recordings.dossier import DossierProblem
+from core.db import transaction
+from core.ids import is_id
+from core.settings import Settings
+from custody import case_archive, replay
+from custody.dossier import DossierProblem
+from dispatch.cases.handling_models import Extension, Unit, UnitReply
+from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired, Status
+from dispatch.cases.models import Case
+from dispatch.cases.registration import FieldError, Invalid
+from dispatch.deadlines import stage_clocks
+from dispatch.deadlines.stage_clocks import STAGE_LABELS
+from dispatch.feedback import visits as feedback
+from dispatch.feedback.scale import LEVEL_LABELS, Level
+from dispatch.feedback.visits import METHOD_LABELS, Method
+from dispatch.handling import steps as handling
+from dispatch.handling import supervision, unit_portal
+from dispatch.handling.steps import FINDING_LABELS, MODE_LABELS, Finding, Mode, Refused
+from dispatch.routing import suggestions as routing
+from dispatch.routing import units
 
 router = APIRouter(include_in_schema=False)
 

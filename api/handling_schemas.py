@@ -6,9 +6,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.feedback import Method
-from dispatch.handling import Finding, Mode
-from dispatch.satisfaction import Level
+from dispatch.feedback.scale import Level
+from dispatch.feedback.visits import Method
+from dispatch.handling.steps import Finding, Mode
 
 
 class UnitIn(BaseModel):

@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Query
 from api.auth import CaseWorker, KnowledgeEditor
 from api.case_schemas import KnowledgeHit, KnowledgeIn, KnowledgePublic
 from api.deps import SessionDep, WriterDep, now
-from dispatch import knowledge
-from dispatch.models import KnowledgeEntry
-from hotline.db import transaction
-from hotline.ids import is_id
+from core.db import transaction
+from core.ids import is_id
+from dispatch.cases.models import KnowledgeEntry
+from dispatch.knowledge import entries as knowledge
 
 router = APIRouter(tags=["knowledge"])
 

@@ -20,8 +20,8 @@ from accounts.lockout import AddressBudget, LockoutPolicy
 from accounts.models import Role, User
 from api.auth import COOKIE, LoginDep, check_csrf
 from api.deps import SessionDep, SettingsDep, WriterDep
-from hotline.db import transaction
-from hotline.settings import Settings
+from core.db import transaction
+from core.settings import Settings
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

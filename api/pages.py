@@ -27,10 +27,12 @@ from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs
 from asr.channels import CALLER, OPERATOR
-from dispatch import case_store, intake, knowledge, work_queue
-from dispatch.case_store import AlreadyRegistered
-from dispatch.lifecycle import ACTION_LABELS, OPEN, STATUS_LABELS, IllegalTransition
-from dispatch.registration import (
+from core.db import transaction
+from core.ids import is_id
+from core.settings import Settings
+from custody import integrity, replay, replay_rules
+from dispatch.cases.lifecycle import ACTION_LABELS, OPEN, STATUS_LABELS, IllegalTransition
+from dispatch.cases.registration import (
     CHANNEL_LABELS,
     DECISION_LABELS,
     TYPE_LABELS,
@@ -39,11 +41,12 @@ from dispatch.registration import (
     FieldError,
     Invalid,
 )
-from hotline.db import transaction
-from hotline.ids import is_id
-from hotline.settings import Settings
+from dispatch.intake import call_queue as work_queue
+from dispatch.intake import case_store
+from dispatch.intake import register as intake
+from dispatch.intake.case_store import AlreadyRegistered
+from dispatch.knowledge import entries as knowledge
 from ivr import call_store
-from recordings import integrity, replay, replay_rules
 from recordings.models import Recording
 
 router = APIRouter(include_in_schema=False)

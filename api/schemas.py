@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
-from asr.transcripts import CallTranscriptView
+from asr.call_transcript import CallTranscriptView
 
 
 class RecordingPublic(BaseModel):

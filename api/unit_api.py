@@ -21,12 +21,14 @@ from api.handling_schemas import (
     UnitCaseSummary,
     UnitCaseView,
 )
-from dispatch import handling, unit_portal, units
-from dispatch.handling import Refused
-from dispatch.handling_models import Unit
-from dispatch.models import Attachment, Case
-from hotline.db import transaction
-from hotline.ids import is_id
+from core.db import transaction
+from core.ids import is_id
+from dispatch.cases.handling_models import Unit
+from dispatch.cases.models import Attachment, Case
+from dispatch.handling import steps as handling
+from dispatch.handling import unit_portal
+from dispatch.handling.steps import Refused
+from dispatch.routing import units
 from recordings import evidence
 
 router = APIRouter(tags=["unit portal"])

@@ -26,11 +26,12 @@ from api.case_schemas import (
 )
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.schemas import CallPublic
-from dispatch import work_queue
-from dispatch.lifecycle import STATUS_LABELS, Status
-from hotline.db import transaction
+from core.db import transaction
+from custody import access
+from dispatch.cases.lifecycle import STATUS_LABELS, Status
+from dispatch.intake import call_queue as work_queue
 from ivr.models import Call, ConsoleEvent
-from recordings import access, waveform
+from recordings import waveform
 
 router = APIRouter(tags=["work"])
 POLL_SECONDS = 0.25

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asr.transcript import Resampling, Segment, Transcript, TranscriptStatus, Word
+from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
 
 ENGINE = "vosk"
 REQUIRED_MODEL_PARTS = ("am/final.mdl", "conf/model.conf")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.job_policy import RetryPolicy
 from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
-from hotline.db import transaction
+from core.db import transaction
 from recordings.models import Recording
 
 

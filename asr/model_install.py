@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.engine import check_model_folder, model_name
-from hotline.settings import Settings
+from core.settings import Settings
 
 CURRENT = "current"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

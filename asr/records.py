@@ -8,7 +8,7 @@ from typing import Any
 
 from asr.models import TranscriptRecord
 from asr.normalize import clean
-from asr.transcript import Resampling, Transcript
+from asr.transcript_data import Resampling, Transcript
 
 
 def to_record(transcript: Transcript, sha256: str, resampling: Resampling,

@@ -21,9 +21,9 @@ import threading
 import time
 
 from asr.worker import Interrupted, Worker, state_file
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
 from hotline import models_registry, strays
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 2.0

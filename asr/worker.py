@@ -20,10 +20,10 @@ from asr.engine import Channel, ModelError, VoskEngine, model_name
 from asr.job_policy import RetryPolicy
 from asr.model_install import active_model
 from asr.records import to_record
-from hotline import pids
-from hotline.db import transaction
-from hotline.settings import Settings
-from recordings import access
+from core import pids
+from core.db import transaction
+from core.settings import Settings
+from custody import access
 from recordings.models import Recording
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from core.waiting import wait_for
 from hotline import migrate, processes
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
-from hotline.waiting import wait_for
 from tests.builders import KOREAN_MODEL, add_recorded_call, korean_speech, stereo_call
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
 from hotline import processes, provision
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
 from ivr import call_store, cdr, prompts
 from ivr.asterisk_config import AsteriskDirs
-from ivr.sip_phones import free_udp_port, place_call
+from phones.sipp import free_udp_port, place_call
 from recordings.store import sha256_file
 
 CLIP = Path(__file__).resolve().parent.parent.parent / "shared/audio/samples"

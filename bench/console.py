@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dispatch import case_store, intake, knowledge
+from core.db import make_engine, make_session_factory, transaction
+from core.settings import PROJECT_ROOT
+from dispatch.intake import case_store
+from dispatch.intake import register as intake
+from dispatch.knowledge import entries as knowledge
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory, transaction
-from hotline.settings import PROJECT_ROOT
 
 COMPLAINTS = PROJECT_ROOT.parent / "shared" / "data" / "complaints"
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dispatch import intake
+from core.db import make_engine, make_session_factory, transaction
+from custody import access, bundle, dossier, integrity
+from dispatch.intake import register as intake
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory, transaction
 from ivr import call_store
 from ivr.call_state import CallState
-from recordings import access, bundle, dossier, integrity, store
+from recordings import store
 from tests.builders import tone_wav
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)

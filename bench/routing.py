@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from dispatch import routing_eval
-from dispatch.asr_noise import add_asr_noise
-from dispatch.routing_model import Parameters, RoutingModel, read_labelled_csv, train
-from hotline.settings import PROJECT_ROOT
+from bench import routing_eval
+from bench.asr_noise import add_asr_noise
+from core.settings import PROJECT_ROOT
+from dispatch.routing.classifier import Parameters, RoutingModel, read_labelled_csv, train
 
 COMPLAINTS = PROJECT_ROOT.parent / "shared" / "data" / "complaints"
 

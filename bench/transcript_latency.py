@@ -24,13 +24,13 @@ from sqlalchemy import Engine
 from asr import jobs
 from asr.service import pool_size
 from bench.calls import free_tcp_port, percentile
+from core.db import make_engine, make_session_factory
+from core.secrets import load as load_secrets
+from core.settings import Settings
+from core.waiting import wait_for
 from hotline import processes, provision
-from hotline.db import make_engine, make_session_factory
-from hotline.secrets import load as load_secrets
-from hotline.settings import Settings
-from hotline.waiting import wait_for
 from ivr import call_store, prompts
-from ivr.sip_phones import OperatorPhone, free_udp_port, place_call
+from phones.sipp import OperatorPhone, free_udp_port, place_call
 from tests.builders import KOREAN_MODEL, korean_speech
 
 

@@ -1,5 +1,6 @@
-"""Cases: registration, routing, dispatch to units, deadlines, supervision and feedback."""
+"""Cases after the call: registration, routing, dispatch to units, deadlines, supervision, feedback.
 
-# The case table refers to units: both mappings must be known whenever either is used.
-from dispatch import handling_models as handling_models
-from dispatch import models as models
+Sub-packages, in the order a case meets them (each may use the ones before it only):
+``cases`` (the case record, its lifecycle and the registration form), ``deadlines``,
+``knowledge``, ``routing``, ``intake``, ``handling``, ``feedback``.
+"""

@@ -18,7 +18,7 @@ import click
 from pydantic import ValidationError
 
 from accounts.models import Role
-from hotline.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ def _database(settings: Settings, write: bool = False) -> Iterator[Session]:
     """A session (a write transaction with ``write``); database trouble becomes a clear error."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from hotline.db import make_engine, make_session_factory, transaction
+    from core.db import make_engine, make_session_factory, transaction
 
     engine = make_engine(settings.effective_database_url)
     factory = make_session_factory(engine)
@@ -63,7 +63,7 @@ def _database(settings: Settings, write: bool = False) -> Iterator[Session]:
 @click.group()
 def main() -> None:
     """Telephony hotline and call-recording intake."""
-    from hotline import privacy
+    from core import privacy
 
     os.umask(privacy.UMASK)  # every service and command keeps what it writes to itself
 
@@ -95,7 +95,11 @@ def deadline(start: dt.datetime, working_days: int | None, calendar_days: int | 
              as_json: bool) -> None:
     """Print the date N working days after DATE (YYYY-MM-DD); the first counted day is the first
     working day after DATE. Years the package lacks come from <data_dir>/calendar/holidays.toml."""
-    from dispatch.working_calendar import CalendarFileError, WorkingCalendar, load_calendar
+    from dispatch.deadlines.working_calendar import (
+        CalendarFileError,
+        WorkingCalendar,
+        load_calendar,
+    )
 
     if (working_days is None) == (calendar_days is None):
         raise click.UsageError("give exactly one of --working-days and --calendar-days")
@@ -178,7 +182,8 @@ def serve(name: str, worker: str, pool_pid: int | None) -> None:
         else:
             asr_service.run_worker(settings, worker, parent=pool_pid)
     elif name == "ivr":
-        from ivr import asterisk_install, service
+        from hotline import ivr_service as service
+        from ivr import asterisk_install
 
         install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
         if install is None:
@@ -206,10 +211,10 @@ def serve(name: str, worker: str, pool_pid: int | None) -> None:
 def dial(audio: Path, caller: str | None, caller_name: str, number: str | None,
          wait_seconds: float | None, timeout: float, as_json: bool) -> None:
     """Call the running hotline with SIPp, speak AUDIO (a WAV file), hang up, print the call."""
-    from hotline.db import make_engine, make_session_factory
-    from hotline.waiting import wait_for
+    from core.db import make_engine, make_session_factory
+    from core.waiting import wait_for
     from ivr import call_store, prompts
-    from ivr.sip_phones import DialError, place_call, wav_duration
+    from phones.sipp import DialError, place_call, wav_duration
 
     settings = _settings()
     try:
@@ -344,7 +349,7 @@ def transcribe(audio: Path, as_json: bool) -> None:
 def transcript(call_id: str, as_json: bool) -> None:
     """Print a call's transcript (segments by speaker, with times)."""
     from api.schemas import CallTranscript
-    from asr import transcripts
+    from asr import call_transcript as transcripts
 
     with _database(_settings()) as session:
         found = transcripts.for_call(session, call_id)
@@ -526,7 +531,7 @@ def route() -> None:
 
 def _confirmed_routing_examples(settings: Settings) -> list[tuple[str, str]]:
     """(text, category) of the cases operators confirmed at dispatch."""
-    from dispatch.routing import confirmed_examples
+    from dispatch.routing.suggestions import confirmed_examples
 
     with _database(settings) as session:
         return confirmed_examples(session)
@@ -546,7 +551,7 @@ def route_train(data_files: tuple[Path, ...], output: Path | None, no_db: bool,
     """Train the routing classifier on labelled CSVs plus the confirmed cases."""
     import time
 
-    from dispatch.routing_model import RoutingModelError, read_labelled_csv, train
+    from dispatch.routing.classifier import RoutingModelError, read_labelled_csv, train
 
     settings = _settings()
     target = output or settings.routing_model_file
@@ -580,7 +585,7 @@ def route_train(data_files: tuple[Path, ...], output: Path | None, no_db: bool,
               help="Model file (default: <data_dir>/routing/model.npz)")
 def route_classify(input_file: Path, output_file: Path, model_file: Path | None) -> None:
     """Suggest the category of every case in a CSV."""
-    from dispatch import routing_model
+    from dispatch.routing import classifier as routing_model
 
     path = model_file or _settings().routing_model_file
     if not path.exists():

@@ -2,10 +2,9 @@
 
 from accounts import models as account_models
 from asr import models as asr_models
-from dispatch import handling_models as handling_models
-from dispatch import models as dispatch_models
-from dispatch import survey_models as survey_models
-from hotline.db import Base
+from core.db import Base
+from dispatch.cases import handling_models, survey_models
+from dispatch.cases import models as dispatch_models
 from ivr import models as ivr_models
 from recordings import models as recording_models
 

@@ -12,13 +12,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline import pids, privacy, strays
-from hotline.settings import Settings
-from hotline.waiting import wait_for
+from core import pids, privacy
+from core.settings import Settings
+from core.waiting import wait_for
+from hotline import strays
+from hotline.ivr_service import status_file
 from ivr import asterisk_process
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
-from ivr.service import status_file
 
 SERVICES = ("ivr", "asr", "api")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from hotline import migrate, privacy
-from hotline import secrets as secrets_mod
-from hotline.settings import Settings
+from core import privacy
+from core import secrets as secrets_mod
+from core.settings import Settings
+from hotline import migrate
 from ivr import asterisk_config, asterisk_install, prompts
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall

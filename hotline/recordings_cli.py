@@ -18,9 +18,9 @@ def verify() -> None:
     """Re-hash every stored file and check the manifest's chain; exits 1 on any problem."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from core.db import make_engine, make_session_factory
+    from custody import integrity
     from hotline.cli import _settings
-    from hotline.db import make_engine, make_session_factory
-    from recordings import integrity
 
     settings = _settings()
     engine = make_engine(settings.effective_database_url)
@@ -46,9 +46,9 @@ def verify() -> None:
 @click.option("--yes", is_flag=True, help="Delete them (without it, only list)")
 def purge(yes: bool) -> None:
     """List recordings past retention and not on hold; delete them with --yes."""
+    from core.db import make_engine, make_session_factory
+    from custody import purge as purging
     from hotline.cli import _database, _settings
-    from hotline.db import make_engine, make_session_factory
-    from recordings import purge as purging
 
     settings = _settings()
     years, now = settings.recording_retention_years, dt.datetime.now(dt.UTC)

@@ -11,8 +11,8 @@ import os
 import signal
 import time
 
-from hotline import pids
-from hotline.settings import Settings
+from core import pids
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

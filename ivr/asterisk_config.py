@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jinja2
 
-from hotline.secrets import Secrets
-from hotline.settings import PROJECT_ROOT, Settings
+from core.secrets import Secrets
+from core.settings import PROJECT_ROOT, Settings
 from ivr import dialplan_variables as dv
 
 TEMPLATE_DIR = PROJECT_ROOT / "asterisk_conf"

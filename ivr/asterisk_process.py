@@ -9,8 +9,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from hotline import pids, privacy
-from hotline.waiting import wait_for
+from core import pids, privacy
+from core.waiting import wait_for
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall, is_mount_point, mounts_below
 

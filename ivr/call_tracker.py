@@ -15,13 +15,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.db import transaction
-from hotline.waiting import async_wait_for
+from core import wav
+from core.db import transaction
+from core.waiting import async_wait_for
 from ivr import call_store, cdr
 from ivr import events as ev
 from ivr.call_state import CallState, apply
 from ivr.models import Call
-from recordings import links, store, wav
+from recordings import links, store
 
 log = logging.getLogger(__name__)
 

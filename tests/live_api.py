@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import uvicorn
 
 from api.app import create_app
-from hotline.settings import Settings
-from hotline.waiting import wait_for
+from core.settings import Settings
+from core.waiting import wait_for
 
 
 @contextmanager

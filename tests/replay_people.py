@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from hotline.settings import Settings
+from core.settings import Settings
 from tests.api_actor import Actor
 from tests.builders import add_user
 

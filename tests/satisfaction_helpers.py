@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.lifecycle import Status
-from dispatch.models import Case
-from hotline.db import transaction
+from core.db import transaction
+from dispatch.cases.lifecycle import Status
+from dispatch.cases.models import Case
 
 
 def add_case(sessions: sessionmaker[Session], number: str, phone: str = "13800138000",

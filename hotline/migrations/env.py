@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from hotline.db import make_engine
+from core.db import make_engine
 from hotline.models_registry import metadata
 
 config = context.config

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from core.settings import PROJECT_ROOT, Settings
+from core.waiting import wait_for
 from hotline.processes import api_answers
-from hotline.settings import PROJECT_ROOT, Settings
-from hotline.waiting import wait_for
 from tests import artifacts
 from tests.builders import PASSWORD
 

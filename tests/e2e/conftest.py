@@ -17,16 +17,16 @@ from playwright.sync_api import Browser
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import make_engine, make_session_factory
+from core.secrets import load as load_secrets
+from core.settings import PROJECT_ROOT, Settings
+from core.waiting import wait_for
 from hotline import processes, provision
-from hotline.db import make_engine, make_session_factory
-from hotline.secrets import load as load_secrets
-from hotline.settings import PROJECT_ROOT, Settings
-from hotline.waiting import wait_for
 from ivr import call_store, prompts
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 from ivr.models import Call
-from ivr.sip_phones import DialResult, OperatorPhone, free_udp_port, place_call
+from phones.sipp import DialResult, OperatorPhone, free_udp_port, place_call
 from tests.builders import KOREAN_MODEL, PASSWORD, add_user
 from tests.conftest import free_port
 from tests.e2e.browser import chromium

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Request, expect
 
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
 from tests.builders import add_user
 from tests.conftest import free_port
 from tests.e2e.browser import console_api, logged_in, screenshot

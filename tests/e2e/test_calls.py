@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.waiting import wait_for
 from hotline import processes
-from hotline.waiting import wait_for
 from ivr import asterisk_process, call_store, prompts
 from ivr.models import Call, CallbackRequest
 from recordings.store import sha256_file

@@ -18,11 +18,11 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr import jobs
-from dispatch import knowledge
+from core.db import make_engine, make_session_factory, transaction
+from core.settings import Settings
+from core.waiting import wait_for
+from dispatch.knowledge import entries as knowledge
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory, transaction
-from hotline.settings import Settings
-from hotline.waiting import wait_for
 from ivr import call_store
 from tests.builders import (
     KOREAN_MODEL,

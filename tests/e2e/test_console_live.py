@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from dispatch import case_store, intake
+from dispatch.intake import case_store
+from dispatch.intake import register as intake
 from ivr.models import ConsoleEvent
-from ivr.sip_phones import DialResult
+from phones.sipp import DialResult
 from tests.builders import add_user
 from tests.conftest import SAMPLES
 from tests.e2e.browser import logged_in, screenshot

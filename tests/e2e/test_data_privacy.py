@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline import privacy, provision
+from core import privacy
+from hotline import provision
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import Hotline
 

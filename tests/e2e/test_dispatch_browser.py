@@ -17,10 +17,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from accounts.models import User
-from dispatch import routing_model, units
+from core.db import make_engine, make_session_factory, transaction
+from core.settings import PROJECT_ROOT, Settings
+from dispatch.routing import classifier as routing_model
+from dispatch.routing import units
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory, transaction
-from hotline.settings import PROJECT_ROOT, Settings
 from tests.builders import add_user
 from tests.conftest import free_port
 from tests.e2e.browser import console_api, logged_in, screenshot

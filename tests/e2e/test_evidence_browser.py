@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Request, expect
 
-from dispatch import intake
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from core.waiting import wait_for
+from dispatch.intake import register as intake
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
-from hotline.waiting import wait_for
 from tests.builders import add_recorded_call, add_user, recently, tone_wav
 from tests.conftest import free_port
 from tests.e2e.browser import console_api, logged_in, screenshot

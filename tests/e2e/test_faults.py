@@ -26,14 +26,15 @@ import pytest
 from sqlalchemy import select
 
 from asr.models import JobStatus, TranscriptionJob
-from hotline import pids, processes
-from hotline.settings import PROJECT_ROOT
-from hotline.waiting import wait_for
+from core import pids
+from core.settings import PROJECT_ROOT
+from core.waiting import wait_for
+from hotline import processes
 from ivr import asterisk_process, cdr
 from ivr.call_state import Outcome
 from ivr.call_store import is_settled
 from ivr.models import Call, CallbackRequest
-from ivr.sip_phones import DialError, DialResult
+from phones.sipp import DialError, DialResult
 from recordings.models import Recording
 from recordings.store import sha256_file
 from tests.conftest import SAMPLES

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline import pids, processes
-from hotline.secrets import load as load_secrets
-from hotline.waiting import wait_for
+from core import pids
+from core.secrets import load as load_secrets
+from core.waiting import wait_for
+from hotline import processes
 from ivr import asterisk_process, cdr, prompts
 from ivr.models import Call, CallbackRequest
-from ivr.sip_phones import DialResult, Earpiece, OperatorPhone
+from phones.sipp import DialResult, Earpiece, OperatorPhone
 from tests.audio_checks import best_correlation, read_channels, rms, to_8k_mono, tone_ratio
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import Hotline, start_hotline

@@ -9,12 +9,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from dispatch import satisfaction_calls as sc
-from dispatch.models import Case
-from dispatch.survey_models import SatisfactionCall
-from hotline.db import transaction
-from hotline.waiting import wait_for
-from ivr.citizen_phone import Behaviour, CitizenPhone
+from core.db import transaction
+from core.waiting import wait_for
+from dispatch.cases.models import Case
+from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callbacks as sc
+from phones.citizen import Behaviour, CitizenPhone
 from tests.e2e.conftest import Hotline
 from tests.satisfaction_helpers import add_case
 

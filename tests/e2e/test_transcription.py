@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hotline.waiting import wait_for
+from core.waiting import wait_for
 from tests.builders import korean_speech
 from tests.e2e.conftest import Hotline
 

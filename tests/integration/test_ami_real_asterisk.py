@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from panoramisk import Manager
 
+from core.db import make_engine, make_session_factory
+from core.secrets import load as load_secrets
+from core.settings import Settings
 from hotline import provision
-from hotline.db import make_engine, make_session_factory
-from hotline.secrets import load as load_secrets
-from hotline.settings import Settings
 from ivr import asterisk_process
 from ivr import dialplan_variables as dv
 from ivr.ami_adapter import AdapterConfig

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from hotline.settings import Settings
+from core.settings import Settings
 from recordings.models import RecordingAccess
 from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 
@@ -66,7 +66,7 @@ def test_recording_audio_supports_ranges_and_every_access_is_logged(
     assert all(a.actor == "op1" for a in logged), "the access log names who listened"
 
 
-@pytest.mark.parametrize("bad", ["../../hotline.db", "0" * 32, "%2e%2e%2fsecrets.json", "x"])
+@pytest.mark.parametrize("bad", ["../../core.db", "0" * 32, "%2e%2e%2fsecrets.json", "x"])
 def test_unknown_or_malicious_ids_get_404(client: TestClient, bad: str) -> None:
     assert client.get(f"/api/recordings/{bad}/audio").status_code == 404
     assert client.get(f"/api/calls/{bad}").status_code == 404
@@ -88,9 +88,9 @@ def test_a_calls_transcript_is_served_once_ready(
     from asr import jobs
     from asr.job_policy import RetryPolicy
     from asr.records import to_record
-    from asr.transcript import Resampling, Segment, Transcript, TranscriptStatus, Word
-    from hotline.db import transaction
-    from hotline.settings import PROJECT_ROOT
+    from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
+    from core.db import transaction
+    from core.settings import PROJECT_ROOT
 
     call_id, _recording = add_recorded_call(sessions, tmp_path, "3.1", started_at=recently())
     waiting = client.get(f"/api/calls/{call_id}/transcript").json()

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.auth import COOKIE
-from dispatch import intake
-from hotline.settings import Settings
+from core.settings import Settings
+from dispatch.intake import register as intake
 from recordings import evidence
 from tests.api_actor import Actor
 from tests.builders import PASSWORD, add_user

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.models import JobStatus, TranscriptionJob
 from asr.worker import Worker
-from hotline import migrate, pids, processes, strays
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import PROJECT_ROOT, Settings
-from hotline.waiting import wait_for
+from core import pids
+from core.db import make_engine, make_session_factory
+from core.settings import PROJECT_ROOT, Settings
+from core.waiting import wait_for
+from hotline import migrate, processes, strays
 from tests.builders import KOREAN_MODEL, T0, add_recorded_call, korean_speech, stereo_call
 
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.engine import VoskEngine
 from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
 from asr.worker import Worker, state_file
+from core.db import make_engine, make_session_factory
+from core.settings import PROJECT_ROOT, Settings
+from core.waiting import wait_for
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import PROJECT_ROOT, Settings
-from hotline.waiting import wait_for
 from recordings.models import Recording
 from tests.builders import KOREAN_MODEL, T0, add_recorded_call, korean_speech, stereo_call
 

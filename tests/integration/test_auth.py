@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accounts.models import Role, User
 from api.app import create_app
 from api.login import REFUSED
-from hotline.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from tests.builders import PASSWORD, add_user
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}

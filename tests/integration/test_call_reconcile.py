@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.db import transaction
+from core.db import transaction
 from ivr import call_store, fields
 from ivr import events as ev
 from ivr.call_state import CallState

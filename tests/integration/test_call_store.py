@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.models import Case
-from hotline.db import transaction
+from core.db import transaction
+from dispatch.cases.models import Case
 from ivr import call_store
 from ivr import events as ev
 from ivr.call_state import CallState, apply

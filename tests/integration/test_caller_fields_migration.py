@@ -6,8 +6,8 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import text
 
+from core.db import make_engine
 from hotline import migrate
-from hotline.db import make_engine
 from tests.builders import T0
 
 

@@ -19,11 +19,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import case_store, feedback, handling, stage_clocks, supervision, units
-from dispatch.deadline_policy import HOTLINE
-from dispatch.handling import DispatchOrder, Finding, Mode, Refused, ReplyIn
-from dispatch.handling_models import Assignment, CaseDeadline, Extension, UnitReply
-from dispatch.lifecycle import (
+from core.db import transaction
+from dispatch.cases.handling_models import Assignment, CaseDeadline, Extension, UnitReply
+from dispatch.cases.lifecycle import (
     AT_UNIT,
     FINAL,
     NEEDS_REASON,
@@ -34,12 +32,19 @@ from dispatch.lifecycle import (
     ReasonRequired,
     Status,
 )
-from dispatch.models import Case, CaseEvent
-from dispatch.registration import CaseType, Channel, Decision, Invalid, Registration
-from dispatch.satisfaction import DISSATISFIED, Level
-from dispatch.stage_clocks import Rules, Stage
-from dispatch.working_calendar import WorkingCalendar
-from hotline.db import transaction
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.cases.registration import CaseType, Channel, Decision, Invalid, Registration
+from dispatch.deadlines import stage_clocks
+from dispatch.deadlines.policy import HOTLINE
+from dispatch.deadlines.stage_clocks import Rules, Stage
+from dispatch.deadlines.working_calendar import WorkingCalendar
+from dispatch.feedback import visits as feedback
+from dispatch.feedback.scale import DISSATISFIED, Level
+from dispatch.handling import steps as handling
+from dispatch.handling import supervision
+from dispatch.handling.steps import DispatchOrder, Finding, Mode, Refused, ReplyIn
+from dispatch.intake import case_store
+from dispatch.routing import units
 
 ZONE = ZoneInfo("Asia/Shanghai")
 RULES = Rules(WorkingCalendar(), HOTLINE, ZONE)

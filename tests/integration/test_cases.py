@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from asr.models import TranscriptRecord
-from dispatch import case_store, intake
-from dispatch.models import Attachment, Case, CaseEvent, CaseNumberCounter
-from hotline.db import transaction
-from hotline.settings import Settings
+from core.db import transaction
+from core.settings import Settings
+from dispatch.cases.models import Attachment, Case, CaseEvent, CaseNumberCounter
+from dispatch.intake import case_store
+from dispatch.intake import register as intake
 from ivr import call_store
 from ivr.call_state import CallState
 from ivr.models import Call

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from dispatch import satisfaction_calls
-from dispatch.handling_models import RoutingLabel
-from dispatch.models import CaseEvent
-from hotline.db import transaction
-from hotline.settings import Settings
+from core.db import transaction
+from core.settings import Settings
+from dispatch.cases.handling_models import RoutingLabel
+from dispatch.cases.models import CaseEvent
+from dispatch.feedback import callbacks as satisfaction_calls
 from tests.api_actor import Actor
 from tests.builders import add_user
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
+from core.db import make_engine, make_session_factory
+from custody import access, integrity
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory
-from recordings import access, integrity, manifest, store
+from recordings import manifest, store
 from tests.builders import T0, tone_wav
 
 

@@ -25,10 +25,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import COOKIE
-from dispatch import intake
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from dispatch.intake import register as intake
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory
-from hotline.settings import Settings
 from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 from tests.conftest import free_port, new_postgres_database
 from tests.live_api import serve

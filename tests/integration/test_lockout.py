@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts import service
 from accounts.models import User
-from hotline.db import transaction
-from hotline.settings import PROJECT_ROOT, Settings
+from core.db import transaction
+from core.settings import PROJECT_ROOT, Settings
 from tests.builders import PASSWORD, add_user
 from tests.conftest import free_port
 from tests.live_api import serve

@@ -22,8 +22,8 @@ from asr.model_install import (
     install,
     models_dir,
 )
+from core.settings import PROJECT_ROOT, Settings
 from hotline import migrate
-from hotline.settings import PROJECT_ROOT, Settings
 from tests.builders import KOREAN_MODEL
 
 

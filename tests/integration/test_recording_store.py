@@ -16,13 +16,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import intake
-from dispatch.models import Case
-from hotline.db import transaction
-from hotline.settings import PROJECT_ROOT, Settings
+from core.db import transaction
+from core.settings import PROJECT_ROOT, Settings
+from custody import access, holds, integrity
+from dispatch.cases.models import Case
+from dispatch.intake import register as intake
 from ivr import call_store
 from ivr.call_state import CallState
-from recordings import access, holds, integrity, links, manifest, store
+from recordings import links, manifest, store
 from recordings.models import ManifestEntry, Recording
 from tests.builders import T0, add_recorded_call, drop_append_only_guards, flip_byte, tone_wav
 
@@ -293,7 +294,7 @@ def test_a_retention_below_five_years_is_refused_by_the_command(settings: Settin
 
 def test_purge_skips_a_recording_held_meanwhile(sessions: sessionmaker[Session],
                                                 settings: Settings) -> None:
-    from recordings import purge
+    from custody import purge
 
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "8.1")
     age(sessions, recording_id, 6)

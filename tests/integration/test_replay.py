@@ -23,12 +23,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from dispatch.handling_models import Assignment
-from hotline.db import transaction
-from hotline.settings import Settings
-from hotline.waiting import wait_for
+from core.db import transaction
+from core.settings import Settings
+from core.waiting import wait_for
+from custody import access, integrity
+from dispatch.cases.handling_models import Assignment
 from ivr.models import Call
-from recordings import access, integrity
 from recordings.models import (
     CaseArchive,
     IntegrityCheck,
@@ -239,7 +239,7 @@ def test_a_unit_hears_the_recording_only_with_a_grant_never_the_unit_complained_
 
 BAD_IDS = ["..%2F..%2Fhotline.db", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "." * 32,
            "0" * 31 + "%2F", "../" * 10 + "aa", "0" * 32, "A" * 32, "0" * 33,
-           "%00" + "0" * 29, "..\\..\\hotline.db"]
+           "%00" + "0" * 29, "..\\..\\core.db"]
 
 
 def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
-from dispatch import intake, routing
-from dispatch.models import Case
-from dispatch.routing_eval import accuracy, stratified_split
+from bench.routing_eval import accuracy, stratified_split
+from core.db import make_engine, make_session_factory, transaction
+from core.settings import PROJECT_ROOT, Settings
+from dispatch.cases.models import Case
+from dispatch.intake import register as intake
+from dispatch.routing import suggestions as routing
 from hotline import migrate
 from hotline.cli import main
-from hotline.db import make_engine, make_session_factory, transaction
-from hotline.settings import PROJECT_ROOT, Settings
 
 TRAIN_CSV = PROJECT_ROOT.parent / "shared" / "data" / "complaints" / "train.csv"
 LABELS = {"城乡建设", "劳动和社会保障", "教育文体", "商贸旅游", "环境保护", "卫生计生", "交通运输"}

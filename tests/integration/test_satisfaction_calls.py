@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import satisfaction_calls as sc
-from dispatch.handling_models import Feedback
-from dispatch.lifecycle import Status
-from dispatch.models import Case
-from dispatch.survey_models import SatisfactionCall
-from hotline.db import transaction
+from core.db import transaction
+from dispatch.cases.handling_models import Feedback
+from dispatch.cases.lifecycle import Status
+from dispatch.cases.models import Case
+from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callbacks as sc
 from tests.satisfaction_helpers import add_case
 
 NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import satisfaction_calls as sc
-from dispatch.survey_models import SatisfactionCall
+from core.db import make_engine, make_session_factory, transaction
+from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callbacks as sc
 from hotline import migrate
-from hotline.db import make_engine, make_session_factory, transaction
 from ivr import dialplan_variables as dv
 from ivr import satisfaction_prompts as sp
 from ivr.fastagi import FastAgiApplication

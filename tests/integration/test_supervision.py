@@ -20,16 +20,20 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch import feedback, handling, stage_clocks, supervision, units
-from dispatch.deadline_policy import HOTLINE, Card
-from dispatch.handling import DispatchOrder, Finding, Mode, ReplyIn
-from dispatch.handling_models import CaseDeadline, SupervisionRecord
-from dispatch.models import Case, CaseEvent
-from dispatch.satisfaction import Level
-from dispatch.stage_clocks import Rules, Stage
-from dispatch.supervision import Kind
-from dispatch.working_calendar import WorkingCalendar
-from hotline.db import transaction
+from core.db import transaction
+from dispatch.cases.handling_models import CaseDeadline, SupervisionRecord
+from dispatch.cases.models import Case, CaseEvent
+from dispatch.deadlines import stage_clocks
+from dispatch.deadlines.policy import HOTLINE, Card
+from dispatch.deadlines.stage_clocks import Rules, Stage
+from dispatch.deadlines.working_calendar import WorkingCalendar
+from dispatch.feedback import visits as feedback
+from dispatch.feedback.scale import Level
+from dispatch.handling import steps as handling
+from dispatch.handling import supervision
+from dispatch.handling.steps import DispatchOrder, Finding, Mode, ReplyIn
+from dispatch.handling.supervision import Kind
+from dispatch.routing import units
 from tests.integration.test_case_handling import new_case
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline.db import transaction
-from hotline.settings import Settings
+from core.db import transaction
+from core.settings import Settings
+from custody import access
 from ivr.models import Call
-from recordings import access
 from recordings.models import RecordingAccess
 from tests.api_actor import Actor
 from tests.builders import add_recorded_call, tone_wav

@@ -14,8 +14,8 @@ from asr import jobs
 from asr.job_policy import RetryPolicy
 from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
 from asr.records import to_record
-from asr.transcript import Resampling, Segment, Transcript, TranscriptStatus, Word
-from hotline.db import make_engine, make_session_factory, transaction
+from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
+from core.db import make_engine, make_session_factory, transaction
 from recordings.models import Recording
 from tests.builders import T0, add_recorded_call
 

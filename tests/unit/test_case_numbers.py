@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dispatch.case_numbers import (
+from dispatch.cases.case_numbers import (
     DEFAULT_FORMAT,
     NumberFormatError,
     check_format,

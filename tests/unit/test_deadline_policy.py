@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dispatch.deadline_policy import (
+from core.settings import Settings
+from dispatch.deadlines.policy import (
     HOTLINE,
     PROFILES,
     XINFANG,
@@ -19,8 +20,7 @@ from dispatch.deadline_policy import (
     profile_by_name,
     working,
 )
-from dispatch.working_calendar import WorkingCalendar
-from hotline.settings import Settings
+from dispatch.deadlines.working_calendar import WorkingCalendar
 
 D = dt.date
 pytestmark = pytest.mark.usefixtures("calendar_data_until_2026")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.disclosure import MASK, CaseParties, Disclosure, for_unit, redact
-from dispatch.registration import CaseType
+from dispatch.cases.registration import CaseType
+from dispatch.handling.disclosure import MASK, CaseParties, Disclosure, for_unit, redact
 
 COMPLAINED = "unit-complained-about"
 OTHER = "unit-handling"

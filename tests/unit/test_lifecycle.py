@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.lifecycle import (
+from dispatch.cases.lifecycle import (
     ACTION_LABELS,
     AT_UNIT,
     FINAL,

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hotline import pids
-from hotline.waiting import wait_for
+from core import pids
+from core.waiting import wait_for
 
 
 def test_running_process_and_pid_file(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.prefill import (
+from dispatch.intake.prefill import (
     Suggestion,
     spoken_numbers,
     suggest_subjects,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.registration import (
+from dispatch.cases.registration import (
     LIMITS,
     CaseType,
     Channel,

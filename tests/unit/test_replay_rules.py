@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from accounts.models import Role
-from recordings.replay_rules import (
+from custody.replay_rules import (
     NEEDS_REASON,
     NOT_HANDLED,
     OPERATOR_OWN_CALL,

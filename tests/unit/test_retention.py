@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from hotline.settings import Settings
-from recordings import retention
+from core.settings import Settings
+from custody import retention
 
 T = dt.datetime(2020, 2, 29, 8, 0, tzinfo=dt.UTC)
 

@@ -14,22 +14,22 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from dispatch import routing_model
-from dispatch.asr_noise import (
+from bench.asr_noise import (
     COMMON_CHARACTERS,
     HOMOPHONE_GROUPS,
     add_asr_noise,
     confusion,
     strip_punctuation,
 )
-from dispatch.routing_eval import (
+from bench.routing_eval import (
     accuracy,
     macro_f1,
     near_duplicate_groups,
     per_label_f1,
     stratified_split,
 )
-from dispatch.routing_model import (
+from dispatch.routing import classifier as routing_model
+from dispatch.routing.classifier import (
     Parameters,
     RoutingModel,
     RoutingModelError,

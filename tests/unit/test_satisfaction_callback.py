@@ -11,11 +11,11 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from dispatch.satisfaction_calls import DueCall
-from hotline.settings import Settings
+from core.settings import Settings
+from dispatch.feedback.callbacks import DueCall
 from ivr import satisfaction_prompts as sp
-from ivr.citizen_phone import Behaviour, citizen_scenario, dtmf_packets
 from ivr.satisfaction_dialer import DialerConfig, originate_action, originate_outcome
+from phones.citizen import Behaviour, citizen_scenario, dtmf_packets
 
 
 @pytest.mark.parametrize(("number", "spoken"), [
@@ -168,7 +168,7 @@ def test_key_presses_are_rfc2833_events_each_later_than_the_last() -> None:
 
 
 def test_the_key_capture_is_a_pcap_of_udp_frames(tmp_path: Path) -> None:
-    from ivr.citizen_phone import dtmf_pcap
+    from phones.citizen import dtmf_pcap
 
     data = dtmf_pcap("2", 0, tmp_path / "k.pcap").read_bytes()
     magic, _, _, _, _, _, link = struct.unpack("<IHHiIII", data[:24])

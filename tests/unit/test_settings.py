@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hotline.settings import Settings, parse_service_hours
+from core.settings import Settings, parse_service_hours
 
 
 def test_defaults_keep_all_state_in_one_data_folder(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.knowledge import ANSWER_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, score
-from dispatch.models import KnowledgeEntry
-from dispatch.text_similarity import bigrams, dice, matched, normalise
+from dispatch.cases.models import KnowledgeEntry
+from dispatch.knowledge.entries import ANSWER_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, score
+from dispatch.knowledge.text_similarity import bigrams, dice, matched, normalise
 
 
 def entry(question: str = "居住证怎么办理", answer: str = "携带身份证到派出所窗口申请",

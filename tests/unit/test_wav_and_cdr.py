@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core import wav
 from ivr import cdr
-from recordings import wav
 from recordings.store import store_path
 from tests.audio_checks import read_channels
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.working_calendar import (
+from dispatch.deadlines.working_calendar import (
     CalendarFileError,
     DayKind,
     WorkingCalendar,
@@ -97,7 +97,7 @@ def test_a_datetime_is_refused(calendar: WorkingCalendar) -> None:
 def test_into_2027_without_a_schedule_is_provisional_and_counts_weekends_only(
         calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture) -> None:
     assert not calendar.has_schedule(2027)
-    with caplog.at_level(logging.WARNING, logger="dispatch.working_calendar"):
+    with caplog.at_level(logging.WARNING, logger="dispatch.deadlines.working_calendar"):
         # Tue 2026-12-29 + 5: 12-30, 12-31, Fri 01-01 (no schedule: a working day), 01-04, 01-05.
         deadline = calendar.add_working_days(D(2026, 12, 29), 5)
         calendar.add_working_days(D(2027, 3, 1), 10)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import core.db
 
 revision = '0001'
 down_revision = None
@@ -28,13 +28,13 @@ def upgrade() -> None:
     sa.Column('caller_number', sa.String(length=64), nullable=False),
     sa.Column('caller_name', sa.String(length=128), nullable=False),
     sa.Column('dialled_number', sa.String(length=64), nullable=False),
-    sa.Column('started_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('notice_finished_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('recording_started_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('queued_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('answered_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('message_started_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('notice_finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recording_started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('queued_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('message_started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=32), nullable=True),
     sa.Column('operator', sa.String(length=64), nullable=True),
     sa.Column('hangup_cause', sa.Integer(), nullable=True),
@@ -52,7 +52,7 @@ def upgrade() -> None:
     op.create_table('callback_requests',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('call_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_callback_requests_call_id_calls')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_requests')),
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('sample_rate', sa.Integer(), nullable=False),
     sa.Column('channels', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_recordings_call_id_calls')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings')),
     sa.UniqueConstraint('call_id', name=op.f('uq_recordings_call_id')),
@@ -80,7 +80,7 @@ def upgrade() -> None:
     op.create_table('recording_access',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('recording_id', sa.String(length=32), nullable=False),
-    sa.Column('accessed_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accessed_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('client', sa.String(length=128), nullable=False),
     sa.Column('action', sa.String(length=16), nullable=False),

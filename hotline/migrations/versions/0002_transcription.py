@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import core.db
 
 revision = '0002'
 down_revision = '0001'
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('segments', sa.JSON(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('clean_text', sa.Text(), nullable=False),
-    sa.Column('created_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transcripts')),
     sa.UniqueConstraint('recording_sha256', 'model', name=op.f('uq_transcripts_recording_sha256'))
     )
@@ -45,12 +45,12 @@ def upgrade() -> None:
     sa.Column('model', sa.String(length=100), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('available_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('available_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('lease_owner', sa.String(length=64), nullable=True),
-    sa.Column('lease_expires_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_expires_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('transcript_id', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['recording_id'], ['recordings.id'], name=op.f('fk_transcription_jobs_recording_id_recordings')),
     sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcription_jobs_transcript_id_transcripts')),

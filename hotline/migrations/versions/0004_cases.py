@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import core.db
 
 revision = '0004'
 down_revision = '0003'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     )
     op.create_table('console_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('phone', sa.String(length=64), nullable=False, server_default=''),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('call_uniqueid', sa.String(length=64), nullable=False),
@@ -45,13 +45,13 @@ def upgrade() -> None:
     sa.Column('keywords', sa.String(length=300), nullable=False),
     sa.Column('owner_unit', sa.String(length=128), nullable=False),
     sa.Column('updated_by', sa.String(length=64), nullable=False),
-    sa.Column('updated_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_knowledge_entries'))
     )
     op.create_table('call_dismissals',
     sa.Column('call_id', sa.String(length=32), nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_call_dismissals_call_id_calls')),
@@ -61,8 +61,8 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('number', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
-    sa.Column('received_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('registered_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('registered_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('registered_by', sa.String(length=64), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('case_type', sa.String(length=16), nullable=False),
@@ -112,7 +112,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('path', sa.Text(), nullable=False),
     sa.Column('uploaded_by', sa.String(length=64), nullable=False),
-    sa.Column('created_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_attachments_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments')),
     sa.UniqueConstraint('path', name=op.f('uq_attachments_path'))
@@ -123,7 +123,7 @@ def upgrade() -> None:
     op.create_table('callback_attempts',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('request_id', sa.String(length=32), nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
@@ -138,7 +138,7 @@ def upgrade() -> None:
     op.create_table('case_events',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('action', sa.String(length=24), nullable=False),
     sa.Column('from_status', sa.String(length=24), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import core.db
 
 revision = '0005'
 down_revision = '0004'
@@ -27,9 +27,9 @@ def upgrade() -> None:
     sa.Column('case_number', sa.String(length=64), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('due_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('digit', sa.String(length=1), nullable=False),
     sa.Column('outcome', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_satisfaction_calls_case_id_cases')),

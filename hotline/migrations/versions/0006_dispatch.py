@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import hotline.db
+import core.db
 
 revision = '0006'
 down_revision = '0005'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=128), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
     sa.UniqueConstraint('name', name=op.f('uq_units_name'))
     )
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=64), nullable=False),
     sa.Column('unit_id', sa.String(length=32), nullable=False),
     sa.Column('updated_by', sa.String(length=64), nullable=False),
-    sa.Column('updated_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_dispatch_catalogue_unit_id_units')),
     sa.PrimaryKeyConstraint('category', name=op.f('pk_dispatch_catalogue'))
     )
@@ -55,11 +55,11 @@ def upgrade() -> None:
     sa.Column('mode', sa.String(length=16), nullable=False),
     sa.Column('instructions', sa.Text(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('dispatched_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('dispatched_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('dispatched_by', sa.String(length=64), nullable=False),
-    sa.Column('signed_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('signed_by', sa.String(length=64), nullable=False),
-    sa.Column('returned_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('returned_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('return_reason', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_assignments_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_assignments_unit_id_units')),
@@ -77,7 +77,7 @@ def upgrade() -> None:
     sa.Column('started_on', sa.Date(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('provisional', sa.Boolean(), nullable=False),
-    sa.Column('met_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('met_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancelled', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_deadlines_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_case_deadlines_unit_id_units')),
@@ -90,7 +90,7 @@ def upgrade() -> None:
     op.create_table('feedback',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('method', sa.String(length=16), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.Column('suggested', sa.String(length=64), nullable=False),
     sa.Column('confidence', sa.Float(), nullable=False),
     sa.Column('confirmed_by', sa.String(length=64), nullable=False),
-    sa.Column('confirmed_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_routing_labels_case_id_cases')),
     sa.PrimaryKeyConstraint('case_id', name=op.f('pk_routing_labels'))
     )
@@ -116,7 +116,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
     sa.Column('unit_id', sa.String(length=32), nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('by', sa.String(length=64), nullable=False),
     sa.Column('facts', sa.Text(), nullable=False),
     sa.Column('finding', sa.String(length=16), nullable=False),
@@ -124,7 +124,7 @@ def upgrade() -> None:
     sa.Column('responsible_handling', sa.Text(), nullable=False),
     sa.Column('review', sa.String(length=12), nullable=False),
     sa.Column('reviewed_by', sa.String(length=64), nullable=False),
-    sa.Column('reviewed_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('review_note', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_unit_replies_case_id_cases')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_unit_replies_unit_id_units')),
@@ -139,14 +139,14 @@ def upgrade() -> None:
     sa.Column('deadline_id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.String(length=32), nullable=False),
     sa.Column('requested_by', sa.String(length=64), nullable=False),
-    sa.Column('requested_at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('days', sa.Integer(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('old_due_on', sa.Date(), nullable=False),
     sa.Column('new_due_on', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('decided_by', sa.String(length=64), nullable=False),
-    sa.Column('decided_at', hotline.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision_reason', sa.Text(), nullable=False),
     sa.Column('notice_text', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_extensions_case_id_cases')),
@@ -164,7 +164,7 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.String(length=32), nullable=True),
     sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=False),
-    sa.Column('at', hotline.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_supervision_records_case_id_cases')),
     sa.ForeignKeyConstraint(['deadline_id'], ['case_deadlines.id'], name=op.f('fk_supervision_records_deadline_id_case_deadlines')),
@@ -186,7 +186,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('identity_consent', sa.Boolean(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('complained_unit_id', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('satisfaction', sa.String(length=24), server_default='', nullable=False))
-        batch_op.add_column(sa.Column('satisfaction_at', hotline.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('satisfaction_at', core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reopen_review', sa.Boolean(), server_default='0', nullable=False))
         batch_op.create_foreign_key(batch_op.f('fk_cases_complained_unit_id_units'), 'units', ['complained_unit_id'], ['id'])
 

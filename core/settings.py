@@ -1,0 +1,327 @@
+"""The one typed settings object, read from the environment (prefix ``HOTLINE_``).
+
+Every port, path, timeout and prompt text is a setting. Secrets are never defaults: they are
+generated on first set-up and kept in ``<data_dir>/secrets.json`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from asr.transcript_data import Resampling
+from custody import retention
+from dispatch.cases.case_numbers import DEFAULT_FORMAT as DEFAULT_CASE_NUMBER_FORMAT
+from dispatch.cases.case_numbers import check_format
+from dispatch.deadlines.policy import profile_by_name
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Prompts(BaseModel):
+    """Texts spoken to callers (``HOTLINE_PROMPTS__NOTICE`` …). Changing one regenerates its
+    audio at the next set-up."""
+
+    notice: str = "您好，您的电话将被录音，请您对咨询投诉内容的真实性负责"
+    hold: str = "话务员正忙，请您稍候，我们将尽快为您接通"
+    leave_message: str = (
+        "现在无法接通话务员，请在提示音后留下您的姓名、联系电话和反映的问题，说完后请挂机"
+    )
+    thanks: str = "感谢您的来电，我们会尽快处理并回复您，再见"
+    sorry: str = "抱歉，系统暂时出现故障，请您稍后再拨，再见"
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: str(getattr(self, name)) for name in type(self).model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_nested_delimiter="__")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = PROJECT_ROOT / "var"
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+    database_url: str = ""
+    timezone: str = "Asia/Shanghai"
+
+    # Asterisk
+    asterisk_root: Path | None = Field(
+        default=None,
+        description="Root of a Debian tree holding Asterisk; empty means the host's, or a "
+        "provisioned one under cache_dir",
+    )
+    asterisk_suite: str = "sid"
+    debian_mirror: str = "http://deb.debian.org/debian"
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_port_start: int = 10000
+    rtp_port_end: int = 10999
+    ami_port: int = 5038
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    hotline_number: str = "12345"
+    caller_trunk_match: str = Field(
+        default="127.0.0.1/32",
+        description="Addresses whose SIP traffic is treated as incoming caller calls",
+    )
+    operators: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["8001", "8002"],
+        description="Operator endpoint names (comma-separated in the environment)",
+    )
+    queue_name: str = "hotline"
+    queue_wait_seconds: int = 60
+    queue_ring_seconds: int = 15
+    hold_announce_seconds: int = 30
+    message_max_seconds: int = 180
+    message_silence_seconds: int = 6
+    service_hours: str = Field(
+        default="00:00-24:00",
+        description="Daily hours when operators answer, e.g. 08:00-20:00 (service timezone)",
+    )
+    recording_ingest_timeout_seconds: float = 15.0
+    vosk_model: Path | None = Field(
+        default=None, description="Folder of the Vosk model used for transcription; empty "
+        "means the one installed with 'hotline asr install-model'"
+    )
+    asr_workers: int = Field(default=0, ge=0,
+                             description="Transcription worker processes; 0 means one per core")
+    asr_resampling: Resampling = Field(
+        default=Resampling.VOSK,
+        description="How 8 kHz audio reaches a 16 kHz model: vosk (its own resampler, measured "
+        "better) or sox (resample first)",
+    )
+    asr_lease_seconds: float = Field(
+        default=60.0, gt=0, description="A claimed job returns to the queue if its worker "
+        "stops renewing it for this long")
+    asr_max_attempts: int = Field(default=3, ge=1,
+                                  description="Failures before a job is parked with its reason")
+    asr_retry_seconds: float = Field(default=30.0, ge=0,
+                                     description="Wait before the first retry; doubles after")
+    asr_poll_seconds: float = Field(default=0.5, gt=0,
+                                    description="How often an idle worker looks for jobs")
+    asr_max_audio_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="Longer recordings are transcribed up to here")
+    ami_trace_file: Path | None = Field(
+        default=None, description="Append every AMI event the listener sees here (JSON lines)"
+    )
+    # Automatic satisfaction call-back (满意度回访)
+    outbound_sip_target: str = Field(
+        default="", description="host[:port] of the carrier trunk that satisfaction call-backs "
+        "dial out through, the citizen's number as the user part; empty: none are dialled")
+    satisfaction_retry_minutes: float = Field(
+        default=60.0, gt=0, description="Wait before calling again after no answer, busy or "
+        "no key")
+    satisfaction_max_attempts: int = Field(
+        default=3, ge=1, description="Attempts before the call-back gives up (left to a human)")
+    satisfaction_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the dialer looks for due call-backs")
+    satisfaction_ring_seconds: int = Field(
+        default=30, ge=5, le=300, description="How long the citizen's phone rings")
+
+    session_hours: float = Field(default=12.0, gt=0, description="Console log-in lifetime")
+    login_max_failures: int = Field(default=5, ge=1,
+                                    description="Failed log-ins in a row that lock an account")
+    login_lock_minutes: float = Field(default=15.0, gt=0,
+                                      description="How long a locked account stays locked")
+    login_address_max_failures: int = Field(
+        default=20, ge=1, description="Failed log-ins from one client address within "
+        "login_address_window_minutes; more are answered 429 with Retry-After")
+    login_address_window_minutes: float = Field(
+        default=15.0, gt=0, description="The sliding window of the per-address limit")
+
+    case_number_format: str = Field(
+        default=DEFAULT_CASE_NUMBER_FORMAT,
+        description="Case numbers: {date:...} (strftime) and one {seq:...} that restarts for "
+        "every distinct prefix, e.g. TS{date:%Y%m%d}{seq:04d}")
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0,
+                                      description="Largest evidence file accepted")
+    attachment_max_files: int = Field(default=10, ge=1,
+                                      description="Evidence files per case at most")
+    request_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body other than a file "
+        "upload (JSON, forms); a larger one is refused with 413 before it is read, even "
+        "before log-in. Uploads may reach attachment_max_files x attachment_max_bytes plus "
+        "this")
+    similar_case_days: int = Field(default=90, ge=1,
+                                   description="How far back the form looks for similar cases")
+    supervision_interval_seconds: float = Field(
+        default=300, ge=0, description="How often the API process runs the supervision job "
+        "(reminders, yellow and red cards); 0 turns it off")
+    recording_retention_years: int = Field(
+        default=5, description="Years recordings are kept before purge may delete them; "
+        "at least 5 (a shorter value is refused)")
+    operator_replay_days: int = Field(
+        default=7, ge=0, description="Days an operator may replay the calls they handled")
+    recording_grant_days: int = Field(
+        default=7, ge=1, le=90, description="Days a unit may hear a case's recording once "
+        "a supervisor grants it")
+    integrity_check_interval_seconds: float = Field(
+        default=6 * 3600, ge=0, description="How often the API process verifies the store "
+        "(re-hashes every file, checks the manifest); 0 turns it off")
+    deadline_profile: str = Field(
+        default="hotline", description="Deadline policy profile: hotline (3/7 working days) or "
+        "xinfang (信访: 15/60/+30 calendar days)")
+
+    prompts: Prompts = Field(default_factory=Prompts)
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _split_operators(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("operators")
+    @classmethod
+    def _check_operators(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name.isalnum():
+                raise ValueError(f"operator endpoint name must be alphanumeric: {name!r}")
+        return value
+
+    @field_validator("case_number_format")
+    @classmethod
+    def _check_case_number_format(cls, value: str) -> str:
+        return check_format(value)
+
+    @field_validator("recording_retention_years")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        return retention.check_years(value)
+
+    @field_validator("deadline_profile")
+    @classmethod
+    def _check_deadline_profile(cls, value: str) -> str:
+        return profile_by_name(value).name
+
+    @field_validator("hotline_number")
+    @classmethod
+    def _check_number(cls, value: str) -> str:
+        if not value.isdigit():
+            raise ValueError("hotline_number must be digits")
+        return value
+
+    @field_validator("outbound_sip_target")
+    @classmethod
+    def _check_outbound_target(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", value):
+            raise ValueError(f"outbound_sip_target must be host or host:port, got {value!r}")
+        return value
+
+    @field_validator("service_hours")
+    @classmethod
+    def _check_hours(cls, value: str) -> str:
+        parse_service_hours(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_ports(self) -> Settings:
+        ports = [self.sip_port, self.ami_port, self.agi_port, self.api_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"ports must be distinct: {ports}")
+        if not self.rtp_port_start < self.rtp_port_end:
+            raise ValueError("rtp_port_start must be below rtp_port_end")
+        return self
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``HOTLINE_*`` variables, for the processes this one starts."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "prompts":
+                for key, text in value.as_dict().items():
+                    env[f"HOTLINE_PROMPTS__{key.upper()}"] = text
+            elif name == "operators":
+                env["HOTLINE_OPERATORS"] = ",".join(value)
+            elif value is not None:
+                env[f"HOTLINE_{name.upper()}"] = str(value)
+        return env
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'hotline.db'}"
+
+    @property
+    def upload_max_bytes(self) -> int:
+        """The largest upload request: every file at its largest, and the form around them."""
+        return self.attachment_max_files * self.attachment_max_bytes + self.request_max_bytes
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
+
+    @property
+    def sounds_dir(self) -> Path:
+        return self.data_dir / "sounds"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where Asterisk writes recordings while a call is up."""
+        return self.data_dir / "spool"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """The store: recordings after hang-up, named by call."""
+        return self.data_dir / "recordings"
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Evidence files registered with cases, under random names."""
+        return self.data_dir / "attachments"
+
+    @property
+    def archives_dir(self) -> Path:
+        """立卷归档 bundles of archived cases."""
+        return self.data_dir / "archives"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        return self.data_dir / "asterisk"
+
+    @property
+    def calendar_file(self) -> Path:
+        """Official holiday schedules for years the calendar package does not know."""
+        return self.data_dir / "calendar" / "holidays.toml"
+
+    @property
+    def routing_model_file(self) -> Path:
+        """The routing classifier written by ``hotline route train``."""
+        return self.data_dir / "routing" / "model.npz"
+
+    def service_hours_window(self) -> tuple[dt.time, dt.time | None]:
+        return parse_service_hours(self.service_hours)
+
+
+def parse_service_hours(value: str) -> tuple[dt.time, dt.time | None]:
+    """Parse ``HH:MM-HH:MM``; an end of ``24:00`` is returned as ``None`` (end of day)."""
+    try:
+        start_text, end_text = value.split("-")
+        start = dt.time.fromisoformat(start_text.strip())
+        end_text = end_text.strip()
+        end = None if end_text == "24:00" else dt.time.fromisoformat(end_text)
+    except ValueError as exc:
+        raise ValueError(f"service hours must look like 08:00-20:00, got {value!r}") from exc
+    if end is not None and end <= start:
+        raise ValueError(f"service hours end must be after start: {value!r}")
+    return start, end
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,113 @@
+"""Finding recordings by id, and the access log: every play, download, export, transcript
+read and refused attempt, append-only and hash-chained."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.ids import is_id
+from recordings import chain, ledger
+from recordings.models import Recording, RecordingAccess
+
+PLAY, DOWNLOAD, EXPORT = "play", "download", "export"
+TRANSCRIPT = "transcript"  # a call's transcript shown (byte_range says where: page, list…)
+ALLOWED, DENIED = "allowed", "denied"
+
+
+def well_formed(identifier: str) -> bool:
+    return is_id(identifier)
+
+
+def find(session: Session, recording_id: str) -> Recording | None:
+    """Only well-formed ids reach the database; no request ever names a path."""
+    if not well_formed(recording_id):
+        return None
+    recording = session.get(Recording, recording_id)
+    return recording if recording is not None and recording.purged_at is None else None
+
+
+def file_of(store_root: Path, recording: Recording) -> Path | None:
+    root = store_root.resolve()
+    path = (root / recording.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+@dataclass(frozen=True)
+class Attempt:
+    actor: str
+    role: str
+    client: str
+    action: str
+    outcome: str
+    recording_id: str | None = None
+    case_id: str | None = None
+    reason: str = ""
+    byte_range: str = ""
+
+
+def fields(row: RecordingAccess) -> dict[str, chain.Field]:
+    return {"id": row.id, "recording_id": row.recording_id, "case_id": row.case_id,
+            "accessed_at": row.accessed_at, "actor": row.actor, "role": row.role,
+            "client": row.client, "action": row.action, "outcome": row.outcome,
+            "reason": row.reason, "byte_range": row.byte_range}
+
+
+def log(session: Session, attempt: Attempt, now: dt.datetime) -> RecordingAccess:
+    """Append one entry, chained to the one before, inside the caller's transaction."""
+    return log_many(session, [attempt], now)[0]
+
+
+def log_many(session: Session, attempts: Sequence[Attempt], now: dt.datetime
+             ) -> list[RecordingAccess]:
+    """Append entries in order, each chained to the one before, taking the chain's lock and
+    reading its tail once (a page listing many transcripts)."""
+    if not attempts:
+        return []
+    ledger.lock(session, "access")
+    tail = session.scalar(select(RecordingAccess).order_by(RecordingAccess.id.desc()).limit(1))
+    rows = []
+    for attempt in attempts:
+        row = RecordingAccess(
+            id=(tail.id + 1) if tail else 1, recording_id=attempt.recording_id,
+            case_id=attempt.case_id, accessed_at=now, actor=attempt.actor[:128],
+            role=attempt.role, client=attempt.client[:128], action=attempt.action,
+            outcome=attempt.outcome, reason=attempt.reason,
+            byte_range=attempt.byte_range[:64],
+            prev_hash=tail.entry_hash if tail else chain.GENESIS)
+        row.entry_hash = chain.entry_hash(row.prev_hash, fields(row))
+        session.add(row)
+        rows.append(row)
+        tail = row
+    session.flush()
+    return rows
+
+
+def entries(session: Session, case_id: str | None = None,
+            recording_ids: Sequence[str] = (), limit: int | None = None
+            ) -> list[RecordingAccess]:
+    """Newest first; for one case, its own entries and those of its recordings."""
+    query = select(RecordingAccess).order_by(RecordingAccess.id.desc())
+    if case_id is not None:
+        query = query.where(or_(RecordingAccess.case_id == case_id,
+                                RecordingAccess.recording_id.in_(list(recording_ids))))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def breaks(session: Session) -> list[chain.Break]:
+    def links() -> Iterator[chain.Link]:
+        rows = session.scalars(select(RecordingAccess).order_by(RecordingAccess.id)
+                               .execution_options(yield_per=2000))
+        for row in rows:
+            yield chain.Link(row.id, fields(row), row.prev_hash, row.entry_hash)
+
+    return chain.check(links())

@@ -1,0 +1,55 @@
+"""立卷归档: a closed case's bundle, kept in the archive store and in the manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from custody import bundle, dossier
+from dispatch.cases.models import Case
+from recordings import manifest
+from recordings.models import CaseArchive
+
+
+@contextmanager
+def written_files() -> Iterator[list[Path]]:
+    """Files written inside a transaction; removed again if it does not commit."""
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def archive_bundle(session: Session, case: Case, data_dir: Path, actor: str,
+                   now: dt.datetime, written: list[Path]) -> CaseArchive:
+    """Write the bundle of ``case`` (already moved to archived in this transaction) and
+    record it."""
+    archive_id = uuid.uuid4().hex
+    relative = f"{now.astimezone(dt.UTC):%Y/%m/%d}/{archive_id}.zip"
+    target = data_dir / manifest.FOLDERS[manifest.ARCHIVE] / relative
+    folder = f"{case.number}-archive"
+    written.append(target)
+    members = dossier.members(session, case, data_dir)
+    digest = bundle.write(target, folder, members, dossier.readme(case, folder, "立卷归档卷宗"))
+    size = target.stat().st_size
+    record = CaseArchive(case_id=case.id, id=archive_id, path=relative, sha256=digest,
+                         size_bytes=size, created_by=actor, created_at=now)
+    session.add(record)
+    manifest.append(session, manifest.STORED, manifest.Item(
+        manifest.ARCHIVE, archive_id, relative, digest, size, call_id=case.call_id or "",
+        case_id=case.id), now, actor)
+    return record
+
+
+def file_of(data_dir: Path, record: CaseArchive) -> Path | None:
+    root = (data_dir / manifest.FOLDERS[manifest.ARCHIVE]).resolve()
+    path = (root / record.path).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None

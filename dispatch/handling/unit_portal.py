@@ -1,0 +1,114 @@
+"""What a handling unit's portal shows: only the unit's own cases, with the complainant's
+identity and evidence withheld as ``dispatch.handling.disclosure`` decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.cases.handling_models import Assignment
+from dispatch.cases.models import Case
+from dispatch.deadlines import stage_clocks
+from dispatch.deadlines.stage_clocks import Stage
+from dispatch.handling import disclosure, supervision
+from dispatch.handling import steps as handling
+
+
+@dataclass(frozen=True)
+class UnitCase:
+    case: Case
+    assignment: Assignment
+    due_on: dt.date | None
+    provisional: bool
+
+
+def cases_of(session: Session, unit_id: str, limit: int = 200) -> list[UnitCase]:
+    """The unit's cases: every case it holds an active assignment for, newest first."""
+    rows = session.execute(select(Case, Assignment).join(
+        Assignment, Assignment.case_id == Case.id).where(
+        Assignment.unit_id == unit_id, Assignment.active)
+        .order_by(Assignment.dispatched_at.desc()).limit(limit))
+    found = []
+    for case, assignment in rows:
+        deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
+        found.append(UnitCase(case, assignment, deadline.due_on if deadline else None,
+                              deadline.provisional if deadline else False))
+    return found
+
+
+def parties(case: Case) -> disclosure.CaseParties:
+    return disclosure.CaseParties(case.case_type, case.anonymous, case.confidential,
+                                  case.identity_consent, case.complained_unit_id)
+
+
+@dataclass(frozen=True)
+class View:
+    """The case as the unit may see it."""
+
+    case: Case
+    assignment: Assignment
+    identity_shown: bool
+    evidence_withheld: bool
+    complainant_name: str
+    complainant_phone: str
+    complainant_address: str
+    subject_person: str
+    title: str
+    content: str
+    request: str
+    attachment_ids: list[str]
+    attachment_names: dict[str, str]
+    due_on: dt.date | None
+    provisional: bool
+    return_allowed_until: dt.date | None
+    reminders: list[str]
+
+
+def visible(case: Case, shown: disclosure.Disclosure, text: str) -> str:
+    """``text`` of the case as a unit may read it."""
+    if shown.identity:
+        return text
+    return disclosure.redact(text, case.complainant_name, case.complainant_phone,
+                             case.complainant_address, case.complainant_org)
+
+
+def title_for(case: Case, unit_id: str) -> str:
+    return visible(case, disclosure.for_unit(parties(case), unit_id), case.title)
+
+
+def view(session: Session, case: Case, unit_id: str) -> View:
+    """The unit's view of ``case``; ``handling.Refused`` if it is not the unit's."""
+    assignment = handling.unit_assignment(session, case, unit_id)
+    shown = disclosure.for_unit(parties(case), unit_id)
+
+    def safe(text: str) -> str:
+        return visible(case, shown, text)
+
+    hidden = "" if shown.identity else disclosure.HIDDEN_NAME
+    deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
+    window = stage_clocks.active(session, case.id, Stage.RETURN)
+    own_files = [a for a in case.attachments if shown.evidence or a.reply_id]
+    return View(
+        case=case, assignment=assignment, identity_shown=shown.identity,
+        evidence_withheld=not shown.evidence,
+        complainant_name=("匿名" if case.anonymous else case.complainant_name)
+        if shown.identity else hidden,
+        complainant_phone=case.complainant_phone if shown.identity else "",
+        complainant_address=case.complainant_address if shown.identity else "",
+        subject_person=case.subject_person, title=safe(case.title),
+        content=safe(case.content), request=safe(case.request),
+        attachment_ids=[a.id for a in own_files],
+        attachment_names={a.id: a.filename for a in own_files},
+        due_on=deadline.due_on if deadline else None,
+        provisional=deadline.provisional if deadline else False,
+        return_allowed_until=window.due_on if window and window.met_at is None
+        and not window.cancelled else None,
+        reminders=[r.message for r in supervision.records(session, case.id, unit_id)])
+
+
+def may_read_attachment(session: Session, case: Case, attachment_id: str,
+                        unit_id: str) -> bool:
+    return attachment_id in view(session, case, unit_id).attachment_ids

@@ -1,0 +1,128 @@
+"""Wiring of the telephony process: FastAGI call flow, AMI listener, call tracker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from core import secrets as secrets_mod
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from ivr import dialplan_variables as dv
+from ivr.ami_adapter import AdapterConfig
+from ivr.ami_listener import AmiListener
+from ivr.asterisk_config import AsteriskDirs
+from ivr.call_flow import CallFlow, CallFlowConfig
+from ivr.call_tracker import CallTracker, TrackerPaths
+from ivr.fastagi import FastAgiApplication
+from ivr.satisfaction_dialer import dialer_for
+from ivr.satisfaction_survey import survey_for
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def status_file(settings: Settings) -> Path:
+    return settings.run_dir / "ivr.json"
+
+
+def write_status(path: Path, **fields: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), **fields}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def call_flow_config(settings: Settings) -> CallFlowConfig:
+    start, end = settings.service_hours_window()
+    return CallFlowConfig(
+        sounds_dir=settings.sounds_dir,
+        spool_dir=settings.spool_dir,
+        queue_name=settings.queue_name,
+        queue_wait_seconds=settings.queue_wait_seconds,
+        message_max_seconds=settings.message_max_seconds,
+        message_silence_seconds=settings.message_silence_seconds,
+        service_start=start,
+        service_end=end,
+        timezone=ZoneInfo(settings.timezone),
+    )
+
+
+async def run(settings: Settings, modules_dir: str) -> None:
+    loop = asyncio.get_running_loop()
+    secrets = secrets_mod.load(settings.data_dir)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    dirs = AsteriskDirs.for_settings(settings, modules_dir)
+    tracker = CallTracker(
+        sessions,
+        TrackerPaths(settings.spool_dir, settings.recordings_dir, dirs.cdr_csv,
+                     dv.CONTEXT_CALLERS, settings.hotline_number),
+        clock=utc_now,
+        ingest_timeout=settings.recording_ingest_timeout_seconds,
+    )
+    state = {"ami": False, "agi": False}
+    status_path = status_file(settings)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def report(ami: bool | None = None) -> None:
+        if ami is not None:
+            state["ami"] = ami
+        write_status(status_path, **state)
+
+    app = FastAgiApplication(loop)
+    app.add_route(dv.AGI_ROUTE, CallFlow(call_flow_config(settings), clock=utc_now))
+    app.add_route(dv.AGI_ROUTE_SATISFACTION, survey_for(settings, sessions, utc_now))
+    server = await asyncio.start_server(app.handler, settings.agi_host, settings.agi_port)
+    state["agi"] = True
+    report()
+
+    listener = AmiListener(
+        loop,
+        host="127.0.0.1",
+        port=settings.ami_port,
+        username=secrets.ami_username,
+        secret=secrets.ami_secret,
+        adapter=AdapterConfig(dv.CONTEXT_CALLERS, settings.hotline_number),
+        tracker=tracker,
+        on_status=lambda connected: report(ami=connected),
+        trace_file=settings.ami_trace_file,
+    )
+    listener.start()
+    consumer = asyncio.create_task(listener.run())
+    dialer = dialer_for(settings, sessions, listener, utc_now)
+    if dialer is not None:
+        dialer.start()
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("ivr service up: FastAGI on %s:%d", settings.agi_host, settings.agi_port)
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({waiter, consumer}, return_when=asyncio.FIRST_COMPLETED)
+    if consumer in done and consumer.exception() is not None:
+        log.error("AMI consumer died", exc_info=consumer.exception())
+    log.info("ivr service stopping")
+    if dialer is not None:
+        await dialer.close()
+    server.close()
+    await server.wait_closed()
+    listener.close()
+    if not consumer.done():
+        try:
+            await asyncio.wait_for(listener.queue.join(), timeout=10)
+        except TimeoutError:
+            log.warning("stopping with %d AMI events unapplied", listener.queue.qsize())
+    consumer.cancel()
+    waiter.cancel()
+    await tracker.drain()
+    status_path.unlink(missing_ok=True)
+    engine.dispose()
