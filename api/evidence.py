@@ -45,6 +45,7 @@ from custody import access, bundle, dossier, holds, integrity, replay, replay_ru
 from custody.access import Attempt
 from dispatch.cases.models import Case
 from dispatch.routing import units
+from recordings import lookup
 
 router = APIRouter(tags=["recordings"])
 # Never from a cache: every hearing must come here and be logged.
@@ -85,7 +86,7 @@ def require_logged(action: str, *roles: Role) -> Callable[..., Login]:
         if login.role not in allowed:
             key = str(request.path_params.get("case_key", ""))
             refuse_logged(sessions, login, request, action,
-                          case_id=key if access.well_formed(key) else None)
+                          case_id=key if lookup.well_formed(key) else None)
         return login
 
     return dependency
@@ -103,7 +104,7 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
     operators for the calls they handled within ``operator_replay_days``, a unit's handlers
     when a supervisor granted their unit this case. Every request, allowed or not, is in
     the access log."""
-    if not access.well_formed(recording_id):
+    if not lookup.well_formed(recording_id):
         raise HTTPException(status_code=404, detail="recording not found")
     action = access.DOWNLOAD if download else access.PLAY
     unit_id = None
@@ -115,13 +116,13 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
             login.role is Role.UNIT_HANDLER and unit_id is None):
         refuse_logged(sessions, login, request, action, recording_id=recording_id)
     with transaction(sessions) as session:
-        recording = access.find(session, recording_id)
+        recording = lookup.find(session, recording_id)
         if recording is None:
             raise HTTPException(status_code=404, detail="recording not found")
         decision = replay.decide(
             session, recording, replay_rules.Listener(login.username, login.role, login.phone),
             login.user_id, unit_id, now(), settings.operator_replay_days)
-        path = access.file_of(settings.recordings_dir, recording) if decision.allowed else None
+        path = lookup.file_of(settings.recordings_dir, recording) if decision.allowed else None
         outcome = access.DENIED if not decision.allowed else \
             access.ALLOWED if path is not None else "missing"
         access.log(session, attempt(login, request, action, outcome, recording.id,

@@ -36,10 +36,11 @@ from core.db import transaction
 from core.ids import is_case_number
 from core.settings import Settings
 from custody import access, case_archive, holds, replay
+from custody.models import CaseArchive
 from dispatch.cases.handling_models import Assignment, Unit
 from dispatch.cases.models import Case
 from dispatch.intake import case_store
-from recordings.models import CaseArchive, Recording
+from recordings.models import Recording
 
 router = APIRouter(include_in_schema=False)
 

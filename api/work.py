@@ -27,11 +27,10 @@ from api.case_schemas import (
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.schemas import CallPublic
 from core.db import transaction
-from custody import access
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
 from dispatch.intake import call_queue as work_queue
 from ivr.models import Call, ConsoleEvent
-from recordings import waveform
+from recordings import lookup, waveform
 
 router = APIRouter(tags=["work"])
 POLL_SECONDS = 0.25
@@ -95,8 +94,8 @@ def recording_waveform(recording_id: str, session: SessionDep, settings: Setting
                        _login: CaseWorker,
                        buckets: Annotated[int, Query(ge=10, le=4000)] = 800) -> WaveformPublic:
     """Peaks per channel (0..1) for drawing the waveform."""
-    recording = access.find(session, recording_id)
-    path = access.file_of(settings.recordings_dir, recording) if recording else None
+    recording = lookup.find(session, recording_id)
+    path = lookup.file_of(settings.recordings_dir, recording) if recording else None
     if path is None:
         raise HTTPException(status_code=404, detail="recording not found")
     peaks = waveform.peaks(path, buckets)

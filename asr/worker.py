@@ -23,7 +23,7 @@ from asr.records import to_record
 from core import pids
 from core.db import transaction
 from core.settings import Settings
-from custody import access
+from recordings import lookup
 from recordings.models import Recording
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Worker:
             recording = session.get(Recording, claimed.recording_id)
             if recording is None:
                 raise JobError(f"recording {claimed.recording_id} no longer exists")
-            path = access.file_of(self.settings.recordings_dir, recording)
+            path = lookup.file_of(self.settings.recordings_dir, recording)
             if path is None:
                 raise JobError(f"the file of recording {recording.id} is missing from the "
                                "store")

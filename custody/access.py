@@ -1,43 +1,21 @@
-"""Finding recordings by id, and the access log: every play, download, export, transcript
-read and refused attempt, append-only and hash-chained."""
+"""The access log: every play, download, export, transcript read and refused attempt,
+append-only and hash-chained."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.ids import is_id
+from custody.models import RecordingAccess
 from recordings import chain, ledger
-from recordings.models import Recording, RecordingAccess
 
 PLAY, DOWNLOAD, EXPORT = "play", "download", "export"
 TRANSCRIPT = "transcript"  # a call's transcript shown (byte_range says where: page, list…)
 ALLOWED, DENIED = "allowed", "denied"
-
-
-def well_formed(identifier: str) -> bool:
-    return is_id(identifier)
-
-
-def find(session: Session, recording_id: str) -> Recording | None:
-    """Only well-formed ids reach the database; no request ever names a path."""
-    if not well_formed(recording_id):
-        return None
-    recording = session.get(Recording, recording_id)
-    return recording if recording is not None and recording.purged_at is None else None
-
-
-def file_of(store_root: Path, recording: Recording) -> Path | None:
-    root = store_root.resolve()
-    path = (root / recording.path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
 
 
 @dataclass(frozen=True)

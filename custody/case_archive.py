@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from custody import bundle, dossier
+from custody.models import CaseArchive
 from dispatch.cases.models import Case
 from recordings import manifest
-from recordings.models import CaseArchive
 
 
 @contextmanager

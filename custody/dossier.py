@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 from asr import jobs
 from custody import replay
 from custody.bundle import Member
+from custody.models import RecordingAccess
 from dispatch.cases.handling_models import Feedback, UnitReply
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
 from dispatch.cases.models import Case
 from dispatch.cases.registration import CHANNEL_LABELS, TYPE_LABELS, CaseType, Channel
 from recordings import chain, evidence, manifest
-from recordings.models import Recording, RecordingAccess
+from recordings.models import Recording
 from recordings.store import sha256_file
 
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.ids import is_id
+from custody.models import LegalHold
 from custody.replay import ReplayRefused
 from dispatch.cases.models import Case
-from recordings.models import LegalHold
 
 
 def place(session: Session, case: Case, reason: str, actor: str, now: dt.datetime) -> LegalHold:

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
 from custody import access
+from custody.models import IntegrityCheck, RecordingAccess
 from dispatch.cases.models import Attachment
 from recordings import chain, manifest
-from recordings.models import IntegrityCheck, ManifestEntry, Recording, RecordingAccess
+from recordings.models import ManifestEntry, Recording
 from recordings.store import sha256_file
 
 MISSING, ALTERED, UNKNOWN, CHAIN, RECORD = "missing", "altered", "unknown", "chain", "record"

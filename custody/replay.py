@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from core.ids import is_id
 from custody import replay_rules
+from custody.models import RecordingGrant, ReplayReason
 from dispatch.cases.handling_models import Assignment
 from dispatch.cases.models import Case
 from dispatch.handling import disclosure, unit_portal
 from ivr.models import Call
-from recordings.models import Recording, RecordingGrant, ReplayReason
+from recordings.models import Recording
 
 REASON_HOURS = 12  # a reason covers the working day it was given in
 MIN_REASON_CHARS = 4

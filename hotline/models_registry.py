@@ -3,6 +3,7 @@
 from accounts import models as account_models
 from asr import models as asr_models
 from core.db import Base
+from custody import models as custody_models
 from dispatch.cases import handling_models, survey_models
 from dispatch.cases import models as dispatch_models
 from ivr import models as ivr_models
@@ -10,5 +11,5 @@ from recordings import models as recording_models
 
 metadata = Base.metadata
 
-__all__ = ["account_models", "asr_models", "dispatch_models", "handling_models", "ivr_models",
-           "metadata", "recording_models", "survey_models"]
+__all__ = ["account_models", "asr_models", "custody_models", "dispatch_models", "handling_models",
+           "ivr_models", "metadata", "recording_models", "survey_models"]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from core.settings import Settings
-from recordings.models import RecordingAccess
+from custody.models import RecordingAccess
 from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 
 

@@ -27,15 +27,11 @@ from core.db import transaction
 from core.settings import Settings
 from core.waiting import wait_for
 from custody import access, integrity
+from custody.models import CaseArchive, IntegrityCheck, RecordingAccess
 from dispatch.cases.handling_models import Assignment
 from ivr.models import Call
-from recordings.models import (
-    CaseArchive,
-    IntegrityCheck,
-    ManifestEntry,
-    Recording,
-    RecordingAccess,
-)
+from recordings import lookup
+from recordings.models import ManifestEntry, Recording
 from recordings.store import sha256_file
 from tests.api_actor import Actor
 from tests.builders import (
@@ -256,7 +252,7 @@ def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(
 
     sys.addaudithook(hook)
     touched: list[str] = []
-    original = access.file_of
+    original = lookup.file_of
 
     def watched(*args: Any) -> Path | None:
         touched.append("file_of")

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from core.settings import Settings
 from custody import access
+from custody.models import RecordingAccess
 from ivr.models import Call
-from recordings.models import RecordingAccess
 from tests.api_actor import Actor
 from tests.builders import add_recorded_call, tone_wav
 from tests.integration.test_cases import add_transcript
