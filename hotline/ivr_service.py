@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from core import secrets as secrets_mod
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
+from dispatch.feedback.callback_dialer import dialer_for
+from dispatch.feedback.callback_survey import survey_for
 from ivr import dialplan_variables as dv
 from ivr.ami_adapter import AdapterConfig
 from ivr.ami_listener import AmiListener
@@ -21,8 +23,6 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.call_flow import CallFlow, CallFlowConfig
 from ivr.call_tracker import CallTracker, TrackerPaths
 from ivr.fastagi import FastAgiApplication
-from ivr.satisfaction_dialer import dialer_for
-from ivr.satisfaction_survey import survey_for
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The automatic satisfaction call-back (满意度自动回访) in the database: scheduling, claiming
 due calls for a dialer, storing the key the citizen pressed, and retrying or giving up.
 
-No telephony here (see ``ivr.satisfaction_dialer`` and ``ivr.satisfaction_survey``).
+No telephony here (see ``callback_dialer`` and ``callback_survey`` beside it).
 Functions take a Session; the caller owns the transaction (on SQLite a write transaction
 from ``core.db.transaction``). Every attempt is its own row: a failed attempt stays as
 ``no_answer`` with its reason and the next attempt is a new ``pending`` row, so the history

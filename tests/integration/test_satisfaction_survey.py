@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory, transaction
 from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callback_prompts as sp
 from dispatch.feedback import callbacks as sc
+from dispatch.feedback.callback_dialer import DialerConfig, SatisfactionDialer
+from dispatch.feedback.callback_survey import SatisfactionSurvey, SurveyConfig
 from hotline import migrate
 from ivr import dialplan_variables as dv
-from ivr import satisfaction_prompts as sp
 from ivr.fastagi import FastAgiApplication
-from ivr.satisfaction_dialer import DialerConfig, SatisfactionDialer
-from ivr.satisfaction_survey import SatisfactionSurvey, SurveyConfig
 from tests.integration.fake_asterisk import FakeAsterisk, Responder
 from tests.satisfaction_helpers import add_case
 

@@ -12,9 +12,9 @@ import pydantic
 import pytest
 
 from core.settings import Settings
+from dispatch.feedback import callback_prompts as sp
+from dispatch.feedback.callback_dialer import DialerConfig, originate_action, originate_outcome
 from dispatch.feedback.callbacks import DueCall
-from ivr import satisfaction_prompts as sp
-from ivr.satisfaction_dialer import DialerConfig, originate_action, originate_outcome
 from phones.citizen import Behaviour, citizen_scenario, dtmf_packets
 
 

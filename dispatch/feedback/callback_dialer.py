@@ -14,10 +14,10 @@ Asterisk over AMI to call the citizen::
     Async: true
 
 Once the citizen answers, the dialplan runs the FastAGI route ``satisfaction``
-(``ivr.satisfaction_survey``) with the call id. The ``OriginateResponse`` event says whether
-the phone was answered; when it was not, the outgoing channel's hang-up cause says why (no
-answer, busy, rejected, unreachable…), and the attempt is recorded as failed and retried
-later or given up.
+(``dispatch.feedback.callback_survey``) with the call id. The ``OriginateResponse`` event
+says whether the phone was answered; when it was not, the outgoing channel's hang-up cause
+says why (no answer, busy, rejected, unreachable…), and the attempt is recorded as failed
+and retried later or given up.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callback_prompts as sp
 from dispatch.feedback import callbacks as satisfaction_calls
 from dispatch.feedback.callbacks import DueCall, NotDialling
 from ivr import dialplan_variables as dv
-from ivr import satisfaction_prompts as sp
 from ivr.ami_listener import AmiListener
 
 log = logging.getLogger(__name__)

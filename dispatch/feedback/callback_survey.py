@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callback_prompts as sp
 from dispatch.feedback import callbacks as satisfaction_calls
 from dispatch.feedback.scale import DIGIT_TO_LEVEL
-from ivr import satisfaction_prompts as sp
 from ivr.agi_channel import AgiChannel, CallerHungUp
 
 log = logging.getLogger(__name__)
