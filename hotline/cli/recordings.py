@@ -1,4 +1,4 @@
-"""``hotline recordings …``: verify the store, purge what is past retention."""
+"""``hotline recordings``: verify the store, purge what is past retention."""
 
 from __future__ import annotations
 
@@ -6,32 +6,22 @@ import datetime as dt
 
 import click
 
+from custody import integrity
+from custody import purge as purging
+from hotline.cli import context
+
 
 @click.group()
 def recordings() -> None:
     """The recording store: integrity and retention."""
-    import hotline.models_registry  # noqa: F401  (every table mapped before any query)
 
 
 @recordings.command("verify")
 def verify() -> None:
     """Re-hash every stored file and check the manifest's chain; exits 1 on any problem."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from core.db import make_engine, make_session_factory
-    from custody import integrity
-    from hotline.cli import _settings
-
-    settings = _settings()
-    engine = make_engine(settings.effective_database_url)
-    try:
-        report = integrity.check_and_record(make_session_factory(engine), settings.data_dir,
-                                            dt.datetime.now(dt.UTC))
-    except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(f"the database is unreachable or not set up (run "
-                                   f"'hotline setup'): {exc.orig}") from exc
-    finally:
-        engine.dispose()
+    settings = context.settings()
+    with context.session_factory(settings) as sessions, context.database_errors():
+        report = integrity.check_and_record(sessions, settings.data_dir, dt.datetime.now(dt.UTC))
     click.echo(f"files checked: {report.files_checked}; manifest head: entry "
                f"{report.head_seq} {report.head_hash}")
     for problem in report.problems:
@@ -46,13 +36,9 @@ def verify() -> None:
 @click.option("--yes", is_flag=True, help="Delete them (without it, only list)")
 def purge(yes: bool) -> None:
     """List recordings past retention and not on hold; delete them with --yes."""
-    from core.db import make_engine, make_session_factory
-    from custody import purge as purging
-    from hotline.cli import _database, _settings
-
-    settings = _settings()
+    settings = context.settings()
     years, now = settings.recording_retention_years, dt.datetime.now(dt.UTC)
-    with _database(settings) as session:
+    with context.database(settings) as session:
         found = purging.candidates(session, years, now)
     click.echo(f"past retention ({years} years) and not on hold: {len(found)}")
     for item in found:
@@ -63,10 +49,7 @@ def purge(yes: bool) -> None:
         if found:
             click.echo("nothing deleted; run again with --yes to delete these")
         return
-    engine = make_engine(settings.effective_database_url)
-    try:
-        deleted = purging.purge(make_session_factory(engine), settings.recordings_dir, years,
-                                now, "hotline recordings purge")
-    finally:
-        engine.dispose()
+    with context.session_factory(settings) as sessions:
+        deleted = purging.purge(sessions, settings.recordings_dir, years, now,
+                                "hotline recordings purge")
     click.echo(f"deleted {len(deleted)} recording(s); each deletion is in the manifest")
