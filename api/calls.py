@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy.orm import Session
 
 from accounts.models import Role
 from api import evidence_transcripts
@@ -15,6 +17,8 @@ from asr import call_transcript as transcripts
 from core.ids import is_id
 from custody import replay_rules
 from ivr import call_store
+from ivr.models import Call
+from recordings import lookup
 
 router = APIRouter()
 
@@ -39,13 +43,23 @@ TRANSCRIPT_LABELS = {
     "parked": "转写失败，待人工处理",
 }
 
+def call_public(session: Session, call: Call) -> CallPublic:
+    return CallPublic.of(call, lookup.of_call(session, call.id))
+
+
+def calls_public(session: Session, calls: Sequence[Call]) -> list[CallPublic]:
+    """The calls with their recordings, found in one query."""
+    found = lookup.of_calls(session, [c.id for c in calls])
+    return [CallPublic.of(c, found.get(c.id)) for c in calls]
+
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many calls, newest first")]
 
 
 @router.get("/api/calls", response_model=list[CallPublic], tags=["calls"])
 def list_calls(session: SessionDep, _login: CallReader, limit: Limit = 100) -> list[CallPublic]:
     """Calls, newest first."""
-    return [CallPublic.model_validate(c) for c in call_store.list_calls(session, limit)]
+    return calls_public(session, call_store.list_calls(session, limit))
 
 
 @router.get("/api/calls/{call_id}", response_model=CallPublic, tags=["calls"])
@@ -53,7 +67,7 @@ def get_call(call_id: str, session: SessionDep, _login: CallReader) -> CallPubli
     call = call_store.get_call(session, call_id)
     if call is None:
         raise HTTPException(status_code=404, detail="call not found")
-    return CallPublic.model_validate(call)
+    return call_public(session, call)
 
 
 @router.get("/api/calls/{call_id}/transcript", response_model=CallTranscript, tags=["calls"])
@@ -78,12 +92,13 @@ def get_transcript(call_id: str, request: Request, sessions: WriterDep, settings
         call = call_store.get_call(session, call_id)
         if call is None:
             raise HTTPException(status_code=404, detail="call not found")
-        if call.recording is None:  # nothing was recorded, so there is nothing to read
+        recording = lookup.of_call(session, call.id)
+        if recording is None:  # nothing was recorded, so there is nothing to read
             found = transcripts.for_call(session, call.id)
             assert found is not None
             return CallTranscript.of(found)
-        decision = evidence_transcripts.decide(session, settings, login, call)
-        read = evidence_transcripts.Read(call.recording.id, decision)
+        decision = evidence_transcripts.decide(session, settings, login, call, recording)
+        read = evidence_transcripts.Read(recording.id, decision)
         found = transcripts.for_call(session, call.id) if decision.allowed else None
         shown = CallTranscript.of(found) if found is not None else None
     evidence_transcripts.record(sessions, login, request, evidence_transcripts.API, [read])

@@ -67,7 +67,8 @@ def _transcripts(request: Request, session: Session, settings: Settings, login: 
         recording = session.get(Recording, ref.id)
         if recording is None or recording.call is None:
             continue
-        decision = evidence_transcripts.decide(session, settings, login, recording.call)
+        decision = evidence_transcripts.decide(session, settings, login, recording.call,
+                                               recording)
         transcript = jobs.transcript_of(session, recording) if decision.allowed else None
         if transcript is not None:
             shown[recording.id] = transcript

@@ -28,6 +28,8 @@ from custody.replay_rules import Decision
 from dispatch.intake import call_context
 from dispatch.routing import units
 from ivr.models import Call
+from recordings import lookup
+from recordings.models import Recording
 
 # Where a transcript was shown (the access log's byte_range column).
 API, CALL_PAGE, REGISTRATION = "transcript api", "call page", "registration form"
@@ -58,10 +60,12 @@ def unit_id_of(session: Session, login: Login) -> str | None:
     return unit.id if unit else None
 
 
-def decide(session: Session, settings: Settings, login: Login, call: Call) -> Decision:
-    """May this person read the call's transcript now?"""
+def decide(session: Session, settings: Settings, login: Login, call: Call,
+           recording: Recording) -> Decision:
+    """May this person read the transcript of the call's recording now?"""
     return replay.decide_call(
-        session, call, replay_rules.Listener(login.username, login.role, login.phone),
+        session, call, recording.id,
+        replay_rules.Listener(login.username, login.role, login.phone),
         login.user_id, unit_id_of(session, login), now(), settings.operator_replay_days,
         replay_rules.TRANSCRIPT)
 
@@ -86,20 +90,23 @@ def call_context_for(session: Session, sessions: sessionmaker[Session], settings
     """The call's registration context (the page's form and the JSON route's), with what
     comes from its transcript only for those who may read it; shown or refused, the read is
     logged at ``place``. The decision is None for a call without a recording."""
-    decision = decide(session, settings, login, call) if call.recording else None
+    recording = lookup.of_call(session, call.id)
+    decision = decide(session, settings, login, call, recording) if recording else None
     context = call_context.build(session, call, ZoneInfo(settings.timezone), now(),
                                  settings.similar_case_days,
                                  readable=decision is None or decision.allowed)
-    if call.recording is not None and decision is not None:
-        record(sessions, login, request, place, [Read(call.recording.id, decision)])
+    if recording is not None and decision is not None:
+        record(sessions, login, request, place, [Read(recording.id, decision)])
     return context, decision
 
 
 @dataclass
 class Summaries:
-    """A list page's transcript column: the summaries the viewer may read, the refusals for
-    the others, and which recordings they may play (the same rule)."""
+    """A list page's transcript column: the listed calls' recordings, the summaries the
+    viewer may read, the refusals for the others, and which recordings they may play (the
+    same rule)."""
 
+    recordings: dict[str, Recording] = field(default_factory=dict)  # by call id
     texts: dict[str, transcripts.TranscriptSummary] = field(default_factory=dict)
     withheld: dict[str, Decision] = field(default_factory=dict)
     playable: set[str] = field(default_factory=set)
@@ -109,24 +116,23 @@ def summaries(session: Session, sessions: sessionmaker[Session], settings: Setti
               login: Login, request: Request, calls: Sequence[Call], place: str) -> Summaries:
     """Each listed call's transcript summary where the viewer may read it (each shown text
     logged), a job's state for the others still waiting."""
-    recorded = [c for c in calls if c.recording is not None]
-    found = transcripts.summaries(session, [c.recording for c in recorded if c.recording])
-    result = Summaries()
+    result = Summaries(recordings=lookup.of_calls(session, [c.id for c in calls]))
+    recorded = [(c, result.recordings[c.id]) for c in calls if c.id in result.recordings]
+    found = transcripts.summaries(session, [recording for _, recording in recorded])
     shown: list[Read] = []
-    for call in recorded:
-        assert call.recording is not None
-        decision = decide(session, settings, login, call)
+    for call, recording in recorded:
+        decision = decide(session, settings, login, call, recording)
         if decision.allowed:
-            result.playable.add(call.recording.id)
-        summary = found.get(call.recording.id)
+            result.playable.add(recording.id)
+        summary = found.get(recording.id)
         if summary is None:
             continue
         if summary.state in JOB_STATES:
-            result.texts[call.recording.id] = summary
+            result.texts[recording.id] = summary
         elif decision.allowed:
-            result.texts[call.recording.id] = summary
-            shown.append(Read(call.recording.id, decision))
+            result.texts[recording.id] = summary
+            shown.append(Read(recording.id, decision))
         else:
-            result.withheld[call.recording.id] = decision
+            result.withheld[recording.id] = decision
     record(sessions, login, request, place, shown)
     return result

@@ -7,6 +7,8 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict
 
 from asr.call_transcript import CallTranscriptView
+from ivr.models import Call
+from recordings.models import Recording
 
 
 class RecordingPublic(BaseModel):
@@ -42,6 +44,14 @@ class CallPublic(BaseModel):
     failure_reason: str | None
     recording_problem: str | None
     recording: RecordingPublic | None
+
+    @classmethod
+    def of(cls, call: Call, recording: Recording | None) -> CallPublic:
+        """A call and its recording (``recordings.lookup``: the call row does not hold it)."""
+        values = {name: getattr(call, name) for name in cls.model_fields if name != "recording"}
+        return cls.model_validate(
+            {**values, "recording": RecordingPublic.model_validate(recording) if recording
+             else None})
 
     @property
     def duration_seconds(self) -> float | None:

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from api.auth import CaseWorker, Login
-from api.calls import OUTCOME_LABELS
+from api.calls import OUTCOME_LABELS, calls_public
 from api.case_schemas import (
     CallbackAttemptIn,
     CallbackAttemptPublic,
@@ -43,15 +43,16 @@ def queue(session: SessionDep, _login: CaseWorker,
           limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[WaitingCallPublic]:
     """Calls waiting to be registered (messages, answered calls without a case):
     real-name callers first, then newest first."""
-    return [WaitingCallPublic(call=CallPublic.model_validate(item.call),
-                              known_name=item.known_name, real_name=item.real_name)
-            for item in work_queue.waiting_calls(session, limit)]
+    waiting = work_queue.waiting_calls(session, limit)
+    calls = calls_public(session, [item.call for item in waiting])
+    return [WaitingCallPublic(call=call, known_name=item.known_name, real_name=item.real_name)
+            for item, call in zip(waiting, calls, strict=True)]
 
 
-def callback_public(item: work_queue.Callback) -> CallbackPublic:
+def callback_public(item: work_queue.Callback, call: CallPublic) -> CallbackPublic:
     return CallbackPublic(
         id=item.request.id, status=item.request.status, created_at=item.request.created_at,
-        call=CallPublic.model_validate(item.call),
+        call=call,
         attempts=[CallbackAttemptPublic.model_validate(a) for a in item.attempts])
 
 
@@ -59,8 +60,9 @@ def callback_public(item: work_queue.Callback) -> CallbackPublic:
 def callbacks(session: SessionDep, _login: CaseWorker,
               include_done: bool = False) -> list[CallbackPublic]:
     """漏接回拨: abandoned calls to call back, with every attempt's outcome."""
-    return [callback_public(item)
-            for item in work_queue.callbacks(session, include_done=include_done)]
+    items = work_queue.callbacks(session, include_done=include_done)
+    calls = calls_public(session, [item.call for item in items])
+    return [callback_public(item, call) for item, call in zip(items, calls, strict=True)]
 
 
 @router.post("/api/callbacks/{request_id}/attempts", response_model=CallbackAttemptPublic,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from asr import jobs
 from asr.models import TranscriptionJob, TranscriptRecord
 from ivr import call_store
+from recordings import lookup
 from recordings.models import Recording
 
 
@@ -26,7 +27,7 @@ def for_call(session: Session, call_id: str) -> CallTranscriptView | None:
     call = call_store.get_call(session, call_id)
     if call is None:
         return None
-    recording = call.recording
+    recording = lookup.of_call(session, call.id)
     if recording is None:
         return CallTranscriptView(call.id, None, None, None)
     return CallTranscriptView(call.id, recording.id, jobs.job_of(session, recording),

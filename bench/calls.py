@@ -26,6 +26,7 @@ from hotline import processes, provision
 from ivr import call_store, cdr, prompts
 from ivr.asterisk_config import AsteriskDirs
 from phones.sipp import free_udp_port, place_call
+from recordings import lookup
 from recordings.store import sha256_file
 
 CLIP = Path(__file__).resolve().parent.parent.parent / "shared/audio/samples"
@@ -50,10 +51,11 @@ def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime
         call = call_store.latest_call_from(session, caller, since)
         if call is None or not call_store.is_settled(call):
             return None
-        if call.recording is None:
+        recording = lookup.of_call(session, call.id)
+        if recording is None:
             return call.outcome or "?"
-        path = settings.recordings_dir / call.recording.path
-        if sha256_file(path) != call.recording.sha256:
+        path = settings.recordings_dir / recording.path
+        if sha256_file(path) != recording.sha256:
             return "corrupt"
         return call.outcome
 

@@ -6,7 +6,8 @@ access log, and building an evidence package; with the process's peak memory.
                                        [--database-url URL]
 
 Recordings are stereo 8 kHz 16-bit WAV (a 60 s call is 1.9 MB), stored through the same
-path as at hang-up (``store.ingest`` + ``call_store.attach_recording``).
+path as at hang-up (``store.ingest`` + ``recordings.ingest.attach``, with the links to cases
+and the transcription job).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from asr import jobs
 from core.db import make_engine, make_session_factory, transaction
 from custody import access, bundle, dossier, integrity
+from dispatch.cases.recording_links import link_recording
 from dispatch.intake import register as intake
 from hotline import migrate
 from ivr import call_store
 from ivr.call_state import CallState
-from recordings import store
+from recordings import ingest, store
 from tests.builders import tone_wav
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
@@ -62,7 +65,8 @@ def main() -> None:
                     f"b.{n}", caller_number="13800138000", started_at=T0, answered_at=T0,
                     ended_at=T0 + dt.timedelta(seconds=args.seconds)))
                 stored = store.ingest(spool, data / "recordings", T0, interleaved=False)
-                call_store.attach_recording(session, call, stored, T0)
+                ingest.attach(session, call, stored, T0, link_case=link_recording,
+                              on_stored=jobs.enqueue)
                 recording_ids.append(stored.id)
                 call_ids.append(call.id)
             took += time.perf_counter() - started

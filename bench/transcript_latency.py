@@ -31,6 +31,7 @@ from core.waiting import wait_for
 from hotline import processes, provision
 from ivr import call_store, prompts
 from phones.sipp import OperatorPhone, free_udp_port, place_call
+from recordings import lookup
 from tests.builders import KOREAN_MODEL, korean_speech
 
 
@@ -58,9 +59,10 @@ def latency(engine: Engine, caller: str, since: dt.datetime) -> float:
     def transcribed() -> float | None:
         with sessions() as session:
             call = call_store.latest_call_from(session, caller, since)
-            if call is None or call.recording is None or call.ended_at is None:
+            recording = lookup.of_call(session, call.id) if call is not None else None
+            if call is None or recording is None or call.ended_at is None:
                 return None
-            transcript = jobs.transcript_of(session, call.recording)
+            transcript = jobs.transcript_of(session, recording)
             if transcript is None:
                 return None
             return (transcript.created_at - call.ended_at).total_seconds()

@@ -149,16 +149,18 @@ def decide(session: Session, recording: Recording, listener: replay_rules.Listen
            user_id: str, unit_id: str | None, now: dt.datetime,
            operator_days: int) -> replay_rules.Decision:
     """May the listener hear this recording now?"""
-    return decide_call(session, recording.call, listener, user_id, unit_id, now,
+    return decide_call(session, recording.call, recording.id, listener, user_id, unit_id, now,
                        operator_days, replay_rules.RECORDING)
 
 
-def decide_call(session: Session, call: Call, listener: replay_rules.Listener, user_id: str,
-                unit_id: str | None, now: dt.datetime, operator_days: int,
+def decide_call(session: Session, call: Call, recording_id: str | None,
+                listener: replay_rules.Listener, user_id: str, unit_id: str | None,
+                now: dt.datetime, operator_days: int,
                 what: str = replay_rules.TRANSCRIPT) -> replay_rules.Decision:
-    """The facts of one call for the pure rule: its operator, its cases, the listener's
-    reason in force and their unit's grant still valid."""
-    cases = cases_of_call(session, call.id, call.recording.id if call.recording else None)
+    """The facts of one call (and its recording's id, None if it has none) for the pure
+    rule: its operator, its cases, the listener's reason in force and their unit's grant
+    still valid."""
+    cases = cases_of_call(session, call.id, recording_id)
     case_ids = [c.id for c in cases]
     reason = active_reason(session, user_id, case_ids, now)
     granted = active_grant(session, unit_id, case_ids, now) if unit_id else None

@@ -8,12 +8,17 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr import jobs
 from core import secrets as secrets_mod
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
+from dispatch.cases.recording_links import link_recording
 from dispatch.feedback.callback_dialer import dialer_for
 from dispatch.feedback.callback_survey import survey_for
 from ivr import dialplan_variables as dv
@@ -23,6 +28,7 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.call_flow import CallFlow, CallFlowConfig
 from ivr.call_tracker import CallTracker, TrackerPaths
 from ivr.fastagi import FastAgiApplication
+from recordings.ingest import RecordingIngest
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +62,38 @@ def call_flow_config(settings: Settings) -> CallFlowConfig:
     )
 
 
+def recording_ingest(sessions: sessionmaker[Session], recordings_dir: Path,
+                     clock: Callable[[], dt.datetime]) -> RecordingIngest:
+    """The store's ingest as this process runs it: the case registered from the call is
+    linked to its recording (dispatch), and a stored recording is queued for transcription
+    (asr)."""
+    return RecordingIngest(sessions, recordings_dir, clock, link_case=link_recording,
+                           on_stored=jobs.enqueue)
+
+
+def build_tracker(sessions: sessionmaker[Session], paths: TrackerPaths, recordings_dir: Path,
+                  clock: Callable[[], dt.datetime], ingest_timeout: float) -> CallTracker:
+    """The call tracker, handing finished calls' recordings to :func:`recording_ingest`."""
+    return CallTracker(sessions, paths, clock=clock, ingest_timeout=ingest_timeout,
+                       recordings=recording_ingest(sessions, recordings_dir, clock))
+
+
+def tracker_for(settings: Settings, sessions: sessionmaker[Session], cdr_csv: Path,
+                clock: Callable[[], dt.datetime] = utc_now) -> CallTracker:
+    """The tracker of this process, from its settings (``cdr_csv``: Asterisk's CDR file)."""
+    return build_tracker(
+        sessions,
+        TrackerPaths(settings.spool_dir, cdr_csv, dv.CONTEXT_CALLERS, settings.hotline_number),
+        settings.recordings_dir, clock, settings.recording_ingest_timeout_seconds)
+
+
 async def run(settings: Settings, modules_dir: str) -> None:
     loop = asyncio.get_running_loop()
     secrets = secrets_mod.load(settings.data_dir)
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     dirs = AsteriskDirs.for_settings(settings, modules_dir)
-    tracker = CallTracker(
-        sessions,
-        TrackerPaths(settings.spool_dir, settings.recordings_dir, dirs.cdr_csv,
-                     dv.CONTEXT_CALLERS, settings.hotline_number),
-        clock=utc_now,
-        ingest_timeout=settings.recording_ingest_timeout_seconds,
-    )
+    tracker = tracker_for(settings, sessions, dirs.cdr_csv)
     state = {"ami": False, "agi": False}
     status_path = status_file(settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from asr import jobs
 from ivr.call_state import CallState, Outcome
 from ivr.models import Call, CallbackRequest, ConsoleEvent
-from recordings import links, manifest
-from recordings.models import Recording
-from recordings.store import StoredFile
 
 # The citizen reached nobody: they gave up waiting, or the hotline failed them.
 CALLBACK_OUTCOMES = {Outcome.ABANDONED, Outcome.FAILED}
@@ -74,36 +70,6 @@ def save_state(session: Session, state: CallState) -> Call:
     return call
 
 
-def attach_recording(
-    session: Session, call: Call, stored: StoredFile, now: dt.datetime
-) -> Recording:
-    """Link a stored recording to its call (and to the case registered from it, if any),
-    add it to the manifest and queue its transcription, in one transaction."""
-    case = links.check(session, call, stored.id, stored.relative_path)
-    recording = Recording(
-        id=stored.id,
-        call_id=call.id,
-        path=stored.relative_path,
-        sha256=stored.sha256,
-        size_bytes=stored.size_bytes,
-        duration_seconds=stored.info.duration_seconds,
-        sample_rate=stored.info.sample_rate,
-        channels=stored.info.channels,
-        status="partial" if stored.repaired else "complete",
-        created_at=now,
-    )
-    session.add(recording)
-    call.spool_path = None
-    session.flush()
-    if case is not None:
-        case.recording_id = recording.id
-    manifest.append(session, manifest.STORED, manifest.Item(
-        manifest.RECORDING, stored.id, stored.relative_path, stored.sha256, stored.size_bytes,
-        call_id=call.id, case_id=case.id if case else ""), now, "ivr")
-    jobs.enqueue(session, recording, now)
-    return recording
-
-
 def state_of(call: Call) -> CallState:
     """Rebuild the reducer's state from a stored row (used after a restart)."""
     return CallState(
@@ -139,17 +105,6 @@ def calls_awaiting_recording(session: Session) -> list[Call]:
                                Call.recording_problem.is_(None))
         )
     )
-
-
-def claim_spool_file(session: Session, uniqueid: str, path: str) -> bool:
-    """Give a spool file to its call when the call holds neither a recording nor a spool file
-    of its own (the ivr died after the recording began, before it noted the file). False when
-    the call is unknown or already has its recording."""
-    call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
-    if call is None or call.recording is not None or call.spool_path is not None:
-        return False
-    call.spool_path = path
-    return True
 
 
 def known_spool_paths(session: Session) -> set[str]:

@@ -1,5 +1,6 @@
-"""Apply call events to call state, keep the database current, and link each finished call
-to its recording. Also reconciles after the AMI connection or either side restarted."""
+"""Apply call events to call state, keep the database current, and hand each finished call's
+recording to the store (a :class:`RecordingHandoff`, wired by the composition root). Also
+reconciles after the AMI connection or either side restarted."""
 
 from __future__ import annotations
 
@@ -7,22 +8,20 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import shutil
 from collections.abc import Callable, Collection, Sequence
 from functools import reduce
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import wav
 from core.db import transaction
 from core.waiting import async_wait_for
 from ivr import call_store, cdr
 from ivr import events as ev
 from ivr.call_state import CallState, apply
 from ivr.models import Call
-from recordings import links, store
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,26 @@ class LiveCall:
 @dataclasses.dataclass(frozen=True)
 class TrackerPaths:
     spool_dir: Path
-    recordings_dir: Path
     cdr_csv: Path
     caller_context: str
     hotline_number: str
+
+
+class RecordingHandoff(Protocol):
+    """Where a finished call's spool file goes: the recording store's ingest."""
+
+    def store(self, uniqueid: str) -> Path | None:
+        """Take the call's spool file into the store, all or nothing (on failure the file is
+        back in the spool). The spool file it took; None when nothing was stored."""
+
+    def claim(self, uniqueid: str, spool_file: Path) -> bool:
+        """Give a spool file to its known call if that call has neither a recording nor a
+        spool file; False when it is unknown or already has its recording."""
+
+
+def done_marker(spool_file: Path) -> Path:
+    """MixMonitor's post-recording command touches this once the file is closed."""
+    return spool_file.with_suffix(".done")
 
 
 class CallTracker:
@@ -57,11 +72,13 @@ class CallTracker:
         paths: TrackerPaths,
         clock: Callable[[], dt.datetime],
         ingest_timeout: float,
+        recordings: RecordingHandoff,
     ) -> None:
         self.sessions = sessions
         self.paths = paths
         self.clock = clock
         self.ingest_timeout = ingest_timeout
+        self.recordings = recordings
         self.active: dict[str, CallState] = {}
         self.finishing: set[asyncio.Task[None]] = set()
 
@@ -107,12 +124,12 @@ class CallTracker:
             log.error("storing a recording failed", exc_info=task.exception())
 
     async def finish(self, state: CallState, wait_for_writer: bool) -> None:
-        """Move the call's recording into the store and link it, once Asterisk closed it."""
+        """Hand the call's recording to the store once Asterisk closed it."""
         if not state.recording_path:
             return
         spool = Path(state.recording_path)
         if wait_for_writer:
-            marker = store.done_marker(spool)
+            marker = done_marker(spool)
 
             async def closed() -> bool:
                 return marker.exists()
@@ -125,41 +142,10 @@ class CallTracker:
         await asyncio.to_thread(self.store_recording, state.uniqueid)
 
     def store_recording(self, uniqueid: str) -> None:
-        """Move the call's spool file into the store and link it, all or nothing: if the
-        database write fails, the file goes back to the spool and stays known by its path."""
-        stored: store.StoredFile | None = None
-        spool: Path | None = None
-        try:
-            with transaction(self.sessions) as session:
-                call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
-                if call is None or call.spool_path is None or call.recording_problem:
-                    return
-                spool = Path(call.spool_path)
-                if not spool.exists():
-                    log.error("call %s: recording %s is missing", uniqueid, spool)
-                    call.recording_problem = f"recording file missing: {spool}"
-                    return
-                try:
-                    stored = store.ingest(spool, self.paths.recordings_dir, call.started_at)
-                except wav.WavError as exc:
-                    log.error("call %s: unusable recording %s: %s", uniqueid, spool, exc)
-                    call.recording_problem = f"unusable recording: {exc}"
-                    return
-                call_store.attach_recording(session, call, stored, self.clock())
-        except Exception as exc:
-            if stored is not None and spool is not None:
-                shutil.move(str(self.paths.recordings_dir / stored.relative_path), spool)
-            if not isinstance(exc, links.LinkError):
-                raise
-            log.error("call %s: recording not stored, its links disagree: %s", uniqueid, exc)
-            with transaction(self.sessions) as session:
-                call = session.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid))
-                if call is not None:
-                    call.recording_problem = f"links disagree: {exc}"
-            return
-        if stored is not None and spool is not None:
-            store.done_marker(spool).unlink(missing_ok=True)
-            log.info("call %s: recording stored (%s)", uniqueid, stored.sha256[:12])
+        """Hand the call's spool file to the store; once it is in, its done marker goes."""
+        spool = self.recordings.store(uniqueid)
+        if spool is not None:
+            done_marker(spool).unlink(missing_ok=True)
 
     async def drain(self, timeout: float = 30) -> None:
         if self.finishing:
@@ -270,9 +256,7 @@ class CallTracker:
             if str(path) in known_paths:
                 continue
             if uniqueid in known_ids:
-                with transaction(self.sessions) as session:
-                    claimed = call_store.claim_spool_file(session, uniqueid, str(path))
-                if claimed:
+                if self.recordings.claim(uniqueid, path):
                     self.store_recording(uniqueid)
                     log.warning("call %s: recording %s begun before the ivr noted it, stored",
                                 uniqueid, path)

@@ -6,11 +6,10 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
 from ivr import fields
-from recordings.models import Recording
 
 
 def new_id() -> str:
@@ -41,10 +40,6 @@ class Call(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     spool_path: Mapped[str | None] = mapped_column(Text)
     recording_problem: Mapped[str | None] = mapped_column(Text)
-
-    recording: Mapped[Recording | None] = relationship(
-        back_populates="call", uselist=False, lazy="joined"
-    )
 
 
 class CallbackRequest(Base):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime
-
-if TYPE_CHECKING:
-    from ivr.models import Call
+from ivr.models import Call
 
 
 class Recording(Base):
@@ -29,7 +26,7 @@ class Recording(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    call: Mapped[Call] = relationship(back_populates="recording")
+    call: Mapped[Call] = relationship()
 
 
 class ManifestEntry(Base):

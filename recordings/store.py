@@ -63,8 +63,3 @@ def ingest(
         info=info,
         repaired=repaired,
     )
-
-
-def done_marker(spool_file: Path) -> Path:
-    """MixMonitor's post-recording command touches this once the file is closed."""
-    return spool_file.with_suffix(".done")

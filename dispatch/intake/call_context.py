@@ -18,6 +18,7 @@ from dispatch.cases.registration import Channel
 from dispatch.intake import call_queue as work_queue
 from dispatch.intake import case_store, prefill
 from ivr.models import Call
+from recordings import lookup
 
 
 @dataclass
@@ -46,8 +47,8 @@ def build(session: Session, call: Call, zone: ZoneInfo, now: dt.datetime,
           similar_days: int, *, readable: bool) -> CallContext:
     """``readable``: whether the person at the form may read the call's transcript (the
     replay rules decide); if not, nothing is pre-filled or suggested from it."""
-    transcript = jobs.transcript_of(session, call.recording) \
-        if call.recording and readable else None
+    recording = lookup.of_call(session, call.id) if readable else None
+    transcript = jobs.transcript_of(session, recording) if recording else None
     text = caller_text(transcript)
     whole = transcript.clean_text if transcript else ""
     suggested = prefill.suggest_type(text)

@@ -23,6 +23,7 @@ from dispatch.deadlines.stage_clocks import Rules
 from dispatch.knowledge import entries as knowledge
 from dispatch.knowledge import text_similarity
 from ivr import call_store
+from recordings import lookup
 
 
 class AlreadyRegistered(ValueError):
@@ -126,9 +127,10 @@ def _link_call(session: Session, case: Case, call_id: str) -> None:
     if existing is not None:
         raise AlreadyRegistered(existing)
     case.call_id = call.id
-    if call.recording is not None:
-        case.recording_id = call.recording.id
-        transcript = jobs.transcript_of(session, call.recording)
+    recording = lookup.of_call(session, call.id)
+    if recording is not None:
+        case.recording_id = recording.id
+        transcript = jobs.transcript_of(session, recording)
         if transcript is not None:
             case.transcript_id = transcript.id
 
@@ -139,10 +141,10 @@ def current_links(session: Session, case: Case) -> tuple[str | None, str | None]
     recording_id, transcript_id = case.recording_id, case.transcript_id
     if case.call_id is None or (recording_id and transcript_id):
         return recording_id, transcript_id
-    call = call_store.get_call(session, case.call_id)
-    if call is not None and call.recording is not None:
-        recording_id = recording_id or call.recording.id
-        transcript = jobs.transcript_of(session, call.recording)
+    recording = lookup.of_call(session, case.call_id)
+    if recording is not None:
+        recording_id = recording_id or recording.id
+        transcript = jobs.transcript_of(session, recording)
         transcript_id = transcript_id or (transcript.id if transcript else None)
     return recording_id, transcript_id
 

@@ -14,7 +14,7 @@ from panoramisk import Manager
 from core.db import make_engine, make_session_factory
 from core.secrets import load as load_secrets
 from core.settings import Settings
-from hotline import provision
+from hotline import ivr_service, provision
 from ivr import asterisk_process
 from ivr import dialplan_variables as dv
 from ivr.ami_adapter import AdapterConfig
@@ -22,7 +22,7 @@ from ivr.ami_listener import AmiListener
 from ivr.ami_protocol import Utf8AMIProtocol
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
-from ivr.call_tracker import CallTracker, TrackerPaths
+from ivr.call_tracker import TrackerPaths
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.asterisk
@@ -131,11 +131,11 @@ def test_listener_logs_in_reconciles_and_comes_back_after_a_restart(
     secrets = load_secrets(settings.data_dir)
     engine = make_engine(settings.effective_database_url)
     dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
-    tracker = CallTracker(
+    tracker = ivr_service.build_tracker(
         make_session_factory(engine),
-        TrackerPaths(settings.spool_dir, settings.recordings_dir, dirs.cdr_csv,
-                     dv.CONTEXT_CALLERS, settings.hotline_number),
-        clock=lambda: dt.datetime.now(dt.UTC), ingest_timeout=1,
+        TrackerPaths(settings.spool_dir, dirs.cdr_csv, dv.CONTEXT_CALLERS,
+                     settings.hotline_number),
+        settings.recordings_dir, clock=lambda: dt.datetime.now(dt.UTC), ingest_timeout=1,
     )
     logins: list[bool] = []
 

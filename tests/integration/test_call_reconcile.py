@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
+from hotline import ivr_service
 from ivr import call_store, fields
 from ivr import events as ev
 from ivr.call_state import CallState
 from ivr.call_tracker import CallTracker, LiveCall, TrackerPaths
 from ivr.models import Call, CallbackRequest
+from recordings import lookup
 from tests.builders import tone_wav
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
@@ -26,9 +28,9 @@ LOST = "call flow lost: its AGI connection closed mid-call"
 
 
 def tracker(sessions: sessionmaker[Session], tmp_path: Path) -> CallTracker:
-    paths = TrackerPaths(tmp_path / "spool", tmp_path / "store", tmp_path / "Master.csv",
-                         "hotline-in", "12345")
-    return CallTracker(sessions, paths, clock=lambda: NOW, ingest_timeout=2)
+    paths = TrackerPaths(tmp_path / "spool", tmp_path / "Master.csv", "hotline-in", "12345")
+    return ivr_service.build_tracker(sessions, paths, tmp_path / "store", lambda: NOW,
+                                     ingest_timeout=2)
 
 
 def started(uid: str, at: dt.datetime = T0, caller: str = "13700000003") -> ev.CallStarted:
@@ -172,7 +174,9 @@ def test_a_recording_begun_before_the_ivr_noted_it_is_stored_with_its_failed_cal
     asyncio.run(calls.reconcile([]))  # safe to run twice
     call = stored(sessions, "8.7")
     assert (call.outcome, call.failure_reason) == ("failed", LOST)
-    assert call.recording is not None, "the recording is stored with its call"
+    with sessions() as session:
+        recording = lookup.of_call(session, call.id)
+    assert recording is not None, "the recording is stored with its call"
     assert not spool.exists(), "nothing is left in the spool"
-    assert (tmp_path / "store" / call.recording.path).exists()
+    assert (tmp_path / "store" / recording.path).exists()
     assert on_callback_list(sessions, call)

@@ -11,13 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr.models import TranscriptionJob
 from core.db import transaction
 from dispatch.cases.models import Case
+from dispatch.cases.recording_links import link_recording
+from hotline import ivr_service
 from ivr import call_store
 from ivr import events as ev
 from ivr.call_state import CallState, apply
 from ivr.call_tracker import CallTracker, TrackerPaths
 from ivr.models import Call, CallbackRequest
+from recordings import lookup
+from recordings.ingest import RecordingIngest
 from recordings.models import ManifestEntry, Recording
 from recordings.store import sha256_file
 
@@ -42,9 +47,9 @@ def write_recording(path: Path, seconds: float = 2.0, crashed: bool = False) -> 
 
 
 def tracker(sessions: sessionmaker[Session], tmp_path: Path) -> CallTracker:
-    paths = TrackerPaths(tmp_path / "spool", tmp_path / "store", tmp_path / "Master.csv",
-                         "hotline-in", "12345")
-    return CallTracker(sessions, paths, clock=lambda: NOW, ingest_timeout=2)
+    paths = TrackerPaths(tmp_path / "spool", tmp_path / "Master.csv", "hotline-in", "12345")
+    return ivr_service.build_tracker(sessions, paths, tmp_path / "store", lambda: NOW,
+                                     ingest_timeout=2)
 
 
 def started(uid: str, caller: str = "13800138000") -> ev.CallStarted:
@@ -94,7 +99,7 @@ def test_live_events_link_the_recording_at_hang_up(
     with sessions() as session:
         call = session.query(Call).one()
         assert call.outcome == "message_left"
-        recording = call.recording
+        recording = lookup.of_call(session, call.id)
         assert recording is not None
         assert (recording.channels, recording.sample_rate, recording.status) == (2, 8000,
                                                                                   "complete")
@@ -133,8 +138,9 @@ def test_reconcile_fails_lost_calls_and_keeps_their_partial_recording(
         call = session.query(Call).one()
         assert call.outcome == "failed"
         assert call.failure_reason is not None and "Asterisk restarted" in call.failure_reason
-        assert call.recording is not None and call.recording.status == "partial"
-        assert call.recording.duration_seconds == pytest.approx(3.0)
+        recording = lookup.of_call(session, call.id)
+        assert recording is not None and recording.status == "partial"
+        assert recording.duration_seconds == pytest.approx(3.0)
         assert session.query(Recording).count() == 1
 
 
@@ -171,14 +177,15 @@ def test_reconcile_adopts_orphan_recordings_and_cdr_only_calls(
         by_id = {c.asterisk_uniqueid: c for c in session.query(Call)}
         assert set(by_id) == {"6.1", "7.1"}
         assert by_id["6.1"].caller_number == "13600000001"
-        assert by_id["6.1"].recording is not None
-        assert by_id["7.1"].outcome == "failed" and by_id["7.1"].recording is None
+        assert lookup.of_call(session, by_id["6.1"].id) is not None
+        assert by_id["7.1"].outcome == "failed"
+        assert lookup.of_call(session, by_id["7.1"].id) is None
         assert "Hangup" in (by_id["7.1"].failure_reason or "")
     assert not orphan.exists()
 
 
 def test_a_failed_database_write_puts_the_recording_back(
-    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool" / "20261120" / "8.1.wav"
     write_recording(spool)
@@ -187,13 +194,13 @@ def test_a_failed_database_write_puts_the_recording_back(
     with transaction(sessions) as session:
         call_store.save_state(session, state)
 
-    def broken(*_args: object, **_kwargs: object) -> None:
+    def broken(*_args: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(call_store, "attach_recording", broken)
-    calls = tracker(sessions, tmp_path)
-    with pytest.raises(RuntimeError):
-        calls.store_recording("8.1")
+    ingest = RecordingIngest(sessions, tmp_path / "store", lambda: NOW,
+                             link_case=link_recording, on_stored=broken)
+    with pytest.raises(RuntimeError, match="database went away"):
+        ingest.store("8.1")
     assert spool.exists(), "no orphaned file in the store"
     assert not list((tmp_path / "store").rglob("*.wav"))
     with sessions() as session:
@@ -215,7 +222,7 @@ def test_a_corrupt_spool_file_is_flagged_kept_and_not_retried(
     calls.store_recording("9.1")
     with sessions() as session:
         call = session.query(Call).one()
-        assert call.recording is None
+        assert lookup.of_call(session, call.id) is None
         assert call.recording_problem is not None and "unusable" in call.recording_problem
         assert call.spool_path == str(spool), "the database still knows the file"
         assert call_store.calls_awaiting_recording(session) == []
@@ -247,7 +254,48 @@ def test_a_recording_whose_links_disagree_stays_in_the_spool_and_is_flagged(
     assert not list((tmp_path / "store").rglob("*.wav"))
     with sessions() as session:
         stored = session.query(Call).filter_by(asterisk_uniqueid="10.1").one()
-        assert stored.recording is None
+        assert lookup.of_call(session, stored.id) is None
         assert stored.recording_problem is not None
         assert "links disagree" in stored.recording_problem
         assert session.query(ManifestEntry).count() == 0
+
+
+def test_ingest_hands_the_stored_recording_to_the_next_stage(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """What follows a stored recording is whatever the composition root hands the ingest: it
+    gets the recording's row, in the transaction that stored it, with the ingest's time."""
+    spool = tmp_path / "spool" / "20261120" / "11.1.wav"
+    write_recording(spool)
+    with transaction(sessions) as session:
+        call_store.save_state(session, CallState("11.1", started_at=T0, ended_at=T0,
+                                                 recording_path=str(spool)))
+    handed: list[tuple[str, str, dt.datetime, bool]] = []
+
+    def on_stored(session: Session, recording: Recording, now: dt.datetime) -> None:
+        handed.append((recording.id, recording.sha256, now, recording in session))
+
+    ingest = RecordingIngest(sessions, tmp_path / "store", lambda: NOW,
+                             link_case=link_recording, on_stored=on_stored)
+    assert ingest.store("11.1") == spool
+    with sessions() as session:
+        recording = session.query(Recording).one()
+        assert handed == [(recording.id, recording.sha256, NOW, True)]
+        assert session.query(TranscriptionJob).count() == 0, "only what was handed in runs"
+    assert ingest.store("11.1") is None, "stored once"
+    assert len(handed) == 1
+
+
+def test_the_ivr_process_queues_each_stored_recording_for_transcription(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool" / "20261120" / "12.1.wav"
+    write_recording(spool)
+    with transaction(sessions) as session:
+        call_store.save_state(session, CallState("12.1", started_at=T0, ended_at=T0,
+                                                 recording_path=str(spool)))
+    tracker(sessions, tmp_path).store_recording("12.1")
+    with sessions() as session:
+        recording = session.query(Recording).one()
+        job = session.query(TranscriptionJob).one()
+        assert (job.recording_id, job.recording_sha256) == (recording.id, recording.sha256)

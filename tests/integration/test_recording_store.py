@@ -16,14 +16,16 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr import jobs
 from core.db import transaction
 from core.settings import PROJECT_ROOT, Settings
 from custody import access, holds, integrity
 from dispatch.cases.models import Case
+from dispatch.cases.recording_links import link_recording
 from dispatch.intake import register as intake
 from ivr import call_store
 from ivr.call_state import CallState
-from recordings import links, manifest, store
+from recordings import ingest, links, manifest, store
 from recordings.models import ManifestEntry, Recording
 from tests.builders import T0, add_recorded_call, drop_append_only_guards, flip_byte, tone_wav
 
@@ -191,7 +193,8 @@ def test_a_case_registered_during_the_call_is_linked_when_the_recording_is_store
         found = call_store.get_call(session, call_id)
         assert found is not None
         stored = store.ingest(spool, settings.recordings_dir, T0, interleaved=False)
-        recording = call_store.attach_recording(session, found, stored, T0)
+        recording = ingest.attach(session, found, stored, T0, link_case=link_recording,
+                                  on_stored=jobs.enqueue)
     with sessions() as session:
         linked = session.get(Case, case.id)
         assert linked is not None and linked.recording_id == recording.id
@@ -215,7 +218,8 @@ def test_a_recording_whose_links_disagree_is_not_stored(
             transaction(sessions) as session:
         found = call_store.get_call(session, call_id)
         assert found is not None
-        call_store.attach_recording(session, found, stored, T0)
+        ingest.attach(session, found, stored, T0, link_case=link_recording,
+                      on_stored=jobs.enqueue)
     assert [e.object_id for e in entries(sessions)] == [other_recording], \
         "nothing entered the manifest"
     assert other_call
