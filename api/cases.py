@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import evidence_transcripts
 from api.auth import CaseWorker
+from api.calls import call_public, calls_public
 from api.case_schemas import (
     AttachmentPublic,
     CasePublic,
@@ -28,7 +29,6 @@ from api.case_schemas import (
 )
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
-from api.schemas import CallPublic
 from core.db import transaction
 from core.ids import is_case_number, is_id
 from core.settings import Settings
@@ -217,12 +217,12 @@ def registration_context(call_id: str, request: Request, sessions: WriterDep,
         context, decision = evidence_transcripts.call_context_for(
             session, sessions, settings, login, request, call, evidence_transcripts.REGISTRATION)
         return RegistrationContext(
-            call=CallPublic.model_validate(call), form=context.form,
+            call=call_public(session, call), form=context.form,
             transcript_withheld=decision.refusal_en if decision and not decision.allowed
             else None,
             type_reason=context.type_reason, subjects=context.subjects,
             numbers=context.numbers,
-            earlier_calls=[CallPublic.model_validate(c) for c in context.earlier_calls],
+            earlier_calls=calls_public(session, context.earlier_calls),
             earlier_cases=[CaseSummary.model_validate(c) for c in context.earlier_cases],
             same_phone_open=[CaseSummary.model_validate(c) for c in context.same_phone_open],
             similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)

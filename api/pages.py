@@ -47,6 +47,7 @@ from dispatch.intake import register as intake
 from dispatch.intake.case_store import AlreadyRegistered
 from dispatch.knowledge import entries as knowledge
 from ivr import call_store
+from recordings import lookup
 from recordings.models import Recording
 
 router = APIRouter(include_in_schema=False)
@@ -103,7 +104,8 @@ def _workbench(request: Request, session: Session, settings: Settings, login: Lo
         session, request.app.state.sessions, settings, login, request,
         [w.call for w in waiting], evidence_transcripts.WORK_QUEUE)
     return render(request, "workbench.html", login, settings, status_code=status_code,
-                  waiting=waiting, texts=shown.texts, withheld=shown.withheld,
+                  waiting=waiting, recordings=shown.recordings, texts=shown.texts,
+                  withheld=shown.withheld,
                   withheld_labels=evidence_transcripts.WITHHELD_LABELS,
                   callbacks=work_queue.callbacks(session),
                   callback_labels=work_queue.CALLBACK_LABELS, errors=errors or {})
@@ -146,7 +148,8 @@ def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
                                            evidence_transcripts.CALLS_LIST)
     worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
     return render(request, "calls.html", login, settings,
-                  calls=[CallPublic.model_validate(c) for c in rows], texts=shown.texts,
+                  calls=[CallPublic.of(c, shown.recordings.get(c.id)) for c in rows],
+                  texts=shown.texts,
                   withheld=shown.withheld,
                   withheld_labels=evidence_transcripts.WITHHELD_LABELS,
                   can_open=worker, playable=shown.playable if worker else set())
@@ -173,10 +176,12 @@ def _call_page(request: Request, session: Session, settings: Settings, login: Lo
     context, decision = evidence_transcripts.call_context_for(
         session, request.app.state.sessions, settings, login, request, call,
         evidence_transcripts.CALL_PAGE)
-    job = jobs.job_of(session, call.recording) if call.recording else None
+    recording = lookup.of_call(session, call.id)
+    job = jobs.job_of(session, recording) if recording else None
     job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
     return render(
         request, "call.html", login, settings, status_code=status_code, call=call,
+        recording=recording,
         transcript=context.transcript, job_state=job_state or "转写完成，无语音",
         transcript_refused=decision if decision is not None and not decision.allowed
         else None,
@@ -186,8 +191,8 @@ def _call_page(request: Request, session: Session, settings: Settings, login: Lo
         numbers=context.numbers, earlier_calls=context.earlier_calls,
         earlier_cases=context.earlier_cases, same_phone_open=context.same_phone_open,
         similar=context.similar, with_attachments=False,
-        replay_refused=replay_refusal(session, settings, login, call.recording)
-        if call.recording else None)
+        replay_refused=replay_refusal(session, settings, login, recording)
+        if recording else None)
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
