@@ -27,6 +27,8 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 from ivr.models import Call
 from phones.sipp import DialResult, OperatorPhone, free_udp_port, place_call
+from recordings import lookup
+from recordings.models import Recording
 from tests.builders import KOREAN_MODEL, PASSWORD, add_user
 from tests.conftest import free_port
 from tests.e2e.browser import chromium
@@ -75,6 +77,11 @@ class Hotline:
                 return call if call is not None and call_store.is_settled(call) else None
 
         return wait_for(logged, timeout, f"call from {caller} to be logged")
+
+    def recording_of(self, call: Call) -> Recording | None:
+        """The call's stored recording (the call row does not hold it)."""
+        with self.sessions() as session:
+            return lookup.of_call(session, call.id)
 
     def api_json(self, path: str) -> Any:
         return json.loads(self.api_get(path)[1])

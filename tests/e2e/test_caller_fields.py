@@ -32,6 +32,6 @@ def test_a_79_digit_caller_number_and_a_long_name_never_cost_the_call(
         assert call.caller_number == caller[: fields.NUMBER]
         assert call.caller_name and set(call.caller_name) == {"张"}
         assert len(call.caller_name) <= fields.NAME
-        assert call.recording is not None
+        assert hotline.recording_of(call) is not None
     finally:
         hotline.close()

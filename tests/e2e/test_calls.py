@@ -57,7 +57,7 @@ def test_no_operator_leaves_a_message_with_a_verified_recording(
     assert call.message_started_at is not None
     assert call.ended_at is not None and call.ended_at > call.message_started_at
 
-    recording = call.recording
+    recording = hotline.recording_of(call)
     assert recording is not None
     path = stored_path(hotline, recording.path)
     assert sha256_file(path) == recording.sha256
@@ -91,8 +91,9 @@ def test_operator_answers_and_each_side_has_its_own_channel(
     assert call.queued_at <= call.answered_at
     assert call.message_started_at is None
 
-    assert call.recording is not None and call.recording_started_at is not None
-    samples, rate = read_channels(stored_path(hotline, call.recording.path))
+    recording = hotline.recording_of(call)
+    assert recording is not None and call.recording_started_at is not None
+    samples, rate = read_channels(stored_path(hotline, recording.path))
     offset = int((call.answered_at - call.recording_started_at).total_seconds() * rate) + rate
     caller_side, operator_side = samples[offset:, 0], samples[offset:, 1]
     assert tone_ratio(operator_side, rate, 1000) > 0.8, "operator audio not on the right"
@@ -113,7 +114,7 @@ def test_caller_hanging_up_in_the_queue_is_abandoned_and_put_on_the_callback_lis
     call = hotline.wait_call(caller)
     assert call.outcome == "abandoned"
     assert call.queued_at is not None and call.answered_at is None
-    assert call.recording is not None
+    assert hotline.recording_of(call) is not None
     with hotline.sessions() as session:
         callback = session.query(CallbackRequest).filter_by(call_id=call.id).one()
     assert callback.status == "pending"
@@ -127,7 +128,7 @@ def test_hanging_up_during_the_notice_is_logged_without_a_recording(hotline: Hot
     call = hotline.wait_call(caller)
     assert call.outcome == "hung_up_during_notice"
     assert call.notice_finished_at is None
-    assert call.recording is None and call.spool_path is None
+    assert hotline.recording_of(call) is None and call.spool_path is None
     assert call.ended_at is not None
     assert (call.ended_at - call.started_at).total_seconds() < hotline.notice_seconds
 
@@ -157,7 +158,7 @@ def test_asterisk_restart_during_a_call_logs_it_failed_and_keeps_the_partial_rec
     call = hotline.wait_call(caller, timeout=60)
     assert call.outcome == "failed"
     assert call.failure_reason and "Asterisk restarted" in call.failure_reason
-    recording = call.recording
+    recording = hotline.recording_of(call)
     assert recording is not None, "the partial recording must be kept and linked"
     assert recording.status == "partial"
     path = stored_path(hotline, recording.path)
@@ -197,7 +198,7 @@ def test_malformed_sip_does_not_disturb_a_call_in_progress(hotline: Hotline) -> 
     assert result.sipp_exit == 0, result.output
     call = hotline.wait_call(caller)
     assert call.outcome == "message_left"
-    assert call.recording is not None
+    assert hotline.recording_of(call) is not None
 
 
 def test_dial_command_prints_the_logged_call_and_calls_lists_it(hotline: Hotline) -> None:
@@ -254,10 +255,12 @@ def test_the_first_page_and_the_api_list_real_calls(hotline: Hotline) -> None:
     result = hotline.dial(SHORT_CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3)
     assert result.sipp_exit == 0, result.output
     logged = hotline.wait_call(caller)
+    recording = hotline.recording_of(logged)
+    assert recording is not None
 
     calls = hotline.api_json("/api/calls")
     with_recording = next(c for c in calls if c["id"] == logged.id)
-    assert with_recording["recording"]["sha256"] == logged.recording.sha256  # type: ignore[union-attr]
+    assert with_recording["recording"]["sha256"] == recording.sha256
     page = hotline.api_get("/calls")[1].decode()
     assert with_recording["caller_number"] in page
     assert f"/api/recordings/{with_recording['recording']['id']}/audio" in page

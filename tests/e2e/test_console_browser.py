@@ -24,6 +24,7 @@ from core.waiting import wait_for
 from dispatch.knowledge import entries as knowledge
 from hotline import migrate
 from ivr import call_store
+from recordings import lookup
 from tests.builders import (
     KOREAN_MODEL,
     PASSWORD,
@@ -70,8 +71,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     def transcribed() -> bool:
         with sessions() as session:
             call = call_store.get_call(session, call_id)
-            assert call is not None and call.recording is not None
-            return jobs.transcript_of(session, call.recording) is not None
+            recording = lookup.of_call(session, call_id)
+            assert call is not None and recording is not None
+            return jobs.transcript_of(session, recording) is not None
 
     try:
         with serving(settings, "asr"):

@@ -36,10 +36,11 @@ def test_after_a_call_the_data_folder_is_private_to_the_service(hotline: Hotline
     result = hotline.dial(CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3)
     assert result.sipp_exit == 0, result.output
     call = hotline.wait_call(caller)
-    assert call.recording is not None
+    stored = hotline.recording_of(call)
+    assert stored is not None
 
     data = hotline.settings.data_dir
-    recording = hotline.settings.recordings_dir / call.recording.path
+    recording = hotline.settings.recordings_dir / stored.path
     written = [recording, data / "hotline.db", data / "hotline.db-wal",
                hotline.dirs.cdr_csv, hotline.dirs.log / "messages.log",
                hotline.settings.log_dir / "ivr.log"]

@@ -35,6 +35,7 @@ from ivr.call_state import Outcome
 from ivr.call_store import is_settled
 from ivr.models import Call, CallbackRequest
 from phones.sipp import DialError, DialResult
+from recordings import lookup
 from recordings.models import Recording
 from recordings.store import sha256_file
 from tests.conftest import SAMPLES
@@ -297,6 +298,7 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
 
     with hotline.sessions() as session:
         on_list = set(session.scalars(select(CallbackRequest.call_id)))
+        recording_of = lookup.of_calls(session, [call.id for call in calls])
     untruthful: list[tuple[object, ...]] = []
     for call in calls:
         overlapped = call.started_at <= killed_at <= (call.ended_at or killed_at)
@@ -308,7 +310,7 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
             untruthful.append((call.caller_number, call.outcome, call.failure_reason))
         elif cut_by_the_kill and overlapped:
             untruthful.append((call.caller_number, "cut by the kill, stored as message_left"))
-        elif call.recording is None or call.recording.status != "complete":
+        elif call.id not in recording_of or recording_of[call.id].status != "complete":
             untruthful.append((call.caller_number, "message_left without a complete recording"))
     row.failed_on_callback_list = sum(1 for call in calls if call.outcome == Outcome.FAILED
                                       and call.id in on_list)
@@ -321,7 +323,7 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
             1 for r in recordings
             if sha256_file(hotline.settings.recordings_dir / r.path) == r.sha256)
     unrecorded = [call.caller_number for call in calls
-                  if call.recording_started_at is not None and call.recording is None]
+                  if call.recording_started_at is not None and call.id not in recording_of]
     left_in_spool = [call.spool_path for call in calls
                      if call.spool_path and Path(call.spool_path).exists()]
 

@@ -137,7 +137,7 @@ def test_an_ivr_crash_mid_call_apologises_and_records_every_call_as_failed(
     # right channel (what the caller hears).
     for name in "BCE":
         assert heard_apology(heard[name], sorry, tmp_path) > 0.6, name
-    recording = calls["A"].recording
+    recording = hotline.recording_of(calls["A"])
     assert recording is not None
     samples, _ = read_channels(hotline.settings.recordings_dir / recording.path)
     assert rms(samples[:, 0]) > 300, "the message itself is kept"

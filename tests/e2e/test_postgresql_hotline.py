@@ -24,8 +24,9 @@ def test_a_call_is_logged_in_postgresql(
         assert result.sipp_exit == 0, result.output
         call = hotline.wait_call(caller)
         assert call.outcome == "message_left"
-        assert call.recording is not None
-        stored = hotline.settings.recordings_dir / call.recording.path
-        assert sha256_file(stored) == call.recording.sha256
+        recording = hotline.recording_of(call)
+        assert recording is not None
+        stored = hotline.settings.recordings_dir / recording.path
+        assert sha256_file(stored) == recording.sha256
     finally:
         hotline.close()
