@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callback_answers
 from dispatch.feedback import callback_prompts as sp
 from dispatch.feedback import callbacks as satisfaction_calls
 from dispatch.feedback.scale import DIGIT_TO_LEVEL
@@ -140,7 +141,7 @@ class SatisfactionSurvey:
 
     def _record_answer(self, call_id: str, digit: str) -> None:
         with transaction(self.sessions) as session:
-            satisfaction_calls.record_answer(session, call_id, digit, self.clock())
+            callback_answers.record_answer(session, call_id, digit, self.clock())
 
     def _record_failure(self, call_id: str,
                         reason: str) -> SatisfactionCall | None:

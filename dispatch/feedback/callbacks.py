@@ -1,5 +1,6 @@
 """The automatic satisfaction call-back (满意度自动回访) in the database: scheduling, claiming
-due calls for a dialer, storing the key the citizen pressed, and retrying or giving up.
+due calls for a dialer, and retrying or giving up. The key the citizen pressed is kept and
+applied to the case by ``callback_answers``.
 
 No telephony here (see ``callback_dialer`` and ``callback_survey`` beside it).
 Functions take a Session; the caller owns the transaction (on SQLite a write transaction
@@ -22,13 +23,9 @@ from sqlalchemy.orm import Session
 
 from dispatch.cases.registration import normalise_phone
 from dispatch.cases.survey_models import SatisfactionCall
-from dispatch.feedback import visits as feedback
-from dispatch.feedback.scale import DIGIT_TO_LEVEL, Level
 
 log = logging.getLogger(__name__)
 
-METHOD = "auto_call"
-ACTOR = "system:callback"
 DIALLABLE = re.compile(r"\d{3,20}")
 
 
@@ -91,8 +88,9 @@ def schedule(session: Session, case_id: str, phone: str, case_number: str,
     return row
 
 
-def _moved(session: Session, call_id: str, source: CallStatus, **values: Any) -> bool:
-    """Conditional UPDATE: move the row out of ``source``; False when it was not there."""
+def move_status(session: Session, call_id: str, source: CallStatus, **values: Any) -> bool:
+    """Conditional UPDATE: move the row out of ``source``; False when it was not there, so
+    of two callers settling the same call only one succeeds."""
     result = session.execute(
         update(SatisfactionCall)
         .where(SatisfactionCall.id == call_id, SatisfactionCall.status == source.value)
@@ -111,43 +109,12 @@ def claim_due(session: Session, now: dt.datetime, limit: int = 10) -> list[DueCa
         .order_by(SatisfactionCall.due_at).limit(limit)).all()
     claimed = []
     for row in candidates:
-        if _moved(session, row.id, CallStatus.PENDING, status=CallStatus.DIALLING.value,
+        if move_status(session, row.id, CallStatus.PENDING, status=CallStatus.DIALLING.value,
                   started_at=now):
             claimed.append(DueCall(row.id, row.case_id, row.phone, row.case_number,
                                    row.attempt))
     session.expire_all()
     return claimed
-
-
-def level_for(digit: str) -> Level:
-    try:
-        return DIGIT_TO_LEVEL[digit]
-    except KeyError:
-        raise ValueError(f"{digit!r} is not a satisfaction key (1 to 5)") from None
-
-
-def record_answer(session: Session, call_id: str, digit: str, now: dt.datetime) -> Level:
-    """The citizen pressed ``digit``: the call is answered and the case gets its
-    satisfaction level. ``NotDialling`` if the call was settled already. A case that cannot
-    take the level any more (reopened, gone) keeps the key on the call, with the reason."""
-    level = level_for(digit)
-    row = session.get(SatisfactionCall, call_id)
-    if row is None or not _moved(session, call_id, CallStatus.DIALLING,
-                                 status=CallStatus.ANSWERED.value, digit=digit,
-                                 finished_at=now, outcome=f"key {digit}: {level.value}"):
-        raise NotDialling(call_id)
-    try:
-        # A savepoint: if the case cannot take it, the key pressed is still kept on the call.
-        with session.begin_nested():
-            feedback.record_satisfaction(session, row.case_id, level, method=METHOD,
-                                         actor=ACTOR, at=now)
-    except (ValueError, LookupError) as exc:
-        log.warning("satisfaction call %s: key %s not applied to case %s: %s", call_id,
-                    digit, row.case_id, exc)
-        _moved(session, call_id, CallStatus.ANSWERED,
-               outcome=f"key {digit}: {level.value}; not applied to the case: {exc}"[:500])
-    session.expire(row)
-    return level
 
 
 def record_failure(session: Session, call_id: str, reason: str, now: dt.datetime,
@@ -163,7 +130,7 @@ def record_failure(session: Session, call_id: str, reason: str, now: dt.datetime
     note = reason.strip()[:500] or "failed"
     if give_up:
         note = f"{note}; gave up after {row.attempt} attempts, needs a human call-back"
-    if not _moved(session, call_id, CallStatus.DIALLING, status=status.value,
+    if not move_status(session, call_id, CallStatus.DIALLING, status=status.value,
                   finished_at=now, outcome=note):
         raise NotDialling(call_id)
     session.expire(row)

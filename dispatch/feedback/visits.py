@@ -15,6 +15,7 @@ from dispatch.cases.lifecycle import Action, Status
 from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Stage
+from dispatch.feedback import callbacks as satisfaction_calls
 from dispatch.feedback.scale import DISSATISFIED, LEVEL_LABELS, Level
 from dispatch.handling.steps import transition
 
@@ -48,10 +49,7 @@ def give_feedback(session: Session, case: Case, method: Method, told_at: dt.date
         row.satisfaction = level.value
         _apply_level(session, case, level, method, actor, now)
     elif case.complainant_phone:
-        # The automatic call-back asks the citizen (a module that itself records answers
-        # through this one, hence imported here).
-        from dispatch.feedback import callbacks as satisfaction_calls
-
+        # The automatic call-back asks the citizen.
         try:
             satisfaction_calls.schedule(session, case.id, case.complainant_phone, case.number,
                                         now)

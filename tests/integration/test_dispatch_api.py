@@ -20,6 +20,7 @@ from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.handling_models import RoutingLabel
 from dispatch.cases.models import CaseEvent
+from dispatch.feedback import callback_answers
 from dispatch.feedback import callbacks as satisfaction_calls
 from tests.api_actor import Actor
 from tests.builders import add_user
@@ -243,7 +244,7 @@ def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_re
         assert [(c.status, c.phone, c.case_number) for c in calls] == [
             ("pending", PHONE, number)]
         claimed = satisfaction_calls.claim_due(session, dt.datetime.now(dt.UTC))
-        satisfaction_calls.record_answer(session, claimed[0].id, "4", dt.datetime.now(dt.UTC))
+        callback_answers.record_answer(session, claimed[0].id, "4", dt.datetime.now(dt.UTC))
     after = op.get(f"/api/cases/{number}/handling")
     assert after["satisfaction"] == "dissatisfied" and after["reopen_review"]
     assert op.get(f"/api/cases/{number}")["status"] == "feedback_given"

@@ -15,6 +15,7 @@ from dispatch.cases.handling_models import Feedback
 from dispatch.cases.lifecycle import Status
 from dispatch.cases.models import Case
 from dispatch.cases.survey_models import SatisfactionCall
+from dispatch.feedback import callback_answers as answers
 from dispatch.feedback import callbacks as sc
 from tests.satisfaction_helpers import add_case
 
@@ -112,7 +113,7 @@ def test_a_key_is_stored_and_the_case_gets_its_satisfaction(
     claim(sessions)
     later = NOW + dt.timedelta(seconds=40)
     with transaction(sessions) as session:
-        assert sc.record_answer(session, call_id, "2", later) == "satisfied"
+        assert answers.record_answer(session, call_id, "2", later) == "satisfied"
     stored = row(sessions, call_id)
     assert (stored.status, stored.digit, stored.finished_at) == ("answered", "2", later)
     assert stored.outcome == "key 2: satisfied"
@@ -130,7 +131,7 @@ def test_dissatisfaction_puts_the_case_up_for_reopening(sessions: sessionmaker[S
     case_id, call_id = schedule(sessions)
     claim(sessions)
     with transaction(sessions) as session:
-        assert sc.record_answer(session, call_id, "5", NOW) == "very_dissatisfied"
+        assert answers.record_answer(session, call_id, "5", NOW) == "very_dissatisfied"
     with sessions() as session:
         case = session.get(Case, case_id)
         assert case is not None and case.reopen_review
@@ -142,16 +143,16 @@ def test_a_key_outside_1_to_5_or_a_settled_call_is_refused(
 ) -> None:
     _, call_id = schedule(sessions)
     with pytest.raises(sc.NotDialling), transaction(sessions) as session:
-        sc.record_answer(session, call_id, "2", NOW)  # still pending, never dialled
+        answers.record_answer(session, call_id, "2", NOW)  # still pending, never dialled
     claim(sessions)
     for digit in ("0", "6", "*", "#", "22", ""):
         with pytest.raises(ValueError), transaction(sessions) as session:
-            sc.record_answer(session, call_id, digit, NOW)
+            answers.record_answer(session, call_id, digit, NOW)
     assert row(sessions, call_id).status == "dialling"
     with transaction(sessions) as session:
-        sc.record_answer(session, call_id, "1", NOW)
+        answers.record_answer(session, call_id, "1", NOW)
     with pytest.raises(sc.NotDialling), transaction(sessions) as session:
-        sc.record_answer(session, call_id, "3", NOW)
+        answers.record_answer(session, call_id, "3", NOW)
     with pytest.raises(sc.NotDialling):
         fail(sessions, call_id, NOW)
     assert row(sessions, call_id).digit == "1"
@@ -165,7 +166,7 @@ def test_a_case_that_cannot_take_the_level_still_keeps_the_key(
         call_id = sc.schedule(session, case_id, "13800138000", "TS202611210009", NOW).id
     claim(sessions)
     with transaction(sessions) as session:
-        sc.record_answer(session, call_id, "2", NOW)
+        answers.record_answer(session, call_id, "2", NOW)
     stored = row(sessions, call_id)
     assert (stored.status, stored.digit) == ("answered", "2")
     assert "not applied to the case" in stored.outcome
