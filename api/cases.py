@@ -29,13 +29,13 @@ from api.case_schemas import (
 )
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
-from core.db import transaction
-from core.ids import is_case_number, is_id
+from core.ids import is_id
 from core.settings import Settings
 from dispatch.cases.models import Attachment, Case
-from dispatch.cases.registration import Decision, FieldError, Invalid
+from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
-from dispatch.intake import case_store
+from dispatch.handling import case_steps
+from dispatch.intake import case_lookup, case_store, decisions
 from dispatch.intake import register as intake
 from ivr import call_store
 from recordings import evidence
@@ -50,13 +50,8 @@ def intake_config(settings: Settings, rules: Rules | None = None) -> intake.Inta
 
 
 def find_case(session: SessionDep, key: str) -> Case:
-    """A case by id or by number."""
-    case = case_store.get(session, key) if is_id(key) else None
-    if case is None and is_case_number(key):
-        case = case_store.by_number(session, key)
-    if case is None:
-        raise HTTPException(status_code=404, detail="case not found")
-    return case
+    """A case by id or by number (404 if none)."""
+    return case_lookup.find(session, key)
 
 
 def related(session: SessionDep, settings: Settings, phone: str, text: str,
@@ -123,26 +118,19 @@ def decide(case_key: str, body: DecisionIn, sessions: WriterDep, rules: RulesDep
            login: CaseWorker) -> CasePublic:
     """受理 (accept), 不予受理 (reject: reason and the body to turn to; the reply text is
     made if not given) or 即办 (on_spot: answered from the knowledge base, then closed)."""
-    if body.decision is Decision.PENDING:
-        raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        entry = case_store.knowledge_entry(session, body.knowledge_entry_id)
-        case_store.decide(session, case, body.decision, login.username, now(),
-                          reason=body.reason.strip(), refer_to=body.refer_to.strip(),
-                          reply_text=body.reply_text.strip(), entry=entry, rules=rules)
-        case_id = case.id
+    order = decisions.DecisionOrder(body.decision, body.reason, body.refer_to, body.reply_text,
+                                    body.knowledge_entry_id)
+    case_id, _ = case_steps.run(sessions, case_key, lambda s, c: decisions.decide(
+        s, c, order, login.username, now(), rules))
     return case_public(sessions, case_id)
 
 
 @router.post("/api/cases/{case_key}/merge", response_model=CasePublic)
 def merge(case_key: str, body: MergeIn, sessions: WriterDep, login: CaseWorker) -> CasePublic:
-    """并单: handle this case as part of another open case, with a reason."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        into = find_case(session, body.into)
-        case_store.merge(session, case, into, body.reason, login.username, now())
-        case_id = case.id
+    """并单: handle this case as part of another open case (named by number or id), with a
+    reason."""
+    case_id, _ = case_steps.run(sessions, case_key, lambda s, c: decisions.merge(
+        s, c, body.into, body.reason, login.username, now()))
     return case_public(sessions, case_id)
 
 

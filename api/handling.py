@@ -5,13 +5,11 @@ supervision."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.models import User
 from api.auth import CaseWorker, Login, Supervisor
 from api.cases import find_case
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
@@ -41,16 +39,13 @@ from api.handling_schemas import (
     UnitPublic,
 )
 from core.db import transaction
-from core.ids import is_id
-from core.settings import Settings
 from custody import case_archive
-from dispatch.cases.handling_models import Extension, Unit, UnitReply
 from dispatch.cases.models import Case
-from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines import stage_clocks
+from dispatch.feedback import feedback_step
 from dispatch.feedback import visits as feedback
+from dispatch.handling import case_steps, supervision, unit_members
 from dispatch.handling import steps as handling
-from dispatch.handling import supervision
 from dispatch.routing import suggestions as routing
 from dispatch.routing import units
 
@@ -71,21 +66,11 @@ def create_unit(body: UnitIn, sessions: WriterDep, _login: Supervisor) -> UnitPu
                                                            now()))
 
 
-def unit_or_404(session: Session, unit_id: str) -> Unit:
-    unit = session.get(Unit, unit_id) if is_id(unit_id) else None
-    if unit is None:
-        raise HTTPException(status_code=404, detail="unit not found")
-    return unit
-
-
 @router.post("/api/units/{unit_id}/members", status_code=204)
 def add_member(unit_id: str, body: MemberIn, sessions: WriterDep, _login: Supervisor) -> None:
     """Put a unit handler's account in the unit."""
     with transaction(sessions) as session:
-        user = session.scalar(select(User).where(User.username == body.username))
-        if user is None:
-            raise Invalid({"username": FieldError("没有该用户", "no such user")})
-        units.add_member(session, user, unit_or_404(session, unit_id))
+        unit_members.add_member(session, unit_id, body.username)
 
 
 @router.get("/api/catalogue", response_model=list[CataloguePublic])
@@ -137,8 +122,7 @@ def handling_public(session: Session, case: Case) -> HandlingPublic:
                    for d in stage_clocks.all_deadlines(session, case.id)],
         extensions=[ExtensionPublic.model_validate(e)
                     for e in handling.extensions(session, case.id)],
-        replies=[ReplyPublic.model_validate(r) for r in session.scalars(
-            select(UnitReply).where(UnitReply.case_id == case.id).order_by(UnitReply.at))],
+        replies=[ReplyPublic.model_validate(r) for r in handling.replies(session, case.id)],
         feedback=[FeedbackPublic.model_validate(f)
                   for f in feedback.history(session, case.id)],
         supervision=[SupervisionPublic.model_validate(r)
@@ -153,53 +137,42 @@ def case_handling(case_key: str, session: SessionDep, _login: CaseWorker) -> Han
 
 def _step(sessions: WriterDep, case_key: str,
           step: Callable[[Session, Case], object]) -> HandlingPublic:
-    """Apply ``step`` to the case in one transaction and answer with its handling record."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        step(session, case)
-        case_id = case.id
+    """Apply ``step`` to the case and answer with its handling record."""
+    case_id, _ = case_steps.run(sessions, case_key, step)
     with sessions() as session:
         return handling_public(session, find_case(session, case_id))
+
+
+def leader_only(exc: case_steps.LeaderOnly) -> HTTPException:
+    return HTTPException(status_code=403, detail=str(exc))
 
 
 @router.post("/api/cases/{case_key}/approval", response_model=HandlingPublic)
 def approval(case_key: str, body: ApprovalIn, sessions: WriterDep, login: CaseWorker
              ) -> HandlingPublic:
     """报批: anyone at the centre submits; only a supervisor (leader) approves or denies."""
-    def step(session: Session, case: Case) -> None:
-        if body.action == "submit":
-            handling.submit_approval(session, case, login.username, now(), body.note)
-        elif body.action in ("approve", "deny"):
-            require_supervisor(login)
-            handling.decide_approval(session, case, body.action == "approve",
-                                     login.username, now(), body.note)
-        else:
-            raise Invalid({"action": FieldError("审批操作不正确", "submit, approve or deny")})
-
-    return _step(sessions, case_key, step)
+    try:
+        return _step(sessions, case_key, lambda s, c: case_steps.approval(
+            s, c, body.action, body.note, login.username, is_leader(login), now()))
+    except case_steps.LeaderOnly as exc:
+        raise leader_only(exc) from None
 
 
-def require_supervisor(login: Login) -> None:
-    if login.role != "supervisor":
-        raise HTTPException(status_code=403, detail="only a supervisor may do this")
+def is_leader(login: Login) -> bool:
+    return login.role == "supervisor"
 
 
 @router.post("/api/cases/{case_key}/dispatch", response_model=HandlingPublic)
 def dispatch_case(case_key: str, body: DispatchIn, request: Request, sessions: WriterDep,
                   rules: RulesDep, login: CaseWorker) -> HandlingPublic:
-    """交办 to one lead unit (主办) and any assisting units (协办); starts the unit's
-    handling clock from acceptance and its window to return the case."""
-    def step(session: Session, case: Case) -> None:
-        if body.category:
-            routing.confirm(session, model_cache(request), case, body.category,
-                            login.username, now())
-        handling.dispatch(session, case, handling.DispatchOrder(
-            lead_unit_id=body.lead_unit_id, mode=body.mode,
-            assist_unit_ids=body.assist_unit_ids, instructions=body.instructions,
-            category=body.category, complex_case=body.complex_case,
-            complained_unit_id=body.complained_unit_id), login.username, now(), rules)
-
-    return _step(sessions, case_key, step)
+    """交办 under a category to one lead unit (主办) and any assisting units (协办); starts
+    the unit's handling clock from acceptance and its window to return the case."""
+    order = handling.DispatchOrder(
+        lead_unit_id=body.lead_unit_id, mode=body.mode, assist_unit_ids=body.assist_unit_ids,
+        instructions=body.instructions, category=body.category,
+        complex_case=body.complex_case, complained_unit_id=body.complained_unit_id)
+    return _step(sessions, case_key, lambda s, c: case_steps.dispatch(
+        s, c, order, model_cache(request), login.username, now(), rules))
 
 
 @router.post("/api/cases/{case_key}/review", response_model=HandlingPublic)
@@ -214,22 +187,19 @@ def review(case_key: str, body: ReviewIn, sessions: WriterDep, login: Supervisor
 def decide_extension(extension_id: str, body: ExtensionDecisionIn, sessions: WriterDep,
                      login: Supervisor) -> ExtensionPublic:
     """Approve (the new date and a notice for the citizen) or refuse with reasons."""
-    with transaction(sessions) as session:
-        extension = session.get(Extension, extension_id) if is_id(extension_id) else None
-        if extension is None:
-            raise HTTPException(status_code=404, detail="extension not found")
-        handling.decide_extension(session, find_case(session, extension.case_id), extension,
-                                  body.approve, body.note, login.username, now())
-        return ExtensionPublic.model_validate(extension)
+    return ExtensionPublic.model_validate(case_steps.decide_extension(
+        sessions, extension_id, body.approve, body.note, login.username, now()))
 
 
 @router.post("/api/cases/{case_key}/feedback", response_model=HandlingPublic)
-def give_feedback(case_key: str, body: FeedbackIn, sessions: WriterDep, login: CaseWorker
-                  ) -> HandlingPublic:
-    """回访: how and when the citizen was told, with their satisfaction if given."""
+def give_feedback(case_key: str, body: FeedbackIn, sessions: WriterDep, settings: SettingsDep,
+                  login: CaseWorker) -> HandlingPublic:
+    """回访: how and when the citizen was told (local time unless a zone is given), with
+    their satisfaction if given."""
+    zone = ZoneInfo(settings.timezone)
     return _step(sessions, case_key, lambda s, c:
-                 feedback.give_feedback(s, c, body.method, body.told_at or now(),
-                                        body.note, body.satisfaction, login.username, now()))
+                 feedback_step.give(s, c, body.method, body.told_at, zone, body.note,
+                                    body.satisfaction, login.username, now()))
 
 
 @router.post("/api/cases/{case_key}/reopen", response_model=HandlingPublic)
@@ -259,20 +229,12 @@ def archive(case_key: str, sessions: WriterDep, settings: SettingsDep, login: Su
             ) -> HandlingPublic:
     """立卷归档: the closed case and its bundle (registration form, history, unit replies,
     feedback, recordings, transcripts, evidence files) go to the archive store."""
-    with case_archive.written_files() as written, transaction(sessions) as session:
-        case = find_case(session, case_key)
-        archive_case(session, case, settings, login.username, written)
-        case_id = case.id
+    with case_archive.written_files() as written:
+        case_id, _ = case_steps.run(sessions, case_key, lambda s, c:
+                                    case_archive.archive_case(s, c, settings.data_dir,
+                                                              login.username, now(), written))
     with sessions() as session:
         return handling_public(session, find_case(session, case_id))
-
-
-def archive_case(session: Session, case: Case, settings: Settings, actor: str,
-                 written: list[Path]) -> None:
-    handling.archive(session, case, actor, now())
-    session.flush()
-    session.refresh(case, ["history"])
-    case_archive.archive_bundle(session, case, settings.data_dir, actor, now(), written)
 
 
 # -- supervision -----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,68 +14,32 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.models import User
+from api import unit_api
 from api.auth import CaseWorker, Login, Supervisor, UnitHandler
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
-from api.handling import archive_case, model_cache
-from api.pages import form_values, render, see, zh_errors
+from api.handling import is_leader, leader_only, model_cache
+from api.pages import case_page_response, form_values, render, see, zh_errors
 from api.unit_api import own_case, own_unit
 from core.db import transaction
-from core.ids import is_id
 from core.settings import Settings
 from custody import case_archive, replay
 from custody.dossier import DossierProblem
-from dispatch.cases.handling_models import Extension, Unit, UnitReply
+from dispatch.cases.handling_models import Extension
 from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired, Status
 from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import STAGE_LABELS
+from dispatch.feedback import feedback_step
 from dispatch.feedback import visits as feedback
 from dispatch.feedback.scale import LEVEL_LABELS, Level
-from dispatch.feedback.visits import METHOD_LABELS, Method
+from dispatch.feedback.visits import Method
+from dispatch.handling import case_steps, supervision, unit_members, unit_portal
 from dispatch.handling import steps as handling
-from dispatch.handling import supervision, unit_portal
-from dispatch.handling.steps import FINDING_LABELS, MODE_LABELS, Finding, Mode, Refused
-from dispatch.routing import suggestions as routing
+from dispatch.handling.steps import FINDING_LABELS, Finding, Mode, Refused
 from dispatch.routing import units
 
 router = APIRouter(include_in_schema=False)
-
-
-def handling_context(request: Request, session: Session, case: Case,
-                     settings: Settings) -> dict[str, Any]:
-    """Everything the handling panel of a case's page shows."""
-    cache = model_cache(request)
-    centre_side = case.status in (Status.ACCEPTED, Status.APPROVED)
-    suggestions = routing.suggest(session, cache, case) if centre_side else []
-    model = cache.model() if centre_side else None
-    categories = list(dict.fromkeys([*(s.category for s in suggestions),
-                                     *(model.labels if model else []),
-                                     *(e.category for e in units.catalogue(session))]))
-    all_units = units.list_units(session)
-    assignments = handling.assignments(session, case.id, active_only=False)
-    deadlines = stage_clocks.all_deadlines(session, case.id)
-    ids = {a.unit_id for a in assignments} | {d.unit_id for d in deadlines if d.unit_id}
-    complained = units.named_in(session, case.subject_unit, case.subject_window)
-    return {"h": {
-        "category": case.category, "suggestions": suggestions, "model_error": cache.error,
-        "categories": categories, "units": all_units,
-        "chosen_category": case.category or (suggestions[0].category if suggestions else ""),
-        "chosen_unit": next((s.unit_id for s in suggestions if s.unit_id), ""),
-        "complained_guess": case.complained_unit_id or (complained.id if complained else ""),
-        "assignments": assignments, "deadlines": deadlines,
-        "unit_names": handling.unit_names(session, sorted(ids)),
-        "extensions": handling.extensions(session, case.id),
-        "replies": list(session.scalars(select(UnitReply).where(UnitReply.case_id == case.id)
-                                        .order_by(UnitReply.at))),
-        "feedback": feedback.history(session, case.id),
-        "supervision": supervision.records(session, case.id),
-        "stage_labels": STAGE_LABELS, "mode_labels": MODE_LABELS,
-        "finding_labels": FINDING_LABELS, "method_labels": METHOD_LABELS,
-        "level_labels": LEVEL_LABELS,
-        "now_local": now().astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%dT%H:%M"),
-    }}
 
 
 def refusal(exc: Exception) -> dict[str, str]:
@@ -96,17 +59,10 @@ REFUSALS = (Invalid, IllegalTransition, ReasonRequired, Refused, DossierProblem)
 async def _case_step(request: Request, sessions: WriterDep, settings: Settings, login: Login,
                      case_id: str, step: Callable[[Session, Case], None]) -> Response:
     """Run ``step`` on the case in one transaction; a refusal comes back on the case page."""
-    from api.pages import case_page_response
-
-    def run() -> None:
-        with transaction(sessions) as session:
-            case = session.get(Case, case_id) if is_id(case_id) else None
-            if case is None:
-                raise HTTPException(status_code=404, detail="case not found")
-            step(session, case)
-
     try:
-        await run_in_threadpool(run)
+        await run_in_threadpool(case_steps.run, sessions, case_id, step)
+    except case_steps.LeaderOnly as exc:
+        raise leader_only(exc) from None
     except REFUSALS as exc:
         with sessions() as session:
             return case_page_response(request, session, settings, login, case_id,
@@ -127,22 +83,16 @@ async def dispatch_page(case_id: str, request: Request, sessions: WriterDep,
     rules = get_rules(request)
 
     def step(session: Session, case: Case) -> None:
-        if not form.get("category"):
-            raise Invalid({"category": FieldError("请选择类别", "a category is required")})
-        if not form.get("lead_unit_id"):
-            raise Invalid({"lead_unit_id": FieldError("请选择主办单位", "choose the lead unit")})
         try:
             mode = Mode(form.get("mode", "transfer"))
         except ValueError:
             raise Invalid({"mode": FieldError("办理方式不正确", "unknown mode")}) from None
-        routing.confirm(session, model_cache(request), case, form["category"],
-                        login.username, now())
-        handling.dispatch(session, case, handling.DispatchOrder(
-            lead_unit_id=form["lead_unit_id"], mode=mode, assist_unit_ids=assists,
-            instructions=form.get("instructions", ""), category=form["category"],
+        case_steps.dispatch(session, case, handling.DispatchOrder(
+            lead_unit_id=form.get("lead_unit_id", ""), mode=mode, assist_unit_ids=assists,
+            instructions=form.get("instructions", ""), category=form.get("category", ""),
             complex_case=_flag(form.get("complex_case", "")),
             complained_unit_id=form.get("complained_unit_id", "")),
-            login.username, now(), rules)
+            model_cache(request), login.username, now(), rules)
 
     return await _case_step(request, sessions, settings, login, case_id, step)
 
@@ -151,18 +101,10 @@ async def dispatch_page(case_id: str, request: Request, sessions: WriterDep,
 async def approval_page(case_id: str, request: Request, sessions: WriterDep,
                         settings: SettingsDep, login: CaseWorker) -> Response:
     form = form_values(await request.form())
-    action = form.get("action", "")
-
-    def step(session: Session, case: Case) -> None:
-        if action == "submit":
-            handling.submit_approval(session, case, login.username, now(), form.get("note", ""))
-            return
-        if login.role != "supervisor":
-            raise HTTPException(status_code=403, detail="only a supervisor may approve")
-        handling.decide_approval(session, case, action == "approve", login.username, now(),
-                                 form.get("note", ""))
-
-    return await _case_step(request, sessions, settings, login, case_id, step)
+    return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
+                            case_steps.approval(s, c, form.get("action", ""),
+                                                form.get("note", ""), login.username,
+                                                is_leader(login), now()))
 
 
 @router.post("/cases/{case_id}/review", response_class=HTMLResponse)
@@ -179,18 +121,19 @@ async def extension_page(extension_id: str, request: Request, sessions: WriterDe
                          settings: SettingsDep, login: Supervisor) -> Response:
     form = form_values(await request.form())
     with sessions() as session:
-        extension = session.get(Extension, extension_id) if is_id(extension_id) else None
-        if extension is None:
-            raise HTTPException(status_code=404, detail="extension not found")
-        case_id = extension.case_id
+        case_id = case_steps.extension_case(session, extension_id)
 
-    def step(session: Session, case: Case) -> None:
-        row = session.get(Extension, extension_id)
-        assert row is not None
-        handling.decide_extension(session, case, row, _flag(form.get("approve", "")),
-                                  form.get("note", ""), login.username, now())
+    def decide() -> None:
+        case_steps.decide_extension(sessions, extension_id, _flag(form.get("approve", "")),
+                                    form.get("note", ""), login.username, now())
 
-    return await _case_step(request, sessions, settings, login, case_id, step)
+    try:
+        await run_in_threadpool(decide)
+    except REFUSALS as exc:
+        with sessions() as session:
+            return case_page_response(request, session, settings, login, case_id,
+                                      refusal(exc), status_code=422)
+    return see(f"/cases/{case_id}#handling")
 
 
 @router.post("/cases/{case_id}/feedback", response_class=HTMLResponse)
@@ -207,13 +150,12 @@ async def feedback_page(case_id: str, request: Request, sessions: WriterDep,
             raise Invalid({"method": FieldError("回访方式或满意度不正确",
                                                 "unknown method or level")}) from None
         try:
-            told = dt.datetime.fromisoformat(form["told_at"]).replace(tzinfo=zone) \
-                if form.get("told_at") else now()
+            told = dt.datetime.fromisoformat(form["told_at"]) if form.get("told_at") else None
         except ValueError:
             raise Invalid({"told_at": FieldError("回访时间格式不正确",
                                                  "bad time")}) from None
-        feedback.give_feedback(session, case, method, told, form.get("note", ""), level,
-                               login.username, now())
+        feedback_step.give(session, case, method, told, zone, form.get("note", ""), level,
+                           login.username, now())
 
     return await _case_step(request, sessions, settings, login, case_id, step)
 
@@ -238,7 +180,8 @@ async def archive_page(case_id: str, request: Request, sessions: WriterDep,
                        settings: SettingsDep, login: Supervisor) -> Response:
     with case_archive.written_files() as written:
         return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
-                                archive_case(s, c, settings, login.username, written))
+                                case_archive.archive_case(s, c, settings.data_dir,
+                                                          login.username, now(), written))
 
 
 # -- the supervisor's overview ---------------------------------------------------------------
@@ -317,11 +260,7 @@ async def units_member(unit_id: str, request: Request, sessions: WriterDep,
     form = form_values(await request.form())
 
     def change(session: Session) -> None:
-        user = session.scalar(select(User).where(User.username == form.get("username", "")))
-        unit = session.get(Unit, unit_id) if is_id(unit_id) else None
-        if user is None or unit is None:
-            raise Invalid({"username": FieldError("没有该用户或单位", "no such user or unit")})
-        units.add_member(session, user, unit)
+        unit_members.add_member(session, unit_id, form.get("username", ""))
 
     return await _units_change(request, sessions, settings, login, change)
 
@@ -375,13 +314,9 @@ async def unit_step(case_id: str, step: str, request: Request, sessions: WriterD
     form = form_values(await request.form())
     rules = get_rules(request)
 
-    def run() -> None:
-        with transaction(sessions) as session:
-            case, unit = own_case(session, login, case_id)
-            _unit_action(session, case, unit, step, form, login, rules)
-
     try:
-        await run_in_threadpool(run)
+        await run_in_threadpool(unit_api.unit_step, sessions, login, case_id, lambda s, c, unit_id:
+                                _unit_action(s, c, unit_id, step, form, login, rules))
     except REFUSALS as exc:
         with sessions() as session:
             return _unit_case_page(request, session, settings, login, case_id, refusal(exc),
@@ -389,21 +324,21 @@ async def unit_step(case_id: str, step: str, request: Request, sessions: WriterD
     return see("/unit" if step == "return" else f"/unit/cases/{case_id}")
 
 
-def _unit_action(session: Session, case: Case, unit: Unit, step: str, form: dict[str, str],
-                 login: Login, rules: stage_clocks.Rules) -> None:
+def _unit_action(session: Session, case: Case, unit_id: str, step: str,
+                 form: dict[str, str], login: Login, rules: stage_clocks.Rules) -> None:
     actor, at = login.username, now()
     if step == "sign":
-        handling.sign(session, case, unit.id, actor, at)
+        handling.sign(session, case, unit_id, actor, at)
     elif step == "start":
-        handling.start_work(session, case, unit.id, actor, at)
+        handling.start_work(session, case, unit_id, actor, at)
     elif step == "return":
-        handling.unit_return(session, case, unit.id, form.get("reason", ""), actor, at, rules)
+        handling.unit_return(session, case, unit_id, form.get("reason", ""), actor, at, rules)
     elif step == "reply":
         try:
             finding = Finding(form.get("finding", ""))
         except ValueError:
             raise Invalid({"finding": FieldError("请选择核实结论", "choose a finding")}) from None
-        handling.reply(session, case, unit.id, handling.ReplyIn(
+        handling.reply(session, case, unit_id, handling.ReplyIn(
             form.get("facts", ""), finding, form.get("measures", ""),
             form.get("responsible_handling", "")), actor, at, rules)
     elif step == "extension":
@@ -411,7 +346,7 @@ def _unit_action(session: Session, case: Case, unit: Unit, step: str, form: dict
             days = int(form.get("days", ""))
         except ValueError:
             raise Invalid({"days": FieldError("请填写延期天数", "days must be a number")}) from None
-        handling.request_extension(session, case, unit.id, days, form.get("reason", ""),
+        handling.request_extension(session, case, unit_id, days, form.get("reason", ""),
                                    actor, at, rules)
     else:
         raise HTTPException(status_code=404, detail="no such step")

@@ -20,9 +20,10 @@ from accounts.models import ROLE_LABELS, Role
 from api import evidence_transcripts
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
-from api.cases import find_case, intake_config
+from api.cases import intake_config
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.guard import takes_uploads
+from api.handling_context import handling_context
 from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs
@@ -31,18 +32,24 @@ from core.db import transaction
 from core.ids import is_id
 from core.settings import Settings
 from custody import integrity, replay, replay_rules
-from dispatch.cases.lifecycle import ACTION_LABELS, OPEN, STATUS_LABELS, IllegalTransition
+from dispatch.cases.lifecycle import (
+    ACTION_LABELS,
+    OPEN,
+    STATUS_LABELS,
+    IllegalTransition,
+    Status,
+)
 from dispatch.cases.registration import (
     CHANNEL_LABELS,
     DECISION_LABELS,
     TYPE_LABELS,
     Channel,
-    Decision,
     FieldError,
     Invalid,
 )
+from dispatch.handling import case_steps
 from dispatch.intake import call_queue as work_queue
-from dispatch.intake import case_store
+from dispatch.intake import case_store, decisions
 from dispatch.intake import register as intake
 from dispatch.intake.case_store import AlreadyRegistered
 from dispatch.knowledge import entries as knowledge
@@ -310,14 +317,14 @@ def _case_page(request: Request, session: Session, settings: Settings, login: Lo
     case = case_store.get(session, case_id) if is_id(case_id) else None
     if case is None:
         raise HTTPException(status_code=404, detail="case not found")
-    from api.handling_pages import handling_context
-
     since = now() - dt.timedelta(days=settings.similar_case_days)
     is_open = case.status in OPEN
     return render(
         request, "case.html", login, settings, status_code=status_code, case=case,
         created=request.query_params.get("created") == "1", message=message,
         errors=errors or {}, decisions=DECISION_LABELS, is_open=is_open,
+        knowledge_entries=[hit.entry for hit in knowledge.search(session, "", limit=500)]
+        if case.status == Status.REGISTERED else [],
         merged_into=case_store.get(session, case.merged_into_id) if case.merged_into_id
         else None,
         same_phone_open=case_store.open_with_phone(session, case.complainant_phone, case.id)
@@ -355,21 +362,18 @@ async def _case_change(request: Request, sessions: WriterDep, settings: Settings
 @router.post("/cases/{case_id}/decision", response_class=HTMLResponse)
 async def case_decision(case_id: str, request: Request, sessions: WriterDep,
                         settings: SettingsDep, login: CaseWorker) -> Response:
+    """受理意见, as ``POST /api/cases/{case}/decision``: 即办 answers from the chosen
+    knowledge entry or in the operator's words."""
     form = form_values(await request.form())
+    rules = get_rules(request)
 
     def change() -> None:
-        try:
-            decision = Decision(form.get("decision", ""))
-        except ValueError:
-            decision = Decision.PENDING
-        if decision is Decision.PENDING:
-            raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
-        with transaction(sessions) as session:
-            case_store.decide(session, find_case(session, case_id), decision, login.username,
-                              now(), reason=form.get("reason", "").strip(),
-                              refer_to=form.get("refer_to", "").strip(),
-                              reply_text=form.get("reply_text", "").strip(),
-                              rules=get_rules(request))
+        order = decisions.DecisionOrder(
+            decisions.parse_decision(form.get("decision", "")), form.get("reason", ""),
+            form.get("refer_to", ""), form.get("reply_text", ""),
+            form.get("knowledge_entry_id", ""))
+        case_steps.run(sessions, case_id, lambda s, c: decisions.decide(
+            s, c, order, login.username, now(), rules))
 
     return await _case_change(request, sessions, settings, login, case_id, change)
 
@@ -380,12 +384,8 @@ async def case_merge(case_id: str, request: Request, sessions: WriterDep,
     form = form_values(await request.form())
 
     def change() -> None:
-        with transaction(sessions) as session:
-            into = case_store.by_number(session, form.get("into", "").strip())
-            if into is None:
-                raise Invalid({"merge_into": FieldError("找不到该编号的案件", "no such case")})
-            case_store.merge(session, find_case(session, case_id), into, form.get("reason", ""),
-                             login.username, now())
+        case_steps.run(sessions, case_id, lambda s, c: decisions.merge(
+            s, c, form.get("into", ""), form.get("reason", ""), login.username, now()))
 
     return await _case_change(request, sessions, settings, login, case_id, change)
 

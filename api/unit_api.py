@@ -3,11 +3,12 @@ and evidence withheld where the rules say so; sign, return, reply, ask for an ex
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Login, UnitHandler
 from api.cases import find_case
@@ -21,17 +22,18 @@ from api.handling_schemas import (
     UnitCaseSummary,
     UnitCaseView,
 )
-from core.db import transaction
 from core.ids import is_id
 from dispatch.cases.handling_models import Unit
 from dispatch.cases.models import Attachment, Case
+from dispatch.handling import case_steps, unit_portal
 from dispatch.handling import steps as handling
-from dispatch.handling import unit_portal
 from dispatch.handling.steps import Refused
+from dispatch.intake import case_lookup
 from dispatch.routing import units
 from recordings import evidence
 
 router = APIRouter(tags=["unit portal"])
+T = TypeVar("T")
 
 
 def own_unit(session: Session, login: Login) -> Unit:
@@ -57,7 +59,7 @@ def own_case(session: Session, login: Login, case_key: str) -> tuple[Case, Unit]
     try:
         handling.unit_assignment(session, case, unit.id)
     except Refused:
-        raise HTTPException(status_code=404, detail="case not found") from None
+        raise case_lookup.CaseNotFound from None
     return case, unit
 
 
@@ -114,22 +116,27 @@ def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:
         return case_view(session, case, unit)
 
 
+def unit_step(sessions: sessionmaker[Session], login: Login, case_key: str,
+              step: Callable[[Session, Case, str], T]) -> tuple[str, T]:
+    """Run ``step`` (given the handler's unit id) on a case of the handler's unit; another
+    unit's case is not found."""
+    with sessions() as session:
+        unit_id = own_unit(session, login).id
+    return case_steps.run(sessions, case_key, lambda s, c: step(s, c, unit_id), unit_id)
+
+
 @router.post("/api/unit/cases/{case_key}/sign", response_model=UnitCaseView)
 def sign(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
     """签收."""
-    with transaction(sessions) as session:
-        case, unit = own_case(session, login, case_key)
-        handling.sign(session, case, unit.id, login.username, now())
-        case_id = case.id
+    case_id, _ = unit_step(sessions, login, case_key, lambda s, c, unit_id:
+                           handling.sign(s, c, unit_id, login.username, now()))
     return _after(sessions, login, case_id)
 
 
 @router.post("/api/unit/cases/{case_key}/start", response_model=UnitCaseView)
 def start(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
-    with transaction(sessions) as session:
-        case, unit = own_case(session, login, case_key)
-        handling.start_work(session, case, unit.id, login.username, now())
-        case_id = case.id
+    case_id, _ = unit_step(sessions, login, case_key, lambda s, c, unit_id:
+                           handling.start_work(s, c, unit_id, login.username, now()))
     return _after(sessions, login, case_id)
 
 
@@ -137,30 +144,26 @@ def start(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView
 def give_back(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep,
               login: UnitMember) -> None:
     """退回: not this unit's business, with the reasons, within the allowed working days."""
-    with transaction(sessions) as session:
-        case, unit = own_case(session, login, case_key)
-        handling.unit_return(session, case, unit.id, body.reason, login.username, now(),
-                             rules)
+    unit_step(sessions, login, case_key, lambda s, c, unit_id: handling.unit_return(
+        s, c, unit_id, body.reason, login.username, now(), rules))
 
 
 @router.post("/api/unit/cases/{case_key}/reply", response_model=ReplyPublic)
 def reply(case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep,
           login: UnitMember) -> ReplyPublic:
     """The result: facts found, 属实/部分属实/不属实, measures taken."""
-    with transaction(sessions) as session:
-        case, unit = own_case(session, login, case_key)
-        row = handling.reply(session, case, unit.id, handling.ReplyIn(
-            body.facts, body.finding, body.measures, body.responsible_handling),
-            login.username, now(), rules)
-        return ReplyPublic.model_validate(row)
+    answer = handling.ReplyIn(body.facts, body.finding, body.measures,
+                              body.responsible_handling)
+    _, row = unit_step(sessions, login, case_key, lambda s, c, unit_id: handling.reply(
+        s, c, unit_id, answer, login.username, now(), rules))
+    return ReplyPublic.model_validate(row)
 
 
 @router.post("/api/unit/cases/{case_key}/extension", response_model=ExtensionPublic)
 def ask_extension(case_key: str, body: ExtensionIn, sessions: WriterDep, rules: RulesDep,
                   login: UnitMember) -> ExtensionPublic:
     """延期 request, before the deadline, for a supervisor to decide."""
-    with transaction(sessions) as session:
-        case, unit = own_case(session, login, case_key)
-        row = handling.request_extension(session, case, unit.id, body.days, body.reason,
-                                         login.username, now(), rules)
-        return ExtensionPublic.model_validate(row)
+    _, row = unit_step(sessions, login, case_key, lambda s, c, unit_id:
+                       handling.request_extension(s, c, unit_id, body.days, body.reason,
+                                                  login.username, now(), rules))
+    return ExtensionPublic.model_validate(row)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.cases.events import add_event
 from dispatch.cases.handling_models import Assignment, CaseDeadline, Extension, Unit, UnitReply
 from dispatch.cases.lifecycle import Action, Status, check_reason, next_status
 from dispatch.cases.models import Case, CaseEvent
@@ -20,7 +21,6 @@ from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Rules, Stage
 from dispatch.deadlines.working_calendar import Deadline
-from dispatch.intake.case_store import add_event
 from dispatch.routing import units
 
 
@@ -109,10 +109,23 @@ def assignments(session: Session, case_id: str, active_only: bool = True) -> lis
                                                 Assignment.role.desc())))  # lead first
 
 
+def check_order(order: DispatchOrder) -> None:
+    """A case goes to the unit responsible for its category: no dispatch without a
+    category, nor without the lead unit."""
+    errors = {}
+    if not order.category.strip():
+        errors["category"] = FieldError("请选择类别", "a category is required")
+    if not order.lead_unit_id:
+        errors["lead_unit_id"] = FieldError("请选择主办单位", "choose the lead unit")
+    if errors:
+        raise Invalid(errors)
+
+
 def dispatch(session: Session, case: Case, order: DispatchOrder, actor: str,
              now: dt.datetime, rules: Rules) -> list[Assignment]:
-    """交办: one lead unit (主办), optional assisting units (协办). A case that needs the
-    leader's approval must have it first."""
+    """交办 under the order's category: one lead unit (主办), optional assisting units
+    (协办). A case that needs the leader's approval must have it first."""
+    check_order(order)
     if case.status == Status.ACCEPTED and case.needs_approval:
         raise Refused("this case needs the leader's approval before dispatch",
                       "该案件须经领导审批后才能交办")
@@ -130,8 +143,7 @@ def dispatch(session: Session, case: Case, order: DispatchOrder, actor: str,
                f"{MODE_LABELS[order.mode]}：主办 {lead.name}"
                + (f"，协办 {names}" if names else "")
                + (f"；{order.instructions.strip()}" if order.instructions.strip() else ""))
-    if order.category:
-        case.category = order.category
+    case.category = order.category.strip()
     case.complex_case = order.complex_case
     case.complained_unit_id = complained.id if complained else case.complained_unit_id
     made = [Assignment(case_id=case.id, unit_id=unit.id, role=role, mode=order.mode.value,
@@ -223,6 +235,12 @@ def reply(session: Session, case: Case, unit_id: str, answer: ReplyIn, actor: st
     stage_clocks.on_replied(session, case.id, rules, now)
     session.flush()
     return row
+
+
+def replies(session: Session, case_id: str) -> list[UnitReply]:
+    """The units' replies on a case, oldest first."""
+    return list(session.scalars(select(UnitReply).where(UnitReply.case_id == case_id)
+                                .order_by(UnitReply.at)))
 
 
 def latest_reply(session: Session, case_id: str) -> UnitReply | None:

@@ -115,7 +115,7 @@ def act(sessions: sessionmaker[Session], case_id: str,
 def dispatch_to(sessions: sessionmaker[Session], case_id: str, lead: str, at: dt.datetime,
                 assists: tuple[str, ...] = (), complex_case: bool = False) -> None:
     order = DispatchOrder(lead, Mode.TRANSFER, assists, instructions="请核实并答复",
-                          complex_case=complex_case)
+                          category="城乡建设", complex_case=complex_case)
     act(sessions, case_id, lambda s, c: handling.dispatch(s, c, order, "sup1", at, RULES))
 
 
@@ -658,7 +658,7 @@ class CaseMachine(RuleBasedStateMachine):
         at = self.tick()
         lead_id = self.world.all[lead]
         order = DispatchOrder(lead_id, mode, [self.world.all[i] for i in assists],
-                              complex_case=complex_case)
+                              category="城乡建设", complex_case=complex_case)
         self_not_centre = mode is Mode.SELF and lead_id != self.world.centre
 
         def refuse(b: Snapshot) -> str:

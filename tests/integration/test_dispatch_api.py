@@ -153,14 +153,15 @@ def test_a_unit_returns_a_case_and_it_is_dispatched_again(
         people: dict[str, Actor], unit_ids: dict[str, str]) -> None:
     op, handler = people["op1"], people["h_env"]
     number = register(op)["number"]
-    op.post(f"/api/cases/{number}/dispatch", {"lead_unit_id": unit_ids["市生态环境局"]})
+    op.post(f"/api/cases/{number}/dispatch",
+            {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"})
     handler.post(f"/api/unit/cases/{number}/return", {"reason": ""}, status=422)
     handler.post(f"/api/unit/cases/{number}/return", {"reason": "属于物业管理范畴"},
                  status=204)
     assert handler.get("/api/unit/cases") == []
     assert op.get(f"/api/cases/{number}")["status"] == "accepted"
     op.post(f"/api/cases/{number}/dispatch",
-            {"lead_unit_id": unit_ids["幸福里小区物业服务中心"]})
+            {"lead_unit_id": unit_ids["幸福里小区物业服务中心"], "category": "物业管理"})
     assert [c["number"] for c in people["h_prop"].get("/api/unit/cases")] == [number]
 
 
@@ -173,7 +174,8 @@ def test_illegal_steps_are_refused_with_a_clear_message(
     op.post(f"/api/cases/{number}/approval", {"action": "submit", "note": "涉及处级干部"})
     op.post(f"/api/cases/{number}/approval", {"action": "approve"}, status=403)
     sup.post(f"/api/cases/{number}/approval", {"action": "approve"})
-    op.post(f"/api/cases/{number}/dispatch", {"lead_unit_id": unit_ids["市生态环境局"]})
+    op.post(f"/api/cases/{number}/dispatch",
+            {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"})
     # A handler cannot reply before signing for it? Replying from "dispatched" is illegal.
     handler.post(f"/api/unit/cases/{number}/reply",
                  {"facts": "x", "finding": "untrue", "measures": "y"}, status=409)
@@ -189,7 +191,8 @@ def test_a_case_needing_approval_cannot_be_dispatched_before_it(
     op.post(f"/api/cases/{number}/approval", {"action": "submit", "note": "重大事项"})
     sup.post(f"/api/cases/{number}/approval", {"action": "deny", "note": "补充材料"})
     response = op.post(f"/api/cases/{number}/dispatch",
-                       {"lead_unit_id": unit_ids["市生态环境局"]}, status=409)
+                       {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"},
+                       status=409)
     assert "approval" in response["detail"]
 
 
@@ -211,7 +214,7 @@ def test_the_unit_never_sees_a_protected_identity(
     op.client.post(f"/cases/{case['id']}/attachments", headers=op.headers,
                    files=[("attachments", ("现场照片.pdf", PDF, "application/pdf"))])
     op.post(f"/api/cases/{number}/dispatch", {
-        "lead_unit_id": unit_ids["幸福里小区物业服务中心"],
+        "lead_unit_id": unit_ids["幸福里小区物业服务中心"], "category": "物业管理",
         "complained_unit_id": unit_ids["幸福里小区物业服务中心"] if complained else ""})
     raw = handler.client.get(f"/api/unit/cases/{number}").text
     listing = handler.client.get("/api/unit/cases").text
@@ -233,7 +236,8 @@ def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_re
     op, sup, handler = people["op1"], people["sup1"], people["h_env"]
     case = register(op)
     number = case["number"]
-    op.post(f"/api/cases/{number}/dispatch", {"lead_unit_id": unit_ids["市生态环境局"]})
+    op.post(f"/api/cases/{number}/dispatch",
+            {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"})
     handler.post(f"/api/unit/cases/{number}/sign")
     handler.post(f"/api/unit/cases/{number}/reply", {
         "facts": "已核查", "finding": "partly_true", "measures": "已约谈企业"})

@@ -26,7 +26,7 @@ from api.app import create_app
 from core.db import transaction
 from core.settings import Settings
 from core.waiting import wait_for
-from custody import access, integrity
+from custody import integrity
 from custody.models import CaseArchive, IntegrityCheck, RecordingAccess
 from dispatch.cases.handling_models import Assignment
 from ivr.models import Call
@@ -84,7 +84,7 @@ def case(people: dict[str, Actor], sessions: sessionmaker[Session],
         "content": "小区旁的化工厂每天夜里排放刺鼻气味。", "request": "请环保部门查处",
         "decision": "accept", "identity_consent": True, "call_id": call_id}, status=201)
     op.post(f"/api/cases/{registered['id']}/dispatch", {
-        "lead_unit_id": units["市生态环境局"], "mode": "transfer",
+        "lead_unit_id": units["市生态环境局"], "mode": "transfer", "category": "环境保护",
         "assist_unit_ids": [units["幸福里小区物业服务中心"]],
         "complained_unit_id": units["幸福里小区物业服务中心"]})
     with sessions() as session:
@@ -258,7 +258,7 @@ def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(
         touched.append("file_of")
         return original(*args)
 
-    monkeypatch.setattr(access, "file_of", watched)
+    monkeypatch.setattr(lookup, "file_of", watched)
     urls = []
     for bad in BAD_IDS:
         urls += [f"/api/recordings/{bad}/audio", f"/api/recordings/{bad}/audio?download=true",

@@ -107,7 +107,8 @@ class Dispatched:
         with transaction(sessions) as session:
             case = session.get(Case, self.id)
             assert case is not None
-            handling.dispatch(session, case, DispatchOrder(unit_id, Mode.TRANSFER),
+            handling.dispatch(session, case, DispatchOrder(unit_id, Mode.TRANSFER,
+                                                           category="城乡建设"),
                               "sup1", local(11, 24, 14), RULES)
             self.number = case.number
             clock = stage_clocks.active(session, self.id, Stage.HANDLING)

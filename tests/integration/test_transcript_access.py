@@ -156,7 +156,8 @@ def test_a_unit_reads_the_transcript_only_with_a_grant(
     sup.post(f"/api/units/{unit['id']}/members", {"username": "h_env"}, status=204)
     case = register(people["op1"], call_id)
     people["op1"].post(f"/api/cases/{case['id']}/dispatch",
-                       {"lead_unit_id": unit["id"], "mode": "transfer"})
+                       {"lead_unit_id": unit["id"], "mode": "transfer",
+                        "category": "环境保护"})
     url = f"/api/calls/{call_id}/transcript"
     refused = people["h_env"].fetch(url)
     assert refused.status_code == 403 and refused.json()["detail"] == \
