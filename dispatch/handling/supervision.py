@@ -17,13 +17,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dispatch.cases.events import add_event
 from dispatch.cases.handling_models import CaseDeadline, SupervisionRecord, Unit
 from dispatch.cases.lifecycle import TRANSITIONS, UNFINISHED, Action, Status
 from dispatch.cases.models import Case
 from dispatch.deadlines.policy import Card, Profile
 from dispatch.deadlines.stage_clocks import STAGE_LABELS, SUPERVISED, Rules, Stage
 from dispatch.deadlines.working_calendar import WorkingCalendar
-from dispatch.intake.case_store import add_event
 
 
 class Kind(StrEnum):

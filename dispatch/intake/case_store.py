@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from asr import jobs
 from dispatch.cases import case_numbers
+from dispatch.cases.events import add_event
 from dispatch.cases.lifecycle import OPEN, Action, IllegalTransition, Status, next_status
-from dispatch.cases.models import Case, CaseEvent, CaseNumberCounter, KnowledgeEntry
+from dispatch.cases.models import Case, CaseNumberCounter, KnowledgeEntry
 from dispatch.cases.registration import Decision, FieldError, Invalid, Registration, rejection_reply
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Rules
@@ -53,15 +54,6 @@ def allocate_number(session: Session, fmt: str, day: dt.date) -> str:
         # A number can exist already only if the format was changed to an older shape.
         if session.scalar(select(Case.id).where(Case.number == number)) is None:
             return number
-
-
-def add_event(session: Session, case: Case, actor: str, action: Action, now: dt.datetime,
-              note: str = "", from_status: Status | None = None) -> CaseEvent:
-    event = CaseEvent(case_id=case.id, at=now, actor=actor, action=action.value,
-                      from_status=from_status.value if from_status else "",
-                      to_status=case.status, note=note)
-    session.add(event)
-    return event
 
 
 def _move(session: Session, case: Case, action: Action, actor: str, now: dt.datetime,

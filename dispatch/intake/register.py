@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
 from dispatch.cases import registration
+from dispatch.cases.events import add_event
 from dispatch.cases.lifecycle import Action, Status, next_status
 from dispatch.cases.models import Attachment, Case
 from dispatch.cases.registration import FieldError, Invalid
@@ -84,9 +85,8 @@ def register(sessions: sessionmaker[Session], config: IntakeConfig,
             for item in stored:
                 _attach(session, case, item, actor, now)
             if stored:
-                case_store.add_event(session, case, actor, Action.ATTACH, now,
-                                     "、".join(item.filename for item in stored),
-                                     Status(case.status))
+                add_event(session, case, actor, Action.ATTACH, now,
+                          "、".join(item.filename for item in stored), Status(case.status))
             return case
     except BaseException:
         for item in stored:
@@ -126,8 +126,8 @@ def add_attachments(sessions: sessionmaker[Session], config: IntakeConfig, case_
             next_status(Action.ATTACH, status)
             for item in stored:
                 _attach(session, case, item, actor, now)
-            case_store.add_event(session, case, actor, Action.ATTACH, now,
-                                 "、".join(item.filename for item in stored), status)
+            add_event(session, case, actor, Action.ATTACH, now,
+                      "、".join(item.filename for item in stored), status)
             return [item.id for item in stored]
     except BaseException:
         for item in stored:
