@@ -5,12 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-class Resampling(StrEnum):
-    """How telephone-rate audio reaches a model trained at a higher rate."""
-
-    VOSK = "vosk"  # give Vosk the true rate; its recogniser resamples internally
-    SOX = "sox"  # resample with sox (very high quality) to the model's rate first
+# The choice is a setting (HOTLINE_ASR_RESAMPLING), so core defines it; asr names it here too.
+from core.settings import Resampling as Resampling
 
 
 class TranscriptStatus(StrEnum):

@@ -2,6 +2,11 @@
 
 Every port, path, timeout and prompt text is a setting. Secrets are never defaults: they are
 generated on first set-up and kept in ``<data_dir>/secrets.json`` (mode 0600).
+
+This module imports no stage of the hotline: it checks what a setting is on its own (ports,
+numbers, hours, operator names). What a value means to a stage (a case-number format, a
+deadline profile, the retention floor) is checked by that stage, called at start-up by
+``hotline.settings_check.checked``.
 """
 
 from __future__ import annotations
@@ -15,18 +20,21 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from asr.transcript_data import Resampling
-from custody import retention
-from dispatch.cases.case_numbers import DEFAULT_FORMAT as DEFAULT_CASE_NUMBER_FORMAT
-from dispatch.cases.case_numbers import check_format
-from dispatch.deadlines.policy import profile_by_name
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Checked by dispatch.cases.case_numbers (its DEFAULT_FORMAT) at start-up.
+DEFAULT_CASE_NUMBER_FORMAT = "TS{date:%Y%m%d}{seq:04d}"
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class Resampling(StrEnum):
+    """How telephone-rate audio reaches a model trained at a higher rate (``asr`` uses it)."""
+
+    VOSK = "vosk"  # give Vosk the true rate; its recogniser resamples internally
+    SOX = "sox"  # resample with sox (very high quality) to the model's rate first
 
 
 class Prompts(BaseModel):
@@ -191,21 +199,6 @@ class Settings(BaseSettings):
             if not name.isalnum():
                 raise ValueError(f"operator endpoint name must be alphanumeric: {name!r}")
         return value
-
-    @field_validator("case_number_format")
-    @classmethod
-    def _check_case_number_format(cls, value: str) -> str:
-        return check_format(value)
-
-    @field_validator("recording_retention_years")
-    @classmethod
-    def _check_retention(cls, value: int) -> int:
-        return retention.check_years(value)
-
-    @field_validator("deadline_profile")
-    @classmethod
-    def _check_deadline_profile(cls, value: str) -> str:
-        return profile_by_name(value).name
 
     @field_validator("hotline_number")
     @classmethod

@@ -18,15 +18,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import Settings, load_settings
 from hotline import models_registry  # noqa: F401  (every table mapped before any query)
+from hotline.settings_check import SettingsError, checked
 
 __all__ = ["database", "database_errors", "session_factory", "settings", "setup_logging"]
 
 
 def settings() -> Settings:
-    """The settings from the environment; invalid ones become a clear error."""
+    """The settings from the environment, checked by every stage; invalid ones become a clear
+    error."""
     try:
-        return load_settings()
-    except ValidationError as exc:
+        return checked(load_settings())
+    except (ValidationError, SettingsError) as exc:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
 

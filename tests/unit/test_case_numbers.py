@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from core.settings import DEFAULT_CASE_NUMBER_FORMAT, Settings
 from dispatch.cases.case_numbers import (
     DEFAULT_FORMAT,
     NumberFormatError,
@@ -13,6 +14,7 @@ from dispatch.cases.case_numbers import (
     counter_key,
     render,
 )
+from hotline.settings_check import SettingsError, checked
 
 DAY = dt.date(2026, 11, 21)
 
@@ -107,3 +109,14 @@ def test_check_format_refuses_a_spec_the_sequence_cannot_take() -> None:
     # as NumberFormatError: see the report.
     with pytest.raises(ValueError, match="Unknown format code 's'"):
         check_format("TS{seq:s}")
+
+
+def test_the_settings_default_is_the_format_this_module_knows() -> None:
+    assert DEFAULT_CASE_NUMBER_FORMAT == DEFAULT_FORMAT
+    assert checked(Settings()).case_number_format == DEFAULT_FORMAT
+
+
+def test_the_settings_check_refuses_a_format_with_the_reason() -> None:
+    with pytest.raises(SettingsError, match=r"^case_number_format: case number format needs "
+                       r"exactly one \{seq\} field$"):
+        checked(Settings(case_number_format="TS{date:%Y%m%d}"))

@@ -5,7 +5,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from core.settings import Settings
 from dispatch.deadlines.policy import (
@@ -21,6 +20,7 @@ from dispatch.deadlines.policy import (
     working,
 )
 from dispatch.deadlines.working_calendar import WorkingCalendar
+from hotline.settings_check import SettingsError, checked
 
 D = dt.date
 pytestmark = pytest.mark.usefixtures("calendar_data_until_2026")
@@ -139,10 +139,11 @@ def test_profile_by_name() -> None:
         profile_by_name("nope")
 
 
-def test_settings_validate_the_profile(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+def test_the_settings_check_validates_the_profile(tmp_path: Path) -> None:
+    settings = checked(Settings(data_dir=tmp_path))
     assert settings.deadline_profile == "hotline"
     assert settings.calendar_file == tmp_path / "calendar" / "holidays.toml"
-    assert Settings(deadline_profile="xinfang").deadline_profile == "xinfang"
-    with pytest.raises(ValidationError, match="unknown deadline profile"):
-        Settings(deadline_profile="weekly")
+    assert checked(Settings(deadline_profile="xinfang")).deadline_profile == "xinfang"
+    with pytest.raises(SettingsError, match=r"^deadline_profile: unknown deadline profile "
+                       r"'weekly'"):
+        checked(Settings(deadline_profile="weekly"))

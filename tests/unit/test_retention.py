@@ -5,24 +5,27 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pydantic import ValidationError
 
 from core.settings import Settings
 from custody import retention
+from hotline.settings_check import SettingsError, checked
 
 T = dt.datetime(2020, 2, 29, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("years", [0, 1, 4])
 def test_a_retention_below_five_years_is_refused(years: int) -> None:
-    with pytest.raises(ValidationError, match="at least 5"):
-        Settings(recording_retention_years=years)
+    with pytest.raises(ValueError, match="recording_retention_years must be at least 5"):
+        retention.check_years(years)
+    with pytest.raises(SettingsError, match=r"^recording_retention_years: recording_retention_"
+                       r"years must be at least 5"):
+        checked(Settings(recording_retention_years=years))
 
 
 def test_five_years_or_more_is_accepted() -> None:
-    assert Settings(recording_retention_years=5).recording_retention_years == 5
-    assert Settings(recording_retention_years=10).recording_retention_years == 10
-    assert Settings().recording_retention_years == 5
+    assert checked(Settings(recording_retention_years=5)).recording_retention_years == 5
+    assert checked(Settings(recording_retention_years=10)).recording_retention_years == 10
+    assert checked(Settings()).recording_retention_years == 5
 
 
 def test_kept_until_the_same_day_years_later() -> None:

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from core.settings import Settings, parse_service_hours
+from asr.transcript_data import Resampling as AsrResampling
+from core.settings import PROJECT_ROOT, Resampling, Settings, parse_service_hours
+from hotline.settings_check import SettingsError, checked
+
+STAGES = ("accounts", "ivr", "recordings", "asr", "dispatch", "custody", "api", "phones",
+          "hotline", "bench")
 
 
 def test_defaults_keep_all_state_in_one_data_folder(tmp_path: Path) -> None:
@@ -50,3 +57,39 @@ def test_bad_settings_are_refused(fields: dict[str, object]) -> None:
 def test_service_hours() -> None:
     assert parse_service_hours("08:00-20:00") == (dt.time(8), dt.time(20))
     assert parse_service_hours("00:00-24:00") == (dt.time(0), None)
+
+
+def test_settings_import_no_stage() -> None:
+    """The core at the bottom: loading the settings loads no stage (nor its ORM mappings)."""
+    probe = ("import sys, core.settings; "
+             "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, check=True,
+                            capture_output=True, text=True).stdout.split()
+    assert not set(STAGES) & set(loaded)
+
+
+def test_the_resampling_choice_is_a_setting_asr_shares() -> None:
+    assert AsrResampling is Resampling
+    assert Settings(asr_resampling="sox").asr_resampling is Resampling.SOX  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Settings(asr_resampling="linear")  # type: ignore[arg-type]
+
+
+def test_the_stages_accept_the_default_settings(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert checked(settings) is settings
+
+
+def test_the_stages_refusals_name_each_setting() -> None:
+    """Values only a stage can judge pass core's validation and are refused by the check at
+    start-up, one line per setting, with the stage's own reason."""
+    settings = Settings(recording_retention_years=4, deadline_profile="weekly",
+                        case_number_format="{seq}{seq}")
+    with pytest.raises(SettingsError) as refused:
+        checked(settings)
+    assert refused.value.problems == [
+        "case_number_format: case number format needs exactly one {seq} field",
+        "recording_retention_years: recording_retention_years must be at least 5 (recordings "
+        "are evidence and are kept 5 years); got 4",
+        "deadline_profile: unknown deadline profile 'weekly'; known profiles: hotline, xinfang",
+    ]
