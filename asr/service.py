@@ -4,7 +4,8 @@
 restarts any that die, and stops them all on SIGTERM. Workers die with their pool: each asks
 the kernel for SIGTERM when its parent dies and watches its parent too, so a pool killed with
 SIGKILL leaves no worker behind; a pool stops any worker of an earlier pool before it starts
-its own. Wiring for each process lives here.
+its own. The composition root (``hotline serve``) hands the pool the command that starts a
+worker, and maps every table before a worker's first query.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Sequence
 
+from asr import strays
 from asr.worker import Interrupted, Worker, state_file
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
-from hotline import models_registry, strays
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 2.0
@@ -73,7 +74,6 @@ def _die_with_parent(parent: int) -> None:
 
 def run_worker(settings: Settings, name: str, parent: int | None = None) -> None:
     """One worker process; ``parent``: the pool it belongs to (it stops when that is gone)."""
-    assert models_registry.metadata.tables, "every mapper is known before the first query"
     if parent is not None:
         _die_with_parent(parent)
     engine = make_engine(settings.effective_database_url)
@@ -97,8 +97,9 @@ def _remove_own_state(settings: Settings, name: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def run_pool(settings: Settings) -> None:
-    """Keep ``pool_size`` workers running until SIGTERM."""
+def run_pool(settings: Settings, worker_command: Sequence[str]) -> None:
+    """Keep ``pool_size`` workers running until SIGTERM; each is started as
+    ``worker_command NAME --pool PID``."""
     stop = _stop_on_signals()
     strays.stop_workers(settings)
     size = pool_size(settings)
@@ -120,8 +121,7 @@ def run_pool(settings: Settings) -> None:
                 if time.monotonic() < next_start.get(name, 0.0):
                     continue
                 children[name] = subprocess.Popen(
-                    [sys.executable, "-m", "hotline.cli", "serve", "asr-worker", name,
-                     "--pool", str(os.getpid())], env=env)
+                    [*worker_command, name, "--pool", str(os.getpid())], env=env)
             stop.wait(0.5)
     finally:
         running = {name: child for name, child in children.items() if child is not None}

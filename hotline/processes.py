@@ -12,11 +12,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr import strays
 from core import pids, privacy
 from core.settings import Settings
 from core.waiting import wait_for
-from hotline import strays
-from hotline.ivr_service import status_file
+from hotline.ivr_status import status_file
 from ivr import asterisk_process
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
@@ -29,6 +29,10 @@ class PartStatus:
     name: str
     running: bool
     detail: str
+
+    def line(self) -> str:
+        """One line of ``hotline up`` and ``hotline status``."""
+        return f"{self.name:<9} {'up' if self.running else 'DOWN':<5} {self.detail}"
 
 
 def _pid_file(settings: Settings, name: str) -> Path:

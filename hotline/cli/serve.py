@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import click
 import uvicorn
@@ -12,6 +13,9 @@ from asr import service as asr_service
 from hotline import ivr_service
 from hotline.cli import context
 from ivr import asterisk_install
+
+# How the pool starts each of its workers: this command again, as another process.
+ASR_WORKER_COMMAND = (sys.executable, "-m", "hotline.cli", "serve", "asr-worker")
 
 
 @click.command()
@@ -24,7 +28,7 @@ def serve(name: str, worker: str, pool_pid: int | None) -> None:
     context.setup_logging()
     settings = context.settings()
     if name == "asr":
-        asr_service.run_pool(settings)
+        asr_service.run_pool(settings, ASR_WORKER_COMMAND)
     elif name == "asr-worker":
         asr_service.run_worker(settings, worker, parent=pool_pid)
     elif name == "ivr":

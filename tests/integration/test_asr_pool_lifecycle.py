@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr import strays
 from asr.models import JobStatus, TranscriptionJob
 from asr.worker import Worker
 from core import pids
 from core.db import make_engine, make_session_factory
 from core.settings import PROJECT_ROOT, Settings
 from core.waiting import wait_for
-from hotline import migrate, processes, strays
+from hotline import migrate, processes
 from tests.builders import KOREAN_MODEL, T0, add_recorded_call, korean_speech, stereo_call
 
 

@@ -1,6 +1,7 @@
 """Transcription workers an earlier pool left running, found by their state files
-(``<run>/asr/NAME.json``): a pid counts only with the start time its worker recorded. The
-pool stops them at its start; ``hotline up``/``down``/``status`` find them too."""
+(``<run>/asr/NAME.json``, written by ``asr.worker``): a pid counts only with the start time its
+worker recorded. The pool stops them at its start; ``hotline up``/``down``/``status`` find them
+too. Light on purpose (core only): ``hotline status`` loads it."""
 
 from __future__ import annotations
 
