@@ -1,1 +1,1 @@
-"""Shared core of the hotline: settings, database, process wiring and the CLI."""
+"""The composition roots: the CLI, each service process's wiring, process control, migrations."""

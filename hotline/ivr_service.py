@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +19,7 @@ from core.settings import Settings
 from dispatch.cases.recording_links import link_recording
 from dispatch.feedback.callback_dialer import dialer_for
 from dispatch.feedback.callback_survey import survey_for
+from hotline.ivr_status import status_file, write_status
 from ivr import dialplan_variables as dv
 from ivr.ami_adapter import AdapterConfig
 from ivr.ami_listener import AmiListener
@@ -35,16 +34,6 @@ log = logging.getLogger(__name__)
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def status_file(settings: Settings) -> Path:
-    return settings.run_dir / "ivr.json"
-
-
-def write_status(path: Path, **fields: object) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), **fields}), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def call_flow_config(settings: Settings) -> CallFlowConfig:

@@ -57,7 +57,7 @@ COMMANDS: dict[str, CommandEntry] = {
                                "Vosk model (HOTLINE_VOSK_MODEL)."),
     "transcript": CommandEntry("transcription", "Print a call's transcript (segments by "
                                "speaker, with times)."),
-    "up": CommandEntry("control", "Start Asterisk, the telephony service and the API; return "
+    "up": CommandEntry("start", "Start Asterisk, the telephony service and the API; return "
                        "once each answers."),
     "user": CommandEntry("users", "Console accounts."),
 }
