@@ -8,14 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from accounts.models import Role
-from api import evidence_transcripts
 from api.auth import CallReader, LoginDep
-from api.deps import SessionDep, SettingsDep, WriterDep
+from api.deps import SessionDep, SettingsDep, WriterDep, now
+from api.evidence import http_error, requester
 from api.schemas import CallPublic, CallTranscript
-from asr import call_transcript as transcripts
-from core.ids import is_id
-from custody import replay_rules
+from custody import transcript_reads
+from custody.errors import CustodyError
 from ivr import call_store
 from ivr.models import Call
 from recordings import lookup
@@ -78,30 +76,9 @@ def get_transcript(call_id: str, request: Request, sessions: WriterDep, settings
     they handled within ``operator_replay_days``, supervisors and investigators after giving
     a reason for one of its cases, a unit's handlers with a grant). Every request for a
     recorded call, allowed or refused, is in the access log (action ``transcript``)."""
-    if not is_id(call_id):
-        raise HTTPException(status_code=404, detail="call not found")
-    with sessions() as session:
-        unit_id = evidence_transcripts.unit_id_of(session, login)
-    if login.role not in replay_rules.MAY_EVER_LISTEN or (
-            login.role is Role.UNIT_HANDLER and unit_id is None):
-        never = replay_rules.refusal(replay_rules.ROLE, replay_rules.TRANSCRIPT)
-        evidence_transcripts.record(sessions, login, request, evidence_transcripts.API,
-                                    [evidence_transcripts.Read(None, never)])
-        raise HTTPException(status_code=403, detail=never.refusal_en)
-    with sessions() as session:
-        call = call_store.get_call(session, call_id)
-        if call is None:
-            raise HTTPException(status_code=404, detail="call not found")
-        recording = lookup.of_call(session, call.id)
-        if recording is None:  # nothing was recorded, so there is nothing to read
-            found = transcripts.for_call(session, call.id)
-            assert found is not None
-            return CallTranscript.of(found)
-        decision = evidence_transcripts.decide(session, settings, login, call, recording)
-        read = evidence_transcripts.Read(recording.id, decision)
-        found = transcripts.for_call(session, call.id) if decision.allowed else None
-        shown = CallTranscript.of(found) if found is not None else None
-    evidence_transcripts.record(sessions, login, request, evidence_transcripts.API, [read])
-    if shown is None:
-        raise HTTPException(status_code=403, detail=decision.refusal_en)
-    return shown
+    try:
+        found = transcript_reads.read_call_transcript(
+            sessions, settings, requester(login, request), call_id, transcript_reads.API, now())
+    except CustodyError as exc:
+        raise http_error(exc) from None
+    return CallTranscript.of(found)

@@ -1,30 +1,15 @@
 """Recordings as evidence over HTTP: the audited audio stream, replay reasons, legal holds,
-grants to units, the evidence package, the access log and integrity checks."""
+grants to units, the evidence package, the access log and integrity checks. Each step is one
+function of ``custody``, the same the pages call; its refusals become HTTP statuses here."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, NoReturn
-
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
-from accounts.models import Role
-from api.auth import (
-    INVESTIGATORS,
-    Auditor,
-    IntegrityReader,
-    Investigator,
-    Login,
-    LoginDep,
-    Supervisor,
-)
-from api.cases import find_case
+from api.auth import Auditor, IntegrityReader, Investigator, Login, LoginDep, Supervisor
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence_schemas import (
     AccessLogPublic,
@@ -40,60 +25,45 @@ from api.evidence_schemas import (
     ReplayReasonPublic,
 )
 from core.db import transaction
-from core.settings import Settings
-from custody import access, bundle, dossier, holds, integrity, replay, replay_rules
-from custody.access import Attempt
+from custody import access, evidence_steps, exports, holds, integrity, listening, replay
+from custody.errors import CustodyError, Denied, NotFound
+from custody.requester import Requester
 from dispatch.cases.models import Case
-from dispatch.routing import units
-from recordings import lookup
+from dispatch.intake import case_lookup
 
 router = APIRouter(tags=["recordings"])
 # Never from a cache: every hearing must come here and be logged.
 NO_STORE = {"Cache-Control": "no-store, private"}
 
 
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else ""
+def requester(login: Login, request: Request) -> Requester:
+    """The logged-in person and their address, as custody knows them."""
+    return Requester(login.user_id, login.username, login.role, login.phone,
+                     request.client.host if request.client else "")
 
 
-def attempt(login: Login, request: Request, action: str, outcome: str,
-            recording_id: str | None = None, case_id: str | None = None, reason: str = "",
-            byte_range: str = "") -> Attempt:
-    return Attempt(actor=login.username, role=login.role.value, client=client_of(request),
-                   action=action, outcome=outcome, recording_id=recording_id,
-                   case_id=case_id, reason=reason, byte_range=byte_range)
+def status_of(exc: CustodyError) -> int:
+    """The HTTP status of a custody refusal (the pages and the JSON routes alike)."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Denied):
+        return 403
+    return 422
+
+
+def http_error(exc: CustodyError) -> HTTPException:
+    return HTTPException(status_code=status_of(exc), detail=str(exc))
+
+
+def deliver(delivery: exports.Delivery, media_type: str = "application/zip") -> FileResponse:
+    """A file to download, never cached; a temporary one is removed once sent."""
+    cleanup = BackgroundTask(delivery.path.unlink, missing_ok=True) \
+        if delivery.temporary else None
+    return FileResponse(delivery.path, media_type=media_type, filename=delivery.filename,
+                        headers=NO_STORE, background=cleanup)
 
 
 # -- the audio ----------------------------------------------------------------------------
-
-def refuse_logged(sessions: sessionmaker[Session], login: Login, request: Request,
-                  action: str, recording_id: str | None = None,
-                  case_id: str | None = None) -> NoReturn:
-    """A role that may never do this: the attempt goes to the access log, then 403."""
-    with transaction(sessions) as session:
-        access.log(session, attempt(login, request, action, access.DENIED, recording_id,
-                                    case_id), now())
-    raise HTTPException(status_code=403, detail="your role may not do this")
-
-
-def require_logged(action: str, *roles: Role) -> Callable[..., Login]:
-    """Like ``require``, but a refusal is written to the access log (with the case the
-    path names, if it is a well-formed id)."""
-    allowed = frozenset(roles)
-
-    def dependency(request: Request, login: LoginDep, sessions: WriterDep) -> Login:
-        # A plain function: FastAPI runs it in a worker thread (it may write the log).
-        if login.role not in allowed:
-            key = str(request.path_params.get("case_key", ""))
-            refuse_logged(sessions, login, request, action,
-                          case_id=key if lookup.well_formed(key) else None)
-        return login
-
-    return dependency
-
-
-Exporter = Annotated[Login, Depends(require_logged(access.EXPORT, *INVESTIGATORS))]
-ArchiveReader = Annotated[Login, Depends(require_logged(access.DOWNLOAD, *INVESTIGATORS))]
 
 @router.get("/api/recordings/{recording_id}/audio")
 def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
@@ -104,34 +74,13 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
     operators for the calls they handled within ``operator_replay_days``, a unit's handlers
     when a supervisor granted their unit this case. Every request, allowed or not, is in
     the access log."""
-    if not lookup.well_formed(recording_id):
-        raise HTTPException(status_code=404, detail="recording not found")
-    action = access.DOWNLOAD if download else access.PLAY
-    unit_id = None
-    if login.role is Role.UNIT_HANDLER:
-        with sessions() as session:
-            unit = units.unit_of_user(session, login.user_id)
-            unit_id = unit.id if unit else None
-    if login.role not in replay_rules.MAY_EVER_LISTEN or (
-            login.role is Role.UNIT_HANDLER and unit_id is None):
-        refuse_logged(sessions, login, request, action, recording_id=recording_id)
-    with transaction(sessions) as session:
-        recording = lookup.find(session, recording_id)
-        if recording is None:
-            raise HTTPException(status_code=404, detail="recording not found")
-        decision = replay.decide(
-            session, recording, replay_rules.Listener(login.username, login.role, login.phone),
-            login.user_id, unit_id, now(), settings.operator_replay_days)
-        path = lookup.file_of(settings.recordings_dir, recording) if decision.allowed else None
-        outcome = access.DENIED if not decision.allowed else \
-            access.ALLOWED if path is not None else "missing"
-        access.log(session, attempt(login, request, action, outcome, recording.id,
-                                    decision.case_id, decision.reason,
-                                    request.headers.get("range", "")), now())
-    if not decision.allowed:
-        raise HTTPException(status_code=403, detail=decision.refusal_en)
-    if path is None:
-        raise HTTPException(status_code=404, detail="recording file missing")
+    try:
+        path = listening.listen(
+            sessions, requester(login, request), recording_id,
+            access.DOWNLOAD if download else access.PLAY, now(), settings.recordings_dir,
+            settings.operator_replay_days, request.headers.get("range", ""))
+    except CustodyError as exc:
+        raise http_error(exc) from None
     if download:
         return FileResponse(path, media_type="audio/wav", filename=f"{recording_id}.wav",
                             headers=NO_STORE)
@@ -153,123 +102,86 @@ def case_evidence(session: Session, case: Case, login: Login) -> CaseEvidencePub
             session, case.id, [r.id for r in recordings], limit=200)])
 
 
-def refused(exc: replay.ReplayRefused, status: int = 422) -> HTTPException:
-    return HTTPException(status_code=status, detail=str(exc))
-
-
 @router.get("/api/cases/{case_key}/evidence", response_model=CaseEvidencePublic)
 def get_case_evidence(case_key: str, session: SessionDep, login: Investigator
                       ) -> CaseEvidencePublic:
     """The case's recordings, your reason in force, holds, grants and its access log."""
-    return case_evidence(session, find_case(session, case_key), login)
+    return case_evidence(session, case_lookup.find(session, case_key), login)
 
 
 @router.post("/api/cases/{case_key}/replay-reason", response_model=ReplayReasonPublic,
              status_code=201)
-def give_reason(case_key: str, body: ReasonBody, sessions: WriterDep,
+def give_reason(case_key: str, body: ReasonBody, request: Request, sessions: WriterDep,
                 login: Investigator) -> ReplayReasonPublic:
     """State why you listen (调听事由) before the first play; it holds for 12 hours."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        try:
-            given = replay.give_reason(session, case, login.user_id, login.username,
-                                       body.reason, now())
-        except replay.ReplayRefused as exc:
-            raise refused(exc) from None
-        return ReplayReasonPublic.model_validate(given)
-
-
-def package(sessions: sessionmaker[Session], settings: Settings, case_key: str,
-            login: Login, request: Request) -> tuple[Path, str]:
-    """Write the evidence package of a case to a temporary file: (path, download name).
-    Refused (and logged) without a reason in force."""
-    with transaction(sessions) as session:
-        case = find_case(session, case_key)
-        reason = replay.active_reason(session, login.user_id, [case.id], now())
-        recordings = replay.recordings_of(session, case)
-        if reason is None:
-            access.log(session, attempt(login, request, access.EXPORT, access.DENIED,
-                                        case_id=case.id), now())
-    if reason is None:
-        raise HTTPException(status_code=403, detail="give a reason (调听事由) for this case "
-                            "first")
-    folder = f"{case.number}-evidence"
-    with sessions() as session:  # files checked first (409): a refused export delivers nothing
-        members = dossier.members(session, find_case(session, case.id), settings.data_dir)
-    with transaction(sessions) as session:
-        recording_ids: list[str | None] = [r.id for r in recordings]
-        for recording_id in recording_ids or [None]:
-            access.log(session, attempt(login, request, access.EXPORT, access.ALLOWED,
-                                        recording_id, case.id, reason.reason), now())
-        rows = access.entries(session, case.id, [r.id for r in recordings])
-        members.append(bundle.Member("access_log.csv", dossier.access_log_csv(rows)))
-    handle, name = tempfile.mkstemp(suffix=".zip")
-    os.close(handle)
-    target = Path(name)
     try:
-        bundle.write(target, folder, members, dossier.readme(case, folder, "证据包"))
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return target, f"{folder}.zip"
+        with transaction(sessions) as session:
+            return ReplayReasonPublic.model_validate(evidence_steps.give_reason(
+                session, requester(login, request), case_key, body.reason, now()))
+    except CustodyError as exc:
+        raise http_error(exc) from None
 
 
 @router.get("/api/cases/{case_key}/evidence-package")
 def evidence_package(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: Exporter) -> FileResponse:
+                     settings: SettingsDep, login: LoginDep) -> FileResponse:
     """A zip: recordings, transcripts, the case record and history, the access log entries,
-    SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``)."""
-    target, name = package(sessions, settings, case_key, login, request)
-    return FileResponse(target, media_type="application/zip", filename=name, headers=NO_STORE,
-                        background=BackgroundTask(target.unlink, missing_ok=True))
+    SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``). Supervisors and
+    investigators, with a reason in force; every attempt is logged."""
+    try:
+        return deliver(exports.export_package(sessions, requester(login, request), case_key,
+                                              now(), settings.data_dir))
+    except CustodyError as exc:
+        raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/legal-holds", response_model=HoldPublic, status_code=201)
-def place_hold(case_key: str, body: ReasonBody, sessions: WriterDep,
+def place_hold(case_key: str, body: ReasonBody, request: Request, sessions: WriterDep,
                login: Supervisor) -> HoldPublic:
     """Keep the case's recordings whatever their age, until released."""
-    with transaction(sessions) as session:
-        try:
-            return HoldPublic.model_validate(holds.place(
-                session, find_case(session, case_key), body.reason, login.username, now()))
-        except replay.ReplayRefused as exc:
-            raise refused(exc) from None
+    try:
+        with transaction(sessions) as session:
+            return HoldPublic.model_validate(evidence_steps.place_hold(
+                session, requester(login, request), case_key, body.reason, now()))
+    except CustodyError as exc:
+        raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/legal-holds/{hold_id}/release", response_model=HoldPublic)
-def release_hold(case_key: str, hold_id: str, body: ReasonBody, sessions: WriterDep,
-                 login: Supervisor) -> HoldPublic:
-    with transaction(sessions) as session:
-        try:
-            return HoldPublic.model_validate(holds.release(
-                session, find_case(session, case_key), hold_id, body.reason, login.username,
-                now()))
-        except replay.ReplayRefused as exc:
-            raise refused(exc) from None
+def release_hold(case_key: str, hold_id: str, body: ReasonBody, request: Request,
+                 sessions: WriterDep, login: Supervisor) -> HoldPublic:
+    try:
+        with transaction(sessions) as session:
+            return HoldPublic.model_validate(evidence_steps.release_hold(
+                session, requester(login, request), case_key, hold_id, body.reason, now()))
+    except CustodyError as exc:
+        raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/recording-grants", response_model=GrantPublic,
              status_code=201)
-def grant(case_key: str, body: GrantBody, sessions: WriterDep, settings: SettingsDep,
-          login: Supervisor) -> GrantPublic:
+def grant(case_key: str, body: GrantBody, request: Request, sessions: WriterDep,
+          settings: SettingsDep, login: Supervisor) -> GrantPublic:
     """Let a unit handling this case hear its recording (not the unit complained about,
     not for 举报, only with the complainant's consent to share their identity)."""
-    with transaction(sessions) as session:
-        try:
-            return GrantPublic.model_validate(replay.grant(
-                session, find_case(session, case_key), body.unit_id, body.reason,
-                login.username, now(), settings.recording_grant_days))
-        except replay.ReplayRefused as exc:
-            raise refused(exc) from None
+    try:
+        with transaction(sessions) as session:
+            return GrantPublic.model_validate(evidence_steps.grant_unit(
+                session, requester(login, request), case_key, body.unit_id, body.reason,
+                now(), settings.recording_grant_days))
+    except CustodyError as exc:
+        raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/recording-grants/{grant_id}/revoke", status_code=204)
-def revoke(case_key: str, grant_id: str, sessions: WriterDep, login: Supervisor) -> None:
-    with transaction(sessions) as session:
-        try:
-            replay.revoke(session, find_case(session, case_key), grant_id, now())
-        except replay.ReplayRefused as exc:
-            raise refused(exc, 404) from None
+def revoke(case_key: str, grant_id: str, request: Request, sessions: WriterDep,
+           login: Supervisor) -> None:
+    try:
+        with transaction(sessions) as session:
+            evidence_steps.revoke_grant(session, requester(login, request), case_key,
+                                        grant_id, now())
+    except CustodyError as exc:
+        raise http_error(exc) from None
 
 
 # -- auditors and the store's health ----------------------------------------------------------

@@ -1,6 +1,6 @@
 """The operator's work over JSON: the queue of calls to register, the callback list and its
-attempts, dismissing a call, a recording's waveform, and the live feed of calls ringing at
-the operator's phone (server-sent events)."""
+attempts, dismissing a call, a recording's waveform (under the rule for hearing it), and
+the live feed of calls ringing at the operator's phone (server-sent events)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from api.auth import CaseWorker, Login
+from api.auth import CaseWorker, Login, LoginDep
 from api.calls import OUTCOME_LABELS, calls_public
 from api.case_schemas import (
     CallbackAttemptIn,
@@ -25,12 +25,15 @@ from api.case_schemas import (
     WaveformPublic,
 )
 from api.deps import SessionDep, SettingsDep, WriterDep, now
+from api.evidence import http_error, requester
 from api.schemas import CallPublic
 from core.db import transaction
+from custody import access, listening
+from custody.errors import CustodyError
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
 from dispatch.intake import call_queue as work_queue
 from ivr.models import Call, ConsoleEvent
-from recordings import lookup, waveform
+from recordings import waveform
 
 router = APIRouter(tags=["work"])
 POLL_SECONDS = 0.25
@@ -92,14 +95,18 @@ def dismiss(call_id: str, body: DismissalIn, sessions: WriterDep, login: CaseWor
 
 @router.get("/api/recordings/{recording_id}/waveform", response_model=WaveformPublic,
             tags=["recordings"])
-def recording_waveform(recording_id: str, session: SessionDep, settings: SettingsDep,
-                       _login: CaseWorker,
+def recording_waveform(recording_id: str, request: Request, sessions: WriterDep,
+                       settings: SettingsDep, login: LoginDep,
                        buckets: Annotated[int, Query(ge=10, le=4000)] = 800) -> WaveformPublic:
-    """Peaks per channel (0..1) for drawing the waveform."""
-    recording = lookup.find(session, recording_id)
-    path = lookup.file_of(settings.recordings_dir, recording) if recording else None
-    if path is None:
-        raise HTTPException(status_code=404, detail="recording not found")
+    """Peaks per channel (0..1) for drawing the waveform. The peaks show that a recording
+    exists and how loud it is, so the rule for hearing it decides, and every request is in
+    the access log (action ``waveform``), as for the audio."""
+    try:
+        path = listening.listen(sessions, requester(login, request), recording_id,
+                                access.WAVEFORM, now(), settings.recordings_dir,
+                                settings.operator_replay_days)
+    except CustodyError as exc:
+        raise http_error(exc) from None
     peaks = waveform.peaks(path, buckets)
     return WaveformPublic(duration_seconds=peaks.duration_seconds, channels=peaks.channels)
 

@@ -1,5 +1,5 @@
-"""The access log: every play, download, export, transcript read and refused attempt,
-append-only and hash-chained."""
+"""The access log: every play, download, waveform, export, transcript read and refused
+attempt, append-only and hash-chained."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from custody.models import RecordingAccess
 from recordings import chain, ledger
 
 PLAY, DOWNLOAD, EXPORT = "play", "download", "export"
+WAVEFORM = "waveform"  # a recording's peaks: they show that it exists and how loud it is
 TRANSCRIPT = "transcript"  # a call's transcript shown (byte_range says where: page, list…)
 ALLOWED, DENIED = "allowed", "denied"
 

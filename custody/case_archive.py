@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from custody import bundle, dossier
 from custody.models import CaseArchive
 from dispatch.cases.models import Case
+from dispatch.handling import steps
 from recordings import manifest
 
 
@@ -26,6 +27,19 @@ def written_files() -> Iterator[list[Path]]:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+
+
+def archive_case(session: Session, case: Case, data_dir: Path, actor: str, now: dt.datetime,
+                 written: list[Path]) -> None:
+    """立卷归档, the one step both doors take: the closed case moves to archived (its
+    history says who and when) and its bundle (registration form, history, unit replies,
+    feedback, recordings, transcripts, evidence files) goes to the archive store and the
+    manifest. Run inside ``written_files()`` around the transaction, so a bundle whose
+    transaction fails is removed again."""
+    steps.archive(session, case, actor, now)
+    session.flush()
+    session.refresh(case, ["history"])
+    archive_bundle(session, case, data_dir, actor, now, written)
 
 
 def archive_bundle(session: Session, case: Case, data_dir: Path, actor: str,

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.ids import is_id
+from custody.errors import NotFound, ReplayRefused
 from custody.models import LegalHold
-from custody.replay import ReplayRefused
 from dispatch.cases.models import Case
 
 
@@ -29,7 +29,7 @@ def release(session: Session, case: Case, hold_id: str, reason: str, actor: str,
             now: dt.datetime) -> LegalHold:
     hold = session.get(LegalHold, hold_id) if is_id(hold_id) else None
     if hold is None or hold.case_id != case.id:
-        raise ReplayRefused("保全记录不存在", "no such hold")
+        raise NotFound("保全记录不存在", "no such hold")
     if hold.released_at is not None:
         raise ReplayRefused("该保全已解除", "the hold was already released")
     reason = " ".join(reason.split())

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.ids import is_id
 from custody import replay_rules
+from custody.errors import NotFound, ReplayRefused
 from custody.models import RecordingGrant, ReplayReason
 from dispatch.cases.handling_models import Assignment
 from dispatch.cases.models import Case
@@ -20,12 +21,6 @@ from recordings.models import Recording
 
 REASON_HOURS = 12  # a reason covers the working day it was given in
 MIN_REASON_CHARS = 4
-
-
-class ReplayRefused(ValueError):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh = zh
 
 
 def _clean_reason(reason: str) -> str:
@@ -110,11 +105,12 @@ def grant(session: Session, case: Case, unit_id: str, reason: str, actor: str,
     return granted
 
 
-def revoke(session: Session, case: Case, grant_id: str, now: dt.datetime) -> None:
+def revoke(session: Session, case: Case, grant_id: str, now: dt.datetime) -> RecordingGrant:
     found = session.get(RecordingGrant, grant_id) if is_id(grant_id) else None
     if found is None or found.case_id != case.id:
-        raise ReplayRefused("授权不存在", "no such grant")
+        raise NotFound("授权不存在", "no such grant")
     found.revoked_at = found.revoked_at or now
+    return found
 
 
 def grants_of(session: Session, case: Case) -> list[RecordingGrant]:

@@ -60,7 +60,8 @@ INVESTIGATOR_MAY = ANY_ROLE | {
     ("POST", f"/cases/{Z}/evidence/reason"), ("GET", f"/cases/{Z}/evidence/package"),
     ("GET", f"/cases/{Z}/evidence/archive"), ("GET", f"/api/cases/{Z}/evidence"),
     ("POST", f"/api/cases/{Z}/replay-reason"), ("GET", f"/api/cases/{Z}/evidence-package"),
-    ("GET", f"/api/recordings/{Z}/audio"), ("GET", f"/api/calls/{Z}/transcript")}
+    ("GET", f"/api/recordings/{Z}/audio"), ("GET", f"/api/recordings/{Z}/waveform"),
+    ("GET", f"/api/calls/{Z}/transcript")}
 AUDITOR_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/audit"),
                           ("GET", "/api/audit/recording-access"), ("GET", "/api/integrity")}
 
