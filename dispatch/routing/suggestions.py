@@ -8,7 +8,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,9 +15,7 @@ from sqlalchemy.orm import Session
 from dispatch.cases.handling_models import RoutingLabel
 from dispatch.cases.models import Case
 from dispatch.routing import units
-
-if TYPE_CHECKING:
-    from dispatch.routing.classifier import RoutingModel
+from dispatch.routing.classifier import RoutingModel, RoutingModelError
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +44,6 @@ class ModelCache:
         except FileNotFoundError:
             self.error = "no routing model: run 'hotline route train'"
             return None
-        # Imported when a model exists: scikit-learn stays out of a process that has none.
-        from dispatch.routing.classifier import RoutingModel, RoutingModelError
-
         with self._lock:
             if stamp != self._stamp:
                 try:
