@@ -177,7 +177,7 @@ async def add_attachments(case_key: str, request: Request, sessions: WriterDep,
 
 
 @router.get("/api/attachments/{attachment_id}", tags=["cases"])
-def download_attachment(attachment_id: str, request: Request, session: SessionDep,
+def download_attachment(attachment_id: str, session: SessionDep,
                         settings: SettingsDep, _login: CaseWorker) -> FileResponse:
     """An evidence file by its id, always as a download, never rendered by the browser."""
     attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None

@@ -181,8 +181,8 @@ def audit_page(request: Request, session: SessionDep, settings: SettingsDep,
     """The access log for auditors, with the state of its chain and of the store."""
     log = access_log(session, 1000)
     case_ids = {e.case_id for e in log.entries if e.case_id}
-    numbers = {case_id: number for case_id, number in session.execute(
-        select(Case.id, Case.number).where(Case.id.in_(case_ids)))}
+    numbers = dict(session.execute(
+        select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples())
     return render(request, "audit.html", login, settings, log=log, numbers=numbers,
                   check=integrity_public(session),
                   access_labels=ACTION_LABELS, outcome_labels=OUTCOME_LABELS)

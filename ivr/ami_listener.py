@@ -40,7 +40,7 @@ class AmiListener:
         secret: str,
         adapter: AdapterConfig,
         tracker: CallTracker,
-        on_status: Callable[[bool], None] = lambda connected: None,
+        on_status: Callable[[bool], None] = lambda _connected: None,
         trace_file: Path | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:

@@ -79,7 +79,7 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
         "satisfaction_call_id": dv.SATISFACTION_CALL_ID,
         "outbound_endpoint": dv.ENDPOINT_OUTBOUND,
     }
-    rendered = {name: "; intentionally empty: built-in defaults\n" for name in EMPTY_CONFIGS}
+    rendered = dict.fromkeys(EMPTY_CONFIGS, "; intentionally empty: built-in defaults\n")
     for template_name in sorted(env.list_templates(extensions=["j2"])):
         rendered[template_name.removesuffix(".j2")] = env.get_template(template_name).render(
             context

@@ -66,10 +66,10 @@ COMMANDS: dict[str, CommandEntry] = {
 class LazyGroup(click.Group):
     """A group whose commands are imported from ``COMMANDS`` when one is run."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002
         return sorted(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
         entry = COMMANDS.get(cmd_name)
         return None if entry is None else entry.load(cmd_name)
 

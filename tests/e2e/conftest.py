@@ -114,25 +114,25 @@ def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000,
                   **overrides: Any) -> Hotline:
     """Every part, with the Korean stand-in model and one transcription worker (``overrides``:
     other settings)."""
-    values: dict[str, Any] = dict(
-        data_dir=data_dir,
-        database_url=database_url,
-        sip_port=free_port(),
-        ami_port=free_port(),
-        agi_port=free_port(),
-        api_port=free_port(),
-        rtp_port_start=rtp_base,
-        rtp_port_end=rtp_base + 999,
-        queue_wait_seconds=30,
-        queue_ring_seconds=10,
-        message_silence_seconds=3,
-        ami_trace_file=data_dir / "ami-trace.jsonl",
-        vosk_model=KOREAN_MODEL,
-        asr_workers=1,
-        outbound_sip_target=f"127.0.0.1:{free_udp_port()}",  # a test's citizen phone
-        satisfaction_poll_seconds=1.0,
-        satisfaction_ring_seconds=8,
-    )
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "sip_port": free_port(),
+        "ami_port": free_port(),
+        "agi_port": free_port(),
+        "api_port": free_port(),
+        "rtp_port_start": rtp_base,
+        "rtp_port_end": rtp_base + 999,
+        "queue_wait_seconds": 30,
+        "queue_ring_seconds": 10,
+        "message_silence_seconds": 3,
+        "ami_trace_file": data_dir / "ami-trace.jsonl",
+        "vosk_model": KOREAN_MODEL,
+        "asr_workers": 1,
+        "outbound_sip_target": f"127.0.0.1:{free_udp_port()}",  # a test's citizen phone
+        "satisfaction_poll_seconds": 1.0,
+        "satisfaction_ring_seconds": 8,
+    }
     settings = Settings(**{**values, **overrides})
     install = provision.prepare(settings)
     try:

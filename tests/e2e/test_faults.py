@@ -80,7 +80,7 @@ def table(request: pytest.FixtureRequest) -> Iterator[list[Row]]:
     write_table(rows)
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print("\n" + TABLE.read_text(), flush=True)
+        print("\n" + TABLE.read_text(), flush=True)  # noqa: T201 (the table is the result)
 
 
 def write_table(rows: list[Row]) -> None:

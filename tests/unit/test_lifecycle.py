@@ -296,7 +296,7 @@ def test_only_registration_creates_a_case() -> None:
 
 def test_every_status_is_reachable_from_registration() -> None:
     assert set(Status) == REACHABLE
-    assert {target for target in TRANSITIONS.values()} == set(Status)
+    assert set(TRANSITIONS.values()) == set(Status)
 
 
 @pytest.mark.parametrize("status", sorted(set(Status) - {Status.ARCHIVED}))
