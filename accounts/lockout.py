@@ -30,8 +30,9 @@ class AddressBudget:
     seen address is forgotten.
     """
 
-    def __init__(self, max_failures: int, window: dt.timedelta,
-                 max_addresses: int = 100_000) -> None:
+    def __init__(
+        self, max_failures: int, window: dt.timedelta, max_addresses: int = 100_000
+    ) -> None:
         if max_failures < 1 or window <= dt.timedelta(0):
             raise ValueError("an address budget needs at least one failure and a window")
         self.max_failures = max_failures

@@ -44,8 +44,15 @@ class NewSession:
     expires_at: dt.datetime
 
 
-def create_user(session: Session, username: str, password: str, role: Role,
-                display_name: str, now: dt.datetime, phone: str = "") -> User:
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    now: dt.datetime,
+    phone: str = "",
+) -> User:
     if not USERNAME.fullmatch(username):
         raise AccountError("a user name is 2-64 letters, digits, '_', '.' or '-'")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -54,15 +61,22 @@ def create_user(session: Session, username: str, password: str, role: Role,
         raise AccountError(f"user {username!r} exists already")
     if phone and not phone.isalnum():
         raise AccountError("a phone is the operator's SIP endpoint name (letters and digits)")
-    user = User(username=username, display_name=display_name or username, role=role.value,
-                password_hash=_hasher.hash(password), created_at=now, phone=phone)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role.value,
+        password_hash=_hasher.hash(password),
+        created_at=now,
+        phone=phone,
+    )
     session.add(user)
     session.flush()
     return user
 
 
-def claim_attempt(session: Session, username: str, now: dt.datetime,
-                  policy: LockoutPolicy) -> tuple[str, str] | None:
+def claim_attempt(
+    session: Session, username: str, now: dt.datetime, policy: LockoutPolicy
+) -> tuple[str, str] | None:
     """Count one failure against the account *before* its password is checked: the user's id
     and password hash, or None when the name is unknown, inactive or locked.
 
@@ -75,19 +89,30 @@ def claim_attempt(session: Session, username: str, now: dt.datetime,
     reaches_limit = User.failed_logins + 1 >= policy.max_failures
     found = session.execute(
         update(User)
-        .where(User.username == username, User.active.is_(True),
-               or_(User.locked_until.is_(None), User.locked_until <= now))
-        .values(failed_logins=case((reaches_limit, 0), else_=User.failed_logins + 1),
-                locked_until=case((reaches_limit, literal(now + policy.lock_for,
-                                                          UTCDateTime())), else_=None))
+        .where(
+            User.username == username,
+            User.active.is_(True),
+            or_(User.locked_until.is_(None), User.locked_until <= now),
+        )
+        .values(
+            failed_logins=case((reaches_limit, 0), else_=User.failed_logins + 1),
+            locked_until=case(
+                (reaches_limit, literal(now + policy.lock_for, UTCDateTime())), else_=None
+            ),
+        )
         .returning(User.id, User.password_hash)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     return None if found is None else (found.id, found.password_hash)
 
 
-def authenticate(sessions: sessionmaker[Session], username: str, password: str,
-                 now: dt.datetime, policy: LockoutPolicy) -> str:
+def authenticate(
+    sessions: sessionmaker[Session],
+    username: str,
+    password: str,
+    now: dt.datetime,
+    policy: LockoutPolicy,
+) -> str:
     """The id of the user whose password this is, or LoginRefused. The attempt is counted
     (and committed) first; then the password is checked, outside any transaction. Unknown,
     inactive and locked names are checked against a dummy hash: the same work and the same
@@ -121,9 +146,12 @@ def record_success(session: Session, user_id: str, password: str) -> User:
 def unlock(session: Session, username: str) -> bool:
     """Lift an account's lock and forget its failures (an administrator's act); False if
     there is no such user."""
-    done = session.execute(update(User).where(User.username == username)
-                           .values(failed_logins=0, locked_until=None)
-                           .execution_options(synchronize_session=False))
+    done = session.execute(
+        update(User)
+        .where(User.username == username)
+        .values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
@@ -138,11 +166,20 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(session: Session, user: User, client: str, now: dt.datetime,
-                  lifetime: dt.timedelta) -> NewSession:
+def start_session(
+    session: Session, user: User, client: str, now: dt.datetime, lifetime: dt.timedelta
+) -> NewSession:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=_hash_token(token), user_id=user.id, csrf_token=csrf,
-                             client=client[:128], created_at=now, expires_at=now + lifetime))
+    session.add(
+        LoginSession(
+            token_hash=_hash_token(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            client=client[:128],
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
     session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
     session.flush()
     return NewSession(token, csrf, now + lifetime)

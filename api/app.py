@@ -67,9 +67,17 @@ def validation_error(loc: list[str | int], msg: str, kind: str) -> dict[str, obj
 
 def field_errors(errors: dict[str, FieldError] | dict[str, str]) -> JSONResponse:
     """Our own field checks, in the same 422 shape as FastAPI's (the published schema)."""
-    return JSONResponse({"detail": [
-        validation_error(["body", name], err.en if isinstance(err, FieldError) else err,
-                         "value_error") for name, err in errors.items()]}, status_code=422)
+    return JSONResponse(
+        {
+            "detail": [
+                validation_error(
+                    ["body", name], err.en if isinstance(err, FieldError) else err, "value_error"
+                )
+                for name, err in errors.items()
+            ]
+        },
+        status_code=422,
+    )
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -89,13 +97,27 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs = []
         if settings.supervision_interval_seconds > 0:
-            jobs.append(asyncio.create_task(background.supervise_forever(
-                app.state.sessions, app.state.rules, now,
-                settings.supervision_interval_seconds)))
+            jobs.append(
+                asyncio.create_task(
+                    background.supervise_forever(
+                        app.state.sessions,
+                        app.state.rules,
+                        now,
+                        settings.supervision_interval_seconds,
+                    )
+                )
+            )
         if settings.integrity_check_interval_seconds > 0:
-            jobs.append(asyncio.create_task(background.verify_forever(
-                app.state.sessions, settings.data_dir, now,
-                settings.integrity_check_interval_seconds)))
+            jobs.append(
+                asyncio.create_task(
+                    background.verify_forever(
+                        app.state.sessions,
+                        settings.data_dir,
+                        now,
+                        settings.integrity_check_interval_seconds,
+                    )
+                )
+            )
         yield
         for job in jobs:
             job.cancel()
@@ -110,25 +132,31 @@ def create_app(settings: Settings) -> FastAPI:
         description="Complaint hotline: calls, recordings, transcripts, registration (登记), "
         "acceptance (受理), the operator's work queue and the knowledge base. Every route needs "
         "a session (POST /api/session) and a role; changes need the X-CSRF-Token header.",
-        docs_url=None, redoc_url=None, openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
     app.state.routing = ModelCache(settings.routing_model_file)
-    app.state.rules = RulesSource(settings.calendar_file, settings.deadline_profile,
-                                  settings.timezone)
+    app.state.rules = RulesSource(
+        settings.calendar_file, settings.deadline_profile, settings.timezone
+    )
     app.state.login_budget = login.address_budget(settings)
 
     # Inside the headers below, so that its refusals carry them too.
     app.add_middleware(
         RequestGuard,
-        limits=Limits(settings.request_max_bytes, settings.upload_max_bytes,
-                      settings.attachment_max_files),
-        is_upload=lambda scope: is_upload_route(app.router.routes, scope))
+        limits=Limits(
+            settings.request_max_bytes, settings.upload_max_bytes, settings.attachment_max_files
+        ),
+        is_upload=lambda scope: is_upload_route(app.router.routes, scope),
+    )
 
     @app.middleware("http")
-    async def security_headers(request: Request,
-                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -149,9 +177,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     def request_invalid(_request: Request, exc: RequestValidationError) -> Response:
-        return JSONResponse({"detail": [
-            validation_error(list(err["loc"]), err["msg"], err["type"])
-            for err in exc.errors()]}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": [
+                    validation_error(list(err["loc"]), err["msg"], err["type"])
+                    for err in exc.errors()
+                ]
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -180,8 +214,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(AlreadyRegistered)
     def already(_request: Request, exc: AlreadyRegistered) -> Response:
-        return JSONResponse({"detail": str(exc), "case_number": exc.case_number},
-                            status_code=409)
+        return JSONResponse({"detail": str(exc), "case_number": exc.case_number}, status_code=409)
 
     @app.exception_handler(DossierProblem)
     def dossier_problem(_request: Request, exc: DossierProblem) -> Response:

@@ -38,13 +38,13 @@ class NotLoggedIn(Exception):
 
 
 def current_login(request: Request, session: SessionDep) -> Login:
-    found = service.find_session(session, request.cookies.get(COOKIE, ""),
-                                 dt.datetime.now(dt.UTC))
+    found = service.find_session(session, request.cookies.get(COOKIE, ""), dt.datetime.now(dt.UTC))
     if found is None:
         raise NotLoggedIn
     user = found.user
-    return Login(user.id, user.username, user.display_name, Role(user.role), found.csrf_token,
-                 user.phone)
+    return Login(
+        user.id, user.username, user.display_name, Role(user.role), found.csrf_token, user.phone
+    )
 
 
 LoginDep = Annotated[Login, Depends(current_login)]
@@ -55,7 +55,8 @@ async def check_csrf(request: Request, login: Login) -> None:
         return
     sent = request.headers.get("x-csrf-token", "")
     if not sent and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         sent = str((await request.form()).get("csrf_token", ""))
     if not secrets.compare_digest(sent.encode(), login.csrf_token.encode()):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
@@ -85,4 +86,3 @@ INVESTIGATORS = (Role.SUPERVISOR, Role.INVESTIGATOR)
 Investigator = Annotated[Login, Depends(require(*INVESTIGATORS))]
 Auditor = Annotated[Login, Depends(require(Role.AUDITOR))]
 IntegrityReader = Annotated[Login, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
-

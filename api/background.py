@@ -34,18 +34,28 @@ async def finish_in_thread(function: Callable[..., T], *args: object) -> T:
         raise
 
 
-def supervise_once(sessions: sessionmaker[Session], rules: RulesSource,
-                   clock: Callable[[], dt.datetime]) -> list[supervision.Issued]:
+def supervise_once(
+    sessions: sessionmaker[Session], rules: RulesSource, clock: Callable[[], dt.datetime]
+) -> list[supervision.Issued]:
     with transaction(sessions) as session:
         issued = supervision.run(session, rules.rules(), clock())
     for item in issued:
-        log.info("supervision: %s for case %s (%s, %s)", item.kind, item.case_number,
-                 item.stage, item.unit or "centre")
+        log.info(
+            "supervision: %s for case %s (%s, %s)",
+            item.kind,
+            item.case_number,
+            item.stage,
+            item.unit or "centre",
+        )
     return issued
 
 
-async def supervise_forever(sessions: sessionmaker[Session], rules: RulesSource,
-                            clock: Callable[[], dt.datetime], interval: float) -> None:
+async def supervise_forever(
+    sessions: sessionmaker[Session],
+    rules: RulesSource,
+    clock: Callable[[], dt.datetime],
+    interval: float,
+) -> None:
     """Run the job now and every ``interval`` seconds; a failed run is logged and retried
     at the next tick (the job is driven by dates, so nothing is lost)."""
     while True:
@@ -56,14 +66,17 @@ async def supervise_forever(sessions: sessionmaker[Session], rules: RulesSource,
         await asyncio.sleep(interval)
 
 
-async def verify_forever(sessions: sessionmaker[Session], data_dir: Path,
-                         clock: Callable[[], dt.datetime], interval: float) -> None:
+async def verify_forever(
+    sessions: sessionmaker[Session],
+    data_dir: Path,
+    clock: Callable[[], dt.datetime],
+    interval: float,
+) -> None:
     """Verify the store now and every ``interval`` seconds; problems are logged as errors
     and shown to supervisors (the latest check is on their pages)."""
     while True:
         try:
-            report = await finish_in_thread(integrity.check_and_record, sessions, data_dir,
-                                            clock())
+            report = await finish_in_thread(integrity.check_and_record, sessions, data_dir, clock())
             for problem in report.problems:
                 log.error("store integrity: %s", problem.line())
             if report.ok:

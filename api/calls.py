@@ -41,6 +41,7 @@ TRANSCRIPT_LABELS = {
     "parked": "转写失败，待人工处理",
 }
 
+
 def call_public(session: Session, call: Call) -> CallPublic:
     return CallPublic.of(call, lookup.of_call(session, call.id))
 
@@ -69,8 +70,9 @@ def get_call(call_id: str, session: SessionDep, _login: CallReader) -> CallPubli
 
 
 @router.get("/api/calls/{call_id}/transcript", response_model=CallTranscript, tags=["calls"])
-def get_transcript(call_id: str, request: Request, sessions: WriterDep, settings: SettingsDep,
-                   login: LoginDep) -> CallTranscript:
+def get_transcript(
+    call_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+) -> CallTranscript:
     """The call's transcript by speaker with word times; ``transcript`` is null (and ``job``
     says why) until it is ready. Who may read it: as for the recording (operators the calls
     they handled within ``operator_replay_days``, supervisors and investigators after giving
@@ -78,7 +80,8 @@ def get_transcript(call_id: str, request: Request, sessions: WriterDep, settings
     recorded call, allowed or refused, is in the access log (action ``transcript``)."""
     try:
         found = transcript_reads.read_call_transcript(
-            sessions, settings, requester(login, request), call_id, transcript_reads.API, now())
+            sessions, settings, requester(login, request), call_id, transcript_reads.API, now()
+        )
     except CustodyError as exc:
         raise http_error(exc) from None
     return CallTranscript.of(found)

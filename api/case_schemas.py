@@ -23,8 +23,10 @@ class RegistrationIn(BaseModel):
     anonymous: bool = False
     confidential: bool = False
     identity_consent: bool = Field(
-        default=False, description="The complainant agrees that the handling unit sees who "
-        "they are (never for 举报, confidential or anonymous cases)")
+        default=False,
+        description="The complainant agrees that the handling unit sees who "
+        "they are (never for 举报, confidential or anonymous cases)",
+    )
     subject_unit: str = ""
     subject_window: str = ""
     subject_person: str = ""
@@ -137,8 +139,10 @@ class RegistrationContext(Related):
     call: CallPublic
     form: dict[str, str]
     transcript_withheld: str | None = Field(
-        default=None, description="Why nothing was drawn from the call's transcript (you "
-        "may not read it); null when the form used it")
+        default=None,
+        description="Why nothing was drawn from the call's transcript (you "
+        "may not read it); null when the form used it",
+    )
     type_reason: str
     subjects: list[str]
     numbers: list[str]

@@ -44,9 +44,14 @@ router = APIRouter(tags=["cases"])
 
 
 def intake_config(settings: Settings, rules: Rules | None = None) -> intake.IntakeConfig:
-    return intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
-                               settings.attachments_dir, settings.attachment_max_bytes,
-                               settings.attachment_max_files, rules)
+    return intake.IntakeConfig(
+        ZoneInfo(settings.timezone),
+        settings.case_number_format,
+        settings.attachments_dir,
+        settings.attachment_max_bytes,
+        settings.attachment_max_files,
+        rules,
+    )
 
 
 def find_case(session: SessionDep, key: str) -> Case:
@@ -54,33 +59,51 @@ def find_case(session: SessionDep, key: str) -> Case:
     return case_lookup.find(session, key)
 
 
-def related(session: SessionDep, settings: Settings, phone: str, text: str,
-            exclude: str | None = None) -> Related:
+def related(
+    session: SessionDep, settings: Settings, phone: str, text: str, exclude: str | None = None
+) -> Related:
     since = now() - dt.timedelta(days=settings.similar_case_days)
     return Related(
-        same_phone_open=[CaseSummary.model_validate(c)
-                         for c in case_store.open_with_phone(session, phone, exclude)],
-        similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
-                 for s in case_store.similar(session, text, since, exclude)],
+        same_phone_open=[
+            CaseSummary.model_validate(c)
+            for c in case_store.open_with_phone(session, phone, exclude)
+        ],
+        similar=[
+            SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
+            for s in case_store.similar(session, text, since, exclude)
+        ],
     )
 
 
 @router.post("/api/cases", response_model=CasePublic, status_code=201)
-def register_case(body: RegistrationIn, sessions: WriterDep, settings: SettingsDep,
-                  rules: RulesDep, login: CaseWorker) -> CasePublic:
+def register_case(
+    body: RegistrationIn,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    rules: RulesDep,
+    login: CaseWorker,
+) -> CasePublic:
     """Register a case (登记). With ``call_id`` it is linked to the call, its recording and
     transcript. Fields are checked; a 422 lists each wrong field. The number, the links, the
     first history entry and any decision land together or not at all."""
     form = body.model_dump(exclude={"call_id"})
-    case = intake.register(sessions, intake_config(settings, rules), form, [], login.username,
-                           now(), call_id=body.call_id)
+    case = intake.register(
+        sessions,
+        intake_config(settings, rules),
+        form,
+        [],
+        login.username,
+        now(),
+        call_id=body.call_id,
+    )
     return case_public(sessions, case.id)
 
 
 def public(session: SessionDep, case: Case) -> CasePublic:
     recording_id, transcript_id = case_store.current_links(session, case)
     return CasePublic.model_validate(case).model_copy(
-        update={"recording_id": recording_id, "transcript_id": transcript_id})
+        update={"recording_id": recording_id, "transcript_id": transcript_id}
+    )
 
 
 def case_public(sessions: WriterDep, case_id: str) -> CasePublic:
@@ -91,18 +114,25 @@ def case_public(sessions: WriterDep, case_id: str) -> CasePublic:
 
 
 @router.get("/api/cases", response_model=list[CaseSummary])
-def list_cases(session: SessionDep, _login: CaseWorker,
-               status: Annotated[str | None, Query(max_length=24)] = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CaseSummary]:
+def list_cases(
+    session: SessionDep,
+    _login: CaseWorker,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CaseSummary]:
     """Cases, newest registration first."""
     return [CaseSummary.model_validate(c) for c in case_store.list_cases(session, limit, status)]
 
 
 @router.get("/api/cases/related", response_model=Related)
-def related_cases(session: SessionDep, settings: SettingsDep, _login: CaseWorker,
-                  phone: Annotated[str, Query(max_length=32)] = "",
-                  text: Annotated[str, Query(max_length=5000)] = "",
-                  exclude: Annotated[str | None, Query(max_length=32)] = None) -> Related:
+def related_cases(
+    session: SessionDep,
+    settings: SettingsDep,
+    _login: CaseWorker,
+    phone: Annotated[str, Query(max_length=32)] = "",
+    text: Annotated[str, Query(max_length=5000)] = "",
+    exclude: Annotated[str | None, Query(max_length=32)] = None,
+) -> Related:
     """Open cases with this phone number, and cases with similar text (for 并单)."""
     return related(session, settings, phone, text, exclude)
 
@@ -114,14 +144,17 @@ def get_case(case_key: str, session: SessionDep, _login: CaseWorker) -> CasePubl
 
 
 @router.post("/api/cases/{case_key}/decision", response_model=CasePublic)
-def decide(case_key: str, body: DecisionIn, sessions: WriterDep, rules: RulesDep,
-           login: CaseWorker) -> CasePublic:
+def decide(
+    case_key: str, body: DecisionIn, sessions: WriterDep, rules: RulesDep, login: CaseWorker
+) -> CasePublic:
     """受理 (accept), 不予受理 (reject: reason and the body to turn to; the reply text is
     made if not given) or 即办 (on_spot: answered from the knowledge base, then closed)."""
-    order = decisions.DecisionOrder(body.decision, body.reason, body.refer_to, body.reply_text,
-                                    body.knowledge_entry_id)
-    case_id, _ = case_steps.run(sessions, case_key, lambda s, c: decisions.decide(
-        s, c, order, login.username, now(), rules))
+    order = decisions.DecisionOrder(
+        body.decision, body.reason, body.refer_to, body.reply_text, body.knowledge_entry_id
+    )
+    case_id, _ = case_steps.run(
+        sessions, case_key, lambda s, c: decisions.decide(s, c, order, login.username, now(), rules)
+    )
     return case_public(sessions, case_id)
 
 
@@ -129,22 +162,42 @@ def decide(case_key: str, body: DecisionIn, sessions: WriterDep, rules: RulesDep
 def merge(case_key: str, body: MergeIn, sessions: WriterDep, login: CaseWorker) -> CasePublic:
     """并单: handle this case as part of another open case (named by number or id), with a
     reason."""
-    case_id, _ = case_steps.run(sessions, case_key, lambda s, c: decisions.merge(
-        s, c, body.into, body.reason, login.username, now()))
+    case_id, _ = case_steps.run(
+        sessions,
+        case_key,
+        lambda s, c: decisions.merge(s, c, body.into, body.reason, login.username, now()),
+    )
     return case_public(sessions, case_id)
 
 
-UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["files"],
-    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-}}}}}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/api/cases/{case_key}/attachments", response_model=list[AttachmentPublic],
-             status_code=201, openapi_extra=UPLOAD_BODY)
+@router.post(
+    "/api/cases/{case_key}/attachments",
+    response_model=list[AttachmentPublic],
+    status_code=201,
+    openapi_extra=UPLOAD_BODY,
+)
 @takes_uploads
-async def add_attachments(case_key: str, request: Request, sessions: WriterDep,
-                          settings: SettingsDep, login: CaseWorker) -> list[AttachmentPublic]:
+async def add_attachments(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> list[AttachmentPublic]:
     """Evidence for an open case (multipart ``files``). Types are read from the content:
     pdf, jpg, png, tiff, wav, mp3, docx, txt; size and count are limited by settings.
     The body is read only after the session, the role and the case's room for more files
@@ -161,15 +214,24 @@ async def add_attachments(case_key: str, request: Request, sessions: WriterDep,
         form = await request.form(max_files=free)
     except StarletteHTTPException as exc:
         if exc.status_code == 400 and str(exc.detail).startswith("Too many files"):
-            raise Invalid({"attachments": FieldError(
-                f"每个案件最多 {config.max_files} 个文件",
-                f"at most {config.max_files} files per case")}) from None
+            raise Invalid(
+                {
+                    "attachments": FieldError(
+                        f"每个案件最多 {config.max_files} 个文件",
+                        f"at most {config.max_files} files per case",
+                    )
+                }
+            ) from None
         raise
     try:
-        files = [intake.Upload(f.filename or "", f.file) for f in form.getlist("files")
-                 if isinstance(f, UploadFile)]
-        ids = await run_in_threadpool(intake.add_attachments, sessions, config, case_id, files,
-                                      login.username, now())
+        files = [
+            intake.Upload(f.filename or "", f.file)
+            for f in form.getlist("files")
+            if isinstance(f, UploadFile)
+        ]
+        ids = await run_in_threadpool(
+            intake.add_attachments, sessions, config, case_id, files, login.username, now()
+        )
     finally:
         await form.close()
     with sessions() as session:
@@ -177,22 +239,31 @@ async def add_attachments(case_key: str, request: Request, sessions: WriterDep,
 
 
 @router.get("/api/attachments/{attachment_id}", tags=["cases"])
-def download_attachment(attachment_id: str, session: SessionDep,
-                        settings: SettingsDep, _login: CaseWorker) -> FileResponse:
+def download_attachment(
+    attachment_id: str, session: SessionDep, settings: SettingsDep, _login: CaseWorker
+) -> FileResponse:
     """An evidence file by its id, always as a download, never rendered by the browser."""
     attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
-    path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
-        if attachment else None
+    path = (
+        evidence.file_of(settings.attachments_dir, attachment.id, attachment.path)
+        if attachment
+        else None
+    )
     if attachment is None or path is None:
         raise HTTPException(status_code=404, detail="attachment not found")
-    return FileResponse(path, media_type=attachment.content_type,
-                        filename=attachment.filename, content_disposition_type="attachment",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        path,
+        media_type=attachment.content_type,
+        filename=attachment.filename,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/api/calls/{call_id}/registration", response_model=RegistrationContext)
-def registration_context(call_id: str, request: Request, sessions: WriterDep,
-                         settings: SettingsDep, login: CaseWorker) -> RegistrationContext:
+def registration_context(
+    call_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> RegistrationContext:
     """The form for this call, pre-filled: time, channel, caller's number, numbers spoken,
     suggested type (with the word that suggested it), subject and title; the caller's earlier
     calls and cases; open cases from the same number; similar cases. What comes from the
@@ -203,16 +274,20 @@ def registration_context(call_id: str, request: Request, sessions: WriterDep,
         if call is None:
             raise HTTPException(status_code=404, detail="call not found")
         context, decision = evidence_transcripts.call_context_for(
-            session, sessions, settings, login, request, call, evidence_transcripts.REGISTRATION)
+            session, sessions, settings, login, request, call, evidence_transcripts.REGISTRATION
+        )
         return RegistrationContext(
-            call=call_public(session, call), form=context.form,
-            transcript_withheld=decision.refusal_en if decision and not decision.allowed
-            else None,
-            type_reason=context.type_reason, subjects=context.subjects,
+            call=call_public(session, call),
+            form=context.form,
+            transcript_withheld=decision.refusal_en if decision and not decision.allowed else None,
+            type_reason=context.type_reason,
+            subjects=context.subjects,
             numbers=context.numbers,
             earlier_calls=calls_public(session, context.earlier_calls),
             earlier_cases=[CaseSummary.model_validate(c) for c in context.earlier_cases],
             same_phone_open=[CaseSummary.model_validate(c) for c in context.same_phone_open],
-            similar=[SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
-                     for s in context.similar],
+            similar=[
+                SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
+                for s in context.similar
+            ],
         )

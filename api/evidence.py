@@ -38,8 +38,13 @@ NO_STORE = {"Cache-Control": "no-store, private"}
 
 def requester(login: Login, request: Request) -> Requester:
     """The logged-in person and their address, as custody knows them."""
-    return Requester(login.user_id, login.username, login.role, login.phone,
-                     request.client.host if request.client else "")
+    return Requester(
+        login.user_id,
+        login.username,
+        login.role,
+        login.phone,
+        request.client.host if request.client else "",
+    )
 
 
 def status_of(exc: CustodyError) -> int:
@@ -57,18 +62,28 @@ def http_error(exc: CustodyError) -> HTTPException:
 
 def deliver(delivery: exports.Delivery, media_type: str = "application/zip") -> FileResponse:
     """A file to download, never cached; a temporary one is removed once sent."""
-    cleanup = BackgroundTask(delivery.path.unlink, missing_ok=True) \
-        if delivery.temporary else None
-    return FileResponse(delivery.path, media_type=media_type, filename=delivery.filename,
-                        headers=NO_STORE, background=cleanup)
+    cleanup = BackgroundTask(delivery.path.unlink, missing_ok=True) if delivery.temporary else None
+    return FileResponse(
+        delivery.path,
+        media_type=media_type,
+        filename=delivery.filename,
+        headers=NO_STORE,
+        background=cleanup,
+    )
 
 
 # -- the audio ----------------------------------------------------------------------------
 
+
 @router.get("/api/recordings/{recording_id}/audio")
-def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
-                    settings: SettingsDep, login: LoginDep,
-                    download: bool = False) -> FileResponse:
+def recording_audio(
+    recording_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: LoginDep,
+    download: bool = False,
+) -> FileResponse:
     """The recording's WAV, with range requests so players can seek. Who may hear it:
     supervisors and investigators after giving a reason (调听事由) for one of its cases,
     operators for the calls they handled within ``operator_replay_days``, a unit's handlers
@@ -76,122 +91,174 @@ def recording_audio(recording_id: str, request: Request, sessions: WriterDep,
     the access log."""
     try:
         path = listening.listen(
-            sessions, requester(login, request), recording_id,
-            access.DOWNLOAD if download else access.PLAY, now(), settings.recordings_dir,
-            settings.operator_replay_days, request.headers.get("range", ""))
+            sessions,
+            requester(login, request),
+            recording_id,
+            access.DOWNLOAD if download else access.PLAY,
+            now(),
+            settings.recordings_dir,
+            settings.operator_replay_days,
+            request.headers.get("range", ""),
+        )
     except CustodyError as exc:
         raise http_error(exc) from None
     if download:
-        return FileResponse(path, media_type="audio/wav", filename=f"{recording_id}.wav",
-                            headers=NO_STORE)
+        return FileResponse(
+            path, media_type="audio/wav", filename=f"{recording_id}.wav", headers=NO_STORE
+        )
     return FileResponse(path, media_type="audio/wav", headers=NO_STORE)
 
 
 # -- a case's evidence ----------------------------------------------------------------------
 
+
 def case_evidence(session: Session, case: Case, login: Login) -> CaseEvidencePublic:
     recordings = replay.recordings_of(session, case)
     reason = replay.active_reason(session, login.user_id, [case.id], now())
     return CaseEvidencePublic(
-        case_id=case.id, case_number=case.number,
+        case_id=case.id,
+        case_number=case.number,
         recordings=[RecordingRef.model_validate(r) for r in recordings],
         reason=ReplayReasonPublic.model_validate(reason) if reason else None,
         holds=[HoldPublic.model_validate(h) for h in holds.of_case(session, case.id)],
         grants=[GrantPublic.model_validate(g) for g in replay.grants_of(session, case)],
-        access=[AccessPublic.model_validate(a) for a in access.entries(
-            session, case.id, [r.id for r in recordings], limit=200)])
+        access=[
+            AccessPublic.model_validate(a)
+            for a in access.entries(session, case.id, [r.id for r in recordings], limit=200)
+        ],
+    )
 
 
 @router.get("/api/cases/{case_key}/evidence", response_model=CaseEvidencePublic)
-def get_case_evidence(case_key: str, session: SessionDep, login: Investigator
-                      ) -> CaseEvidencePublic:
+def get_case_evidence(
+    case_key: str, session: SessionDep, login: Investigator
+) -> CaseEvidencePublic:
     """The case's recordings, your reason in force, holds, grants and its access log."""
     return case_evidence(session, case_lookup.find(session, case_key), login)
 
 
-@router.post("/api/cases/{case_key}/replay-reason", response_model=ReplayReasonPublic,
-             status_code=201)
-def give_reason(case_key: str, body: ReasonBody, request: Request, sessions: WriterDep,
-                login: Investigator) -> ReplayReasonPublic:
+@router.post(
+    "/api/cases/{case_key}/replay-reason", response_model=ReplayReasonPublic, status_code=201
+)
+def give_reason(
+    case_key: str, body: ReasonBody, request: Request, sessions: WriterDep, login: Investigator
+) -> ReplayReasonPublic:
     """State why you listen (调听事由) before the first play; it holds for 12 hours."""
     try:
         with transaction(sessions) as session:
-            return ReplayReasonPublic.model_validate(evidence_steps.give_reason(
-                session, requester(login, request), case_key, body.reason, now()))
+            return ReplayReasonPublic.model_validate(
+                evidence_steps.give_reason(
+                    session, requester(login, request), case_key, body.reason, now()
+                )
+            )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
 @router.get("/api/cases/{case_key}/evidence-package")
-def evidence_package(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: LoginDep) -> FileResponse:
+def evidence_package(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+) -> FileResponse:
     """A zip: recordings, transcripts, the case record and history, the access log entries,
     SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``). Supervisors and
     investigators, with a reason in force; every attempt is logged."""
     try:
-        return deliver(exports.export_package(sessions, requester(login, request), case_key,
-                                              now(), settings.data_dir))
+        return deliver(
+            exports.export_package(
+                sessions, requester(login, request), case_key, now(), settings.data_dir
+            )
+        )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/legal-holds", response_model=HoldPublic, status_code=201)
-def place_hold(case_key: str, body: ReasonBody, request: Request, sessions: WriterDep,
-               login: Supervisor) -> HoldPublic:
+def place_hold(
+    case_key: str, body: ReasonBody, request: Request, sessions: WriterDep, login: Supervisor
+) -> HoldPublic:
     """Keep the case's recordings whatever their age, until released."""
     try:
         with transaction(sessions) as session:
-            return HoldPublic.model_validate(evidence_steps.place_hold(
-                session, requester(login, request), case_key, body.reason, now()))
+            return HoldPublic.model_validate(
+                evidence_steps.place_hold(
+                    session, requester(login, request), case_key, body.reason, now()
+                )
+            )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/legal-holds/{hold_id}/release", response_model=HoldPublic)
-def release_hold(case_key: str, hold_id: str, body: ReasonBody, request: Request,
-                 sessions: WriterDep, login: Supervisor) -> HoldPublic:
+def release_hold(
+    case_key: str,
+    hold_id: str,
+    body: ReasonBody,
+    request: Request,
+    sessions: WriterDep,
+    login: Supervisor,
+) -> HoldPublic:
     try:
         with transaction(sessions) as session:
-            return HoldPublic.model_validate(evidence_steps.release_hold(
-                session, requester(login, request), case_key, hold_id, body.reason, now()))
+            return HoldPublic.model_validate(
+                evidence_steps.release_hold(
+                    session, requester(login, request), case_key, hold_id, body.reason, now()
+                )
+            )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
-@router.post("/api/cases/{case_key}/recording-grants", response_model=GrantPublic,
-             status_code=201)
-def grant(case_key: str, body: GrantBody, request: Request, sessions: WriterDep,
-          settings: SettingsDep, login: Supervisor) -> GrantPublic:
+@router.post("/api/cases/{case_key}/recording-grants", response_model=GrantPublic, status_code=201)
+def grant(
+    case_key: str,
+    body: GrantBody,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: Supervisor,
+) -> GrantPublic:
     """Let a unit handling this case hear its recording (not the unit complained about,
     not for 举报, only with the complainant's consent to share their identity)."""
     try:
         with transaction(sessions) as session:
-            return GrantPublic.model_validate(evidence_steps.grant_unit(
-                session, requester(login, request), case_key, body.unit_id, body.reason,
-                now(), settings.recording_grant_days))
+            return GrantPublic.model_validate(
+                evidence_steps.grant_unit(
+                    session,
+                    requester(login, request),
+                    case_key,
+                    body.unit_id,
+                    body.reason,
+                    now(),
+                    settings.recording_grant_days,
+                )
+            )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/api/cases/{case_key}/recording-grants/{grant_id}/revoke", status_code=204)
-def revoke(case_key: str, grant_id: str, request: Request, sessions: WriterDep,
-           login: Supervisor) -> None:
+def revoke(
+    case_key: str, grant_id: str, request: Request, sessions: WriterDep, login: Supervisor
+) -> None:
     try:
         with transaction(sessions) as session:
-            evidence_steps.revoke_grant(session, requester(login, request), case_key,
-                                        grant_id, now())
+            evidence_steps.revoke_grant(
+                session, requester(login, request), case_key, grant_id, now()
+            )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
 # -- auditors and the store's health ----------------------------------------------------------
 
+
 def access_log(session: Session, limit: int) -> AccessLogPublic:
     breaks = access.breaks(session)
     return AccessLogPublic(
         chain_intact=not breaks,
         chain_problems=[f"entry {b.position}: {b.problem}" for b in breaks],
-        entries=[AccessPublic.model_validate(a) for a in access.entries(session, limit=limit)])
+        entries=[AccessPublic.model_validate(a) for a in access.entries(session, limit=limit)],
+    )
 
 
 @router.get("/api/audit/recording-access", response_model=AccessLogPublic)
@@ -205,10 +272,12 @@ def integrity_public(session: Session) -> IntegrityPublic:
     check = integrity.latest(session)
     if check is None:
         return IntegrityPublic(checked_at=None, ok=None, files_checked=0, problems=[])
-    return IntegrityPublic(checked_at=check.checked_at, ok=check.ok,
-                           files_checked=check.files_checked,
-                           problems=[ProblemPublic(**p.__dict__)
-                                     for p in integrity.problems_of(check)])
+    return IntegrityPublic(
+        checked_at=check.checked_at,
+        ok=check.ok,
+        files_checked=check.files_checked,
+        problems=[ProblemPublic(**p.__dict__) for p in integrity.problems_of(check)],
+    )
 
 
 @router.get("/api/integrity", response_model=IntegrityPublic)
@@ -218,8 +287,7 @@ def latest_check(session: SessionDep, _login: IntegrityReader) -> IntegrityPubli
 
 
 @router.post("/api/integrity/run", response_model=IntegrityPublic)
-def run_check(sessions: WriterDep, settings: SettingsDep, _login: Supervisor
-              ) -> IntegrityPublic:
+def run_check(sessions: WriterDep, settings: SettingsDep, _login: Supervisor) -> IntegrityPublic:
     """Verify the store now (re-hash every file, check the chains)."""
     integrity.check_and_record(sessions, settings.data_dir, now())
     with sessions() as session:

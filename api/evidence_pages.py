@@ -40,58 +40,107 @@ from dispatch.intake import case_lookup, case_store
 
 router = APIRouter(include_in_schema=False)
 
-ACTION_LABELS = {"play": "播放", "download": "下载", "export": "导出证据包",
-                 "transcript": "查看转写", "waveform": "查看波形"}
+ACTION_LABELS = {
+    "play": "播放",
+    "download": "下载",
+    "export": "导出证据包",
+    "transcript": "查看转写",
+    "waveform": "查看波形",
+}
 OUTCOME_LABELS = {"allowed": "允许", "denied": "拒绝", "missing": "文件缺失"}
 
 
 def _units_of(session: Session, case: Case) -> list[Unit]:
-    return list(session.scalars(select(Unit).join(Assignment, Assignment.unit_id == Unit.id)
-                                .where(Assignment.case_id == case.id,
-                                       Assignment.active.is_(True))))
+    return list(
+        session.scalars(
+            select(Unit)
+            .join(Assignment, Assignment.unit_id == Unit.id)
+            .where(Assignment.case_id == case.id, Assignment.active.is_(True))
+        )
+    )
 
 
-def _transcripts(request: Request, session: Session, settings: Settings, login: Login,
-                 case: Case, view: CaseEvidencePublic) -> dict[str, TranscriptRecord]:
+def _transcripts(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    case: Case,
+    view: CaseEvidencePublic,
+) -> dict[str, TranscriptRecord]:
     """The transcripts of the case's recordings, once a reason is in force (each shown is
     logged, as on the call page)."""
     if view.reason is None:
         return {}
     return transcript_reads.case_transcripts(
-        session, request.app.state.sessions, settings, requester(login, request),
-        replay.recordings_of(session, case), now())
+        session,
+        request.app.state.sessions,
+        settings,
+        requester(login, request),
+        replay.recordings_of(session, case),
+        now(),
+    )
 
 
-def _page(request: Request, session: Session, settings: Settings, login: Login, case: Case,
-          error: str = "", status_code: int = 200) -> HTMLResponse:
+def _page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    case: Case,
+    error: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
     view = case_evidence(session, case, login)
-    return render(request, "evidence.html", login, settings, status_code=status_code,
-                  transcripts=_transcripts(request, session, settings, login, case, view),
-                  speakers=SPEAKERS,
-                  case=case, view=view, error=error, units=_units_of(session, case),
-                  unit_names={u.id: u.name for u in session.scalars(select(Unit))},
-                  archived=session.get(CaseArchive, case.id),
-                  access_labels=ACTION_LABELS, outcome_labels=OUTCOME_LABELS,
-                  supervisor=login.role is Role.SUPERVISOR)
+    return render(
+        request,
+        "evidence.html",
+        login,
+        settings,
+        status_code=status_code,
+        transcripts=_transcripts(request, session, settings, login, case, view),
+        speakers=SPEAKERS,
+        case=case,
+        view=view,
+        error=error,
+        units=_units_of(session, case),
+        unit_names={u.id: u.name for u in session.scalars(select(Unit))},
+        archived=session.get(CaseArchive, case.id),
+        access_labels=ACTION_LABELS,
+        outcome_labels=OUTCOME_LABELS,
+        supervisor=login.role is Role.SUPERVISOR,
+    )
 
 
 @router.get("/evidence", response_class=HTMLResponse)
-def finder(request: Request, session: SessionDep, settings: SettingsDep, login: Investigator,
-           number: str = "") -> Response:
+def finder(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: Investigator,
+    number: str = "",
+) -> Response:
     """Investigators find a case by its number."""
     number = number.strip()
     if number and is_case_number(number):
         case = case_store.by_number(session, number)
         if case is not None:
             return see(f"/cases/{case.id}/evidence")
-    return render(request, "evidence_finder.html", login, settings,
-                  status_code=404 if number else 200, number=number,
-                  error="没有该编号的案件" if number else "")
+    return render(
+        request,
+        "evidence_finder.html",
+        login,
+        settings,
+        status_code=404 if number else 200,
+        number=number,
+        error="没有该编号的案件" if number else "",
+    )
 
 
 @router.get("/cases/{case_key}/evidence", response_class=HTMLResponse)
-def evidence_page(case_key: str, request: Request, session: SessionDep,
-                  settings: SettingsDep, login: Investigator) -> HTMLResponse:
+def evidence_page(
+    case_key: str, request: Request, session: SessionDep, settings: SettingsDep, login: Investigator
+) -> HTMLResponse:
     return _page(request, session, settings, login, case_lookup.find(session, case_key))
 
 
@@ -102,10 +151,17 @@ class _OfCase(Protocol):
     def case_id(self) -> str: ...
 
 
-async def _change(request: Request, sessions: WriterDep, settings: Settings, login: Login,
-                  case_key: str, step: Callable[[Session], _OfCase]) -> Response:
+async def _change(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    case_key: str,
+    step: Callable[[Session], _OfCase],
+) -> Response:
     """Run the custody step in one transaction; a refusal comes back on the evidence page
     with its words and the status the JSON route answers with."""
+
     def apply() -> str:
         with transaction(sessions) as session:
             return step(session).case_id
@@ -114,86 +170,165 @@ async def _change(request: Request, sessions: WriterDep, settings: Settings, log
         case_id = await run_in_threadpool(apply)
     except CustodyError as exc:
         with sessions() as session:
-            return _page(request, session, settings, login,
-                         case_lookup.find(session, case_key), exc.zh, status_of(exc))
+            return _page(
+                request,
+                session,
+                settings,
+                login,
+                case_lookup.find(session, case_key),
+                exc.zh,
+                status_of(exc),
+            )
     return see(f"/cases/{case_id}/evidence")
 
 
 @router.post("/cases/{case_key}/evidence/reason", response_class=HTMLResponse)
-async def reason_form(case_key: str, request: Request, sessions: WriterDep,
-                      settings: SettingsDep, login: Investigator) -> Response:
+async def reason_form(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Investigator
+) -> Response:
     form = form_values(await request.form())
-    return await _change(request, sessions, settings, login, case_key, lambda s:
-                         evidence_steps.give_reason(s, requester(login, request), case_key,
-                                                    form.get("reason", ""), now()))
+    return await _change(
+        request,
+        sessions,
+        settings,
+        login,
+        case_key,
+        lambda s: evidence_steps.give_reason(
+            s, requester(login, request), case_key, form.get("reason", ""), now()
+        ),
+    )
 
 
 @router.get("/cases/{case_key}/evidence/package")
-def package_download(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: LoginDep) -> Response:
+def package_download(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+) -> Response:
     try:
-        return deliver(exports.export_package(sessions, requester(login, request), case_key,
-                                              now(), settings.data_dir))
+        return deliver(
+            exports.export_package(
+                sessions, requester(login, request), case_key, now(), settings.data_dir
+            )
+        )
     except CustodyError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/cases/{case_key}/evidence/hold", response_class=HTMLResponse)
-async def hold_form(case_key: str, request: Request, sessions: WriterDep,
-                    settings: SettingsDep, login: Supervisor) -> Response:
+async def hold_form(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
-    return await _change(request, sessions, settings, login, case_key, lambda s:
-                         evidence_steps.place_hold(s, requester(login, request), case_key,
-                                                   form.get("reason", ""), now()))
+    return await _change(
+        request,
+        sessions,
+        settings,
+        login,
+        case_key,
+        lambda s: evidence_steps.place_hold(
+            s, requester(login, request), case_key, form.get("reason", ""), now()
+        ),
+    )
 
 
 @router.post("/cases/{case_key}/evidence/hold/{hold_id}/release", response_class=HTMLResponse)
-async def release_form(case_key: str, hold_id: str, request: Request, sessions: WriterDep,
-                       settings: SettingsDep, login: Supervisor) -> Response:
+async def release_form(
+    case_key: str,
+    hold_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: Supervisor,
+) -> Response:
     form = form_values(await request.form())
-    return await _change(request, sessions, settings, login, case_key, lambda s:
-                         evidence_steps.release_hold(s, requester(login, request), case_key,
-                                                     hold_id, form.get("reason", ""), now()))
+    return await _change(
+        request,
+        sessions,
+        settings,
+        login,
+        case_key,
+        lambda s: evidence_steps.release_hold(
+            s, requester(login, request), case_key, hold_id, form.get("reason", ""), now()
+        ),
+    )
 
 
 @router.post("/cases/{case_key}/evidence/grant", response_class=HTMLResponse)
-async def grant_form(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: Supervisor) -> Response:
+async def grant_form(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
-    return await _change(request, sessions, settings, login, case_key, lambda s:
-                         evidence_steps.grant_unit(s, requester(login, request), case_key,
-                                                   form.get("unit_id", ""),
-                                                   form.get("reason", ""), now(),
-                                                   settings.recording_grant_days))
+    return await _change(
+        request,
+        sessions,
+        settings,
+        login,
+        case_key,
+        lambda s: evidence_steps.grant_unit(
+            s,
+            requester(login, request),
+            case_key,
+            form.get("unit_id", ""),
+            form.get("reason", ""),
+            now(),
+            settings.recording_grant_days,
+        ),
+    )
 
 
 @router.post("/cases/{case_key}/evidence/grant/{grant_id}/revoke", response_class=HTMLResponse)
-async def revoke_form(case_key: str, grant_id: str, request: Request, sessions: WriterDep,
-                      settings: SettingsDep, login: Supervisor) -> Response:
-    return await _change(request, sessions, settings, login, case_key, lambda s:
-                         evidence_steps.revoke_grant(s, requester(login, request), case_key,
-                                                     grant_id, now()))
+async def revoke_form(
+    case_key: str,
+    grant_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: Supervisor,
+) -> Response:
+    return await _change(
+        request,
+        sessions,
+        settings,
+        login,
+        case_key,
+        lambda s: evidence_steps.revoke_grant(
+            s, requester(login, request), case_key, grant_id, now()
+        ),
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, session: SessionDep, settings: SettingsDep,
-               login: Auditor) -> HTMLResponse:
+def audit_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: Auditor
+) -> HTMLResponse:
     """The access log for auditors, with the state of its chain and of the store."""
     log = access_log(session, 1000)
     case_ids = {e.case_id for e in log.entries if e.case_id}
-    numbers = dict(session.execute(
-        select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples())
-    return render(request, "audit.html", login, settings, log=log, numbers=numbers,
-                  check=integrity_public(session),
-                  access_labels=ACTION_LABELS, outcome_labels=OUTCOME_LABELS)
+    numbers = dict(
+        session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples()
+    )
+    return render(
+        request,
+        "audit.html",
+        login,
+        settings,
+        log=log,
+        numbers=numbers,
+        check=integrity_public(session),
+        access_labels=ACTION_LABELS,
+        outcome_labels=OUTCOME_LABELS,
+    )
 
 
 @router.get("/cases/{case_key}/evidence/archive")
-def archive_download(case_key: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: LoginDep) -> Response:
+def archive_download(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+) -> Response:
     """The 立卷归档 bundle as it was archived; needs a reason in force, and is logged."""
     try:
-        return deliver(exports.archived_bundle(sessions, requester(login, request), case_key,
-                                               now(), settings.data_dir))
+        return deliver(
+            exports.archived_bundle(
+                sessions, requester(login, request), case_key, now(), settings.data_dir
+            )
+        )
     except CustodyError as exc:
         raise http_error(exc) from None

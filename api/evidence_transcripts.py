@@ -31,18 +31,32 @@ WITHHELD_LABELS = {
 }
 
 
-def call_context_for(session: Session, sessions: sessionmaker[Session], settings: Settings,
-                     login: Login, request: Request, call: Call, place: str,
-                     ) -> tuple[call_context.CallContext, Decision | None]:
+def call_context_for(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    login: Login,
+    request: Request,
+    call: Call,
+    place: str,
+) -> tuple[call_context.CallContext, Decision | None]:
     """The call's registration context, its transcript's part only for those who may read
     it (the read logged at ``place``); the decision is None for a call without a recording."""
-    return transcript_reads.call_context_for(session, sessions, settings,
-                                             requester(login, request), call, place, now())
+    return transcript_reads.call_context_for(
+        session, sessions, settings, requester(login, request), call, place, now()
+    )
 
 
-def summaries(session: Session, sessions: sessionmaker[Session], settings: Settings,
-              login: Login, request: Request, calls: Sequence[Call], place: str
-              ) -> transcript_reads.Summaries:
+def summaries(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    login: Login,
+    request: Request,
+    calls: Sequence[Call],
+    place: str,
+) -> transcript_reads.Summaries:
     """A list page's transcript column (each text shown logged at ``place``)."""
-    return transcript_reads.summaries(session, sessions, settings, requester(login, request),
-                                      calls, place, now())
+    return transcript_reads.summaries(
+        session, sessions, settings, requester(login, request), calls, place, now()
+    )

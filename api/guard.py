@@ -62,13 +62,15 @@ class RequestRefused(HTTPException):
 
 def too_large(limit: int) -> RequestRefused:
     size = f"{limit / 2**20:.0f} MB" if limit >= 2**20 else f"{limit / 1024:.0f} KB"
-    return RequestRefused(413, f"request body larger than {limit} bytes",
-                   f"提交的内容过大（上限 {size}）")
+    return RequestRefused(
+        413, f"request body larger than {limit} bytes", f"提交的内容过大（上限 {size}）"
+    )
 
 
 def bad_text(loc: Loc) -> RequestRefused:
-    return RequestRefused(422, TEXT_MESSAGE,
-                          "提交的内容含有无效字符（非法编码或空字符），请检查后重试", loc)
+    return RequestRefused(
+        422, TEXT_MESSAGE, "提交的内容含有无效字符（非法编码或空字符），请检查后重试", loc
+    )
 
 
 def takes_uploads(endpoint: Endpoint) -> Endpoint:
@@ -87,6 +89,7 @@ def is_upload_route(routes: list[BaseRoute], scope: Scope) -> bool:
 
 
 # -- text checks (pure) ------------------------------------------------------------------------
+
 
 def bytes_ok(data: bytes) -> bool:
     """UTF-8 (which excludes encoded surrogates) and no NUL."""
@@ -164,17 +167,22 @@ class MultipartChecker:
     _parser: MultipartParser | None = None
 
     def __post_init__(self) -> None:
-        self._parser = MultipartParser(self.boundary, {
-            "on_part_begin": self._part_begin,
-            "on_header_field": lambda data, start, end: self._header_name.extend(
-                data[start:end]),
-            "on_header_value": lambda data, start, end: self._header_value.extend(
-                data[start:end]),
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        })
+        self._parser = MultipartParser(
+            self.boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": lambda data, start, end: self._header_name.extend(
+                    data[start:end]
+                ),
+                "on_header_value": lambda data, start, end: self._header_value.extend(
+                    data[start:end]
+                ),
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+            },
+        )
 
     def feed(self, chunk: bytes) -> None:
         if self.broken or self._parser is None:
@@ -211,11 +219,18 @@ class MultipartChecker:
                 raise bad_text(("body", self._field_name, "filename"))
             if self.files > self.max_files:
                 if not self.max_files:
-                    raise RequestRefused(422, "this route takes no files", "此处不能上传文件",
-                                  ("body", self._field_name))
-                raise RequestRefused(422, f"at most {self.max_files} files in one request",
-                              f"一次最多上传 {self.max_files} 个文件",
-                              ("body", self._field_name))
+                    raise RequestRefused(
+                        422,
+                        "this route takes no files",
+                        "此处不能上传文件",
+                        ("body", self._field_name),
+                    )
+                raise RequestRefused(
+                    422,
+                    f"at most {self.max_files} files in one request",
+                    f"一次最多上传 {self.max_files} 个文件",
+                    ("body", self._field_name),
+                )
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if not self._is_file and len(self._value) <= self.max_field_bytes:
@@ -227,6 +242,7 @@ class MultipartChecker:
 
 
 # -- the middleware ------------------------------------------------------------------------------
+
 
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
@@ -248,22 +264,25 @@ def refusal(refused: RequestRefused, path: str) -> Response:
     headers = {"Connection": "close"}
     if path.startswith("/api/") or path == "/openapi.json":
         if refused.status == 422:
-            content: Any = {"detail": [{"loc": list(refused.loc), "msg": refused.en,
-                                        "type": TEXT_ERROR}]}
+            content: Any = {
+                "detail": [{"loc": list(refused.loc), "msg": refused.en, "type": TEXT_ERROR}]
+            }
         else:
             content = {"detail": refused.en}
         # ASCII escapes: the place named may itself hold the lone surrogate refused.
         return Response(json.dumps(content), refused.status, headers, "application/json")
-    return HTMLResponse(f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>请求被拒绝'
-                        f"</title><p>{html.escape(refused.zh)}</p></html>", refused.status,
-                        headers)
+    return HTMLResponse(
+        f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>请求被拒绝'
+        f"</title><p>{html.escape(refused.zh)}</p></html>",
+        refused.status,
+        headers,
+    )
 
 
 class RequestGuard:
     """ASGI middleware applying the size and text rules above to every HTTP request."""
 
-    def __init__(self, app: ASGIApp, limits: Limits,
-                 is_upload: Callable[[Scope], bool]) -> None:
+    def __init__(self, app: ASGIApp, limits: Limits, is_upload: Callable[[Scope], bool]) -> None:
         self.app = app
         self.limits = limits
         self.is_upload = is_upload
@@ -288,13 +307,20 @@ class RequestGuard:
         if length is not None and length > limit:
             raise too_large(limit)
         if content_type == b"multipart/form-data":
-            await self._stream(scope, receive, send, limit, options.get(b"boundary", b""),
-                               self.limits.upload_max_files if upload else 0)
+            await self._stream(
+                scope,
+                receive,
+                send,
+                limit,
+                options.get(b"boundary", b""),
+                self.limits.upload_max_files if upload else 0,
+            )
         else:
             await self._buffered(scope, receive, send, limit, content_type)
 
-    async def _buffered(self, scope: Scope, receive: Receive, send: Send, limit: int,
-                        content_type: bytes) -> None:
+    async def _buffered(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, content_type: bytes
+    ) -> None:
         """Small bodies are read whole (as every route does), bounded, then checked."""
         chunks: list[bytes] = []
         size = 0
@@ -328,11 +354,19 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int,
-                      boundary: bytes, max_files: int) -> None:
+    async def _stream(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        boundary: bytes,
+        max_files: int,
+    ) -> None:
         """Multipart bodies are checked as they stream to the route, never held here."""
-        checker = MultipartChecker(boundary, max_files, self.limits.body_max_bytes) \
-            if boundary else None
+        checker = (
+            MultipartChecker(boundary, max_files, self.limits.body_max_bytes) if boundary else None
+        )
         size = 0
         started = False
 

@@ -26,35 +26,50 @@ from dispatch.routing import suggestions as routing
 from dispatch.routing import units
 
 
-def handling_context(request: Request, session: Session, case: Case,
-                     settings: Settings) -> dict[str, Any]:
+def handling_context(
+    request: Request, session: Session, case: Case, settings: Settings
+) -> dict[str, Any]:
     """Everything the handling panel of a case's page shows."""
     cache = model_cache(request)
     centre_side = case.status in (Status.ACCEPTED, Status.APPROVED)
     suggestions = routing.suggest(session, cache, case) if centre_side else []
     model = cache.model() if centre_side else None
-    categories = list(dict.fromkeys([*(s.category for s in suggestions),
-                                     *(model.labels if model else []),
-                                     *(e.category for e in units.catalogue(session))]))
+    categories = list(
+        dict.fromkeys(
+            [
+                *(s.category for s in suggestions),
+                *(model.labels if model else []),
+                *(e.category for e in units.catalogue(session)),
+            ]
+        )
+    )
     all_units = units.list_units(session)
     assignments = handling.assignments(session, case.id, active_only=False)
     deadlines = stage_clocks.all_deadlines(session, case.id)
     ids = {a.unit_id for a in assignments} | {d.unit_id for d in deadlines if d.unit_id}
     complained = units.named_in(session, case.subject_unit, case.subject_window)
-    return {"h": {
-        "category": case.category, "suggestions": suggestions, "model_error": cache.error,
-        "categories": categories, "units": all_units,
-        "chosen_category": case.category or (suggestions[0].category if suggestions else ""),
-        "chosen_unit": next((s.unit_id for s in suggestions if s.unit_id), ""),
-        "complained_guess": case.complained_unit_id or (complained.id if complained else ""),
-        "assignments": assignments, "deadlines": deadlines,
-        "unit_names": handling.unit_names(session, sorted(ids)),
-        "extensions": handling.extensions(session, case.id),
-        "replies": handling.replies(session, case.id),
-        "feedback": feedback.history(session, case.id),
-        "supervision": supervision.records(session, case.id),
-        "stage_labels": STAGE_LABELS, "mode_labels": MODE_LABELS,
-        "finding_labels": FINDING_LABELS, "method_labels": METHOD_LABELS,
-        "level_labels": LEVEL_LABELS,
-        "now_local": now().astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%dT%H:%M"),
-    }}
+    return {
+        "h": {
+            "category": case.category,
+            "suggestions": suggestions,
+            "model_error": cache.error,
+            "categories": categories,
+            "units": all_units,
+            "chosen_category": case.category or (suggestions[0].category if suggestions else ""),
+            "chosen_unit": next((s.unit_id for s in suggestions if s.unit_id), ""),
+            "complained_guess": case.complained_unit_id or (complained.id if complained else ""),
+            "assignments": assignments,
+            "deadlines": deadlines,
+            "unit_names": handling.unit_names(session, sorted(ids)),
+            "extensions": handling.extensions(session, case.id),
+            "replies": handling.replies(session, case.id),
+            "feedback": feedback.history(session, case.id),
+            "supervision": supervision.records(session, case.id),
+            "stage_labels": STAGE_LABELS,
+            "mode_labels": MODE_LABELS,
+            "finding_labels": FINDING_LABELS,
+            "method_labels": METHOD_LABELS,
+            "level_labels": LEVEL_LABELS,
+            "now_local": now().astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%dT%H:%M"),
+        }
+    }

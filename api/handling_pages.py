@@ -56,8 +56,14 @@ def refusal(exc: Exception) -> dict[str, str]:
 REFUSALS = (Invalid, IllegalTransition, ReasonRequired, Refused, DossierProblem)
 
 
-async def _case_step(request: Request, sessions: WriterDep, settings: Settings, login: Login,
-                     case_id: str, step: Callable[[Session, Case], None]) -> Response:
+async def _case_step(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    case_id: str,
+    step: Callable[[Session, Case], None],
+) -> Response:
     """Run ``step`` on the case in one transaction; a refusal comes back on the case page."""
     try:
         await run_in_threadpool(case_steps.run, sessions, case_id, step)
@@ -65,8 +71,9 @@ async def _case_step(request: Request, sessions: WriterDep, settings: Settings, 
         raise leader_only(exc) from None
     except REFUSALS as exc:
         with sessions() as session:
-            return case_page_response(request, session, settings, login, case_id,
-                                      refusal(exc), status_code=422)
+            return case_page_response(
+                request, session, settings, login, case_id, refusal(exc), status_code=422
+            )
     return see(f"/cases/{case_id}#handling")
 
 
@@ -75,8 +82,9 @@ def _flag(value: str) -> bool:
 
 
 @router.post("/cases/{case_id}/dispatch", response_class=HTMLResponse)
-async def dispatch_page(case_id: str, request: Request, sessions: WriterDep,
-                        settings: SettingsDep, login: CaseWorker) -> Response:
+async def dispatch_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     async with request.form() as raw:
         form = form_values(raw)
         assists = [v for v in raw.getlist("assist_unit_ids") if isinstance(v, str) and v]
@@ -87,58 +95,103 @@ async def dispatch_page(case_id: str, request: Request, sessions: WriterDep,
             mode = Mode(form.get("mode", "transfer"))
         except ValueError:
             raise Invalid({"mode": FieldError("办理方式不正确", "unknown mode")}) from None
-        case_steps.dispatch(session, case, handling.DispatchOrder(
-            lead_unit_id=form.get("lead_unit_id", ""), mode=mode, assist_unit_ids=assists,
-            instructions=form.get("instructions", ""), category=form.get("category", ""),
-            complex_case=_flag(form.get("complex_case", "")),
-            complained_unit_id=form.get("complained_unit_id", "")),
-            model_cache(request), login.username, now(), rules)
+        case_steps.dispatch(
+            session,
+            case,
+            handling.DispatchOrder(
+                lead_unit_id=form.get("lead_unit_id", ""),
+                mode=mode,
+                assist_unit_ids=assists,
+                instructions=form.get("instructions", ""),
+                category=form.get("category", ""),
+                complex_case=_flag(form.get("complex_case", "")),
+                complained_unit_id=form.get("complained_unit_id", ""),
+            ),
+            model_cache(request),
+            login.username,
+            now(),
+            rules,
+        )
 
     return await _case_step(request, sessions, settings, login, case_id, step)
 
 
 @router.post("/cases/{case_id}/approval", response_class=HTMLResponse)
-async def approval_page(case_id: str, request: Request, sessions: WriterDep,
-                        settings: SettingsDep, login: CaseWorker) -> Response:
+async def approval_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     form = form_values(await request.form())
-    return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
-                            case_steps.approval(s, c, form.get("action", ""),
-                                                form.get("note", ""), login.username,
-                                                is_leader(login), now()))
+    return await _case_step(
+        request,
+        sessions,
+        settings,
+        login,
+        case_id,
+        lambda s, c: case_steps.approval(
+            s,
+            c,
+            form.get("action", ""),
+            form.get("note", ""),
+            login.username,
+            is_leader(login),
+            now(),
+        ),
+    )
 
 
 @router.post("/cases/{case_id}/review", response_class=HTMLResponse)
-async def review_page(case_id: str, request: Request, sessions: WriterDep,
-                      settings: SettingsDep, login: Supervisor) -> Response:
+async def review_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
-    return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
-                            handling.review(s, c, _flag(form.get("passed", "")),
-                                            form.get("note", ""), login.username, now()))
+    return await _case_step(
+        request,
+        sessions,
+        settings,
+        login,
+        case_id,
+        lambda s, c: handling.review(
+            s, c, _flag(form.get("passed", "")), form.get("note", ""), login.username, now()
+        ),
+    )
 
 
 @router.post("/extensions/{extension_id}/decision", response_class=HTMLResponse)
-async def extension_page(extension_id: str, request: Request, sessions: WriterDep,
-                         settings: SettingsDep, login: Supervisor) -> Response:
+async def extension_page(
+    extension_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: Supervisor,
+) -> Response:
     form = form_values(await request.form())
     with sessions() as session:
         case_id = case_steps.extension_case(session, extension_id)
 
     def decide() -> None:
-        case_steps.decide_extension(sessions, extension_id, _flag(form.get("approve", "")),
-                                    form.get("note", ""), login.username, now())
+        case_steps.decide_extension(
+            sessions,
+            extension_id,
+            _flag(form.get("approve", "")),
+            form.get("note", ""),
+            login.username,
+            now(),
+        )
 
     try:
         await run_in_threadpool(decide)
     except REFUSALS as exc:
         with sessions() as session:
-            return case_page_response(request, session, settings, login, case_id,
-                                      refusal(exc), status_code=422)
+            return case_page_response(
+                request, session, settings, login, case_id, refusal(exc), status_code=422
+            )
     return see(f"/cases/{case_id}#handling")
 
 
 @router.post("/cases/{case_id}/feedback", response_class=HTMLResponse)
-async def feedback_page(case_id: str, request: Request, sessions: WriterDep,
-                        settings: SettingsDep, login: CaseWorker) -> Response:
+async def feedback_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     form = form_values(await request.form())
     zone = ZoneInfo(settings.timezone)
 
@@ -147,22 +200,24 @@ async def feedback_page(case_id: str, request: Request, sessions: WriterDep,
             method = Method(form.get("method", ""))
             level = Level(form["satisfaction"]) if form.get("satisfaction") else None
         except ValueError:
-            raise Invalid({"method": FieldError("回访方式或满意度不正确",
-                                                "unknown method or level")}) from None
+            raise Invalid(
+                {"method": FieldError("回访方式或满意度不正确", "unknown method or level")}
+            ) from None
         try:
             told = dt.datetime.fromisoformat(form["told_at"]) if form.get("told_at") else None
         except ValueError:
-            raise Invalid({"told_at": FieldError("回访时间格式不正确",
-                                                 "bad time")}) from None
-        feedback_step.give(session, case, method, told, zone, form.get("note", ""), level,
-                           login.username, now())
+            raise Invalid({"told_at": FieldError("回访时间格式不正确", "bad time")}) from None
+        feedback_step.give(
+            session, case, method, told, zone, form.get("note", ""), level, login.username, now()
+        )
 
     return await _case_step(request, sessions, settings, login, case_id, step)
 
 
 @router.post("/cases/{case_id}/conclusion", response_class=HTMLResponse)
-async def conclusion_page(case_id: str, request: Request, sessions: WriterDep,
-                          settings: SettingsDep, login: Supervisor) -> Response:
+async def conclusion_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
     rules = get_rules(request)
 
@@ -176,46 +231,81 @@ async def conclusion_page(case_id: str, request: Request, sessions: WriterDep,
 
 
 @router.post("/cases/{case_id}/archive", response_class=HTMLResponse)
-async def archive_page(case_id: str, request: Request, sessions: WriterDep,
-                       settings: SettingsDep, login: Supervisor) -> Response:
+async def archive_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     with case_archive.written_files() as written:
-        return await _case_step(request, sessions, settings, login, case_id, lambda s, c:
-                                case_archive.archive_case(s, c, settings.data_dir,
-                                                          login.username, now(), written))
+        return await _case_step(
+            request,
+            sessions,
+            settings,
+            login,
+            case_id,
+            lambda s, c: case_archive.archive_case(
+                s, c, settings.data_dir, login.username, now(), written
+            ),
+        )
 
 
 # -- the supervisor's overview ---------------------------------------------------------------
 
+
 @router.get("/supervision", response_class=HTMLResponse)
-def supervision_page(request: Request, session: SessionDep, settings: SettingsDep,
-                     login: Supervisor) -> HTMLResponse:
+def supervision_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: Supervisor
+) -> HTMLResponse:
     def with_status(*statuses: Status) -> list[Case]:
-        return list(session.scalars(select(Case).where(
-            Case.status.in_([s.value for s in statuses])).order_by(Case.registered_at)))
+        return list(
+            session.scalars(
+                select(Case)
+                .where(Case.status.in_([s.value for s in statuses]))
+                .order_by(Case.registered_at)
+            )
+        )
 
     pending = list(session.scalars(select(Extension).where(Extension.status == "pending")))
-    return render(request, "supervision.html", login, settings,
-                  overdue=supervision.overdue(session, get_rules(request), now()),
-                  records=supervision.records(session, limit=50),
-                  approvals=with_status(Status.PENDING_APPROVAL),
-                  to_dispatch=with_status(Status.ACCEPTED, Status.APPROVED),
-                  to_review=with_status(Status.REPLIED),
-                  to_feedback=with_status(Status.REVIEWED),
-                  extensions=[(e, session.get(Case, e.case_id)) for e in pending],
-                  dissatisfied=feedback.awaiting_reopen(session),
-                  stage_labels=STAGE_LABELS, level_labels=LEVEL_LABELS)
+    return render(
+        request,
+        "supervision.html",
+        login,
+        settings,
+        overdue=supervision.overdue(session, get_rules(request), now()),
+        records=supervision.records(session, limit=50),
+        approvals=with_status(Status.PENDING_APPROVAL),
+        to_dispatch=with_status(Status.ACCEPTED, Status.APPROVED),
+        to_review=with_status(Status.REPLIED),
+        to_feedback=with_status(Status.REVIEWED),
+        extensions=[(e, session.get(Case, e.case_id)) for e in pending],
+        dissatisfied=feedback.awaiting_reopen(session),
+        stage_labels=STAGE_LABELS,
+        level_labels=LEVEL_LABELS,
+    )
 
 
 # -- units and the catalogue -----------------------------------------------------------------
 
-def _units_page(request: Request, session: Session, settings: Settings, login: Login,
-                errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
-    return render(request, "units.html", login, settings, status_code=status_code,
-                  errors=errors or {}, units=units.list_units(session, False),
-                  members={u.id: units.members(session, u.id)
-                           for u in units.list_units(session, False)},
-                  catalogue=units.catalogue(session), kinds=units.UNIT_KIND_LABELS,
-                  categories=_known_categories(request))
+
+def _units_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "units.html",
+        login,
+        settings,
+        status_code=status_code,
+        errors=errors or {},
+        units=units.list_units(session, False),
+        members={u.id: units.members(session, u.id) for u in units.list_units(session, False)},
+        catalogue=units.catalogue(session),
+        kinds=units.UNIT_KIND_LABELS,
+        categories=_known_categories(request),
+    )
 
 
 def _known_categories(request: Request) -> list[str]:
@@ -224,13 +314,19 @@ def _known_categories(request: Request) -> list[str]:
 
 
 @router.get("/units", response_class=HTMLResponse)
-def units_page(request: Request, session: SessionDep, settings: SettingsDep,
-               login: Supervisor) -> HTMLResponse:
+def units_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: Supervisor
+) -> HTMLResponse:
     return _units_page(request, session, settings, login)
 
 
-async def _units_change(request: Request, sessions: WriterDep, settings: Settings,
-                        login: Login, change: Callable[[Session], None]) -> Response:
+async def _units_change(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    change: Callable[[Session], None],
+) -> Response:
     def run() -> None:
         with transaction(sessions) as session:
             change(session)
@@ -244,8 +340,9 @@ async def _units_change(request: Request, sessions: WriterDep, settings: Setting
 
 
 @router.post("/units", response_class=HTMLResponse)
-async def units_create(request: Request, sessions: WriterDep, settings: SettingsDep,
-                       login: Supervisor) -> Response:
+async def units_create(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
 
     def change(session: Session) -> None:
@@ -255,8 +352,9 @@ async def units_create(request: Request, sessions: WriterDep, settings: Settings
 
 
 @router.post("/units/{unit_id}/members", response_class=HTMLResponse)
-async def units_member(unit_id: str, request: Request, sessions: WriterDep,
-                       settings: SettingsDep, login: Supervisor) -> Response:
+async def units_member(
+    unit_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
 
     def change(session: Session) -> None:
@@ -266,8 +364,9 @@ async def units_member(unit_id: str, request: Request, sessions: WriterDep,
 
 
 @router.post("/catalogue", response_class=HTMLResponse)
-async def catalogue_set(request: Request, sessions: WriterDep, settings: SettingsDep,
-                        login: Supervisor) -> Response:
+async def catalogue_set(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
     form = form_values(await request.form())
 
     def change(session: Session) -> None:
@@ -279,53 +378,97 @@ async def catalogue_set(request: Request, sessions: WriterDep, settings: Setting
 
 # -- the handling unit's portal --------------------------------------------------------------
 
+
 @router.get("/unit", response_class=HTMLResponse)
-def unit_home(request: Request, session: SessionDep, settings: SettingsDep,
-              login: UnitHandler) -> HTMLResponse:
+def unit_home(
+    request: Request, session: SessionDep, settings: SettingsDep, login: UnitHandler
+) -> HTMLResponse:
     unit = own_unit(session, login)
-    items = [(item, unit_portal.title_for(item.case, unit.id))
-             for item in unit_portal.cases_of(session, unit.id)]
-    return render(request, "unit_home.html", login, settings, unit=unit, items=items,
-                  records=supervision.records(session, unit_id=unit.id, limit=50))
+    items = [
+        (item, unit_portal.title_for(item.case, unit.id))
+        for item in unit_portal.cases_of(session, unit.id)
+    ]
+    return render(
+        request,
+        "unit_home.html",
+        login,
+        settings,
+        unit=unit,
+        items=items,
+        records=supervision.records(session, unit_id=unit.id, limit=50),
+    )
 
 
-def _unit_case_page(request: Request, session: Session, settings: Settings, login: Login,
-                    case_id: str, errors: dict[str, str] | None = None,
-                    status_code: int = 200) -> HTMLResponse:
+def _unit_case_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    case_id: str,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     case, unit = own_case(session, login, case_id)
     seen = unit_portal.view(session, case, unit.id)
     grant = replay.active_grant(session, unit.id, [case.id], now())
-    return render(request, "unit_case.html", login, settings, status_code=status_code,
-                  errors=errors or {}, unit=unit, seen=seen, finding_labels=FINDING_LABELS,
-                  grant=grant, granted=replay.recordings_of(session, case) if grant else [],
-                  extensions=[e for e in handling.extensions(session, case.id)
-                              if e.unit_id == unit.id])
+    return render(
+        request,
+        "unit_case.html",
+        login,
+        settings,
+        status_code=status_code,
+        errors=errors or {},
+        unit=unit,
+        seen=seen,
+        finding_labels=FINDING_LABELS,
+        grant=grant,
+        granted=replay.recordings_of(session, case) if grant else [],
+        extensions=[e for e in handling.extensions(session, case.id) if e.unit_id == unit.id],
+    )
 
 
 @router.get("/unit/cases/{case_id}", response_class=HTMLResponse)
-def unit_case(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-              login: UnitHandler) -> HTMLResponse:
+def unit_case(
+    case_id: str, request: Request, session: SessionDep, settings: SettingsDep, login: UnitHandler
+) -> HTMLResponse:
     return _unit_case_page(request, session, settings, login, case_id)
 
 
 @router.post("/unit/cases/{case_id}/{step}", response_class=HTMLResponse)
-async def unit_step(case_id: str, step: str, request: Request, sessions: WriterDep,
-                    settings: SettingsDep, login: UnitHandler) -> Response:
+async def unit_step(
+    case_id: str,
+    step: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: UnitHandler,
+) -> Response:
     form = form_values(await request.form())
     rules = get_rules(request)
 
     try:
-        await run_in_threadpool(unit_api.unit_step, sessions, login, case_id, lambda s, c, unit_id:
-                                _unit_action(s, c, unit_id, step, form, login, rules))
+        await run_in_threadpool(
+            unit_api.unit_step,
+            sessions,
+            login,
+            case_id,
+            lambda s, c, unit_id: _unit_action(s, c, unit_id, step, form, login, rules),
+        )
     except REFUSALS as exc:
         with sessions() as session:
-            return _unit_case_page(request, session, settings, login, case_id, refusal(exc),
-                                   422)
+            return _unit_case_page(request, session, settings, login, case_id, refusal(exc), 422)
     return see("/unit" if step == "return" else f"/unit/cases/{case_id}")
 
 
-def _unit_action(session: Session, case: Case, unit_id: str, step: str,
-                 form: dict[str, str], login: Login, rules: stage_clocks.Rules) -> None:
+def _unit_action(
+    session: Session,
+    case: Case,
+    unit_id: str,
+    step: str,
+    form: dict[str, str],
+    login: Login,
+    rules: stage_clocks.Rules,
+) -> None:
     actor, at = login.username, now()
     if step == "sign":
         handling.sign(session, case, unit_id, actor, at)
@@ -338,15 +481,27 @@ def _unit_action(session: Session, case: Case, unit_id: str, step: str,
             finding = Finding(form.get("finding", ""))
         except ValueError:
             raise Invalid({"finding": FieldError("请选择核实结论", "choose a finding")}) from None
-        handling.reply(session, case, unit_id, handling.ReplyIn(
-            form.get("facts", ""), finding, form.get("measures", ""),
-            form.get("responsible_handling", "")), actor, at, rules)
+        handling.reply(
+            session,
+            case,
+            unit_id,
+            handling.ReplyIn(
+                form.get("facts", ""),
+                finding,
+                form.get("measures", ""),
+                form.get("responsible_handling", ""),
+            ),
+            actor,
+            at,
+            rules,
+        )
     elif step == "extension":
         try:
             days = int(form.get("days", ""))
         except ValueError:
             raise Invalid({"days": FieldError("请填写延期天数", "days must be a number")}) from None
-        handling.request_extension(session, case, unit_id, days, form.get("reason", ""),
-                                   actor, at, rules)
+        handling.request_extension(
+            session, case, unit_id, days, form.get("reason", ""), actor, at, rules
+        )
     else:
         raise HTTPException(status_code=404, detail="no such step")

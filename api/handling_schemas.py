@@ -61,12 +61,18 @@ class DispatchIn(BaseModel):
     mode: Mode = Mode.TRANSFER
     assist_unit_ids: list[str] = []
     instructions: str = ""
-    category: str = Field(default="", description="The category the dispatcher confirms; "
-                          "kept as training data for the routing model")
+    category: str = Field(
+        default="",
+        description="The category the dispatcher confirms; "
+        "kept as training data for the routing model",
+    )
     complex_case: bool = False
-    complained_unit_id: str = Field(default="", description="The unit complained about (or "
-                                    "the unit of the person complained about): it never "
-                                    "sees who complained nor their evidence")
+    complained_unit_id: str = Field(
+        default="",
+        description="The unit complained about (or "
+        "the unit of the person complained about): it never "
+        "sees who complained nor their evidence",
+    )
 
 
 class ReasonIn(BaseModel):

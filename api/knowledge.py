@@ -18,13 +18,18 @@ router = APIRouter(tags=["knowledge"])
 
 
 @router.get("/api/knowledge", response_model=list[KnowledgeHit])
-def search(session: SessionDep, _login: CaseWorker,
-           q: Annotated[str, Query(max_length=200)] = "",
-           limit: Annotated[int, Query(ge=1, le=100)] = 10) -> list[KnowledgeHit]:
+def search(
+    session: SessionDep,
+    _login: CaseWorker,
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[KnowledgeHit]:
     """Entries matching ``q`` in any wording that shares its key phrases (character
     bigrams over question, keywords and answer), best first."""
-    return [KnowledgeHit(entry=KnowledgePublic.model_validate(hit.entry), score=hit.score)
-            for hit in knowledge.search(session, q, limit)]
+    return [
+        KnowledgeHit(entry=KnowledgePublic.model_validate(hit.entry), score=hit.score)
+        for hit in knowledge.search(session, q, limit)
+    ]
 
 
 @router.post("/api/knowledge", response_model=KnowledgePublic, status_code=201)
@@ -43,11 +48,13 @@ def entry_or_404(session: SessionDep, entry_id: str) -> KnowledgeEntry:
 
 
 @router.put("/api/knowledge/{entry_id}", response_model=KnowledgePublic)
-def update(entry_id: str, body: KnowledgeIn, sessions: WriterDep,
-           login: KnowledgeEditor) -> KnowledgePublic:
+def update(
+    entry_id: str, body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor
+) -> KnowledgePublic:
     with transaction(sessions) as session:
-        entry = knowledge.update(session, entry_or_404(session, entry_id), body.model_dump(),
-                                 login.username, now())
+        entry = knowledge.update(
+            session, entry_or_404(session, entry_id), body.model_dump(), login.username, now()
+        )
         return KnowledgePublic.model_validate(entry)
 
 

@@ -26,8 +26,9 @@ from core.settings import Settings
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
-REFUSED = ("wrong user name or password, or the account is locked for a while after repeated "
-           "failures")
+REFUSED = (
+    "wrong user name or password, or the account is locked for a while after repeated failures"
+)
 log = logging.getLogger(__name__)
 
 
@@ -44,14 +45,17 @@ class SessionPublic(BaseModel):
 
 
 def _policy(settings: Settings) -> LockoutPolicy:
-    return LockoutPolicy(settings.login_max_failures,
-                         dt.timedelta(minutes=settings.login_lock_minutes))
+    return LockoutPolicy(
+        settings.login_max_failures, dt.timedelta(minutes=settings.login_lock_minutes)
+    )
 
 
 def address_budget(settings: Settings) -> AddressBudget:
     """The per-address limit of failed log-ins; ``create_app`` keeps one per app."""
-    return AddressBudget(settings.login_address_max_failures,
-                         dt.timedelta(minutes=settings.login_address_window_minutes))
+    return AddressBudget(
+        settings.login_address_max_failures,
+        dt.timedelta(minutes=settings.login_address_window_minutes),
+    )
 
 
 class TooManyAttempts(Exception):
@@ -60,8 +64,14 @@ class TooManyAttempts(Exception):
         self.seconds = max(1, math.ceil(retry_after.total_seconds()))
 
 
-def _log_in(request: Request, response: Response, writer: sessionmaker[Session],
-            settings: Settings, username: str, password: str) -> tuple[User, service.NewSession]:
+def _log_in(
+    request: Request,
+    response: Response,
+    writer: sessionmaker[Session],
+    settings: Settings,
+    username: str,
+    password: str,
+) -> tuple[User, service.NewSession]:
     """Log in or raise LoginRefused / TooManyAttempts. The address's slot is taken before
     anything else and given back unless the attempt fails."""
     now = dt.datetime.now(dt.UTC)
@@ -75,8 +85,9 @@ def _log_in(request: Request, response: Response, writer: sessionmaker[Session],
         user_id = service.authenticate(writer, username, password, now, _policy(settings))
         with transaction(writer) as session:
             user = service.record_success(session, user_id, password)
-            new = service.start_session(session, user, address, now,
-                                        dt.timedelta(hours=settings.session_hours))
+            new = service.start_session(
+                session, user, address, now, dt.timedelta(hours=settings.session_hours)
+            )
     except service.LoginRefused as refused:
         log.warning("log-in as %r from %s refused: %s", username[:64], address, refused.reason)
         raise
@@ -84,18 +95,26 @@ def _log_in(request: Request, response: Response, writer: sessionmaker[Session],
         budget.give_back(address, now)
         raise
     budget.give_back(address, now)
-    response.set_cookie(COOKIE, new.token, max_age=int(settings.session_hours * 3600),
-                        httponly=True, samesite="strict", path="/",
-                        secure=settings.environment == "production")
+    response.set_cookie(
+        COOKIE,
+        new.token,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=settings.environment == "production",
+    )
     return user, new
 
 
 def _refusal_page_text(settings: Settings) -> str:
     """The one answer to any refused log-in: it never says whether the name exists or is
     locked, and tells a locked-out person what to do."""
-    return (f"用户名或密码错误。连续输错 {settings.login_max_failures} 次后账户将锁定 "
-            f"{settings.login_lock_minutes:g} 分钟，锁定期间即使密码正确也无法登录，"
-            "请稍后再试或联系系统管理员。")
+    return (
+        f"用户名或密码错误。连续输错 {settings.login_max_failures} 次后账户将锁定 "
+        f"{settings.login_lock_minutes:g} 分钟，锁定期间即使密码正确也无法登录，"
+        "请稍后再试或联系系统管理员。"
+    )
 
 
 def _safe_next(target: str) -> str:
@@ -105,15 +124,29 @@ def _safe_next(target: str) -> str:
     return "/"
 
 
-def _form(request: Request, settings: Settings, error: str = "", username: str = "",
-          next_url: str = "/", status_code: int = 200) -> HTMLResponse:
+def _form(
+    request: Request,
+    settings: Settings,
+    error: str = "",
+    username: str = "",
+    next_url: str = "/",
+    status_code: int = 200,
+) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = templates.TemplateResponse(
-        request, "login.html",
+        request,
+        "login.html",
         {"error": error, "username": username, "next": _safe_next(next_url), "csrf": token},
-        status_code=status_code)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/",
-                        secure=settings.environment == "production")
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=settings.environment == "production",
+    )
     return response
 
 
@@ -124,9 +157,13 @@ def login_page(request: Request, settings: SettingsDep, next: str = "/") -> HTML
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_submit(
-    request: Request, writer: WriterDep, settings: SettingsDep,
-    username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+    request: Request,
+    writer: WriterDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
@@ -139,8 +176,14 @@ def login_submit(
     except service.LoginRefused:
         return _form(request, settings, _refusal_page_text(settings), username, next, 401)
     except TooManyAttempts as refused:
-        page = _form(request, settings, "登录尝试过于频繁，请 "
-                     f"{math.ceil(refused.seconds / 60)} 分钟后再试。", username, next, 429)
+        page = _form(
+            request,
+            settings,
+            f"登录尝试过于频繁，请 {math.ceil(refused.seconds / 60)} 分钟后再试。",
+            username,
+            next,
+            429,
+        )
         page.headers["Retry-After"] = str(refused.seconds)
         return page
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -157,33 +200,59 @@ async def logout(request: Request, db: SessionDep, login: LoginDep) -> Response:
     return response
 
 
-@router.post("/api/session", response_model=SessionPublic, tags=["session"],
-             responses={401: {"description": "Wrong user name or password, or the account "
-                              "is locked (the answer does not say which)"},
-                        429: {"description": "Too many failed log-ins from this address; "
-                              "the Retry-After header says how many seconds to wait"}})
-def api_login(credentials: Credentials, request: Request, response: Response, writer: WriterDep,
-              settings: SettingsDep) -> SessionPublic:
+@router.post(
+    "/api/session",
+    response_model=SessionPublic,
+    tags=["session"],
+    responses={
+        401: {
+            "description": "Wrong user name or password, or the account "
+            "is locked (the answer does not say which)"
+        },
+        429: {
+            "description": "Too many failed log-ins from this address; "
+            "the Retry-After header says how many seconds to wait"
+        },
+    },
+)
+def api_login(
+    credentials: Credentials,
+    request: Request,
+    response: Response,
+    writer: WriterDep,
+    settings: SettingsDep,
+) -> SessionPublic:
     """Log in; the session cookie is set, and the CSRF token to send with every change is
     returned. Repeated failures lock the account for a while, and too many from one address
     are answered 429 with Retry-After."""
     try:
-        user, new = _log_in(request, response, writer, settings, credentials.username,
-                            credentials.password)
+        user, new = _log_in(
+            request, response, writer, settings, credentials.username, credentials.password
+        )
     except service.LoginRefused as refused:
         raise HTTPException(status_code=401, detail=REFUSED) from refused
     except TooManyAttempts as refused:
-        raise HTTPException(status_code=429, detail="too many failed log-ins from this "
-                            "address; retry later",
-                            headers={"Retry-After": str(refused.seconds)}) from refused
-    return SessionPublic(username=user.username, display_name=user.display_name,
-                         role=Role(user.role), csrf_token=new.csrf_token)
+        raise HTTPException(
+            status_code=429,
+            detail="too many failed log-ins from this address; retry later",
+            headers={"Retry-After": str(refused.seconds)},
+        ) from refused
+    return SessionPublic(
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        csrf_token=new.csrf_token,
+    )
 
 
 @router.get("/api/session", response_model=SessionPublic, tags=["session"])
 def api_whoami(login: LoginDep) -> SessionPublic:
-    return SessionPublic(username=login.username, display_name=login.display_name,
-                         role=login.role, csrf_token=login.csrf_token)
+    return SessionPublic(
+        username=login.username,
+        display_name=login.display_name,
+        role=login.role,
+        csrf_token=login.csrf_token,
+    )
 
 
 @router.delete("/api/session", status_code=204, tags=["session"])
@@ -194,4 +263,3 @@ async def api_logout(request: Request, db: SessionDep, login: LoginDep) -> Respo
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
     return response
-

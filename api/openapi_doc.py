@@ -49,8 +49,11 @@ VALIDATION_ERROR_SCHEMA = {
     "title": "ValidationError",
     "type": "object",
     "properties": {
-        "loc": {"title": "Location", "type": "array",
-                "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "loc": {
+            "title": "Location",
+            "type": "array",
+            "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        },
         "msg": {"title": "Message", "type": "string"},
         "type": {"title": "Error Type", "type": "string"},
     },
@@ -59,15 +62,28 @@ VALIDATION_ERROR_SCHEMA = {
 HTTP_VALIDATION_ERROR_SCHEMA = {
     "title": "HTTPValidationError",
     "type": "object",
-    "properties": {"detail": {"title": "Detail", "type": "array",
-                              "items": {"$ref": "#/components/schemas/ValidationError"}}},
+    "properties": {
+        "detail": {
+            "title": "Detail",
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/ValidationError"},
+        }
+    },
     "required": ["detail"],
 }
 SECURITY_SCHEMES = {
-    "session": {"type": "apiKey", "in": "cookie", "name": COOKIE,
-                "description": "Set by POST /api/session"},
-    "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
-             "description": "Returned by POST /api/session; needed by every change"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": COOKIE,
+        "description": "Set by POST /api/session",
+    },
+    "csrf": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-CSRF-Token",
+        "description": "Returned by POST /api/session; needed by every change",
+    },
 }
 PUBLIC_OPERATIONS = {("/api/session", "post")}
 
@@ -78,8 +94,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def describe(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document with the shared refusals and security added."""
-    document = get_openapi(title=app.title, version=app.version, description=app.description,
-                           routes=app.routes)
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA

@@ -73,16 +73,33 @@ def store_alert(request: Request, login: Login) -> list[integrity.Problem] | Non
         return integrity.problems_of(check) if check is not None and not check.ok else None
 
 
-def render(request: Request, template: str, login: Login, settings: Settings,
-           status_code: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {
-        "store_alert": store_alert(request, login),
-        "login": login, "role_label": ROLE_LABELS[login.role],
-        "zone": ZoneInfo(settings.timezone), "labels": OUTCOME_LABELS,
-        "text_labels": TRANSCRIPT_LABELS, "status_labels": STATUS_LABELS,
-        "action_labels": ACTION_LABELS, "channel_labels": CHANNEL_LABELS,
-        "type_labels": TYPE_LABELS, "errors": {}, **context,
-    }, status_code=status_code)
+def render(
+    request: Request,
+    template: str,
+    login: Login,
+    settings: Settings,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "store_alert": store_alert(request, login),
+            "login": login,
+            "role_label": ROLE_LABELS[login.role],
+            "zone": ZoneInfo(settings.timezone),
+            "labels": OUTCOME_LABELS,
+            "text_labels": TRANSCRIPT_LABELS,
+            "status_labels": STATUS_LABELS,
+            "action_labels": ACTION_LABELS,
+            "channel_labels": CHANNEL_LABELS,
+            "type_labels": TYPE_LABELS,
+            "errors": {},
+            **context,
+        },
+        status_code=status_code,
+    )
 
 
 def zh_errors(exc: Invalid) -> dict[str, str]:
@@ -98,29 +115,55 @@ def form_values(form: FormData) -> dict[str, str]:
 
 
 def uploads(form: FormData) -> list[intake.Upload]:
-    return [intake.Upload(f.filename or "", f.file) for f in form.getlist("attachments")
-            if isinstance(f, UploadFile) and f.filename]
+    return [
+        intake.Upload(f.filename or "", f.file)
+        for f in form.getlist("attachments")
+        if isinstance(f, UploadFile) and f.filename
+    ]
 
 
 # -- workbench and calls ---------------------------------------------------------------------
 
-def _workbench(request: Request, session: Session, settings: Settings, login: Login,
-               errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+
+def _workbench(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     waiting = work_queue.waiting_calls(session)
     shown = evidence_transcripts.summaries(
-        session, request.app.state.sessions, settings, login, request,
-        [w.call for w in waiting], evidence_transcripts.WORK_QUEUE)
-    return render(request, "workbench.html", login, settings, status_code=status_code,
-                  waiting=waiting, recordings=shown.recordings, texts=shown.texts,
-                  withheld=shown.withheld,
-                  withheld_labels=evidence_transcripts.WITHHELD_LABELS,
-                  callbacks=work_queue.callbacks(session),
-                  callback_labels=work_queue.CALLBACK_LABELS, errors=errors or {})
+        session,
+        request.app.state.sessions,
+        settings,
+        login,
+        request,
+        [w.call for w in waiting],
+        evidence_transcripts.WORK_QUEUE,
+    )
+    return render(
+        request,
+        "workbench.html",
+        login,
+        settings,
+        status_code=status_code,
+        waiting=waiting,
+        recordings=shown.recordings,
+        texts=shown.texts,
+        withheld=shown.withheld,
+        withheld_labels=evidence_transcripts.WITHHELD_LABELS,
+        callbacks=work_queue.callbacks(session),
+        callback_labels=work_queue.CALLBACK_LABELS,
+        errors=errors or {},
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
-def workbench(request: Request, session: SessionDep, settings: SettingsDep,
-              login: LoginDep) -> Response:
+def workbench(
+    request: Request, session: SessionDep, settings: SettingsDep, login: LoginDep
+) -> Response:
     """Each role's home: the workbench, a unit's portal, or the call list."""
     if login.role is Role.UNIT_HANDLER:
         return see("/unit")
@@ -133,8 +176,14 @@ def workbench(request: Request, session: SessionDep, settings: SettingsDep,
     return _workbench(request, session, settings, login)
 
 
-async def _queue_change(request: Request, sessions: WriterDep, settings: Settings,
-                        login: Login, change: Any, missing: str) -> Response:
+async def _queue_change(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    change: Any,
+    missing: str,
+) -> Response:
     """Apply a change from the workbench; a refused one comes back with its message."""
     try:
         await run_in_threadpool(change)
@@ -147,80 +196,135 @@ async def _queue_change(request: Request, sessions: WriterDep, settings: Setting
 
 
 @router.get("/calls", response_class=HTMLResponse)
-def calls_page(request: Request, session: SessionDep, settings: SettingsDep,
-               login: CallReader) -> HTMLResponse:
+def calls_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: CallReader
+) -> HTMLResponse:
     rows = call_store.list_calls(session, 200)
-    shown = evidence_transcripts.summaries(session, request.app.state.sessions, settings,
-                                           login, request, rows,
-                                           evidence_transcripts.CALLS_LIST)
+    shown = evidence_transcripts.summaries(
+        session,
+        request.app.state.sessions,
+        settings,
+        login,
+        request,
+        rows,
+        evidence_transcripts.CALLS_LIST,
+    )
     worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
-    return render(request, "calls.html", login, settings,
-                  calls=[CallPublic.of(c, shown.recordings.get(c.id)) for c in rows],
-                  texts=shown.texts,
-                  withheld=shown.withheld,
-                  withheld_labels=evidence_transcripts.WITHHELD_LABELS,
-                  can_open=worker, playable=shown.playable if worker else set())
+    return render(
+        request,
+        "calls.html",
+        login,
+        settings,
+        calls=[CallPublic.of(c, shown.recordings.get(c.id)) for c in rows],
+        texts=shown.texts,
+        withheld=shown.withheld,
+        withheld_labels=evidence_transcripts.WITHHELD_LABELS,
+        can_open=worker,
+        playable=shown.playable if worker else set(),
+    )
 
 
-def replay_refusal(session: Session, settings: Settings, login: Login,
-                   recording: Recording) -> str | None:
+def replay_refusal(
+    session: Session, settings: Settings, login: Login, recording: Recording
+) -> str | None:
     """Why this person may not hear the recording now (None: they may). Nothing is logged:
     the stream itself logs every request."""
-    decision = replay.decide(session, recording,
-                             replay_rules.Listener(login.username, login.role, login.phone),
-                             login.user_id, None, now(), settings.operator_replay_days)
+    decision = replay.decide(
+        session,
+        recording,
+        replay_rules.Listener(login.username, login.role, login.phone),
+        login.user_id,
+        None,
+        now(),
+        settings.operator_replay_days,
+    )
     return None if decision.allowed else decision.refusal_zh
 
 
-def _call_page(request: Request, session: Session, settings: Settings, login: Login,
-               call_id: str, values: dict[str, str] | None = None,
-               errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+def _call_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    call_id: str,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     call = call_store.get_call(session, call_id) if is_id(call_id) else None
     if call is None:
         raise HTTPException(status_code=404, detail="call not found")
     # The transcript, its text in the form and the suggestions drawn from it only for those
     # who may read it; shown or refused, it is in the access log.
     context, decision = evidence_transcripts.call_context_for(
-        session, request.app.state.sessions, settings, login, request, call,
-        evidence_transcripts.CALL_PAGE)
+        session,
+        request.app.state.sessions,
+        settings,
+        login,
+        request,
+        call,
+        evidence_transcripts.CALL_PAGE,
+    )
     recording = lookup.of_call(session, call.id)
     job = jobs.job_of(session, recording) if recording else None
     job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
     return render(
-        request, "call.html", login, settings, status_code=status_code, call=call,
+        request,
+        "call.html",
+        login,
+        settings,
+        status_code=status_code,
+        call=call,
         recording=recording,
-        transcript=context.transcript, job_state=job_state or "转写完成，无语音",
-        transcript_refused=decision if decision is not None and not decision.allowed
-        else None,
-        speakers=SPEAKERS, existing=case_store.case_for_call(session, call.id),
-        values=values if values is not None else context.form, errors=errors or {},
-        choices=CHOICES, type_reason=context.type_reason, subjects=context.subjects,
-        numbers=context.numbers, earlier_calls=context.earlier_calls,
-        earlier_cases=context.earlier_cases, same_phone_open=context.same_phone_open,
-        similar=context.similar, with_attachments=False,
-        replay_refused=replay_refusal(session, settings, login, recording)
-        if recording else None)
+        transcript=context.transcript,
+        job_state=job_state or "转写完成，无语音",
+        transcript_refused=decision if decision is not None and not decision.allowed else None,
+        speakers=SPEAKERS,
+        existing=case_store.case_for_call(session, call.id),
+        values=values if values is not None else context.form,
+        errors=errors or {},
+        choices=CHOICES,
+        type_reason=context.type_reason,
+        subjects=context.subjects,
+        numbers=context.numbers,
+        earlier_calls=context.earlier_calls,
+        earlier_cases=context.earlier_cases,
+        same_phone_open=context.same_phone_open,
+        similar=context.similar,
+        with_attachments=False,
+        replay_refused=replay_refusal(session, settings, login, recording) if recording else None,
+    )
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
-def call_page(call_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-              login: CaseWorker) -> HTMLResponse:
+def call_page(
+    call_id: str, request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker
+) -> HTMLResponse:
     return _call_page(request, session, settings, login, call_id)
 
 
 @router.post("/calls/{call_id}/register", response_class=HTMLResponse)
-async def register_call(call_id: str, request: Request, sessions: WriterDep,
-                        settings: SettingsDep, login: CaseWorker) -> Response:
+async def register_call(
+    call_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     form = await request.form()
     values = form_values(form)
     try:
-        case = await run_in_threadpool(intake.register, sessions,
-                                       intake_config(settings, get_rules(request)),
-                                       values, [], login.username, now(), call_id)
+        case = await run_in_threadpool(
+            intake.register,
+            sessions,
+            intake_config(settings, get_rules(request)),
+            values,
+            [],
+            login.username,
+            now(),
+            call_id,
+        )
     except Invalid as exc:
         with sessions() as session:
-            return _call_page(request, session, settings, login, call_id, values,
-                              zh_errors(exc), status_code=422)
+            return _call_page(
+                request, session, settings, login, call_id, values, zh_errors(exc), status_code=422
+            )
     except AlreadyRegistered as exc:
         return see(f"/cases/{exc.case_id}")
     except case_store.NotFound:
@@ -229,8 +333,9 @@ async def register_call(call_id: str, request: Request, sessions: WriterDep,
 
 
 @router.post("/calls/{call_id}/dismissal")
-async def dismiss_call(call_id: str, request: Request, sessions: WriterDep,
-                       settings: SettingsDep, login: CaseWorker) -> Response:
+async def dismiss_call(
+    call_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     reason = str((await request.form()).get("reason", ""))
 
     def change() -> None:
@@ -241,109 +346,175 @@ async def dismiss_call(call_id: str, request: Request, sessions: WriterDep,
 
 
 @router.post("/callbacks/{request_id}/attempts")
-async def callback_attempt(request_id: str, request: Request, sessions: WriterDep,
-                           settings: SettingsDep, login: CaseWorker) -> Response:
+async def callback_attempt(
+    request_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     form = await request.form()
 
     def change() -> None:
         with transaction(sessions) as session:
-            work_queue.record_attempt(session, request_id, str(form.get("outcome", "")),
-                                      str(form.get("note", "")), login.username, now())
+            work_queue.record_attempt(
+                session,
+                request_id,
+                str(form.get("outcome", "")),
+                str(form.get("note", "")),
+                login.username,
+                now(),
+            )
 
-    return await _queue_change(request, sessions, settings, login, change,
-                               "callback request")
+    return await _queue_change(request, sessions, settings, login, change, "callback request")
 
 
 # -- cases ------------------------------------------------------------------------------------
 
-def _new_case_page(request: Request, session: Session, settings: Settings, login: Login,
-                   values: dict[str, str], errors: dict[str, str],
-                   status_code: int = 200) -> HTMLResponse:
+
+def _new_case_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
     since = now() - dt.timedelta(days=settings.similar_case_days)
     return render(
-        request, "case_new.html", login, settings, status_code=status_code, values=values,
-        errors=errors, choices={**CHOICES, "channels": OTHER_CHANNELS}, type_reason="",
-        subjects=[], numbers=[], with_attachments=True,
+        request,
+        "case_new.html",
+        login,
+        settings,
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        choices={**CHOICES, "channels": OTHER_CHANNELS},
+        type_reason="",
+        subjects=[],
+        numbers=[],
+        with_attachments=True,
         max_mb=settings.attachment_max_bytes // (1024 * 1024),
         max_files=settings.attachment_max_files,
         same_phone_open=case_store.open_with_phone(session, values.get("complainant_phone", "")),
-        similar=case_store.similar(session, values.get("content", ""), since))
+        similar=case_store.similar(session, values.get("content", ""), since),
+    )
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-def new_case(request: Request, session: SessionDep, settings: SettingsDep,
-             login: CaseWorker) -> HTMLResponse:
+def new_case(
+    request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker
+) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
-    values = {"received_at": now().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-              "channel": Channel.WALK_IN.value}
+    values = {
+        "received_at": now().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "channel": Channel.WALK_IN.value,
+    }
     return _new_case_page(request, session, settings, login, values, {})
 
 
 @router.post("/cases", response_class=HTMLResponse)
 @takes_uploads
-async def create_case(request: Request, sessions: WriterDep, settings: SettingsDep,
-                      login: CaseWorker) -> Response:
+async def create_case(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     async with request.form() as form:
         return await _create_case(request, sessions, settings, login, form)
 
 
-async def _create_case(request: Request, sessions: WriterDep, settings: Settings,
-                       login: Login, form: FormData) -> Response:
+async def _create_case(
+    request: Request, sessions: WriterDep, settings: Settings, login: Login, form: FormData
+) -> Response:
     values = form_values(form)
     try:
         if values.get("channel") == Channel.PHONE.value:
-            raise Invalid({"channel": FieldError("电话来电请从工作台的来电登记",
-                                                 "register phone calls from their call")})
-        case = await run_in_threadpool(intake.register, sessions,
-                                       intake_config(settings, get_rules(request)),
-                                       values, uploads(form), login.username, now())
+            raise Invalid(
+                {
+                    "channel": FieldError(
+                        "电话来电请从工作台的来电登记", "register phone calls from their call"
+                    )
+                }
+            )
+        case = await run_in_threadpool(
+            intake.register,
+            sessions,
+            intake_config(settings, get_rules(request)),
+            values,
+            uploads(form),
+            login.username,
+            now(),
+        )
     except Invalid as exc:
         with sessions() as session:
-            return _new_case_page(request, session, settings, login, values,
-                                  zh_errors(exc), status_code=422)
+            return _new_case_page(
+                request, session, settings, login, values, zh_errors(exc), status_code=422
+            )
     return see(f"/cases/{case.id}?created=1")
 
 
 @router.get("/cases", response_class=HTMLResponse)
-def cases_page(request: Request, session: SessionDep, settings: SettingsDep,
-               login: CaseWorker) -> HTMLResponse:
-    return render(request, "cases.html", login, settings,
-                  cases=case_store.list_cases(session, 200))
+def cases_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker
+) -> HTMLResponse:
+    return render(request, "cases.html", login, settings, cases=case_store.list_cases(session, 200))
 
 
-def _case_page(request: Request, session: Session, settings: Settings, login: Login,
-               case_id: str, errors: dict[str, str] | None = None, message: str = "",
-               status_code: int = 200) -> HTMLResponse:
+def _case_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    case_id: str,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
     case = case_store.get(session, case_id) if is_id(case_id) else None
     if case is None:
         raise HTTPException(status_code=404, detail="case not found")
     since = now() - dt.timedelta(days=settings.similar_case_days)
     is_open = case.status in OPEN
     return render(
-        request, "case.html", login, settings, status_code=status_code, case=case,
-        created=request.query_params.get("created") == "1", message=message,
-        errors=errors or {}, decisions=DECISION_LABELS, is_open=is_open,
+        request,
+        "case.html",
+        login,
+        settings,
+        status_code=status_code,
+        case=case,
+        created=request.query_params.get("created") == "1",
+        message=message,
+        errors=errors or {},
+        decisions=DECISION_LABELS,
+        is_open=is_open,
         knowledge_entries=[hit.entry for hit in knowledge.search(session, "", limit=500)]
-        if case.status == Status.REGISTERED else [],
-        merged_into=case_store.get(session, case.merged_into_id) if case.merged_into_id
-        else None,
+        if case.status == Status.REGISTERED
+        else [],
+        merged_into=case_store.get(session, case.merged_into_id) if case.merged_into_id else None,
         same_phone_open=case_store.open_with_phone(session, case.complainant_phone, case.id)
-        if is_open else [],
+        if is_open
+        else [],
         similar=case_store.similar(session, f"{case.title} {case.content}", since, case.id)
-        if is_open else [], **handling_context(request, session, case, settings))
+        if is_open
+        else [],
+        **handling_context(request, session, case, settings),
+    )
 
 
 case_page_response = _case_page
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(case_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-              login: CaseWorker) -> HTMLResponse:
+def case_page(
+    case_id: str, request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker
+) -> HTMLResponse:
     return _case_page(request, session, settings, login, case_id)
 
 
-async def _case_change(request: Request, sessions: WriterDep, settings: Settings, login: Login,
-                       case_id: str, change: Any) -> Response:
+async def _case_change(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    case_id: str,
+    change: Any,
+) -> Response:
     try:
         await run_in_threadpool(change)
     except Invalid as exc:
@@ -355,13 +526,13 @@ async def _case_change(request: Request, sessions: WriterDep, settings: Settings
     else:
         return see(f"/cases/{case_id}")
     with sessions() as session:
-        return _case_page(request, session, settings, login, case_id, errors,
-                          status_code=422)
+        return _case_page(request, session, settings, login, case_id, errors, status_code=422)
 
 
 @router.post("/cases/{case_id}/decision", response_class=HTMLResponse)
-async def case_decision(case_id: str, request: Request, sessions: WriterDep,
-                        settings: SettingsDep, login: CaseWorker) -> Response:
+async def case_decision(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     """受理意见, as ``POST /api/cases/{case}/decision``: 即办 answers from the chosen
     knowledge entry or in the operator's words."""
     form = form_values(await request.form())
@@ -369,72 +540,112 @@ async def case_decision(case_id: str, request: Request, sessions: WriterDep,
 
     def change() -> None:
         order = decisions.DecisionOrder(
-            decisions.parse_decision(form.get("decision", "")), form.get("reason", ""),
-            form.get("refer_to", ""), form.get("reply_text", ""),
-            form.get("knowledge_entry_id", ""))
-        case_steps.run(sessions, case_id, lambda s, c: decisions.decide(
-            s, c, order, login.username, now(), rules))
+            decisions.parse_decision(form.get("decision", "")),
+            form.get("reason", ""),
+            form.get("refer_to", ""),
+            form.get("reply_text", ""),
+            form.get("knowledge_entry_id", ""),
+        )
+        case_steps.run(
+            sessions,
+            case_id,
+            lambda s, c: decisions.decide(s, c, order, login.username, now(), rules),
+        )
 
     return await _case_change(request, sessions, settings, login, case_id, change)
 
 
 @router.post("/cases/{case_id}/merge", response_class=HTMLResponse)
-async def case_merge(case_id: str, request: Request, sessions: WriterDep,
-                     settings: SettingsDep, login: CaseWorker) -> Response:
+async def case_merge(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     form = form_values(await request.form())
 
     def change() -> None:
-        case_steps.run(sessions, case_id, lambda s, c: decisions.merge(
-            s, c, form.get("into", ""), form.get("reason", ""), login.username, now()))
+        case_steps.run(
+            sessions,
+            case_id,
+            lambda s, c: decisions.merge(
+                s, c, form.get("into", ""), form.get("reason", ""), login.username, now()
+            ),
+        )
 
     return await _case_change(request, sessions, settings, login, case_id, change)
 
 
 @router.post("/cases/{case_id}/attachments", response_class=HTMLResponse)
 @takes_uploads
-async def case_attachments(case_id: str, request: Request, sessions: WriterDep,
-                           settings: SettingsDep, login: CaseWorker) -> Response:
+async def case_attachments(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
     async with request.form() as form:
         files = uploads(form)
 
         def change() -> None:
-            intake.add_attachments(sessions, intake_config(settings), case_id, files,
-                                   login.username, now())
+            intake.add_attachments(
+                sessions, intake_config(settings), case_id, files, login.username, now()
+            )
 
         return await _case_change(request, sessions, settings, login, case_id, change)
 
 
 # -- knowledge base ---------------------------------------------------------------------------
 
-def _knowledge_page(request: Request, session: Session, settings: Settings, login: Login,
-                    query: str = "", message: str = "", errors: dict[str, str] | None = None,
-                    status_code: int = 200) -> HTMLResponse:
-    return render(request, "knowledge.html", login, settings, status_code=status_code,
-                  query=query, hits=knowledge.search(session, query, limit=50),
-                  editor=login.role is Role.SUPERVISOR, message=message, errors=errors or {})
+
+def _knowledge_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    query: str = "",
+    message: str = "",
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "knowledge.html",
+        login,
+        settings,
+        status_code=status_code,
+        query=query,
+        hits=knowledge.search(session, query, limit=50),
+        editor=login.role is Role.SUPERVISOR,
+        message=message,
+        errors=errors or {},
+    )
 
 
 @router.get("/knowledge", response_class=HTMLResponse)
-def knowledge_page(request: Request, session: SessionDep, settings: SettingsDep,
-                   login: CaseWorker, q: str = "") -> HTMLResponse:
+def knowledge_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker, q: str = ""
+) -> HTMLResponse:
     return _knowledge_page(request, session, settings, login, q[:200])
 
 
-async def _knowledge_change(request: Request, sessions: WriterDep, settings: Settings,
-                            login: Login, change: Any, message: str) -> Response:
+async def _knowledge_change(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    change: Any,
+    message: str,
+) -> Response:
     try:
         await run_in_threadpool(change)
     except Invalid as exc:
         with sessions() as session:
-            return _knowledge_page(request, session, settings, login, errors=zh_errors(exc),
-                                   status_code=422)
+            return _knowledge_page(
+                request, session, settings, login, errors=zh_errors(exc), status_code=422
+            )
     with sessions() as session:
         return _knowledge_page(request, session, settings, login, message=message)
 
 
 @router.post("/knowledge", response_class=HTMLResponse)
-async def knowledge_create(request: Request, sessions: WriterDep, settings: SettingsDep,
-                           login: KnowledgeEditor) -> Response:
+async def knowledge_create(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: KnowledgeEditor
+) -> Response:
     fields: dict[str, object] = dict(form_values(await request.form()))
 
     def change() -> None:
@@ -445,8 +656,13 @@ async def knowledge_create(request: Request, sessions: WriterDep, settings: Sett
 
 
 @router.post("/knowledge/{entry_id}", response_class=HTMLResponse)
-async def knowledge_update(entry_id: str, request: Request, sessions: WriterDep,
-                           settings: SettingsDep, login: KnowledgeEditor) -> Response:
+async def knowledge_update(
+    entry_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: KnowledgeEditor,
+) -> Response:
     fields: dict[str, object] = dict(form_values(await request.form()))
 
     def change() -> None:
@@ -458,8 +674,13 @@ async def knowledge_update(entry_id: str, request: Request, sessions: WriterDep,
 
 
 @router.post("/knowledge/{entry_id}/retire", response_class=HTMLResponse)
-async def knowledge_retire(entry_id: str, request: Request, sessions: WriterDep,
-                           settings: SettingsDep, login: KnowledgeEditor) -> Response:
+async def knowledge_retire(
+    entry_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: KnowledgeEditor,
+) -> Response:
     def change() -> None:
         with transaction(sessions) as session:
             knowledge.retire(entry_or_404(session, entry_id), login.username, now())

@@ -50,8 +50,11 @@ class CallPublic(BaseModel):
         """A call and its recording (``recordings.lookup``: the call row does not hold it)."""
         values = {name: getattr(call, name) for name in cls.model_fields if name != "recording"}
         return cls.model_validate(
-            {**values, "recording": RecordingPublic.model_validate(recording) if recording
-             else None})
+            {
+                **values,
+                "recording": RecordingPublic.model_validate(recording) if recording else None,
+            }
+        )
 
     @property
     def duration_seconds(self) -> float | None:
@@ -120,5 +123,6 @@ class CallTranscript(BaseModel):
             recording_id=view.recording_id,
             job=JobPublic.model_validate(view.job) if view.job else None,
             transcript=TranscriptPublic.model_validate(view.transcript)
-            if view.transcript else None,
+            if view.transcript
+            else None,
         )

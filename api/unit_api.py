@@ -66,27 +66,47 @@ def own_case(session: Session, login: Login, case_key: str) -> tuple[Case, Unit]
 def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
     seen = unit_portal.view(session, case, unit.id)
     return UnitCaseView(
-        id=case.id, number=case.number, status=case.status, title=seen.title,
-        role=seen.assignment.role, due_on=seen.due_on, provisional=seen.provisional,
-        case_type=case.case_type, received_at=case.received_at,
-        complainant_name=seen.complainant_name, complainant_phone=seen.complainant_phone,
-        complainant_address=seen.complainant_address, identity_shown=seen.identity_shown,
-        subject_unit=case.subject_unit, subject_window=case.subject_window,
-        subject_person=seen.subject_person, content=seen.content, request=seen.request,
-        instructions=seen.assignment.instructions, attachments=seen.attachment_ids,
+        id=case.id,
+        number=case.number,
+        status=case.status,
+        title=seen.title,
+        role=seen.assignment.role,
+        due_on=seen.due_on,
+        provisional=seen.provisional,
+        case_type=case.case_type,
+        received_at=case.received_at,
+        complainant_name=seen.complainant_name,
+        complainant_phone=seen.complainant_phone,
+        complainant_address=seen.complainant_address,
+        identity_shown=seen.identity_shown,
+        subject_unit=case.subject_unit,
+        subject_window=case.subject_window,
+        subject_person=seen.subject_person,
+        content=seen.content,
+        request=seen.request,
+        instructions=seen.assignment.instructions,
+        attachments=seen.attachment_ids,
         evidence_withheld=seen.evidence_withheld,
-        return_allowed_until=seen.return_allowed_until, reminders=seen.reminders)
+        return_allowed_until=seen.return_allowed_until,
+        reminders=seen.reminders,
+    )
 
 
 @router.get("/api/unit/cases", response_model=list[UnitCaseSummary])
 def my_cases(session: SessionDep, login: UnitMember) -> list[UnitCaseSummary]:
     unit = own_unit(session, login)
-    return [UnitCaseSummary(id=item.case.id, number=item.case.number,
-                            status=item.case.status,
-                            title=unit_portal.title_for(item.case, unit.id),
-                            role=item.assignment.role, due_on=item.due_on,
-                            provisional=item.provisional)
-            for item in unit_portal.cases_of(session, unit.id)]
+    return [
+        UnitCaseSummary(
+            id=item.case.id,
+            number=item.case.number,
+            status=item.case.status,
+            title=unit_portal.title_for(item.case, unit.id),
+            role=item.assignment.role,
+            due_on=item.due_on,
+            provisional=item.provisional,
+        )
+        for item in unit_portal.cases_of(session, unit.id)
+    ]
 
 
 @router.get("/api/unit/cases/{case_key}", response_model=UnitCaseView)
@@ -96,18 +116,30 @@ def my_case(case_key: str, session: SessionDep, login: UnitMember) -> UnitCaseVi
 
 
 @router.get("/api/unit/cases/{case_key}/attachments/{attachment_id}")
-def my_attachment(case_key: str, attachment_id: str, session: SessionDep,
-                  settings: SettingsDep, login: UnitMember) -> FileResponse:
+def my_attachment(
+    case_key: str, attachment_id: str, session: SessionDep, settings: SettingsDep, login: UnitMember
+) -> FileResponse:
     case, unit = own_case(session, login, case_key)
     attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
-    path = evidence.file_of(settings.attachments_dir, attachment.id, attachment.path) \
-        if attachment else None
-    if attachment is None or path is None or attachment.case_id != case.id \
-            or not unit_portal.may_read_attachment(session, case, attachment.id, unit.id):
+    path = (
+        evidence.file_of(settings.attachments_dir, attachment.id, attachment.path)
+        if attachment
+        else None
+    )
+    if (
+        attachment is None
+        or path is None
+        or attachment.case_id != case.id
+        or not unit_portal.may_read_attachment(session, case, attachment.id, unit.id)
+    ):
         raise HTTPException(status_code=404, detail="attachment not found")
-    return FileResponse(path, media_type=attachment.content_type,
-                        filename=attachment.filename, content_disposition_type="attachment",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        path,
+        media_type=attachment.content_type,
+        filename=attachment.filename,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:
@@ -116,8 +148,12 @@ def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:
         return case_view(session, case, unit)
 
 
-def unit_step(sessions: sessionmaker[Session], login: Login, case_key: str,
-              step: Callable[[Session, Case, str], T]) -> tuple[str, T]:
+def unit_step(
+    sessions: sessionmaker[Session],
+    login: Login,
+    case_key: str,
+    step: Callable[[Session, Case, str], T],
+) -> tuple[str, T]:
     """Run ``step`` (given the handler's unit id) on a case of the handler's unit; another
     unit's case is not found."""
     with sessions() as session:
@@ -128,42 +164,67 @@ def unit_step(sessions: sessionmaker[Session], login: Login, case_key: str,
 @router.post("/api/unit/cases/{case_key}/sign", response_model=UnitCaseView)
 def sign(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
     """签收."""
-    case_id, _ = unit_step(sessions, login, case_key, lambda s, c, unit_id:
-                           handling.sign(s, c, unit_id, login.username, now()))
+    case_id, _ = unit_step(
+        sessions,
+        login,
+        case_key,
+        lambda s, c, unit_id: handling.sign(s, c, unit_id, login.username, now()),
+    )
     return _after(sessions, login, case_id)
 
 
 @router.post("/api/unit/cases/{case_key}/start", response_model=UnitCaseView)
 def start(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
-    case_id, _ = unit_step(sessions, login, case_key, lambda s, c, unit_id:
-                           handling.start_work(s, c, unit_id, login.username, now()))
+    case_id, _ = unit_step(
+        sessions,
+        login,
+        case_key,
+        lambda s, c, unit_id: handling.start_work(s, c, unit_id, login.username, now()),
+    )
     return _after(sessions, login, case_id)
 
 
 @router.post("/api/unit/cases/{case_key}/return", status_code=204)
-def give_back(case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep,
-              login: UnitMember) -> None:
+def give_back(
+    case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep, login: UnitMember
+) -> None:
     """退回: not this unit's business, with the reasons, within the allowed working days."""
-    unit_step(sessions, login, case_key, lambda s, c, unit_id: handling.unit_return(
-        s, c, unit_id, body.reason, login.username, now(), rules))
+    unit_step(
+        sessions,
+        login,
+        case_key,
+        lambda s, c, unit_id: handling.unit_return(
+            s, c, unit_id, body.reason, login.username, now(), rules
+        ),
+    )
 
 
 @router.post("/api/unit/cases/{case_key}/reply", response_model=ReplyPublic)
-def reply(case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep,
-          login: UnitMember) -> ReplyPublic:
+def reply(
+    case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep, login: UnitMember
+) -> ReplyPublic:
     """The result: facts found, 属实/部分属实/不属实, measures taken."""
-    answer = handling.ReplyIn(body.facts, body.finding, body.measures,
-                              body.responsible_handling)
-    _, row = unit_step(sessions, login, case_key, lambda s, c, unit_id: handling.reply(
-        s, c, unit_id, answer, login.username, now(), rules))
+    answer = handling.ReplyIn(body.facts, body.finding, body.measures, body.responsible_handling)
+    _, row = unit_step(
+        sessions,
+        login,
+        case_key,
+        lambda s, c, unit_id: handling.reply(s, c, unit_id, answer, login.username, now(), rules),
+    )
     return ReplyPublic.model_validate(row)
 
 
 @router.post("/api/unit/cases/{case_key}/extension", response_model=ExtensionPublic)
-def ask_extension(case_key: str, body: ExtensionIn, sessions: WriterDep, rules: RulesDep,
-                  login: UnitMember) -> ExtensionPublic:
+def ask_extension(
+    case_key: str, body: ExtensionIn, sessions: WriterDep, rules: RulesDep, login: UnitMember
+) -> ExtensionPublic:
     """延期 request, before the deadline, for a supervisor to decide."""
-    _, row = unit_step(sessions, login, case_key, lambda s, c, unit_id:
-                       handling.request_extension(s, c, unit_id, body.days, body.reason,
-                                                  login.username, now(), rules))
+    _, row = unit_step(
+        sessions,
+        login,
+        case_key,
+        lambda s, c, unit_id: handling.request_extension(
+            s, c, unit_id, body.days, body.reason, login.username, now(), rules
+        ),
+    )
     return ExtensionPublic.model_validate(row)

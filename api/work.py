@@ -42,42 +42,52 @@ REPLAY_SECONDS = 60.0
 
 
 @router.get("/api/queue", response_model=list[WaitingCallPublic])
-def queue(session: SessionDep, _login: CaseWorker,
-          limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[WaitingCallPublic]:
+def queue(
+    session: SessionDep, _login: CaseWorker, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[WaitingCallPublic]:
     """Calls waiting to be registered (messages, answered calls without a case):
     real-name callers first, then newest first."""
     waiting = work_queue.waiting_calls(session, limit)
     calls = calls_public(session, [item.call for item in waiting])
-    return [WaitingCallPublic(call=call, known_name=item.known_name, real_name=item.real_name)
-            for item, call in zip(waiting, calls, strict=True)]
+    return [
+        WaitingCallPublic(call=call, known_name=item.known_name, real_name=item.real_name)
+        for item, call in zip(waiting, calls, strict=True)
+    ]
 
 
 def callback_public(item: work_queue.Callback, call: CallPublic) -> CallbackPublic:
     return CallbackPublic(
-        id=item.request.id, status=item.request.status, created_at=item.request.created_at,
+        id=item.request.id,
+        status=item.request.status,
+        created_at=item.request.created_at,
         call=call,
-        attempts=[CallbackAttemptPublic.model_validate(a) for a in item.attempts])
+        attempts=[CallbackAttemptPublic.model_validate(a) for a in item.attempts],
+    )
 
 
 @router.get("/api/callbacks", response_model=list[CallbackPublic])
-def callbacks(session: SessionDep, _login: CaseWorker,
-              include_done: bool = False) -> list[CallbackPublic]:
+def callbacks(
+    session: SessionDep, _login: CaseWorker, include_done: bool = False
+) -> list[CallbackPublic]:
     """漏接回拨: abandoned calls to call back, with every attempt's outcome."""
     items = work_queue.callbacks(session, include_done=include_done)
     calls = calls_public(session, [item.call for item in items])
     return [callback_public(item, call) for item, call in zip(items, calls, strict=True)]
 
 
-@router.post("/api/callbacks/{request_id}/attempts", response_model=CallbackAttemptPublic,
-             status_code=201)
-def record_attempt(request_id: str, body: CallbackAttemptIn, sessions: WriterDep,
-                   login: CaseWorker) -> CallbackAttemptPublic:
+@router.post(
+    "/api/callbacks/{request_id}/attempts", response_model=CallbackAttemptPublic, status_code=201
+)
+def record_attempt(
+    request_id: str, body: CallbackAttemptIn, sessions: WriterDep, login: CaseWorker
+) -> CallbackAttemptPublic:
     """Record one callback attempt. reached, wrong_number and declined close the request;
     no_answer and busy keep it on the list."""
     with transaction(sessions) as session:
         try:
-            attempt = work_queue.record_attempt(session, request_id, body.outcome, body.note,
-                                                login.username, now())
+            attempt = work_queue.record_attempt(
+                session, request_id, body.outcome, body.note, login.username, now()
+            )
         except LookupError:
             raise HTTPException(status_code=404, detail="callback request not found") from None
         return CallbackAttemptPublic.model_validate(attempt)
@@ -93,18 +103,30 @@ def dismiss(call_id: str, body: DismissalIn, sessions: WriterDep, login: CaseWor
             raise HTTPException(status_code=404, detail="call not found") from None
 
 
-@router.get("/api/recordings/{recording_id}/waveform", response_model=WaveformPublic,
-            tags=["recordings"])
-def recording_waveform(recording_id: str, request: Request, sessions: WriterDep,
-                       settings: SettingsDep, login: LoginDep,
-                       buckets: Annotated[int, Query(ge=10, le=4000)] = 800) -> WaveformPublic:
+@router.get(
+    "/api/recordings/{recording_id}/waveform", response_model=WaveformPublic, tags=["recordings"]
+)
+def recording_waveform(
+    recording_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: LoginDep,
+    buckets: Annotated[int, Query(ge=10, le=4000)] = 800,
+) -> WaveformPublic:
     """Peaks per channel (0..1) for drawing the waveform. The peaks show that a recording
     exists and how loud it is, so the rule for hearing it decides, and every request is in
     the access log (action ``waveform``), as for the audio."""
     try:
-        path = listening.listen(sessions, requester(login, request), recording_id,
-                                access.WAVEFORM, now(), settings.recordings_dir,
-                                settings.operator_replay_days)
+        path = listening.listen(
+            sessions,
+            requester(login, request),
+            recording_id,
+            access.WAVEFORM,
+            now(),
+            settings.recordings_dir,
+            settings.operator_replay_days,
+        )
     except CustodyError as exc:
         raise http_error(exc) from None
     peaks = waveform.peaks(path, buckets)
@@ -118,27 +140,47 @@ def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object
     earlier_calls = work_queue.earlier_calls(session, call.caller_number, call.started_at)
     earlier_cases = work_queue.earlier_cases(session, call.caller_number)
     return {
-        "kind": event.kind, "at": event.at.isoformat(), "call_id": call.id,
+        "kind": event.kind,
+        "at": event.at.isoformat(),
+        "call_id": call.id,
         "caller_number": call.caller_number,
-        "caller_name": call.caller_name or next(
-            (c.complainant_name for c in earlier_cases
-             if c.complainant_name and not c.anonymous), ""),
+        "caller_name": call.caller_name
+        or next(
+            (c.complainant_name for c in earlier_cases if c.complainant_name and not c.anonymous),
+            "",
+        ),
         "started_at": call.started_at.isoformat(),
-        "earlier_calls": [{"id": c.id, "started_at": c.started_at.isoformat(),
-                           "outcome": c.outcome,
-                           "outcome_label": OUTCOME_LABELS.get(c.outcome, c.outcome or "")}
-                          for c in earlier_calls],
-        "earlier_cases": [{"id": c.id, "number": c.number, "status": c.status,
-                           "status_label": STATUS_LABELS.get(Status(c.status), c.status),
-                           "title": c.title} for c in earlier_cases],
+        "earlier_calls": [
+            {
+                "id": c.id,
+                "started_at": c.started_at.isoformat(),
+                "outcome": c.outcome,
+                "outcome_label": OUTCOME_LABELS.get(c.outcome, c.outcome or ""),
+            }
+            for c in earlier_calls
+        ],
+        "earlier_cases": [
+            {
+                "id": c.id,
+                "number": c.number,
+                "status": c.status,
+                "status_label": STATUS_LABELS.get(Status(c.status), c.status),
+                "title": c.title,
+            }
+            for c in earlier_cases
+        ],
     }
 
 
 def _new_events(request: Request, phone: str, after: int) -> tuple[int, list[dict[str, object]]]:
     with request.app.state.sessions() as session:
-        rows = list(session.scalars(select(ConsoleEvent)
-                                    .where(ConsoleEvent.phone == phone, ConsoleEvent.id > after)
-                                    .order_by(ConsoleEvent.id)))
+        rows = list(
+            session.scalars(
+                select(ConsoleEvent)
+                .where(ConsoleEvent.phone == phone, ConsoleEvent.id > after)
+                .order_by(ConsoleEvent.id)
+            )
+        )
         payloads = []
         for row in rows:
             after = row.id
@@ -152,8 +194,11 @@ def _start_after(request: Request, phone: str) -> int:
     """Replay the last minute's events, so a console opened as the phone rings sees it."""
     with request.app.state.sessions() as session:
         since = now() - dt.timedelta(seconds=REPLAY_SECONDS)
-        first = session.scalar(select(func.min(ConsoleEvent.id))
-                               .where(ConsoleEvent.phone == phone, ConsoleEvent.at >= since))
+        first = session.scalar(
+            select(func.min(ConsoleEvent.id)).where(
+                ConsoleEvent.phone == phone, ConsoleEvent.at >= since
+            )
+        )
         if first is not None:
             return int(first) - 1
         last = session.scalar(select(func.max(ConsoleEvent.id)))
@@ -183,5 +228,8 @@ async def console_events(request: Request, login: CaseWorker) -> StreamingRespon
     cases."""
     if not login.phone:
         raise HTTPException(status_code=409, detail="no phone is set for this user")
-    return StreamingResponse(_stream(request, login), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _stream(request, login),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -30,8 +30,12 @@ def for_call(session: Session, call_id: str) -> CallTranscriptView | None:
     recording = lookup.of_call(session, call.id)
     if recording is None:
         return CallTranscriptView(call.id, None, None, None)
-    return CallTranscriptView(call.id, recording.id, jobs.job_of(session, recording),
-                              jobs.transcript_of(session, recording))
+    return CallTranscriptView(
+        call.id,
+        recording.id,
+        jobs.job_of(session, recording),
+        jobs.transcript_of(session, recording),
+    )
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,20 @@ def summaries(session: Session, recordings: list[Recording]) -> dict[str, Transc
     """For a page of calls: each recording's clean text, or where its job stands."""
     shas = {r.sha256 for r in recordings}
     records: dict[str, TranscriptRecord] = {}
-    for record in session.scalars(select(TranscriptRecord)
-                                  .where(TranscriptRecord.recording_sha256.in_(shas))
-                                  .order_by(TranscriptRecord.created_at)):
+    for record in session.scalars(
+        select(TranscriptRecord)
+        .where(TranscriptRecord.recording_sha256.in_(shas))
+        .order_by(TranscriptRecord.created_at)
+    ):
         records[record.recording_sha256] = record  # the newest wins
-    waiting = {job.recording_id: job for job in session.scalars(
-        select(TranscriptionJob).where(
-            TranscriptionJob.recording_id.in_([r.id for r in recordings]))
-        .order_by(TranscriptionJob.id))}
+    waiting = {
+        job.recording_id: job
+        for job in session.scalars(
+            select(TranscriptionJob)
+            .where(TranscriptionJob.recording_id.in_([r.id for r in recordings]))
+            .order_by(TranscriptionJob.id)
+        )
+    }
     found: dict[str, TranscriptSummary] = {}
     for recording in recordings:
         latest = records.get(recording.sha256)

@@ -14,8 +14,11 @@ from asr.engine import Channel
 CALLER, OPERATOR = "caller", "operator"
 
 
-def channels_for(recording_channels: int, recording_started_at: dt.datetime | None,
-                 answered_at: dt.datetime | None) -> tuple[Channel, ...]:
+def channels_for(
+    recording_channels: int,
+    recording_started_at: dt.datetime | None,
+    answered_at: dt.datetime | None,
+) -> tuple[Channel, ...]:
     caller = Channel(CALLER, 0)
     if recording_channels < 2 or answered_at is None:
         return (caller,)

@@ -93,12 +93,17 @@ class _ChannelDecoder:
 
 
 class VoskEngine:
-    def __init__(self, model_path: Path, resampling: Resampling = Resampling.VOSK,
-                 max_audio_seconds: float = 4 * 3600) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        resampling: Resampling = Resampling.VOSK,
+        max_audio_seconds: float = 4 * 3600,
+    ) -> None:
         missing = check_model_folder(model_path)
         if missing:
-            raise ModelError(f"{model_path} is not a complete Vosk model: missing "
-                             + ", ".join(missing))
+            raise ModelError(
+                f"{model_path} is not a complete Vosk model: missing " + ", ".join(missing)
+            )
         import vosk
 
         vosk.SetLogLevel(-1)
@@ -114,8 +119,9 @@ class VoskEngine:
         """Transcribe the given channels of a 16-bit PCM WAV file (names alone mean channels
         0, 1, … in order). Bad audio gives a status and a reason, never an exception."""
         started = time.monotonic()
-        wanted = tuple(c if isinstance(c, Channel) else Channel(c, i)
-                       for i, c in enumerate(channels))
+        wanted = tuple(
+            c if isinstance(c, Channel) else Channel(c, i) for i, c in enumerate(channels)
+        )
         try:
             if self.resampling is Resampling.SOX:
                 with tempfile.TemporaryDirectory(prefix="hotline-resample-") as tmp:
@@ -132,8 +138,12 @@ class VoskEngine:
         if rate == self.sample_rate:
             return path
         out = work / "resampled.wav"
-        done = subprocess.run(["sox", str(path), "-r", str(self.sample_rate), str(out),
-                               "rate", "-v"], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["sox", str(path), "-r", str(self.sample_rate), str(out), "rate", "-v"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise _AudioError(TranscriptStatus.CORRUPT, f"sox cannot resample: {done.stderr}")
         return out
@@ -167,27 +177,34 @@ class VoskEngine:
         seconds = frames / rate if rate else 0.0
         total_seconds = declared / rate if rate else 0.0
         if frames == 0:
-            return self._result(TranscriptStatus.EMPTY, "the recording holds no audio", 0.0,
-                                started)
+            return self._result(
+                TranscriptStatus.EMPTY, "the recording holds no audio", 0.0, started
+            )
         names = tuple(d.channel.name for d in decoders)
         heard = [d for d in decoders if d.rms >= SILENCE_RMS]
         if not heard:
-            return self._result(TranscriptStatus.SILENT, "no speech: the audio is silent",
-                                seconds, started, names)
+            return self._result(
+                TranscriptStatus.SILENT, "no speech: the audio is silent", seconds, started, names
+            )
         for decoder in heard:
             decoder.finish(int(decoder.channel.from_seconds * rate) / rate)
-        segments = tuple(sorted((s for d in heard for s in d.segments),
-                                key=lambda s: (s.start, s.channel)))
+        segments = tuple(
+            sorted((s for d in heard for s in d.segments), key=lambda s: (s.start, s.channel))
+        )
         status, reason = TranscriptStatus.OK, ""
         if too_long:
             status = TranscriptStatus.TOO_LONG
-            reason = (f"only the first {_clock(seconds)} of {_clock(total_seconds)} were "
-                      f"transcribed: longer recordings exceed the limit "
-                      f"(HOTLINE_ASR_MAX_AUDIO_SECONDS)")
+            reason = (
+                f"only the first {_clock(seconds)} of {_clock(total_seconds)} were "
+                f"transcribed: longer recordings exceed the limit "
+                f"(HOTLINE_ASR_MAX_AUDIO_SECONDS)"
+            )
         elif frames < declared:
             status = TranscriptStatus.TRUNCATED
-            reason = (f"the file ends after {seconds:.2f}s of the {total_seconds:.2f}s its "
-                      "header announces")
+            reason = (
+                f"the file ends after {seconds:.2f}s of the {total_seconds:.2f}s its "
+                "header announces"
+            )
         return self._result(status, reason, seconds, started, names, segments)
 
     def _recognizer(self, rate: int) -> Any:
@@ -195,11 +212,25 @@ class VoskEngine:
         recognizer.SetWords(True)
         return recognizer
 
-    def _result(self, status: TranscriptStatus, reason: str, seconds: float, started: float,
-                channels: tuple[str, ...] = (), segments: tuple[Segment, ...] = ()) -> Transcript:
-        return Transcript(status=status, reason=reason, engine=ENGINE, model=self.model_name,
-                          audio_seconds=seconds, decode_seconds=time.monotonic() - started,
-                          channels=channels, segments=segments)
+    def _result(
+        self,
+        status: TranscriptStatus,
+        reason: str,
+        seconds: float,
+        started: float,
+        channels: tuple[str, ...] = (),
+        segments: tuple[Segment, ...] = (),
+    ) -> Transcript:
+        return Transcript(
+            status=status,
+            reason=reason,
+            engine=ENGINE,
+            model=self.model_name,
+            audio_seconds=seconds,
+            decode_seconds=time.monotonic() - started,
+            channels=channels,
+            segments=segments,
+        )
 
 
 class _AudioError(ValueError):
@@ -224,11 +255,20 @@ def _clock(seconds: float) -> str:
 
 def _segment(result: dict[str, Any], channel: str, offset: float) -> Segment | None:
     words = tuple(
-        Word(text=w["word"], start=round(offset + float(w["start"]), 3),
-             end=round(offset + float(w["end"]), 3), confidence=float(w.get("conf", 0.0)))
+        Word(
+            text=w["word"],
+            start=round(offset + float(w["start"]), 3),
+            end=round(offset + float(w["end"]), 3),
+            confidence=float(w.get("conf", 0.0)),
+        )
         for w in result.get("result", [])
     )
     if not words:
         return None
-    return Segment(channel=channel, start=words[0].start, end=words[-1].end,
-                   text=result.get("text", " ".join(w.text for w in words)), words=words)
+    return Segment(
+        channel=channel,
+        start=words[0].start,
+        end=words[-1].end,
+        text=result.get("text", " ".join(w.text for w in words)),
+        words=words,
+    )

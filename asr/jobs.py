@@ -27,16 +27,28 @@ class ClaimedJob:
 
 def enqueue(session: Session, recording: Recording, now: dt.datetime) -> TranscriptionJob:
     """A job for a new recording, bound to whichever model is in use when it runs."""
-    job = TranscriptionJob(recording_id=recording.id, recording_sha256=recording.sha256,
-                           model=None, status=JobStatus.QUEUED, attempts=0, available_at=now,
-                           created_at=now)
+    job = TranscriptionJob(
+        recording_id=recording.id,
+        recording_sha256=recording.sha256,
+        model=None,
+        status=JobStatus.QUEUED,
+        attempts=0,
+        available_at=now,
+        created_at=now,
+    )
     session.add(job)
     session.flush()
     return job
 
 
-def claim(factory: sessionmaker[Session], worker: str, model: str, now: dt.datetime,
-          lease: dt.timedelta, policy: RetryPolicy) -> ClaimedJob | None:
+def claim(
+    factory: sessionmaker[Session],
+    worker: str,
+    model: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    policy: RetryPolicy,
+) -> ClaimedJob | None:
     """Atomically take the next runnable job for ``model``, or None.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers never wait on each other. SQLite: a
@@ -47,15 +59,15 @@ def claim(factory: sessionmaker[Session], worker: str, model: str, now: dt.datet
     with transaction(factory) as session:
         sqlite = session.get_bind().dialect.name == "sqlite"
         runnable = or_(
-            and_(TranscriptionJob.status == JobStatus.QUEUED,
-                 TranscriptionJob.available_at <= now),
-            and_(TranscriptionJob.status == JobStatus.RUNNING,
-                 TranscriptionJob.lease_expires_at < now),
+            and_(TranscriptionJob.status == JobStatus.QUEUED, TranscriptionJob.available_at <= now),
+            and_(
+                TranscriptionJob.status == JobStatus.RUNNING,
+                TranscriptionJob.lease_expires_at < now,
+            ),
         )
         query = (
             select(TranscriptionJob)
-            .where(runnable, or_(TranscriptionJob.model.is_(None),
-                                 TranscriptionJob.model == model))
+            .where(runnable, or_(TranscriptionJob.model.is_(None), TranscriptionJob.model == model))
             .order_by(TranscriptionJob.available_at, TranscriptionJob.id)
             .limit(1)
         )
@@ -63,8 +75,12 @@ def claim(factory: sessionmaker[Session], worker: str, model: str, now: dt.datet
             query = query.with_for_update(skip_locked=True)
         while (job := session.scalar(query)) is not None:
             if job.status == JobStatus.RUNNING and job.attempts >= policy.max_attempts:
-                _park(job, f"abandoned: its worker stopped {job.attempts} times while "
-                      f"transcribing it (last: {job.lease_owner})", now)
+                _park(
+                    job,
+                    f"abandoned: its worker stopped {job.attempts} times while "
+                    f"transcribing it (last: {job.lease_owner})",
+                    now,
+                )
             elif job.model is None and not _bind(session, job, model, now):
                 continue
             else:
@@ -74,8 +90,9 @@ def claim(factory: sessionmaker[Session], worker: str, model: str, now: dt.datet
                 job.lease_owner = worker
                 job.lease_expires_at = now + lease
                 session.flush()
-                return ClaimedJob(job.id, job.recording_id, job.recording_sha256, model,
-                                  job.attempts)
+                return ClaimedJob(
+                    job.id, job.recording_id, job.recording_sha256, model, job.attempts
+                )
             session.flush()
         return None
 
@@ -96,8 +113,9 @@ def _bind(session: Session, job: TranscriptionJob, model: str, now: dt.datetime)
     return True
 
 
-def renew(session: Session, job_id: int, worker: str, now: dt.datetime,
-          lease: dt.timedelta) -> bool:
+def renew(
+    session: Session, job_id: int, worker: str, now: dt.datetime, lease: dt.timedelta
+) -> bool:
     """Extend the lease; False when the job is no longer this worker's."""
     job = session.get(TranscriptionJob, job_id, with_for_update=True)
     if job is None or job.status != JobStatus.RUNNING or job.lease_owner != worker:
@@ -106,8 +124,9 @@ def renew(session: Session, job_id: int, worker: str, now: dt.datetime,
     return True
 
 
-def complete(session: Session, job_id: int, record: TranscriptRecord,
-             now: dt.datetime) -> TranscriptRecord:
+def complete(
+    session: Session, job_id: int, record: TranscriptRecord, now: dt.datetime
+) -> TranscriptRecord:
     """Store the transcript (unless this audio and model already has one) and close the job.
     Safe to run twice: the second run finds the first transcript and keeps it."""
     existing = find_transcript(session, record.recording_sha256, record.model)
@@ -131,8 +150,9 @@ def complete(session: Session, job_id: int, record: TranscriptRecord,
     return existing
 
 
-def fail(session: Session, job_id: int, worker: str, error: str, now: dt.datetime,
-         policy: RetryPolicy) -> JobStatus | None:
+def fail(
+    session: Session, job_id: int, worker: str, error: str, now: dt.datetime, policy: RetryPolicy
+) -> JobStatus | None:
     """Record a failure: back to the queue after a delay, or parked. None if not ours."""
     job = session.get(TranscriptionJob, job_id, with_for_update=True)
     if job is None or job.status != JobStatus.RUNNING or job.lease_owner != worker:
@@ -190,8 +210,11 @@ def retry_parked(session: Session, now: dt.datetime, job_id: int | None = None) 
 
 
 def find_transcript(session: Session, sha256: str, model: str) -> TranscriptRecord | None:
-    return session.scalar(select(TranscriptRecord).where(
-        TranscriptRecord.recording_sha256 == sha256, TranscriptRecord.model == model))
+    return session.scalar(
+        select(TranscriptRecord).where(
+            TranscriptRecord.recording_sha256 == sha256, TranscriptRecord.model == model
+        )
+    )
 
 
 def transcript_of(session: Session, recording: Recording) -> TranscriptRecord | None:
@@ -223,12 +246,19 @@ class QueueSummary:
 def summary(session: Session) -> QueueSummary:
     counts = {status.value: 0 for status in JobStatus}
     for status, count in session.execute(
-            select(TranscriptionJob.status, func.count()).group_by(TranscriptionJob.status)):
+        select(TranscriptionJob.status, func.count()).group_by(TranscriptionJob.status)
+    ):
         counts[status] = count
     oldest = session.scalar(
-        select(func.min(TranscriptionJob.created_at))
-        .where(TranscriptionJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])))
-    parked = list(session.scalars(
-        select(TranscriptionJob).where(TranscriptionJob.status == JobStatus.PARKED)
-        .order_by(TranscriptionJob.id)))
+        select(func.min(TranscriptionJob.created_at)).where(
+            TranscriptionJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+        )
+    )
+    parked = list(
+        session.scalars(
+            select(TranscriptionJob)
+            .where(TranscriptionJob.status == JobStatus.PARKED)
+            .order_by(TranscriptionJob.id)
+        )
+    )
     return QueueSummary(counts, oldest, parked)

@@ -7,8 +7,11 @@ import unicodedata
 
 def comparable(text: str) -> str:
     """Characters that count: no spaces, no punctuation, case folded."""
-    return "".join(ch for ch in text.casefold()
-                   if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+    return "".join(
+        ch
+        for ch in text.casefold()
+        if not ch.isspace() and not unicodedata.category(ch).startswith("P")
+    )
 
 
 def edit_distance(reference: str, hypothesis: str) -> int:
@@ -16,8 +19,9 @@ def edit_distance(reference: str, hypothesis: str) -> int:
     for i, ref_char in enumerate(reference, start=1):
         current = [i]
         for j, hyp_char in enumerate(hypothesis, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (ref_char != hyp_char)))
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_char != hyp_char))
+            )
         previous = current
     return previous[-1]
 

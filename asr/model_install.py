@@ -84,7 +84,8 @@ def verify_known(root: Path, name: str) -> tuple[str, ...]:
         if actual != blob:
             raise ModelInstallError(
                 f"{name}: {relative} does not match the published model (git blob {actual}, "
-                f"expected {blob}); the file is damaged or not the official one")
+                f"expected {blob}); the file is damaged or not the official one"
+            )
     return tuple(expected)
 
 
@@ -98,8 +99,9 @@ def install(source: str, settings: Settings) -> InstalledModel:
             raise ModelInstallError(f"unusable model name {name!r}")
         missing = check_model_folder(root)
         if missing:
-            raise ModelInstallError(f"{source} is not a complete Vosk model: missing "
-                                    + ", ".join(missing))
+            raise ModelInstallError(
+                f"{source} is not a complete Vosk model: missing " + ", ".join(missing)
+            )
         verified = verify_known(root, name)
         _try_loading(root)
         final = target_dir / name
@@ -119,15 +121,15 @@ def _unpack(source: str, staging: Path) -> tuple[Path, str]:
         filename = Path(urllib.parse.urlparse(source).path).name or "model.zip"
         archive = staging / filename
         try:
-            with urllib.request.urlopen(source, timeout=60) as response, \
-                    open(archive, "wb") as out:
+            with urllib.request.urlopen(source, timeout=60) as response, open(archive, "wb") as out:
                 shutil.copyfileobj(response, out, 1 << 20)
         except OSError as exc:
             raise ModelInstallError(f"could not download {source}: {exc}") from exc
         return _unzip(archive, staging)
     if scheme not in ("", "file"):
-        raise ModelInstallError(f"unsupported source {source!r}: give a zip file, a folder or "
-                                "an http(s) URL")
+        raise ModelInstallError(
+            f"unsupported source {source!r}: give a zip file, a folder or an http(s) URL"
+        )
     path = Path(urllib.parse.urlparse(source).path if scheme == "file" else source)
     if path.is_dir():
         copy = staging / "copy" / model_name(path.resolve())
@@ -147,11 +149,13 @@ def _unzip(archive: Path, staging: Path) -> tuple[Path, str]:
             for member in bundle.infolist():
                 parts = Path(member.filename).parts
                 if member.filename.startswith("/") or ".." in parts:
-                    raise ModelInstallError(f"{archive.name} holds an unsafe path: "
-                                            f"{member.filename!r}")
+                    raise ModelInstallError(
+                        f"{archive.name} holds an unsafe path: {member.filename!r}"
+                    )
                 if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise ModelInstallError(f"{archive.name} holds a symbolic link: "
-                                            f"{member.filename!r}")
+                    raise ModelInstallError(
+                        f"{archive.name} holds a symbolic link: {member.filename!r}"
+                    )
             bundle.extractall(out)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ModelInstallError(f"{archive.name} is damaged: {exc}") from exc
@@ -165,10 +169,14 @@ def _unzip(archive: Path, staging: Path) -> tuple[Path, str]:
 
 
 def _try_loading(root: Path) -> None:
-    probe = ("import sys, vosk; vosk.SetLogLevel(-1); vosk.Model(sys.argv[1]); "
-             "print('loaded')")
-    done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
-                          text=True, check=False, timeout=600)
+    probe = "import sys, vosk; vosk.SetLogLevel(-1); vosk.Model(sys.argv[1]); print('loaded')"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     if done.returncode != 0 or "loaded" not in done.stdout:
         detail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise ModelInstallError(f"Vosk cannot load the model: {detail}")

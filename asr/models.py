@@ -48,8 +48,7 @@ class TranscriptRecord(Base):
     __tablename__ = "transcripts"
     __table_args__ = (UniqueConstraint("recording_sha256", "model"),)
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True,
-                                    default=lambda: uuid.uuid4().hex)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
     recording_sha256: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(100))
     engine: Mapped[str] = mapped_column(String(16))

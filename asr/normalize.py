@@ -11,16 +11,69 @@ from __future__ import annotations
 
 import re
 
-DIGITS = {"零": 0, "〇": 0, "幺": 1, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-          "六": 6, "七": 7, "八": 8, "九": 9}
+DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "幺": 1,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 MULTIPLIERS = {"十": 10, "百": 100, "千": 1000}
 TEN_THOUSAND = "万"
 
 # Units after which a numeral is a number (address, date, amount, count).
-ADDRESS_DATE_UNITS = ("号楼", "单元", "号线", "号", "楼", "室", "层", "栋", "幢", "弄", "巷",
-                      "年", "月", "日", "路", "街", "区", "期", "排", "座")
-AMOUNT_UNITS = ("元", "块钱", "万元", "岁", "天", "个月", "小时", "分钟", "公里", "米", "平方米",
-                "平米", "户", "人", "次", "点", "辆", "份", "张", "年级")
+ADDRESS_DATE_UNITS = (
+    "号楼",
+    "单元",
+    "号线",
+    "号",
+    "楼",
+    "室",
+    "层",
+    "栋",
+    "幢",
+    "弄",
+    "巷",
+    "年",
+    "月",
+    "日",
+    "路",
+    "街",
+    "区",
+    "期",
+    "排",
+    "座",
+)
+AMOUNT_UNITS = (
+    "元",
+    "块钱",
+    "万元",
+    "岁",
+    "天",
+    "个月",
+    "小时",
+    "分钟",
+    "公里",
+    "米",
+    "平方米",
+    "平米",
+    "户",
+    "人",
+    "次",
+    "点",
+    "辆",
+    "份",
+    "张",
+    "年级",
+)
 # Bare 一/两 read as words before these ("一天", "一点", "两个月"…): converted only before
 # address and date units.
 WORDY = {"一", "两"}
@@ -29,9 +82,7 @@ IDIOMS = ("三三两两", "一五一十", "七七八八", "一一", "三五成�
 
 _NUMERAL = "零〇幺一二两三四五六七八九十百千万"
 _UNITS = sorted(ADDRESS_DATE_UNITS + AMOUNT_UNITS, key=len, reverse=True)
-_NUMBER_BEFORE_UNIT = re.compile(
-    f"([{_NUMERAL}]+)({'|'.join(map(re.escape, _UNITS))})"
-)
+_NUMBER_BEFORE_UNIT = re.compile(f"([{_NUMERAL}]+)({'|'.join(map(re.escape, _UNITS))})")
 _DIGIT_RUN = re.compile("[零〇幺一二三四五六七八九]{3,}[xX]?")
 _HAN = "\u3400-\u9fff\uf900-\ufaff"
 # A space with a Chinese character on either side goes; between Latin words it stays.

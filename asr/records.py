@@ -11,8 +11,9 @@ from asr.normalize import clean
 from asr.transcript_data import Resampling, Transcript
 
 
-def to_record(transcript: Transcript, sha256: str, resampling: Resampling,
-              now: dt.datetime) -> TranscriptRecord:
+def to_record(
+    transcript: Transcript, sha256: str, resampling: Resampling, now: dt.datetime
+) -> TranscriptRecord:
     segments: list[dict[str, Any]] = []
     for segment in transcript.segments:
         entry = dataclasses.asdict(segment)

@@ -121,7 +121,8 @@ def run_pool(settings: Settings, worker_command: Sequence[str]) -> None:
                 if time.monotonic() < next_start.get(name, 0.0):
                     continue
                 children[name] = subprocess.Popen(
-                    [*worker_command, name, "--pool", str(os.getpid())], env=env)
+                    [*worker_command, name, "--pool", str(os.getpid())], env=env
+                )
             stop.wait(0.5)
     finally:
         running = {name: child for name, child in children.items() if child is not None}

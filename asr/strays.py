@@ -39,8 +39,10 @@ def stop_workers(settings: Settings, timeout: float = 30) -> list[int]:
     running = workers(settings)
     if not running:
         return []
-    log.warning("stopping workers left by an earlier pool: %s",
-                ", ".join(f"{name} (pid {pid})" for name, pid in running.items()))
+    log.warning(
+        "stopping workers left by an earlier pool: %s",
+        ", ".join(f"{name} (pid {pid})" for name, pid in running.items()),
+    )
     for pid in running.values():
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

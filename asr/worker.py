@@ -51,14 +51,16 @@ class _Work:
 
 
 class Worker:
-    def __init__(self, settings: Settings, factory: sessionmaker[Session], name: str,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, factory: sessionmaker[Session], name: str, clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
         self.factory = factory
         self.name = name
         self.clock = clock
-        self.policy = RetryPolicy(settings.asr_max_attempts,
-                                  dt.timedelta(seconds=settings.asr_retry_seconds))
+        self.policy = RetryPolicy(
+            settings.asr_max_attempts, dt.timedelta(seconds=settings.asr_retry_seconds)
+        )
         self.lease = dt.timedelta(seconds=settings.asr_lease_seconds)
         self.engine: VoskEngine | None = None
         self.busy = False
@@ -86,8 +88,9 @@ class Worker:
         engine = self._current_engine()
         if engine is None:
             return False
-        claimed = jobs.claim(self.factory, self.name, engine.model_name, self.clock(),
-                             self.lease, self.policy)
+        claimed = jobs.claim(
+            self.factory, self.name, engine.model_name, self.clock(), self.lease, self.policy
+        )
         if claimed is None:
             return False
         renewing = _LeaseRenewal(self, claimed.id)
@@ -95,8 +98,13 @@ class Worker:
         try:
             if self._stop is not None and self._stop.is_set():
                 raise Interrupted  # told to stop while claiming: not a job to start now
-            log.info("worker %s: job %d (recording %s, attempt %d)", self.name, claimed.id,
-                     claimed.recording_id, claimed.attempts)
+            log.info(
+                "worker %s: job %d (recording %s, attempt %d)",
+                self.name,
+                claimed.id,
+                claimed.recording_id,
+                claimed.attempts,
+            )
             self._write_state("busy", claimed.id)
             renewing.start()
             work = self._work_for(claimed)
@@ -104,23 +112,29 @@ class Worker:
             record = to_record(transcript, work.sha256, engine.resampling, self.clock())
             with transaction(self.factory) as session:
                 stored = jobs.complete(session, claimed.id, record, self.clock())
-            log.info("worker %s: job %d done: %s, %.1fs of audio in %.1fs", self.name,
-                     claimed.id, stored.status, transcript.audio_seconds,
-                     transcript.decode_seconds)
+            log.info(
+                "worker %s: job %d done: %s, %.1fs of audio in %.1fs",
+                self.name,
+                claimed.id,
+                stored.status,
+                transcript.audio_seconds,
+                transcript.decode_seconds,
+            )
         except Interrupted:
             self.busy = False
             with transaction(self.factory) as session:
                 jobs.release(session, claimed.id, self.name, self.clock())
-            log.info("worker %s: stopping; job %d goes back to the queue", self.name,
-                     claimed.id)
+            log.info("worker %s: stopping; job %d goes back to the queue", self.name, claimed.id)
             raise
         except Exception as exc:
             reason = str(exc) if isinstance(exc, JobError) else f"{type(exc).__name__}: {exc}"
             with transaction(self.factory) as session:
-                status = jobs.fail(session, claimed.id, self.name, reason, self.clock(),
-                                   self.policy)
-            log.warning("worker %s: job %d failed (%s), now %s", self.name, claimed.id, reason,
-                        status)
+                status = jobs.fail(
+                    session, claimed.id, self.name, reason, self.clock(), self.policy
+                )
+            log.warning(
+                "worker %s: job %d failed (%s), now %s", self.name, claimed.id, reason, status
+            )
         finally:
             self.busy = False
             renewing.stop()
@@ -134,24 +148,25 @@ class Worker:
                 raise JobError(f"recording {claimed.recording_id} no longer exists")
             path = lookup.file_of(self.settings.recordings_dir, recording)
             if path is None:
-                raise JobError(f"the file of recording {recording.id} is missing from the "
-                               "store")
+                raise JobError(f"the file of recording {recording.id} is missing from the store")
             call = recording.call
-            channels = channels_for(recording.channels, call.recording_started_at,
-                                    call.answered_at)
+            channels = channels_for(recording.channels, call.recording_started_at, call.answered_at)
             return _Work(path, recording.sha256, channels)
 
     def _current_engine(self) -> VoskEngine | None:
         """The loaded engine, (re)loading only when the model in use changes."""
         path = active_model(self.settings)
         if path is None:
-            self._note_model_problem("no speech model installed: jobs wait (install one with "
-                                     "'hotline asr install-model')")
+            self._note_model_problem(
+                "no speech model installed: jobs wait (install one with "
+                "'hotline asr install-model')"
+            )
             return None
         if self.engine is None or self.engine.model_path != path:
             try:
-                self.engine = VoskEngine(path, self.settings.asr_resampling,
-                                         self.settings.asr_max_audio_seconds)
+                self.engine = VoskEngine(
+                    path, self.settings.asr_resampling, self.settings.asr_max_audio_seconds
+                )
             except ModelError as exc:
                 self._note_model_problem(f"cannot use the speech model: {exc}")
                 return None
@@ -170,10 +185,14 @@ class Worker:
         """A small status file for 'hotline asr status'."""
         path = state_file(self.settings, self.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"pid": os.getpid(), "started": pids.start_time(os.getpid()),
-                   "state": state, "job": job,
-                   "model": self.engine.model_name if self.engine else None,
-                   "since": self.clock().isoformat()}
+        payload = {
+            "pid": os.getpid(),
+            "started": pids.start_time(os.getpid()),
+            "state": state,
+            "job": job,
+            "model": self.engine.model_name if self.engine else None,
+            "since": self.clock().isoformat(),
+        }
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(payload))
         temporary.replace(path)
@@ -205,13 +224,14 @@ class _LeaseRenewal:
         while not self._stop.wait(worker.lease.total_seconds() / 3):
             try:
                 with transaction(worker.factory) as session:
-                    kept = jobs.renew(session, self._job_id, worker.name, worker.clock(),
-                                      worker.lease)
+                    kept = jobs.renew(
+                        session, self._job_id, worker.name, worker.clock(), worker.lease
+                    )
             except Exception:
-                log.exception("worker %s: could not renew the lease of job %d", worker.name,
-                              self._job_id)
+                log.exception(
+                    "worker %s: could not renew the lease of job %d", worker.name, self._job_id
+                )
                 continue
             if not kept:
-                log.warning("worker %s lost job %d to another worker", worker.name,
-                            self._job_id)
+                log.warning("worker %s lost job %d to another worker", worker.name, self._job_id)
                 return

@@ -34,17 +34,18 @@ def read_manifest(path: Path) -> list[tuple[Path, str]]:
 
 
 def to_pcm16(source: Path, target: Path) -> None:
-    subprocess.run(["sox", str(source), "-c", "1", "-b", "16", "-e", "signed-integer",
-                    str(target)], check=True)
+    subprocess.run(
+        ["sox", str(source), "-c", "1", "-b", "16", "-e", "signed-integer", str(target)], check=True
+    )
 
 
 def telephone(source: Path, work: Path) -> Path:
     """8 kHz G.711 mu-law and back to 16-bit PCM, like a call through the PBX."""
     ulaw, pcm = work / f"{source.stem}.ulaw.wav", work / f"{source.stem}.tel.wav"
-    subprocess.run(["sox", str(source), "-r", "8000", "-c", "1", "-e", "u-law", str(ulaw)],
-                   check=True)
-    subprocess.run(["sox", str(ulaw), "-b", "16", "-e", "signed-integer", str(pcm)],
-                   check=True)
+    subprocess.run(
+        ["sox", str(source), "-r", "8000", "-c", "1", "-e", "u-law", str(ulaw)], check=True
+    )
+    subprocess.run(["sox", str(ulaw), "-b", "16", "-e", "signed-integer", str(pcm)], check=True)
     return pcm
 
 
@@ -67,9 +68,11 @@ def main() -> None:
             as_is = work / f"{clip.stem}.pcm.wav"
             to_pcm16(clip, as_is)
             tel = telephone(clip, work)
-            runs = [("as is", engines[Resampling.VOSK], as_is),
-                    ("telephone, Vosk resamples", engines[Resampling.VOSK], tel),
-                    ("telephone, sox resamples first", engines[Resampling.SOX], tel)]
+            runs = [
+                ("as is", engines[Resampling.VOSK], as_is),
+                ("telephone, Vosk resamples", engines[Resampling.VOSK], tel),
+                ("telephone, sox resamples first", engines[Resampling.SOX], tel),
+            ]
             for label, engine, audio in runs:
                 started = time.monotonic()
                 result = engine.transcribe(audio, ("speaker",))
@@ -84,8 +87,10 @@ def main() -> None:
                     print(f"{clip.name} [{label}] {hypothesis!r} vs {reference!r}")
     print(f"model {model_name(model)}: {len(clips)} clips from {args.manifest}")
     for label, (wrong, chars, seconds, audio_seconds) in totals.items():
-        print(f"  {label:<32} CER {100 * wrong / chars:6.2f} %  ({int(wrong)}/{int(chars)}"
-              f" chars)  RTF {seconds / audio_seconds:.3f}")
+        print(
+            f"  {label:<32} CER {100 * wrong / chars:6.2f} %  ({int(wrong)}/{int(chars)}"
+            f" chars)  RTF {seconds / audio_seconds:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -56,13 +56,18 @@ def run(workers: int, calls: list[Path], model: Path, work: Path) -> None:
         add_recorded_call(sessions, data, f"{workers}.{index}", call, answered_after=0.0)
     settings = Settings(data_dir=data, database_url=url, vosk_model=model, asr_workers=workers)
     env = {**os.environ, **settings.to_env()}
-    pool = subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve", "asr"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli", "serve", "asr"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def count(status: JobStatus) -> int:
         with sessions() as session:
-            return int(session.scalar(select(func.count()).where(
-                TranscriptionJob.status == status)) or 0)
+            return int(
+                session.scalar(select(func.count()).where(TranscriptionJob.status == status)) or 0
+            )
 
     try:
         wait_for(lambda: count(JobStatus.RUNNING) > 0, 120, "the first job to start", 0.02)
@@ -85,14 +90,21 @@ def run(workers: int, calls: list[Path], model: Path, work: Path) -> None:
     audio = sum(r.audio_seconds for r in records)
     decode = sum(r.decode_seconds for r in records)
     channel_seconds = sum(r.audio_seconds * len(r.channels) for r in records)
-    print(f"{workers} worker(s): {len(records)} calls, {audio / 60:.1f} min of calls "
-          f"({channel_seconds / 60:.1f} min of speech channels) in {wall:.1f} s")
-    print(f"  real-time factor per worker: {decode / audio:.3f} per call-second, "
-          f"{decode / channel_seconds:.3f} per channel-second")
-    print(f"  throughput: {audio / wall:.2f} audio hours per hour of calls "
-          f"({channel_seconds / wall:.2f} per hour of channels)")
-    print("  peak memory: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(
-        memory.items())))
+    print(
+        f"{workers} worker(s): {len(records)} calls, {audio / 60:.1f} min of calls "
+        f"({channel_seconds / 60:.1f} min of speech channels) in {wall:.1f} s"
+    )
+    print(
+        f"  real-time factor per worker: {decode / audio:.3f} per call-second, "
+        f"{decode / channel_seconds:.3f} per channel-second"
+    )
+    print(
+        f"  throughput: {audio / wall:.2f} audio hours per hour of calls "
+        f"({channel_seconds / wall:.2f} per hour of channels)"
+    )
+    print(
+        "  peak memory: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(memory.items()))
+    )
 
 
 def main() -> None:

@@ -60,14 +60,27 @@ def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime
         return call.outcome
 
 
-def dial_and_time(settings: Settings, engine: Engine, caller: str, wait: float,
-                  slot: int = 0, deadline: float = 120) -> tuple[str, float, int]:
+def dial_and_time(
+    settings: Settings,
+    engine: Engine,
+    caller: str,
+    wait: float,
+    slot: int = 0,
+    deadline: float = 120,
+) -> tuple[str, float, int]:
     """Outcome, seconds from hang-up to a verified row, SIPp's exit code. ``slot`` gives each
     simultaneous call its own SIPp ports (signalling 50000+, media 46000+)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    result = place_call(audio=CLIP, number=settings.hotline_number, sip_host="127.0.0.1",
-                        sip_port=settings.sip_port, caller=caller, wait_seconds=wait,
-                        signal_port=50000 + slot, media_port=46000 + 4 * slot)
+    result = place_call(
+        audio=CLIP,
+        number=settings.hotline_number,
+        sip_host="127.0.0.1",
+        sip_port=settings.sip_port,
+        caller=caller,
+        wait_seconds=wait,
+        signal_port=50000 + slot,
+        media_port=46000 + 4 * slot,
+    )
     hung_up = time.monotonic()
     while time.monotonic() - hung_up < deadline:
         outcome = verified(engine, settings, caller, since)
@@ -87,9 +100,16 @@ def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    settings = Settings(data_dir=data, sip_port=free_udp_port(), ami_port=free_tcp_port(),
-                        agi_port=free_tcp_port(), api_port=free_tcp_port(),
-                        rtp_port_start=40000, rtp_port_end=44999, message_silence_seconds=3)
+    settings = Settings(
+        data_dir=data,
+        sip_port=free_udp_port(),
+        ami_port=free_tcp_port(),
+        agi_port=free_tcp_port(),
+        api_port=free_tcp_port(),
+        rtp_port_start=40000,
+        rtp_port_end=44999,
+        message_silence_seconds=3,
+    )
     os.environ.update(settings.to_env())
     install = provision.prepare(settings)
     processes.up(settings, install, timeout=90)
@@ -104,28 +124,38 @@ def main() -> None:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             latencies.append(seconds)
         print(f"sequential calls: {args.calls}, outcomes {outcomes}")
-        print(f"hang-up to verified call row: median {statistics.median(latencies) * 1000:.0f}"
-              f" ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
-              f"max {max(latencies) * 1000:.0f} ms")
+        print(
+            f"hang-up to verified call row: median {statistics.median(latencies) * 1000:.0f}"
+            f" ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms"
+        )
 
         concurrent_ok = 0
         size = 4
         while size <= args.max_concurrent:
             callers = [f"1890{size:03d}{i:04d}" for i in range(size)]
             with concurrent.futures.ThreadPoolExecutor(size) as pool:
-                results = list(pool.map(
-                    lambda caller, slot: dial_and_time(settings, engine, caller, wait, slot,
-                                                       deadline=180),
-                    callers, range(size)))
+                results = list(
+                    pool.map(
+                        lambda caller, slot: dial_and_time(
+                            settings, engine, caller, wait, slot, deadline=180
+                        ),
+                        callers,
+                        range(size),
+                    )
+                )
             not_placed = sum(1 for outcome, _, _ in results if outcome == "not_placed")
-            lost = sum(1 for outcome, _, _ in results
-                       if outcome not in ("message_left", "not_placed"))
+            lost = sum(
+                1 for outcome, _, _ in results if outcome not in ("message_left", "not_placed")
+            )
             client_errors = sum(1 for _, _, sipp_exit in results if sipp_exit != 0)
             worst = max(seconds for outcome, seconds, _ in results if outcome != "not_placed")
-            print(f"{size:3d} calls at once: {size - lost - not_placed} logged as message_left "
-                  f"with verified recordings, {lost} lost or wrong, {not_placed} never reached "
-                  f"Asterisk (SIPp failed to start); slowest hang-up to row {worst:.2f} s; "
-                  f"{client_errors} SIPp callers saw SIP errors (e.g. retransmission timeouts)")
+            print(
+                f"{size:3d} calls at once: {size - lost - not_placed} logged as message_left "
+                f"with verified recordings, {lost} lost or wrong, {not_placed} never reached "
+                f"Asterisk (SIPp failed to start); slowest hang-up to row {worst:.2f} s; "
+                f"{client_errors} SIPp callers saw SIP errors (e.g. retransmission timeouts)"
+            )
             if lost:
                 break
             concurrent_ok = size

@@ -31,8 +31,9 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 def messages(limit: int) -> list[str]:
     with open(COMPLAINTS / "train.csv", encoding="utf-8", newline="") as handle:
-        return [row["text"][:2000] for _, row in zip(range(limit), csv.DictReader(handle),
-                                                      strict=False)]
+        return [
+            row["text"][:2000] for _, row in zip(range(limit), csv.DictReader(handle), strict=False)
+        ]
 
 
 def replies(limit: int) -> list[tuple[str, str]]:
@@ -49,9 +50,16 @@ def replies(limit: int) -> list[tuple[str, str]]:
 
 
 def form(text: str, index: int) -> dict[str, object]:
-    return {"received_at": "2026-11-20T09:30", "channel": "web", "case_type": "complaint",
-            "complainant_name": "张三", "complainant_phone": f"138{index:08d}",
-            "subject_unit": "某单位", "title": text[:30] or "无标题", "content": text or "无"}
+    return {
+        "received_at": "2026-11-20T09:30",
+        "channel": "web",
+        "case_type": "complaint",
+        "complainant_name": "张三",
+        "complainant_phone": f"138{index:08d}",
+        "subject_unit": "某单位",
+        "title": text[:30] or "无标题",
+        "content": text or "无",
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -70,8 +78,7 @@ def main() -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    config = intake.IntakeConfig(ZONE, "TS{date:%Y%m%d}{seq:05d}", tmp / "attachments",
-                                 1 << 20, 10)
+    config = intake.IntakeConfig(ZONE, "TS{date:%Y%m%d}{seq:05d}", tmp / "attachments", 1 << 20, 10)
     texts = messages(args.cases * 2)
     now = dt.datetime.now(dt.UTC)
 
@@ -83,29 +90,34 @@ def main() -> None:
         intake.register(sessions, config, form(texts[index], index), [], "bench", now)
         latencies.append(time.perf_counter() - t0)
     sequential = half / (time.perf_counter() - started)
-    print(f"registration, one operator: {half} cases, {sequential:.0f} cases/s, "
-          f"median {statistics.median(latencies) * 1000:.1f} ms, "
-          f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms")
+    print(
+        f"registration, one operator: {half} cases, {sequential:.0f} cases/s, "
+        f"median {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms"
+    )
 
     per_thread = (args.cases - half) // args.threads
     numbers: list[str] = []
 
     def operator(offset: int) -> None:
         for index in range(offset, offset + per_thread):
-            case = intake.register(sessions, config, form(texts[index], index), [], "bench",
-                                   now)
+            case = intake.register(sessions, config, form(texts[index], index), [], "bench", now)
             numbers.append(case.number)
 
-    threads = [threading.Thread(target=operator, args=(half + i * per_thread,))
-               for i in range(args.threads)]
+    threads = [
+        threading.Thread(target=operator, args=(half + i * per_thread,))
+        for i in range(args.threads)
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     concurrent = len(numbers) / (time.perf_counter() - started)
-    print(f"registration, {args.threads} operators at once: {len(numbers)} cases, "
-          f"{concurrent:.0f} cases/s, distinct numbers: {len(set(numbers)) == len(numbers)}")
+    print(
+        f"registration, {args.threads} operators at once: {len(numbers)} cases, "
+        f"{concurrent:.0f} cases/s, distinct numbers: {len(set(numbers)) == len(numbers)}"
+    )
 
     pairs = replies(1000)
     pairs += [(text[:60], text) for text in texts[: 1000 - len(pairs)]]
@@ -119,9 +131,11 @@ def main() -> None:
             t0 = time.perf_counter()
             knowledge.search(session, query)
             timings.append(time.perf_counter() - t0)
-    print(f"knowledge search over {len(pairs)} entries: median "
-          f"{statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 0.95) * 1000:.1f}"
-          " ms per query")
+    print(
+        f"knowledge search over {len(pairs)} entries: median "
+        f"{statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 0.95) * 1000:.1f}"
+        " ms per query"
+    )
 
     with sessions() as session:
         timings = []
@@ -129,9 +143,11 @@ def main() -> None:
             t0 = time.perf_counter()
             case_store.similar(session, text, now - dt.timedelta(days=90))
             timings.append(time.perf_counter() - t0)
-    print(f"similar cases among {args.cases} recent cases: median "
-          f"{statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 0.95) * 1000:.1f}"
-          " ms per lookup")
+    print(
+        f"similar cases among {args.cases} recent cases: median "
+        f"{statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 0.95) * 1000:.1f}"
+        " ms per lookup"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak:.0f} MB")
     engine.dispose()

@@ -45,10 +45,12 @@ def main() -> None:
     lines = ["file\treference"]
     for index, sentence in enumerate(SENTENCES):
         raw, wav = out_dir / f"ko{index:02d}.raw.wav", out_dir / f"ko{index:02d}.wav"
-        subprocess.run(["espeak-ng", "-v", "ko", "-s", str(args.speed), "-w", str(raw),
-                        sentence], check=True)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)],
-                       check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "ko", "-s", str(args.speed), "-w", str(raw), sentence], check=True
+        )
+        subprocess.run(
+            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True
+        )
         raw.unlink()
         lines.append(f"{wav.name}\t{sentence}")
     (out_dir / "manifest.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -76,8 +76,9 @@ def train_in_child(examples: list[tuple[str, str]], output: Path) -> tuple[float
     return result
 
 
-def test_sets(texts: Sequence[str], rates: Sequence[float], truncate: int,
-              seed: int) -> dict[str, list[str]]:
+def test_sets(
+    texts: Sequence[str], rates: Sequence[float], truncate: int, seed: int
+) -> dict[str, list[str]]:
     """The held-out texts as written, with recognition errors, and cut to phone length."""
     sets = {"clean": list(texts)}
     for rate in rates:
@@ -91,28 +92,33 @@ def test_sets(texts: Sequence[str], rates: Sequence[float], truncate: int,
     return sets
 
 
-def report_quality(model: RoutingModel, sets: dict[str, list[str]],
-                   truth: list[str]) -> dict[str, list[str]]:
+def report_quality(
+    model: RoutingModel, sets: dict[str, list[str]], truth: list[str]
+) -> dict[str, list[str]]:
     print("held-out quality (accuracy, macro-F1, label among top 3):")
     predictions: dict[str, list[str]] = {}
     for name, texts in sets.items():
         probabilities = model.probabilities(texts)
         ranked = (-probabilities).argsort(axis=1)
         predicted = [model.labels[row[0]] for row in ranked]
-        in_top3 = sum(label in {model.labels[i] for i in row[:3]}
-                      for label, row in zip(truth, ranked, strict=True)) / len(truth)
+        in_top3 = sum(
+            label in {model.labels[i] for i in row[:3]}
+            for label, row in zip(truth, ranked, strict=True)
+        ) / len(truth)
         predictions[name] = predicted
-        print(f"  {name:<28} accuracy {routing_eval.accuracy(truth, predicted):.3f}  "
-              f"macro-F1 {routing_eval.macro_f1(truth, predicted, model.labels):.3f}  "
-              f"top-3 {in_top3:.3f}")
+        print(
+            f"  {name:<28} accuracy {routing_eval.accuracy(truth, predicted):.3f}  "
+            f"macro-F1 {routing_eval.macro_f1(truth, predicted, model.labels):.3f}  "
+            f"top-3 {in_top3:.3f}"
+        )
     return predictions
 
 
-def report_labels(model: RoutingModel, predictions: dict[str, list[str]],
-                  truth: list[str], names: list[str]) -> None:
+def report_labels(
+    model: RoutingModel, predictions: dict[str, list[str]], truth: list[str], names: list[str]
+) -> None:
     print("per-label F1 (" + " | ".join(names) + "):")
-    scores = [routing_eval.per_label_f1(truth, predictions[name], model.labels)
-              for name in names]
+    scores = [routing_eval.per_label_f1(truth, predictions[name], model.labels) for name in names]
     for label in model.labels:
         figures = " | ".join(f"{score[label]:.3f}" for score in scores)
         print(f"  n={truth.count(label):<4} {figures}  {label}")
@@ -125,16 +131,20 @@ def report_speed(model: RoutingModel, phone_texts: list[str], all_texts: list[st
         started = time.perf_counter()
         model.top(text, 3)
         timings.append(time.perf_counter() - started)
-    print(f"top(text, 3), one phone-length case at a time: {len(timings)} cases, "
-          f"{len(timings) / sum(timings):.0f} cases/s, median "
-          f"{statistics.median(timings) * 1000:.2f} ms, p95 "
-          f"{percentile(timings, 0.95) * 1000:.2f} ms")
+    print(
+        f"top(text, 3), one phone-length case at a time: {len(timings)} cases, "
+        f"{len(timings) / sum(timings):.0f} cases/s, median "
+        f"{statistics.median(timings) * 1000:.2f} ms, p95 "
+        f"{percentile(timings, 0.95) * 1000:.2f} ms"
+    )
     for name, texts in (("phone-length", phone_texts), ("full messages", all_texts)):
         started = time.perf_counter()
         model.classify_many(texts)
         seconds = time.perf_counter() - started
-        print(f"classify_many, {name}: {len(texts)} cases in {seconds:.2f} s, "
-              f"{len(texts) / seconds:.0f} cases/s")
+        print(
+            f"classify_many, {name}: {len(texts)} cases in {seconds:.2f} s, "
+            f"{len(texts) / seconds:.0f} cases/s"
+        )
 
 
 def main() -> None:
@@ -142,19 +152,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=COMPLAINTS / "train.csv")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--rates", default="0.1,0.2",
-                        help="character error rates of the noisy test sets")
-    parser.add_argument("--truncate", type=int, default=80,
-                        help="phone-call length in characters")
+    parser.add_argument(
+        "--rates", default="0.1,0.2", help="character error rates of the noisy test sets"
+    )
+    parser.add_argument("--truncate", type=int, default=80, help="phone-call length in characters")
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",") if rate]
 
     examples = read_labelled_csv(args.data)
     groups = routing_eval.near_duplicate_groups([text for text, _ in examples])
-    train_set, test_set = routing_eval.stratified_split(examples, args.test_fraction,
-                                                        args.seed, groups=groups)
-    print(f"data: {len(examples)} messages, {len(set(groups))} after merging near-duplicates;"
-          f" training on {len(train_set)}, testing on {len(test_set)} (seed {args.seed})")
+    train_set, test_set = routing_eval.stratified_split(
+        examples, args.test_fraction, args.seed, groups=groups
+    )
+    print(
+        f"data: {len(examples)} messages, {len(set(groups))} after merging near-duplicates;"
+        f" training on {len(train_set)}, testing on {len(test_set)} (seed {args.seed})"
+    )
 
     path = Path(tempfile.mkdtemp(prefix="bench-routing-")) / "model.npz"
     seconds, training_rss = train_in_child(train_set, path)
@@ -163,8 +176,10 @@ def main() -> None:
     load_ms = (time.perf_counter() - started) * 1000
     print(f"model: {model.params}, {model.info['features']} kept n-gram buckets")
     print(f"training: {seconds:.1f} s, peak RSS of the training process {training_rss:.0f} MB")
-    print(f"model file: {path.stat().st_size / 1e6:.1f} MB (+ "
-          f"{path.with_suffix('.json').stat().st_size} B JSON), loads in {load_ms:.0f} ms")
+    print(
+        f"model file: {path.stat().st_size / 1e6:.1f} MB (+ "
+        f"{path.with_suffix('.json').stat().st_size} B JSON), loads in {load_ms:.0f} ms"
+    )
 
     truth = [label for _, label in test_set]
     sets = test_sets([text for text, _ in test_set], rates, args.truncate, args.seed)

@@ -11,9 +11,13 @@ from typing import TypeVar
 Example = TypeVar("Example", bound=tuple[str, str])
 
 
-def stratified_split(examples: Sequence[Example], test_fraction: float, seed: int, *,
-                     groups: Sequence[int] | None = None,
-                     ) -> tuple[list[Example], list[Example]]:
+def stratified_split(
+    examples: Sequence[Example],
+    test_fraction: float,
+    seed: int,
+    *,
+    groups: Sequence[int] | None = None,
+) -> tuple[list[Example], list[Example]]:
     """(train, test) with about ``test_fraction`` of every label in test; the same seed gives
     the same split. Examples sharing a group number (e.g. re-posts of one message) land on
     the same side; a group is filed under the label of its first example."""
@@ -44,8 +48,9 @@ def stratified_split(examples: Sequence[Example], test_fraction: float, seed: in
     return train, test
 
 
-def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8,
-                          chunk: int = 256) -> list[int]:
+def near_duplicate_groups(
+    texts: Sequence[str], threshold: float = 0.8, chunk: int = 256
+) -> list[int]:
     """A group number per text: texts whose character-bigram TF-IDF cosine reaches
     ``threshold`` (directly or through a chain) share one. Compared ``chunk`` rows at a time
     so memory stays small."""
@@ -63,7 +68,7 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.8,
         return index
 
     for start in range(0, len(texts), chunk):
-        block = (matrix[start:start + chunk] @ matrix.T).tocoo()
+        block = (matrix[start : start + chunk] @ matrix.T).tocoo()
         close = block.data >= threshold
         for row, col in zip(block.row[close], block.col[close], strict=True):
             parent[root(int(col))] = root(int(row) + start)
@@ -77,8 +82,9 @@ def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
     return sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth)
 
 
-def per_label_f1(truth: Sequence[str], predicted: Sequence[str],
-                 labels: Sequence[str] | None = None) -> dict[str, float]:
+def per_label_f1(
+    truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, float]:
     """F1 of every label (those of ``truth`` and ``predicted`` unless given); a label with no
     true and no predicted example scores 0."""
     _check_lengths(truth, predicted)
@@ -92,8 +98,9 @@ def per_label_f1(truth: Sequence[str], predicted: Sequence[str],
     return scores
 
 
-def macro_f1(truth: Sequence[str], predicted: Sequence[str],
-             labels: Sequence[str] | None = None) -> float:
+def macro_f1(
+    truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> float:
     """Unweighted mean of the per-label F1 scores."""
     scores = per_label_f1(truth, predicted, labels)
     return sum(scores.values()) / len(scores) if scores else 0.0

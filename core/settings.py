@@ -101,87 +101,128 @@ class Settings(BaseSettings):
     )
     recording_ingest_timeout_seconds: float = 15.0
     vosk_model: Path | None = Field(
-        default=None, description="Folder of the Vosk model used for transcription; empty "
-        "means the one installed with 'hotline asr install-model'"
+        default=None,
+        description="Folder of the Vosk model used for transcription; empty "
+        "means the one installed with 'hotline asr install-model'",
     )
-    asr_workers: int = Field(default=0, ge=0,
-                             description="Transcription worker processes; 0 means one per core")
+    asr_workers: int = Field(
+        default=0, ge=0, description="Transcription worker processes; 0 means one per core"
+    )
     asr_resampling: Resampling = Field(
         default=Resampling.VOSK,
         description="How 8 kHz audio reaches a 16 kHz model: vosk (its own resampler, measured "
         "better) or sox (resample first)",
     )
     asr_lease_seconds: float = Field(
-        default=60.0, gt=0, description="A claimed job returns to the queue if its worker "
-        "stops renewing it for this long")
-    asr_max_attempts: int = Field(default=3, ge=1,
-                                  description="Failures before a job is parked with its reason")
-    asr_retry_seconds: float = Field(default=30.0, ge=0,
-                                     description="Wait before the first retry; doubles after")
-    asr_poll_seconds: float = Field(default=0.5, gt=0,
-                                    description="How often an idle worker looks for jobs")
+        default=60.0,
+        gt=0,
+        description="A claimed job returns to the queue if its worker "
+        "stops renewing it for this long",
+    )
+    asr_max_attempts: int = Field(
+        default=3, ge=1, description="Failures before a job is parked with its reason"
+    )
+    asr_retry_seconds: float = Field(
+        default=30.0, ge=0, description="Wait before the first retry; doubles after"
+    )
+    asr_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often an idle worker looks for jobs"
+    )
     asr_max_audio_seconds: float = Field(
-        default=4 * 3600.0, gt=0, description="Longer recordings are transcribed up to here")
+        default=4 * 3600.0, gt=0, description="Longer recordings are transcribed up to here"
+    )
     ami_trace_file: Path | None = Field(
         default=None, description="Append every AMI event the listener sees here (JSON lines)"
     )
     # Automatic satisfaction call-back (满意度回访)
     outbound_sip_target: str = Field(
-        default="", description="host[:port] of the carrier trunk that satisfaction call-backs "
-        "dial out through, the citizen's number as the user part; empty: none are dialled")
+        default="",
+        description="host[:port] of the carrier trunk that satisfaction call-backs "
+        "dial out through, the citizen's number as the user part; empty: none are dialled",
+    )
     satisfaction_retry_minutes: float = Field(
-        default=60.0, gt=0, description="Wait before calling again after no answer, busy or "
-        "no key")
+        default=60.0, gt=0, description="Wait before calling again after no answer, busy or no key"
+    )
     satisfaction_max_attempts: int = Field(
-        default=3, ge=1, description="Attempts before the call-back gives up (left to a human)")
+        default=3, ge=1, description="Attempts before the call-back gives up (left to a human)"
+    )
     satisfaction_poll_seconds: float = Field(
-        default=5.0, gt=0, description="How often the dialer looks for due call-backs")
+        default=5.0, gt=0, description="How often the dialer looks for due call-backs"
+    )
     satisfaction_ring_seconds: int = Field(
-        default=30, ge=5, le=300, description="How long the citizen's phone rings")
+        default=30, ge=5, le=300, description="How long the citizen's phone rings"
+    )
 
     session_hours: float = Field(default=12.0, gt=0, description="Console log-in lifetime")
-    login_max_failures: int = Field(default=5, ge=1,
-                                    description="Failed log-ins in a row that lock an account")
-    login_lock_minutes: float = Field(default=15.0, gt=0,
-                                      description="How long a locked account stays locked")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed log-ins in a row that lock an account"
+    )
+    login_lock_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked account stays locked"
+    )
     login_address_max_failures: int = Field(
-        default=20, ge=1, description="Failed log-ins from one client address within "
-        "login_address_window_minutes; more are answered 429 with Retry-After")
+        default=20,
+        ge=1,
+        description="Failed log-ins from one client address within "
+        "login_address_window_minutes; more are answered 429 with Retry-After",
+    )
     login_address_window_minutes: float = Field(
-        default=15.0, gt=0, description="The sliding window of the per-address limit")
+        default=15.0, gt=0, description="The sliding window of the per-address limit"
+    )
 
     case_number_format: str = Field(
         default=DEFAULT_CASE_NUMBER_FORMAT,
         description="Case numbers: {date:...} (strftime) and one {seq:...} that restarts for "
-        "every distinct prefix, e.g. TS{date:%Y%m%d}{seq:04d}")
-    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0,
-                                      description="Largest evidence file accepted")
-    attachment_max_files: int = Field(default=10, ge=1,
-                                      description="Evidence files per case at most")
+        "every distinct prefix, e.g. TS{date:%Y%m%d}{seq:04d}",
+    )
+    attachment_max_bytes: int = Field(
+        default=20 * 1024 * 1024, gt=0, description="Largest evidence file accepted"
+    )
+    attachment_max_files: int = Field(
+        default=10, ge=1, description="Evidence files per case at most"
+    )
     request_max_bytes: int = Field(
-        default=1024 * 1024, ge=1024, description="Largest request body other than a file "
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body other than a file "
         "upload (JSON, forms); a larger one is refused with 413 before it is read, even "
         "before log-in. Uploads may reach attachment_max_files x attachment_max_bytes plus "
-        "this")
-    similar_case_days: int = Field(default=90, ge=1,
-                                   description="How far back the form looks for similar cases")
+        "this",
+    )
+    similar_case_days: int = Field(
+        default=90, ge=1, description="How far back the form looks for similar cases"
+    )
     supervision_interval_seconds: float = Field(
-        default=300, ge=0, description="How often the API process runs the supervision job "
-        "(reminders, yellow and red cards); 0 turns it off")
+        default=300,
+        ge=0,
+        description="How often the API process runs the supervision job "
+        "(reminders, yellow and red cards); 0 turns it off",
+    )
     recording_retention_years: int = Field(
-        default=5, description="Years recordings are kept before purge may delete them; "
-        "at least 5 (a shorter value is refused)")
+        default=5,
+        description="Years recordings are kept before purge may delete them; "
+        "at least 5 (a shorter value is refused)",
+    )
     operator_replay_days: int = Field(
-        default=7, ge=0, description="Days an operator may replay the calls they handled")
+        default=7, ge=0, description="Days an operator may replay the calls they handled"
+    )
     recording_grant_days: int = Field(
-        default=7, ge=1, le=90, description="Days a unit may hear a case's recording once "
-        "a supervisor grants it")
+        default=7,
+        ge=1,
+        le=90,
+        description="Days a unit may hear a case's recording once a supervisor grants it",
+    )
     integrity_check_interval_seconds: float = Field(
-        default=6 * 3600, ge=0, description="How often the API process verifies the store "
-        "(re-hashes every file, checks the manifest); 0 turns it off")
+        default=6 * 3600,
+        ge=0,
+        description="How often the API process verifies the store "
+        "(re-hashes every file, checks the manifest); 0 turns it off",
+    )
     deadline_profile: str = Field(
-        default="hotline", description="Deadline policy profile: hotline (3/7 working days) or "
-        "xinfang (信访: 15/60/+30 calendar days)")
+        default="hotline",
+        description="Deadline policy profile: hotline (3/7 working days) or "
+        "xinfang (信访: 15/60/+30 calendar days)",
+    )
 
     prompts: Prompts = Field(default_factory=Prompts)
 

@@ -33,10 +33,19 @@ class Attempt:
 
 
 def fields(row: RecordingAccess) -> dict[str, chain.Field]:
-    return {"id": row.id, "recording_id": row.recording_id, "case_id": row.case_id,
-            "accessed_at": row.accessed_at, "actor": row.actor, "role": row.role,
-            "client": row.client, "action": row.action, "outcome": row.outcome,
-            "reason": row.reason, "byte_range": row.byte_range}
+    return {
+        "id": row.id,
+        "recording_id": row.recording_id,
+        "case_id": row.case_id,
+        "accessed_at": row.accessed_at,
+        "actor": row.actor,
+        "role": row.role,
+        "client": row.client,
+        "action": row.action,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "byte_range": row.byte_range,
+    }
 
 
 def log(session: Session, attempt: Attempt, now: dt.datetime) -> RecordingAccess:
@@ -44,8 +53,9 @@ def log(session: Session, attempt: Attempt, now: dt.datetime) -> RecordingAccess
     return log_many(session, [attempt], now)[0]
 
 
-def log_many(session: Session, attempts: Sequence[Attempt], now: dt.datetime
-             ) -> list[RecordingAccess]:
+def log_many(
+    session: Session, attempts: Sequence[Attempt], now: dt.datetime
+) -> list[RecordingAccess]:
     """Append entries in order, each chained to the one before, taking the chain's lock and
     reading its tail once (a page listing many transcripts)."""
     if not attempts:
@@ -55,12 +65,19 @@ def log_many(session: Session, attempts: Sequence[Attempt], now: dt.datetime
     rows = []
     for attempt in attempts:
         row = RecordingAccess(
-            id=(tail.id + 1) if tail else 1, recording_id=attempt.recording_id,
-            case_id=attempt.case_id, accessed_at=now, actor=attempt.actor[:128],
-            role=attempt.role, client=attempt.client[:128], action=attempt.action,
-            outcome=attempt.outcome, reason=attempt.reason,
+            id=(tail.id + 1) if tail else 1,
+            recording_id=attempt.recording_id,
+            case_id=attempt.case_id,
+            accessed_at=now,
+            actor=attempt.actor[:128],
+            role=attempt.role,
+            client=attempt.client[:128],
+            action=attempt.action,
+            outcome=attempt.outcome,
+            reason=attempt.reason,
             byte_range=attempt.byte_range[:64],
-            prev_hash=tail.entry_hash if tail else chain.GENESIS)
+            prev_hash=tail.entry_hash if tail else chain.GENESIS,
+        )
         row.entry_hash = chain.entry_hash(row.prev_hash, fields(row))
         session.add(row)
         rows.append(row)
@@ -69,14 +86,21 @@ def log_many(session: Session, attempts: Sequence[Attempt], now: dt.datetime
     return rows
 
 
-def entries(session: Session, case_id: str | None = None,
-            recording_ids: Sequence[str] = (), limit: int | None = None
-            ) -> list[RecordingAccess]:
+def entries(
+    session: Session,
+    case_id: str | None = None,
+    recording_ids: Sequence[str] = (),
+    limit: int | None = None,
+) -> list[RecordingAccess]:
     """Newest first; for one case, its own entries and those of its recordings."""
     query = select(RecordingAccess).order_by(RecordingAccess.id.desc())
     if case_id is not None:
-        query = query.where(or_(RecordingAccess.case_id == case_id,
-                                RecordingAccess.recording_id.in_(list(recording_ids))))
+        query = query.where(
+            or_(
+                RecordingAccess.case_id == case_id,
+                RecordingAccess.recording_id.in_(list(recording_ids)),
+            )
+        )
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
@@ -84,8 +108,9 @@ def entries(session: Session, case_id: str | None = None,
 
 def breaks(session: Session) -> list[chain.Break]:
     def links() -> Iterator[chain.Link]:
-        rows = session.scalars(select(RecordingAccess).order_by(RecordingAccess.id)
-                               .execution_options(yield_per=2000))
+        rows = session.scalars(
+            select(RecordingAccess).order_by(RecordingAccess.id).execution_options(yield_per=2000)
+        )
         for row in rows:
             yield chain.Link(row.id, fields(row), row.prev_hash, row.entry_hash)
 

@@ -29,8 +29,9 @@ def written_files() -> Iterator[list[Path]]:
         raise
 
 
-def archive_case(session: Session, case: Case, data_dir: Path, actor: str, now: dt.datetime,
-                 written: list[Path]) -> None:
+def archive_case(
+    session: Session, case: Case, data_dir: Path, actor: str, now: dt.datetime, written: list[Path]
+) -> None:
     """立卷归档, the one step both doors take: the closed case moves to archived (its
     history says who and when) and its bundle (registration form, history, unit replies,
     feedback, recordings, transcripts, evidence files) goes to the archive store and the
@@ -42,8 +43,9 @@ def archive_case(session: Session, case: Case, data_dir: Path, actor: str, now: 
     archive_bundle(session, case, data_dir, actor, now, written)
 
 
-def archive_bundle(session: Session, case: Case, data_dir: Path, actor: str,
-                   now: dt.datetime, written: list[Path]) -> CaseArchive:
+def archive_bundle(
+    session: Session, case: Case, data_dir: Path, actor: str, now: dt.datetime, written: list[Path]
+) -> CaseArchive:
     """Write the bundle of ``case`` (already moved to archived in this transaction) and
     record it."""
     archive_id = uuid.uuid4().hex
@@ -54,12 +56,31 @@ def archive_bundle(session: Session, case: Case, data_dir: Path, actor: str,
     members = dossier.members(session, case, data_dir)
     digest = bundle.write(target, folder, members, dossier.readme(case, folder, "立卷归档卷宗"))
     size = target.stat().st_size
-    record = CaseArchive(case_id=case.id, id=archive_id, path=relative, sha256=digest,
-                         size_bytes=size, created_by=actor, created_at=now)
+    record = CaseArchive(
+        case_id=case.id,
+        id=archive_id,
+        path=relative,
+        sha256=digest,
+        size_bytes=size,
+        created_by=actor,
+        created_at=now,
+    )
     session.add(record)
-    manifest.append(session, manifest.STORED, manifest.Item(
-        manifest.ARCHIVE, archive_id, relative, digest, size, call_id=case.call_id or "",
-        case_id=case.id), now, actor)
+    manifest.append(
+        session,
+        manifest.STORED,
+        manifest.Item(
+            manifest.ARCHIVE,
+            archive_id,
+            relative,
+            digest,
+            size,
+            call_id=case.call_id or "",
+            case_id=case.id,
+        ),
+        now,
+        actor,
+    )
     return record
 
 

@@ -40,46 +40,103 @@ def _when(value: Any) -> str | None:
 def registration_text(case: Case) -> str:
     """The 登记表 as plain text."""
     rows = [
-        ("案件编号", case.number), ("状态", STATUS_LABELS[Status(case.status)]),
-        ("来电/来访时间", _when(case.received_at)), ("登记时间", _when(case.registered_at)),
-        ("登记人", case.registered_by), ("渠道", CHANNEL_LABELS[Channel(case.channel)]),
+        ("案件编号", case.number),
+        ("状态", STATUS_LABELS[Status(case.status)]),
+        ("来电/来访时间", _when(case.received_at)),
+        ("登记时间", _when(case.registered_at)),
+        ("登记人", case.registered_by),
+        ("渠道", CHANNEL_LABELS[Channel(case.channel)]),
         ("类型", TYPE_LABELS[CaseType(case.case_type)]),
-        ("诉求人", case.complainant_name), ("联系电话", case.complainant_phone),
-        ("地址", case.complainant_address), ("工作单位", case.complainant_org),
+        ("诉求人", case.complainant_name),
+        ("联系电话", case.complainant_phone),
+        ("地址", case.complainant_address),
+        ("工作单位", case.complainant_org),
         ("匿名", "是" if case.anonymous else "否"),
         ("要求保密", "是" if case.confidential else "否"),
-        ("被反映单位", case.subject_unit), ("被反映窗口", case.subject_window),
-        ("被反映人员", case.subject_person), ("标题", case.title), ("内容", case.content),
-        ("诉求", case.request), ("分类", case.category),
+        ("被反映单位", case.subject_unit),
+        ("被反映窗口", case.subject_window),
+        ("被反映人员", case.subject_person),
+        ("标题", case.title),
+        ("内容", case.content),
+        ("诉求", case.request),
+        ("分类", case.category),
     ]
     return "".join(f"{label}：{value or ''}\n" for label, value in rows)
 
 
 def case_record(session: Session, case: Case, recordings: Sequence[Recording]) -> dict[str, Any]:
-    replies = session.scalars(select(UnitReply).where(UnitReply.case_id == case.id)
-                              .order_by(UnitReply.at))
-    feedback = session.scalars(select(Feedback).where(Feedback.case_id == case.id)
-                               .order_by(Feedback.at))
-    record = {column.name: getattr(case, column.key) for column in Case.__table__.columns
-              if hasattr(case, column.key)}
+    replies = session.scalars(
+        select(UnitReply).where(UnitReply.case_id == case.id).order_by(UnitReply.at)
+    )
+    feedback = session.scalars(
+        select(Feedback).where(Feedback.case_id == case.id).order_by(Feedback.at)
+    )
+    record = {
+        column.name: getattr(case, column.key)
+        for column in Case.__table__.columns
+        if hasattr(case, column.key)
+    }
     return {
         "case": {k: _when(v) if hasattr(v, "isoformat") else v for k, v in record.items()},
-        "history": [{"at": _when(e.at), "actor": e.actor, "action": e.action,
-                     "from": e.from_status, "to": e.to_status, "note": e.note}
-                    for e in case.history],
-        "unit_replies": [{"at": _when(r.at), "unit_id": r.unit_id, "by": r.by, "facts": r.facts,
-                          "finding": r.finding, "measures": r.measures,
-                          "responsible_handling": r.responsible_handling, "review": r.review,
-                          "reviewed_by": r.reviewed_by, "reviewed_at": _when(r.reviewed_at),
-                          "review_note": r.review_note} for r in replies],
-        "feedback": [{"at": _when(f.at), "actor": f.actor, "method": f.method, "note": f.note,
-                      "satisfaction": f.satisfaction} for f in feedback],
-        "recordings": [{"id": r.id, "file": f"recordings/{r.id}.wav", "sha256": r.sha256,
-                        "size_bytes": r.size_bytes, "duration_seconds": r.duration_seconds,
-                        "created_at": _when(r.created_at)} for r in recordings],
-        "attachments": [{"id": a.id, "file": f"attachments/{Path(a.path).name}",
-                         "filename": a.filename, "sha256": a.sha256, "uploaded_by": a.uploaded_by,
-                         "created_at": _when(a.created_at)} for a in case.attachments],
+        "history": [
+            {
+                "at": _when(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+            }
+            for e in case.history
+        ],
+        "unit_replies": [
+            {
+                "at": _when(r.at),
+                "unit_id": r.unit_id,
+                "by": r.by,
+                "facts": r.facts,
+                "finding": r.finding,
+                "measures": r.measures,
+                "responsible_handling": r.responsible_handling,
+                "review": r.review,
+                "reviewed_by": r.reviewed_by,
+                "reviewed_at": _when(r.reviewed_at),
+                "review_note": r.review_note,
+            }
+            for r in replies
+        ],
+        "feedback": [
+            {
+                "at": _when(f.at),
+                "actor": f.actor,
+                "method": f.method,
+                "note": f.note,
+                "satisfaction": f.satisfaction,
+            }
+            for f in feedback
+        ],
+        "recordings": [
+            {
+                "id": r.id,
+                "file": f"recordings/{r.id}.wav",
+                "sha256": r.sha256,
+                "size_bytes": r.size_bytes,
+                "duration_seconds": r.duration_seconds,
+                "created_at": _when(r.created_at),
+            }
+            for r in recordings
+        ],
+        "attachments": [
+            {
+                "id": a.id,
+                "file": f"attachments/{Path(a.path).name}",
+                "filename": a.filename,
+                "sha256": a.sha256,
+                "uploaded_by": a.uploaded_by,
+                "created_at": _when(a.created_at),
+            }
+            for a in case.attachments
+        ],
     }
 
 
@@ -87,57 +144,120 @@ def transcript_members(session: Session, recording: Recording) -> list[Member]:
     record = jobs.transcript_of(session, recording)
     if record is None:
         return []
-    lines = [f"[{s['start']:7.2f}-{s['end']:7.2f}] {s['channel']}: {s['clean_text']}\n"
-             for s in record.segments if s.get("clean_text")]
-    body = {"recording_id": recording.id, "recording_sha256": record.recording_sha256,
-            "model": record.model, "status": record.status, "segments": record.segments,
-            "text": record.clean_text}
-    return [Member(f"transcripts/{recording.id}.txt", "".join(lines).encode()),
-            Member(f"transcripts/{recording.id}.json",
-                   json.dumps(body, ensure_ascii=False, indent=1).encode())]
+    lines = [
+        f"[{s['start']:7.2f}-{s['end']:7.2f}] {s['channel']}: {s['clean_text']}\n"
+        for s in record.segments
+        if s.get("clean_text")
+    ]
+    body = {
+        "recording_id": recording.id,
+        "recording_sha256": record.recording_sha256,
+        "model": record.model,
+        "status": record.status,
+        "segments": record.segments,
+        "text": record.clean_text,
+    }
+    return [
+        Member(f"transcripts/{recording.id}.txt", "".join(lines).encode()),
+        Member(
+            f"transcripts/{recording.id}.json",
+            json.dumps(body, ensure_ascii=False, indent=1).encode(),
+        ),
+    ]
 
 
 def access_log_csv(rows: Sequence[RecordingAccess]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "accessed_at", "actor", "role", "client", "action", "outcome",
-                     "recording_id", "case_id", "reason", "byte_range", "prev_hash",
-                     "entry_hash"])
+    writer.writerow(
+        [
+            "id",
+            "accessed_at",
+            "actor",
+            "role",
+            "client",
+            "action",
+            "outcome",
+            "recording_id",
+            "case_id",
+            "reason",
+            "byte_range",
+            "prev_hash",
+            "entry_hash",
+        ]
+    )
     for row in sorted(rows, key=lambda r: r.id):
-        writer.writerow([row.id, _when(row.accessed_at), row.actor, row.role, row.client,
-                         row.action, row.outcome, row.recording_id or "", row.case_id or "",
-                         row.reason, row.byte_range, row.prev_hash, row.entry_hash])
+        writer.writerow(
+            [
+                row.id,
+                _when(row.accessed_at),
+                row.actor,
+                row.role,
+                row.client,
+                row.action,
+                row.outcome,
+                row.recording_id or "",
+                row.case_id or "",
+                row.reason,
+                row.byte_range,
+                row.prev_hash,
+                row.entry_hash,
+            ]
+        )
     return out.getvalue().encode()
 
 
-def members(session: Session, case: Case, data_dir: Path,
-            access_rows: Sequence[RecordingAccess] | None = None) -> list[Member]:
+def members(
+    session: Session,
+    case: Case,
+    data_dir: Path,
+    access_rows: Sequence[RecordingAccess] | None = None,
+) -> list[Member]:
     recordings = replay.recordings_of(session, case)
-    found = [Member("registration.txt", registration_text(case).encode()),
-             Member("case.json", json.dumps(case_record(session, case, recordings),
-                                            ensure_ascii=False, indent=1).encode())]
+    found = [
+        Member("registration.txt", registration_text(case).encode()),
+        Member(
+            "case.json",
+            json.dumps(
+                case_record(session, case, recordings), ensure_ascii=False, indent=1
+            ).encode(),
+        ),
+    ]
     for recording in recordings:
-        path = (data_dir / manifest.FOLDERS[manifest.RECORDING] / recording.path)
+        path = data_dir / manifest.FOLDERS[manifest.RECORDING] / recording.path
         if not path.is_file() or sha256_file(path) != recording.sha256:
-            raise DossierProblem(f"录音 {recording.id} 缺失或已被改动，请先运行完整性校验",
-                                 f"recording {recording.id} is missing or altered; run "
-                                 "hotline recordings verify")
-        found.append(Member(f"recordings/{recording.id}.wav", source=path,
-                            sha256=recording.sha256))
+            raise DossierProblem(
+                f"录音 {recording.id} 缺失或已被改动，请先运行完整性校验",
+                f"recording {recording.id} is missing or altered; run hotline recordings verify",
+            )
+        found.append(Member(f"recordings/{recording.id}.wav", source=path, sha256=recording.sha256))
         found += transcript_members(session, recording)
     attachments_dir = data_dir / manifest.FOLDERS[manifest.ATTACHMENT]
     for attachment in case.attachments:
         kept = evidence.file_of(attachments_dir, attachment.id, attachment.path)
         if kept is None or sha256_file(kept) != attachment.sha256:
-            raise DossierProblem(f"证据材料“{attachment.filename}”缺失或已被改动",
-                                 f"attachment {attachment.id} is missing or altered")
+            raise DossierProblem(
+                f"证据材料“{attachment.filename}”缺失或已被改动",
+                f"attachment {attachment.id} is missing or altered",
+            )
         found.append(Member(f"attachments/{kept.name}", source=kept, sha256=attachment.sha256))
-    entries = manifest.of_objects(session, [r.id for r in recordings]
-                                  + [a.id for a in case.attachments])
-    found.append(Member("store_manifest.json", json.dumps(
-        [{k: chain.plain(v) for k, v in manifest.fields(e).items()}
-         | {"prev_hash": e.prev_hash, "entry_hash": e.entry_hash} for e in entries],
-        ensure_ascii=False, indent=1).encode()))
+    entries = manifest.of_objects(
+        session, [r.id for r in recordings] + [a.id for a in case.attachments]
+    )
+    found.append(
+        Member(
+            "store_manifest.json",
+            json.dumps(
+                [
+                    {k: chain.plain(v) for k, v in manifest.fields(e).items()}
+                    | {"prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+                    for e in entries
+                ],
+                ensure_ascii=False,
+                indent=1,
+            ).encode(),
+        )
+    )
     if access_rows is not None:
         found.append(Member("access_log.csv", access_log_csv(access_rows)))
     return found

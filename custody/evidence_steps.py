@@ -27,31 +27,41 @@ def _require(who: Requester, roles: frozenset[Role]) -> None:
         raise Denied(*ROLE_REFUSAL)
 
 
-def give_reason(session: Session, who: Requester, case_key: str, reason: str,
-                now: dt.datetime) -> ReplayReason:
+def give_reason(
+    session: Session, who: Requester, case_key: str, reason: str, now: dt.datetime
+) -> ReplayReason:
     """State why one listens (at least four characters); it holds for 12 hours."""
     _require(who, MAY_GIVE_REASONS)
     case = case_lookup.find(session, case_key, lock=True)
     return replay.give_reason(session, case, who.user_id, who.username, reason, now)
 
 
-def place_hold(session: Session, who: Requester, case_key: str, reason: str,
-               now: dt.datetime) -> LegalHold:
+def place_hold(
+    session: Session, who: Requester, case_key: str, reason: str, now: dt.datetime
+) -> LegalHold:
     """Keep the case's recordings whatever their age, until released."""
     _require(who, MAY_HOLD_AND_GRANT)
     case = case_lookup.find(session, case_key, lock=True)
     return holds.place(session, case, reason, who.username, now)
 
 
-def release_hold(session: Session, who: Requester, case_key: str, hold_id: str, reason: str,
-                 now: dt.datetime) -> LegalHold:
+def release_hold(
+    session: Session, who: Requester, case_key: str, hold_id: str, reason: str, now: dt.datetime
+) -> LegalHold:
     _require(who, MAY_HOLD_AND_GRANT)
     case = case_lookup.find(session, case_key, lock=True)
     return holds.release(session, case, hold_id, reason, who.username, now)
 
 
-def grant_unit(session: Session, who: Requester, case_key: str, unit_id: str, reason: str,
-               now: dt.datetime, days: int) -> RecordingGrant:
+def grant_unit(
+    session: Session,
+    who: Requester,
+    case_key: str,
+    unit_id: str,
+    reason: str,
+    now: dt.datetime,
+    days: int,
+) -> RecordingGrant:
     """Let a unit handling the case hear its recording for ``days`` days (not the unit
     complained about, not for 举报, only with the complainant's consent to share their
     identity)."""
@@ -60,8 +70,9 @@ def grant_unit(session: Session, who: Requester, case_key: str, unit_id: str, re
     return replay.grant(session, case, unit_id, reason, who.username, now, days)
 
 
-def revoke_grant(session: Session, who: Requester, case_key: str, grant_id: str,
-                 now: dt.datetime) -> RecordingGrant:
+def revoke_grant(
+    session: Session, who: Requester, case_key: str, grant_id: str, now: dt.datetime
+) -> RecordingGrant:
     _require(who, MAY_HOLD_AND_GRANT)
     case = case_lookup.find(session, case_key, lock=True)
     return replay.revoke(session, case, grant_id, now)

@@ -33,15 +33,17 @@ class Delivery:
     temporary: bool
 
 
-def _refuse_role(sessions: sessionmaker[Session], who: Requester, case_key: str,
-                 action: str, now: dt.datetime) -> None:
+def _refuse_role(
+    sessions: sessionmaker[Session], who: Requester, case_key: str, action: str, now: dt.datetime
+) -> None:
     """Not a supervisor or an investigator: the attempt is logged (with the case, if there
     is one by that key), then Denied."""
     if who.role in replay_rules.INVESTIGATORS:
         return
     with transaction(sessions) as session:
-        access.log(session, who.attempt(action, access.DENIED,
-                                        case_id=_case_id(session, case_key)), now)
+        access.log(
+            session, who.attempt(action, access.DENIED, case_id=_case_id(session, case_key)), now
+        )
     raise Denied(*ROLE_REFUSAL)
 
 
@@ -52,8 +54,9 @@ def _case_id(session: Session, key: str) -> str | None:
         return None
 
 
-def export_package(sessions: sessionmaker[Session], who: Requester, case_key: str,
-                   now: dt.datetime, data_dir: Path) -> Delivery:
+def export_package(
+    sessions: sessionmaker[Session], who: Requester, case_key: str, now: dt.datetime, data_dir: Path
+) -> Delivery:
     """Write the case's evidence package (recordings, transcripts, the record and its
     history, the access log, SHA256SUMS) to a temporary file. A missing or altered file
     refuses it (DossierProblem) before anything is logged as delivered."""
@@ -63,8 +66,7 @@ def export_package(sessions: sessionmaker[Session], who: Requester, case_key: st
         reason = replay.active_reason(session, who.user_id, [case.id], now)
         recording_ids = [r.id for r in replay.recordings_of(session, case)]
         if reason is None:
-            access.log(session, who.attempt(access.EXPORT, access.DENIED, case_id=case.id),
-                       now)
+            access.log(session, who.attempt(access.EXPORT, access.DENIED, case_id=case.id), now)
     if reason is None:
         raise Denied(*NEEDS_REASON)
     folder = f"{case.number}-evidence"
@@ -73,12 +75,18 @@ def export_package(sessions: sessionmaker[Session], who: Requester, case_key: st
     with transaction(sessions) as session:
         exported: list[str | None] = [*recording_ids] or [None]  # one entry at least
         for recording_id in exported:
-            access.log(session, who.attempt(access.EXPORT, access.ALLOWED, recording_id,
-                                            case.id, reason.reason), now)
+            access.log(
+                session,
+                who.attempt(access.EXPORT, access.ALLOWED, recording_id, case.id, reason.reason),
+                now,
+            )
         rows = access.entries(session, case.id, recording_ids)
         members.append(bundle.Member("access_log.csv", dossier.access_log_csv(rows)))
-    return Delivery(_written(folder, members, dossier.readme(case, folder, "证据包")),
-                    f"{folder}.zip", temporary=True)
+    return Delivery(
+        _written(folder, members, dossier.readme(case, folder, "证据包")),
+        f"{folder}.zip",
+        temporary=True,
+    )
 
 
 def _written(folder: str, members: list[bundle.Member], readme: str) -> Path:
@@ -93,8 +101,9 @@ def _written(folder: str, members: list[bundle.Member], readme: str) -> Path:
     return target
 
 
-def archived_bundle(sessions: sessionmaker[Session], who: Requester, case_key: str,
-                    now: dt.datetime, data_dir: Path) -> Delivery:
+def archived_bundle(
+    sessions: sessionmaker[Session], who: Requester, case_key: str, now: dt.datetime, data_dir: Path
+) -> Delivery:
     """The case's 立卷归档 bundle as it was archived."""
     _refuse_role(sessions, who, case_key, access.DOWNLOAD, now)
     with transaction(sessions) as session:
@@ -103,14 +112,23 @@ def archived_bundle(sessions: sessionmaker[Session], who: Requester, case_key: s
         reason = replay.active_reason(session, who.user_id, [case.id], now)
         if record is not None:
             outcome = access.ALLOWED if reason else access.DENIED
-            access.log(session, who.attempt(access.DOWNLOAD, outcome, case_id=case.id,
-                                            reason=reason.reason if reason else "",
-                                            byte_range=ARCHIVE_RANGE), now)
+            access.log(
+                session,
+                who.attempt(
+                    access.DOWNLOAD,
+                    outcome,
+                    case_id=case.id,
+                    reason=reason.reason if reason else "",
+                    byte_range=ARCHIVE_RANGE,
+                ),
+                now,
+            )
     return _bundle_file(case, record, reason is not None, data_dir)
 
 
-def _bundle_file(case: Case, record: CaseArchive | None, reason_given: bool,
-                 data_dir: Path) -> Delivery:
+def _bundle_file(
+    case: Case, record: CaseArchive | None, reason_given: bool, data_dir: Path
+) -> Delivery:
     if record is None:
         raise NotFound("本案件尚未立卷归档", "no archive bundle")
     if not reason_given:

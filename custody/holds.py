@@ -18,15 +18,17 @@ def place(session: Session, case: Case, reason: str, actor: str, now: dt.datetim
     reason = " ".join(reason.split())
     if not reason:
         raise ReplayRefused("请填写保全理由", "a reason is required")
-    hold = LegalHold(id=uuid.uuid4().hex, case_id=case.id, reason=reason[:500], placed_by=actor,
-                     placed_at=now)
+    hold = LegalHold(
+        id=uuid.uuid4().hex, case_id=case.id, reason=reason[:500], placed_by=actor, placed_at=now
+    )
     session.add(hold)
     session.flush()
     return hold
 
 
-def release(session: Session, case: Case, hold_id: str, reason: str, actor: str,
-            now: dt.datetime) -> LegalHold:
+def release(
+    session: Session, case: Case, hold_id: str, reason: str, actor: str, now: dt.datetime
+) -> LegalHold:
     hold = session.get(LegalHold, hold_id) if is_id(hold_id) else None
     if hold is None or hold.case_id != case.id:
         raise NotFound("保全记录不存在", "no such hold")
@@ -40,8 +42,13 @@ def release(session: Session, case: Case, hold_id: str, reason: str, actor: str,
 
 
 def of_case(session: Session, case_id: str) -> list[LegalHold]:
-    return list(session.scalars(select(LegalHold).where(LegalHold.case_id == case_id)
-                                .order_by(LegalHold.placed_at.desc())))
+    return list(
+        session.scalars(
+            select(LegalHold)
+            .where(LegalHold.case_id == case_id)
+            .order_by(LegalHold.placed_at.desc())
+        )
+    )
 
 
 def active_case_ids(session: Session) -> set[str]:

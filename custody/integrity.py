@@ -74,8 +74,9 @@ def compare(expected: Mapping[str, Expected], found: Mapping[str, str]) -> list[
         elif have is None:
             problems.append(Problem(MISSING, path, f"expected sha256 {want.sha256}"))
         elif have != want.sha256:
-            problems.append(Problem(ALTERED, path,
-                                    f"sha256 {have}, the manifest says {want.sha256}"))
+            problems.append(
+                Problem(ALTERED, path, f"sha256 {have}, the manifest says {want.sha256}")
+            )
     return problems
 
 
@@ -106,8 +107,12 @@ def hash_files(data_dir: Path, paths: Iterable[str]) -> dict[str, str]:
 def _anchor_problems(session: Session) -> list[Problem]:
     """The heads the last check with whole chains saw must still be there, unchanged:
     otherwise the newest entries were cut off (which no chain can show by itself)."""
-    last = session.scalar(select(IntegrityCheck).where(IntegrityCheck.chains_ok.is_(True))
-                          .order_by(IntegrityCheck.id.desc()).limit(1))
+    last = session.scalar(
+        select(IntegrityCheck)
+        .where(IntegrityCheck.chains_ok.is_(True))
+        .order_by(IntegrityCheck.id.desc())
+        .limit(1)
+    )
     if last is None:
         return []
     problems = []
@@ -115,15 +120,24 @@ def _anchor_problems(session: Session) -> list[Problem]:
     if last.head_seq:
         entry = session.get(ManifestEntry, last.head_seq)
         if entry is None or entry.entry_hash != last.head_hash:
-            problems.append(Problem(CHAIN, f"manifest entry {last.head_seq}",
-                                    f"the check of {when} saw it with hash {last.head_hash}; "
-                                    "it is gone or changed"))
+            problems.append(
+                Problem(
+                    CHAIN,
+                    f"manifest entry {last.head_seq}",
+                    f"the check of {when} saw it with hash {last.head_hash}; it is gone or changed",
+                )
+            )
     if last.access_head_id:
         row = session.get(RecordingAccess, last.access_head_id)
         if row is None or row.entry_hash != last.access_head_hash:
-            problems.append(Problem(CHAIN, f"access log entry {last.access_head_id}",
-                                    f"the check of {when} saw it with hash "
-                                    f"{last.access_head_hash}; it is gone or changed"))
+            problems.append(
+                Problem(
+                    CHAIN,
+                    f"access log entry {last.access_head_id}",
+                    f"the check of {when} saw it with hash "
+                    f"{last.access_head_hash}; it is gone or changed",
+                )
+            )
     return problems
 
 
@@ -132,18 +146,24 @@ def _record_problems(session: Session, expected: Mapping[str, Expected]) -> list
     by_object = {want.object_id: (path, want) for path, want in expected.items()}
     problems = []
     rows: list[tuple[str, str, str, str]] = [
-        *((manifest.RECORDING, r.id, r.path, r.sha256) for r in
-          session.scalars(select(Recording).where(Recording.purged_at.is_(None)))),
-        *((manifest.ATTACHMENT, a.id, a.path, a.sha256) for a in
-          session.scalars(select(Attachment)))]
+        *(
+            (manifest.RECORDING, r.id, r.path, r.sha256)
+            for r in session.scalars(select(Recording).where(Recording.purged_at.is_(None)))
+        ),
+        *(
+            (manifest.ATTACHMENT, a.id, a.path, a.sha256)
+            for a in session.scalars(select(Attachment))
+        ),
+    ]
     for kind, object_id, path, sha256 in rows:
         name = manifest.data_path(kind, path)
         entry = by_object.get(object_id)
         if entry is None:
             problems.append(Problem(RECORD, name, f"{kind} {object_id} has no manifest entry"))
         elif entry[0] != name or entry[1].sha256 != sha256:
-            problems.append(Problem(RECORD, name, f"{kind} {object_id} differs from its "
-                                    "manifest entry"))
+            problems.append(
+                Problem(RECORD, name, f"{kind} {object_id} differs from its manifest entry")
+            )
     return problems
 
 
@@ -175,8 +195,10 @@ def verify(session: Session, data_dir: Path) -> Report:
         found.update(hash_files(data_dir, flagged))
         for path in flagged - set(store_files(data_dir)):
             found.pop(path, None)
-        again = compare({k: v for k, v in expected.items() if k in flagged},
-                        {k: v for k, v in found.items() if k in flagged})
+        again = compare(
+            {k: v for k, v in expected.items() if k in flagged},
+            {k: v for k, v in found.items() if k in flagged},
+        )
         again += [p for p in _record_problems(session, expected) if p.name in flagged]
         file_problems = again
     report.problems += file_problems
@@ -184,19 +206,22 @@ def verify(session: Session, data_dir: Path) -> Report:
 
 
 def record(session: Session, report: Report, now: dt.datetime) -> IntegrityCheck:
-    check = IntegrityCheck(checked_at=now, ok=report.ok, files_checked=report.files_checked,
-                           problems=json.dumps([p.__dict__ for p in report.problems],
-                                               ensure_ascii=False),
-                           head_seq=report.head_seq, head_hash=report.head_hash,
-                           chains_ok=not any(p.kind == CHAIN for p in report.problems),
-                           access_head_id=report.access_head_id,
-                           access_head_hash=report.access_head_hash)
+    check = IntegrityCheck(
+        checked_at=now,
+        ok=report.ok,
+        files_checked=report.files_checked,
+        problems=json.dumps([p.__dict__ for p in report.problems], ensure_ascii=False),
+        head_seq=report.head_seq,
+        head_hash=report.head_hash,
+        chains_ok=not any(p.kind == CHAIN for p in report.problems),
+        access_head_id=report.access_head_id,
+        access_head_hash=report.access_head_hash,
+    )
     session.add(check)
     return check
 
 
-def check_and_record(sessions: sessionmaker[Session], data_dir: Path,
-                     now: dt.datetime) -> Report:
+def check_and_record(sessions: sessionmaker[Session], data_dir: Path, now: dt.datetime) -> Report:
     """Verify in a read-only session (hashing takes a while; writers are not held up),
     then record the result."""
     with sessions() as session:

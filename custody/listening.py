@@ -26,9 +26,16 @@ def _no_recording() -> NotFound:
     return NotFound("录音不存在", "recording not found")
 
 
-def listen(sessions: sessionmaker[Session], who: Requester, recording_id: str, action: str,
-           now: dt.datetime, recordings_dir: Path, operator_days: int,
-           byte_range: str = "") -> Path:
+def listen(
+    sessions: sessionmaker[Session],
+    who: Requester,
+    recording_id: str,
+    action: str,
+    now: dt.datetime,
+    recordings_dir: Path,
+    operator_days: int,
+    byte_range: str = "",
+) -> Path:
     """The recording's file, if this person may hear it now (``action``: PLAY, DOWNLOAD or
     WAVEFORM). Logged first; raises NotFound (no such recording, or its file is gone) or
     Denied."""
@@ -41,8 +48,17 @@ def listen(sessions: sessionmaker[Session], who: Requester, recording_id: str, a
             access.log(session, who.attempt(action, access.DENIED, recording_id), now)
         raise Denied(*ROLE_REFUSAL)
     with transaction(sessions) as session:
-        path, decision = _decide_and_log(session, who, unit_id, recording_id, action, now,
-                                         recordings_dir, operator_days, byte_range)
+        path, decision = _decide_and_log(
+            session,
+            who,
+            unit_id,
+            recording_id,
+            action,
+            now,
+            recordings_dir,
+            operator_days,
+            byte_range,
+        )
     if not decision.allowed:
         raise Denied(decision.refusal_zh, decision.refusal_en)
     if path is None:
@@ -50,17 +66,30 @@ def listen(sessions: sessionmaker[Session], who: Requester, recording_id: str, a
     return path
 
 
-def _decide_and_log(session: Session, who: Requester, unit_id: str | None, recording_id: str,
-                    action: str, now: dt.datetime, recordings_dir: Path, operator_days: int,
-                    byte_range: str) -> tuple[Path | None, Decision]:
+def _decide_and_log(
+    session: Session,
+    who: Requester,
+    unit_id: str | None,
+    recording_id: str,
+    action: str,
+    now: dt.datetime,
+    recordings_dir: Path,
+    operator_days: int,
+    byte_range: str,
+) -> tuple[Path | None, Decision]:
     recording = lookup.find(session, recording_id)
     if recording is None:
         raise _no_recording()
-    decision = replay.decide(session, recording, who.listener(), who.user_id, unit_id, now,
-                             operator_days)
+    decision = replay.decide(
+        session, recording, who.listener(), who.user_id, unit_id, now, operator_days
+    )
     path = lookup.file_of(recordings_dir, recording) if decision.allowed else None
-    outcome = access.DENIED if not decision.allowed else \
-        access.ALLOWED if path is not None else MISSING
-    access.log(session, who.attempt(action, outcome, recording.id, decision.case_id,
-                                    decision.reason, byte_range), now)
+    outcome = (
+        access.DENIED if not decision.allowed else access.ALLOWED if path is not None else MISSING
+    )
+    access.log(
+        session,
+        who.attempt(action, outcome, recording.id, decision.case_id, decision.reason, byte_range),
+        now,
+    )
     return path, decision

@@ -30,13 +30,15 @@ class Candidate:
     case_numbers: tuple[str, ...]
 
 
-def candidates(session: Session, years: int, now: dt.datetime,
-               only: str | None = None) -> list[Candidate]:
+def candidates(
+    session: Session, years: int, now: dt.datetime, only: str | None = None
+) -> list[Candidate]:
     """Recordings past retention and held by nothing, oldest first (``only``: just that
     one, if it is)."""
     oldest_kept = retention.kept_until(now, -years)
-    query = select(Recording).where(Recording.purged_at.is_(None),
-                                    Recording.created_at <= oldest_kept)
+    query = select(Recording).where(
+        Recording.purged_at.is_(None), Recording.created_at <= oldest_kept
+    )
     if only is not None:
         query = query.where(Recording.id == only)
     rows = list(session.scalars(query.order_by(Recording.created_at)))
@@ -45,15 +47,14 @@ def candidates(session: Session, years: int, now: dt.datetime,
     held_cases = holds.active_case_ids(session)
     cases_by_call: dict[str, list[Case]] = defaultdict(list)
     cases_by_recording: dict[str, list[Case]] = defaultdict(list)
-    for case in session.scalars(select(Case).where(
-            Case.call_id.in_([r.call_id for r in rows]))):
+    for case in session.scalars(select(Case).where(Case.call_id.in_([r.call_id for r in rows]))):
         cases_by_call[case.call_id or ""].append(case)
-    for case in session.scalars(select(Case).where(
-            Case.recording_id.in_([r.id for r in rows]))):
+    for case in session.scalars(select(Case).where(Case.recording_id.in_([r.id for r in rows]))):
         cases_by_recording[case.recording_id or ""].append(case)
-    targets = _merge_targets(session, [c for group in (*cases_by_call.values(),
-                                                         *cases_by_recording.values())
-                                       for c in group])
+    targets = _merge_targets(
+        session,
+        [c for group in (*cases_by_call.values(), *cases_by_recording.values()) for c in group],
+    )
     found = []
     for row in rows:
         cases = {c.id: c for c in cases_by_call[row.call_id] + cases_by_recording[row.id]}
@@ -65,9 +66,16 @@ def candidates(session: Session, years: int, now: dt.datetime,
             continue
         if not retention.due(row.created_at, years, now):
             continue
-        found.append(Candidate(row.id, row.created_at,
-                               retention.kept_until(row.created_at, years), row.path,
-                               row.size_bytes, tuple(sorted(c.number for c in cases.values()))))
+        found.append(
+            Candidate(
+                row.id,
+                row.created_at,
+                retention.kept_until(row.created_at, years),
+                row.path,
+                row.size_bytes,
+                tuple(sorted(c.number for c in cases.values())),
+            )
+        )
     return found
 
 
@@ -88,8 +96,9 @@ def _merge_targets(session: Session, cases: list[Case]) -> dict[str, list[Case]]
     return found
 
 
-def purge(sessions: sessionmaker[Session], recordings_dir: Path, years: int,
-          now: dt.datetime, actor: str) -> list[Candidate]:
+def purge(
+    sessions: sessionmaker[Session], recordings_dir: Path, years: int, now: dt.datetime, actor: str
+) -> list[Candidate]:
     """Delete what ``candidates`` lists, one recording per transaction: the manifest entry
     and the row's purge mark are committed first, then the file goes (a file that could
     not be removed is then reported by verify as unknown, never silently kept)."""
@@ -102,9 +111,20 @@ def purge(sessions: sessionmaker[Session], recordings_dir: Path, years: int,
             # Checked again inside the transaction: a hold may have come meanwhile.
             if row is None or not candidates(session, years, now, only=row.id):
                 continue
-            manifest.append(session, manifest.PURGED, manifest.Item(
-                manifest.RECORDING, row.id, row.path, row.sha256, row.size_bytes,
-                call_id=row.call_id), now, actor)
+            manifest.append(
+                session,
+                manifest.PURGED,
+                manifest.Item(
+                    manifest.RECORDING,
+                    row.id,
+                    row.path,
+                    row.sha256,
+                    row.size_bytes,
+                    call_id=row.call_id,
+                ),
+                now,
+                actor,
+            )
             row.purged_at, row.status = now, "purged"
         (recordings_dir / item.path).unlink(missing_ok=True)
         log.info("purged recording %s (%s)", item.recording_id, item.path)

@@ -54,31 +54,46 @@ class Decision:
 def _refusals(what: str, days: int) -> dict[str, tuple[str, str]]:
     if what == TRANSCRIPT:
         return {
-            NEEDS_REASON: ("give a reason (调听事由) for one of the call's cases before "
-                           "reading its transcript", "需先说明调听事由，方可查看转写"),
-            NOT_HANDLED: ("operators may read the transcripts of the calls they handled only",
-                          "话务员只能查看本人受理来电的转写"),
-            TOO_OLD: (f"operators may read their calls' transcripts for {days} days",
-                      f"超过 {days} 天的来电转写须由督查员说明调听事由后查看"),
+            NEEDS_REASON: (
+                "give a reason (调听事由) for one of the call's cases before "
+                "reading its transcript",
+                "需先说明调听事由，方可查看转写",
+            ),
+            NOT_HANDLED: (
+                "operators may read the transcripts of the calls they handled only",
+                "话务员只能查看本人受理来电的转写",
+            ),
+            TOO_OLD: (
+                f"operators may read their calls' transcripts for {days} days",
+                f"超过 {days} 天的来电转写须由督查员说明调听事由后查看",
+            ),
             ROLE: ("your role may not read transcripts", "您的角色无权查看转写"),
         }
     return {
-        NEEDS_REASON: ("give a reason (调听事由) for one of the recording's cases first",
-                       "请先在案件中填写调听事由"),
-        NOT_HANDLED: ("operators may replay only the calls they handled",
-                      "话务员只能复听本人受理的来电"),
-        TOO_OLD: (f"operators may replay their calls for {days} days",
-                  f"超过 {days} 天的来电须由督查员调听"),
+        NEEDS_REASON: (
+            "give a reason (调听事由) for one of the recording's cases first",
+            "请先在案件中填写调听事由",
+        ),
+        NOT_HANDLED: (
+            "operators may replay only the calls they handled",
+            "话务员只能复听本人受理的来电",
+        ),
+        TOO_OLD: (
+            f"operators may replay their calls for {days} days",
+            f"超过 {days} 天的来电须由督查员调听",
+        ),
         ROLE: ("your role may not hear recordings", "您的角色无权调听录音"),
     }
 
 
-def refusal(code: str, what: str = RECORDING, operator_days: int = 0,
-            reason_case_id: str | None = None) -> Decision:
+def refusal(
+    code: str, what: str = RECORDING, operator_days: int = 0, reason_case_id: str | None = None
+) -> Decision:
     """A refusal, in the words for a recording or a transcript."""
     en, zh = _refusals(what, operator_days)[code]
-    return Decision(False, refusal_en=en, refusal_zh=zh, refusal=code,
-                    reason_case_id=reason_case_id)
+    return Decision(
+        False, refusal_en=en, refusal_zh=zh, refusal=code, reason_case_id=reason_case_id
+    )
 
 
 def handled_by(listener: Listener, facts: Facts) -> bool:
@@ -90,13 +105,19 @@ def handled_by(listener: Listener, facts: Facts) -> bool:
     return bool(listener.phone) and facts.call_operator == listener.phone
 
 
-def decide(listener: Listener, facts: Facts, now: dt.datetime, operator_days: int,
-           what: str = RECORDING) -> Decision:
+def decide(
+    listener: Listener, facts: Facts, now: dt.datetime, operator_days: int, what: str = RECORDING
+) -> Decision:
     """May this listener hear the call's recording (``what=RECORDING``) or read its
     transcript (``what=TRANSCRIPT``) now? The same answer for both."""
+
     def refuse(code: str) -> Decision:
-        return refusal(code, what, operator_days, facts.case_ids[0]
-                       if code == NEEDS_REASON and facts.case_ids else None)
+        return refusal(
+            code,
+            what,
+            operator_days,
+            facts.case_ids[0] if code == NEEDS_REASON and facts.case_ids else None,
+        )
 
     if listener.role in INVESTIGATORS:
         if facts.reason:

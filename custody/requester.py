@@ -23,12 +23,26 @@ class Requester:
     def listener(self) -> replay_rules.Listener:
         return replay_rules.Listener(self.username, self.role, self.phone)
 
-    def attempt(self, action: str, outcome: str, recording_id: str | None = None,
-                case_id: str | None = None, reason: str = "",
-                byte_range: str = "") -> access.Attempt:
-        return access.Attempt(actor=self.username, role=self.role.value, client=self.client,
-                              action=action, outcome=outcome, recording_id=recording_id,
-                              case_id=case_id, reason=reason, byte_range=byte_range)
+    def attempt(
+        self,
+        action: str,
+        outcome: str,
+        recording_id: str | None = None,
+        case_id: str | None = None,
+        reason: str = "",
+        byte_range: str = "",
+    ) -> access.Attempt:
+        return access.Attempt(
+            actor=self.username,
+            role=self.role.value,
+            client=self.client,
+            action=action,
+            outcome=outcome,
+            recording_id=recording_id,
+            case_id=case_id,
+            reason=reason,
+            byte_range=byte_range,
+        )
 
 
 def unit_of(session: Session, who: Requester) -> str | None:

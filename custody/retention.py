@@ -10,14 +10,17 @@ MIN_YEARS = 5  # recordings are evidence: kept at least five years
 
 # A case in any other status is still being handled, reviewed or investigated: its
 # recordings are held whatever their age.
-FINISHED = frozenset({Status.CLOSED, Status.ARCHIVED, Status.REJECTED, Status.MERGED,
-                      Status.WITHDRAWN})
+FINISHED = frozenset(
+    {Status.CLOSED, Status.ARCHIVED, Status.REJECTED, Status.MERGED, Status.WITHDRAWN}
+)
 
 
 def check_years(years: int) -> int:
     if years < MIN_YEARS:
-        raise ValueError(f"recording_retention_years must be at least {MIN_YEARS} "
-                         f"(recordings are evidence and are kept {MIN_YEARS} years); got {years}")
+        raise ValueError(
+            f"recording_retention_years must be at least {MIN_YEARS} "
+            f"(recordings are evidence and are kept {MIN_YEARS} years); got {years}"
+        )
     return years
 
 

@@ -46,28 +46,64 @@ class Read:
     decision: Decision
 
 
-def decide(session: Session, settings: Settings, who: Requester, call: Call,
-           recording: Recording, now: dt.datetime) -> Decision:
+def decide(
+    session: Session,
+    settings: Settings,
+    who: Requester,
+    call: Call,
+    recording: Recording,
+    now: dt.datetime,
+) -> Decision:
     """May this person read the transcript of the call's recording now?"""
-    return replay.decide_call(session, call, recording.id, who.listener(), who.user_id,
-                              unit_of(session, who), now, settings.operator_replay_days,
-                              replay_rules.TRANSCRIPT)
+    return replay.decide_call(
+        session,
+        call,
+        recording.id,
+        who.listener(),
+        who.user_id,
+        unit_of(session, who),
+        now,
+        settings.operator_replay_days,
+        replay_rules.TRANSCRIPT,
+    )
 
 
-def record(sessions: sessionmaker[Session], who: Requester, place: str, reads: Sequence[Read],
-           now: dt.datetime) -> None:
+def record(
+    sessions: sessionmaker[Session],
+    who: Requester,
+    place: str,
+    reads: Sequence[Read],
+    now: dt.datetime,
+) -> None:
     """Write the reads (and refusals) to the access log, in one transaction."""
     if not reads:
         return
     with transaction(sessions) as session:
-        access.log_many(session, [who.attempt(
-            access.TRANSCRIPT, access.ALLOWED if r.decision.allowed else access.DENIED,
-            r.recording_id, r.decision.case_id, r.decision.reason, place) for r in reads], now)
+        access.log_many(
+            session,
+            [
+                who.attempt(
+                    access.TRANSCRIPT,
+                    access.ALLOWED if r.decision.allowed else access.DENIED,
+                    r.recording_id,
+                    r.decision.case_id,
+                    r.decision.reason,
+                    place,
+                )
+                for r in reads
+            ],
+            now,
+        )
 
 
-def read_call_transcript(sessions: sessionmaker[Session], settings: Settings, who: Requester,
-                         call_id: str, place: str, now: dt.datetime
-                         ) -> transcripts.CallTranscriptView:
+def read_call_transcript(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    who: Requester,
+    call_id: str,
+    place: str,
+    now: dt.datetime,
+) -> transcripts.CallTranscriptView:
     """The call's transcript (whatever exists so far) if this person may read it; logged,
     shown or refused. A call without a recording has nothing to read and nothing to log.
     Raises NotFound or Denied."""
@@ -85,8 +121,9 @@ def read_call_transcript(sessions: sessionmaker[Session], settings: Settings, wh
             raise NotFound("来电不存在", "call not found")
         recording = lookup.of_call(session, call.id)
         decision = decide(session, settings, who, call, recording, now) if recording else None
-        found = transcripts.for_call(session, call.id) \
-            if decision is None or decision.allowed else None
+        found = (
+            transcripts.for_call(session, call.id) if decision is None or decision.allowed else None
+        )
     if recording is None or decision is None:
         assert found is not None
         return found
@@ -96,9 +133,14 @@ def read_call_transcript(sessions: sessionmaker[Session], settings: Settings, wh
     return found
 
 
-def case_transcripts(session: Session, sessions: sessionmaker[Session], settings: Settings,
-                     who: Requester, recordings: Sequence[Recording], now: dt.datetime
-                     ) -> dict[str, TranscriptRecord]:
+def case_transcripts(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    who: Requester,
+    recordings: Sequence[Recording],
+    now: dt.datetime,
+) -> dict[str, TranscriptRecord]:
     """The transcripts of a case's recordings this person may read, each shown logged (the
     调听与证据 page, once a reason is in force)."""
     shown: dict[str, TranscriptRecord] = {}
@@ -116,17 +158,28 @@ def case_transcripts(session: Session, sessions: sessionmaker[Session], settings
     return shown
 
 
-def call_context_for(session: Session, sessions: sessionmaker[Session], settings: Settings,
-                     who: Requester, call: Call, place: str, now: dt.datetime,
-                     ) -> tuple[call_context.CallContext, Decision | None]:
+def call_context_for(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    who: Requester,
+    call: Call,
+    place: str,
+    now: dt.datetime,
+) -> tuple[call_context.CallContext, Decision | None]:
     """The call's registration context (the page's form and the JSON route's), with what
     comes from its transcript only for those who may read it; shown or refused, the read is
     logged at ``place``. The decision is None for a call without a recording."""
     recording = lookup.of_call(session, call.id)
     decision = decide(session, settings, who, call, recording, now) if recording else None
-    context = call_context.build(session, call, ZoneInfo(settings.timezone), now,
-                                 settings.similar_case_days,
-                                 readable=decision is None or decision.allowed)
+    context = call_context.build(
+        session,
+        call,
+        ZoneInfo(settings.timezone),
+        now,
+        settings.similar_case_days,
+        readable=decision is None or decision.allowed,
+    )
     if recording is not None and decision is not None:
         record(sessions, who, place, [Read(recording.id, decision)], now)
     return context, decision
@@ -144,9 +197,15 @@ class Summaries:
     playable: set[str] = field(default_factory=set)
 
 
-def summaries(session: Session, sessions: sessionmaker[Session], settings: Settings,
-              who: Requester, calls: Sequence[Call], place: str, now: dt.datetime
-              ) -> Summaries:
+def summaries(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    who: Requester,
+    calls: Sequence[Call],
+    place: str,
+    now: dt.datetime,
+) -> Summaries:
     """Each listed call's transcript summary where the viewer may read it (each shown text
     logged), a job's state for the others still waiting."""
     result = Summaries(recordings=lookup.of_calls(session, [c.id for c in calls]))

@@ -51,29 +51,48 @@ def call_flow_config(settings: Settings) -> CallFlowConfig:
     )
 
 
-def recording_ingest(sessions: sessionmaker[Session], recordings_dir: Path,
-                     clock: Callable[[], dt.datetime]) -> RecordingIngest:
+def recording_ingest(
+    sessions: sessionmaker[Session], recordings_dir: Path, clock: Callable[[], dt.datetime]
+) -> RecordingIngest:
     """The store's ingest as this process runs it: the case registered from the call is
     linked to its recording (dispatch), and a stored recording is queued for transcription
     (asr)."""
-    return RecordingIngest(sessions, recordings_dir, clock, link_case=link_recording,
-                           on_stored=jobs.enqueue)
+    return RecordingIngest(
+        sessions, recordings_dir, clock, link_case=link_recording, on_stored=jobs.enqueue
+    )
 
 
-def build_tracker(sessions: sessionmaker[Session], paths: TrackerPaths, recordings_dir: Path,
-                  clock: Callable[[], dt.datetime], ingest_timeout: float) -> CallTracker:
+def build_tracker(
+    sessions: sessionmaker[Session],
+    paths: TrackerPaths,
+    recordings_dir: Path,
+    clock: Callable[[], dt.datetime],
+    ingest_timeout: float,
+) -> CallTracker:
     """The call tracker, handing finished calls' recordings to :func:`recording_ingest`."""
-    return CallTracker(sessions, paths, clock=clock, ingest_timeout=ingest_timeout,
-                       recordings=recording_ingest(sessions, recordings_dir, clock))
+    return CallTracker(
+        sessions,
+        paths,
+        clock=clock,
+        ingest_timeout=ingest_timeout,
+        recordings=recording_ingest(sessions, recordings_dir, clock),
+    )
 
 
-def tracker_for(settings: Settings, sessions: sessionmaker[Session], cdr_csv: Path,
-                clock: Callable[[], dt.datetime] = utc_now) -> CallTracker:
+def tracker_for(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cdr_csv: Path,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> CallTracker:
     """The tracker of this process, from its settings (``cdr_csv``: Asterisk's CDR file)."""
     return build_tracker(
         sessions,
         TrackerPaths(settings.spool_dir, cdr_csv, dv.CONTEXT_CALLERS, settings.hotline_number),
-        settings.recordings_dir, clock, settings.recording_ingest_timeout_seconds)
+        settings.recordings_dir,
+        clock,
+        settings.recording_ingest_timeout_seconds,
+    )
 
 
 async def run(settings: Settings, modules_dir: str) -> None:

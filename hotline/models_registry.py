@@ -11,5 +11,14 @@ from recordings import models as recording_models
 
 metadata = Base.metadata
 
-__all__ = ["account_models", "asr_models", "custody_models", "dispatch_models", "handling_models",
-           "ivr_models", "metadata", "recording_models", "survey_models"]
+__all__ = [
+    "account_models",
+    "asr_models",
+    "custody_models",
+    "dispatch_models",
+    "handling_models",
+    "ivr_models",
+    "metadata",
+    "recording_models",
+    "survey_models",
+]

@@ -49,8 +49,9 @@ def start_service(settings: Settings, name: str) -> int:
         return running
     stop_leftovers(settings, name)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(settings.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                     0o600)
+    log_fd = os.open(
+        settings.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+    )
     env = {**os.environ, **settings.to_env()}
     try:
         # A detached service: its own session, no Popen object left to reap it.
@@ -97,9 +98,12 @@ def leftovers(settings: Settings, name: str) -> list[int]:
     if pids.alive(group):
         return []
     data_dir = str(settings.data_dir)
-    return [pid for pid in pids.group_members(group)
-            if f"serve {name}" in " ".join(pids.command_line(pid))
-            and pids.environment(pid).get("HOTLINE_DATA_DIR") == data_dir]
+    return [
+        pid
+        for pid in pids.group_members(group)
+        if f"serve {name}" in " ".join(pids.command_line(pid))
+        and pids.environment(pid).get("HOTLINE_DATA_DIR") == data_dir
+    ]
 
 
 def stop_leftovers(settings: Settings, name: str, timeout: float = 20) -> None:
@@ -108,8 +112,11 @@ def stop_leftovers(settings: Settings, name: str, timeout: float = 20) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     try:
-        wait_for(lambda: not any(pids.alive(pid) for pid in found), timeout,
-                 f"what is left of {name} to stop")
+        wait_for(
+            lambda: not any(pids.alive(pid) for pid in found),
+            timeout,
+            f"what is left of {name} to stop",
+        )
     except TimeoutError:
         for pid in found:
             with contextlib.suppress(ProcessLookupError):
@@ -169,36 +176,55 @@ def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStat
     else:
         dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
         pid = asterisk_process.read_pid(dirs)
-        parts.append(PartStatus("asterisk", pid is not None,
-                                f"pid {pid}, {install.version}" if pid else "stopped"))
+        parts.append(
+            PartStatus(
+                "asterisk", pid is not None, f"pid {pid}, {install.version}" if pid else "stopped"
+            )
+        )
     ivr_pid = service_pid(settings, "ivr")
     ivr = ivr_status(settings) if ivr_pid else {}
     ivr_ok = bool(ivr.get("ami")) and bool(ivr.get("agi"))
-    parts.append(PartStatus(
-        "ivr", ivr_pid is not None and ivr_ok,
-        f"pid {ivr_pid}, AMI {'connected' if ivr.get('ami') else 'disconnected'}, "
-        f"FastAGI {'listening' if ivr.get('agi') else 'down'} on port {settings.agi_port}"
-        if ivr_pid else "stopped",
-    ))
+    parts.append(
+        PartStatus(
+            "ivr",
+            ivr_pid is not None and ivr_ok,
+            f"pid {ivr_pid}, AMI {'connected' if ivr.get('ami') else 'disconnected'}, "
+            f"FastAGI {'listening' if ivr.get('agi') else 'down'} on port {settings.agi_port}"
+            if ivr_pid
+            else "stopped",
+        )
+    )
     asr_pid = service_pid(settings, "asr")
     workers = asr_workers(settings) if asr_pid else []
     orphans = {} if asr_pid else strays.workers(settings)
-    parts.append(PartStatus(
-        "asr", asr_pid is not None and bool(workers),
-        f"pid {asr_pid}, {len(workers)} workers "
-        f"({', '.join(sorted({str(w['state']) for w in workers})) or 'starting'})"
-        if asr_pid else "stopped" + (
-            f", {len(orphans)} workers left running without a pool (pids "
-            f"{', '.join(str(pid) for pid in orphans.values())}): 'hotline up' or "
-            "'hotline down' stops them" if orphans else ""),
-    ))
+    parts.append(
+        PartStatus(
+            "asr",
+            asr_pid is not None and bool(workers),
+            f"pid {asr_pid}, {len(workers)} workers "
+            f"({', '.join(sorted({str(w['state']) for w in workers})) or 'starting'})"
+            if asr_pid
+            else "stopped"
+            + (
+                f", {len(orphans)} workers left running without a pool (pids "
+                f"{', '.join(str(pid) for pid in orphans.values())}): 'hotline up' or "
+                "'hotline down' stops them"
+                if orphans
+                else ""
+            ),
+        )
+    )
     api_pid = service_pid(settings, "api")
     answers = api_pid is not None and api_answers(settings)
-    parts.append(PartStatus(
-        "api", answers,
-        f"pid {api_pid}, http://{settings.api_host}:{settings.api_port}/" if api_pid
-        else "stopped",
-    ))
+    parts.append(
+        PartStatus(
+            "api",
+            answers,
+            f"pid {api_pid}, http://{settings.api_host}:{settings.api_port}/"
+            if api_pid
+            else "stopped",
+        )
+    )
     return parts
 
 
@@ -216,8 +242,9 @@ def up(settings: Settings, install: AsteriskInstall, timeout: float = 60) -> lis
         for name in SERVICES:
             if service_pid(settings, name) is None:
                 log_path = settings.log_dir / f"{name}.log"
-                raise RuntimeError(f"the {name} service exited ({_whereabouts(settings, name)});"
-                                   f" see {log_path}")
+                raise RuntimeError(
+                    f"the {name} service exited ({_whereabouts(settings, name)}); see {log_path}"
+                )
         return parts if all(p.running for p in parts) else None
 
     return wait_for(all_up, timeout, "every part of the hotline to answer", 0.2)
@@ -231,8 +258,10 @@ def _whereabouts(settings: Settings, name: str) -> str:
     pid, started = found
     if not pids.alive(pid):
         return f"pid {pid} is gone"
-    return (f"pid {pid} started at {started}, now a process started at {pids.start_time(pid)}: "
-            f"{' '.join(pids.command_line(pid))[:100]}")
+    return (
+        f"pid {pid} started at {started}, now a process started at {pids.start_time(pid)}: "
+        f"{' '.join(pids.command_line(pid))[:100]}"
+    )
 
 
 def down(settings: Settings, install: AsteriskInstall | None) -> None:

@@ -31,8 +31,13 @@ def asterisk(settings: Settings) -> AsteriskInstall:
 def prepare(settings: Settings) -> AsteriskInstall:
     """Folders, secrets, database schema, Asterisk, its configuration and the prompts."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (settings.run_dir, settings.log_dir, settings.spool_dir,
-                   settings.recordings_dir, settings.sounds_dir):
+    for folder in (
+        settings.run_dir,
+        settings.log_dir,
+        settings.spool_dir,
+        settings.recordings_dir,
+        settings.sounds_dir,
+    ):
         folder.mkdir(parents=True, exist_ok=True)
     secrets = secrets_mod.load_or_create(settings.data_dir, settings.operators)
     migrate.upgrade(settings.effective_database_url)

@@ -51,8 +51,10 @@ def _call_started(message: Mapping[str, str], uniqueid: str, at: dt.datetime) ->
 
 
 def _is_hotline_call(message: Mapping[str, str], config: AdapterConfig) -> bool:
-    return (message.get("Context") == config.caller_context
-            and message.get("Exten") == config.hotline_number)
+    return (
+        message.get("Context") == config.caller_context
+        and message.get("Exten") == config.hotline_number
+    )
 
 
 def _duration(text: str | None) -> dt.timedelta:

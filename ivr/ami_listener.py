@@ -100,8 +100,11 @@ class AmiListener:
         now = self.clock()
         if not isinstance(replies, list):
             replies = [replies]
-        channels = [reply for reply in replies
-                    if reply.get("Event") == "CoreShowChannel" and reply.get("Uniqueid")]
+        channels = [
+            reply
+            for reply in replies
+            if reply.get("Event") == "CoreShowChannel" and reply.get("Uniqueid")
+        ]
         return channels, now
 
     async def live_uniqueids(self) -> set[str]:
@@ -123,7 +126,8 @@ class AmiListener:
 
     async def _variable(self, channel: str, name: str) -> str:
         reply = await self.manager.send_action(
-            {"Action": "Getvar", "Channel": channel, "Variable": name})
+            {"Action": "Getvar", "Channel": channel, "Variable": name}
+        )
         if isinstance(reply, list):
             reply = reply[0] if reply else {}
         if reply.get("Response") != "Success":

@@ -14,8 +14,15 @@ from ivr import dialplan_variables as dv
 
 TEMPLATE_DIR = PROJECT_ROOT / "asterisk_conf"
 # Files Asterisk's core reads at start-up; the hotline uses their built-in defaults.
-EMPTY_CONFIGS = ("acl.conf", "ccss.conf", "cel.conf", "features.conf", "indications.conf",
-                 "pjproject.conf", "udptl.conf")
+EMPTY_CONFIGS = (
+    "acl.conf",
+    "ccss.conf",
+    "cel.conf",
+    "features.conf",
+    "indications.conf",
+    "pjproject.conf",
+    "udptl.conf",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,15 @@ class AsteriskDirs:
         return self.log / "cdr-csv" / "Master.csv"
 
     def all_dirs(self) -> list[Path]:
-        return [self.etc, self.lib, self.lib / "agi-bin", self.spool, self.run, self.log,
-                self.cdr_csv.parent]
+        return [
+            self.etc,
+            self.lib,
+            self.lib / "agi-bin",
+            self.spool,
+            self.run,
+            self.log,
+            self.cdr_csv.parent,
+        ]
 
 
 def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str, str]:
@@ -73,8 +87,12 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
         "agi_route": dv.AGI_ROUTE,
         "failed_event": dv.EVENT_CALL_FAILED,
         "failure_variable": dv.FAILURE,
-        "contexts": {"callers": dv.CONTEXT_CALLERS, "operators": dv.CONTEXT_OPERATORS,
-                     "satisfaction": dv.CONTEXT_SATISFACTION, "outbound": dv.CONTEXT_OUTBOUND},
+        "contexts": {
+            "callers": dv.CONTEXT_CALLERS,
+            "operators": dv.CONTEXT_OPERATORS,
+            "satisfaction": dv.CONTEXT_SATISFACTION,
+            "outbound": dv.CONTEXT_OUTBOUND,
+        },
         "satisfaction_route": dv.AGI_ROUTE_SATISFACTION,
         "satisfaction_call_id": dv.SATISFACTION_CALL_ID,
         "outbound_endpoint": dv.ENDPOINT_OUTBOUND,

@@ -57,15 +57,18 @@ def _probe(root: Path) -> AsteriskInstall | None:
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     major = parse_major(result.stdout)
     if major is None or major < MIN_MAJOR:
-        log.warning("ignoring Asterisk at %s: %r (need %d or newer)", root, result.stdout,
-                    MIN_MAJOR)
+        log.warning(
+            "ignoring Asterisk at %s: %r (need %d or newer)", root, result.stdout, MIN_MAJOR
+        )
         return None
     return AsteriskInstall(root=root, version=result.stdout.strip(), modules_dir=_modules_dir(root))
 
 
 def _modules_dir(root: Path) -> str:
-    for candidate in [*sorted(root.glob("usr/lib/*/asterisk/modules")),
-                      root / "usr/lib/asterisk/modules"]:
+    for candidate in [
+        *sorted(root.glob("usr/lib/*/asterisk/modules")),
+        root / "usr/lib/asterisk/modules",
+    ]:
         if (candidate / "chan_pjsip.so").exists():
             return "/" + str(candidate.relative_to(root))
     raise AsteriskInstallError(f"no Asterisk modules folder with chan_pjsip.so under {root}")
@@ -104,7 +107,12 @@ def provision(cache_dir: Path, suite: str, mirror: str) -> AsteriskInstall:
     staging.parent.mkdir(parents=True, exist_ok=True)
     log.info("bootstrapping Debian %s with Asterisk into %s", suite, root)
     cmd = [
-        "debootstrap", "--variant=minbase", "--include=asterisk", suite, str(staging), mirror,
+        "debootstrap",
+        "--variant=minbase",
+        "--include=asterisk",
+        suite,
+        str(staging),
+        mirror,
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -86,13 +86,19 @@ def start(install: AsteriskInstall, dirs: AsteriskDirs, data_dir: Path, timeout:
         folder.mkdir(parents=True, exist_ok=True)
     mount_data(install, data_dir)
     # A process that was just killed may hold its control socket for a moment longer.
-    wait_for(lambda: not control_socket_answers(dirs), 15,
-             "the previous Asterisk to release its control socket")
+    wait_for(
+        lambda: not control_socket_answers(dirs),
+        15,
+        "the previous Asterisk to release its control socket",
+    )
     # Runs as root without -U/-G: switching user drops the capabilities it needs.
     # Asterisk sets no umask of its own: recordings, CDR and logs are private to the service.
     result = subprocess.run(
-        install.command("-C", str(dirs.config_file)), capture_output=True, text=True,
-        check=False, umask=privacy.UMASK,
+        install.command("-C", str(dirs.config_file)),
+        capture_output=True,
+        text=True,
+        check=False,
+        umask=privacy.UMASK,
     )
     if result.returncode != 0:
         raise AsteriskProcessError(f"Asterisk did not start: {result.stderr.strip()}")

@@ -15,8 +15,11 @@ CALLBACK_OUTCOMES = {Outcome.ABANDONED, Outcome.FAILED}
 
 
 def needs_callback(state: CallState) -> bool:
-    return (state.outcome in CALLBACK_OUTCOMES and state.ended_at is not None
-            and state.answered_at is None)
+    return (
+        state.outcome in CALLBACK_OUTCOMES
+        and state.ended_at is not None
+        and state.answered_at is None
+    )
 
 
 def _fit(name: str, value: object) -> object:
@@ -101,8 +104,11 @@ def calls_awaiting_recording(session: Session) -> list[Call]:
     """Ended calls whose spool file has not been moved into the store yet."""
     return list(
         session.scalars(
-            select(Call).where(Call.ended_at.is_not(None), Call.spool_path.is_not(None),
-                               Call.recording_problem.is_(None))
+            select(Call).where(
+                Call.ended_at.is_not(None),
+                Call.spool_path.is_not(None),
+                Call.recording_problem.is_(None),
+            )
         )
     )
 
@@ -131,8 +137,9 @@ def pending_callbacks(session: Session) -> list[CallbackRequest]:
 
 def is_settled(call: Call) -> bool:
     """Over, and its recording stored (or found unusable): nothing more will change it."""
-    return call.ended_at is not None and (call.spool_path is None
-                                          or call.recording_problem is not None)
+    return call.ended_at is not None and (
+        call.spool_path is None or call.recording_problem is not None
+    )
 
 
 def latest_call_from(session: Session, caller: str, since: dt.datetime) -> Call | None:
@@ -148,15 +155,20 @@ def known_uniqueids(session: Session, uniqueids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(uniqueids), 500):
         chunk = uniqueids[start : start + 500]
-        found.update(session.scalars(select(Call.asterisk_uniqueid)
-                                     .where(Call.asterisk_uniqueid.in_(chunk))))
+        found.update(
+            session.scalars(select(Call.asterisk_uniqueid).where(Call.asterisk_uniqueid.in_(chunk)))
+        )
     return found
 
 
 def announce(session: Session, uniqueid: str, phone: str, kind: str, at: dt.datetime) -> None:
     """Record that a call rings at (or was answered by) an operator's phone, once per kind."""
-    seen = session.scalar(select(ConsoleEvent.id).where(
-        ConsoleEvent.call_uniqueid == uniqueid, ConsoleEvent.phone == phone,
-        ConsoleEvent.kind == kind))
+    seen = session.scalar(
+        select(ConsoleEvent.id).where(
+            ConsoleEvent.call_uniqueid == uniqueid,
+            ConsoleEvent.phone == phone,
+            ConsoleEvent.kind == kind,
+        )
+    )
     if seen is None:
         session.add(ConsoleEvent(at=at, phone=phone, kind=kind, call_uniqueid=uniqueid))

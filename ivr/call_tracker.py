@@ -137,8 +137,9 @@ class CallTracker:
             try:
                 await async_wait_for(closed, self.ingest_timeout, f"{marker.name}", 0.05)
             except TimeoutError:
-                log.warning("call %s: recording not closed in time; storing it as it is",
-                            state.uniqueid)
+                log.warning(
+                    "call %s: recording not closed in time; storing it as it is", state.uniqueid
+                )
         await asyncio.to_thread(self.store_recording, state.uniqueid)
 
     def store_recording(self, uniqueid: str) -> None:
@@ -215,19 +216,23 @@ class CallTracker:
                 if record is not None:
                     # Its true end; and if the dialplan failed it, why (the CDR userfield).
                     events: list[ev.CallEvent] = [
-                        ev.CallHungUp(call.asterisk_uniqueid, record.end, 16,
-                                      "reconciled from CDR")]
+                        ev.CallHungUp(call.asterisk_uniqueid, record.end, 16, "reconciled from CDR")
+                    ]
                     if record.failure:
-                        events.insert(0, ev.FailureFound(call.asterisk_uniqueid, record.end,
-                                                         record.failure))
+                        events.insert(
+                            0, ev.FailureFound(call.asterisk_uniqueid, record.end, record.failure)
+                        )
                     final = reduce(apply, events, state)
                 else:
-                    final = apply(state, ev.CallFailed(call.asterisk_uniqueid,
-                                                       self._lost_time(state), LOST_REASON))
+                    final = apply(
+                        state,
+                        ev.CallFailed(call.asterisk_uniqueid, self._lost_time(state), LOST_REASON),
+                    )
                 call_store.save_state(session, final)
                 closed.append(final)
-                log.warning("call %s closed by reconciliation as %s", call.asterisk_uniqueid,
-                            final.outcome)
+                log.warning(
+                    "call %s closed by reconciliation as %s", call.asterisk_uniqueid, final.outcome
+                )
         return closed
 
     def _lost_time(self, state: CallState) -> dt.datetime:
@@ -258,11 +263,13 @@ class CallTracker:
             if uniqueid in known_ids:
                 if self.recordings.claim(uniqueid, path):
                     self.store_recording(uniqueid)
-                    log.warning("call %s: recording %s begun before the ivr noted it, stored",
-                                uniqueid, path)
+                    log.warning(
+                        "call %s: recording %s begun before the ivr noted it, stored",
+                        uniqueid,
+                        path,
+                    )
                 else:
-                    log.error("spool file %s belongs to a call that already has a recording",
-                              path)
+                    log.error("spool file %s belongs to a call that already has a recording", path)
                 continue
             mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
             state = _rebuilt(uniqueid, records.get(uniqueid), ORPHAN_REASON, mtime, str(path))
@@ -274,8 +281,10 @@ class CallTracker:
     def _adopt_unseen_cdr(self, live: set[str], records: dict[str, cdr.CdrRecord]) -> None:
         """Hotline calls that began and ended while the listener was away: CDR only."""
         candidates = [
-            r for r in records.values()
-            if r.dcontext == self.paths.caller_context and r.dst == self.paths.hotline_number
+            r
+            for r in records.values()
+            if r.dcontext == self.paths.caller_context
+            and r.dst == self.paths.hotline_number
             and r.uniqueid not in live
         ]
         if not candidates:
@@ -285,12 +294,15 @@ class CallTracker:
             for record in candidates:
                 if record.uniqueid in known:
                     continue
-                reason = (CDR_FAILURE_REASON.format(reason=record.failure) if record.failure
-                          else UNSEEN_REASON.format(app=record.lastapp or "none"))
-                call_store.save_state(session, _rebuilt(record.uniqueid, record, reason,
-                                                        record.end, None))
-                log.warning("call %s known only from the CDR: recorded as failed",
-                            record.uniqueid)
+                reason = (
+                    CDR_FAILURE_REASON.format(reason=record.failure)
+                    if record.failure
+                    else UNSEEN_REASON.format(app=record.lastapp or "none")
+                )
+                call_store.save_state(
+                    session, _rebuilt(record.uniqueid, record, reason, record.end, None)
+                )
+                log.warning("call %s known only from the CDR: recorded as failed", record.uniqueid)
 
 
 def _rebuilt(

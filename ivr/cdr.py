@@ -58,9 +58,16 @@ def parse_rows(rows: Iterable[list[str]]) -> Iterator[CdrRecord]:
         if start is None or end is None:
             continue
         yield CdrRecord(
-            src=fields.clean(row[1], fields.NUMBER), dst=row[2], dcontext=row[3],
-            clid=fields.clean(row[4], fields.NAME), channel=fields.clean(row[5], fields.CHANNEL),
-            lastapp=row[7], start=start, answer=answer, end=end, disposition=row[14],
+            src=fields.clean(row[1], fields.NUMBER),
+            dst=row[2],
+            dcontext=row[3],
+            clid=fields.clean(row[4], fields.NAME),
+            channel=fields.clean(row[5], fields.CHANNEL),
+            lastapp=row[7],
+            start=start,
+            answer=answer,
+            end=end,
+            disposition=row[14],
             uniqueid=row[16],
             userfield=fields.clean(row[17], fields.REASON) if len(row) > 17 else "",
         )

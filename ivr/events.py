@@ -75,4 +75,3 @@ class FailureFound(CallEvent):
 class CallHungUp(CallEvent):
     cause: int
     cause_text: str
-

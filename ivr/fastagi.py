@@ -75,16 +75,23 @@ class FastAgiApplication(Application):  # type: ignore[misc]
         try:
             headers = await read_headers(reader, self.default_encoding)
             if headers is None:
-                log.warning("FastAGI client %r closed or stalled before its headers ended",
-                            writer.get_extra_info("peername"))
+                log.warning(
+                    "FastAGI client %r closed or stalled before its headers ended",
+                    writer.get_extra_info("peername"),
+                )
                 return
             script = headers.get("agi_network_script", "")
             route = self._route.get(script)
             if route is None:
                 log.error("no FastAGI route for %r", script)
                 return
-            request = Request(app=self, headers=headers, reader=reader, writer=writer,
-                              encoding=self.default_encoding)
+            request = Request(
+                app=self,
+                headers=headers,
+                reader=reader,
+                writer=writer,
+                encoding=self.default_encoding,
+            )
             try:
                 await route(request)
             except Exception:

@@ -60,8 +60,9 @@ class ConsoleEvent(Base):
     __tablename__ = "console_events"
     __table_args__ = (UniqueConstraint("call_uniqueid", "phone", "kind"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     phone: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))

@@ -61,7 +61,11 @@ def _synthesise(texts: Mapping[str, str], workdir: Path) -> dict[str, Path]:
     for name, text in texts.items():
         result = subprocess.run(
             [sys.executable, "-m", "ivr.tts", VOICE, str(SPEECH_RATE), str(raw[name])],
-            input=text, capture_output=True, text=True, timeout=120, check=False,
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode != 0 or not raw[name].exists() or raw[name].stat().st_size <= 44:
             detail = (result.stderr.strip().splitlines() or ["no audio written"])[-1]
@@ -97,8 +101,20 @@ def _convert(raw: Path, target: Path) -> None:
     os.close(fd)
     staged = Path(name)
     try:
-        _sox(str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-             "-e", "signed-integer", str(staged), "norm", "-3")
+        _sox(
+            str(raw),
+            "-r",
+            str(SAMPLE_RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(staged),
+            "norm",
+            "-3",
+        )
         staged.replace(target)
     finally:
         staged.unlink(missing_ok=True)
@@ -116,8 +132,22 @@ def synthesise_prompt(text: str, target: Path) -> None:
 def _ensure_beep(sounds_dir: Path) -> None:
     beep = prompt_path(sounds_dir, dv.BEEP)
     if not beep.exists():
-        _sox("-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(beep),
-             "synth", "0.4", "sine", "1000", "vol", "0.5")
+        _sox(
+            "-n",
+            "-r",
+            str(SAMPLE_RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(beep),
+            "synth",
+            "0.4",
+            "sine",
+            "1000",
+            "vol",
+            "0.5",
+        )
 
 
 def _ensure_hold_music(sounds_dir: Path, regenerate: bool) -> None:

@@ -60,8 +60,19 @@ def _ipv4_checksum(header: bytes) -> int:
 def _udp_frame(payload: bytes) -> bytes:
     """Ethernet + IPv4 + UDP around an RTP packet; SIPp rewrites addresses and ports."""
     udp = struct.pack(">HHHH", 40000, 10000, 8 + len(payload), 0) + payload
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                     bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
+    ip = struct.pack(
+        ">BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(udp),
+        0,
+        0,
+        64,
+        17,
+        0,
+        bytes([127, 0, 0, 1]),
+        bytes([127, 0, 0, 1]),
+    )
     ip = ip[:10] + struct.pack(">H", _ipv4_checksum(ip)) + ip[12:]
     return b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + udp
 
@@ -79,8 +90,14 @@ def dtmf_packets(key: str, index: int, press_ms: int = 160) -> list[bytes]:
     for step in range(steps + 3):
         end = step >= steps
         duration = 8 * PACKET_MS * min(step + 1, steps)
-        header = struct.pack(">BBHII", 0x80, (0x80 if step == 0 else 0) | TELEPHONE_EVENT_PT,
-                             sequence + step, timestamp, SSRC)
+        header = struct.pack(
+            ">BBHII",
+            0x80,
+            (0x80 if step == 0 else 0) | TELEPHONE_EVENT_PT,
+            sequence + step,
+            timestamp,
+            SSRC,
+        )
         body = struct.pack(">BBH", event, (0x80 if end else 0) | 10, duration)
         packets.append(header + body)
     return packets
@@ -92,8 +109,12 @@ def dtmf_pcap(key: str, index: int, path: Path) -> Path:
     for number, packet in enumerate(dtmf_packets(key, index)):
         frame = _udp_frame(packet)
         micros = number * PACKET_MS * 1000
-        records.append(struct.pack("<IIII", 1_000_000 + micros // 1_000_000,
-                                   micros % 1_000_000, len(frame), len(frame)) + frame)
+        records.append(
+            struct.pack(
+                "<IIII", 1_000_000 + micros // 1_000_000, micros % 1_000_000, len(frame), len(frame)
+            )
+            + frame
+        )
     path.write_bytes(b"".join(records))
     return path
 
@@ -133,9 +154,12 @@ Content-Length: 0
 """
 
 
-
-def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (),
-                     ring_seconds: float = 0.5, pcap_dir: Path | None = None) -> str:
+def citizen_scenario(
+    behaviour: Behaviour,
+    keys: Sequence[tuple[float, str]] = (),
+    ring_seconds: float = 0.5,
+    pcap_dir: Path | None = None,
+) -> str:
     """The UAS scenario. ``keys``: (seconds after the previous step, key) — the first delay
     counts from the answer; the hotline hanging up at any point ends the call. The key
     captures are written into ``pcap_dir`` (a temporary folder the phone owns)."""
@@ -144,8 +168,10 @@ def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (
         return _HEADER.format(behaviour=behaviour.value) + _BUSY
     if behaviour is Behaviour.RING:
         return head + CANCELLED
-    steps = [f'  <pause milliseconds="{max(int(ring_seconds * 1000), 1)}"/>\n',
-             ANSWERED.format(sdp=_SDP)]
+    steps = [
+        f'  <pause milliseconds="{max(int(ring_seconds * 1000), 1)}"/>\n',
+        ANSWERED.format(sdp=_SDP),
+    ]
     for index, (delay, key) in enumerate(keys):
         if pcap_dir is None:
             raise DialError("key presses need a folder for their captures")
@@ -155,7 +181,8 @@ def citizen_scenario(behaviour: Behaviour, keys: Sequence[tuple[float, str]] = (
             f'ontimeout="key{index}"/>\n'
             '  <nop next="answer_bye"/>\n'
             f'  <label id="key{index}"/>\n'
-            f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+            f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+        )
     steps.append('  <recv request="BYE"/>\n')
     return head + "".join(steps) + '  <label id="answer_bye"/>\n' + BYE_OK
 
@@ -166,8 +193,14 @@ REQUEST_LINE = re.compile(r"^INVITE (sip:\S+) SIP/2\.0", re.MULTILINE)
 class CitizenPhone:
     """A phone on 127.0.0.1:``port`` that takes any number of calls the same way."""
 
-    def __init__(self, *, port: int, behaviour: Behaviour,
-                 keys: Sequence[tuple[float, str]] = (), ring_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        behaviour: Behaviour,
+        keys: Sequence[tuple[float, str]] = (),
+        ring_seconds: float = 0.5,
+    ) -> None:
         self.port = port
         self.behaviour = behaviour
         self.keys = list(keys)
@@ -183,8 +216,12 @@ class CitizenPhone:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -193,13 +230,32 @@ class CitizenPhone:
         scenario = tmp / "citizen.xml"
         scenario.write_text(
             citizen_scenario(self.behaviour, self.keys, self.ring_seconds, pcap_dir=tmp),
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         self._uas = subprocess.Popen(
-            [sipp, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-nostdin",
-             "-trace_msg", "-message_file", str(self.message_log),
-             "-trace_err", "-error_file", str(tmp / "errors.log")],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sipp,
+                "-sf",
+                str(scenario),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                str(free_media_port()),
+                "-nostdin",
+                "-trace_msg",
+                "-message_file",
+                str(self.message_log),
+                "-trace_err",
+                "-error_file",
+                str(tmp / "errors.log"),
+            ],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def invites(self) -> list[str]:

@@ -77,7 +77,9 @@ def to_ulaw(source: Path, target: Path) -> float:
     seconds = wav_duration(source)
     result = subprocess.run(
         ["sox", str(source), "-r", "8000", "-c", "1", "-e", "u-law", "-b", "8", str(target)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise DialError(f"{source}: could not convert the audio: {result.stderr.strip()}")
@@ -95,8 +97,14 @@ a=sendrecv
 """
 
 
-def caller_scenario(caller: str, caller_name: str, audio: Path, wait_ms: int,
-                    talk_ms: int, hear_port: int | None = None) -> str:
+def caller_scenario(
+    caller: str,
+    caller_name: str,
+    audio: Path,
+    wait_ms: int,
+    talk_ms: int,
+    hear_port: int | None = None,
+) -> str:
     """A UAC that speaks ``audio`` after ``wait_ms`` and hangs up ``talk_ms`` later, unless
     the hotline hangs up first. With ``hear_port``, the hotline's audio is sent there."""
     display = escape(caller_name.replace('"', ""))
@@ -210,20 +218,47 @@ def place_call(
         seconds = to_ulaw(audio, ulaw)
         scenario = Path(tmp) / "caller.xml"
         scenario.write_text(
-            caller_scenario(caller, caller_name, ulaw, int(wait_seconds * 1000),
-                            int((seconds + extra_seconds) * 1000), hear_port),
+            caller_scenario(
+                caller,
+                caller_name,
+                ulaw,
+                int(wait_seconds * 1000),
+                int((seconds + extra_seconds) * 1000),
+                hear_port,
+            ),
             encoding="utf-8",
         )
         cmd = [
-            sipp, f"{sip_host}:{sip_port}", "-sf", str(scenario), "-s", number,
-            "-i", "127.0.0.1", "-p", str(signal_port or free_udp_port()), "-mi", "127.0.0.1",
-            "-mp", str(media_port or free_media_port()), "-m", "1", "-l", "1", "-nostdin",
-            "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_err",
-            "-error_file", str(Path(tmp) / "errors.log"),
+            sipp,
+            f"{sip_host}:{sip_port}",
+            "-sf",
+            str(scenario),
+            "-s",
+            number,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(signal_port or free_udp_port()),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            str(media_port or free_media_port()),
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-nostdin",
+            "-timeout",
+            f"{int(timeout)}s",
+            "-timeout_error",
+            "-trace_err",
+            "-error_file",
+            str(Path(tmp) / "errors.log"),
         ]
         try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10,
-                                    cwd=tmp, check=False)
+            result = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout + 10, cwd=tmp, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             raise DialError(f"SIPp did not finish within {timeout:.0f}s") from exc
         errors = Path(tmp) / "errors.log"
@@ -258,8 +293,12 @@ class Earpiece:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def _receive(self) -> None:
@@ -414,16 +453,23 @@ Content-Length: 0
 </scenario>
 """
 
-_ANSWER = """<?xml version="1.0" encoding="UTF-8"?>
+_ANSWER = (
+    """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator answers">
   <recv request="INVITE" crlf="true"/>
-""" + RINGING + ANSWERED + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+"""
+    + RINGING
+    + ANSWERED
+    + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
   <recv request="BYE"/>
-""" + BYE_OK
+"""
+    + BYE_OK
+)
 
 # The operator speaks, then hangs up first (``{talk_ms}`` after the answer): the BYE goes
 # to the INVITE's Contact, From and To the other way round.
-_ANSWER_THEN_HANG_UP = """<?xml version="1.0" encoding="UTF-8"?>
+_ANSWER_THEN_HANG_UP = (
+    """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator answers, then hangs up">
   <recv request="INVITE" crlf="true">
     <action>
@@ -433,9 +479,15 @@ _ANSWER_THEN_HANG_UP = """<?xml version="1.0" encoding="UTF-8"?>
             assign_to="3"/>
     </action>
   </recv>
-""" + RINGING + ANSWERED + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+"""
+    + RINGING
+    + ANSWERED
+    + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
   <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
-""" + BYE_OK.replace("</scenario>", """  <nop next="end"/>
+"""
+    + BYE_OK.replace(
+        "</scenario>",
+        """  <nop next="end"/>
   <label id="hangup"/>
   <send retrans="500">
     <![CDATA[
@@ -453,12 +505,18 @@ Content-Length: 0
   </send>
   <recv response="200"/>
   <label id="end"/>
-</scenario>""")
+</scenario>""",
+    )
+)
 
-_RING_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
+_RING_ONLY = (
+    """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator rings, never answers">
   <recv request="INVITE" crlf="true"/>
-""" + RINGING + CANCELLED
+"""
+    + RINGING
+    + CANCELLED
+)
 
 
 class OperatorPhone:
@@ -492,8 +550,12 @@ class OperatorPhone:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -508,28 +570,61 @@ class OperatorPhone:
                 uas_xml = _ANSWER.format(sdp=_SDP, audio=ulaw)
             else:
                 uas_xml = _ANSWER_THEN_HANG_UP.format(
-                    sdp=_SDP, audio=ulaw, talk_ms=max(int(self.hang_up_after * 1000), 1))
+                    sdp=_SDP, audio=ulaw, talk_ms=max(int(self.hang_up_after * 1000), 1)
+                )
         else:
             uas_xml = _RING_ONLY
         (tmp / "uas.xml").write_text(uas_xml, encoding="utf-8")
         self._uas = subprocess.Popen(
-            [sipp, "-sf", str(tmp / "uas.xml"), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-nostdin"],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sipp,
+                "-sf",
+                str(tmp / "uas.xml"),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                str(free_media_port()),
+                "-nostdin",
+            ],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.register(self.expires)
 
     def register(self, expires: int) -> None:
         sipp = sipp_binary()
         tmp = Path(self._tmp.name)
-        xml = _REGISTER.format(user=self.name, password=self.password,
-                               contact_port=self.port, expires=expires)
+        xml = _REGISTER.format(
+            user=self.name, password=self.password, contact_port=self.port, expires=expires
+        )
         (tmp / "register.xml").write_text(xml, encoding="utf-8")
         result = subprocess.run(
-            [sipp, f"{self.sip_host}:{self.sip_port}", "-sf", str(tmp / "register.xml"),
-             "-i", "127.0.0.1", "-p", str(free_udp_port()), "-m", "1", "-nostdin",
-             "-timeout", "15s", "-timeout_error"],
-            cwd=tmp, capture_output=True, text=True, timeout=30, check=False,
+            [
+                sipp,
+                f"{self.sip_host}:{self.sip_port}",
+                "-sf",
+                str(tmp / "register.xml"),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_port()),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "15s",
+                "-timeout_error",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         if result.returncode != 0:
             raise DialError(f"operator {self.name} could not register: {result.stdout[-500:]}")
@@ -545,4 +640,3 @@ class OperatorPhone:
                 self._uas.kill()
                 self._uas.wait()
         self._tmp.cleanup()
-

@@ -23,8 +23,12 @@ def plain(value: Field) -> str | int | None:
 
 def entry_hash(prev_hash: str, fields: Mapping[str, Field]) -> str:
     """sha256 of ``prev_hash`` and the fields as canonical JSON (sorted keys, UTF-8)."""
-    body = json.dumps({key: plain(value) for key, value in fields.items()},
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps(
+        {key: plain(value) for key, value in fields.items()},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
@@ -51,8 +55,11 @@ def check(links: Iterable[Link], first_position: int = 1) -> list[Break]:
     expected_prev, expected_position = GENESIS, first_position
     for link in links:
         if link.position != expected_position:
-            breaks.append(Break(link.position, f"entries {expected_position}.."
-                                f"{link.position - 1} are missing"))
+            breaks.append(
+                Break(
+                    link.position, f"entries {expected_position}..{link.position - 1} are missing"
+                )
+            )
         if link.prev_hash != expected_prev:
             breaks.append(Break(link.position, "does not follow the entry before it"))
         if entry_hash(link.prev_hash, link.fields) != link.entry_hash:

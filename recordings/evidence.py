@@ -57,8 +57,10 @@ def sniff(head: bytes, path: Path) -> tuple[str, str] | None:
         try:
             with zipfile.ZipFile(path) as archive:
                 if "word/document.xml" in archive.namelist():
-                    return ("application/vnd.openxmlformats-officedocument."
-                            "wordprocessingml.document", "docx")
+                    return (
+                        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                        "docx",
+                    )
         except zipfile.BadZipFile:
             return None
         return None
@@ -84,8 +86,9 @@ def safe_filename(name: str) -> str:
     return base[:200] or "附件"
 
 
-def store(source: BinaryIO, filename: str, root: Path, now: dt.datetime,
-          max_bytes: int) -> StoredEvidence:
+def store(
+    source: BinaryIO, filename: str, root: Path, now: dt.datetime, max_bytes: int
+) -> StoredEvidence:
     """Copy an upload into the store, refusing it (and keeping nothing) if it is empty,
     too big or of a kind not allowed."""
     incoming = root / ".incoming"
@@ -98,8 +101,10 @@ def store(source: BinaryIO, filename: str, root: Path, now: dt.datetime,
             for block in iter(lambda: source.read(1 << 16), b""):
                 size += len(block)
                 if size > max_bytes:
-                    raise EvidenceRefused(f"文件过大：每个文件不能超过 {size_label(max_bytes)}",
-                                          f"file too large: the limit is {max_bytes} bytes")
+                    raise EvidenceRefused(
+                        f"文件过大：每个文件不能超过 {size_label(max_bytes)}",
+                        f"file too large: the limit is {max_bytes} bytes",
+                    )
                 digest.update(block)
                 out.write(block)
             out.flush()
@@ -109,16 +114,18 @@ def store(source: BinaryIO, filename: str, root: Path, now: dt.datetime,
         with open(temp, "rb") as check:
             kind = sniff(check.read(16), temp)
         if kind is None:
-            raise EvidenceRefused(f"文件类型不允许：仅接受 {ALLOWED_LABEL}",
-                                  "file type not allowed: pdf, jpg, png, tiff, wav, mp3, "
-                                  "docx or txt")
+            raise EvidenceRefused(
+                f"文件类型不允许：仅接受 {ALLOWED_LABEL}",
+                "file type not allowed: pdf, jpg, png, tiff, wav, mp3, docx or txt",
+            )
         evidence_id = uuid.uuid4().hex
         relative = f"{now.astimezone(dt.UTC):%Y/%m/%d}/{evidence_id}.{kind[1]}"
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(temp), target)
-        return StoredEvidence(evidence_id, relative, digest.hexdigest(), size, kind[0],
-                              safe_filename(filename))
+        return StoredEvidence(
+            evidence_id, relative, digest.hexdigest(), size, kind[0], safe_filename(filename)
+        )
     finally:
         temp.unlink(missing_ok=True)
 

@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 OnStored = Callable[[Session, Recording, dt.datetime], object]
 
 
-def attach(session: Session, call: Call, stored: store.StoredFile, now: dt.datetime, *,
-           link_case: links.CaseLinker, on_stored: OnStored) -> Recording:
+def attach(
+    session: Session,
+    call: Call,
+    stored: store.StoredFile,
+    now: dt.datetime,
+    *,
+    link_case: links.CaseLinker,
+    on_stored: OnStored,
+) -> Recording:
     """Link a stored file to its call (and to the case registered from it, if any), add it
     to the manifest and hand it to ``on_stored``, in the caller's transaction."""
     links.check(session, call, stored.id, stored.relative_path)
@@ -49,9 +56,21 @@ def attach(session: Session, call: Call, stored: store.StoredFile, now: dt.datet
     call.spool_path = None
     session.flush()
     case_id = link_case(session, call.id, recording.id)
-    manifest.append(session, manifest.STORED, manifest.Item(
-        manifest.RECORDING, stored.id, stored.relative_path, stored.sha256, stored.size_bytes,
-        call_id=call.id, case_id=case_id or ""), now, "ivr")
+    manifest.append(
+        session,
+        manifest.STORED,
+        manifest.Item(
+            manifest.RECORDING,
+            stored.id,
+            stored.relative_path,
+            stored.sha256,
+            stored.size_bytes,
+            call_id=call.id,
+            case_id=case_id or "",
+        ),
+        now,
+        "ivr",
+    )
     on_stored(session, recording, now)
     return recording
 
@@ -88,8 +107,14 @@ class RecordingIngest:
                     log.error("call %s: unusable recording %s: %s", uniqueid, spool, exc)
                     call.recording_problem = f"unusable recording: {exc}"
                     return None
-                attach(session, call, stored, self.clock(), link_case=self.link_case,
-                       on_stored=self.on_stored)
+                attach(
+                    session,
+                    call,
+                    stored,
+                    self.clock(),
+                    link_case=self.link_case,
+                    on_stored=self.on_stored,
+                )
         except Exception as exc:
             if stored is not None and spool is not None:
                 shutil.move(str(self.recordings_dir / stored.relative_path), spool)
@@ -111,8 +136,11 @@ class RecordingIngest:
         False when the call is unknown or already has its recording."""
         with transaction(self.sessions) as session:
             call = _call(session, uniqueid)
-            if (call is None or call.spool_path is not None
-                    or lookup.of_call(session, call.id) is not None):
+            if (
+                call is None
+                or call.spool_path is not None
+                or lookup.of_call(session, call.id) is not None
+            ):
                 return False
             call.spool_path = str(spool_file)
             return True

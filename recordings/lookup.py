@@ -45,6 +45,8 @@ def of_calls(session: Session, call_ids: Collection[str]) -> dict[str, Recording
     found: dict[str, Recording] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        found.update((r.call_id, r) for r in session.scalars(
-            select(Recording).where(Recording.call_id.in_(chunk))))
+        found.update(
+            (r.call_id, r)
+            for r in session.scalars(select(Recording).where(Recording.call_id.in_(chunk)))
+        )
     return found

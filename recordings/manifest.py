@@ -35,22 +35,41 @@ def data_path(kind: str, path: str) -> str:
 
 
 def fields(entry: ManifestEntry) -> dict[str, chain.Field]:
-    return {"seq": entry.seq, "at": entry.at, "action": entry.action, "kind": entry.kind,
-            "object_id": entry.object_id, "path": entry.path, "sha256": entry.sha256,
-            "size_bytes": entry.size_bytes, "call_id": entry.call_id,
-            "case_id": entry.case_id, "actor": entry.actor}
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "action": entry.action,
+        "kind": entry.kind,
+        "object_id": entry.object_id,
+        "path": entry.path,
+        "sha256": entry.sha256,
+        "size_bytes": entry.size_bytes,
+        "call_id": entry.call_id,
+        "case_id": entry.case_id,
+        "actor": entry.actor,
+    }
 
 
-def append(session: Session, action: str, item: Item, now: dt.datetime,
-           actor: str = "") -> ManifestEntry:
+def append(
+    session: Session, action: str, item: Item, now: dt.datetime, actor: str = ""
+) -> ManifestEntry:
     """Add one entry after the current tail, inside the caller's transaction."""
     ledger.lock(session, "manifest")
     tail = session.scalar(select(ManifestEntry).order_by(ManifestEntry.seq.desc()).limit(1))
     entry = ManifestEntry(
-        seq=(tail.seq + 1) if tail else 1, at=now, action=action, kind=item.kind,
-        object_id=item.object_id, path=data_path(item.kind, item.path), sha256=item.sha256,
-        size_bytes=item.size_bytes, call_id=item.call_id, case_id=item.case_id, actor=actor,
-        prev_hash=tail.entry_hash if tail else chain.GENESIS)
+        seq=(tail.seq + 1) if tail else 1,
+        at=now,
+        action=action,
+        kind=item.kind,
+        object_id=item.object_id,
+        path=data_path(item.kind, item.path),
+        sha256=item.sha256,
+        size_bytes=item.size_bytes,
+        call_id=item.call_id,
+        case_id=item.case_id,
+        actor=actor,
+        prev_hash=tail.entry_hash if tail else chain.GENESIS,
+    )
     entry.entry_hash = chain.entry_hash(entry.prev_hash, fields(entry))
     session.add(entry)
     session.flush()
@@ -58,8 +77,12 @@ def append(session: Session, action: str, item: Item, now: dt.datetime,
 
 
 def entries(session: Session, after_seq: int = 0) -> Iterator[ManifestEntry]:
-    query = (select(ManifestEntry).where(ManifestEntry.seq > after_seq)
-             .order_by(ManifestEntry.seq).execution_options(yield_per=2000))
+    query = (
+        select(ManifestEntry)
+        .where(ManifestEntry.seq > after_seq)
+        .order_by(ManifestEntry.seq)
+        .execution_options(yield_per=2000)
+    )
     yield from session.scalars(query)
 
 
@@ -71,6 +94,10 @@ def links(rows: Iterator[ManifestEntry]) -> Iterator[chain.Link]:
 def of_objects(session: Session, object_ids: list[str]) -> list[ManifestEntry]:
     if not object_ids:
         return []
-    return list(session.scalars(select(ManifestEntry)
-                                .where(ManifestEntry.object_id.in_(object_ids))
-                                .order_by(ManifestEntry.seq)))
+    return list(
+        session.scalars(
+            select(ManifestEntry)
+            .where(ManifestEntry.object_id.in_(object_ids))
+            .order_by(ManifestEntry.seq)
+        )
+    )

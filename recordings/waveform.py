@@ -20,8 +20,7 @@ def peaks(path: Path, buckets: int = 800) -> Waveform:
     with wave.open(str(path), "rb") as handle:
         if handle.getsampwidth() != 2:
             raise ValueError("only 16-bit PCM recordings have a waveform")
-        channels, rate, frames = (handle.getnchannels(), handle.getframerate(),
-                                  handle.getnframes())
+        channels, rate, frames = (handle.getnchannels(), handle.getframerate(), handle.getnframes())
         per_bucket = max(1, -(-frames // buckets))
         result: list[list[float]] = [[] for _ in range(channels)]
         while True:

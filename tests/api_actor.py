@@ -12,8 +12,9 @@ from tests.builders import PASSWORD
 class Actor:
     def __init__(self, app: Any, username: str) -> None:
         self.client = TestClient(app, follow_redirects=False)
-        response = self.client.post("/api/session",
-                                    json={"username": username, "password": PASSWORD})
+        response = self.client.post(
+            "/api/session", json={"username": username, "password": PASSWORD}
+        )
         assert response.status_code == 200, response.text
         self.headers = {"X-CSRF-Token": response.json()["csrf_token"]}
 
@@ -27,8 +28,9 @@ class Actor:
         """The whole response of a GET, whatever its status."""
         return self.client.get(url, **kwargs)
 
-    def post(self, url: str, body: dict[str, Any] | None = None, status: int = 200,
-             **kwargs: Any) -> Any:
+    def post(
+        self, url: str, body: dict[str, Any] | None = None, status: int = 200, **kwargs: Any
+    ) -> Any:
         response = self.client.post(url, json=body, headers=self.headers, **kwargs)
         assert response.status_code == status, (url, response.status_code, response.text)
         return response.json() if response.content else None

@@ -19,8 +19,9 @@ def read_channels(path: Path) -> tuple[NDArray[np.float64], int]:
 
 
 def to_8k_mono(source: Path, target: Path) -> NDArray[np.float64]:
-    subprocess.run(["sox", str(source), "-r", "8000", "-c", "1", "-b", "16", str(target)],
-                   check=True)
+    subprocess.run(
+        ["sox", str(source), "-r", "8000", "-c", "1", "-b", "16", str(target)], check=True
+    )
     samples, _ = read_channels(target)
     return samples[:, 0]
 

@@ -37,10 +37,10 @@ def tone_wav(path: Path, seconds: float = 1.0, channels: int = 2) -> Path:
 def korean_speech(path: Path, repeat: int = 1, rate: int = 8000) -> Path:
     """The test sentence spoken ``repeat`` times by espeak-ng, 16-bit mono at ``rate``."""
     raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), " . ".join([SENTENCE] * repeat)],
-                   check=True)
-    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)],
-                   check=True)
+    subprocess.run(
+        ["espeak-ng", "-v", "ko", "-w", str(raw), " . ".join([SENTENCE] * repeat)], check=True
+    )
+    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)], check=True)
     raw.unlink()
     return path
 
@@ -48,10 +48,12 @@ def korean_speech(path: Path, repeat: int = 1, rate: int = 8000) -> Path:
 def stereo_call(path: Path, caller: Path, operator_delay_seconds: float) -> Path:
     """Caller speech on the left; the same speech on the right after a delay."""
     left, right = path.with_suffix(".l.wav"), path.with_suffix(".r.wav")
-    subprocess.run(["sox", str(caller), str(left), "pad", "0", str(operator_delay_seconds)],
-                   check=True)
-    subprocess.run(["sox", str(caller), str(right), "pad", str(operator_delay_seconds), "0"],
-                   check=True)
+    subprocess.run(
+        ["sox", str(caller), str(left), "pad", "0", str(operator_delay_seconds)], check=True
+    )
+    subprocess.run(
+        ["sox", str(caller), str(right), "pad", str(operator_delay_seconds), "0"], check=True
+    )
     subprocess.run(["sox", "-M", str(left), str(right), str(path)], check=True)
     left.unlink()
     right.unlink()
@@ -65,10 +67,15 @@ def recently() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
 
 
-def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
-                      audio: Path | None = None, caller_name: str = "",
-                      answered_after: float | None = None,
-                      started_at: dt.datetime = T0) -> tuple[str, str]:
+def add_recorded_call(
+    sessions: sessionmaker[Session],
+    data_dir: Path,
+    uid: str,
+    audio: Path | None = None,
+    caller_name: str = "",
+    answered_after: float | None = None,
+    started_at: dt.datetime = T0,
+) -> tuple[str, str]:
     """A finished call whose recording (a copy of ``audio``, else a tone) is in the store;
     (call id, recording id). ``answered_after``: seconds into the recording an operator
     answered (else the caller left a message). ``started_at``: the fixed ``T0`` for code
@@ -81,15 +88,21 @@ def add_recorded_call(sessions: sessionmaker[Session], data_dir: Path, uid: str,
         shutil.copyfile(audio, spool)
     t0 = started_at
     answered = t0 + dt.timedelta(seconds=answered_after) if answered_after is not None else None
-    state = CallState(uid, caller_number="13800138000", caller_name=caller_name, started_at=t0,
-                      notice_finished_at=t0, recording_started_at=t0, answered_at=answered,
-                      message_started_at=None if answered else t0,
-                      ended_at=t0 + dt.timedelta(seconds=30))
+    state = CallState(
+        uid,
+        caller_number="13800138000",
+        caller_name=caller_name,
+        started_at=t0,
+        notice_finished_at=t0,
+        recording_started_at=t0,
+        answered_at=answered,
+        message_started_at=None if answered else t0,
+        ended_at=t0 + dt.timedelta(seconds=30),
+    )
     with transaction(sessions) as session:
         call = call_store.save_state(session, state)
         stored = store.ingest(spool, data_dir / "recordings", t0, interleaved=False)
-        ingest.attach(session, call, stored, t0, link_case=link_recording,
-                      on_stored=jobs.enqueue)
+        ingest.attach(session, call, stored, t0, link_case=link_recording, on_stored=jobs.enqueue)
         return call.id, stored.id
 
 
@@ -101,8 +114,15 @@ def add_user(sessions: sessionmaker[Session], username: str, role: str, phone: s
     from accounts.models import Role
 
     with transaction(sessions) as session:
-        service.create_user(session, username, PASSWORD, Role(role), f"{username} 名",
-                            dt.datetime.now(dt.UTC), phone=phone)
+        service.create_user(
+            session,
+            username,
+            PASSWORD,
+            Role(role),
+            f"{username} 名",
+            dt.datetime.now(dt.UTC),
+            phone=phone,
+        )
 
 
 def drop_append_only_guards(sessions: sessionmaker[Session]) -> None:

@@ -47,18 +47,45 @@ def postgres_server() -> Iterator[str]:
     shutil.chown(root, "postgres")
     port = free_port()
     as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "hotline",
-                    "-A", "trust", "--no-sync"], check=True, capture_output=True)
     subprocess.run(
-        [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-         "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-        check=True, capture_output=True,
+        [
+            *as_postgres,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "hotline",
+            "-A",
+            "trust",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql://hotline@127.0.0.1:{port}"
     finally:
-        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                        "-w", "stop"], check=False, capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -101,8 +128,9 @@ def calendar_data_until_2026(monkeypatch: pytest.MonkeyPatch) -> None:
     tests of a year without one can use 2027 whichever later version is installed (a year's
     schedule is added once the State Council publishes it, late in the year before)."""
     covers = working_calendar.package_covers
-    monkeypatch.setattr(working_calendar, "package_covers",
-                        lambda year: year <= 2026 and covers(year))
+    monkeypatch.setattr(
+        working_calendar, "package_covers", lambda year: year <= 2026 and covers(year)
+    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

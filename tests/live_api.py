@@ -19,8 +19,11 @@ from core.waiting import wait_for
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
     """Serve ``create_app(settings)`` on ``settings.api_port``; yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
-                                           port=settings.api_port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.api_port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, name="live-api")
     thread.start()
     try:
@@ -44,8 +47,13 @@ class RawRequest:
         self.sock.close()
 
     def head(self, method: str, path: str, headers: dict[str, str]) -> None:
-        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1",
-                 *(f"{name}: {value}" for name, value in headers.items()), "", ""]
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            "Host: 127.0.0.1",
+            *(f"{name}: {value}" for name, value in headers.items()),
+            "",
+            "",
+        ]
         self.sock.sendall("\r\n".join(lines).encode("latin-1"))
 
     def send(self, data: bytes) -> bool:

@@ -31,8 +31,9 @@ def check_format(fmt: str) -> str:
     names = [name for _lit, name, _spec in _parts(fmt) if name is not None]
     unknown = set(names) - FIELDS
     if unknown:
-        raise NumberFormatError(f"case number format may only use {{date}} and {{seq}}, "
-                                f"not {sorted(unknown)}")
+        raise NumberFormatError(
+            f"case number format may only use {{date}} and {{seq}}, not {sorted(unknown)}"
+        )
     if names.count("seq") != 1:
         raise NumberFormatError("case number format needs exactly one {seq} field")
     try:

@@ -11,10 +11,23 @@ from dispatch.cases.lifecycle import Action, Status
 from dispatch.cases.models import Case, CaseEvent
 
 
-def add_event(session: Session, case: Case, actor: str, action: Action, now: dt.datetime,
-              note: str = "", from_status: Status | None = None) -> CaseEvent:
-    event = CaseEvent(case_id=case.id, at=now, actor=actor, action=action.value,
-                      from_status=from_status.value if from_status else "",
-                      to_status=case.status, note=note)
+def add_event(
+    session: Session,
+    case: Case,
+    actor: str,
+    action: Action,
+    now: dt.datetime,
+    note: str = "",
+    from_status: Status | None = None,
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        at=now,
+        actor=actor,
+        action=action.value,
+        from_status=from_status.value if from_status else "",
+        to_status=case.status,
+        note=note,
+    )
     session.add(event)
     return event

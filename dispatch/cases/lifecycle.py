@@ -108,13 +108,11 @@ ACTION_LABELS = {
 }
 
 # Before it reaches a unit: still the centre's to accept, merge or route.
-OPEN = frozenset({Status.REGISTERED, Status.ACCEPTED, Status.PENDING_APPROVAL,
-                  Status.APPROVED})
+OPEN = frozenset({Status.REGISTERED, Status.ACCEPTED, Status.PENDING_APPROVAL, Status.APPROVED})
 # With a unit: the handling clock runs and supervision watches.
 AT_UNIT = frozenset({Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS})
 # Not finished: everything before closing.
-UNFINISHED = OPEN | AT_UNIT | frozenset({Status.REPLIED, Status.REVIEWED,
-                                         Status.FEEDBACK_GIVEN})
+UNFINISHED = OPEN | AT_UNIT | frozenset({Status.REPLIED, Status.REVIEWED, Status.FEEDBACK_GIVEN})
 FINAL = frozenset({Status.CLOSED, Status.REJECTED, Status.MERGED, Status.WITHDRAWN})
 
 # (action, from) -> to. ``None`` as from: the action creates the case.
@@ -144,17 +142,32 @@ TRANSITIONS: dict[tuple[Action, Status | None], Status] = {
     **{(Action.MERGE, s): Status.MERGED for s in OPEN},
     **{(Action.WITHDRAW, s): Status.WITHDRAWN for s in OPEN | AT_UNIT},
     **{(Action.ATTACH, s): s for s in OPEN | AT_UNIT},
-    **{(action, s): s for s in (Status.SIGNED, Status.IN_PROGRESS)
-       for action in (Action.REQUEST_EXTENSION, Action.DECIDE_EXTENSION)},
-    **{(action, s): s for s in UNFINISHED
-       for action in (Action.REMIND, Action.YELLOW_CARD, Action.RED_CARD)},
+    **{
+        (action, s): s
+        for s in (Status.SIGNED, Status.IN_PROGRESS)
+        for action in (Action.REQUEST_EXTENSION, Action.DECIDE_EXTENSION)
+    },
+    **{
+        (action, s): s
+        for s in UNFINISHED
+        for action in (Action.REMIND, Action.YELLOW_CARD, Action.RED_CARD)
+    },
     **{(Action.SATISFACTION, s): s for s in (Status.FEEDBACK_GIVEN, Status.CLOSED)},
 }
 
 # Actions that must say why (the history's "why" is not optional for them).
-NEEDS_REASON = frozenset({Action.REJECT, Action.MERGE, Action.DENY_APPROVAL,
-                          Action.UNIT_RETURN, Action.RETURN_REPLY, Action.REOPEN,
-                          Action.WITHDRAW, Action.REQUEST_EXTENSION})
+NEEDS_REASON = frozenset(
+    {
+        Action.REJECT,
+        Action.MERGE,
+        Action.DENY_APPROVAL,
+        Action.UNIT_RETURN,
+        Action.RETURN_REPLY,
+        Action.REOPEN,
+        Action.WITHDRAW,
+        Action.REQUEST_EXTENSION,
+    }
+)
 
 
 class IllegalTransition(ValueError):

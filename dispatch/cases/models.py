@@ -70,9 +70,11 @@ class Case(Base):
     reopen_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     history: Mapped[list[CaseEvent]] = relationship(
-        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan")
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
     attachments: Mapped[list[Attachment]] = relationship(
-        back_populates="case", order_by="Attachment.created_at")
+        back_populates="case", order_by="Attachment.created_at"
+    )
 
 
 class CaseEvent(Base):

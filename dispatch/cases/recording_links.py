@@ -18,7 +18,8 @@ def link_recording(session: Session, call_id: str, recording_id: str) -> str | N
     if case is None:
         return None
     if case.recording_id not in (None, recording_id):
-        raise LinkError(f"case {case.number} of call {call_id} points at recording "
-                        f"{case.recording_id}")
+        raise LinkError(
+            f"case {case.number} of call {call_id} points at recording {case.recording_id}"
+        )
     case.recording_id = recording_id
     return case.id

@@ -24,8 +24,12 @@ class Channel(StrEnum):
 
 
 CHANNEL_LABELS = {
-    Channel.PHONE: "电话", Channel.WALK_IN: "来访", Channel.LETTER: "信函",
-    Channel.WEB: "网络", Channel.FAX: "传真", Channel.EMAIL: "邮件",
+    Channel.PHONE: "电话",
+    Channel.WALK_IN: "来访",
+    Channel.LETTER: "信函",
+    Channel.WEB: "网络",
+    Channel.FAX: "传真",
+    Channel.EMAIL: "邮件",
     Channel.TRANSFERRED: "上级转办",
 }
 
@@ -40,8 +44,12 @@ class CaseType(StrEnum):
 
 
 TYPE_LABELS = {
-    CaseType.CONSULTATION: "咨询", CaseType.HELP: "求助", CaseType.COMPLAINT: "投诉",
-    CaseType.REPORT: "举报", CaseType.SUGGESTION: "建议", CaseType.PRAISE: "表扬",
+    CaseType.CONSULTATION: "咨询",
+    CaseType.HELP: "求助",
+    CaseType.COMPLAINT: "投诉",
+    CaseType.REPORT: "举报",
+    CaseType.SUGGESTION: "建议",
+    CaseType.PRAISE: "表扬",
 }
 
 NEEDS_SUBJECT = frozenset({CaseType.COMPLAINT, CaseType.REPORT})
@@ -55,7 +63,9 @@ class Decision(StrEnum):
 
 
 DECISION_LABELS = {
-    Decision.PENDING: "稍后决定", Decision.ACCEPT: "受理", Decision.REJECT: "不予受理",
+    Decision.PENDING: "稍后决定",
+    Decision.ACCEPT: "受理",
+    Decision.REJECT: "不予受理",
     Decision.ON_SPOT: "即办（当场答复）",
 }
 
@@ -64,10 +74,20 @@ E = TypeVar("E", bound=StrEnum)
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 LIMITS = {
-    "complainant_name": 64, "complainant_phone": 32, "complainant_address": 256,
-    "complainant_org": 128, "subject_unit": 128, "subject_window": 128, "subject_person": 64,
-    "title": 100, "content": 5000, "request": 2000, "decision_reason": 1000, "refer_to": 128,
-    "reply_text": 3000, "transcript_text": 20000,
+    "complainant_name": 64,
+    "complainant_phone": 32,
+    "complainant_address": 256,
+    "complainant_org": 128,
+    "subject_unit": 128,
+    "subject_window": 128,
+    "subject_person": 64,
+    "title": 100,
+    "content": 5000,
+    "request": 2000,
+    "decision_reason": 1000,
+    "refer_to": 128,
+    "reply_text": 3000,
+    "transcript_text": 20000,
 }
 
 
@@ -112,8 +132,11 @@ class Invalid(ValueError):
 
 def clean_text(value: object) -> str:
     """Trimmed text without control characters (newlines and tabs stay)."""
-    text = "".join(ch for ch in str(value or "")
-                   if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"})
+    text = "".join(
+        ch
+        for ch in str(value or "")
+        if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"}
+    )
     return text.strip()
 
 
@@ -122,7 +145,7 @@ def normalise_phone(value: str) -> str:
     text = re.sub(r"[\s()（）]", "", text)
     for prefix in ("+86", "0086"):
         if text.startswith(prefix):
-            text = text[len(prefix):].lstrip("-")
+            text = text[len(prefix) :].lstrip("-")
             if not MOBILE.match(text.replace("-", "")) and not text.startswith("0"):
                 text = "0" + text  # +86 21 … is the landline 021 …
     if MOBILE.match(text.replace("-", "")):
@@ -186,56 +209,87 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
     if phone and not valid_phone(phone):
         errors["complainant_phone"] = FieldError(
             "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）",
-            "not a phone number: an 11-digit mobile or a landline with its area code")
+            "not a phone number: an 11-digit mobile or a landline with its area code",
+        )
     if not anonymous:
         if not text["complainant_name"]:
-            errors.setdefault("complainant_name", FieldError(
-                "请填写投诉人姓名，或勾选“匿名”", "a name is required unless anonymous"))
+            errors.setdefault(
+                "complainant_name",
+                FieldError("请填写投诉人姓名，或勾选“匿名”", "a name is required unless anonymous"),
+            )
         if not phone and not text["complainant_address"]:
-            errors.setdefault("complainant_phone", FieldError(
-                "请填写联系电话或地址，以便答复", "a phone number or an address is required"))
+            errors.setdefault(
+                "complainant_phone",
+                FieldError(
+                    "请填写联系电话或地址，以便答复", "a phone number or an address is required"
+                ),
+            )
     if not text["title"]:
         errors.setdefault("title", FieldError("请填写事项摘要", "a title is required"))
     if not text["content"]:
         errors.setdefault("content", FieldError("请填写反映内容", "the content is required"))
     if case_type in NEEDS_SUBJECT and not text["subject_unit"] and not text["subject_person"]:
-        errors.setdefault("subject_unit", FieldError(
-            "投诉、举报须写明被投诉对象（单位或人员）",
-            "a complaint or report needs the unit or person complained about"))
+        errors.setdefault(
+            "subject_unit",
+            FieldError(
+                "投诉、举报须写明被投诉对象（单位或人员）",
+                "a complaint or report needs the unit or person complained about",
+            ),
+        )
     if decision is Decision.REJECT:
         if not text["decision_reason"]:
-            errors.setdefault("decision_reason", FieldError(
-                "请填写不予受理的理由", "a reason is required"))
+            errors.setdefault(
+                "decision_reason", FieldError("请填写不予受理的理由", "a reason is required")
+            )
         if not text["refer_to"]:
-            errors.setdefault("refer_to", FieldError(
-                "请填写可以办理的机关或部门", "the body to turn to is required"))
+            errors.setdefault(
+                "refer_to",
+                FieldError("请填写可以办理的机关或部门", "the body to turn to is required"),
+            )
     knowledge_entry_id = clean_text(form.get("knowledge_entry_id", ""))
     if decision is Decision.ON_SPOT and not knowledge_entry_id and not text["reply_text"]:
-        errors.setdefault("reply_text", FieldError(
-            "即办须选择知识库条目或填写答复内容", "choose a knowledge entry or write the answer"))
+        errors.setdefault(
+            "reply_text",
+            FieldError(
+                "即办须选择知识库条目或填写答复内容", "choose a knowledge entry or write the answer"
+            ),
+        )
 
-    if errors or received_at is None or channel is None or case_type is None \
-            or decision is None:
+    if errors or received_at is None or channel is None or case_type is None or decision is None:
         raise Invalid(errors)
     confidential = _flag(form.get("confidential", "")) or case_type is CaseType.REPORT
     return Registration(
-        received_at=received_at, channel=channel, case_type=case_type,
+        received_at=received_at,
+        channel=channel,
+        case_type=case_type,
         complainant_name="" if anonymous else text["complainant_name"],
-        complainant_phone=phone, complainant_address=text["complainant_address"],
-        complainant_org=text["complainant_org"], anonymous=anonymous,
+        complainant_phone=phone,
+        complainant_address=text["complainant_address"],
+        complainant_org=text["complainant_org"],
+        anonymous=anonymous,
         confidential=confidential,
-        identity_consent=_flag(form.get("identity_consent", "")) and not confidential
+        identity_consent=_flag(form.get("identity_consent", ""))
+        and not confidential
         and not anonymous,
-        subject_unit=text["subject_unit"], subject_window=text["subject_window"],
-        subject_person=text["subject_person"], title=text["title"], content=text["content"],
-        request=text["request"], verified_with_caller=_flag(form.get("verified_with_caller")),
-        transcript_text=text["transcript_text"], decision=decision,
-        decision_reason=text["decision_reason"], refer_to=text["refer_to"],
-        reply_text=text["reply_text"], knowledge_entry_id=knowledge_entry_id,
+        subject_unit=text["subject_unit"],
+        subject_window=text["subject_window"],
+        subject_person=text["subject_person"],
+        title=text["title"],
+        content=text["content"],
+        request=text["request"],
+        verified_with_caller=_flag(form.get("verified_with_caller")),
+        transcript_text=text["transcript_text"],
+        decision=decision,
+        decision_reason=text["decision_reason"],
+        refer_to=text["refer_to"],
+        reply_text=text["reply_text"],
+        knowledge_entry_id=knowledge_entry_id,
     )
 
 
 def rejection_reply(reason: str, refer_to: str) -> str:
     """The text the operator reads out or sends when a case is not accepted (告知/引导)."""
-    return (f"您反映的事项经审查不属于本热线受理范围，理由是：{reason}。"
-            f"建议您向{refer_to}反映，由其依法处理。感谢您的来电。")
+    return (
+        f"您反映的事项经审查不属于本热线受理范围，理由是：{reason}。"
+        f"建议您向{refer_to}反映，由其依法处理。感谢您的来电。"
+    )

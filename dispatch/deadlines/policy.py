@@ -80,22 +80,25 @@ class Profile:
     acceptance_notice: Period | None = None  # written notice of acceptance, from receipt
     extension_max: Period | None = None  # 延期 at most, added to the due date
 
-    def handling_due(self, calendar: WorkingCalendar, accepted_on: dt.date,
-                     complex: bool = False) -> Deadline:
+    def handling_due(
+        self, calendar: WorkingCalendar, accepted_on: dt.date, complex: bool = False
+    ) -> Deadline:
         return (self.complex if complex else self.ordinary).after(accepted_on, calendar)
 
     def dispatch_due(self, calendar: WorkingCalendar, accepted_on: dt.date) -> Deadline | None:
         return _after(self.dispatch, accepted_on, calendar)
 
-    def return_allowed_until(self, calendar: WorkingCalendar,
-                             dispatched_on: dt.date) -> Deadline | None:
+    def return_allowed_until(
+        self, calendar: WorkingCalendar, dispatched_on: dt.date
+    ) -> Deadline | None:
         return _after(self.return_window, dispatched_on, calendar)
 
     def feedback_due(self, calendar: WorkingCalendar, replied_on: dt.date) -> Deadline | None:
         return _after(self.feedback, replied_on, calendar)
 
-    def acceptance_notice_due(self, calendar: WorkingCalendar,
-                              received_on: dt.date) -> Deadline | None:
+    def acceptance_notice_due(
+        self, calendar: WorkingCalendar, received_on: dt.date
+    ) -> Deadline | None:
         return _after(self.acceptance_notice, received_on, calendar)
 
     def extension_limit(self, calendar: WorkingCalendar, due: dt.date) -> Deadline | None:
@@ -104,8 +107,7 @@ class Profile:
 
     def reminder_on(self, calendar: WorkingCalendar, due: dt.date) -> Deadline | None:
         """The day to send the 催办 reminder for a case due on ``due``."""
-        return None if self.reminder_before is None else self.reminder_before.before(due,
-                                                                                    calendar)
+        return None if self.reminder_before is None else self.reminder_before.before(due, calendar)
 
     @staticmethod
     def yellow_card_on(due: dt.date) -> Deadline:
@@ -161,5 +163,6 @@ def profile_by_name(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise UnknownProfileError(f"unknown deadline profile {name!r}; known profiles: "
-                                  f"{', '.join(sorted(PROFILES))}") from None
+        raise UnknownProfileError(
+            f"unknown deadline profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}"
+        ) from None

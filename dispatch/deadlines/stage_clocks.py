@@ -51,35 +51,69 @@ class Rules:
 
 
 def active(session: Session, case_id: str, stage: Stage) -> CaseDeadline | None:
-    return session.scalar(select(CaseDeadline).where(
-        CaseDeadline.case_id == case_id, CaseDeadline.stage == stage.value,
-        CaseDeadline.cancelled.is_(False)).order_by(CaseDeadline.id.desc()).limit(1))
+    return session.scalar(
+        select(CaseDeadline)
+        .where(
+            CaseDeadline.case_id == case_id,
+            CaseDeadline.stage == stage.value,
+            CaseDeadline.cancelled.is_(False),
+        )
+        .order_by(CaseDeadline.id.desc())
+        .limit(1)
+    )
 
 
 def open_deadlines(session: Session, case_id: str) -> list[CaseDeadline]:
-    return list(session.scalars(select(CaseDeadline).where(
-        CaseDeadline.case_id == case_id, CaseDeadline.cancelled.is_(False),
-        CaseDeadline.met_at.is_(None)).order_by(CaseDeadline.due_on)))
+    return list(
+        session.scalars(
+            select(CaseDeadline)
+            .where(
+                CaseDeadline.case_id == case_id,
+                CaseDeadline.cancelled.is_(False),
+                CaseDeadline.met_at.is_(None),
+            )
+            .order_by(CaseDeadline.due_on)
+        )
+    )
 
 
 def all_deadlines(session: Session, case_id: str) -> list[CaseDeadline]:
-    return list(session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case_id)
-                                .order_by(CaseDeadline.id)))
+    return list(
+        session.scalars(
+            select(CaseDeadline).where(CaseDeadline.case_id == case_id).order_by(CaseDeadline.id)
+        )
+    )
 
 
-def start(session: Session, case_id: str, stage: Stage, started_on: dt.date,
-          due: Deadline | None, unit_id: str | None = None) -> CaseDeadline | None:
+def start(
+    session: Session,
+    case_id: str,
+    stage: Stage,
+    started_on: dt.date,
+    due: Deadline | None,
+    unit_id: str | None = None,
+) -> CaseDeadline | None:
     """Start a stage's clock (replacing any running one for the stage). ``None`` when the
     profile sets no limit for the stage."""
     cancel(session, case_id, stage)
     if due is None:
         return None
     if due.provisional:
-        log.warning("provisional %s deadline %s for case %s: no official holiday schedule "
-                    "for %s", stage, due.date, case_id,
-                    ", ".join(map(str, due.unknown_years)))
-    row = CaseDeadline(case_id=case_id, stage=stage.value, unit_id=unit_id,
-                       started_on=started_on, due_on=due.date, provisional=due.provisional)
+        log.warning(
+            "provisional %s deadline %s for case %s: no official holiday schedule for %s",
+            stage,
+            due.date,
+            case_id,
+            ", ".join(map(str, due.unknown_years)),
+        )
+    row = CaseDeadline(
+        case_id=case_id,
+        stage=stage.value,
+        unit_id=unit_id,
+        started_on=started_on,
+        due_on=due.date,
+        provisional=due.provisional,
+    )
     session.add(row)
     session.flush()
     return row
@@ -100,9 +134,11 @@ def reopen(session: Session, case_id: str, stage: Stage) -> None:
 
 def cancel(session: Session, case_id: str, stage: Stage | None = None) -> None:
     """Stop a stage's clock (or every clock) that no longer applies."""
-    query = select(CaseDeadline).where(CaseDeadline.case_id == case_id,
-                                       CaseDeadline.cancelled.is_(False),
-                                       CaseDeadline.met_at.is_(None))
+    query = select(CaseDeadline).where(
+        CaseDeadline.case_id == case_id,
+        CaseDeadline.cancelled.is_(False),
+        CaseDeadline.met_at.is_(None),
+    )
     if stage is not None:
         query = query.where(CaseDeadline.stage == stage.value)
     for row in session.scalars(query):
@@ -111,26 +147,46 @@ def cancel(session: Session, case_id: str, stage: Stage | None = None) -> None:
 
 def on_accepted(session: Session, case_id: str, rules: Rules, now: dt.datetime) -> None:
     today = rules.local_date(now)
-    start(session, case_id, Stage.DISPATCH, today,
-          rules.profile.dispatch_due(rules.calendar, today))
+    start(
+        session, case_id, Stage.DISPATCH, today, rules.profile.dispatch_due(rules.calendar, today)
+    )
 
 
-def on_dispatched(session: Session, case_id: str, lead_unit_id: str, accepted_on: dt.date,
-                  complex_case: bool, rules: Rules, now: dt.datetime) -> None:
+def on_dispatched(
+    session: Session,
+    case_id: str,
+    lead_unit_id: str,
+    accepted_on: dt.date,
+    complex_case: bool,
+    rules: Rules,
+    now: dt.datetime,
+) -> None:
     today = rules.local_date(now)
     meet(session, case_id, Stage.DISPATCH, now)
-    start(session, case_id, Stage.RETURN, today,
-          rules.profile.return_allowed_until(rules.calendar, today), lead_unit_id)
+    start(
+        session,
+        case_id,
+        Stage.RETURN,
+        today,
+        rules.profile.return_allowed_until(rules.calendar, today),
+        lead_unit_id,
+    )
     handling = active(session, case_id, Stage.HANDLING)
     if handling is None or handling.met_at is not None or handling.unit_id != lead_unit_id:
-        start(session, case_id, Stage.HANDLING, accepted_on,
-              rules.profile.handling_due(rules.calendar, accepted_on, complex_case),
-              lead_unit_id)
+        start(
+            session,
+            case_id,
+            Stage.HANDLING,
+            accepted_on,
+            rules.profile.handling_due(rules.calendar, accepted_on, complex_case),
+            lead_unit_id,
+        )
 
 
 def on_replied(session: Session, case_id: str, rules: Rules, now: dt.datetime) -> None:
     today = rules.local_date(now)
     meet(session, case_id, Stage.HANDLING, now)
     cancel(session, case_id, Stage.RETURN)
-    start(session, case_id, Stage.FEEDBACK, today,
-          rules.profile.feedback_due(rules.calendar, today))
+    start(
+        session, case_id, Stage.FEEDBACK, today, rules.profile.feedback_due(rules.calendar, today)
+    )

@@ -92,8 +92,11 @@ class Deadline:
         return bool(self.unknown_years)
 
     def as_dict(self) -> dict[str, object]:
-        return {"date": self.date.isoformat(), "provisional": self.provisional,
-                "unknown_years": list(self.unknown_years)}
+        return {
+            "date": self.date.isoformat(),
+            "provisional": self.provisional,
+            "unknown_years": list(self.unknown_years),
+        }
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,12 @@ class WorkingCalendar:
             return _package_day(day)
         if self.warn_unknown_years and day.year not in self._warned:
             self._warned.add(day.year)
-            log.warning("no official holiday schedule for %d: counting Monday-Friday as "
-                        "working days; deadlines in %d are provisional", day.year, day.year)
+            log.warning(
+                "no official holiday schedule for %d: counting Monday-Friday as "
+                "working days; deadlines in %d are provisional",
+                day.year,
+                day.year,
+            )
         kind = DayKind.WEEKEND if day.weekday() >= 5 else DayKind.WORKDAY
         return DayInfo(day, kind, official=False)
 
@@ -288,8 +295,9 @@ def parse_schedules(document: Mapping[str, object], origin: str) -> dict[int, Ye
     schedules: dict[int, YearSchedule] = {}
     for key, table in document.items():
         if not (key.isascii() and key.isdigit() and len(key) == 4):
-            raise CalendarFileError(f"{origin}: [{key}]: tables must be named by a four-digit "
-                                    "year, e.g. [2027]")
+            raise CalendarFileError(
+                f"{origin}: [{key}]: tables must be named by a four-digit year, e.g. [2027]"
+            )
         year = int(key)
         schedules[year] = _parse_year(year, table, f"{origin}: [{key}]", origin)
     return schedules
@@ -300,8 +308,9 @@ def _parse_year(year: int, table: object, where: str, origin: str) -> YearSchedu
         raise CalendarFileError(f"{where}: must be a table with holidays and working_days")
     unknown = set(table) - _YEAR_KEYS
     if unknown:
-        raise CalendarFileError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
-                                f"{sorted(_YEAR_KEYS)}")
+        raise CalendarFileError(
+            f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_YEAR_KEYS)}"
+        )
     source = table.get("source", origin)
     if not isinstance(source, str):
         raise CalendarFileError(f"{where}: source must be a string")
@@ -312,19 +321,24 @@ def _parse_year(year: int, table: object, where: str, origin: str) -> YearSchedu
     both = sorted(set(holidays) & set(working))
     if both:
         day = both[0]
-        raise CalendarFileError(f"{where}: {day} is listed both as a holiday "
-                                f"({holidays[day]}) and as a working day ({working[day]})")
+        raise CalendarFileError(
+            f"{where}: {day} is listed both as a holiday "
+            f"({holidays[day]}) and as a working day ({working[day]})"
+        )
     for day, name in sorted(working.items()):
         if day.weekday() < 5:
-            raise CalendarFileError(f"{where} working_days: {day} ({name}) is a "
-                                    f"{day:%A}; 调休 working days are Saturdays or Sundays")
+            raise CalendarFileError(
+                f"{where} working_days: {day} ({name}) is a "
+                f"{day:%A}; 调休 working days are Saturdays or Sundays"
+            )
     return YearSchedule(year, holidays, working, source)
 
 
 def _parse_entries(year: int, entries: object, where: str) -> dict[dt.date, str]:
     if not isinstance(entries, list):
-        raise CalendarFileError(f"{where}: must be a list of {{ name, date }} or "
-                                "{ name, from, to } entries")
+        raise CalendarFileError(
+            f"{where}: must be a list of {{ name, date }} or {{ name, from, to }} entries"
+        )
     days: dict[dt.date, str] = {}
     for index, entry in enumerate(entries):
         here = f"{where}[{index}]"
@@ -333,23 +347,24 @@ def _parse_entries(year: int, entries: object, where: str) -> dict[dt.date, str]
             if day.year != year:
                 raise CalendarFileError(f"{here} ({name}): {day} is not in {year}")
             if day in days:
-                raise CalendarFileError(f"{here} ({name}): {day} is already listed "
-                                        f"({days[day]})")
+                raise CalendarFileError(f"{here} ({name}): {day} is already listed ({days[day]})")
             days[day] = name
     return days
 
 
 def _parse_entry(entry: object, where: str) -> tuple[str, list[dt.date]]:
     if not isinstance(entry, dict):
-        raise CalendarFileError(f"{where}: must be a table like {{ name = \"元旦\", "
-                                "date = 2027-01-01 }")
+        raise CalendarFileError(
+            f'{where}: must be a table like {{ name = "元旦", date = 2027-01-01 }}'
+        )
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
-        raise CalendarFileError(f"{where}: unknown keys {sorted(unknown)}; allowed: "
-                                f"{sorted(_ENTRY_KEYS)}")
+        raise CalendarFileError(
+            f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}"
+        )
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise CalendarFileError(f"{where}: needs a name, e.g. name = \"春节\"")
+        raise CalendarFileError(f'{where}: needs a name, e.g. name = "春节"')
     if "date" in entry:
         if "from" in entry or "to" in entry:
             raise CalendarFileError(f"{where} ({name}): give either date or from/to, not both")

@@ -32,20 +32,40 @@ def record_answer(session: Session, call_id: str, digit: str, now: dt.datetime) 
     take the level any more (reopened, gone) keeps the key on the call, with the reason."""
     level = level_for(digit)
     row = session.get(SatisfactionCall, call_id)
-    if row is None or not move_status(session, call_id, CallStatus.DIALLING,
-                                      status=CallStatus.ANSWERED.value, digit=digit,
-                                      finished_at=now, outcome=f"key {digit}: {level.value}"):
+    if row is None or not move_status(
+        session,
+        call_id,
+        CallStatus.DIALLING,
+        status=CallStatus.ANSWERED.value,
+        digit=digit,
+        finished_at=now,
+        outcome=f"key {digit}: {level.value}",
+    ):
         raise NotDialling(call_id)
     try:
         # A savepoint: if the case cannot take it, the key pressed is still kept on the call.
         with session.begin_nested():
-            visits.record_satisfaction(session, row.case_id, level,
-                                       method=visits.Method.AUTO_CALL.value, actor=ACTOR,
-                                       at=now)
+            visits.record_satisfaction(
+                session,
+                row.case_id,
+                level,
+                method=visits.Method.AUTO_CALL.value,
+                actor=ACTOR,
+                at=now,
+            )
     except (ValueError, LookupError) as exc:
-        log.warning("satisfaction call %s: key %s not applied to case %s: %s", call_id,
-                    digit, row.case_id, exc)
-        move_status(session, call_id, CallStatus.ANSWERED,
-                    outcome=f"key {digit}: {level.value}; not applied to the case: {exc}"[:500])
+        log.warning(
+            "satisfaction call %s: key %s not applied to case %s: %s",
+            call_id,
+            digit,
+            row.case_id,
+            exc,
+        )
+        move_status(
+            session,
+            call_id,
+            CallStatus.ANSWERED,
+            outcome=f"key {digit}: {level.value}; not applied to the case: {exc}"[:500],
+        )
     session.expire(row)
     return level

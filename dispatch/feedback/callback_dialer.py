@@ -132,14 +132,14 @@ def originate_action(call: DueCall, config: DialerConfig) -> dict[str, str]:
     }
 
 
-def originate_outcome(reply: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                      hangup_cause: int | None = None) -> OriginateOutcome:
+def originate_outcome(
+    reply: Mapping[str, Any] | Sequence[Mapping[str, Any]], hangup_cause: int | None = None
+) -> OriginateOutcome:
     """Read panoramisk's reply to an async Originate (the "queued" response then the
     ``OriginateResponse`` event, or a lone error response) and, when it failed, the
     outgoing channel's hang-up cause if known."""
     messages = [reply] if isinstance(reply, Mapping) else list(reply)
-    final = next((m for m in reversed(messages) if m.get("Event") == "OriginateResponse"),
-                 None)
+    final = next((m for m in reversed(messages) if m.get("Event") == "OriginateResponse"), None)
     if final is None:
         first = messages[0] if messages else {}
         return OriginateOutcome(False, f"originate refused: {first.get('Message') or first}")
@@ -157,8 +157,13 @@ def originate_outcome(reply: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 
 
 class SatisfactionDialer:
-    def __init__(self, config: DialerConfig, sessions: sessionmaker[Session], ami: Ami,
-                 clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        config: DialerConfig,
+        sessions: sessionmaker[Session],
+        ami: Ami,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.config = config
         self.sessions = sessions
         self.ami = ami
@@ -209,13 +214,19 @@ class SatisfactionDialer:
             log.exception("satisfaction call %s: cannot dial", call.id)
             await self.failed(call, f"cannot dial: {type(exc).__name__}: {exc}")
             return
-        log.info("satisfaction call %s (case %s, attempt %d): dialling %s", call.id,
-                 call.case_number, call.attempt, action["Channel"])
+        log.info(
+            "satisfaction call %s (case %s, attempt %d): dialling %s",
+            call.id,
+            call.case_number,
+            call.attempt,
+            action["Channel"],
+        )
         self.ami.watch(call.id)  # the channel's uniqueid is the call's id (ChannelId)
         try:
             try:
-                reply = await asyncio.wait_for(self.ami.send_action(action),
-                                               cfg.ring_seconds + RESPONSE_MARGIN_SECONDS)
+                reply = await asyncio.wait_for(
+                    self.ami.send_action(action), cfg.ring_seconds + RESPONSE_MARGIN_SECONDS
+                )
             except TimeoutError:
                 # The call may be under way (its call flow settles it) or lost (AMI went
                 # down): left "dialling" until it is settled or found stale.
@@ -246,13 +257,17 @@ class SatisfactionDialer:
             log.warning("satisfaction call %s was settled already (%s)", call.id, reason)
             return
         if retry is None:
-            log.warning("satisfaction call %s: %s; gave up after %d attempts", call.id,
-                        reason, call.attempt)
-            await asyncio.to_thread(sp.discard_question, self.config.sounds_dir,
-                                    call.case_number)
+            log.warning(
+                "satisfaction call %s: %s; gave up after %d attempts", call.id, reason, call.attempt
+            )
+            await asyncio.to_thread(sp.discard_question, self.config.sounds_dir, call.case_number)
         else:
-            log.info("satisfaction call %s: %s; next attempt at %s", call.id, reason,
-                     retry.due_at.isoformat())
+            log.info(
+                "satisfaction call %s: %s; next attempt at %s",
+                call.id,
+                reason,
+                retry.due_at.isoformat(),
+            )
 
     async def close(self) -> None:
         """Stop polling and stop waiting for calls being placed; those stay "dialling" until
@@ -268,15 +283,17 @@ class SatisfactionDialer:
         cfg = self.config
         with transaction(self.sessions) as session:
             for call_id in satisfaction_calls.recover_stale(
-                    session, now, cfg.stale_after, cfg.retry_minutes, cfg.max_attempts):
+                session, now, cfg.stale_after, cfg.retry_minutes, cfg.max_attempts
+            ):
                 log.warning("satisfaction call %s had no outcome; counted as failed", call_id)
             return satisfaction_calls.claim_due(session, now)
 
     def _record_failure(self, call_id: str, reason: str) -> SatisfactionCall | None:
         cfg = self.config
         with transaction(self.sessions) as session:
-            return satisfaction_calls.record_failure(session, call_id, reason, self.clock(),
-                                                     cfg.retry_minutes, cfg.max_attempts)
+            return satisfaction_calls.record_failure(
+                session, call_id, reason, self.clock(), cfg.retry_minutes, cfg.max_attempts
+            )
 
 
 class ListenerAmi:
@@ -313,8 +330,12 @@ class ListenerAmi:
         self.causes.pop(uniqueid, None)
 
 
-def dialer_for(settings: Settings, sessions: sessionmaker[Session], listener: AmiListener,
-               clock: Callable[[], dt.datetime]) -> SatisfactionDialer | None:
+def dialer_for(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    listener: AmiListener,
+    clock: Callable[[], dt.datetime],
+) -> SatisfactionDialer | None:
     """The ivr service's dialer; none when no outbound trunk is configured."""
     if not settings.outbound_sip_target:
         log.warning("HOTLINE_OUTBOUND_SIP_TARGET is not set: satisfaction call-backs wait")

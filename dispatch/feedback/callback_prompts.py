@@ -36,19 +36,23 @@ def spoken_case_number(number: str) -> str:
             letters.append(char.upper())
         elif char.isascii() and char.isalpha():
             digits.append(char.upper())
-    groups = ["".join(digits[i:i + GROUP]) for i in range(0, len(digits), GROUP)]
+    groups = ["".join(digits[i : i + GROUP]) for i in range(0, len(digits), GROUP)]
     return "，".join(part for part in [" ".join(letters), *groups] if part)
 
 
 def key_menu() -> str:
     """非常满意按一，满意按二，… — from the five-level scale itself."""
-    return "，".join(f"{LEVEL_LABELS[level]}按{CHINESE_DIGITS[int(digit)]}"
-                    for digit, level in DIGIT_TO_LEVEL.items())
+    return "，".join(
+        f"{LEVEL_LABELS[level]}按{CHINESE_DIGITS[int(digit)]}"
+        for digit, level in DIGIT_TO_LEVEL.items()
+    )
 
 
 def question_text(case_number: str) -> str:
-    return (f"您好，这里是便民热线回访。您反映的工单号{spoken_case_number(case_number)}，"
-            f"已办理并答复。请评价办理结果：{key_menu()}。")
+    return (
+        f"您好，这里是便民热线回访。您反映的工单号{spoken_case_number(case_number)}，"
+        f"已办理并答复。请评价办理结果：{key_menu()}。"
+    )
 
 
 def _safe(name: str) -> str:

@@ -56,8 +56,12 @@ async def play_interruptible(channel: AgiChannel, prompt: str) -> str:
 
 
 class SatisfactionSurvey:
-    def __init__(self, config: SurveyConfig, sessions: sessionmaker[Session],
-                 clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        config: SurveyConfig,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.config = config
         self.sessions = sessions
         self.clock = clock
@@ -67,8 +71,7 @@ class SatisfactionSurvey:
         call_id = channel.headers.get("agi_arg_1", "").strip()
         case_number = await asyncio.to_thread(self._dialling_case_number, call_id)
         if case_number is None:
-            log.warning("satisfaction call %r: unknown or not being dialled; hanging up",
-                        call_id)
+            log.warning("satisfaction call %r: unknown or not being dialled; hanging up", call_id)
             await channel.hangup()
             return
         try:
@@ -88,8 +91,9 @@ class SatisfactionSurvey:
         try:
             await asyncio.to_thread(self._record_answer, call_id, digit)
         except satisfaction_calls.NotDialling:
-            log.warning("satisfaction call %s was settled already; key %s not stored",
-                        call_id, digit)
+            log.warning(
+                "satisfaction call %s was settled already; key %s not stored", call_id, digit
+            )
         await asyncio.to_thread(sp.discard_question, self.config.sounds_dir, case_number)
         log.info("satisfaction call %s: key %s", call_id, digit)
         await self.say_and_hang_up(channel, sp.THANKS, "thanks")
@@ -107,8 +111,11 @@ class SatisfactionSurvey:
             key = await get_key(channel, question, self.config.key_wait_seconds)
             if key in DIGIT_TO_LEVEL:
                 return key
-            log.info("satisfaction call on %s: %s", channel.uniqueid,
-                     f"wrong key {key!r}" if key else "no key")
+            log.info(
+                "satisfaction call on %s: %s",
+                channel.uniqueid,
+                f"wrong key {key!r}" if key else "no key",
+            )
         return None
 
     async def say_and_hang_up(self, channel: AgiChannel, text: str, stem: str) -> None:
@@ -123,8 +130,12 @@ class SatisfactionSurvey:
         except satisfaction_calls.NotDialling:
             log.warning("satisfaction call %s was settled already (%s)", call_id, reason)
             return
-        log.info("satisfaction call %s: %s; %s", call_id, reason,
-                 f"retry at {retry.due_at:%Y-%m-%d %H:%M}Z" if retry else "gave up")
+        log.info(
+            "satisfaction call %s: %s; %s",
+            call_id,
+            reason,
+            f"retry at {retry.due_at:%Y-%m-%d %H:%M}Z" if retry else "gave up",
+        )
         if retry is None:
             await asyncio.to_thread(sp.discard_question, self.config.sounds_dir, case_number)
 
@@ -143,17 +154,20 @@ class SatisfactionSurvey:
         with transaction(self.sessions) as session:
             callback_answers.record_answer(session, call_id, digit, self.clock())
 
-    def _record_failure(self, call_id: str,
-                        reason: str) -> SatisfactionCall | None:
+    def _record_failure(self, call_id: str, reason: str) -> SatisfactionCall | None:
         cfg = self.config
         with transaction(self.sessions) as session:
-            return satisfaction_calls.record_failure(session, call_id, reason, self.clock(),
-                                                     cfg.retry_minutes, cfg.max_attempts)
+            return satisfaction_calls.record_failure(
+                session, call_id, reason, self.clock(), cfg.retry_minutes, cfg.max_attempts
+            )
 
 
-def survey_for(settings: Settings, sessions: sessionmaker[Session],
-               clock: Callable[[], dt.datetime]) -> SatisfactionSurvey:
-    config = SurveyConfig(sounds_dir=settings.sounds_dir,
-                          retry_minutes=settings.satisfaction_retry_minutes,
-                          max_attempts=settings.satisfaction_max_attempts)
+def survey_for(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], dt.datetime]
+) -> SatisfactionSurvey:
+    config = SurveyConfig(
+        sounds_dir=settings.sounds_dir,
+        retry_minutes=settings.satisfaction_retry_minutes,
+        max_attempts=settings.satisfaction_max_attempts,
+    )
     return SatisfactionSurvey(config, sessions, clock)

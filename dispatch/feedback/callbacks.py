@@ -68,21 +68,33 @@ def open_call(session: Session, case_id: str) -> SatisfactionCall | None:
     """The case's call-back that is waiting or under way, if any."""
     return session.scalar(
         select(SatisfactionCall)
-        .where(SatisfactionCall.case_id == case_id,
-               SatisfactionCall.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(SatisfactionCall.attempt.desc()).limit(1))
+        .where(
+            SatisfactionCall.case_id == case_id,
+            SatisfactionCall.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+        .order_by(SatisfactionCall.attempt.desc())
+        .limit(1)
+    )
 
 
-def schedule(session: Session, case_id: str, phone: str, case_number: str,
-             now: dt.datetime) -> SatisfactionCall:
+def schedule(
+    session: Session, case_id: str, phone: str, case_number: str, now: dt.datetime
+) -> SatisfactionCall:
     """Call the citizen back as soon as a dialer is free. A case that already has a call-back
     waiting or under way keeps that one (returned as it is)."""
     existing = open_call(session, case_id)
     if existing is not None:
         return existing
-    row = SatisfactionCall(case_id=case_id, phone=dial_number(phone),
-                           case_number=case_number.strip(), attempt=1,
-                           status=CallStatus.PENDING.value, due_at=now, digit="", outcome="")
+    row = SatisfactionCall(
+        case_id=case_id,
+        phone=dial_number(phone),
+        case_number=case_number.strip(),
+        attempt=1,
+        status=CallStatus.PENDING.value,
+        due_at=now,
+        digit="",
+        outcome="",
+    )
     session.add(row)
     session.flush()
     return row
@@ -95,7 +107,8 @@ def move_status(session: Session, call_id: str, source: CallStatus, **values: An
         update(SatisfactionCall)
         .where(SatisfactionCall.id == call_id, SatisfactionCall.status == source.value)
         .values(**values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return cast(CursorResult[Any], result).rowcount == 1
 
 
@@ -104,21 +117,28 @@ def claim_due(session: Session, now: dt.datetime, limit: int = 10) -> list[DueCa
     its own conditional UPDATE, so when two dialers race for a row only one gets it."""
     candidates = session.scalars(
         select(SatisfactionCall)
-        .where(SatisfactionCall.status == CallStatus.PENDING.value,
-               SatisfactionCall.due_at <= now)
-        .order_by(SatisfactionCall.due_at).limit(limit)).all()
+        .where(SatisfactionCall.status == CallStatus.PENDING.value, SatisfactionCall.due_at <= now)
+        .order_by(SatisfactionCall.due_at)
+        .limit(limit)
+    ).all()
     claimed = []
     for row in candidates:
-        if move_status(session, row.id, CallStatus.PENDING, status=CallStatus.DIALLING.value,
-                  started_at=now):
-            claimed.append(DueCall(row.id, row.case_id, row.phone, row.case_number,
-                                   row.attempt))
+        if move_status(
+            session, row.id, CallStatus.PENDING, status=CallStatus.DIALLING.value, started_at=now
+        ):
+            claimed.append(DueCall(row.id, row.case_id, row.phone, row.case_number, row.attempt))
     session.expire_all()
     return claimed
 
 
-def record_failure(session: Session, call_id: str, reason: str, now: dt.datetime,
-                   retry_minutes: float, max_attempts: int) -> SatisfactionCall | None:
+def record_failure(
+    session: Session,
+    call_id: str,
+    reason: str,
+    now: dt.datetime,
+    retry_minutes: float,
+    max_attempts: int,
+) -> SatisfactionCall | None:
     """The attempt failed (no answer, busy, no key…): keep the reason and schedule the next
     attempt ``retry_minutes`` later, or give up after ``max_attempts``. Returns the next
     attempt's row, ``None`` when given up; ``NotDialling`` if the call was settled already."""
@@ -130,35 +150,49 @@ def record_failure(session: Session, call_id: str, reason: str, now: dt.datetime
     note = reason.strip()[:500] or "failed"
     if give_up:
         note = f"{note}; gave up after {row.attempt} attempts, needs a human call-back"
-    if not move_status(session, call_id, CallStatus.DIALLING, status=status.value,
-                  finished_at=now, outcome=note):
+    if not move_status(
+        session, call_id, CallStatus.DIALLING, status=status.value, finished_at=now, outcome=note
+    ):
         raise NotDialling(call_id)
     session.expire(row)
     if give_up:
         return None
-    retry = SatisfactionCall(case_id=row.case_id, phone=row.phone,
-                             case_number=row.case_number, attempt=row.attempt + 1,
-                             status=CallStatus.PENDING.value,
-                             due_at=now + dt.timedelta(minutes=retry_minutes),
-                             digit="", outcome="")
+    retry = SatisfactionCall(
+        case_id=row.case_id,
+        phone=row.phone,
+        case_number=row.case_number,
+        attempt=row.attempt + 1,
+        status=CallStatus.PENDING.value,
+        due_at=now + dt.timedelta(minutes=retry_minutes),
+        digit="",
+        outcome="",
+    )
     session.add(retry)
     session.flush()
     return retry
 
 
-def recover_stale(session: Session, now: dt.datetime, older_than: dt.timedelta,
-                  retry_minutes: float, max_attempts: int) -> list[str]:
+def recover_stale(
+    session: Session,
+    now: dt.datetime,
+    older_than: dt.timedelta,
+    retry_minutes: float,
+    max_attempts: int,
+) -> list[str]:
     """Calls left ``dialling`` for longer than any call lasts (the dialer or the call flow
     died before an outcome was known) count as failed attempts. Returns their ids."""
     stale = session.scalars(
-        select(SatisfactionCall.id)
-        .where(SatisfactionCall.status == CallStatus.DIALLING.value,
-               SatisfactionCall.started_at < now - older_than)).all()
+        select(SatisfactionCall.id).where(
+            SatisfactionCall.status == CallStatus.DIALLING.value,
+            SatisfactionCall.started_at < now - older_than,
+        )
+    ).all()
     recovered = []
     for call_id in stale:
         try:
-            record_failure(session, call_id, "no outcome: the call was lost", now,
-                           retry_minutes, max_attempts)
+            record_failure(
+                session, call_id, "no outcome: the call was lost", now, retry_minutes, max_attempts
+            )
         except NotDialling:
             continue
         recovered.append(call_id)
@@ -171,13 +205,22 @@ def get(session: Session, call_id: str) -> SatisfactionCall | None:
 
 def calls_for_case(session: Session, case_id: str) -> list[SatisfactionCall]:
     """Every attempt for the case, first attempt first."""
-    return list(session.scalars(
-        select(SatisfactionCall).where(SatisfactionCall.case_id == case_id)
-        .order_by(SatisfactionCall.attempt)))
+    return list(
+        session.scalars(
+            select(SatisfactionCall)
+            .where(SatisfactionCall.case_id == case_id)
+            .order_by(SatisfactionCall.attempt)
+        )
+    )
 
 
 def given_up(session: Session, limit: int = 100) -> list[SatisfactionCall]:
     """Citizens the automatic call-back could not reach: a human should call them."""
-    return list(session.scalars(
-        select(SatisfactionCall).where(SatisfactionCall.status == CallStatus.GAVE_UP.value)
-        .order_by(SatisfactionCall.finished_at.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(SatisfactionCall)
+            .where(SatisfactionCall.status == CallStatus.GAVE_UP.value)
+            .order_by(SatisfactionCall.finished_at.desc())
+            .limit(limit)
+        )
+    )

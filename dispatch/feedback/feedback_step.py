@@ -22,8 +22,17 @@ def told_time(told_at: dt.datetime | None, zone: ZoneInfo, now: dt.datetime) -> 
     return told_at if told_at.tzinfo is not None else told_at.replace(tzinfo=zone)
 
 
-def give(session: Session, case: Case, method: Method, told_at: dt.datetime | None,
-         zone: ZoneInfo, note: str, level: Level | None, actor: str,
-         now: dt.datetime) -> Feedback:
-    return visits.give_feedback(session, case, method, told_time(told_at, zone, now), note,
-                                level, actor, now)
+def give(
+    session: Session,
+    case: Case,
+    method: Method,
+    told_at: dt.datetime | None,
+    zone: ZoneInfo,
+    note: str,
+    level: Level | None,
+    actor: str,
+    now: dt.datetime,
+) -> Feedback:
+    return visits.give_feedback(
+        session, case, method, told_time(told_at, zone, now), note, level, actor, now
+    )

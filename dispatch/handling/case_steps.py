@@ -38,8 +38,9 @@ class LeaderOnly(PermissionError):
         super().__init__("only a supervisor may do this")
 
 
-def run(sessions: sessionmaker[Session], case_key: str, step: Step[T],
-        unit_id: str | None = None) -> tuple[str, T]:
+def run(
+    sessions: sessionmaker[Session], case_key: str, step: Step[T], unit_id: str | None = None
+) -> tuple[str, T]:
     """Run ``step`` on the case ``case_key`` (id or number), locked, in one transaction;
     returns the case's id and what the step returned. With ``unit_id``, a case not assigned
     to that unit is not found, as if it did not exist."""
@@ -55,20 +56,21 @@ def run(sessions: sessionmaker[Session], case_key: str, step: Step[T],
 
 # -- the centre's steps ------------------------------------------------------------------
 
+
 class ApprovalAction(StrEnum):
     SUBMIT = "submit"
     APPROVE = "approve"
     DENY = "deny"
 
 
-def approval(session: Session, case: Case, action: str, note: str, actor: str,
-             leader: bool, now: dt.datetime) -> None:
+def approval(
+    session: Session, case: Case, action: str, note: str, actor: str, leader: bool, now: dt.datetime
+) -> None:
     """报批: anyone at the centre submits; only a leader approves or denies."""
     try:
         chosen = ApprovalAction(action)
     except ValueError:
-        raise Invalid({"action": FieldError("审批操作不正确", "submit, approve or deny")}) \
-            from None
+        raise Invalid({"action": FieldError("审批操作不正确", "submit, approve or deny")}) from None
     if chosen is ApprovalAction.SUBMIT:
         steps.submit_approval(session, case, actor, now, note)
         return
@@ -77,8 +79,15 @@ def approval(session: Session, case: Case, action: str, note: str, actor: str,
     steps.decide_approval(session, case, chosen is ApprovalAction.APPROVE, actor, now, note)
 
 
-def dispatch(session: Session, case: Case, order: steps.DispatchOrder,
-             cache: routing.ModelCache, actor: str, now: dt.datetime, rules: Rules) -> None:
+def dispatch(
+    session: Session,
+    case: Case,
+    order: steps.DispatchOrder,
+    cache: routing.ModelCache,
+    actor: str,
+    now: dt.datetime,
+    rules: Rules,
+) -> None:
     """交办 under the category the dispatcher confirms (kept as the routing model's training
     example) to the lead unit and any assisting units."""
     steps.check_order(order)
@@ -86,8 +95,14 @@ def dispatch(session: Session, case: Case, order: steps.DispatchOrder,
     steps.dispatch(session, case, order, actor, now, rules)
 
 
-def decide_extension(sessions: sessionmaker[Session], extension_id: str, approve: bool,
-                     note: str, actor: str, now: dt.datetime) -> Extension:
+def decide_extension(
+    sessions: sessionmaker[Session],
+    extension_id: str,
+    approve: bool,
+    note: str,
+    actor: str,
+    now: dt.datetime,
+) -> Extension:
     """A supervisor's decision on a unit's request for more time, on its case locked."""
     with transaction(sessions) as session:
         found = session.get(Extension, extension_id) if is_id(extension_id) else None

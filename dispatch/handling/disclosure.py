@@ -18,9 +18,11 @@ HIDDEN_NAME = "（投诉人信息已保密）"
 # (also inside the local number: 021 6234 5678), in ASCII or full-width characters (``\d``
 # matches both; a Chinese input method in full-width mode types １３８…, －, and 　).
 _SEP = "[- －　]?"
-PHONE_LIKE = re.compile(rf"(?<!\d)(?:[+＋]?[8８][6６]{_SEP})?"
-                        rf"(?:[1１][3-9３-９]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"
-                        rf"|[0０]\d{{2,3}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}|\d{{7,8}})(?!\d)")
+PHONE_LIKE = re.compile(
+    rf"(?<!\d)(?:[+＋]?[8８][6６]{_SEP})?"
+    rf"(?:[1１][3-9３-９]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"
+    rf"|[0０]\d{{2,3}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}|\d{{7,8}})(?!\d)"
+)
 ID_CARD = re.compile(r"(?<![0-9A-Za-zＡ-Ｚａ-ｚ])\d{17}[\dXxＸｘ](?![0-9A-Za-zＡ-Ｚａ-ｚ])")
 
 
@@ -43,8 +45,9 @@ class Disclosure:
 
 def for_unit(parties: CaseParties, unit_id: str) -> Disclosure:
     whistle_blowing = parties.case_type == CaseType.REPORT.value
-    complained_about = parties.complained_unit_id is not None \
-        and parties.complained_unit_id == unit_id
+    complained_about = (
+        parties.complained_unit_id is not None and parties.complained_unit_id == unit_id
+    )
     if whistle_blowing or complained_about:
         return Disclosure(identity=False, evidence=False)
     shared = parties.identity_consent and not parties.confidential and not parties.anonymous
@@ -54,8 +57,9 @@ def for_unit(parties: CaseParties, unit_id: str) -> Disclosure:
 def redact(text: str, *identifiers: str) -> str:
     """``text`` without the given identifiers (name, phone, address, work unit), phone
     numbers and ID card numbers."""
-    for value in sorted({v.strip() for v in identifiers if v and len(v.strip()) >= 2},
-                        key=len, reverse=True):
+    for value in sorted(
+        {v.strip() for v in identifiers if v and len(v.strip()) >= 2}, key=len, reverse=True
+    ):
         text = text.replace(value, MASK)
     text = ID_CARD.sub(MASK, text)
     return PHONE_LIKE.sub(MASK, text)

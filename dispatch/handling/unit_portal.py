@@ -27,21 +27,35 @@ class UnitCase:
 
 def cases_of(session: Session, unit_id: str, limit: int = 200) -> list[UnitCase]:
     """The unit's cases: every case it holds an active assignment for, newest first."""
-    rows = session.execute(select(Case, Assignment).join(
-        Assignment, Assignment.case_id == Case.id).where(
-        Assignment.unit_id == unit_id, Assignment.active)
-        .order_by(Assignment.dispatched_at.desc()).limit(limit))
+    rows = session.execute(
+        select(Case, Assignment)
+        .join(Assignment, Assignment.case_id == Case.id)
+        .where(Assignment.unit_id == unit_id, Assignment.active)
+        .order_by(Assignment.dispatched_at.desc())
+        .limit(limit)
+    )
     found = []
     for case, assignment in rows:
         deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
-        found.append(UnitCase(case, assignment, deadline.due_on if deadline else None,
-                              deadline.provisional if deadline else False))
+        found.append(
+            UnitCase(
+                case,
+                assignment,
+                deadline.due_on if deadline else None,
+                deadline.provisional if deadline else False,
+            )
+        )
     return found
 
 
 def parties(case: Case) -> disclosure.CaseParties:
-    return disclosure.CaseParties(case.case_type, case.anonymous, case.confidential,
-                                  case.identity_consent, case.complained_unit_id)
+    return disclosure.CaseParties(
+        case.case_type,
+        case.anonymous,
+        case.confidential,
+        case.identity_consent,
+        case.complained_unit_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,8 +85,13 @@ def visible(case: Case, shown: disclosure.Disclosure, text: str) -> str:
     """``text`` of the case as a unit may read it."""
     if shown.identity:
         return text
-    return disclosure.redact(text, case.complainant_name, case.complainant_phone,
-                             case.complainant_address, case.complainant_org)
+    return disclosure.redact(
+        text,
+        case.complainant_name,
+        case.complainant_phone,
+        case.complainant_address,
+        case.complainant_org,
+    )
 
 
 def title_for(case: Case, unit_id: str) -> str:
@@ -92,23 +111,29 @@ def view(session: Session, case: Case, unit_id: str) -> View:
     window = stage_clocks.active(session, case.id, Stage.RETURN)
     own_files = [a for a in case.attachments if shown.evidence or a.reply_id]
     return View(
-        case=case, assignment=assignment, identity_shown=shown.identity,
+        case=case,
+        assignment=assignment,
+        identity_shown=shown.identity,
         evidence_withheld=not shown.evidence,
         complainant_name=("匿名" if case.anonymous else case.complainant_name)
-        if shown.identity else hidden,
+        if shown.identity
+        else hidden,
         complainant_phone=case.complainant_phone if shown.identity else "",
         complainant_address=case.complainant_address if shown.identity else "",
-        subject_person=case.subject_person, title=safe(case.title),
-        content=safe(case.content), request=safe(case.request),
+        subject_person=case.subject_person,
+        title=safe(case.title),
+        content=safe(case.content),
+        request=safe(case.request),
         attachment_ids=[a.id for a in own_files],
         attachment_names={a.id: a.filename for a in own_files},
         due_on=deadline.due_on if deadline else None,
         provisional=deadline.provisional if deadline else False,
-        return_allowed_until=window.due_on if window and window.met_at is None
-        and not window.cancelled else None,
-        reminders=[r.message for r in supervision.records(session, case.id, unit_id)])
+        return_allowed_until=window.due_on
+        if window and window.met_at is None and not window.cancelled
+        else None,
+        reminders=[r.message for r in supervision.records(session, case.id, unit_id)],
+    )
 
 
-def may_read_attachment(session: Session, case: Case, attachment_id: str,
-                        unit_id: str) -> bool:
+def may_read_attachment(session: Session, case: Case, attachment_id: str, unit_id: str) -> bool:
     return attachment_id in view(session, case, unit_id).attachment_ids

@@ -39,12 +39,22 @@ class CallContext:
 def caller_text(transcript: TranscriptRecord | None) -> str:
     if transcript is None:
         return ""
-    return " ".join(s.get("clean_text") or s.get("text", "") for s in transcript.segments
-                    if s.get("channel") == CALLER).strip()
+    return " ".join(
+        s.get("clean_text") or s.get("text", "")
+        for s in transcript.segments
+        if s.get("channel") == CALLER
+    ).strip()
 
 
-def build(session: Session, call: Call, zone: ZoneInfo, now: dt.datetime,
-          similar_days: int, *, readable: bool) -> CallContext:
+def build(
+    session: Session,
+    call: Call,
+    zone: ZoneInfo,
+    now: dt.datetime,
+    similar_days: int,
+    *,
+    readable: bool,
+) -> CallContext:
     """``readable``: whether the person at the form may read the call's transcript (the
     replay rules decide); if not, nothing is pre-filled or suggested from it."""
     recording = lookup.of_call(session, call.id) if readable else None
@@ -57,7 +67,8 @@ def build(session: Session, call: Call, zone: ZoneInfo, now: dt.datetime,
     phone = call.caller_number if call.caller_number.isdigit() else ""
     earlier = work_queue.earlier_cases(session, phone) if phone else []
     known_name = call.caller_name or next(
-        (c.complainant_name for c in earlier if c.complainant_name and not c.anonymous), "")
+        (c.complainant_name for c in earlier if c.complainant_name and not c.anonymous), ""
+    )
     form = {
         "received_at": call.started_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "channel": Channel.PHONE.value,
@@ -71,8 +82,12 @@ def build(session: Session, call: Call, zone: ZoneInfo, now: dt.datetime,
         "decision": "",
     }
     return CallContext(
-        call=call, transcript=transcript, caller_text=text, form=form,
-        type_reason=suggested.reason if suggested else "", subjects=subjects,
+        call=call,
+        transcript=transcript,
+        caller_text=text,
+        form=form,
+        type_reason=suggested.reason if suggested else "",
+        subjects=subjects,
         numbers=numbers,
         earlier_calls=work_queue.earlier_calls(session, call.caller_number, call.started_at),
         earlier_cases=earlier,

@@ -43,12 +43,17 @@ def allocate_number(session: Session, fmt: str, day: dt.date) -> str:
     key = case_numbers.counter_key(fmt, day)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(CaseNumberCounter).values(key=key, value=0)
-                    .on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(
+        insert(CaseNumberCounter)
+        .values(key=key, value=0)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     while True:
         value = session.execute(
-            update(CaseNumberCounter).where(CaseNumberCounter.key == key)
-            .values(value=CaseNumberCounter.value + 1).returning(CaseNumberCounter.value)
+            update(CaseNumberCounter)
+            .where(CaseNumberCounter.key == key)
+            .values(value=CaseNumberCounter.value + 1)
+            .returning(CaseNumberCounter.value)
         ).scalar_one()
         number = case_numbers.render(fmt, day, value)
         # A number can exist already only if the format was changed to an older shape.
@@ -56,8 +61,9 @@ def allocate_number(session: Session, fmt: str, day: dt.date) -> str:
             return number
 
 
-def _move(session: Session, case: Case, action: Action, actor: str, now: dt.datetime,
-          note: str) -> None:
+def _move(
+    session: Session, case: Case, action: Action, actor: str, now: dt.datetime, note: str
+) -> None:
     before = Status(case.status)
     case.status = next_status(action, before).value
     add_event(session, case, actor, action, now, note, before)
@@ -67,35 +73,62 @@ def case_for_call(session: Session, call_id: str) -> Case | None:
     return session.scalar(select(Case).where(Case.call_id == call_id))
 
 
-def register(session: Session, reg: Registration, actor: str, now: dt.datetime,
-             number_format: str, zone: ZoneInfo, call_id: str | None = None,
-             rules: Rules | None = None) -> Case:
+def register(
+    session: Session,
+    reg: Registration,
+    actor: str,
+    now: dt.datetime,
+    number_format: str,
+    zone: ZoneInfo,
+    call_id: str | None = None,
+    rules: Rules | None = None,
+) -> Case:
     """Create the case, number it, link it to its call, recording and transcript, write the
     first history entry and apply the acceptance decision, all in the caller's
     transaction."""
     entry = knowledge_entry(session, reg.knowledge_entry_id)
-    case = Case(status=next_status(Action.REGISTER, None).value, received_at=reg.received_at,
-                registered_at=now, registered_by=actor, channel=reg.channel.value,
-                case_type=reg.case_type.value, complainant_name=reg.complainant_name,
-                complainant_phone=reg.complainant_phone,
-                complainant_address=reg.complainant_address,
-                complainant_org=reg.complainant_org, anonymous=reg.anonymous,
-                confidential=reg.confidential, identity_consent=reg.identity_consent,
-                subject_unit=reg.subject_unit,
-                subject_window=reg.subject_window, subject_person=reg.subject_person,
-                title=reg.title, content=reg.content, request=reg.request,
-                verified_with_caller=reg.verified_with_caller,
-                transcript_text=reg.transcript_text)
+    case = Case(
+        status=next_status(Action.REGISTER, None).value,
+        received_at=reg.received_at,
+        registered_at=now,
+        registered_by=actor,
+        channel=reg.channel.value,
+        case_type=reg.case_type.value,
+        complainant_name=reg.complainant_name,
+        complainant_phone=reg.complainant_phone,
+        complainant_address=reg.complainant_address,
+        complainant_org=reg.complainant_org,
+        anonymous=reg.anonymous,
+        confidential=reg.confidential,
+        identity_consent=reg.identity_consent,
+        subject_unit=reg.subject_unit,
+        subject_window=reg.subject_window,
+        subject_person=reg.subject_person,
+        title=reg.title,
+        content=reg.content,
+        request=reg.request,
+        verified_with_caller=reg.verified_with_caller,
+        transcript_text=reg.transcript_text,
+    )
     if call_id is not None:
         _link_call(session, case, call_id)
-    case.number = allocate_number(session, number_format,
-                                  reg.received_at.astimezone(zone).date())
+    case.number = allocate_number(session, number_format, reg.received_at.astimezone(zone).date())
     session.add(case)
     session.flush()
     add_event(session, case, actor, Action.REGISTER, now, f"登记，编号 {case.number}")
     if reg.decision is not Decision.PENDING:
-        decide(session, case, reg.decision, actor, now, reason=reg.decision_reason,
-               refer_to=reg.refer_to, reply_text=reg.reply_text, entry=entry, rules=rules)
+        decide(
+            session,
+            case,
+            reg.decision,
+            actor,
+            now,
+            reason=reg.decision_reason,
+            refer_to=reg.refer_to,
+            reply_text=reg.reply_text,
+            entry=entry,
+            rules=rules,
+        )
     session.flush()
     return case
 
@@ -106,8 +139,13 @@ def knowledge_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
         return None
     entry = knowledge.active_entry(session, entry_id)
     if entry is None:
-        raise Invalid({"knowledge_entry_id": FieldError("所选知识库条目不存在或已停用",
-                                                        "no such knowledge entry")})
+        raise Invalid(
+            {
+                "knowledge_entry_id": FieldError(
+                    "所选知识库条目不存在或已停用", "no such knowledge entry"
+                )
+            }
+        )
     return entry
 
 
@@ -141,9 +179,18 @@ def current_links(session: Session, case: Case) -> tuple[str | None, str | None]
     return recording_id, transcript_id
 
 
-def decide(session: Session, case: Case, decision: Decision, actor: str, now: dt.datetime,
-           reason: str = "", refer_to: str = "", reply_text: str = "",
-           entry: KnowledgeEntry | None = None, rules: Rules | None = None) -> None:
+def decide(
+    session: Session,
+    case: Case,
+    decision: Decision,
+    actor: str,
+    now: dt.datetime,
+    reason: str = "",
+    refer_to: str = "",
+    reply_text: str = "",
+    entry: KnowledgeEntry | None = None,
+    rules: Rules | None = None,
+) -> None:
     """受理, 不予受理 (with the reason, the body to turn to and the reply read to the
     citizen) or 即办 (answered from the knowledge base, and closed). Acceptance starts the
     转办 clock when ``rules`` are given."""
@@ -156,24 +203,35 @@ def decide(session: Session, case: Case, decision: Decision, actor: str, now: dt
             stage_clocks.on_accepted(session, case.id, rules, now)
     elif decision is Decision.REJECT:
         if not reason or not refer_to:
-            raise Invalid({"decision_reason": FieldError("请填写不予受理的理由和可以办理的机关",
-                                                         "reason and body required")})
+            raise Invalid(
+                {
+                    "decision_reason": FieldError(
+                        "请填写不予受理的理由和可以办理的机关", "reason and body required"
+                    )
+                }
+            )
         case.decision_reason, case.refer_to = reason, refer_to
         case.reply_text = reply_text or rejection_reply(reason, refer_to)
         _move(session, case, Action.REJECT, actor, now, f"{reason}；告知向{refer_to}反映")
     else:
         answer = reply_text or (entry.answer if entry else "")
         if not answer:
-            raise Invalid({"reply_text": FieldError("即办须选择知识库条目或填写答复内容",
-                                                    "an answer is required")})
+            raise Invalid(
+                {
+                    "reply_text": FieldError(
+                        "即办须选择知识库条目或填写答复内容", "an answer is required"
+                    )
+                }
+            )
         case.reply_text = answer
         case.knowledge_entry_id = entry.id if entry else None
         note = f"依据知识库“{entry.question}”当场答复" if entry else "当场答复"
         _move(session, case, Action.ANSWER_ON_SPOT, actor, now, note)
 
 
-def merge(session: Session, case: Case, into: Case, reason: str, actor: str,
-          now: dt.datetime) -> None:
+def merge(
+    session: Session, case: Case, into: Case, reason: str, actor: str, now: dt.datetime
+) -> None:
     """并单: ``case`` is handled as part of ``into`` from now on."""
     if not reason.strip():
         raise Invalid({"merge_reason": FieldError("请填写并单理由", "a reason is required")})
@@ -184,8 +242,15 @@ def merge(session: Session, case: Case, into: Case, reason: str, actor: str,
     case.merged_into_id = into.id
     _move(session, case, Action.MERGE, actor, now, f"并入 {into.number}：{reason.strip()}")
     stage_clocks.cancel(session, case.id)  # handled as part of ``into`` from now on
-    add_event(session, into, actor, Action.MERGE, now,
-              f"并入 {case.number}：{reason.strip()}", Status(into.status))
+    add_event(
+        session,
+        into,
+        actor,
+        Action.MERGE,
+        now,
+        f"并入 {case.number}：{reason.strip()}",
+        Status(into.status),
+    )
 
 
 def get(session: Session, case_id: str) -> Case | None:
@@ -207,9 +272,12 @@ def open_with_phone(session: Session, phone: str, exclude: str | None = None) ->
     """Open cases from the same phone number (重复来电)."""
     if not phone:
         return []
-    query = (select(Case).where(Case.complainant_phone == phone,
-                                Case.status.in_([s.value for s in OPEN]))
-             .order_by(Case.registered_at.desc()).limit(20))
+    query = (
+        select(Case)
+        .where(Case.complainant_phone == phone, Case.status.in_([s.value for s in OPEN]))
+        .order_by(Case.registered_at.desc())
+        .limit(20)
+    )
     return [c for c in session.scalars(query) if c.id != exclude]
 
 
@@ -219,19 +287,28 @@ class Similar:
     score: float
 
 
-def similar(session: Session, text: str, since: dt.datetime, exclude: str | None = None,
-            threshold: float = 0.3, limit: int = 5) -> list[Similar]:
+def similar(
+    session: Session,
+    text: str,
+    since: dt.datetime,
+    exclude: str | None = None,
+    threshold: float = 0.3,
+    limit: int = 5,
+) -> list[Similar]:
     """Recent cases whose content is like ``text`` (bigram Dice), best first."""
     grams = text_similarity.bigrams(text)
     if len(grams) < 3:
         return []
     found = []
-    for case in session.scalars(select(Case).where(Case.registered_at >= since)
-                                .order_by(Case.registered_at.desc()).limit(2000)):
+    for case in session.scalars(
+        select(Case)
+        .where(Case.registered_at >= since)
+        .order_by(Case.registered_at.desc())
+        .limit(2000)
+    ):
         if case.id == exclude:
             continue
-        score = text_similarity.dice(grams, text_similarity.bigrams(
-            f"{case.title} {case.content}"))
+        score = text_similarity.dice(grams, text_similarity.bigrams(f"{case.title} {case.content}"))
         if score >= threshold:
             found.append(Similar(case, round(score, 3)))
     found.sort(key=lambda item: item.score, reverse=True)

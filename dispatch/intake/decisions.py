@@ -37,19 +37,35 @@ def parse_decision(value: str) -> Decision:
     return decision
 
 
-def decide(session: Session, case: Case, order: DecisionOrder, actor: str, now: dt.datetime,
-           rules: Rules | None) -> None:
+def decide(
+    session: Session,
+    case: Case,
+    order: DecisionOrder,
+    actor: str,
+    now: dt.datetime,
+    rules: Rules | None,
+) -> None:
     """Apply the decision to ``case``; the knowledge entry chosen for 即办 must be active."""
     if order.decision is Decision.PENDING:
         raise Invalid({"decision": FieldError("请选择受理意见", "choose a decision")})
     entry = case_store.knowledge_entry(session, order.knowledge_entry_id.strip())
-    case_store.decide(session, case, order.decision, actor, now, reason=order.reason.strip(),
-                      refer_to=order.refer_to.strip(), reply_text=order.reply_text.strip(),
-                      entry=entry, rules=rules)
+    case_store.decide(
+        session,
+        case,
+        order.decision,
+        actor,
+        now,
+        reason=order.reason.strip(),
+        refer_to=order.refer_to.strip(),
+        reply_text=order.reply_text.strip(),
+        entry=entry,
+        rules=rules,
+    )
 
 
-def merge(session: Session, case: Case, into_key: str, reason: str, actor: str,
-          now: dt.datetime) -> None:
+def merge(
+    session: Session, case: Case, into_key: str, reason: str, actor: str, now: dt.datetime
+) -> None:
     """并单 into the case numbered (or with the id) ``into_key``. A case named in the form
     that does not exist is a field error, not a missing page."""
     try:

@@ -8,15 +8,31 @@ from dataclasses import dataclass
 
 from dispatch.cases.registration import CaseType, normalise_phone, valid_phone
 
-_DIGIT_WORDS = {"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2",
-                "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_DIGIT_WORDS = {
+    "零": "0",
+    "〇": "0",
+    "洞": "0",
+    "一": "1",
+    "幺": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
 _DIGIT_RUN = re.compile(r"[+＋0-9０-９零〇洞一幺二两三四五六七八九\s\-－]{5,}")
 
 # Order matters: the first type whose words appear wins; the word is shown as the reason.
 _TYPE_WORDS: tuple[tuple[CaseType, tuple[str, ...]], ...] = (
     (CaseType.REPORT, ("举报", "贪污", "受贿", "索贿", "吃拿卡要", "违法排污", "偷排")),
-    (CaseType.COMPLAINT, ("投诉", "态度差", "态度恶劣", "不作为", "乱收费", "推诿", "扰民",
-                          "刁难", "拖欠")),
+    (
+        CaseType.COMPLAINT,
+        ("投诉", "态度差", "态度恶劣", "不作为", "乱收费", "推诿", "扰民", "刁难", "拖欠"),
+    ),
     (CaseType.HELP, ("求助", "救助", "帮帮", "困难", "走失")),
     (CaseType.PRAISE, ("表扬", "感谢", "点赞", "锦旗")),
     (CaseType.SUGGESTION, ("建议", "希望能", "能不能增加", "提议")),
@@ -27,7 +43,8 @@ _ORG = re.compile(
     r"[\u4e00-\u9fa5A-Za-z0-9]{1,14}?"
     r"(?:局|委员会|委|办公室|办|中心|医院|卫生院|学校|小学|中学|大学|幼儿园|公司|集团|派出所|"
     r"街道办事处|街道|镇政府|乡政府|政府|社区|居委会|村委会|窗口|物业|银行|法院|检察院|"
-    r"车站|商场|超市|酒店|饭店|餐馆|工厂|厂)")
+    r"车站|商场|超市|酒店|饭店|餐馆|工厂|厂)"
+)
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 
 

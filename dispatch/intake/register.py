@@ -39,54 +39,103 @@ class IntakeConfig:
     rules: Rules | None = None
 
 
-def _store_all(uploads: Sequence[Upload], config: IntakeConfig,
-               now: dt.datetime) -> list[evidence.StoredEvidence]:
+def _store_all(
+    uploads: Sequence[Upload], config: IntakeConfig, now: dt.datetime
+) -> list[evidence.StoredEvidence]:
     stored: list[evidence.StoredEvidence] = []
     try:
         for upload in uploads:
-            stored.append(evidence.store(upload.stream, upload.filename,
-                                         config.attachments_dir, now, config.max_bytes))
+            stored.append(
+                evidence.store(
+                    upload.stream, upload.filename, config.attachments_dir, now, config.max_bytes
+                )
+            )
     except evidence.EvidenceRefused as exc:
         for item in stored:
             evidence.discard(config.attachments_dir, item)
         name = evidence.safe_filename(uploads[len(stored)].filename)
-        raise Invalid({"attachments": FieldError(f"{name}：{exc.zh}", f"{name}: {exc}")}) \
-            from exc
+        raise Invalid({"attachments": FieldError(f"{name}：{exc.zh}", f"{name}: {exc}")}) from exc
     return stored
 
 
-def _attach(session: Session, case: Case, item: evidence.StoredEvidence, actor: str,
-            now: dt.datetime) -> Attachment:
-    attachment = Attachment(id=item.id, case_id=case.id, filename=item.filename,
-                            content_type=item.content_type, size_bytes=item.size_bytes,
-                            sha256=item.sha256, path=item.relative_path, uploaded_by=actor,
-                            created_at=now)
+def _attach(
+    session: Session, case: Case, item: evidence.StoredEvidence, actor: str, now: dt.datetime
+) -> Attachment:
+    attachment = Attachment(
+        id=item.id,
+        case_id=case.id,
+        filename=item.filename,
+        content_type=item.content_type,
+        size_bytes=item.size_bytes,
+        sha256=item.sha256,
+        path=item.relative_path,
+        uploaded_by=actor,
+        created_at=now,
+    )
     session.add(attachment)
-    manifest.append(session, manifest.STORED, manifest.Item(
-        manifest.ATTACHMENT, item.id, item.relative_path, item.sha256, item.size_bytes,
-        call_id=case.call_id or "", case_id=case.id), now, actor)
+    manifest.append(
+        session,
+        manifest.STORED,
+        manifest.Item(
+            manifest.ATTACHMENT,
+            item.id,
+            item.relative_path,
+            item.sha256,
+            item.size_bytes,
+            call_id=case.call_id or "",
+            case_id=case.id,
+        ),
+        now,
+        actor,
+    )
     return attachment
 
 
-def register(sessions: sessionmaker[Session], config: IntakeConfig,
-             form: Mapping[str, object], uploads: Sequence[Upload], actor: str,
-             now: dt.datetime, call_id: str | None = None) -> Case:
+def register(
+    sessions: sessionmaker[Session],
+    config: IntakeConfig,
+    form: Mapping[str, object],
+    uploads: Sequence[Upload],
+    actor: str,
+    now: dt.datetime,
+    call_id: str | None = None,
+) -> Case:
     """Validate ``form``, store ``uploads``, and create the case: all or nothing."""
     reg = registration.validate(form, config.zone, now)
     uploads = [u for u in uploads if u.filename]
     if len(uploads) > config.max_files:
-        raise Invalid({"attachments": FieldError(f"最多上传 {config.max_files} 个文件",
-                                                 f"at most {config.max_files} files")})
+        raise Invalid(
+            {
+                "attachments": FieldError(
+                    f"最多上传 {config.max_files} 个文件", f"at most {config.max_files} files"
+                )
+            }
+        )
     stored = _store_all(uploads, config, now)
     try:
         with transaction(sessions) as session:
-            case = case_store.register(session, reg, actor, now, config.number_format,
-                                       config.zone, call_id=call_id, rules=config.rules)
+            case = case_store.register(
+                session,
+                reg,
+                actor,
+                now,
+                config.number_format,
+                config.zone,
+                call_id=call_id,
+                rules=config.rules,
+            )
             for item in stored:
                 _attach(session, case, item, actor, now)
             if stored:
-                add_event(session, case, actor, Action.ATTACH, now,
-                          "、".join(item.filename for item in stored), Status(case.status))
+                add_event(
+                    session,
+                    case,
+                    actor,
+                    Action.ATTACH,
+                    now,
+                    "、".join(item.filename for item in stored),
+                    Status(case.status),
+                )
             return case
     except BaseException:
         for item in stored:
@@ -98,13 +147,24 @@ def room_for_attachments(case: Case, max_files: int, adding: int = 1) -> int:
     """How many more files this case may take; refused if ``adding`` do not fit."""
     room = max_files - len(case.attachments)
     if adding > room:
-        raise Invalid({"attachments": FieldError(f"每个案件最多 {max_files} 个文件",
-                                                 f"at most {max_files} files per case")})
+        raise Invalid(
+            {
+                "attachments": FieldError(
+                    f"每个案件最多 {max_files} 个文件", f"at most {max_files} files per case"
+                )
+            }
+        )
     return room
 
 
-def add_attachments(sessions: sessionmaker[Session], config: IntakeConfig, case_id: str,
-                    uploads: Sequence[Upload], actor: str, now: dt.datetime) -> list[str]:
+def add_attachments(
+    sessions: sessionmaker[Session],
+    config: IntakeConfig,
+    case_id: str,
+    uploads: Sequence[Upload],
+    actor: str,
+    now: dt.datetime,
+) -> list[str]:
     """More evidence for an open case; returns the new attachments' ids. The per-case limit
     is checked before any file is stored, and again when they are attached."""
     uploads = [u for u in uploads if u.filename]
@@ -126,8 +186,15 @@ def add_attachments(sessions: sessionmaker[Session], config: IntakeConfig, case_
             next_status(Action.ATTACH, status)
             for item in stored:
                 _attach(session, case, item, actor, now)
-            add_event(session, case, actor, Action.ATTACH, now,
-                      "、".join(item.filename for item in stored), status)
+            add_event(
+                session,
+                case,
+                actor,
+                Action.ATTACH,
+                now,
+                "、".join(item.filename for item in stored),
+                status,
+            )
             return [item.id for item in stored]
     except BaseException:
         for item in stored:

@@ -27,18 +27,26 @@ class Hit:
 def score(query: str, entry: KnowledgeEntry) -> float:
     """Weighted count of the query's character bigrams found in the entry: two shared
     bigrams (e.g. 居住 and 住证) already make a hit, whatever else the caller said."""
-    return matched(bigrams(query), [
-        (bigrams(entry.question), QUESTION_WEIGHT),
-        (frozenset().union(*(bigrams(word) for word in entry.keywords.split())),
-         KEYWORD_WEIGHT),
-        (bigrams(entry.answer), ANSWER_WEIGHT),
-    ])
+    return matched(
+        bigrams(query),
+        [
+            (bigrams(entry.question), QUESTION_WEIGHT),
+            (
+                frozenset().union(*(bigrams(word) for word in entry.keywords.split())),
+                KEYWORD_WEIGHT,
+            ),
+            (bigrams(entry.answer), ANSWER_WEIGHT),
+        ],
+    )
 
 
 def search(session: Session, query: str, limit: int = 10, threshold: float = 2.0) -> list[Hit]:
     """Active entries matching ``query``, best first; an empty query lists them all."""
-    entries = session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.active)
-                              .order_by(KnowledgeEntry.updated_at.desc()))
+    entries = session.scalars(
+        select(KnowledgeEntry)
+        .where(KnowledgeEntry.active)
+        .order_by(KnowledgeEntry.updated_at.desc())
+    )
     if not query.strip():
         return [Hit(entry, 0.0) for entry in list(entries)[:limit]]
     needed = min(threshold, len(bigrams(query)))
@@ -55,8 +63,11 @@ def active_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
 
 def validated(fields: dict[str, object]) -> dict[str, str]:
     values = {name: clean_text(fields.get(name, "")) for name in LIMITS}
-    errors = {name: FieldError(f"不能超过{limit}个字", f"at most {limit} characters")
-              for name, limit in LIMITS.items() if len(values[name]) > limit}
+    errors = {
+        name: FieldError(f"不能超过{limit}个字", f"at most {limit} characters")
+        for name, limit in LIMITS.items()
+        if len(values[name]) > limit
+    }
     if not values["question"]:
         errors.setdefault("question", FieldError("请填写问题", "a question is required"))
     if not values["answer"]:
@@ -67,16 +78,18 @@ def validated(fields: dict[str, object]) -> dict[str, str]:
     return values
 
 
-def create(session: Session, fields: dict[str, object], actor: str,
-           now: dt.datetime) -> KnowledgeEntry:
+def create(
+    session: Session, fields: dict[str, object], actor: str, now: dt.datetime
+) -> KnowledgeEntry:
     entry = KnowledgeEntry(**validated(fields), updated_by=actor, updated_at=now)
     session.add(entry)
     session.flush()
     return entry
 
 
-def update(session: Session, entry: KnowledgeEntry, fields: dict[str, object], actor: str,
-           now: dt.datetime) -> KnowledgeEntry:
+def update(
+    session: Session, entry: KnowledgeEntry, fields: dict[str, object], actor: str, now: dt.datetime
+) -> KnowledgeEntry:
     for name, value in validated(fields).items():
         setattr(entry, name, value)
     entry.updated_by, entry.updated_at = actor, now

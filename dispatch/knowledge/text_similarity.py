@@ -25,7 +25,7 @@ def bigrams(text: str) -> frozenset[str]:
     clean = normalise(text)
     if len(clean) == 1:
         return frozenset({clean})
-    return frozenset(clean[i:i + 2] for i in range(len(clean) - 1))
+    return frozenset(clean[i : i + 2] for i in range(len(clean) - 1))
 
 
 def dice(a: AbstractSet[str], b: AbstractSet[str]) -> float:
@@ -34,10 +34,10 @@ def dice(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b))
 
 
-def matched(query: AbstractSet[str],
-            fields: Iterable[tuple[AbstractSet[str], float]]) -> float:
+def matched(query: AbstractSet[str], fields: Iterable[tuple[AbstractSet[str], float]]) -> float:
     """How many of the query's bigrams the fields contain, each counted with the weight of
     the best field that has it."""
     weighted = list(fields)
-    return sum(max((weight for grams, weight in weighted if gram in grams), default=0.0)
-               for gram in query)
+    return sum(
+        max((weight for grams, weight in weighted if gram in grams), default=0.0) for gram in query
+    )

@@ -88,9 +88,15 @@ def _vectoriser(params: Parameters) -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(
-        analyzer="char", ngram_range=(params.ngram_min, params.ngram_max),
-        n_features=1 << params.hash_bits, alternate_sign=False, norm=None, lowercase=False,
-        preprocessor=normalise, dtype=np.float32)
+        analyzer="char",
+        ngram_range=(params.ngram_min, params.ngram_max),
+        n_features=1 << params.hash_bits,
+        alternate_sign=False,
+        norm=None,
+        lowercase=False,
+        preprocessor=normalise,
+        dtype=np.float32,
+    )
 
 
 def _counts(vectoriser: Any, texts: Sequence[str]) -> sp.csr_matrix:
@@ -110,19 +116,19 @@ def _keep_columns(counts: sp.csr_matrix, columns: npt.NDArray[np.int64]) -> sp.c
     known = columns[position] == counts.indices
     return sp.csr_matrix(
         (counts.data[known], (_row_numbers(counts)[known], position[known])),
-        shape=(counts.shape[0], len(columns)), dtype=np.float32)
+        shape=(counts.shape[0], len(columns)),
+        dtype=np.float32,
+    )
 
 
 def _tfidf(counts: sp.csr_matrix, idf: FloatArray) -> sp.csr_matrix:
     """Sublinear term frequency times idf, each row scaled to unit length."""
     rows = _row_numbers(counts)
     weights = ((1.0 + np.log(counts.data)) * idf[counts.indices]).astype(np.float32)
-    lengths = np.sqrt(np.bincount(rows, weights=weights * weights,
-                                  minlength=counts.shape[0]))
+    lengths = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=counts.shape[0]))
     lengths[lengths == 0] = 1.0
     weights /= lengths[rows].astype(np.float32)
-    return sp.csr_matrix((weights, counts.indices.copy(), counts.indptr.copy()),
-                         shape=counts.shape)
+    return sp.csr_matrix((weights, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
 
 
 def _softmax(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -134,9 +140,16 @@ def _softmax(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 class RoutingModel:
     """A trained model: ``top`` for one case, ``classify_many`` for many."""
 
-    def __init__(self, labels: Sequence[str], columns: npt.NDArray[np.int64],
-                 idf: FloatArray, coef: FloatArray, intercept: FloatArray,
-                 params: Parameters, info: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        labels: Sequence[str],
+        columns: npt.NDArray[np.int64],
+        idf: FloatArray,
+        coef: FloatArray,
+        intercept: FloatArray,
+        params: Parameters,
+        info: dict[str, Any],
+    ) -> None:
         self.labels = list(labels)
         self.columns = columns
         self.idf = idf
@@ -148,30 +161,30 @@ class RoutingModel:
 
     def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """One row per text, one column per label (in ``labels`` order), rows sum to 1."""
-        parts = [self._batch_probabilities(texts[start:start + BATCH])
-                 for start in range(0, len(texts), BATCH)]
+        parts = [
+            self._batch_probabilities(texts[start : start + BATCH])
+            for start in range(0, len(texts), BATCH)
+        ]
         if not parts:
             return np.zeros((0, len(self.labels)))
         return np.vstack(parts)
 
     def _batch_probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        features = _tfidf(_keep_columns(_counts(self._vectoriser, texts), self.columns),
-                          self.idf)
+        features = _tfidf(_keep_columns(_counts(self._vectoriser, texts), self.columns), self.idf)
         scores = np.asarray(features @ self.coef.T, dtype=np.float64) + self.intercept
         return _softmax(scores)
 
     def top(self, text: str, k: int = 3) -> list[Suggestion]:
         """The ``k`` likeliest labels for one text, most confident first."""
         row = self.probabilities([text])[0]
-        order = np.argsort(-row, kind="stable")[:max(k, 0)]
+        order = np.argsort(-row, kind="stable")[: max(k, 0)]
         return [Suggestion(self.labels[i], float(row[i])) for i in order]
 
     def classify_many(self, texts: Sequence[str]) -> list[Suggestion]:
         """The likeliest label of every text."""
         matrix = self.probabilities(texts)
         best = matrix.argmax(axis=1) if len(matrix) else np.zeros(0, dtype=np.int64)
-        return [Suggestion(self.labels[i], float(matrix[row, i]))
-                for row, i in enumerate(best)]
+        return [Suggestion(self.labels[i], float(matrix[row, i])) for row, i in enumerate(best)]
 
     def save(self, path: Path) -> None:
         """Write ``path`` (.npz) atomically, then the readable ``.json`` copy of its
@@ -181,16 +194,25 @@ class RoutingModel:
         meta = self._metadata()
         buffer = io.BytesIO()
         np.savez_compressed(
-            buffer, columns=self.columns, idf=self.idf, coef=self.coef,
+            buffer,
+            columns=self.columns,
+            idf=self.idf,
+            coef=self.coef,
             intercept=self.intercept,
-            meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8))
+            meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
+        )
         _atomic_write(path, buffer.getvalue())
         text = json.dumps(meta, ensure_ascii=False, indent=2) + "\n"
         _atomic_write(path.with_suffix(".json"), text.encode())
 
     def _metadata(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": FORMAT_VERSION, "labels": self.labels,
-                "parameters": dataclasses.asdict(self.params), **self.info}
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "labels": self.labels,
+            "parameters": dataclasses.asdict(self.params),
+            **self.info,
+        }
 
     @classmethod
     def load(cls, path: Path) -> RoutingModel:
@@ -201,24 +223,33 @@ class RoutingModel:
             raise RoutingModelError(f"no routing model at {path}")
         try:
             with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in
-                          ("columns", "idf", "coef", "intercept", "meta")}
+                arrays = {
+                    name: archive[name] for name in ("columns", "idf", "coef", "intercept", "meta")
+                }
             meta = json.loads(arrays["meta"].tobytes().decode())
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
-                UnicodeDecodeError) as exc:
-            raise RoutingModelError(f"routing model {path} is damaged or not a model: "
-                                    f"{exc}") from exc
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            EOFError,
+            zipfile.BadZipFile,
+            UnicodeDecodeError,
+        ) as exc:
+            raise RoutingModelError(
+                f"routing model {path} is damaged or not a model: {exc}"
+            ) from exc
         return cls._from_arrays(path, arrays, meta)
 
     @classmethod
-    def _from_arrays(cls, path: Path, arrays: dict[str, Any],
-                     meta: Any) -> RoutingModel:
+    def _from_arrays(cls, path: Path, arrays: dict[str, Any], meta: Any) -> RoutingModel:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise RoutingModelError(f"{path} is not a routing model")
         if meta.get("version") != FORMAT_VERSION:
-            raise RoutingModelError(f"routing model {path} has format version "
-                                    f"{meta.get('version')}, expected {FORMAT_VERSION}: "
-                                    "train it again")
+            raise RoutingModelError(
+                f"routing model {path} has format version "
+                f"{meta.get('version')}, expected {FORMAT_VERSION}: "
+                "train it again"
+            )
         try:
             params = Parameters(**meta["parameters"])
             params.check()
@@ -227,22 +258,34 @@ class RoutingModel:
             raise RoutingModelError(f"routing model {path} has bad metadata: {exc}") from exc
         columns = arrays["columns"].astype(np.int64)
         coef = arrays["coef"].astype(np.float32)
-        shapes_ok = (coef.shape == (len(labels), len(columns))
-                     and arrays["idf"].shape == columns.shape
-                     and arrays["intercept"].shape == (len(labels),)
-                     and len(labels) >= 2 and len(columns) >= 1
-                     and bool(np.all(np.diff(columns) > 0)))
+        shapes_ok = (
+            coef.shape == (len(labels), len(columns))
+            and arrays["idf"].shape == columns.shape
+            and arrays["intercept"].shape == (len(labels),)
+            and len(labels) >= 2
+            and len(columns) >= 1
+            and bool(np.all(np.diff(columns) > 0))
+        )
         if not shapes_ok:
             raise RoutingModelError(f"routing model {path} is inconsistent (array shapes)")
-        info = {key: value for key, value in meta.items()
-                if key not in ("format", "version", "labels", "parameters")}
-        return cls(labels, columns, arrays["idf"].astype(np.float32), coef,
-                   arrays["intercept"].astype(np.float32), params, info)
+        info = {
+            key: value
+            for key, value in meta.items()
+            if key not in ("format", "version", "labels", "parameters")
+        }
+        return cls(
+            labels,
+            columns,
+            arrays["idf"].astype(np.float32),
+            coef,
+            arrays["intercept"].astype(np.float32),
+            params,
+            info,
+        )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(handle, 0o600)  # trained on complaints: private like the data folder
         with os.fdopen(handle, "wb") as out:
@@ -263,8 +306,11 @@ def data_fingerprint(examples: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def train(examples: Sequence[tuple[str, str]], params: Parameters | None = None,
-          now: dt.datetime | None = None) -> RoutingModel:
+def train(
+    examples: Sequence[tuple[str, str]],
+    params: Parameters | None = None,
+    now: dt.datetime | None = None,
+) -> RoutingModel:
     """Fit a model on (text, label) pairs; at least two distinct labels are needed."""
     params = params or Parameters()
     params.check()
@@ -274,8 +320,13 @@ def train(examples: Sequence[tuple[str, str]], params: Parameters | None = None,
     texts = [text for text, _ in examples]
     targets = np.array([labels.index(label) for _, label in examples])
     vectoriser = _vectoriser(params)
-    counts = sp.vstack([_counts(vectoriser, texts[start:start + BATCH])
-                        for start in range(0, len(texts), BATCH)], format="csr")
+    counts = sp.vstack(
+        [
+            _counts(vectoriser, texts[start : start + BATCH])
+            for start in range(0, len(texts), BATCH)
+        ],
+        format="csr",
+    )
     buckets, frequency = np.unique(counts.indices, return_counts=True)
     common = frequency >= params.min_df
     columns = buckets[common].astype(np.int64)
@@ -283,26 +334,40 @@ def train(examples: Sequence[tuple[str, str]], params: Parameters | None = None,
         raise RoutingModelError("no character n-gram occurs in enough training texts")
     idf = (np.log((1 + len(texts)) / (1 + frequency[common])) + 1).astype(np.float32)
     del buckets, frequency, common
-    features = sp.vstack([_tfidf(_keep_columns(counts[start:start + BATCH], columns), idf)
-                          for start in range(0, len(texts), BATCH)], format="csr")
+    features = sp.vstack(
+        [
+            _tfidf(_keep_columns(counts[start : start + BATCH], columns), idf)
+            for start in range(0, len(texts), BATCH)
+        ],
+        format="csr",
+    )
     del counts
     coef, intercept = _fit(features, targets, len(labels), params)
-    info = {"examples": len(examples),
-            "label_counts": dict(sorted(Counter(label for _, label in examples).items())),
-            "features": len(columns),
-            "created": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
-            "data_sha256": data_fingerprint(examples)}
+    info = {
+        "examples": len(examples),
+        "label_counts": dict(sorted(Counter(label for _, label in examples).items())),
+        "features": len(columns),
+        "created": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        "data_sha256": data_fingerprint(examples),
+    }
     return RoutingModel(labels, columns, idf, coef, intercept, params, info)
 
 
-def _fit(features: sp.csr_matrix, targets: npt.NDArray[np.int64], classes: int,
-         params: Parameters) -> tuple[FloatArray, FloatArray]:
+def _fit(
+    features: sp.csr_matrix, targets: npt.NDArray[np.int64], classes: int, params: Parameters
+) -> tuple[FloatArray, FloatArray]:
     """Multinomial logistic regression (SAGA: memory stays at the size of the data, unlike
     L-BFGS whose history holds twenty copies of the coefficients)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=params.c, class_weight="balanced", solver="saga",
-                               max_iter=params.max_iter, tol=params.tol, random_state=0)
+    model = LogisticRegression(
+        C=params.c,
+        class_weight="balanced",
+        solver="saga",
+        max_iter=params.max_iter,
+        tol=params.tol,
+        random_state=0,
+    )
     model.fit(features, targets)
     coef = np.asarray(model.coef_, dtype=np.float32)
     intercept = np.asarray(model.intercept_, dtype=np.float32)
@@ -329,24 +394,29 @@ def read_labelled_csv(path: Path) -> list[tuple[str, str]]:
 
 def read_cases_csv(path: Path) -> list[tuple[str, str]]:
     """(id, text) pairs from a UTF-8 CSV with ``id`` and ``text`` columns (no rows is fine)."""
-    return [((row["id"] or "").strip(), row["text"] or "")
-            for _, row in _read_csv(path, ("id", "text"), allow_empty=True)]
+    return [
+        ((row["id"] or "").strip(), row["text"] or "")
+        for _, row in _read_csv(path, ("id", "text"), allow_empty=True)
+    ]
 
 
-def _read_csv(path: Path, needed: tuple[str, ...],
-              allow_empty: bool = False) -> list[tuple[int, dict[str, str]]]:
+def _read_csv(
+    path: Path, needed: tuple[str, ...], allow_empty: bool = False
+) -> list[tuple[int, dict[str, str]]]:
     path = Path(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames
             if not columns:
-                raise RoutingModelError(f"{path} is empty: expected a header with "
-                                        f"{', '.join(needed)}")
+                raise RoutingModelError(
+                    f"{path} is empty: expected a header with {', '.join(needed)}"
+                )
             missing = [name for name in needed if name not in columns]
             if missing:
-                raise RoutingModelError(f"{path} lacks column(s) {', '.join(missing)} "
-                                        f"(has {', '.join(columns)})")
+                raise RoutingModelError(
+                    f"{path} lacks column(s) {', '.join(missing)} (has {', '.join(columns)})"
+                )
             rows = [(reader.line_num, row) for row in reader]
     except FileNotFoundError as exc:
         raise RoutingModelError(f"no such file: {path}") from exc
@@ -357,8 +427,9 @@ def _read_csv(path: Path, needed: tuple[str, ...],
     return rows
 
 
-def write_suggestions_csv(path: Path, ids: Sequence[str],
-                          suggestions: Sequence[Suggestion]) -> None:
+def write_suggestions_csv(
+    path: Path, ids: Sequence[str], suggestions: Sequence[Suggestion]
+) -> None:
     """``id,label,confidence`` (4 decimals), written to a temporary file then renamed."""
     path = Path(path)
     buffer = io.StringIO(newline="")

@@ -68,13 +68,20 @@ def suggest(session: Session, cache: ModelCache, case: Case, k: int = 3) -> list
     found = []
     for item in model.top(case_text(case), k):
         unit = units.unit_for_category(session, item.label)
-        found.append(Suggestion(item.label, round(float(item.confidence), 4),
-                                unit.id if unit else None, unit.name if unit else ""))
+        found.append(
+            Suggestion(
+                item.label,
+                round(float(item.confidence), 4),
+                unit.id if unit else None,
+                unit.name if unit else "",
+            )
+        )
     return found
 
 
-def confirm(session: Session, cache: ModelCache, case: Case, label: str, actor: str,
-            now: dt.datetime) -> None:
+def confirm(
+    session: Session, cache: ModelCache, case: Case, label: str, actor: str, now: dt.datetime
+) -> None:
     """The category the operator chose: what counts, and what the next training learns
     (kept beside what the model suggested and how sure it was)."""
     top = suggest(session, cache, case, 1)
@@ -92,5 +99,7 @@ def confirm(session: Session, cache: ModelCache, case: Case, label: str, actor: 
 
 def confirmed_examples(session: Session) -> list[tuple[str, str]]:
     """(text, category) of every confirmed case, for ``hotline route train``."""
-    return [(row.text, row.label) for row in session.scalars(
-        select(RoutingLabel).order_by(RoutingLabel.confirmed_at))]
+    return [
+        (row.text, row.label)
+        for row in session.scalars(select(RoutingLabel).order_by(RoutingLabel.confirmed_at))
+    ]

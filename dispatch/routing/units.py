@@ -31,8 +31,13 @@ UNIT_KIND_LABELS = {
 def create_unit(session: Session, name: str, kind: str, now: dt.datetime) -> Unit:
     name = name.strip()
     if not name or len(name) > 128:
-        raise Invalid({"name": FieldError("请填写单位名称（不超过128字）",
-                                          "a unit name of 1-128 characters is required")})
+        raise Invalid(
+            {
+                "name": FieldError(
+                    "请填写单位名称（不超过128字）", "a unit name of 1-128 characters is required"
+                )
+            }
+        )
     if kind not in UnitKind.__members__.values():
         raise Invalid({"kind": FieldError("单位类型不正确", f"unknown unit kind {kind!r}")})
     if session.scalar(select(Unit.id).where(Unit.name == name)) is not None:
@@ -64,8 +69,13 @@ def active_unit(session: Session, unit_id: str, field: str = "unit_id") -> Unit:
 def add_member(session: Session, user: User, unit: Unit) -> None:
     """Make ``user`` (a unit handler) a member of ``unit``, moving them if needed."""
     if user.role != Role.UNIT_HANDLER:
-        raise Invalid({"user": FieldError("只有承办单位账号可以加入单位",
-                                          "only unit handlers belong to units")})
+        raise Invalid(
+            {
+                "user": FieldError(
+                    "只有承办单位账号可以加入单位", "only unit handlers belong to units"
+                )
+            }
+        )
     member = session.get(UnitMember, user.id)
     if member is None:
         session.add(UnitMember(user_id=user.id, unit_id=unit.id))
@@ -79,8 +89,14 @@ def unit_of_user(session: Session, user_id: str) -> Unit | None:
 
 
 def members(session: Session, unit_id: str) -> list[User]:
-    return list(session.scalars(select(User).join(UnitMember, UnitMember.user_id == User.id)
-                                .where(UnitMember.unit_id == unit_id).order_by(User.username)))
+    return list(
+        session.scalars(
+            select(User)
+            .join(UnitMember, UnitMember.user_id == User.id)
+            .where(UnitMember.unit_id == unit_id)
+            .order_by(User.username)
+        )
+    )
 
 
 def catalogue(session: Session) -> list[CatalogueEntry]:
@@ -92,15 +108,15 @@ def unit_for_category(session: Session, category: str) -> Unit | None:
     return entry.unit if entry and entry.unit.active else None
 
 
-def set_catalogue(session: Session, category: str, unit: Unit, actor: str,
-                  now: dt.datetime) -> CatalogueEntry:
+def set_catalogue(
+    session: Session, category: str, unit: Unit, actor: str, now: dt.datetime
+) -> CatalogueEntry:
     category = category.strip()
     if not category or len(category) > 64:
         raise Invalid({"category": FieldError("请填写类别", "a category is required")})
     entry = session.get(CatalogueEntry, category)
     if entry is None:
-        entry = CatalogueEntry(category=category, unit_id=unit.id, updated_by=actor,
-                               updated_at=now)
+        entry = CatalogueEntry(category=category, unit_id=unit.id, updated_by=actor, updated_at=now)
         session.add(entry)
     else:
         entry.unit_id, entry.updated_by, entry.updated_at = unit.id, actor, now
@@ -124,7 +140,6 @@ def named_in(session: Session, *texts: str) -> Unit | None:
     if not haystack.strip():
         return None
     for unit in sorted(list_units(session), key=lambda u: len(u.name), reverse=True):
-        if unit.name in haystack or (len(haystack.strip()) >= 2
-                                     and haystack.strip() in unit.name):
+        if unit.name in haystack or (len(haystack.strip()) >= 2 and haystack.strip() in unit.name):
             return unit
     return None

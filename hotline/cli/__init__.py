@@ -40,25 +40,37 @@ COMMANDS: dict[str, CommandEntry] = {
     "asr": CommandEntry("transcription", "Speech models and the transcription queue."),
     "calls": CommandEntry("calls", "List calls, newest first."),
     "db": CommandEntry("setup", "Database maintenance."),
-    "deadline": CommandEntry("deadlines", "Print the date N working days after DATE "
-                             "(YYYY-MM-DD); the first counted day is the first working day "
-                             "after DATE."),
-    "dial": CommandEntry("calls", "Call the running hotline with SIPp, speak AUDIO (a WAV "
-                         "file), hang up, print the call."),
+    "deadline": CommandEntry(
+        "deadlines",
+        "Print the date N working days after DATE "
+        "(YYYY-MM-DD); the first counted day is the first working day "
+        "after DATE.",
+    ),
+    "dial": CommandEntry(
+        "calls",
+        "Call the running hotline with SIPp, speak AUDIO (a WAV file), hang up, print the call.",
+    ),
     "down": CommandEntry("control", "Stop every part of the hotline."),
     "recordings": CommandEntry("recordings", "The recording store: integrity and retention."),
-    "route": CommandEntry("routing", "Routing-category suggestions: train the text "
-                          "classifier, classify cases."),
+    "route": CommandEntry(
+        "routing", "Routing-category suggestions: train the text classifier, classify cases."
+    ),
     "serve": CommandEntry("serve", "Run one service in the foreground (used by 'hotline up')."),
-    "setup": CommandEntry("setup", "Install Asterisk if needed, render its configuration, make "
-                          "prompts, migrate the DB."),
+    "setup": CommandEntry(
+        "setup",
+        "Install Asterisk if needed, render its configuration, make prompts, migrate the DB.",
+    ),
     "status": CommandEntry("control", "Report each part; exit 1 when any is not running."),
-    "transcribe": CommandEntry("transcription", "Transcribe any audio file with the installed "
-                               "Vosk model (HOTLINE_VOSK_MODEL)."),
-    "transcript": CommandEntry("transcription", "Print a call's transcript (segments by "
-                               "speaker, with times)."),
-    "up": CommandEntry("start", "Start Asterisk, the telephony service and the API; return "
-                       "once each answers."),
+    "transcribe": CommandEntry(
+        "transcription",
+        "Transcribe any audio file with the installed Vosk model (HOTLINE_VOSK_MODEL).",
+    ),
+    "transcript": CommandEntry(
+        "transcription", "Print a call's transcript (segments by speaker, with times)."
+    ),
+    "up": CommandEntry(
+        "start", "Start Asterisk, the telephony service and the API; return once each answers."
+    ),
     "user": CommandEntry("users", "Console accounts."),
 }
 
@@ -77,8 +89,10 @@ class LazyGroup(click.Group):
         """The command list from the summaries in ``COMMANDS``, imported from nowhere."""
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, click.Command(name, help=COMMANDS[name].summary).get_short_help_str(limit))
-                for name in names]
+        rows = [
+            (name, click.Command(name, help=COMMANDS[name].summary).get_short_help_str(limit))
+            for name in names
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

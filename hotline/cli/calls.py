@@ -22,13 +22,29 @@ from recordings import lookup
 @click.option("--caller", default=None, help="Caller number (default: a random mobile number)")
 @click.option("--caller-name", default="", help="Caller display name")
 @click.option("--number", default=None, help="Number to dial (default: the hotline number)")
-@click.option("--wait", "wait_seconds", type=float, default=None,
-              help="Seconds of silence before speaking (default: until the notice has played)")
-@click.option("--timeout", default=120.0, show_default=True,
-              help="Seconds to wait for the hotline to log the call")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=None,
+    help="Seconds of silence before speaking (default: until the notice has played)",
+)
+@click.option(
+    "--timeout",
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the hotline to log the call",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the call record as JSON")
-def dial(audio: Path, caller: str | None, caller_name: str, number: str | None,
-         wait_seconds: float | None, timeout: float, as_json: bool) -> None:
+def dial(
+    audio: Path,
+    caller: str | None,
+    caller_name: str,
+    number: str | None,
+    wait_seconds: float | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Call the running hotline with SIPp, speak AUDIO (a WAV file), hang up, print the call."""
     settings = context.settings()
     try:
@@ -42,8 +58,12 @@ def dial(audio: Path, caller: str | None, caller_name: str, number: str | None,
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     try:
         result = place_call(
-            audio=audio, number=number or settings.hotline_number, sip_host=settings.sip_host,
-            sip_port=settings.sip_port, caller=caller, caller_name=caller_name,
+            audio=audio,
+            number=number or settings.hotline_number,
+            sip_host=settings.sip_host,
+            sip_port=settings.sip_port,
+            caller=caller,
+            caller_name=caller_name,
             wait_seconds=wait_seconds,
         )
     except DialError as exc:
@@ -82,8 +102,9 @@ def calls(limit: int, as_json: bool) -> None:
         found = lookup.of_calls(session, [c.id for c in rows])
         records = [CallPublic.of(c, found.get(c.id)) for c in rows]
     if as_json:
-        click.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2,
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False)
+        )
         return
     for record in records:
         _print_call(record)
@@ -91,10 +112,14 @@ def calls(limit: int, as_json: bool) -> None:
 
 def _print_call(call: CallPublic) -> None:
     rec = call.recording
-    click.echo(f"call {call.id}  {call.started_at:%Y-%m-%d %H:%M:%S}Z  from {call.caller_number}"
-               f"  outcome {call.outcome}")
+    click.echo(
+        f"call {call.id}  {call.started_at:%Y-%m-%d %H:%M:%S}Z  from {call.caller_number}"
+        f"  outcome {call.outcome}"
+    )
     if rec is not None:
-        click.echo(f"  recording {rec.id}  {rec.duration_seconds:.2f}s  {rec.sample_rate} Hz "
-                   f"x{rec.channels}  sha256 {rec.sha256}  ({rec.status})")
+        click.echo(
+            f"  recording {rec.id}  {rec.duration_seconds:.2f}s  {rec.sample_rate} Hz "
+            f"x{rec.channels}  sha256 {rec.sha256}  ({rec.status})"
+        )
     else:
         click.echo("  no recording")

@@ -63,7 +63,9 @@ def session_factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
 @contextmanager
 def database(settings: Settings, write: bool = False) -> Iterator[Session]:
     """A session (a write transaction with ``write``); database trouble becomes a clear error."""
-    with session_factory(settings) as factory, database_errors(), (
-        transaction(factory) if write else factory()
-    ) as session:
+    with (
+        session_factory(settings) as factory,
+        database_errors(),
+        transaction(factory) if write else factory() as session,
+    ):
         yield session

@@ -22,8 +22,10 @@ def verify() -> None:
     settings = context.settings()
     with context.session_factory(settings) as sessions, context.database_errors():
         report = integrity.check_and_record(sessions, settings.data_dir, dt.datetime.now(dt.UTC))
-    click.echo(f"files checked: {report.files_checked}; manifest head: entry "
-               f"{report.head_seq} {report.head_hash}")
+    click.echo(
+        f"files checked: {report.files_checked}; manifest head: entry "
+        f"{report.head_seq} {report.head_hash}"
+    )
     for problem in report.problems:
         click.echo(problem.line())
     if not report.ok:
@@ -43,13 +45,16 @@ def purge(yes: bool) -> None:
     click.echo(f"past retention ({years} years) and not on hold: {len(found)}")
     for item in found:
         cases = ", ".join(item.case_numbers) or "no case"
-        click.echo(f"  {item.recording_id}  stored {item.created_at:%Y-%m-%d}  kept until "
-                   f"{item.kept_until:%Y-%m-%d}  {cases}  {item.size_bytes} bytes")
+        click.echo(
+            f"  {item.recording_id}  stored {item.created_at:%Y-%m-%d}  kept until "
+            f"{item.kept_until:%Y-%m-%d}  {cases}  {item.size_bytes} bytes"
+        )
     if not yes:
         if found:
             click.echo("nothing deleted; run again with --yes to delete these")
         return
     with context.session_factory(settings) as sessions:
-        deleted = purging.purge(sessions, settings.recordings_dir, years, now,
-                                "hotline recordings purge")
+        deleted = purging.purge(
+            sessions, settings.recordings_dir, years, now, "hotline recordings purge"
+        )
     click.echo(f"deleted {len(deleted)} recording(s); each deletion is in the manifest")

@@ -21,8 +21,13 @@ ASR_WORKER_COMMAND = (sys.executable, "-m", "hotline.cli", "serve", "asr-worker"
 @click.command()
 @click.argument("name", type=click.Choice(["ivr", "asr", "asr-worker", "api"]))
 @click.argument("worker", default="asr-1")
-@click.option("--pool", "pool_pid", type=int, default=None,
-              help="The pid of the pool an asr-worker belongs to: it stops when that is gone")
+@click.option(
+    "--pool",
+    "pool_pid",
+    type=int,
+    default=None,
+    help="The pid of the pool an asr-worker belongs to: it stops when that is gone",
+)
 def serve(name: str, worker: str, pool_pid: int | None) -> None:
     """Run one service in the foreground (used by 'hotline up'). WORKER names an asr-worker."""
     context.setup_logging()
@@ -37,5 +42,6 @@ def serve(name: str, worker: str, pool_pid: int | None) -> None:
             raise click.ClickException("Asterisk is not installed: run 'hotline setup'")
         asyncio.run(ivr_service.run(settings, install.modules_dir))
     else:
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                    log_level="info")
+        uvicorn.run(
+            create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info"
+        )

@@ -29,8 +29,10 @@ def transcribe(audio: Path, as_json: bool) -> None:
     settings = context.settings()
     model = active_model(settings)
     if model is None:
-        raise click.ClickException("no speech model: install one with 'hotline asr "
-                                   "install-model' or set HOTLINE_VOSK_MODEL to a model folder")
+        raise click.ClickException(
+            "no speech model: install one with 'hotline asr "
+            "install-model' or set HOTLINE_VOSK_MODEL to a model folder"
+        )
     if not audio.is_file():
         raise click.ClickException(f"{audio}: no such file")
     try:
@@ -39,11 +41,16 @@ def transcribe(audio: Path, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="hotline-transcribe-") as tmp:
         pcm = Path(tmp) / "audio.wav"
-        converted = subprocess.run(["sox", str(audio), "-b", "16", "-e", "signed-integer",
-                                    str(pcm)], capture_output=True, text=True, check=False)
+        converted = subprocess.run(
+            ["sox", str(audio), "-b", "16", "-e", "signed-integer", str(pcm)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if converted.returncode != 0:
-            raise click.ClickException(f"{audio}: not an audio file sox can read "
-                                       f"({converted.stderr.strip()})")
+            raise click.ClickException(
+                f"{audio}: not an audio file sox can read ({converted.stderr.strip()})"
+            )
         channels = ("caller", "operator")
         result = engine.transcribe(pcm, channels)
     if as_json:
@@ -52,11 +59,15 @@ def transcribe(audio: Path, as_json: bool) -> None:
         payload["clean_text"] = clean(result.text)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
-        click.echo(f"status {result.status}{': ' + result.reason if result.reason else ''}; "
-                   f"{result.audio_seconds:.2f}s of audio, model {result.model}")
+        click.echo(
+            f"status {result.status}{': ' + result.reason if result.reason else ''}; "
+            f"{result.audio_seconds:.2f}s of audio, model {result.model}"
+        )
         for segment in result.segments:
-            click.echo(f"[{segment.start:7.2f}-{segment.end:7.2f}] {segment.channel:<8} "
-                       f"{clean(segment.text)}")
+            click.echo(
+                f"[{segment.start:7.2f}-{segment.end:7.2f}] {segment.channel:<8} "
+                f"{clean(segment.text)}"
+            )
     if result.status in ("corrupt", "empty"):
         sys.exit(2)
 
@@ -76,17 +87,23 @@ def transcript(call_id: str, as_json: bool) -> None:
         return
     if view.transcript is None:
         job = view.job
-        state = "no recording" if job is None else (
-            f"job {job.status}" + (f": {job.last_error}" if job.last_error else ""))
+        state = (
+            "no recording"
+            if job is None
+            else (f"job {job.status}" + (f": {job.last_error}" if job.last_error else ""))
+        )
         click.echo(f"call {call_id}: no transcript yet ({state})")
         sys.exit(3)
     text = view.transcript
-    click.echo(f"call {call_id}: {text.status}{' - ' + text.reason if text.reason else ''}; "
-               f"model {text.model}; {text.audio_seconds:.1f}s of audio in "
-               f"{text.decode_seconds:.1f}s")
+    click.echo(
+        f"call {call_id}: {text.status}{' - ' + text.reason if text.reason else ''}; "
+        f"model {text.model}; {text.audio_seconds:.1f}s of audio in "
+        f"{text.decode_seconds:.1f}s"
+    )
     for segment in text.segments:
-        click.echo(f"[{segment.start:7.2f}-{segment.end:7.2f}] {segment.channel:<8} "
-                   f"{segment.clean_text}")
+        click.echo(
+            f"[{segment.start:7.2f}-{segment.end:7.2f}] {segment.channel:<8} {segment.clean_text}"
+        )
 
 
 @click.group()
@@ -104,8 +121,9 @@ def asr_install_model(source: str) -> None:
         installed = install(source, settings)
     except ModelInstallError as exc:
         raise click.ClickException(f"model not installed: {exc}") from exc
-    click.echo(f"installed {installed.name} in {installed.path} "
-               f"({installed.size_bytes / 1e6:.1f} MB)")
+    click.echo(
+        f"installed {installed.name} in {installed.path} ({installed.size_bytes / 1e6:.1f} MB)"
+    )
     if installed.verified_files:
         click.echo("weights match the published model: " + ", ".join(installed.verified_files))
     if settings.vosk_model is not None:
@@ -124,12 +142,17 @@ def asr_status(as_json: bool) -> None:
         queue = jobs.summary(session)
     workers = processes.asr_workers(settings)
     problems = check_model_folder(model) if model is not None else []
-    parked = [{"job": j.id, "recording": j.recording_id, "attempts": j.attempts,
-               "reason": j.last_error} for j in queue.parked]
+    parked = [
+        {"job": j.id, "recording": j.recording_id, "attempts": j.attempts, "reason": j.last_error}
+        for j in queue.parked
+    ]
     report = {
-        "model": {"name": model_name(model) if model else None,
-                  "path": str(model) if model else None,
-                  "complete": model is not None and not problems, "missing": problems},
+        "model": {
+            "name": model_name(model) if model else None,
+            "path": str(model) if model else None,
+            "complete": model is not None and not problems,
+            "missing": problems,
+        },
         "workers": workers,
         "queue": queue.counts,
         "oldest_waiting": queue.oldest_waiting.isoformat() if queue.oldest_waiting else None,
@@ -143,12 +166,23 @@ def asr_status(as_json: bool) -> None:
     else:
         state = "complete" if not problems else "INCOMPLETE: missing " + ", ".join(problems)
         click.echo(f"model    {model_name(model)} ({model}) {state}")
-    click.echo(f"workers  {len(workers)} running"
-               + "".join(f"\n  {w['name']} pid {w['pid']} {w['state']}"
-                         + (f" job {w['job']}" if w.get("job") else "") for w in workers))
-    click.echo("queue    " + ", ".join(f"{k} {v}" for k, v in queue.counts.items())
-               + (f"; oldest waiting since {queue.oldest_waiting:%Y-%m-%d %H:%M:%S}Z"
-                  if queue.oldest_waiting else ""))
+    click.echo(
+        f"workers  {len(workers)} running"
+        + "".join(
+            f"\n  {w['name']} pid {w['pid']} {w['state']}"
+            + (f" job {w['job']}" if w.get("job") else "")
+            for w in workers
+        )
+    )
+    click.echo(
+        "queue    "
+        + ", ".join(f"{k} {v}" for k, v in queue.counts.items())
+        + (
+            f"; oldest waiting since {queue.oldest_waiting:%Y-%m-%d %H:%M:%S}Z"
+            if queue.oldest_waiting
+            else ""
+        )
+    )
     for job in parked:
         click.echo(f"parked   job {job['job']} (recording {job['recording']}): {job['reason']}")
 

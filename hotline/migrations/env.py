@@ -15,8 +15,7 @@ def run_migrations() -> None:
     assert url, "sqlalchemy.url must be set"
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=metadata,
-                          render_as_batch=True)
+        context.configure(connection=connectable, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
         return

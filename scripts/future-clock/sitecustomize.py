@@ -15,5 +15,4 @@ _days = os.environ.get("FUTURE_CLOCK_DAYS", "")
 if _days.isdigit():
     import time_machine
 
-    time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=int(_days)),
-                        tick=True).start()
+    time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=int(_days)), tick=True).start()

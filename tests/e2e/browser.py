@@ -21,10 +21,17 @@ from tests.builders import PASSWORD
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 # No network beyond the console itself: no updates, no sync, no metrics, no DNS prefetch.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-sync",
-                  "--disable-component-update", "--no-first-run", "--disable-default-apps",
-                  "--metrics-recording-only", "--dns-prefetch-disable",
-                  "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-sync",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--metrics-recording-only",
+    "--dns-prefetch-disable",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @contextmanager
@@ -32,8 +39,7 @@ def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: scripts/setup installs it")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=CHROMIUM_FLAGS)
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
             yield launched
         finally:
@@ -66,8 +72,12 @@ def serving(settings: Settings, part: str) -> Iterator[subprocess.Popen[bytes]]:
     stopped on leaving."""
     env = {**os.environ, **settings.to_env()}
     with open(settings.data_dir / f"{part}.log", "ab") as log:
-        process = subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", part],
-                                   env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", part],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     try:
         yield process
     finally:

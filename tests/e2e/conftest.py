@@ -58,15 +58,25 @@ class Hotline:
         return prompts.duration_seconds(prompts.prompt_path(self.settings.sounds_dir, "notice"))
 
     def dial(self, audio: Path, caller: str, **options: object) -> DialResult:
-        return place_call(audio=audio, number=str(options.pop("number", "12345")),
-                          sip_host="127.0.0.1", sip_port=self.settings.sip_port,
-                          caller=caller, **options)  # type: ignore[arg-type]
+        return place_call(
+            audio=audio,
+            number=str(options.pop("number", "12345")),
+            sip_host="127.0.0.1",
+            sip_port=self.settings.sip_port,
+            caller=caller,
+            **options,  # type: ignore[arg-type]
+        )
 
     def operator_phone(self, name: str, audio: Path | None, answer: bool = True) -> OperatorPhone:
         secrets = load_secrets(self.settings.data_dir)
-        return OperatorPhone(name=name, password=secrets.operator_password(name),
-                             sip_host="127.0.0.1", sip_port=self.settings.sip_port,
-                             audio=audio, answer=answer)
+        return OperatorPhone(
+            name=name,
+            password=secrets.operator_password(name),
+            sip_host="127.0.0.1",
+            sip_port=self.settings.sip_port,
+            audio=audio,
+            answer=answer,
+        )
 
     def wait_call(self, caller: str, timeout: float = 60) -> Call:
         since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
@@ -95,8 +105,12 @@ class Hotline:
             add_user(self.sessions, "e2e-operator", "operator", phone="8001")
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
             body = json.dumps({"username": "e2e-operator", "password": PASSWORD}).encode()
-            request = urllib.request.Request(f"{base}/api/session", data=body, method="POST",
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"{base}/api/session",
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
             with opener.open(request, timeout=10):
                 pass
             self._browser = opener
@@ -106,12 +120,19 @@ class Hotline:
 
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.settings.to_env()}
-        return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), *args], env=env,
-                              capture_output=True, text=True, timeout=300, check=check)
+        return subprocess.run(
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=check,
+        )
 
 
-def start_hotline(data_dir: Path, database_url: str = "", rtp_base: int = 31000,
-                  **overrides: Any) -> Hotline:
+def start_hotline(
+    data_dir: Path, database_url: str = "", rtp_base: int = 31000, **overrides: Any
+) -> Hotline:
     """Every part, with the Korean stand-in model and one transcription worker (``overrides``:
     other settings)."""
     values: dict[str, Any] = {

@@ -44,8 +44,9 @@ def test_no_operator_leaves_a_message_with_a_verified_recording(
     hotline: Hotline, tmp_path: Path
 ) -> None:
     caller = "13900000001"
-    result = hotline.dial(CLIP, caller, caller_name="李四",
-                          wait_seconds=hotline.notice_seconds + 0.3)
+    result = hotline.dial(
+        CLIP, caller, caller_name="李四", wait_seconds=hotline.notice_seconds + 0.3
+    )
     assert result.sipp_exit == 0, result.output
 
     call = hotline.wait_call(caller)
@@ -76,12 +77,31 @@ def test_operator_answers_and_each_side_has_its_own_channel(
     hotline: Hotline, tmp_path: Path
 ) -> None:
     tone = tmp_path / "operator.wav"
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
-                    "synth", "30", "sine", "1000", "vol", "0.3"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(tone),
+            "synth",
+            "30",
+            "sine",
+            "1000",
+            "vol",
+            "0.3",
+        ],
+        check=True,
+    )
     caller = "13900000002"
     with hotline.operator_phone("8001", tone):
-        result = hotline.dial(CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3,
-                              extra_seconds=3)
+        result = hotline.dial(
+            CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=3
+        )
     assert result.sipp_exit == 0, result.output
 
     call = hotline.wait_call(caller)
@@ -107,8 +127,9 @@ def test_caller_hanging_up_in_the_queue_is_abandoned_and_put_on_the_callback_lis
 ) -> None:
     caller = "13900000003"
     with hotline.operator_phone("8002", None, answer=False):
-        result = hotline.dial(SHORT_CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3,
-                              extra_seconds=3)
+        result = hotline.dial(
+            SHORT_CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=3
+        )
     assert result.sipp_exit == 0, result.output
 
     call = hotline.wait_call(caller)
@@ -138,13 +159,20 @@ def test_asterisk_restart_during_a_call_logs_it_failed_and_keeps_the_partial_rec
 ) -> None:
     caller = "13900000005"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        dialling = pool.submit(hotline.dial, CLIP, caller, timeout=60,
-                               wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=30)
+        dialling = pool.submit(
+            hotline.dial,
+            CLIP,
+            caller,
+            timeout=60,
+            wait_seconds=hotline.notice_seconds + 0.3,
+            extra_seconds=30,
+        )
 
         def recording_under_way() -> bool:
             with hotline.sessions() as session:
                 call = call_store.latest_call_from(
-                    session, caller, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+                    session, caller, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+                )
                 if call is None or call.spool_path is None:
                     return False
                 spool = Path(call.spool_path)
@@ -188,8 +216,9 @@ def test_malformed_sip_does_not_disturb_a_call_in_progress(hotline: Hotline) -> 
         ("REGISTER sip:x SIP/2.0\r\nFrom: \u5f20\u4e09\r\n\r\n").encode(),
     ]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        dialling = pool.submit(hotline.dial, CLIP, caller,
-                               wait_seconds=hotline.notice_seconds + 0.3)
+        dialling = pool.submit(
+            hotline.dial, CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3
+        )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for _ in range(20):
                 for datagram in garbage:
@@ -266,5 +295,6 @@ def test_the_first_page_and_the_api_list_real_calls(hotline: Hotline) -> None:
     assert f"/api/recordings/{with_recording['recording']['id']}/audio" in page
     status, audio = hotline.api_get(
         f"/api/recordings/{with_recording['recording']['id']}/audio",
-        headers={"Range": "bytes=0-43"})
+        headers={"Range": "bytes=0-43"},
+    )
     assert status == 206 and audio[:4] == b"RIFF" and len(audio) == 44

@@ -52,22 +52,30 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """A running API with an operator, a supervisor, a knowledge entry and one answered call
     whose two sides were transcribed by the real transcription service."""
     data = tmp_path_factory.mktemp("console")
-    settings = Settings(data_dir=data, api_port=free_port(), vosk_model=KOREAN_MODEL,
-                        asr_workers=1)
+    settings = Settings(data_dir=data, api_port=free_port(), vosk_model=KOREAN_MODEL, asr_workers=1)
     migrate.upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     add_user(sessions, "op1", "operator")
     add_user(sessions, "sup1", "supervisor")
     with transaction(sessions) as session:
-        knowledge.create(session, {"question": "如何办理居住证",
-                                   "answer": "携带身份证、租房合同到社区服务中心申请。",
-                                   "keywords": "居住证 暂住证", "owner_unit": "市公安局"},
-                         "sup1", dt.datetime.now(dt.UTC))
+        knowledge.create(
+            session,
+            {
+                "question": "如何办理居住证",
+                "answer": "携带身份证、租房合同到社区服务中心申请。",
+                "keywords": "居住证 暂住证",
+                "owner_unit": "市公安局",
+            },
+            "sup1",
+            dt.datetime.now(dt.UTC),
+        )
     speech = korean_speech(data / "speech.wav", repeat=2)
     audio = stereo_call(data / "call.wav", speech, 6.0)
-    call_id, _ = add_recorded_call(sessions, data, "1.1", audio, caller_name=HTML,
-                                   answered_after=5.5, started_at=recently())
+    call_id, _ = add_recorded_call(
+        sessions, data, "1.1", audio, caller_name=HTML, answered_after=5.5, started_at=recently()
+    )
+
     def transcribed() -> bool:
         with sessions() as session:
             call = call_store.get_call(session, call_id)
@@ -188,8 +196,9 @@ def test_from_the_queue_to_a_registered_case(console: Console, browser: Browser)
     screenshot(page, "case")
 
 
-def test_a_letter_is_registered_with_evidence(console: Console, browser: Browser,
-                                              tmp_path: Path) -> None:
+def test_a_letter_is_registered_with_evidence(
+    console: Console, browser: Browser, tmp_path: Path
+) -> None:
     page = logged_in(browser, console.url, "op1")
     page.get_by_role("link", name="登记其他渠道").click()
     letter = tmp_path / "来信.pdf"
@@ -208,7 +217,8 @@ def test_a_letter_is_registered_with_evidence(console: Console, browser: Browser
 
 
 def test_the_knowledge_base_answers_a_differently_worded_question(
-        console: Console, browser: Browser) -> None:
+    console: Console, browser: Browser
+) -> None:
     page = logged_in(browser, console.url, "op1")
     page.get_by_role("link", name="知识库").click()
     page.locator("#kb-page-query").fill("暂住证去哪里申请")

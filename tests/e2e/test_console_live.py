@@ -27,31 +27,69 @@ CLIP = SAMPLES / "magicdata_cs_insurance_000012.wav"  # 6.76 s
 
 
 def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
-        hotline: Hotline, browser: Browser, tmp_path: Path) -> None:
+    hotline: Hotline, browser: Browser, tmp_path: Path
+) -> None:
     settings = hotline.settings
     caller = "13912340001"
     add_user(hotline.sessions, "op8001", "operator", phone="8001")
     earlier = intake.register(
         hotline.sessions,
-        intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
-                            settings.attachments_dir, settings.attachment_max_bytes,
-                            settings.attachment_max_files),
-        {"received_at": "2026-11-01T10:00", "channel": "phone", "case_type": "complaint",
-         "complainant_name": "赵六", "complainant_phone": caller, "subject_unit": "某物业",
-         "title": "电梯停运", "content": "小区电梯停运一周。"},
-        [], "op8001", dt.datetime.now(dt.UTC))
+        intake.IntakeConfig(
+            ZoneInfo(settings.timezone),
+            settings.case_number_format,
+            settings.attachments_dir,
+            settings.attachment_max_bytes,
+            settings.attachment_max_files,
+        ),
+        {
+            "received_at": "2026-11-01T10:00",
+            "channel": "phone",
+            "case_type": "complaint",
+            "complainant_name": "赵六",
+            "complainant_phone": caller,
+            "subject_unit": "某物业",
+            "title": "电梯停运",
+            "content": "小区电梯停运一周。",
+        },
+        [],
+        "op8001",
+        dt.datetime.now(dt.UTC),
+    )
 
     base = f"http://127.0.0.1:{settings.api_port}"
     page = logged_in(browser, base, "op8001")
     expect(page.locator("body")).to_have_attribute("data-live", "1")  # the feed is open
 
     tone = tmp_path / "operator.wav"
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
-                    "synth", "30", "sine", "1000", "vol", "0.3"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(tone),
+            "synth",
+            "30",
+            "sine",
+            "1000",
+            "vol",
+            "0.3",
+        ],
+        check=True,
+    )
     results: list[DialResult] = []
     with hotline.operator_phone("8001", tone):
-        dialling = threading.Thread(target=lambda: results.append(hotline.dial(
-            CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=6)))
+        dialling = threading.Thread(
+            target=lambda: results.append(
+                hotline.dial(
+                    CLIP, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=6
+                )
+            )
+        )
         dialling.start()
         try:
             live = page.locator("#live")
@@ -84,8 +122,9 @@ def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
     recording = hotline.recording_of(call)
     assert recording is not None
     with hotline.sessions() as session:
-        kinds = session.scalars(select(ConsoleEvent.kind).where(
-            ConsoleEvent.call_uniqueid == call.asterisk_uniqueid)).all()
+        kinds = session.scalars(
+            select(ConsoleEvent.kind).where(ConsoleEvent.call_uniqueid == call.asterisk_uniqueid)
+        ).all()
         case = case_store.by_number(session, number)
         assert case is not None and case.call_id == call.id
         recording_id, _transcript = case_store.current_links(session, case)

@@ -41,9 +41,14 @@ def test_after_a_call_the_data_folder_is_private_to_the_service(hotline: Hotline
 
     data = hotline.settings.data_dir
     recording = hotline.settings.recordings_dir / stored.path
-    written = [recording, data / "hotline.db", data / "hotline.db-wal",
-               hotline.dirs.cdr_csv, hotline.dirs.log / "messages.log",
-               hotline.settings.log_dir / "ivr.log"]
+    written = [
+        recording,
+        data / "hotline.db",
+        data / "hotline.db-wal",
+        hotline.dirs.cdr_csv,
+        hotline.dirs.log / "messages.log",
+        hotline.settings.log_dir / "ivr.log",
+    ]
     assert [path for path in written if not path.exists()] == []
     assert shared_entries(data) == []
 

@@ -83,8 +83,10 @@ def test_a_case_is_followed_to_its_close_by_three_roles(site: Site, browser: Bro
     op.locator("#f-complainant_phone").fill(PHONE)
     op.locator("#f-subject_unit").fill("东郊化工厂")
     op.locator("#f-title").fill("化工厂夜间排放废气")
-    op.locator("#f-content").fill(f"我是{NAME}，电话{PHONE}。东郊化工厂每天夜里偷排废气，气味刺鼻，"
-                                  "小区居民晚上不敢开窗，环境污染严重。")
+    op.locator("#f-content").fill(
+        f"我是{NAME}，电话{PHONE}。东郊化工厂每天夜里偷排废气，气味刺鼻，"
+        "小区居民晚上不敢开窗，环境污染严重。"
+    )
     op.get_by_label("受理", exact=True).check()
     op.get_by_role("button", name="保存登记").click()
     number = op.locator("#case-number").inner_text()
@@ -138,8 +140,19 @@ def test_a_case_is_followed_to_its_close_by_three_roles(site: Site, browser: Bro
     sup.get_by_role("button", name="立卷归档").click()
     expect(sup.locator("h1 .badge")).to_have_text("已归档")
     history = sup.locator("#history")
-    for step in ("登记", "受理", "交办", "签收", "开始办理", "办理回复", "审核通过", "回访反馈",
-                 "满意度评价", "办结", "归档"):
+    for step in (
+        "登记",
+        "受理",
+        "交办",
+        "签收",
+        "开始办理",
+        "办理回复",
+        "审核通过",
+        "回访反馈",
+        "满意度评价",
+        "办结",
+        "归档",
+    ):
         expect(history).to_contain_text(step)
     screenshot(sup, "case-archived")
 

@@ -47,18 +47,37 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         add_user(sessions, name, role)
     audio = tone_wav(data / "tone.wav", seconds=SECONDS)
     started = recently()
-    call_id, recording_id = add_recorded_call(sessions, data, "1.1", audio=audio,
-                                              answered_after=0.5, started_at=started)
+    call_id, recording_id = add_recorded_call(
+        sessions, data, "1.1", audio=audio, answered_after=0.5, started_at=started
+    )
     zone = ZoneInfo(settings.timezone)
-    config = intake.IntakeConfig(zone, settings.case_number_format, settings.attachments_dir,
-                                 settings.attachment_max_bytes, settings.attachment_max_files)
-    case = intake.register(sessions, config, {
-        "received_at": f"{started.astimezone(zone):%Y-%m-%dT%H:%M}", "channel": "phone",
-        "case_type": "complaint",
-        "complainant_name": "赵敏", "complainant_phone": "13600001111",
-        "subject_unit": "热线中心", "subject_person": "话务员", "title": "话务员态度生硬",
-        "content": "来电反映话务员态度生硬。", "decision": "accept"}, [], "op1",
-        started + dt.timedelta(minutes=5), call_id=call_id)
+    config = intake.IntakeConfig(
+        zone,
+        settings.case_number_format,
+        settings.attachments_dir,
+        settings.attachment_max_bytes,
+        settings.attachment_max_files,
+    )
+    case = intake.register(
+        sessions,
+        config,
+        {
+            "received_at": f"{started.astimezone(zone):%Y-%m-%dT%H:%M}",
+            "channel": "phone",
+            "case_type": "complaint",
+            "complainant_name": "赵敏",
+            "complainant_phone": "13600001111",
+            "subject_unit": "热线中心",
+            "subject_person": "话务员",
+            "title": "话务员态度生硬",
+            "content": "来电反映话务员态度生硬。",
+            "decision": "accept",
+        },
+        [],
+        "op1",
+        started + dt.timedelta(minutes=5),
+        call_id=call_id,
+    )
     try:
         with console_api(settings) as url:
             yield Site(url, case.id, case.number, recording_id)
@@ -67,7 +86,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 def test_a_supervisor_replays_with_seeking_and_exports_verifiable_evidence(
-        site: Site, browser: Browser, tmp_path: Path) -> None:
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
     page = logged_in(browser, site.url, "sup1")
     ranges: list[str] = []
 
@@ -93,7 +113,8 @@ def test_a_supervisor_replays_with_seeking_and_exports_verifiable_evidence(
     assert abs(duration - SECONDS) < 0.1
     seekable_end = page.evaluate(
         "(() => { const s = document.getElementById('audio-1').seekable;"
-        " return s.length ? s.end(s.length - 1) : 0; })()")
+        " return s.length ? s.end(s.length - 1) : 0; })()"
+    )
     assert seekable_end > SECONDS - 0.1, "the whole recording is seekable"
     page.evaluate("""new Promise(done => {
         const a = document.getElementById('audio-1');
@@ -114,9 +135,13 @@ def test_a_supervisor_replays_with_seeking_and_exports_verifiable_evidence(
     package = tmp_path / download.suggested_filename
     download.save_as(package)
     subprocess.run(["unzip", "-q", str(package), "-d", str(tmp_path)], check=True)
-    checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"],
-                             cwd=tmp_path / f"{site.number}-evidence", capture_output=True,
-                             text=True, check=False)
+    checked = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"],
+        cwd=tmp_path / f"{site.number}-evidence",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"recordings/{site.recording_id}.wav: OK" in checked.stdout
 

@@ -62,14 +62,18 @@ class Row:
     phases: str = ""
 
     def line(self) -> str:
-        return (f"| {self.part} | {self.placed} | {self.seen_by_asterisk} | {self.recorded} | "
-                f"{self.failed_on_callback_list} | {self.verified}/{self.recordings} | "
-                f"{self.result} | {self.phases} |")
+        return (
+            f"| {self.part} | {self.placed} | {self.seen_by_asterisk} | {self.recorded} | "
+            f"{self.failed_on_callback_list} | {self.verified}/{self.recordings} | "
+            f"{self.result} | {self.phases} |"
+        )
 
 
-HEADER = ("| part killed | calls placed | calls Asterisk saw | calls recorded | failed, on the "
-          "callback list | recordings verified | result | seconds |\n"
-          "|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| part killed | calls placed | calls Asterisk saw | calls recorded | failed, on the "
+    "callback list | recordings verified | result | seconds |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +89,26 @@ def table(request: pytest.FixtureRequest) -> Iterator[list[Row]]:
 
 def write_table(rows: list[Row]) -> None:
     TABLE.parent.mkdir(exist_ok=True)
-    TABLE.write_text(f"Fault test ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC): each part "
-                     f"killed with SIGKILL during {FIRST_WAVE + SECOND_WAVE} real SIPp calls "
-                     f"({FIRST_WAVE} in their messages at the kill, {SECOND_WAVE} placed while "
-                     f"it was down), then brought back.\n\n{HEADER}\n"
-                     + "".join(row.line() + "\n" for row in rows))
+    TABLE.write_text(
+        f"Fault test ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC): each part "
+        f"killed with SIGKILL during {FIRST_WAVE + SECOND_WAVE} real SIPp calls "
+        f"({FIRST_WAVE} in their messages at the kill, {SECOND_WAVE} placed while "
+        f"it was down), then brought back.\n\n{HEADER}\n"
+        + "".join(row.line() + "\n" for row in rows)
+    )
 
 
 @pytest.fixture(scope="module")
 def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     """A hotline of its own (its parts are killed): two transcription workers, short leases so
     a killed worker's job is taken up again within the test."""
-    instance = start_hotline(tmp_path_factory.mktemp("faults-data"), rtp_base=28400,
-                             asr_workers=WORKERS, asr_lease_seconds=6, asr_retry_seconds=1)
+    instance = start_hotline(
+        tmp_path_factory.mktemp("faults-data"),
+        rtp_base=28400,
+        asr_workers=WORKERS,
+        asr_lease_seconds=6,
+        asr_retry_seconds=1,
+    )
     try:
         yield instance
     finally:
@@ -167,10 +178,18 @@ class Burst:
             callers.append(caller)
             # Staggered ends: the callers speak after slightly different pauses (each shorter
             # than the silence that ends a message).
-            self.dialling.append(self.pool.submit(
-                self.hotline.dial, CLIP, caller, wait_seconds=notice + 0.3 + (index % 4) * 0.4,
-                extra_seconds=(index % 3) * 0.5, timeout=90, signal_port=ports[index][0],
-                media_port=ports[index][1]))
+            self.dialling.append(
+                self.pool.submit(
+                    self.hotline.dial,
+                    CLIP,
+                    caller,
+                    wait_seconds=notice + 0.3 + (index % 4) * 0.4,
+                    extra_seconds=(index % 3) * 0.5,
+                    timeout=90,
+                    signal_port=ports[index][0],
+                    media_port=ports[index][1],
+                )
+            )
         return callers
 
     def calls(self) -> list[Call]:
@@ -179,9 +198,13 @@ class Burst:
 
     def in_message(self, callers: list[str], at_least: int) -> bool:
         with self.hotline.sessions() as session:
-            calls = session.scalars(select(Call).where(Call.caller_number.in_(callers),
-                                                       Call.message_started_at.is_not(None),
-                                                       Call.ended_at.is_(None))).all()
+            calls = session.scalars(
+                select(Call).where(
+                    Call.caller_number.in_(callers),
+                    Call.message_started_at.is_not(None),
+                    Call.ended_at.is_(None),
+                )
+            ).all()
         return len(calls) >= at_least
 
     def finish(self) -> list[DialResult | Exception]:
@@ -217,6 +240,7 @@ def service(hotline: Hotline, name: str) -> int:
 
 def busy_worker(hotline: Hotline) -> int:
     """The pid of a worker in the middle of a job."""
+
     def busy() -> int | None:
         for worker in processes.asr_workers(hotline.settings):
             if worker["state"] == "busy" and isinstance(worker["pid"], int):
@@ -227,8 +251,11 @@ def busy_worker(hotline: Hotline) -> int:
 
 
 def worker_processes(hotline: Hotline) -> list[int]:
-    return [pid for pid in hotline_processes(hotline)
-            if "serve asr-worker" in " ".join(pids.command_line(pid))]
+    return [
+        pid
+        for pid in hotline_processes(hotline)
+        if "serve asr-worker" in " ".join(pids.command_line(pid))
+    ]
 
 
 def hotline_processes(hotline: Hotline) -> list[int]:
@@ -238,8 +265,11 @@ def hotline_processes(hotline: Hotline) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             pid = int(entry.name)
-            if (pids.environment(pid).get("HOTLINE_DATA_DIR") == data_dir
-                    and "hotline" in " ".join(pids.command_line(pid)) and pids.alive(pid)):
+            if (
+                pids.environment(pid).get("HOTLINE_DATA_DIR") == data_dir
+                and "hotline" in " ".join(pids.command_line(pid))
+                and pids.alive(pid)
+            ):
                 found.append(pid)
     return found
 
@@ -257,17 +287,26 @@ def all_up(hotline: Hotline) -> bool:
 # --- what must hold afterwards --------------------------------------------------------------
 
 
-def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime,
-                cut_by_the_kill: bool, results: list[DialResult | Exception],
-                phase: Callable[[str], None]) -> None:
+def check_burst(
+    hotline: Hotline,
+    burst: Burst,
+    row: Row,
+    killed_at: dt.datetime,
+    cut_by_the_kill: bool,
+    results: list[DialResult | Exception],
+    phase: Callable[[str], None],
+) -> None:
     """Every call Asterisk saw is settled in the database with a truthful outcome; every
     recording is stored, verified and transcribed; nothing of the burst is left in the spool."""
     row.placed = len(burst.callers)
     ours = set(burst.callers)
 
     def asterisk_records() -> dict[str, cdr.CdrRecord]:
-        return {uid: record for uid, record in cdr.read(hotline.dirs.cdr_csv).items()
-                if record.src in ours}
+        return {
+            uid: record
+            for uid, record in cdr.read(hotline.dirs.cdr_csv).items()
+            if record.src in ours
+        }
 
     def settled() -> list[Call] | None:
         calls = burst.calls()
@@ -277,8 +316,7 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
         return calls if calls and all(is_settled(call) for call in calls) else None
 
     try:
-        calls = wait_for(settled, 120, "every call Asterisk saw to be settled in the database",
-                         0.5)
+        calls = wait_for(settled, 120, "every call Asterisk saw to be settled in the database", 0.5)
     finally:
         records = asterisk_records()
         current = burst.calls()
@@ -290,11 +328,15 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
     if not cut_by_the_kill:
         # nothing was down on the calls' path: every call got through
         stored = {call.caller_number for call in calls}
-        problems = {caller: result for caller, result in zip(burst.callers, results, strict=True)
-                    if caller not in stored or not isinstance(result, DialResult)
-                    or result.sipp_exit != 0}
-        assert problems == {}, {caller: result if isinstance(result, Exception)
-                                else result.output[-800:] for caller, result in problems.items()}
+        problems = {
+            caller: result
+            for caller, result in zip(burst.callers, results, strict=True)
+            if caller not in stored or not isinstance(result, DialResult) or result.sipp_exit != 0
+        }
+        assert problems == {}, {
+            caller: result if isinstance(result, Exception) else result.output[-800:]
+            for caller, result in problems.items()
+        }
 
     with hotline.sessions() as session:
         on_list = set(session.scalars(select(CallbackRequest.call_id)))
@@ -312,27 +354,38 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
             untruthful.append((call.caller_number, "cut by the kill, stored as message_left"))
         elif call.id not in recording_of or recording_of[call.id].status != "complete":
             untruthful.append((call.caller_number, "message_left without a complete recording"))
-    row.failed_on_callback_list = sum(1 for call in calls if call.outcome == Outcome.FAILED
-                                      and call.id in on_list)
+    row.failed_on_callback_list = sum(
+        1 for call in calls if call.outcome == Outcome.FAILED and call.id in on_list
+    )
 
     with hotline.sessions() as session:
-        recordings = session.scalars(select(Recording).join(Call).where(
-            Call.caller_number.in_(burst.callers))).all()
+        recordings = session.scalars(
+            select(Recording).join(Call).where(Call.caller_number.in_(burst.callers))
+        ).all()
         row.recordings = len(recordings)
         row.verified = sum(
-            1 for r in recordings
-            if sha256_file(hotline.settings.recordings_dir / r.path) == r.sha256)
-    unrecorded = [call.caller_number for call in calls
-                  if call.recording_started_at is not None and call.id not in recording_of]
-    left_in_spool = [call.spool_path for call in calls
-                     if call.spool_path and Path(call.spool_path).exists()]
+            1
+            for r in recordings
+            if sha256_file(hotline.settings.recordings_dir / r.path) == r.sha256
+        )
+    unrecorded = [
+        call.caller_number
+        for call in calls
+        if call.recording_started_at is not None and call.id not in recording_of
+    ]
+    left_in_spool = [
+        call.spool_path for call in calls if call.spool_path and Path(call.spool_path).exists()
+    ]
 
     assert untruthful == [], untruthful
     assert unrecorded == [], f"messages begun but no recording stored: {unrecorded}"
     assert row.verified == row.recordings
     assert left_in_spool == []
-    assert [p for p in hotline.settings.spool_dir.glob("*/*.wav")
-            if p.stat().st_mtime >= burst.started.timestamp()] == []
+    assert [
+        p
+        for p in hotline.settings.spool_dir.glob("*/*.wav")
+        if p.stat().st_mtime >= burst.started.timestamp()
+    ] == []
     verify = hotline.cli("recordings", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     phase("verified")
@@ -341,8 +394,11 @@ def check_burst(hotline: Hotline, burst: Burst, row: Row, killed_at: dt.datetime
 
     def transcribed() -> bool:
         with hotline.sessions() as session:
-            states = session.scalars(select(TranscriptionJob.status).where(
-                TranscriptionJob.recording_id.in_(recording_ids))).all()
+            states = session.scalars(
+                select(TranscriptionJob.status).where(
+                    TranscriptionJob.recording_id.in_(recording_ids)
+                )
+            ).all()
         return len(states) == len(recording_ids) and set(states) <= {JobStatus.DONE}
 
     wait_for(transcribed, 180, "every recording of the burst to be transcribed", 0.5)
@@ -391,8 +447,9 @@ SCENARIOS = [
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.part for s in SCENARIOS])
-def test_killing_a_part_mid_burst_loses_nothing(hotline: Hotline, table: list[Row],
-                                                scenario: Scenario) -> None:
+def test_killing_a_part_mid_burst_loses_nothing(
+    hotline: Hotline, table: list[Row], scenario: Scenario
+) -> None:
     row = Row(scenario.part)
     table.append(row)
     began = time.monotonic()
@@ -404,24 +461,34 @@ def test_killing_a_part_mid_burst_loses_nothing(hotline: Hotline, table: list[Ro
         wait_for(lambda: all_up(hotline), 90, "every part to be up before the burst")
         burst = Burst(hotline, scenario.prefix)
         first = burst.wave(FIRST_WAVE)
-        wait_for(lambda: burst.in_message(first, FIRST_WAVE // 2), 60,
-                 "half the first wave to be leaving messages", 0.05)
+        wait_for(
+            lambda: burst.in_message(first, FIRST_WAVE // 2),
+            60,
+            "half the first wave to be leaving messages",
+            0.05,
+        )
         scenario.kill(hotline)
         killed_at = dt.datetime.now(dt.UTC)
         phase("killed")
         burst.wave(SECOND_WAVE)
         if scenario.part == "an asr worker":
             # The pool restarts its worker by itself; the operator does nothing.
-            wait_for(lambda: len(processes.asr_workers(hotline.settings)) == WORKERS, 60,
-                     "the pool to restart the worker")
+            wait_for(
+                lambda: len(processes.asr_workers(hotline.settings)) == WORKERS,
+                60,
+                "the pool to restart the worker",
+            )
         else:
             operator_up(hotline)
         phase("back")
         results = burst.finish()
         phase("calls over")
         wait_for(lambda: all_up(hotline), 90, "every part to be up again")
-        wait_for(lambda: len(worker_processes(hotline)) == WORKERS, 60,
-                 f"exactly {WORKERS} transcription workers (none left by an earlier pool)")
+        wait_for(
+            lambda: len(worker_processes(hotline)) == WORKERS,
+            60,
+            f"exactly {WORKERS} transcription workers (none left by an earlier pool)",
+        )
         check_burst(hotline, burst, row, killed_at, scenario.cut_calls, results, phase)
         row.result = "pass"
     except BaseException as exc:

@@ -78,27 +78,40 @@ def test_an_ivr_crash_mid_call_apologises_and_records_every_call_as_failed(
     hearing the apology when ivr is back (Asterisk alone knows C, and only while it lasts)."""
     notice = hotline.notice_seconds
     sorry = prompts.prompt_path(hotline.settings.sounds_dir, "sorry")
-    callers = {"A": "13700000001", "B": "13700000002", "C": "13700000003",
-               "E": "13700000005"}
-    with concurrent.futures.ThreadPoolExecutor(4) as pool, Earpiece() as ear_b, \
-            Earpiece() as ear_c, Earpiece() as ear_e:
+    callers = {"A": "13700000001", "B": "13700000002", "C": "13700000003", "E": "13700000005"}
+    with (
+        concurrent.futures.ThreadPoolExecutor(4) as pool,
+        Earpiece() as ear_b,
+        Earpiece() as ear_c,
+        Earpiece() as ear_e,
+    ):
         # A leaves a message (no operator is registered: the queue is empty at once).
-        a = pool.submit(hotline.dial, CLIP, callers["A"], wait_seconds=notice + 0.3,
-                        extra_seconds=30)
-        wait_for(lambda: (c := call_of(hotline, callers["A"])) is not None
-                 and c.message_started_at is not None, notice + 20, "A's message to start")
+        a = pool.submit(
+            hotline.dial, CLIP, callers["A"], wait_seconds=notice + 0.3, extra_seconds=30
+        )
+        wait_for(
+            lambda: (
+                (c := call_of(hotline, callers["A"])) is not None
+                and c.message_started_at is not None
+            ),
+            notice + 20,
+            "A's message to start",
+        )
         # B stays silent and listens: it is still in the notice when ivr dies.
-        b = pool.submit(hotline.dial, SHORT_CLIP, callers["B"], wait_seconds=120,
-                        hear_port=ear_b.port)
+        b = pool.submit(
+            hotline.dial, SHORT_CLIP, callers["B"], wait_seconds=120, hear_port=ear_b.port
+        )
         assert wait_for_call(hotline, callers["B"]).notice_finished_at is None
         kill_ivr(hotline)
         killed_at = dt.datetime.now(dt.UTC)
-        e_result = hotline.dial(SHORT_CLIP, callers["E"], wait_seconds=120,
-                                hear_port=ear_e.port, timeout=60)
+        e_result = hotline.dial(
+            SHORT_CLIP, callers["E"], wait_seconds=120, hear_port=ear_e.port, timeout=60
+        )
         assert e_result.sipp_exit == 0, e_result.output
         e_ended = dt.datetime.now(dt.UTC)
-        c = pool.submit(hotline.dial, SHORT_CLIP, callers["C"], wait_seconds=120,
-                        hear_port=ear_c.port)
+        c = pool.submit(
+            hotline.dial, SHORT_CLIP, callers["C"], wait_seconds=120, hear_port=ear_c.port
+        )
         wait_for(lambda: ear_c.seconds_heard() > 0.5, 30, "C to hear the apology")
         processes.up(hotline.settings, hotline.install, timeout=90)
         for future in (a, b, c):
@@ -113,7 +126,9 @@ def test_an_ivr_crash_mid_call_apologises_and_records_every_call_as_failed(
     for name, call in calls.items():
         assert call.outcome == "failed", (name, call.outcome, call.failure_reason)
         assert call.failure_reason and re.search(r"call flow", call.failure_reason), (
-            name, call.failure_reason)
+            name,
+            call.failure_reason,
+        )
         assert call.ended_at is not None and call.started_at < call.ended_at
     assert calls["A"].message_started_at is not None
     assert calls["B"].notice_finished_at is None
@@ -158,16 +173,20 @@ def test_a_burst_of_calls_across_an_ivr_restart_loses_none(
         ears = {number: stack.enter_context(Earpiece()) for number in before + during}
 
         def dial(number: str) -> concurrent.futures.Future[DialResult]:
-            return pool.submit(hotline.dial, SHORT_CLIP, number, wait_seconds=120,
-                               hear_port=ears[number].port)
+            return pool.submit(
+                hotline.dial, SHORT_CLIP, number, wait_seconds=120, hear_port=ears[number].port
+            )
 
         futures = [dial(number) for number in before]
         for number in before:
             wait_for_call(hotline, number)
         kill_ivr(hotline)
         futures += [dial(number) for number in during]
-        wait_for(lambda: all(ears[n].seconds_heard() > 0.3 for n in during), 60,
-                 "every caller to be answered while ivr is down")
+        wait_for(
+            lambda: all(ears[n].seconds_heard() > 0.3 for n in during),
+            60,
+            "every caller to be answered while ivr is down",
+        )
         processes.up(hotline.settings, hotline.install, timeout=90)
         for future in futures:
             result = future.result(timeout=120)
@@ -178,16 +197,14 @@ def test_a_burst_of_calls_across_an_ivr_restart_loses_none(
             ear.save(heard[number])
 
     calls = {number: hotline.wait_call(number, timeout=60) for number in before + during}
-    records = {r.src: r for r in cdr.read(hotline.dirs.cdr_csv).values()
-               if r.src in calls}
+    records = {r.src: r for r in cdr.read(hotline.dirs.cdr_csv).values() if r.src in calls}
     assert set(records) == set(calls), "every call the CDR has is in the database"
     with hotline.sessions() as session:
         on_list = set(session.scalars(select(CallbackRequest.call_id)))
     for number, call in calls.items():
         record = records[number]
         assert call.asterisk_uniqueid == record.uniqueid
-        assert (call.outcome, bool(call.failure_reason)) == ("failed", True), (
-            number, call.outcome)
+        assert (call.outcome, bool(call.failure_reason)) == ("failed", True), (number, call.outcome)
         assert abs((call.started_at - record.start).total_seconds()) <= 2, number
         assert call.ended_at is not None
         assert abs((call.ended_at - record.end).total_seconds()) <= 2, number
@@ -206,7 +223,7 @@ def asterisk_udp_sockets(hotline: Hotline) -> list[tuple[str, int]]:
         with contextlib.suppress(OSError):
             target = os.readlink(fd)
             if target.startswith("socket:["):
-                inodes.add(target[len("socket:["):-1])
+                inodes.add(target[len("socket:[") : -1])
     found = []
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -222,11 +239,15 @@ def test_rtp_listens_only_where_sip_does(hotline: Hotline) -> None:
     rtp_ports = range(settings.rtp_port_start, settings.rtp_port_end + 1)
     loopback = {"0100007F", "0000000000000000FFFF00000100007F"}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        call = pool.submit(hotline.dial, SHORT_CLIP, "13700000009",
-                           wait_seconds=hotline.notice_seconds + 0.3)
+        call = pool.submit(
+            hotline.dial, SHORT_CLIP, "13700000009", wait_seconds=hotline.notice_seconds + 0.3
+        )
         media = wait_for(
             lambda: [s for s in asterisk_udp_sockets(hotline) if s[1] in rtp_ports] or None,
-            30, "Asterisk to open the call's RTP socket", 0.05)
+            30,
+            "Asterisk to open the call's RTP socket",
+            0.05,
+        )
         assert {address for address, _ in media} <= loopback, media
         assert call.result(timeout=120).sipp_exit == 0
 
@@ -237,18 +258,45 @@ def test_a_call_an_operator_took_gets_no_apology_when_ivr_dies_during_it(
     """The operator hangs up first while ivr is down: the caller spoke to someone, so the
     dialplan hangs up without an apology, and the call stays answered."""
     tone = tmp_path / "operator.wav"
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
-                    "synth", "30", "sine", "1000", "vol", "0.3"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(tone),
+            "synth",
+            "30",
+            "sine",
+            "1000",
+            "vol",
+            "0.3",
+        ],
+        check=True,
+    )
     caller = "13700000021"
     sorry = prompts.prompt_path(hotline.settings.sounds_dir, "sorry")
-    phone = OperatorPhone(name="8001", sip_host="127.0.0.1", sip_port=hotline.settings.sip_port,
-                          password=load_secrets(hotline.settings.data_dir).operator_password(
-                              "8001"), audio=tone, hang_up_after=6)
+    phone = OperatorPhone(
+        name="8001",
+        sip_host="127.0.0.1",
+        sip_port=hotline.settings.sip_port,
+        password=load_secrets(hotline.settings.data_dir).operator_password("8001"),
+        audio=tone,
+        hang_up_after=6,
+    )
     with phone, concurrent.futures.ThreadPoolExecutor(1) as pool, Earpiece() as ear:
-        dialled = pool.submit(hotline.dial, SHORT_CLIP, caller, wait_seconds=120,
-                              hear_port=ear.port)
-        wait_for(lambda: (c := call_of(hotline, caller)) is not None
-                 and c.answered_at is not None, 60, "the operator to answer")
+        dialled = pool.submit(
+            hotline.dial, SHORT_CLIP, caller, wait_seconds=120, hear_port=ear.port
+        )
+        wait_for(
+            lambda: (c := call_of(hotline, caller)) is not None and c.answered_at is not None,
+            60,
+            "the operator to answer",
+        )
         kill_ivr(hotline)
         result = dialled.result(timeout=120)
         assert result.sipp_exit == 0, result.output
@@ -260,8 +308,10 @@ def test_a_call_an_operator_took_gets_no_apology_when_ivr_dies_during_it(
     assert call.ended_at is not None
     assert (call.ended_at - call.answered_at).total_seconds() < 30  # type: ignore[operator]
     with hotline.sessions() as session:
-        assert session.scalar(select(CallbackRequest).where(
-            CallbackRequest.call_id == call.id)) is None
+        assert (
+            session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
+            is None
+        )
     samples, rate = read_channels(heard)
     assert tone_ratio(samples[:, 0], rate, 1000) > 0.2, "the caller heard the operator"
     assert heard_apology(heard, sorry, tmp_path) < 0.3, "no apology after a conversation"

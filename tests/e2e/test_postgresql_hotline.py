@@ -15,12 +15,14 @@ def test_a_call_is_logged_in_postgresql(
     postgres_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     url = new_postgres_database(postgres_server)
-    hotline = start_hotline(tmp_path_factory.mktemp("pg-hotline"), database_url=url,
-                            rtp_base=33000)
+    hotline = start_hotline(tmp_path_factory.mktemp("pg-hotline"), database_url=url, rtp_base=33000)
     try:
         caller = "13700000001"
-        result = hotline.dial(SAMPLES / "magicdata_cs_finance_200013.wav", caller,
-                              wait_seconds=hotline.notice_seconds + 0.3)
+        result = hotline.dial(
+            SAMPLES / "magicdata_cs_finance_200013.wav",
+            caller,
+            wait_seconds=hotline.notice_seconds + 0.3,
+        )
         assert result.sipp_exit == 0, result.output
         call = hotline.wait_call(caller)
         assert call.outcome == "message_left"

@@ -55,8 +55,11 @@ def test_the_citizen_presses_2_and_the_case_records_satisfied(hotline: Hotline) 
         case_id, call_id = schedule(hotline, "TS209912310101", phone_number)
         call = settled(hotline, call_id)
         assert (call.status, call.digit) == ("answered", "2"), call.outcome
-        wait_for(lambda: len(phone.invites()) == 1 and "BYE" in phone.message_log.read_text(),
-                 30, "the hotline to hang up")
+        wait_for(
+            lambda: len(phone.invites()) == 1 and "BYE" in phone.message_log.read_text(),
+            30,
+            "the hotline to hang up",
+        )
         assert phone.invites() == [f"sip:{phone_number}@127.0.0.1:{port}"]
         assert "Aborting" not in phone.errors()  # SIPp saw nothing unexpected
     assert call.attempt == 1 and call.started_at is not None and call.finished_at is not None
@@ -69,8 +72,9 @@ def test_the_citizen_presses_2_and_the_case_records_satisfied(hotline: Hotline) 
 
 def test_a_wrong_key_gets_the_question_again(hotline: Hotline) -> None:
     phone_number = "13900000102"
-    with CitizenPhone(port=citizen_port(hotline), behaviour=Behaviour.ANSWER,
-                      keys=[(3.0, "7"), (2.0, "4")]):
+    with CitizenPhone(
+        port=citizen_port(hotline), behaviour=Behaviour.ANSWER, keys=[(3.0, "7"), (2.0, "4")]
+    ):
         case_id, call_id = schedule(hotline, "TS209912310102", phone_number)
         call = settled(hotline, call_id)
     assert (call.status, call.digit) == ("answered", "4"), call.outcome
@@ -81,8 +85,11 @@ def test_a_wrong_key_gets_the_question_again(hotline: Hotline) -> None:
 def make_due(hotline: Hotline, call_id: str) -> None:
     """Time passes: the retry is due now."""
     with transaction(hotline.sessions) as session:
-        session.execute(update(SatisfactionCall).where(SatisfactionCall.id == call_id)
-                        .values(due_at=dt.datetime.now(dt.UTC)))
+        session.execute(
+            update(SatisfactionCall)
+            .where(SatisfactionCall.id == call_id)
+            .values(due_at=dt.datetime.now(dt.UTC))
+        )
 
 
 def next_attempt(hotline: Hotline, case_id: str) -> SatisfactionCall:
@@ -105,7 +112,8 @@ def test_busy_and_unanswered_phones_are_retried_then_given_up(hotline: Hotline) 
     assert (second.attempt, second.status) == (2, "pending")
     assert first.finished_at is not None
     assert second.due_at == first.finished_at + dt.timedelta(
-        minutes=settings.satisfaction_retry_minutes)
+        minutes=settings.satisfaction_retry_minutes
+    )
     assert second.due_at - dt.datetime.now(dt.UTC) > dt.timedelta(minutes=59)
 
     with CitizenPhone(port=port, behaviour=Behaviour.RING) as ringing:

@@ -50,8 +50,9 @@ def test_an_answered_call_is_transcribed_per_speaker(hotline: Hotline, tmp_path:
     operator_speech = korean_speech(tmp_path / "operator.wav", repeat=3)
     caller = "13900000022"
     with hotline.operator_phone("8001", operator_speech):
-        result = hotline.dial(caller_speech, caller, wait_seconds=hotline.notice_seconds + 0.3,
-                              extra_seconds=8)
+        result = hotline.dial(
+            caller_speech, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=8
+        )
     assert result.sipp_exit == 0, result.output
     call = hotline.wait_call(caller)
     assert call.outcome == "answered" and call.answered_at and call.recording_started_at

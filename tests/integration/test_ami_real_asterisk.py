@@ -29,12 +29,19 @@ pytestmark = pytest.mark.asterisk
 
 
 @pytest.fixture(scope="module")
-def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
-                                                                          AsteriskInstall]]:
+def asterisk(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Settings, AsteriskInstall]]:
     data = tmp_path_factory.mktemp("asterisk-only")
-    settings = Settings(data_dir=data, sip_port=free_port(), ami_port=free_port(),
-                        agi_port=free_port(), api_port=free_port(),
-                        rtp_port_start=32000, rtp_port_end=32099)
+    settings = Settings(
+        data_dir=data,
+        sip_port=free_port(),
+        ami_port=free_port(),
+        agi_port=free_port(),
+        api_port=free_port(),
+        rtp_port_start=32000,
+        rtp_port_end=32099,
+    )
     install = provision.prepare(settings)
     dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
     asterisk_process.start(install, dirs, settings.data_dir)
@@ -62,9 +69,15 @@ def test_ami_listens_on_loopback_only(asterisk: tuple[Settings, AsteriskInstall]
 
 async def _manager(settings: Settings, secret: str) -> tuple[Manager, bool]:
     loop = asyncio.get_running_loop()
-    manager = Manager(loop=loop, host="127.0.0.1", port=settings.ami_port,
-                      username="hotline", secret=secret, protocol_factory=Utf8AMIProtocol,
-                      ping_delay=60)
+    manager = Manager(
+        loop=loop,
+        host="127.0.0.1",
+        port=settings.ami_port,
+        username="hotline",
+        secret=secret,
+        protocol_factory=Utf8AMIProtocol,
+        ping_delay=60,
+    )
     manager.connect()
     async with asyncio.timeout(10):
         while manager.authenticated_future is None and not manager.authenticated:
@@ -97,15 +110,30 @@ def test_the_account_has_no_rights_beyond_what_it_uses(
         replies = {}
         for name, action in (
             ("Command", {"Action": "Command", "Command": "core show version"}),
-            ("System", {"Action": "Originate", "Channel": "Local/1@hotline-in",
-                        "Application": "System", "Data": "touch /tmp/pwned"}),
+            (
+                "System",
+                {
+                    "Action": "Originate",
+                    "Channel": "Local/1@hotline-in",
+                    "Application": "System",
+                    "Data": "touch /tmp/pwned",
+                },
+            ),
             ("Setvar", {"Action": "Setvar", "Variable": "X", "Value": "1"}),
             ("CoreStatus", {"Action": "CoreStatus"}),
             # What the satisfaction call-back does: a call into a dialplan context.
             # (the channel cannot be made: nothing rings, the call never starts)
-            ("Originate", {"Action": "Originate", "Channel": "Local/s@hotline-outbound",
-                           "Context": "hotline-satisfaction", "Exten": "s", "Priority": "1",
-                           "Async": "true"}),
+            (
+                "Originate",
+                {
+                    "Action": "Originate",
+                    "Channel": "Local/s@hotline-outbound",
+                    "Context": "hotline-satisfaction",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "Async": "true",
+                },
+            ),
         ):
             reply = await asyncio.wait_for(manager.send_action(action), 10)
             replies[name] = reply[0] if isinstance(reply, list) else reply
@@ -133,18 +161,23 @@ def test_listener_logs_in_reconciles_and_comes_back_after_a_restart(
     dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
     tracker = ivr_service.build_tracker(
         make_session_factory(engine),
-        TrackerPaths(settings.spool_dir, dirs.cdr_csv, dv.CONTEXT_CALLERS,
-                     settings.hotline_number),
-        settings.recordings_dir, clock=lambda: dt.datetime.now(dt.UTC), ingest_timeout=1,
+        TrackerPaths(settings.spool_dir, dirs.cdr_csv, dv.CONTEXT_CALLERS, settings.hotline_number),
+        settings.recordings_dir,
+        clock=lambda: dt.datetime.now(dt.UTC),
+        ingest_timeout=1,
     )
     logins: list[bool] = []
 
     async def scenario() -> set[str]:
         listener = AmiListener(
-            asyncio.get_running_loop(), host="127.0.0.1", port=settings.ami_port,
-            username=secrets.ami_username, secret=secrets.ami_secret,
+            asyncio.get_running_loop(),
+            host="127.0.0.1",
+            port=settings.ami_port,
+            username=secrets.ami_username,
+            secret=secrets.ami_secret,
             adapter=AdapterConfig(dv.CONTEXT_CALLERS, settings.hotline_number),
-            tracker=tracker, on_status=logins.append,
+            tracker=tracker,
+            on_status=logins.append,
         )
         listener.start()
         consumer = asyncio.create_task(listener.run())

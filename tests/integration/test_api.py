@@ -20,8 +20,7 @@ def client(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iter
     settings = Settings(data_dir=tmp_path, database_url=db_url)
     add_user(sessions, "op1", "operator")
     with TestClient(create_app(settings)) as test_client:
-        logged_in = test_client.post("/api/session",
-                                     json={"username": "op1", "password": PASSWORD})
+        logged_in = test_client.post("/api/session", json={"username": "op1", "password": PASSWORD})
         assert logged_in.status_code == 200, logged_in.text
         test_client.headers["X-CSRF-Token"] = logged_in.json()["csrf_token"]
         yield test_client
@@ -32,8 +31,9 @@ def add_call(sessions: sessionmaker[Session], tmp_path: Path, uid: str, name: st
     return add_recorded_call(sessions, tmp_path, uid, caller_name=name, started_at=recently())[1]
 
 
-def test_calls_json_and_page(client: TestClient, sessions: sessionmaker[Session],
-                             tmp_path: Path) -> None:
+def test_calls_json_and_page(
+    client: TestClient, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     add_call(sessions, tmp_path, "1.1", "<script>alert(1)</script>")
     calls = client.get("/api/calls").json()
     assert len(calls) == 1
@@ -62,7 +62,9 @@ def test_recording_audio_supports_ranges_and_every_access_is_logged(
     with sessions() as session:
         logged = session.query(RecordingAccess).order_by(RecordingAccess.id).all()
     assert [(a.recording_id, a.action, a.byte_range) for a in logged] == [
-        (recording_id, "play", ""), (recording_id, "play", "bytes=44-99")]
+        (recording_id, "play", ""),
+        (recording_id, "play", "bytes=44-99"),
+    ]
     assert all(a.actor == "op1" for a in logged), "the access log names who listened"
 
 
@@ -98,15 +100,33 @@ def test_a_calls_transcript_is_served_once_ready(
     assert "等待转写" in client.get("/").text
 
     now = dt.datetime.now(dt.UTC)
-    claimed = jobs.claim(sessions, "w1", "model-x", now, dt.timedelta(seconds=60),
-                         RetryPolicy(3, dt.timedelta(seconds=30)))
+    claimed = jobs.claim(
+        sessions,
+        "w1",
+        "model-x",
+        now,
+        dt.timedelta(seconds=60),
+        RetryPolicy(3, dt.timedelta(seconds=30)),
+    )
     assert claimed is not None
     words = (Word("幺三八", 1.0, 1.6, 0.8), Word("零零", 1.6, 2.0, 0.7))
-    result = Transcript(TranscriptStatus.OK, "", "vosk", "model-x", 5.0, 1.0, ("caller",),
-                        (Segment("caller", 1.0, 2.0, "幺三八 零零", words),))
+    result = Transcript(
+        TranscriptStatus.OK,
+        "",
+        "vosk",
+        "model-x",
+        5.0,
+        1.0,
+        ("caller",),
+        (Segment("caller", 1.0, 2.0, "幺三八 零零", words),),
+    )
     with transaction(sessions) as session:
-        jobs.complete(session, claimed.id, to_record(result, claimed.recording_sha256,
-                                                     Resampling.VOSK, now), now)
+        jobs.complete(
+            session,
+            claimed.id,
+            to_record(result, claimed.recording_sha256, Resampling.VOSK, now),
+            now,
+        )
     page = client.get("/").text
     assert "13800" in page and "等待转写" not in page
     ready = client.get(f"/api/calls/{call_id}/transcript").json()
@@ -116,19 +136,25 @@ def test_a_calls_transcript_is_served_once_ready(
     assert transcript["text"] == "幺三八 零零" and transcript["clean_text"] == "13800"
     segment = transcript["segments"][0]
     assert (segment["start"], segment["end"], segment["clean_text"]) == (1.0, 2.0, "13800")
-    assert segment["words"][0] == {"text": "幺三八", "start": 1.0, "end": 1.6,
-                                   "confidence": 0.8}
+    assert segment["words"][0] == {"text": "幺三八", "start": 1.0, "end": 1.6, "confidence": 0.8}
     assert client.get("/api/calls/" + "0" * 32 + "/transcript").status_code == 404
     assert client.get("/api/calls/..%2F..%2Fetc/transcript").status_code == 404
 
     env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_DATABASE_URL": db_url}
     hotline = str(PROJECT_ROOT / ".venv/bin/hotline")
-    printed = subprocess.run([hotline, "transcript", call_id], env=env, capture_output=True,
-                             text=True, check=True).stdout
+    printed = subprocess.run(
+        [hotline, "transcript", call_id], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert "[   1.00-   2.00] caller   13800" in printed
-    as_json = subprocess.run([hotline, "transcript", call_id, "--json"], env=env,
-                             capture_output=True, text=True, check=True).stdout
+    as_json = subprocess.run(
+        [hotline, "transcript", call_id, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert '"clean_text": "13800"' in as_json
-    unknown = subprocess.run([hotline, "transcript", "f" * 32], env=env, capture_output=True,
-                             text=True, check=False)
+    unknown = subprocess.run(
+        [hotline, "transcript", "f" * 32], env=env, capture_output=True, text=True, check=False
+    )
     assert unknown.returncode != 0 and "no call" in unknown.stderr

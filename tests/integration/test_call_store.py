@@ -48,8 +48,9 @@ def write_recording(path: Path, seconds: float = 2.0, crashed: bool = False) -> 
 
 def tracker(sessions: sessionmaker[Session], tmp_path: Path) -> CallTracker:
     paths = TrackerPaths(tmp_path / "spool", tmp_path / "Master.csv", "hotline-in", "12345")
-    return ivr_service.build_tracker(sessions, paths, tmp_path / "store", lambda: NOW,
-                                     ingest_timeout=2)
+    return ivr_service.build_tracker(
+        sessions, paths, tmp_path / "store", lambda: NOW, ingest_timeout=2
+    )
 
 
 def started(uid: str, caller: str = "13800138000") -> ev.CallStarted:
@@ -101,8 +102,11 @@ def test_live_events_link_the_recording_at_hang_up(
         assert call.outcome == "message_left"
         recording = lookup.of_call(session, call.id)
         assert recording is not None
-        assert (recording.channels, recording.sample_rate, recording.status) == (2, 8000,
-                                                                                  "complete")
+        assert (recording.channels, recording.sample_rate, recording.status) == (
+            2,
+            8000,
+            "complete",
+        )
         stored = tmp_path / "store" / recording.path
         assert sha256_file(stored) == recording.sha256
         assert recording.duration_seconds == pytest.approx(2.0)
@@ -110,8 +114,14 @@ def test_live_events_link_the_recording_at_hang_up(
 
 
 def test_abandoned_calls_go_on_the_callback_list_once(sessions: sessionmaker[Session]) -> None:
-    state = CallState("3.1", caller_number="139", started_at=T0, notice_finished_at=T0,
-                      queued_at=T0, ended_at=T0 + dt.timedelta(seconds=20))
+    state = CallState(
+        "3.1",
+        caller_number="139",
+        started_at=T0,
+        notice_finished_at=T0,
+        queued_at=T0,
+        ended_at=T0 + dt.timedelta(seconds=20),
+    )
     for _ in range(2):
         with transaction(sessions) as session:
             call_store.save_state(session, state)
@@ -125,8 +135,14 @@ def test_reconcile_fails_lost_calls_and_keeps_their_partial_recording(
 ) -> None:
     spool = tmp_path / "spool" / "20261120" / "4.1.wav"
     write_recording(spool, seconds=3, crashed=True)
-    state = CallState("4.1", caller_number="137", started_at=T0, notice_finished_at=T0,
-                      recording_started_at=T0, recording_path=str(spool))
+    state = CallState(
+        "4.1",
+        caller_number="137",
+        started_at=T0,
+        notice_finished_at=T0,
+        recording_started_at=T0,
+        recording_path=str(spool),
+    )
     with transaction(sessions) as session:
         call_store.save_state(session, state)
 
@@ -144,9 +160,7 @@ def test_reconcile_fails_lost_calls_and_keeps_their_partial_recording(
         assert session.query(Recording).count() == 1
 
 
-def test_reconcile_leaves_live_calls_open(
-    sessions: sessionmaker[Session], tmp_path: Path
-) -> None:
+def test_reconcile_leaves_live_calls_open(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     with transaction(sessions) as session:
         call_store.save_state(session, CallState("5.1", started_at=T0))
     calls = tracker(sessions, tmp_path)
@@ -189,16 +203,18 @@ def test_a_failed_database_write_puts_the_recording_back(
 ) -> None:
     spool = tmp_path / "spool" / "20261120" / "8.1.wav"
     write_recording(spool)
-    state = CallState("8.1", started_at=T0, recording_path=str(spool), ended_at=T0,
-                      notice_finished_at=T0)
+    state = CallState(
+        "8.1", started_at=T0, recording_path=str(spool), ended_at=T0, notice_finished_at=T0
+    )
     with transaction(sessions) as session:
         call_store.save_state(session, state)
 
     def broken(*_args: object) -> None:
         raise RuntimeError("database went away")
 
-    ingest = RecordingIngest(sessions, tmp_path / "store", lambda: NOW,
-                             link_case=link_recording, on_stored=broken)
+    ingest = RecordingIngest(
+        sessions, tmp_path / "store", lambda: NOW, link_case=link_recording, on_stored=broken
+    )
     with pytest.raises(RuntimeError, match="database went away"):
         ingest.store("8.1")
     assert spool.exists(), "no orphaned file in the store"
@@ -214,8 +230,9 @@ def test_a_corrupt_spool_file_is_flagged_kept_and_not_retried(
     spool = tmp_path / "spool" / "20261120" / "9.1.wav"
     spool.parent.mkdir(parents=True)
     spool.write_bytes(b"RIFF")  # Asterisk died right after creating it
-    state = CallState("9.1", started_at=T0, recording_path=str(spool), ended_at=T0,
-                      notice_finished_at=T0)
+    state = CallState(
+        "9.1", started_at=T0, recording_path=str(spool), ended_at=T0, notice_finished_at=T0
+    )
     with transaction(sessions) as session:
         call_store.save_state(session, state)
     calls = tracker(sessions, tmp_path)
@@ -235,19 +252,43 @@ def test_a_recording_whose_links_disagree_stays_in_the_spool_and_is_flagged(
 ) -> None:
     spool = tmp_path / "spool" / "20261120" / "10.1.wav"
     write_recording(spool)
-    state = CallState("10.1", started_at=T0, recording_path=str(spool), ended_at=T0,
-                      notice_finished_at=T0)
+    state = CallState(
+        "10.1", started_at=T0, recording_path=str(spool), ended_at=T0, notice_finished_at=T0
+    )
     with transaction(sessions) as session:
         call = call_store.save_state(session, state)
         # A case registered from this call already points at another recording.
         other = call_store.save_state(session, CallState("10.0", started_at=T0))
-        session.add(Recording(id="f" * 32, call_id=other.id, path="x/" + "f" * 32 + ".wav",
-                              sha256="0" * 64, size_bytes=1, duration_seconds=1.0,
-                              sample_rate=8000, channels=2, status="complete", created_at=T0))
+        session.add(
+            Recording(
+                id="f" * 32,
+                call_id=other.id,
+                path="x/" + "f" * 32 + ".wav",
+                sha256="0" * 64,
+                size_bytes=1,
+                duration_seconds=1.0,
+                sample_rate=8000,
+                channels=2,
+                status="complete",
+                created_at=T0,
+            )
+        )
         session.flush()
-        session.add(Case(number="TS1", status="accepted", received_at=T0, registered_at=T0,
-                         registered_by="op1", channel="phone", case_type="complaint",
-                         title="t", content="c", call_id=call.id, recording_id="f" * 32))
+        session.add(
+            Case(
+                number="TS1",
+                status="accepted",
+                received_at=T0,
+                registered_at=T0,
+                registered_by="op1",
+                channel="phone",
+                case_type="complaint",
+                title="t",
+                content="c",
+                call_id=call.id,
+                recording_id="f" * 32,
+            )
+        )
     calls = tracker(sessions, tmp_path)
     calls.store_recording("10.1")
     assert spool.exists(), "the file went back to the spool"
@@ -268,15 +309,17 @@ def test_ingest_hands_the_stored_recording_to_the_next_stage(
     spool = tmp_path / "spool" / "20261120" / "11.1.wav"
     write_recording(spool)
     with transaction(sessions) as session:
-        call_store.save_state(session, CallState("11.1", started_at=T0, ended_at=T0,
-                                                 recording_path=str(spool)))
+        call_store.save_state(
+            session, CallState("11.1", started_at=T0, ended_at=T0, recording_path=str(spool))
+        )
     handed: list[tuple[str, str, dt.datetime, bool]] = []
 
     def on_stored(session: Session, recording: Recording, now: dt.datetime) -> None:
         handed.append((recording.id, recording.sha256, now, recording in session))
 
-    ingest = RecordingIngest(sessions, tmp_path / "store", lambda: NOW,
-                             link_case=link_recording, on_stored=on_stored)
+    ingest = RecordingIngest(
+        sessions, tmp_path / "store", lambda: NOW, link_case=link_recording, on_stored=on_stored
+    )
     assert ingest.store("11.1") == spool
     with sessions() as session:
         recording = session.query(Recording).one()
@@ -292,8 +335,9 @@ def test_the_ivr_process_queues_each_stored_recording_for_transcription(
     spool = tmp_path / "spool" / "20261120" / "12.1.wav"
     write_recording(spool)
     with transaction(sessions) as session:
-        call_store.save_state(session, CallState("12.1", started_at=T0, ended_at=T0,
-                                                 recording_path=str(spool)))
+        call_store.save_state(
+            session, CallState("12.1", started_at=T0, ended_at=T0, recording_path=str(spool))
+        )
     tracker(sessions, tmp_path).store_recording("12.1")
     with sessions() as session:
         recording = session.query(Recording).one()

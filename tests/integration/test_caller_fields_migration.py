@@ -21,15 +21,20 @@ def test_control_characters_stored_earlier_are_removed(db_url: str) -> None:
     }
     with engine.begin() as connection:
         for call_id, (number, name) in rows.items():
-            connection.execute(text(
-                "INSERT INTO calls (id, asterisk_uniqueid, linkedid, channel, caller_number,"
-                " caller_name, dialled_number, started_at) VALUES (:id, :id, '', '', :number,"
-                " :name, '12345', :at)"), {"id": call_id, "number": number, "name": name,
-                                           "at": T0})
+            connection.execute(
+                text(
+                    "INSERT INTO calls (id, asterisk_uniqueid, linkedid, channel, caller_number,"
+                    " caller_name, dialled_number, started_at) VALUES (:id, :id, '', '', :number,"
+                    " :name, '12345', :at)"
+                ),
+                {"id": call_id, "number": number, "name": name, "at": T0},
+            )
     migrate.upgrade(db_url)
     with engine.connect() as connection:
-        stored = {row[0]: (row[1], row[2]) for row in connection.execute(
-            text("SELECT id, caller_number, caller_name FROM calls"))}
+        stored = {
+            row[0]: (row[1], row[2])
+            for row in connection.execute(text("SELECT id, caller_number, caller_name FROM calls"))
+        }
     engine.dispose()
     assert stored == {
         "a" * 32: ("13800138000", "[31m李四"),

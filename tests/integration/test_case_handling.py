@@ -60,6 +60,7 @@ def local(month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
 
 # -- building a world: units and cases --------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Units:
     centre: str
@@ -77,22 +78,45 @@ class Units:
 def make_units(sessions: sessionmaker[Session]) -> Units:
     made = local(9, 1)
     with transaction(sessions) as session:
-        ids = [units.create_unit(session, name, kind, made).id for name, kind in [
-            ("热线中心", "centre"), ("市住建局", "department"), ("市生态环境局", "department"),
-            ("幸福里社区", "office"), ("市公安局", "department")]]
+        ids = [
+            units.create_unit(session, name, kind, made).id
+            for name, kind in [
+                ("热线中心", "centre"),
+                ("市住建局", "department"),
+                ("市生态环境局", "department"),
+                ("幸福里社区", "office"),
+                ("市公安局", "department"),
+            ]
+        ]
     return Units(*ids)
 
 
 def registration(received_at: dt.datetime) -> Registration:
     return Registration(
-        received_at=received_at, channel=Channel.PHONE, case_type=CaseType.COMPLAINT,
-        complainant_name="张三", complainant_phone="13800138000", complainant_address="",
-        complainant_org="", anonymous=False, confidential=False, identity_consent=False,
-        subject_unit="幸福里小区物业", subject_window="", subject_person="",
-        title="小区物业乱收费", content="幸福里小区物业每月多收二十元停车费，没有任何收据。",
-        request="退还多收的费用", verified_with_caller=True, transcript_text="",
-        decision=Decision.PENDING, decision_reason="", refer_to="", reply_text="",
-        knowledge_entry_id="")
+        received_at=received_at,
+        channel=Channel.PHONE,
+        case_type=CaseType.COMPLAINT,
+        complainant_name="张三",
+        complainant_phone="13800138000",
+        complainant_address="",
+        complainant_org="",
+        anonymous=False,
+        confidential=False,
+        identity_consent=False,
+        subject_unit="幸福里小区物业",
+        subject_window="",
+        subject_person="",
+        title="小区物业乱收费",
+        content="幸福里小区物业每月多收二十元停车费，没有任何收据。",
+        request="退还多收的费用",
+        verified_with_caller=True,
+        transcript_text="",
+        decision=Decision.PENDING,
+        decision_reason="",
+        refer_to="",
+        reply_text="",
+        knowledge_entry_id="",
+    )
 
 
 def new_case(sessions: sessionmaker[Session], at: dt.datetime, accept: bool = True) -> str:
@@ -103,8 +127,9 @@ def new_case(sessions: sessionmaker[Session], at: dt.datetime, accept: bool = Tr
         return case.id
 
 
-def act(sessions: sessionmaker[Session], case_id: str,
-        step: Callable[[Session, Case], object]) -> None:
+def act(
+    sessions: sessionmaker[Session], case_id: str, step: Callable[[Session, Case], object]
+) -> None:
     """One step in its own transaction, as a request to the API runs it."""
     with transaction(sessions) as session:
         case = session.get(Case, case_id)
@@ -112,17 +137,32 @@ def act(sessions: sessionmaker[Session], case_id: str,
         step(session, case)
 
 
-def dispatch_to(sessions: sessionmaker[Session], case_id: str, lead: str, at: dt.datetime,
-                assists: tuple[str, ...] = (), complex_case: bool = False) -> None:
-    order = DispatchOrder(lead, Mode.TRANSFER, assists, instructions="请核实并答复",
-                          category="城乡建设", complex_case=complex_case)
+def dispatch_to(
+    sessions: sessionmaker[Session],
+    case_id: str,
+    lead: str,
+    at: dt.datetime,
+    assists: tuple[str, ...] = (),
+    complex_case: bool = False,
+) -> None:
+    order = DispatchOrder(
+        lead,
+        Mode.TRANSFER,
+        assists,
+        instructions="请核实并答复",
+        category="城乡建设",
+        complex_case=complex_case,
+    )
     act(sessions, case_id, lambda s, c: handling.dispatch(s, c, order, "sup1", at, RULES))
 
 
 def history(sessions: sessionmaker[Session], case_id: str) -> list[CaseEvent]:
     with sessions() as session:
-        return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                                    .order_by(CaseEvent.id)))
+        return list(
+            session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+            )
+        )
 
 
 def status_of(sessions: sessionmaker[Session], case_id: str) -> str:
@@ -157,8 +197,10 @@ def world(sessions: sessionmaker[Session]) -> Units:
 
 # -- example paths ----------------------------------------------------------------------
 
+
 def test_the_happy_path_with_its_deadlines_on_the_2026_calendar(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     # Accepted on the eve of National Day: 10-01..10-07 are holidays, Saturday 10-10 is
     # worked (调休). 转办 is due 1 working day later, handling 3 working days later.
     case_id = new_case(sessions, local(9, 30))
@@ -167,49 +209,88 @@ def test_the_happy_path_with_its_deadlines_on_the_2026_calendar(
     dispatch_to(sessions, case_id, world.housing, local(9, 30, 15), (world.environment,))
     handling_clock = running(sessions, case_id, Stage.HANDLING)
     assert (handling_clock.started_on, handling_clock.due_on, handling_clock.unit_id) == (
-        dt.date(2026, 9, 30), dt.date(2026, 10, 10), world.housing)
+        dt.date(2026, 9, 30),
+        dt.date(2026, 10, 10),
+        world.housing,
+    )
     assert running(sessions, case_id, Stage.RETURN).due_on == dt.date(2026, 10, 9)
     assert running(sessions, case_id, Stage.DISPATCH).met_at == local(9, 30, 15)
 
     act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(10, 8)))
-    act(sessions, case_id, lambda s, c: handling.start_work(s, c, world.housing, "zj1",
-                                                            local(10, 8, 11)))
-    answer = ReplyIn("经核实，物业多收停车费属实", Finding.TRUE, "责令退还多收费用",
-                     "约谈物业负责人")
-    act(sessions, case_id, lambda s, c: handling.reply(s, c, world.housing, answer, "zj1",
-                                                       local(10, 9, 16), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.start_work(s, c, world.housing, "zj1", local(10, 8, 11)),
+    )
+    answer = ReplyIn(
+        "经核实，物业多收停车费属实", Finding.TRUE, "责令退还多收费用", "约谈物业负责人"
+    )
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.reply(s, c, world.housing, answer, "zj1", local(10, 9, 16), RULES),
+    )
     # Feedback to the citizen within 1 working day of the reply: Saturday 10-10 is worked.
     assert running(sessions, case_id, Stage.FEEDBACK).due_on == dt.date(2026, 10, 10)
-    act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1",
-                                                        local(10, 9, 17)))
-    act(sessions, case_id, lambda s, c: feedback.give_feedback(
-        s, c, feedback.Method.PHONE, local(10, 10, 9), "已电话告知", Level.SATISFIED, "op1",
-        local(10, 10, 9)))
+    act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1", local(10, 9, 17)))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: feedback.give_feedback(
+            s,
+            c,
+            feedback.Method.PHONE,
+            local(10, 10, 9),
+            "已电话告知",
+            Level.SATISFIED,
+            "op1",
+            local(10, 10, 9),
+        ),
+    )
     assert status_of(sessions, case_id) == Status.CLOSED
     act(sessions, case_id, lambda s, c: handling.archive(s, c, "sup1", local(10, 12)))
 
     events = history(sessions, case_id)
     assert [e.action for e in events] == [
-        "register", "accept", "dispatch", "sign", "start", "reply", "pass_review",
-        "feedback", "satisfaction", "close", "archive"]
+        "register",
+        "accept",
+        "dispatch",
+        "sign",
+        "start",
+        "reply",
+        "pass_review",
+        "feedback",
+        "satisfaction",
+        "close",
+        "archive",
+    ]
     assert [(e.from_status, e.to_status) for e in events][-4:] == [
-        ("reviewed", "feedback_given"), ("feedback_given", "feedback_given"),
-        ("feedback_given", "closed"), ("closed", "archived")]
+        ("reviewed", "feedback_given"),
+        ("feedback_given", "feedback_given"),
+        ("feedback_given", "closed"),
+        ("closed", "archived"),
+    ]
     assert "主办 市住建局，协办 市生态环境局" in events[2].note
     clocks = {row.stage: row for row in deadlines(sessions, case_id)}
-    assert {stage: (row.met_at is not None, row.cancelled) for stage, row in clocks.items()} \
-        == {"dispatch": (True, False), "return": (False, True), "handling": (True, False),
-            "feedback": (True, False)}
+    assert {stage: (row.met_at is not None, row.cancelled) for stage, row in clocks.items()} == {
+        "dispatch": (True, False),
+        "return": (False, True),
+        "handling": (True, False),
+        "feedback": (True, False),
+    }
     with sessions() as session:
         rows = handling.assignments(session, case_id)
         assert sorted((a.role, a.unit_id, a.signed_by) for a in rows) == [
-            ("assist", world.environment, "zj1"), ("lead", world.housing, "zj1")]
+            ("assist", world.environment, "zj1"),
+            ("lead", world.housing, "zj1"),
+        ]
         case = session.get(Case, case_id)
         assert case is not None and case.satisfaction == Level.SATISFIED.value
 
 
-def test_a_complex_case_has_seven_working_days(sessions: sessionmaker[Session],
-                                               world: Units) -> None:
+def test_a_complex_case_has_seven_working_days(
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(9, 30))
     dispatch_to(sessions, case_id, world.housing, local(10, 8), complex_case=True)
     # From the acceptance (09-30), not the dispatch: 10-08, 10-09, 10-10 (调休), 10-12..10-15.
@@ -217,20 +298,20 @@ def test_a_complex_case_has_seven_working_days(sessions: sessionmaker[Session],
 
 
 def test_a_return_after_the_two_working_day_window_is_refused(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(9, 30))
     dispatch_to(sessions, case_id, world.housing, local(9, 30, 15))
     before = history(sessions, case_id)
 
-    def give_back(at: dt.datetime, reason: str = "不属于本单位职责") -> Callable[
-            [Session, Case], None]:
-        return lambda s, c: handling.unit_return(s, c, world.housing, reason, "zj1", at,
-                                                 RULES)
+    def give_back(
+        at: dt.datetime, reason: str = "不属于本单位职责"
+    ) -> Callable[[Session, Case], None]:
+        return lambda s, c: handling.unit_return(s, c, world.housing, reason, "zj1", at, RULES)
 
     with pytest.raises(Refused) as late:
         act(sessions, case_id, give_back(local(10, 10, 9)))
-    assert late.value.message_zh == \
-        "退回时限已过（2026年10月09日前可退回），请按要求办理或申请延期"
+    assert late.value.message_zh == "退回时限已过（2026年10月09日前可退回），请按要求办理或申请延期"
     with pytest.raises(ReasonRequired) as blank:
         act(sessions, case_id, give_back(local(10, 9, 9), reason="  "))
     assert blank.value.message_zh == "退回须填写理由"
@@ -242,18 +323,23 @@ def test_a_return_after_the_two_working_day_window_is_refused(
     assert status_of(sessions, case_id) == Status.ACCEPTED
     last = history(sessions, case_id)[-1]
     assert (last.action, last.from_status, last.to_status, last.note) == (
-        "unit_return", "dispatched", "accepted", "市住建局 退回：不属于本单位职责")
+        "unit_return",
+        "dispatched",
+        "accepted",
+        "市住建局 退回：不属于本单位职责",
+    )
     with sessions() as session:
         assert handling.assignments(session, case_id) == []
     # Back with the centre: a new 转办 clock from today; the old clocks are stopped.
     assert running(sessions, case_id, Stage.DISPATCH).due_on == dt.date(2026, 10, 10)
-    assert [(row.stage, row.cancelled) for row in deadlines(sessions, case_id)
-            if row.met_at is None] == [("return", True), ("handling", True),
-                                       ("dispatch", False)]
+    assert [
+        (row.stage, row.cancelled) for row in deadlines(sessions, case_id) if row.met_at is None
+    ] == [("return", True), ("handling", True), ("dispatch", False)]
 
 
 def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(9, 30))
     dispatch_to(sessions, case_id, world.housing, local(9, 30, 15))
     act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(10, 8)))
@@ -263,8 +349,9 @@ def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen
         number = case.number
 
     def ask(days: int, reason: str, at: dt.datetime) -> Callable[[Session, Case], object]:
-        return lambda s, c: handling.request_extension(s, c, world.housing, days, reason,
-                                                       "zj1", at, RULES)
+        return lambda s, c: handling.request_extension(
+            s, c, world.housing, days, reason, "zj1", at, RULES
+        )
 
     with pytest.raises(ReasonRequired):
         act(sessions, case_id, ask(2, " ", local(10, 9)))
@@ -278,38 +365,56 @@ def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen
 
     with sessions() as session:
         [pending] = handling.extensions(session, case_id)
-    assert (pending.old_due_on, pending.new_due_on) == (dt.date(2026, 10, 10),
-                                                        dt.date(2026, 10, 13))
-    act(sessions, case_id, lambda s, c: handling.decide_extension(
-        s, c, extension(s, pending.id), True, "", "sup1", local(10, 9, 15)))
+    assert (pending.old_due_on, pending.new_due_on) == (
+        dt.date(2026, 10, 10),
+        dt.date(2026, 10, 13),
+    )
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.decide_extension(
+            s, c, extension(s, pending.id), True, "", "sup1", local(10, 9, 15)
+        ),
+    )
 
     clock = running(sessions, case_id, Stage.HANDLING)
     assert (clock.due_on, clock.unit_id, clock.started_on) == (
-        dt.date(2026, 10, 13), world.housing, dt.date(2026, 9, 30))
+        dt.date(2026, 10, 13),
+        world.housing,
+        dt.date(2026, 9, 30),
+    )
     with sessions() as session:
         [approved] = handling.extensions(session, case_id)
     assert approved.status == "approved" and approved.decided_by == "sup1"
     assert number in approved.notice_text
     assert "2026年10月13日" in approved.notice_text and "需现场勘查" in approved.notice_text
-    assert [(e.action, e.from_status, e.to_status) for e in history(sessions, case_id)[-2:]] \
-        == [("request_extension", "signed", "signed"), ("decide_extension", "signed",
-                                                         "signed")]
+    assert [(e.action, e.from_status, e.to_status) for e in history(sessions, case_id)[-2:]] == [
+        ("request_extension", "signed", "signed"),
+        ("decide_extension", "signed", "signed"),
+    ]
 
 
 def test_a_refused_extension_needs_a_reason_and_keeps_the_deadline(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(9, 30))
     dispatch_to(sessions, case_id, world.housing, local(9, 30, 15))
     act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(10, 8)))
-    act(sessions, case_id, lambda s, c: handling.request_extension(
-        s, c, world.housing, 3, "需现场勘查", "zj1", local(10, 8, 11), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.request_extension(
+            s, c, world.housing, 3, "需现场勘查", "zj1", local(10, 8, 11), RULES
+        ),
+    )
     with sessions() as session:
         [pending] = handling.extensions(session, case_id)
     events = len(history(sessions, case_id))
 
     def decide(note: str) -> Callable[[Session, Case], None]:
         return lambda s, c: handling.decide_extension(
-            s, c, extension(s, pending.id), False, note, "sup1", local(10, 8, 15))
+            s, c, extension(s, pending.id), False, note, "sup1", local(10, 8, 15)
+        )
 
     with pytest.raises(Invalid) as blank:
         act(sessions, case_id, decide("  "))
@@ -319,96 +424,175 @@ def test_a_refused_extension_needs_a_reason_and_keeps_the_deadline(
     with sessions() as session:
         [refused] = handling.extensions(session, case_id)
     assert (refused.status, refused.decision_reason, refused.notice_text) == (
-        "refused", "三个工作日足以办结", "")
+        "refused",
+        "三个工作日足以办结",
+        "",
+    )
     assert running(sessions, case_id, Stage.HANDLING).due_on == dt.date(2026, 10, 10)
     assert history(sessions, case_id)[-1].note == "不同意延期：三个工作日足以办结"
     # After the due date no extension may be asked any more.
     with pytest.raises(Refused) as late:
-        act(sessions, case_id, lambda s, c: handling.request_extension(
-            s, c, world.housing, 1, "还需一天", "zj1", local(10, 11), RULES))
+        act(
+            sessions,
+            case_id,
+            lambda s, c: handling.request_extension(
+                s, c, world.housing, 1, "还需一天", "zj1", local(10, 11), RULES
+            ),
+        )
     assert late.value.message_zh == "已超过办理时限，不能再申请延期"
 
 
 def test_a_pending_extension_lapses_with_the_unit_that_asked_for_it(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(11, 2))
     dispatch_to(sessions, case_id, world.housing, local(11, 2, 11))
     act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(11, 3)))
-    act(sessions, case_id, lambda s, c: handling.request_extension(
-        s, c, world.housing, 5, "需现场勘查", "zj1", local(11, 3, 10), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.request_extension(
+            s, c, world.housing, 5, "需现场勘查", "zj1", local(11, 3, 10), RULES
+        ),
+    )
     with sessions() as session:
         [stale] = handling.extensions(session, case_id)
-    act(sessions, case_id, lambda s, c: handling.unit_return(
-        s, c, world.housing, "不属于本单位职责", "zj1", local(11, 3, 11), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.unit_return(
+            s, c, world.housing, "不属于本单位职责", "zj1", local(11, 3, 11), RULES
+        ),
+    )
     dispatch_to(sessions, case_id, world.environment, local(11, 3, 14))
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.environment, "hb1",
-                                                      local(11, 3, 15)))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.sign(s, c, world.environment, "hb1", local(11, 3, 15)),
+    )
     due = running(sessions, case_id, Stage.HANDLING)
     assert (due.unit_id, due.due_on) == (world.environment, dt.date(2026, 11, 5))
 
     # The returned unit's request is not the new unit's: deciding it must not move the
     # new unit's clock (nor hand that clock back to the unit that returned the case) ...
     with pytest.raises(Refused) as lapsed:
-        act(sessions, case_id, lambda s, c: handling.decide_extension(
-            s, c, extension(s, stale.id), True, "", "sup1", local(11, 3, 16)))
+        act(
+            sessions,
+            case_id,
+            lambda s, c: handling.decide_extension(
+                s, c, extension(s, stale.id), True, "", "sup1", local(11, 3, 16)
+            ),
+        )
     assert lapsed.value.message_zh == "该延期申请已失效（案件已退回、重办或重新交办）"
     after = running(sessions, case_id, Stage.HANDLING)
-    assert (after.id, after.unit_id, after.due_on) == (due.id, world.environment,
-                                                       dt.date(2026, 11, 5))
+    assert (after.id, after.unit_id, after.due_on) == (
+        due.id,
+        world.environment,
+        dt.date(2026, 11, 5),
+    )
     # ... and does not stop the new unit from asking for its own.
-    act(sessions, case_id, lambda s, c: handling.request_extension(
-        s, c, world.environment, 2, "需检测水质", "hb1", local(11, 4), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.request_extension(
+            s, c, world.environment, 2, "需检测水质", "hb1", local(11, 4), RULES
+        ),
+    )
     with sessions() as session:
         mine = [x for x in handling.extensions(session, case_id) if x.id != stale.id]
     assert [(x.unit_id, x.status, x.new_due_on) for x in mine] == [
-        (world.environment, "pending", dt.date(2026, 11, 9))]
+        (world.environment, "pending", dt.date(2026, 11, 9))
+    ]
 
 
 def test_a_case_for_the_leader_cannot_be_dispatched_before_approval(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(11, 2))
     act(sessions, case_id, lambda s, c: handling.submit_approval(s, c, "op1", local(11, 2, 11)))
     with pytest.raises(IllegalTransition) as pending:
         dispatch_to(sessions, case_id, world.housing, local(11, 2, 12))
     assert pending.value.message_zh == "案件当前状态为“待领导审批”，不能交办"
     with pytest.raises(ReasonRequired):
-        act(sessions, case_id, lambda s, c: handling.decide_approval(
-            s, c, False, "leader1", local(11, 2, 14)))
-    act(sessions, case_id, lambda s, c: handling.decide_approval(
-        s, c, False, "leader1", local(11, 2, 14), "请补充被投诉人职级"))
+        act(
+            sessions,
+            case_id,
+            lambda s, c: handling.decide_approval(s, c, False, "leader1", local(11, 2, 14)),
+        )
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.decide_approval(
+            s, c, False, "leader1", local(11, 2, 14), "请补充被投诉人职级"
+        ),
+    )
     assert status_of(sessions, case_id) == Status.ACCEPTED
     with pytest.raises(Refused) as denied:
         dispatch_to(sessions, case_id, world.housing, local(11, 2, 15))
     assert denied.value.message_zh == "该案件须经领导审批后才能交办"
 
     act(sessions, case_id, lambda s, c: handling.submit_approval(s, c, "op1", local(11, 3)))
-    act(sessions, case_id, lambda s, c: handling.decide_approval(
-        s, c, True, "leader1", local(11, 3, 11)))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.decide_approval(s, c, True, "leader1", local(11, 3, 11)),
+    )
     dispatch_to(sessions, case_id, world.housing, local(11, 3, 14))
     assert status_of(sessions, case_id) == Status.DISPATCHED
     assert [e.action for e in history(sessions, case_id)] == [
-        "register", "accept", "submit_approval", "deny_approval", "submit_approval",
-        "approve", "dispatch"]
+        "register",
+        "accept",
+        "submit_approval",
+        "deny_approval",
+        "submit_approval",
+        "approve",
+        "dispatch",
+    ]
 
 
 def test_dissatisfaction_reopens_the_case_with_a_new_clock(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(11, 2))
     dispatch_to(sessions, case_id, world.housing, local(11, 2, 11))
     act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(11, 3)))
-    act(sessions, case_id, lambda s, c: handling.reply(
-        s, c, world.housing, ReplyIn("已核实", Finding.UNTRUE, "已向群众解释"), "zj1",
-        local(11, 3, 15), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.reply(
+            s,
+            c,
+            world.housing,
+            ReplyIn("已核实", Finding.UNTRUE, "已向群众解释"),
+            "zj1",
+            local(11, 3, 15),
+            RULES,
+        ),
+    )
     act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1", local(11, 4)))
-    act(sessions, case_id, lambda s, c: feedback.give_feedback(
-        s, c, feedback.Method.PHONE, local(11, 4, 10), "", Level.DISSATISFIED, "op1",
-        local(11, 4, 10)))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: feedback.give_feedback(
+            s,
+            c,
+            feedback.Method.PHONE,
+            local(11, 4, 10),
+            "",
+            Level.DISSATISFIED,
+            "op1",
+            local(11, 4, 10),
+        ),
+    )
     assert status_of(sessions, case_id) == Status.FEEDBACK_GIVEN
     with pytest.raises(Invalid) as why:
         act(sessions, case_id, lambda s, c: handling.close(s, c, "sup1", local(11, 4, 11)))
     assert why.value.errors["note"].zh == "群众不满意，办结须说明不重办的理由"
-    act(sessions, case_id, lambda s, c: handling.reopen(s, c, "群众对处理结果不满意", "sup1",
-                                                        local(11, 5), RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.reopen(s, c, "群众对处理结果不满意", "sup1", local(11, 5), RULES),
+    )
     assert status_of(sessions, case_id) == Status.ACCEPTED
     with sessions() as session:
         assert handling.assignments(session, case_id) == []
@@ -418,29 +602,51 @@ def test_dissatisfaction_reopens_the_case_with_a_new_clock(
     # The handling clock restarts from the reopening.
     clock = running(sessions, case_id, Stage.HANDLING)
     assert (clock.started_on, clock.due_on, clock.unit_id) == (
-        dt.date(2026, 11, 5), dt.date(2026, 11, 10), world.environment)
+        dt.date(2026, 11, 5),
+        dt.date(2026, 11, 10),
+        world.environment,
+    )
 
 
 def test_a_dissatisfied_answer_after_closing_waits_for_a_decision_until_archived(
-        sessions: sessionmaker[Session], world: Units) -> None:
+    sessions: sessionmaker[Session], world: Units
+) -> None:
     case_id = new_case(sessions, local(11, 2))
     dispatch_to(sessions, case_id, world.housing, local(11, 2, 11))
     act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(11, 3)))
-    act(sessions, case_id, lambda s, c: handling.reply(
-        s, c, world.housing, ReplyIn("已核实", Finding.TRUE, "已整改"), "zj1", local(11, 3, 15),
-        RULES))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: handling.reply(
+            s,
+            c,
+            world.housing,
+            ReplyIn("已核实", Finding.TRUE, "已整改"),
+            "zj1",
+            local(11, 3, 15),
+            RULES,
+        ),
+    )
     act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1", local(11, 4)))
-    act(sessions, case_id, lambda s, c: feedback.give_feedback(
-        s, c, feedback.Method.PHONE, local(11, 4, 10), "", None, "op1", local(11, 4, 10)))
+    act(
+        sessions,
+        case_id,
+        lambda s, c: feedback.give_feedback(
+            s, c, feedback.Method.PHONE, local(11, 4, 10), "", None, "op1", local(11, 4, 10)
+        ),
+    )
     act(sessions, case_id, lambda s, c: handling.close(s, c, "sup1", local(11, 4, 11)))
     # The automatic call-back reaches the citizen after closing: dissatisfied.
     with transaction(sessions) as session:
-        feedback.record_satisfaction(session, case_id, Level.VERY_DISSATISFIED, "auto_call",
-                                     "system:callback", local(11, 5))
+        feedback.record_satisfaction(
+            session, case_id, Level.VERY_DISSATISFIED, "auto_call", "system:callback", local(11, 5)
+        )
     with sessions() as session:
         assert [c.id for c in feedback.awaiting_reopen(session)] == [case_id]
-    assert [(e.action, e.from_status, e.to_status) for e in history(sessions, case_id)[-2:]] \
-        == [("close", "feedback_given", "closed"), ("satisfaction", "closed", "closed")]
+    assert [(e.action, e.from_status, e.to_status) for e in history(sessions, case_id)[-2:]] == [
+        ("close", "feedback_given", "closed"),
+        ("satisfaction", "closed", "closed"),
+    ]
     # Archived all the same: it is no longer waiting for anyone.
     act(sessions, case_id, lambda s, c: handling.archive(s, c, "sup1", local(11, 6)))
     with sessions() as session:
@@ -448,6 +654,7 @@ def test_a_dissatisfied_answer_after_closing_waits_for_a_decision_until_archived
 
 
 # -- the state machine ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -496,18 +703,21 @@ class Snapshot:
     @property
     def pending_extensions(self) -> list[str]:
         """Pending requests for the current handling clock (older ones have lapsed)."""
-        return [e[0] for e in self.extensions
-                if e[1] == "pending" and e[3] == self.handling_clock]
+        return [e[0] for e in self.extensions if e[1] == "pending" and e[3] == self.handling_clock]
 
-    def running(self, stage: Stage) -> list[tuple[int, str, str | None, dt.date, dt.date,
-                                                  object, bool]]:
+    def running(
+        self, stage: Stage
+    ) -> list[tuple[int, str, str | None, dt.date, dt.date, object, bool]]:
         return [d for d in self.deadlines if d[1] == stage and not d[6] and d[5] is None]
 
 
 def _entries(session: Session, case_id: str) -> tuple[Entry, ...]:
-    return tuple(Entry(e.id, e.action, e.from_status, e.to_status, e.actor, e.note)
-                 for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                                          .order_by(CaseEvent.id)))
+    return tuple(
+        Entry(e.id, e.action, e.from_status, e.to_status, e.actor, e.note)
+        for e in session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        )
+    )
 
 
 def snapshot(sessions: sessionmaker[Session], case_id: str, target_id: str) -> Snapshot:
@@ -515,21 +725,34 @@ def snapshot(sessions: sessionmaker[Session], case_id: str, target_id: str) -> S
         case = session.get(Case, case_id)
         assert case is not None
         return Snapshot(
-            status=Status(case.status), needs_approval=case.needs_approval,
-            reopen_review=case.reopen_review, satisfaction=case.satisfaction,
+            status=Status(case.status),
+            needs_approval=case.needs_approval,
+            reopen_review=case.reopen_review,
+            satisfaction=case.satisfaction,
             history=_entries(session, case_id),
-            assignments=tuple((a.id, a.unit_id, a.role, a.active, a.signed_at, a.returned_at)
-                              for a in session.scalars(
-                                  select(Assignment).where(Assignment.case_id == case_id)
-                                  .order_by(Assignment.id))),
-            deadlines=tuple((d.id, d.stage, d.unit_id, d.started_on, d.due_on, d.met_at,
-                             d.cancelled) for d in stage_clocks.all_deadlines(session, case_id)),
-            extensions=tuple((x.id, x.status, x.new_due_on, x.deadline_id)
-                             for x in handling.extensions(session, case_id)),
-            replies=tuple((r.id, r.review) for r in session.scalars(
-                select(UnitReply).where(UnitReply.case_id == case_id).order_by(UnitReply.id))),
+            assignments=tuple(
+                (a.id, a.unit_id, a.role, a.active, a.signed_at, a.returned_at)
+                for a in session.scalars(
+                    select(Assignment).where(Assignment.case_id == case_id).order_by(Assignment.id)
+                )
+            ),
+            deadlines=tuple(
+                (d.id, d.stage, d.unit_id, d.started_on, d.due_on, d.met_at, d.cancelled)
+                for d in stage_clocks.all_deadlines(session, case_id)
+            ),
+            extensions=tuple(
+                (x.id, x.status, x.new_due_on, x.deadline_id)
+                for x in handling.extensions(session, case_id)
+            ),
+            replies=tuple(
+                (r.id, r.review)
+                for r in session.scalars(
+                    select(UnitReply).where(UnitReply.case_id == case_id).order_by(UnitReply.id)
+                )
+            ),
             feedback=len(feedback.history(session, case_id)),
-            target_history=_entries(session, target_id))
+            target_history=_entries(session, target_id),
+        )
 
 
 def _blank(text: str) -> bool:
@@ -549,26 +772,47 @@ class Plan:
 
 ACTORS = st.sampled_from(["op1", "sup1", "leader1", "zj1", "系统管理员"])
 # Valid arguments first (the simplest draws) and most often, blank or wrong ones too.
-REASONS = st.sampled_from(["不属于本单位职责", " 群众要求撤回 ", "需现场勘查", "群众对结果不满意",
-                           "情况复杂需协调", "已与群众沟通", "", "   "])
+REASONS = st.sampled_from(
+    [
+        "不属于本单位职责",
+        " 群众要求撤回 ",
+        "需现场勘查",
+        "群众对结果不满意",
+        "情况复杂需协调",
+        "已与群众沟通",
+        "",
+        "   ",
+    ]
+)
 WHO = st.sampled_from(["lead", "lead", "lead", "lead", "lead", "assist", "other"])
 YES_NO = st.sampled_from([True, False])
 LEVELS = st.none() | st.sampled_from(list(Level))
 # Each step by name, with the action the table must allow for it (approval and review
 # have two outcomes; the other one is allowed from the same status).
 STEP_ACTIONS = {  # forward first
-    "accept": Action.ACCEPT, "dispatch": Action.DISPATCH, "sign": Action.SIGN,
-    "start": Action.START, "reply": Action.REPLY, "review": Action.PASS_REVIEW,
-    "feedback": Action.FEEDBACK, "close": Action.CLOSE, "satisfaction": Action.SATISFACTION,
-    "submit_approval": Action.SUBMIT_APPROVAL, "decide_approval": Action.APPROVE,
+    "accept": Action.ACCEPT,
+    "dispatch": Action.DISPATCH,
+    "sign": Action.SIGN,
+    "start": Action.START,
+    "reply": Action.REPLY,
+    "review": Action.PASS_REVIEW,
+    "feedback": Action.FEEDBACK,
+    "close": Action.CLOSE,
+    "satisfaction": Action.SATISFACTION,
+    "submit_approval": Action.SUBMIT_APPROVAL,
+    "decide_approval": Action.APPROVE,
     "request_extension": Action.REQUEST_EXTENSION,
-    "decide_extension": Action.DECIDE_EXTENSION, "unit_return": Action.UNIT_RETURN,
-    "reopen": Action.REOPEN, "withdraw": Action.WITHDRAW, "archive": Action.ARCHIVE,
+    "decide_extension": Action.DECIDE_EXTENSION,
+    "unit_return": Action.UNIT_RETURN,
+    "reopen": Action.REOPEN,
+    "withdraw": Action.WITHDRAW,
+    "archive": Action.ARCHIVE,
     "merge": Action.MERGE,
 }
 EXITS = frozenset({"withdraw", "merge", "archive", "reopen"})
-METHODS = st.sampled_from([feedback.Method.PHONE, feedback.Method.IN_PERSON,
-                           feedback.Method.ONLINE])
+METHODS = st.sampled_from(
+    [feedback.Method.PHONE, feedback.Method.IN_PERSON, feedback.Method.ONLINE]
+)
 
 
 class CaseMachine(RuleBasedStateMachine):
@@ -599,8 +843,7 @@ class CaseMachine(RuleBasedStateMachine):
         if who == "assist" and state.assists:
             return state.assists[0]
         engaged = {state.lead, *state.assists}
-        return next((u for u in reversed(self.world.all) if u not in engaged),
-                    self.world.outsider)
+        return next((u for u in reversed(self.world.all) if u not in engaged), self.world.outsider)
 
     def attempt(self, plan: Plan) -> None:
         before = self.state  # as read after the previous step (time alone changes nothing)
@@ -615,14 +858,15 @@ class CaseMachine(RuleBasedStateMachine):
             assert after == before, f"refused ({refused!r}) but the case changed"
             assert not plan.succeed_if(before), f"{expected} refused: {refused!r}"
             message = getattr(refused, "message_zh", "") or "".join(
-                e.zh for e in getattr(refused, "errors", {}).values())
+                e.zh for e in getattr(refused, "errors", {}).values()
+            )
             assert message, f"no Chinese message on {refused!r}"
             self.state = after
             return
         after = snapshot(self.sessions, self.case_id, self.target_id)
         assert not must_refuse, f"{expected} succeeded but must be refused: {must_refuse}"
-        assert after.history[:len(before.history)] == before.history
-        new = after.history[len(before.history):]
+        assert after.history[: len(before.history)] == before.history
+        new = after.history[len(before.history) :]
         assert [Action(e.action) for e in new] == expected, (new, expected)
         for entry in new:
             if Action(entry.action) in NEEDS_REASON:
@@ -634,31 +878,43 @@ class CaseMachine(RuleBasedStateMachine):
 
     def plan_accept(self, actor: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: case_store.decide(s, c, Decision.ACCEPT, actor, at,
-                                                   rules=RULES),
-                    lambda _: [Action.ACCEPT],
-                    succeed_if=lambda b: b.status is Status.REGISTERED)
+        return Plan(
+            lambda s, c: case_store.decide(s, c, Decision.ACCEPT, actor, at, rules=RULES),
+            lambda _: [Action.ACCEPT],
+            succeed_if=lambda b: b.status is Status.REGISTERED,
+        )
 
     def plan_submit_approval(self, actor: str, note: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.submit_approval(s, c, actor, at, note),
-                    lambda _: [Action.SUBMIT_APPROVAL],
-                    succeed_if=lambda b: b.status is Status.ACCEPTED)
+        return Plan(
+            lambda s, c: handling.submit_approval(s, c, actor, at, note),
+            lambda _: [Action.SUBMIT_APPROVAL],
+            succeed_if=lambda b: b.status is Status.ACCEPTED,
+        )
 
     def plan_decide_approval(self, approve: bool, actor: str, note: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.decide_approval(s, c, approve, actor, at, note),
-                    lambda _: [Action.APPROVE if approve else Action.DENY_APPROVAL],
-                    refuse_if=lambda _: "" if approve or not _blank(note) else "no reason",
-                    succeed_if=lambda b: b.status is Status.PENDING_APPROVAL
-                    and (approve or not _blank(note)))
+        return Plan(
+            lambda s, c: handling.decide_approval(s, c, approve, actor, at, note),
+            lambda _: [Action.APPROVE if approve else Action.DENY_APPROVAL],
+            refuse_if=lambda _: "" if approve or not _blank(note) else "no reason",
+            succeed_if=lambda b: (
+                b.status is Status.PENDING_APPROVAL and (approve or not _blank(note))
+            ),
+        )
 
-    def plan_dispatch(self, lead: int, assists: list[int], mode: Mode, complex_case: bool,
-                      actor: str) -> Plan:
+    def plan_dispatch(
+        self, lead: int, assists: list[int], mode: Mode, complex_case: bool, actor: str
+    ) -> Plan:
         at = self.tick()
         lead_id = self.world.all[lead]
-        order = DispatchOrder(lead_id, mode, [self.world.all[i] for i in assists],
-                              category="城乡建设", complex_case=complex_case)
+        order = DispatchOrder(
+            lead_id,
+            mode,
+            [self.world.all[i] for i in assists],
+            category="城乡建设",
+            complex_case=complex_case,
+        )
         self_not_centre = mode is Mode.SELF and lead_id != self.world.centre
 
         def refuse(b: Snapshot) -> str:
@@ -666,43 +922,65 @@ class CaseMachine(RuleBasedStateMachine):
                 return "the leader has not approved"
             return "自办 to a unit other than the centre" if self_not_centre else ""
 
-        return Plan(lambda s, c: handling.dispatch(s, c, order, actor, at, RULES),
-                    lambda _: [Action.DISPATCH], refuse_if=refuse,
-                    succeed_if=lambda b: not self_not_centre and (
-                        b.status is Status.APPROVED
-                        or (b.status is Status.ACCEPTED and not b.needs_approval)))
+        return Plan(
+            lambda s, c: handling.dispatch(s, c, order, actor, at, RULES),
+            lambda _: [Action.DISPATCH],
+            refuse_if=refuse,
+            succeed_if=lambda b: (
+                not self_not_centre
+                and (
+                    b.status is Status.APPROVED
+                    or (b.status is Status.ACCEPTED and not b.needs_approval)
+                )
+            ),
+        )
 
     def plan_unit_return(self, who: str, reason: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
-        return Plan(lambda s, c: handling.unit_return(s, c, unit, reason, actor, at, RULES),
-                    lambda _: [Action.UNIT_RETURN],
-                    refuse_if=lambda b: "no reason" if _blank(reason)
-                    else "" if unit == b.lead else "not the lead unit")
+        return Plan(
+            lambda s, c: handling.unit_return(s, c, unit, reason, actor, at, RULES),
+            lambda _: [Action.UNIT_RETURN],
+            refuse_if=lambda b: (
+                "no reason" if _blank(reason) else "" if unit == b.lead else "not the lead unit"
+            ),
+        )
 
     def plan_sign(self, who: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
-        return Plan(lambda s, c: handling.sign(s, c, unit, actor, at), lambda _: [Action.SIGN],
-                    refuse_if=lambda b: "" if unit == b.lead else "not the lead unit",
-                    succeed_if=lambda b: b.status is Status.DISPATCHED and unit == b.lead)
+        return Plan(
+            lambda s, c: handling.sign(s, c, unit, actor, at),
+            lambda _: [Action.SIGN],
+            refuse_if=lambda b: "" if unit == b.lead else "not the lead unit",
+            succeed_if=lambda b: b.status is Status.DISPATCHED and unit == b.lead,
+        )
 
     def plan_start(self, who: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
-        return Plan(lambda s, c: handling.start_work(s, c, unit, actor, at),
-                    lambda _: [Action.START],
-                    refuse_if=lambda b: "" if unit == b.lead else "not the lead unit",
-                    succeed_if=lambda b: b.status is Status.SIGNED and unit == b.lead)
+        return Plan(
+            lambda s, c: handling.start_work(s, c, unit, actor, at),
+            lambda _: [Action.START],
+            refuse_if=lambda b: "" if unit == b.lead else "not the lead unit",
+            succeed_if=lambda b: b.status is Status.SIGNED and unit == b.lead,
+        )
 
-    def plan_reply(self, who: str, facts: str, measures: str, finding: Finding,
-                   actor: str) -> Plan:
+    def plan_reply(self, who: str, facts: str, measures: str, finding: Finding, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
         answer = ReplyIn(facts, finding, measures)
         complete = not _blank(facts) and not _blank(measures)
-        return Plan(lambda s, c: handling.reply(s, c, unit, answer, actor, at, RULES),
-                    lambda _: [Action.REPLY],
-                    refuse_if=lambda b: "not the lead unit" if unit != b.lead
-                    else "" if complete else "facts and measures are required",
-                    succeed_if=lambda b: complete and unit == b.lead
-                    and b.status in {Status.SIGNED, Status.IN_PROGRESS})
+        return Plan(
+            lambda s, c: handling.reply(s, c, unit, answer, actor, at, RULES),
+            lambda _: [Action.REPLY],
+            refuse_if=lambda b: (
+                "not the lead unit"
+                if unit != b.lead
+                else ""
+                if complete
+                else "facts and measures are required"
+            ),
+            succeed_if=lambda b: (
+                complete and unit == b.lead and b.status in {Status.SIGNED, Status.IN_PROGRESS}
+            ),
+        )
 
     def plan_request_extension(self, who: str, days: int, reason: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
@@ -716,9 +994,11 @@ class CaseMachine(RuleBasedStateMachine):
                 return "days out of range"
             return "one is pending" if b.pending_extensions else ""
 
-        return Plan(lambda s, c: handling.request_extension(s, c, unit, days, reason, actor,
-                                                            at, RULES),
-                    lambda _: [Action.REQUEST_EXTENSION], refuse_if=refuse)
+        return Plan(
+            lambda s, c: handling.request_extension(s, c, unit, days, reason, actor, at, RULES),
+            lambda _: [Action.REQUEST_EXTENSION],
+            refuse_if=refuse,
+        )
 
     def plan_decide_extension(self, approve: bool, note: str, actor: str) -> Plan | None:
         if not self.state.extensions:
@@ -726,8 +1006,9 @@ class CaseMachine(RuleBasedStateMachine):
         at, extension_id = self.tick(), self.state.extensions[-1][0]
 
         def run(session: Session, case: Case) -> None:
-            handling.decide_extension(session, case, extension(session, extension_id),
-                                      approve, note, actor, at)
+            handling.decide_extension(
+                session, case, extension(session, extension_id), approve, note, actor, at
+            )
 
         def refuse(b: Snapshot) -> str:
             if extension_id not in b.pending_extensions:
@@ -738,23 +1019,27 @@ class CaseMachine(RuleBasedStateMachine):
 
     def plan_review(self, passed: bool, note: str, actor: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.review(s, c, passed, note, actor, at),
-                    lambda _: [Action.PASS_REVIEW if passed else Action.RETURN_REPLY],
-                    refuse_if=lambda _: "" if passed or not _blank(note) else "no reason",
-                    succeed_if=lambda b: b.status is Status.REPLIED
-                    and (passed or not _blank(note)))
+        return Plan(
+            lambda s, c: handling.review(s, c, passed, note, actor, at),
+            lambda _: [Action.PASS_REVIEW if passed else Action.RETURN_REPLY],
+            refuse_if=lambda _: "" if passed or not _blank(note) else "no reason",
+            succeed_if=lambda b: b.status is Status.REPLIED and (passed or not _blank(note)),
+        )
 
-    def plan_feedback(self, method: feedback.Method, note: str, level: Level | None,
-                      actor: str) -> Plan:
+    def plan_feedback(
+        self, method: feedback.Method, note: str, level: Level | None, actor: str
+    ) -> Plan:
         at = self.tick()
         writes = [Action.FEEDBACK]
         if level is not None:
             writes.append(Action.SATISFACTION)
             if level not in DISSATISFIED:
                 writes.append(Action.CLOSE)
-        return Plan(lambda s, c: feedback.give_feedback(s, c, method, at, note, level, actor,
-                                                        at),
-                    lambda _: writes, succeed_if=lambda b: b.status is Status.REVIEWED)
+        return Plan(
+            lambda s, c: feedback.give_feedback(s, c, method, at, note, level, actor, at),
+            lambda _: writes,
+            succeed_if=lambda b: b.status is Status.REVIEWED,
+        )
 
     def plan_satisfaction(self, level: Level, actor: str) -> Plan:
         at = self.tick()
@@ -763,38 +1048,52 @@ class CaseMachine(RuleBasedStateMachine):
             closes = b.status is Status.FEEDBACK_GIVEN and level not in DISSATISFIED
             return [Action.SATISFACTION, *([Action.CLOSE] if closes else [])]
 
-        return Plan(lambda s, c: feedback.record_satisfaction(s, c.id, level, "auto_call",
-                                                              actor, at),
-                    writes, succeed_if=lambda b: b.status in {Status.FEEDBACK_GIVEN,
-                                                              Status.CLOSED})
+        return Plan(
+            lambda s, c: feedback.record_satisfaction(s, c.id, level, "auto_call", actor, at),
+            writes,
+            succeed_if=lambda b: b.status in {Status.FEEDBACK_GIVEN, Status.CLOSED},
+        )
 
     def plan_reopen(self, reason: str, actor: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.reopen(s, c, reason, actor, at, RULES),
-                    lambda _: [Action.REOPEN],
-                    refuse_if=lambda _: "no reason" if _blank(reason) else "",
-                    succeed_if=lambda b: b.status in {Status.FEEDBACK_GIVEN, Status.CLOSED}
-                    and not _blank(reason))
+        return Plan(
+            lambda s, c: handling.reopen(s, c, reason, actor, at, RULES),
+            lambda _: [Action.REOPEN],
+            refuse_if=lambda _: "no reason" if _blank(reason) else "",
+            succeed_if=lambda b: (
+                b.status in {Status.FEEDBACK_GIVEN, Status.CLOSED} and not _blank(reason)
+            ),
+        )
 
     def plan_close(self, note: str, actor: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.close(s, c, actor, at, note), lambda _: [Action.CLOSE],
-                    refuse_if=lambda b: "dissatisfied, no reason"
-                    if b.reopen_review and _blank(note) else "",
-                    succeed_if=lambda b: b.status is Status.FEEDBACK_GIVEN
-                    and (not b.reopen_review or not _blank(note)))
+        return Plan(
+            lambda s, c: handling.close(s, c, actor, at, note),
+            lambda _: [Action.CLOSE],
+            refuse_if=lambda b: (
+                "dissatisfied, no reason" if b.reopen_review and _blank(note) else ""
+            ),
+            succeed_if=lambda b: (
+                b.status is Status.FEEDBACK_GIVEN and (not b.reopen_review or not _blank(note))
+            ),
+        )
 
     def plan_withdraw(self, reason: str, actor: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.withdraw(s, c, reason, actor, at),
-                    lambda _: [Action.WITHDRAW],
-                    refuse_if=lambda _: "no reason" if _blank(reason) else "",
-                    succeed_if=lambda b: b.status in OPEN | AT_UNIT and not _blank(reason))
+        return Plan(
+            lambda s, c: handling.withdraw(s, c, reason, actor, at),
+            lambda _: [Action.WITHDRAW],
+            refuse_if=lambda _: "no reason" if _blank(reason) else "",
+            succeed_if=lambda b: b.status in OPEN | AT_UNIT and not _blank(reason),
+        )
 
     def plan_archive(self, actor: str) -> Plan:
         at = self.tick()
-        return Plan(lambda s, c: handling.archive(s, c, actor, at), lambda _: [Action.ARCHIVE],
-                    succeed_if=lambda b: b.status in FINAL)
+        return Plan(
+            lambda s, c: handling.archive(s, c, actor, at),
+            lambda _: [Action.ARCHIVE],
+            succeed_if=lambda b: b.status in FINAL,
+        )
 
     def plan_merge(self, into_itself: bool, reason: str, actor: str) -> Plan:
         at = self.tick()
@@ -805,11 +1104,19 @@ class CaseMachine(RuleBasedStateMachine):
             assert into is not None
             case_store.merge(session, case, into, reason, actor, at)
 
-        return Plan(run, lambda _: [Action.MERGE],
-                    refuse_if=lambda _: "into itself" if into_itself
-                    else "no reason" if _blank(reason) else "",
-                    succeed_if=lambda b: b.status in OPEN and not into_itself
-                    and not _blank(reason) and Status(b.target_history[-1].to_status) in OPEN)
+        return Plan(
+            run,
+            lambda _: [Action.MERGE],
+            refuse_if=lambda _: (
+                "into itself" if into_itself else "no reason" if _blank(reason) else ""
+            ),
+            succeed_if=lambda b: (
+                b.status in OPEN
+                and not into_itself
+                and not _blank(reason)
+                and Status(b.target_history[-1].to_status) in OPEN
+            ),
+        )
 
     def draw_plan(self, data: st.DataObject, name: str) -> Plan | None:
         actor = data.draw(ACTORS, label="actor")
@@ -818,48 +1125,62 @@ class CaseMachine(RuleBasedStateMachine):
         if name == "submit_approval":
             return self.plan_submit_approval(actor, data.draw(REASONS, label="note"))
         if name == "decide_approval":
-            return self.plan_decide_approval(data.draw(YES_NO, label="approve"), actor,
-                                             data.draw(REASONS, label="note"))
+            return self.plan_decide_approval(
+                data.draw(YES_NO, label="approve"), actor, data.draw(REASONS, label="note")
+            )
         if name == "dispatch":
             return self.plan_dispatch(
                 data.draw(st.integers(0, 3), label="lead"),
                 data.draw(st.lists(st.integers(0, 3), max_size=3), label="assists"),
-                data.draw(st.sampled_from([Mode.TRANSFER, Mode.ASSIGN, Mode.TRANSFER,
-                                           Mode.SELF]), label="mode"),
-                data.draw(st.booleans(), label="complex"), actor)
+                data.draw(
+                    st.sampled_from([Mode.TRANSFER, Mode.ASSIGN, Mode.TRANSFER, Mode.SELF]),
+                    label="mode",
+                ),
+                data.draw(st.booleans(), label="complex"),
+                actor,
+            )
         if name == "unit_return":
-            return self.plan_unit_return(data.draw(WHO, label="who"),
-                                         data.draw(REASONS, label="reason"), actor)
+            return self.plan_unit_return(
+                data.draw(WHO, label="who"), data.draw(REASONS, label="reason"), actor
+            )
         if name == "sign":
             return self.plan_sign(data.draw(WHO, label="who"), actor)
         if name == "start":
             return self.plan_start(data.draw(WHO, label="who"), actor)
         if name == "reply":
-            return self.plan_reply(data.draw(WHO, label="who"),
-                                   data.draw(st.sampled_from(["经核实属实"] * 3 + [" "]),
-                                             label="facts"),
-                                   data.draw(st.sampled_from(["已整改"] * 3 + [""]),
-                                             label="measures"),
-                                   data.draw(st.sampled_from(list(Finding)), label="finding"),
-                                   actor)
+            return self.plan_reply(
+                data.draw(WHO, label="who"),
+                data.draw(st.sampled_from(["经核实属实"] * 3 + [" "]), label="facts"),
+                data.draw(st.sampled_from(["已整改"] * 3 + [""]), label="measures"),
+                data.draw(st.sampled_from(list(Finding)), label="finding"),
+                actor,
+            )
         if name == "request_extension":
-            return self.plan_request_extension(data.draw(WHO, label="who"),
-                                               data.draw(st.sampled_from([2, 1, 5, 0, 61]),
-                                                         label="days"),
-                                               data.draw(REASONS, label="reason"), actor)
+            return self.plan_request_extension(
+                data.draw(WHO, label="who"),
+                data.draw(st.sampled_from([2, 1, 5, 0, 61]), label="days"),
+                data.draw(REASONS, label="reason"),
+                actor,
+            )
         if name == "decide_extension":
-            return self.plan_decide_extension(data.draw(YES_NO, label="approve"),
-                                              data.draw(REASONS, label="note"), actor)
+            return self.plan_decide_extension(
+                data.draw(YES_NO, label="approve"), data.draw(REASONS, label="note"), actor
+            )
         if name == "review":
-            return self.plan_review(data.draw(YES_NO, label="passed"),
-                                    data.draw(REASONS, label="note"), actor)
+            return self.plan_review(
+                data.draw(YES_NO, label="passed"), data.draw(REASONS, label="note"), actor
+            )
         if name == "feedback":
-            return self.plan_feedback(data.draw(METHODS, label="method"),
-                                      data.draw(REASONS, label="note"),
-                                      data.draw(LEVELS, label="level"), actor)
+            return self.plan_feedback(
+                data.draw(METHODS, label="method"),
+                data.draw(REASONS, label="note"),
+                data.draw(LEVELS, label="level"),
+                actor,
+            )
         if name == "satisfaction":
-            return self.plan_satisfaction(data.draw(st.sampled_from(list(Level)),
-                                                    label="level"), actor)
+            return self.plan_satisfaction(
+                data.draw(st.sampled_from(list(Level)), label="level"), actor
+            )
         if name == "reopen":
             return self.plan_reopen(data.draw(REASONS, label="reason"), actor)
         if name == "close":
@@ -869,8 +1190,11 @@ class CaseMachine(RuleBasedStateMachine):
         if name == "archive":
             return self.plan_archive(actor)
         assert name == "merge", name
-        return self.plan_merge(data.draw(st.sampled_from([False, True]), label="into_itself"),
-                               data.draw(REASONS, label="reason"), actor)
+        return self.plan_merge(
+            data.draw(st.sampled_from([False, True]), label="into_itself"),
+            data.draw(REASONS, label="reason"),
+            actor,
+        )
 
     # -- rules --
 
@@ -895,8 +1219,11 @@ class CaseMachine(RuleBasedStateMachine):
             return
         names = list(STEP_ACTIONS)
         if kind < 6:
-            allowed = [name for name, action in STEP_ACTIONS.items()
-                       if (action, self.state.status) in TRANSITIONS]
+            allowed = [
+                name
+                for name, action in STEP_ACTIONS.items()
+                if (action, self.state.status) in TRANSITIONS
+            ]
             # Forward steps eight times as often as the ways out (withdraw, merge,
             # archive, reopen), or few walks would get far.
             names = [n for n in allowed for _ in range(1 if n in EXITS else 8)] or names
@@ -911,8 +1238,8 @@ class CaseMachine(RuleBasedStateMachine):
             supervision.run(session, RULES, self.tick())
         after = snapshot(self.sessions, self.case_id, self.target_id)
         assert after.status is before.status
-        assert after.history[:len(before.history)] == before.history
-        for entry in after.history[len(before.history):]:
+        assert after.history[: len(before.history)] == before.history
+        for entry in after.history[len(before.history) :]:
             assert Action(entry.action) in SUPERVISION, entry
             assert entry.from_status == entry.to_status == before.status, entry
         self.state = after
@@ -924,7 +1251,10 @@ class CaseMachine(RuleBasedStateMachine):
         for entries in (self.state.history, self.state.target_history):
             first, *rest = entries
             assert (first.action, first.from_status, first.to_status) == (
-                Action.REGISTER, "", Status.REGISTERED)
+                Action.REGISTER,
+                "",
+                Status.REGISTERED,
+            )
             for previous, entry in zip(entries, rest, strict=False):
                 assert entry.from_status == previous.to_status, (previous, entry)
                 if entries is self.state.target_history and entry.action == Action.MERGE:
@@ -933,8 +1263,9 @@ class CaseMachine(RuleBasedStateMachine):
                     # case is merged"): a trace outside the table, see the report.
                     assert entry.from_status == entry.to_status, entry
                     continue
-                assert TRANSITIONS[(Action(entry.action), Status(entry.from_status))] \
-                    is Status(entry.to_status), entry
+                assert TRANSITIONS[(Action(entry.action), Status(entry.from_status))] is Status(
+                    entry.to_status
+                ), entry
         assert self.state.history[-1].to_status == self.state.status
 
     @invariant()
@@ -955,8 +1286,11 @@ class CaseMachine(RuleBasedStateMachine):
             assert len(state.running(stage)) <= 1, (stage, state.deadlines)
         if state.status in AT_UNIT:
             [clock] = state.running(Stage.HANDLING)
-            assert clock[2] == state.lead, ("the handling clock is not the lead's", clock,
-                                            state.assignments)
+            assert clock[2] == state.lead, (
+                "the handling clock is not the lead's",
+                clock,
+                state.assignments,
+            )
         if state.status in FINISHED:
             left = [d for d in state.deadlines if not d[6] and d[5] is None]
             # case_store.merge does not stop the 转办 clock (see the report); supervision
@@ -979,11 +1313,11 @@ class CaseMachine(RuleBasedStateMachine):
         if state.status in FINISHED:
             assert self.case_id not in {item.case.id for item in late}
         assert (self.case_id in {c.id for c in dissatisfied}) == (
-            state.reopen_review and state.status in waiting), state
+            state.reopen_review and state.status in waiting
+        ), state
 
 
-def test_random_steps_keep_a_case_consistent(sessions: sessionmaker[Session],
-                                             world: Units) -> None:
+def test_random_steps_keep_a_case_consistent(sessions: sessionmaker[Session], world: Units) -> None:
     visited: set[Status] = set()
 
     class OnThisDatabase(CaseMachine):
@@ -993,10 +1327,18 @@ def test_random_steps_keep_a_case_consistent(sessions: sessionmaker[Session],
 
     # No shrinking: every step is a database transaction, and shrinking a 30-step walk
     # takes many minutes; the failing walk is printed step by step as it is.
-    run_state_machine_as_test(OnThisDatabase, settings=settings(
-        max_examples=50, stateful_step_count=30, deadline=None, database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        OnThisDatabase,
+        settings=settings(
+            max_examples=50,
+            stateful_step_count=30,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
     # The walk must have got past the centre, or the checks above proved little.
-    assert {Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS, Status.REPLIED} <= visited, \
+    assert {Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS, Status.REPLIED} <= visited, (
         visited
+    )

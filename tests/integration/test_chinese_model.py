@@ -27,8 +27,10 @@ CONFIGURED = os.environ.get("HOTLINE_VOSK_MODEL", "")
 
 def _skip_reason() -> str | None:
     if not CONFIGURED:
-        return ("no Chinese Vosk model: HOTLINE_VOSK_MODEL is not set, and none can be "
-                "downloaded here (see ../shared/models/README.md)")
+        return (
+            "no Chinese Vosk model: HOTLINE_VOSK_MODEL is not set, and none can be "
+            "downloaded here (see ../shared/models/README.md)"
+        )
     if not is_chinese(Path(CONFIGURED)):
         return f"HOTLINE_VOSK_MODEL={CONFIGURED} is not a Chinese Vosk model"
     return None
@@ -44,8 +46,10 @@ def engine() -> VoskEngine:
 
 def manifest() -> list[tuple[Path, str]]:
     with open(SAMPLES / "manifest.tsv", encoding="utf-8", newline="") as handle:
-        return [(SAMPLES / row["file"], row["reference"])
-                for row in csv.DictReader(handle, delimiter="\t")]
+        return [
+            (SAMPLES / row["file"], row["reference"])
+            for row in csv.DictReader(handle, delimiter="\t")
+        ]
 
 
 def corpus_cer(engine: VoskEngine, clips: list[tuple[Path, str]]) -> float:
@@ -68,8 +72,7 @@ def test_telephone_audio_is_recognised(engine: VoskEngine, tmp_path: Path) -> No
     for path, reference in manifest():
         ulaw, pcm = tmp_path / f"{path.stem}.ulaw.wav", tmp_path / f"{path.stem}.wav"
         subprocess.run(["sox", str(path), "-r", "8000", "-e", "u-law", str(ulaw)], check=True)
-        subprocess.run(["sox", str(ulaw), "-b", "16", "-e", "signed-integer", str(pcm)],
-                       check=True)
+        subprocess.run(["sox", str(ulaw), "-b", "16", "-e", "signed-integer", str(pcm)], check=True)
         clips.append((pcm, reference))
     assert corpus_cer(engine, clips) < 0.6
 

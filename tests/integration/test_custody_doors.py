@@ -27,14 +27,15 @@ Z = "0" * 32
 def log_rows(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, str | None]]:
     """(actor, action, outcome, case id) of each access-log entry, oldest first."""
     with sessions() as session:
-        return [(r.actor, r.action, r.outcome, r.case_id) for r in session.scalars(
-            select(RecordingAccess).order_by(RecordingAccess.id))]
+        return [
+            (r.actor, r.action, r.outcome, r.case_id)
+            for r in session.scalars(select(RecordingAccess).order_by(RecordingAccess.id))
+        ]
 
 
 def form(actor: Actor, url: str, **fields: str) -> Any:
     """Post a console form (with the actor's CSRF token); the whole response."""
-    return actor.client.post(url, data={"csrf_token": actor.headers["X-CSRF-Token"],
-                                         **fields})
+    return actor.client.post(url, data={"csrf_token": actor.headers["X-CSRF-Token"], **fields})
 
 
 def send(door: str, actor: Actor, json_url: str, page_url: str, **fields: str) -> int:
@@ -51,25 +52,34 @@ def done(door: str, created: bool = True) -> int:
 
 # -- 立卷归档 -------------------------------------------------------------------------------
 
+
 def close(people: dict[str, Actor], number: str) -> None:
     handler = people["h_env"]
     handler.post(f"/api/unit/cases/{number}/sign")
     handler.post(f"/api/unit/cases/{number}/start")
-    handler.post(f"/api/unit/cases/{number}/reply", {
-        "facts": "经现场检查，该厂废气处理设施未正常运行。", "finding": "true",
-        "measures": "责令停产整改。"})
+    handler.post(
+        f"/api/unit/cases/{number}/reply",
+        {
+            "facts": "经现场检查，该厂废气处理设施未正常运行。",
+            "finding": "true",
+            "measures": "责令停产整改。",
+        },
+    )
     people["sup1"].post(f"/api/cases/{number}/review", {"passed": True})
-    people["op1"].post(f"/api/cases/{number}/feedback",
-                       {"method": "phone", "note": "已电话告知", "satisfaction": "satisfied"})
+    people["op1"].post(
+        f"/api/cases/{number}/feedback",
+        {"method": "phone", "note": "已电话告知", "satisfaction": "satisfied"},
+    )
 
 
 @pytest.mark.parametrize("door", DOORS)
 def test_archiving_a_case_is_the_same_step_through_both_doors(
-        door: str, people: dict[str, Actor], case: dict[str, Any],
-        sessions: sessionmaker[Session]) -> None:
+    door: str, people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     def archive(name: str) -> int:
-        return send(door, people[name], f"/api/cases/{case['id']}/archive",
-                    f"/cases/{case['id']}/archive")
+        return send(
+            door, people[name], f"/api/cases/{case['id']}/archive", f"/cases/{case['id']}/archive"
+        )
 
     def archived() -> CaseArchive | None:
         with sessions() as session:
@@ -93,19 +103,27 @@ def test_archiving_a_case_is_the_same_step_through_both_doors(
 
 # -- listening, with and without a reason ---------------------------------------------------
 
+
 @pytest.mark.parametrize("door", DOORS)
 def test_listening_needs_a_reason_given_through_either_door(
-        door: str, people: dict[str, Actor], case: dict[str, Any],
-        sessions: sessionmaker[Session]) -> None:
+    door: str, people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     sup, rid, cid = people["sup1"], case["recording_id"], case["id"]
 
     def give(reason: str) -> int:
-        return send(door, sup, f"/api/cases/{cid}/replay-reason",
-                    f"/cases/{cid}/evidence/reason", reason=reason)
+        return send(
+            door,
+            sup,
+            f"/api/cases/{cid}/replay-reason",
+            f"/cases/{cid}/evidence/reason",
+            reason=reason,
+        )
 
     def hears() -> tuple[int, int]:
-        return (sup.fetch(f"/api/recordings/{rid}/audio").status_code,
-                sup.fetch(f"/api/recordings/{rid}/waveform").status_code)
+        return (
+            sup.fetch(f"/api/recordings/{rid}/audio").status_code,
+            sup.fetch(f"/api/recordings/{rid}/waveform").status_code,
+        )
 
     page = sup.fetch(f"/cases/{cid}/evidence").text
     assert "<audio" not in page and "转写（查看即记入调听日志）" not in page
@@ -118,74 +136,106 @@ def test_listening_needs_a_reason_given_through_either_door(
     assert f'src="/api/recordings/{rid}/audio"' in page
     assert "转写（查看即记入调听日志）" in page and "废气" in page
     assert log_rows(sessions) == [
-        ("sup1", "play", "denied", None), ("sup1", "waveform", "denied", None),
-        ("sup1", "play", "denied", None), ("sup1", "waveform", "denied", None),
-        ("sup1", "play", "allowed", cid), ("sup1", "waveform", "allowed", cid),
-        ("sup1", "transcript", "allowed", cid)]
+        ("sup1", "play", "denied", None),
+        ("sup1", "waveform", "denied", None),
+        ("sup1", "play", "denied", None),
+        ("sup1", "waveform", "denied", None),
+        ("sup1", "play", "allowed", cid),
+        ("sup1", "waveform", "allowed", cid),
+        ("sup1", "transcript", "allowed", cid),
+    ]
     assert give("x") == 422 and give("") == 422
-    assert send(door, people["op1"], f"/api/cases/{cid}/replay-reason",
-                f"/cases/{cid}/evidence/reason", reason="核查服务态度投诉") == 403
+    assert (
+        send(
+            door,
+            people["op1"],
+            f"/api/cases/{cid}/replay-reason",
+            f"/cases/{cid}/evidence/reason",
+            reason="核查服务态度投诉",
+        )
+        == 403
+    )
 
 
 def test_the_waveform_follows_the_rule_for_hearing_the_recording(
-        people: dict[str, Actor], case: dict[str, Any],
-        sessions: sessionmaker[Session]) -> None:
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     url = f"/api/recordings/{case['recording_id']}/waveform"
     heard = people["op1"].fetch(url)  # op1 answered the call: they may hear it
     assert heard.status_code == 200 and heard.json()["channels"]
     for name in ("op2", "sup1", "inv1", "admin1", "aud1", "h_env", "h_prop"):
         refused = people[name].fetch(url)
         assert refused.status_code == 403, name
-        assert refused.json()["detail"] == people[name].fetch(
-            f"/api/recordings/{case['recording_id']}/audio").json()["detail"], name
+        assert (
+            refused.json()["detail"]
+            == people[name].fetch(f"/api/recordings/{case['recording_id']}/audio").json()["detail"]
+        ), name
     assert people["op1"].fetch(f"/api/recordings/{Z}/waveform").status_code == 404
     rows = [(actor, action, outcome) for actor, action, outcome, _ in log_rows(sessions)]
     assert rows[0] == ("op1", "waveform", "allowed")
-    assert rows[1:] == [(name, action, "denied")
-                        for name in ("op2", "sup1", "inv1", "admin1", "aud1", "h_env", "h_prop")
-                        for action in ("waveform", "play")]
+    assert rows[1:] == [
+        (name, action, "denied")
+        for name in ("op2", "sup1", "inv1", "admin1", "aud1", "h_env", "h_prop")
+        for action in ("waveform", "play")
+    ]
     audit = people["aud1"].fetch("/audit").text
     assert "查看波形" in audit
 
 
 # -- the evidence package -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("door", DOORS)
 def test_exporting_the_evidence_package_is_the_same_through_both_doors(
-        door: str, people: dict[str, Actor], case: dict[str, Any],
-        sessions: sessionmaker[Session]) -> None:
+    door: str, people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     cid = case["id"]
-    url = f"/api/cases/{cid}/evidence-package" if door == "json" \
-        else f"/cases/{cid}/evidence/package"
+    url = (
+        f"/api/cases/{cid}/evidence-package" if door == "json" else f"/cases/{cid}/evidence/package"
+    )
     assert people["op1"].fetch(url).status_code == 403, "operators never export"
     assert people["inv1"].fetch(url).status_code == 403, "not without a reason"
-    people["inv1"].post(f"/api/cases/{cid}/replay-reason", {"reason": "纪检调查：核实办理过程"},
-                        status=201)
+    people["inv1"].post(
+        f"/api/cases/{cid}/replay-reason", {"reason": "纪检调查：核实办理过程"}, status=201
+    )
     exported = people["inv1"].fetch(url)
     assert exported.status_code == 200
     assert exported.headers["content-type"] == "application/zip"
     assert exported.headers["cache-control"] == "no-store, private"
     assert f"{case['number']}-evidence.zip" in exported.headers["content-disposition"]
     assert log_rows(sessions) == [
-        ("op1", "export", "denied", cid), ("inv1", "export", "denied", cid),
-        ("inv1", "export", "allowed", cid)]
+        ("op1", "export", "denied", cid),
+        ("inv1", "export", "denied", cid),
+        ("inv1", "export", "allowed", cid),
+    ]
 
 
 # -- legal holds and grants -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("door", DOORS)
 def test_a_legal_hold_is_the_same_step_through_both_doors(
-        door: str, people: dict[str, Actor], case: dict[str, Any],
-        sessions: sessionmaker[Session]) -> None:
+    door: str, people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     cid = case["id"]
 
     def place(name: str, reason: str) -> int:
-        return send(door, people[name], f"/api/cases/{cid}/legal-holds",
-                    f"/cases/{cid}/evidence/hold", reason=reason)
+        return send(
+            door,
+            people[name],
+            f"/api/cases/{cid}/legal-holds",
+            f"/cases/{cid}/evidence/hold",
+            reason=reason,
+        )
 
     def release(hold_id: str, reason: str) -> int:
-        return send(door, people["sup1"], f"/api/cases/{cid}/legal-holds/{hold_id}/release",
-                    f"/cases/{cid}/evidence/hold/{hold_id}/release", reason=reason)
+        return send(
+            door,
+            people["sup1"],
+            f"/api/cases/{cid}/legal-holds/{hold_id}/release",
+            f"/cases/{cid}/evidence/hold/{hold_id}/release",
+            reason=reason,
+        )
 
     def holds() -> list[LegalHold]:
         with sessions() as session:
@@ -207,18 +257,23 @@ def test_a_legal_hold_is_the_same_step_through_both_doors(
 
 @pytest.mark.parametrize("door", DOORS)
 def test_a_grant_to_a_unit_is_the_same_step_through_both_doors(
-        door: str, people: dict[str, Actor], case: dict[str, Any],
-        sessions: sessionmaker[Session]) -> None:
+    door: str, people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     cid, units = case["id"], case["units"]
 
     def grant(name: str, unit: str) -> int:
-        return send(door, people[name], f"/api/cases/{cid}/recording-grants",
-                    f"/cases/{cid}/evidence/grant", unit_id=units[unit], reason="请核实诉求细节")
+        return send(
+            door,
+            people[name],
+            f"/api/cases/{cid}/recording-grants",
+            f"/cases/{cid}/evidence/grant",
+            unit_id=units[unit],
+            reason="请核实诉求细节",
+        )
 
     def revoke(grant_id: str) -> int:
         url = f"/api/cases/{cid}/recording-grants/{grant_id}/revoke"
-        status = send(door, people["sup1"], url,
-                      f"/cases/{cid}/evidence/grant/{grant_id}/revoke")
+        status = send(door, people["sup1"], url, f"/cases/{cid}/evidence/grant/{grant_id}/revoke")
         return 303 if door == "json" and status == 204 else status
 
     assert grant("op1", "市生态环境局") == 403
@@ -227,9 +282,7 @@ def test_a_grant_to_a_unit_is_the_same_step_through_both_doors(
     with sessions() as session:
         [granted] = session.scalars(select(RecordingGrant).where(RecordingGrant.case_id == cid))
     assert granted.unit_id == units["市生态环境局"]
-    assert people["h_env"].fetch(f"/api/recordings/{case['recording_id']}/audio"
-                                 ).status_code == 200
+    assert people["h_env"].fetch(f"/api/recordings/{case['recording_id']}/audio").status_code == 200
     assert revoke(Z) == 404, "no such grant: 404 through both doors"
     assert revoke(granted.id) == 303
-    assert people["h_env"].fetch(f"/api/recordings/{case['recording_id']}/audio"
-                                 ).status_code == 403
+    assert people["h_env"].fetch(f"/api/recordings/{case['recording_id']}/audio").status_code == 403

@@ -25,8 +25,11 @@ def run(*args: str) -> Result:
 def write_2027(data_dir: Path) -> Path:
     path = data_dir / "calendar" / "holidays.toml"
     path.parent.mkdir(parents=True)
-    path.write_text('[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }]\n'
-                    'working_days = [{ name = "春节", date = 2027-02-13 }]\n', encoding="utf-8")
+    path.write_text(
+        '[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }]\n'
+        'working_days = [{ name = "春节", date = 2027-02-13 }]\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -40,18 +43,26 @@ def test_three_working_days_after_national_day_eve(data_dir: Path) -> None:
 def test_json(data_dir: Path) -> None:
     result = run("2026-02-13", "--working-days", "3", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"date": "2026-02-25", "provisional": False,
-                                         "unknown_years": []}
+    assert json.loads(result.stdout) == {
+        "date": "2026-02-25",
+        "provisional": False,
+        "unknown_years": [],
+    }
 
 
 def test_2027_without_a_schedule_is_printed_with_a_loud_warning(data_dir: Path) -> None:
     result = run("2026-12-29", "--working-days", "5", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"date": "2027-01-05", "provisional": True,
-                                         "unknown_years": [2027]}
+    assert json.loads(result.stdout) == {
+        "date": "2027-01-05",
+        "provisional": True,
+        "unknown_years": [2027],
+    }
     path = data_dir / "calendar" / "holidays.toml"
-    assert result.stderr == (f"WARNING: provisional: no official holiday schedule for 2027 "
-                             f"(counted weekends only); add it to {path}\n")
+    assert result.stderr == (
+        f"WARNING: provisional: no official holiday schedule for 2027 "
+        f"(counted weekends only); add it to {path}\n"
+    )
 
 
 def test_2027_with_a_schedule_file_is_not_provisional(data_dir: Path) -> None:
@@ -64,8 +75,7 @@ def test_2027_with_a_schedule_file_is_not_provisional(data_dir: Path) -> None:
 
 def test_a_broken_schedule_file_is_a_clear_error(data_dir: Path) -> None:
     path = write_2027(data_dir)
-    path.write_text('[2027]\nholidays = [{ name = "元旦", date = 2028-01-01 }]\n',
-                    encoding="utf-8")
+    path.write_text('[2027]\nholidays = [{ name = "元旦", date = 2028-01-01 }]\n', encoding="utf-8")
     result = run("2026-12-29", "--working-days", "5")
     assert result.exit_code == 1
     assert f"{path}: [2027] holidays[0] (元旦): 2028-01-01 is not in 2027" in result.stderr
@@ -77,10 +87,13 @@ def test_calendar_days(data_dir: Path) -> None:
     assert result.stdout == "2026-11-29\n"
 
 
-@pytest.mark.parametrize("args", [
-    ["2026-02-30", "--working-days", "3"],
-    ["30/09/2026", "--working-days", "3"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["2026-02-30", "--working-days", "3"],
+        ["30/09/2026", "--working-days", "3"],
+    ],
+)
 def test_a_bad_date_is_a_usage_error(data_dir: Path, args: list[str]) -> None:
     result = run(*args)
     assert result.exit_code == 2
@@ -88,11 +101,14 @@ def test_a_bad_date_is_a_usage_error(data_dir: Path, args: list[str]) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("args", [
-    ["2026-09-30"],
-    ["2026-09-30", "--working-days", "3", "--calendar-days", "3"],
-    ["2026-09-30", "--working-days", "-1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["2026-09-30"],
+        ["2026-09-30", "--working-days", "3", "--calendar-days", "3"],
+        ["2026-09-30", "--working-days", "-1"],
+    ],
+)
 def test_bad_day_counts_are_usage_errors(data_dir: Path, args: list[str]) -> None:
     result = run(*args)
     assert result.exit_code == 2

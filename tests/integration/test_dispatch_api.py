@@ -31,8 +31,13 @@ NAME, PHONE, ADDRESS = "李秀英", "13912345678", "幸福里小区3栋502"
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
-    for name, role in [("op1", "operator"), ("sup1", "supervisor"), ("h_env", "unit_handler"),
-                       ("h_prop", "unit_handler"), ("h_none", "unit_handler")]:
+    for name, role in [
+        ("op1", "operator"),
+        ("sup1", "supervisor"),
+        ("h_env", "unit_handler"),
+        ("h_prop", "unit_handler"),
+        ("h_none", "unit_handler"),
+    ]:
         add_user(sessions, name, role)
     return Settings(data_dir=tmp_path, database_url=db_url, supervision_interval_seconds=0)
 
@@ -46,8 +51,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def people(client: TestClient) -> Iterator[dict[str, Actor]]:
     """Everyone on the same application (started by ``client``), each with their cookie."""
-    actors = {name: Actor(client.app, name) for name in ("op1", "sup1", "h_env", "h_prop",
-                                                       "h_none")}
+    actors = {
+        name: Actor(client.app, name) for name in ("op1", "sup1", "h_env", "h_prop", "h_none")
+    }
     yield actors
     for actor in actors.values():
         actor.client.close()
@@ -57,47 +63,66 @@ def people(client: TestClient) -> Iterator[dict[str, Actor]]:
 def unit_ids(people: dict[str, Actor]) -> dict[str, str]:
     sup = people["sup1"]
     ids = {}
-    for name, kind in [("市生态环境局", "department"), ("幸福里小区物业服务中心", "office"),
-                       ("热线中心", "centre")]:
+    for name, kind in [
+        ("市生态环境局", "department"),
+        ("幸福里小区物业服务中心", "office"),
+        ("热线中心", "centre"),
+    ]:
         ids[name] = sup.post("/api/units", {"name": name, "kind": kind}, status=201)["id"]
     sup.post(f"/api/units/{ids['市生态环境局']}/members", {"username": "h_env"}, status=204)
-    sup.post(f"/api/units/{ids['幸福里小区物业服务中心']}/members", {"username": "h_prop"},
-             status=204)
+    sup.post(
+        f"/api/units/{ids['幸福里小区物业服务中心']}/members", {"username": "h_prop"}, status=204
+    )
     sup.put("/api/catalogue/环境保护", {"unit_id": ids["市生态环境局"]})
     return ids
 
 
 def register(op: Actor, **changes: Any) -> dict[str, Any]:
-    body = {"received_at": "2026-11-20T09:30", "channel": "phone", "case_type": "complaint",
-            "complainant_name": NAME, "complainant_phone": PHONE,
-            "complainant_address": ADDRESS, "subject_unit": "幸福里小区物业服务中心",
-            "title": "小区旁工厂夜间排放刺鼻废气",
-            "content": f"我是{NAME}，电话{PHONE}，住{ADDRESS}。小区旁的化工厂每天夜里排放刺鼻气味，"
-                       "已经持续一个月。",
-            "request": "请环保部门查处", "decision": "accept"}
+    body = {
+        "received_at": "2026-11-20T09:30",
+        "channel": "phone",
+        "case_type": "complaint",
+        "complainant_name": NAME,
+        "complainant_phone": PHONE,
+        "complainant_address": ADDRESS,
+        "subject_unit": "幸福里小区物业服务中心",
+        "title": "小区旁工厂夜间排放刺鼻废气",
+        "content": f"我是{NAME}，电话{PHONE}，住{ADDRESS}。小区旁的化工厂每天夜里排放刺鼻气味，"
+        "已经持续一个月。",
+        "request": "请环保部门查处",
+        "decision": "accept",
+    }
     body.update(changes)
     return op.post("/api/cases", body, status=201)  # type: ignore[no-any-return]
 
 
-def test_a_case_goes_from_registration_to_archive(people: dict[str, Actor],
-                                                  unit_ids: dict[str, str],
-                                                  sessions: sessionmaker[Session]) -> None:
+def test_a_case_goes_from_registration_to_archive(
+    people: dict[str, Actor], unit_ids: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
     op, sup, handler = people["op1"], people["sup1"], people["h_env"]
     case = register(op, identity_consent=True)
     number = case["number"]
     handling = op.get(f"/api/cases/{number}/handling")
     assert [d["stage"] for d in handling["deadlines"]] == ["dispatch"]
 
-    op.post(f"/api/cases/{number}/dispatch", {
-        "lead_unit_id": unit_ids["市生态环境局"], "mode": "transfer",
-        "assist_unit_ids": [unit_ids["热线中心"]], "category": "环境保护",
-        "instructions": "请现场核查"})
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {
+            "lead_unit_id": unit_ids["市生态环境局"],
+            "mode": "transfer",
+            "assist_unit_ids": [unit_ids["热线中心"]],
+            "category": "环境保护",
+            "instructions": "请现场核查",
+        },
+    )
     handling = op.get(f"/api/cases/{number}/handling")
     stages = {d["stage"]: d for d in handling["deadlines"]}
     assert stages["dispatch"]["met_at"] is not None
     assert {"return", "handling"} <= set(stages)
     assert [(a["role"], a["unit_id"]) for a in handling["assignments"]] == [
-        ("lead", unit_ids["市生态环境局"]), ("assist", unit_ids["热线中心"])]
+        ("lead", unit_ids["市生态环境局"]),
+        ("assist", unit_ids["热线中心"]),
+    ]
     with sessions() as session:
         label = session.get(RoutingLabel, case["id"])
         assert label is not None and label.label == "环境保护" and label.confirmed_by == "op1"
@@ -113,60 +138,93 @@ def test_a_case_goes_from_registration_to_archive(people: dict[str, Actor],
 
     handler.post(f"/api/unit/cases/{number}/sign")
     handler.post(f"/api/unit/cases/{number}/start")
-    ext = handler.post(f"/api/unit/cases/{number}/extension",
-                       {"days": 5, "reason": "需要委托第三方检测"})
-    decided = sup.post(f"/api/extensions/{ext['id']}/decision",
-                       {"approve": True, "note": "同意"})
+    ext = handler.post(
+        f"/api/unit/cases/{number}/extension", {"days": 5, "reason": "需要委托第三方检测"}
+    )
+    decided = sup.post(f"/api/extensions/{ext['id']}/decision", {"approve": True, "note": "同意"})
     assert decided["status"] == "approved" and number in decided["notice_text"]
     handling = op.get(f"/api/cases/{number}/handling")
-    running = [d for d in handling["deadlines"] if d["stage"] == "handling"
-               and not d["cancelled"]]
+    running = [d for d in handling["deadlines"] if d["stage"] == "handling" and not d["cancelled"]]
     assert running[-1]["due_on"] == decided["new_due_on"]
 
-    handler.post(f"/api/unit/cases/{number}/reply", {
-        "facts": "经现场检查，该厂废气处理设施未正常运行。", "finding": "true",
-        "measures": "责令停产整改并处罚款。"})
+    handler.post(
+        f"/api/unit/cases/{number}/reply",
+        {
+            "facts": "经现场检查，该厂废气处理设施未正常运行。",
+            "finding": "true",
+            "measures": "责令停产整改并处罚款。",
+        },
+    )
     sup.post(f"/api/cases/{number}/review", {"passed": False, "note": "请补充处罚决定书文号"})
     assert op.get(f"/api/cases/{number}")["status"] == "in_progress"
-    handler.post(f"/api/unit/cases/{number}/reply", {
-        "facts": "经现场检查，该厂废气处理设施未正常运行。", "finding": "true",
-        "measures": "责令停产整改，处罚决定书文号 环罚〔2026〕18号。"})
+    handler.post(
+        f"/api/unit/cases/{number}/reply",
+        {
+            "facts": "经现场检查，该厂废气处理设施未正常运行。",
+            "finding": "true",
+            "measures": "责令停产整改，处罚决定书文号 环罚〔2026〕18号。",
+        },
+    )
     sup.post(f"/api/cases/{number}/review", {"passed": True})
-    op.post(f"/api/cases/{number}/feedback",
-            {"method": "phone", "note": "已电话告知办理结果", "satisfaction": "satisfied"})
+    op.post(
+        f"/api/cases/{number}/feedback",
+        {"method": "phone", "note": "已电话告知办理结果", "satisfaction": "satisfied"},
+    )
     final = op.get(f"/api/cases/{number}")
     assert final["status"] == "closed"
     sup.post(f"/api/cases/{number}/archive")
     with sessions() as session:
-        events = list(session.scalars(select(CaseEvent).where(
-            CaseEvent.case_id == case["id"]).order_by(CaseEvent.id)))
+        events = list(
+            session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case["id"]).order_by(CaseEvent.id)
+            )
+        )
     actions = [e.action for e in events]
-    assert actions == ["register", "accept", "dispatch", "sign", "start", "request_extension",
-                       "decide_extension", "reply", "return_reply", "reply", "pass_review",
-                       "feedback", "satisfaction", "close", "archive"]
+    assert actions == [
+        "register",
+        "accept",
+        "dispatch",
+        "sign",
+        "start",
+        "request_extension",
+        "decide_extension",
+        "reply",
+        "return_reply",
+        "reply",
+        "pass_review",
+        "feedback",
+        "satisfaction",
+        "close",
+        "archive",
+    ]
     for before, after in itertools.pairwise(events):
         assert after.from_status == before.to_status
     assert events[-1].to_status == "archived"
 
 
 def test_a_unit_returns_a_case_and_it_is_dispatched_again(
-        people: dict[str, Actor], unit_ids: dict[str, str]) -> None:
+    people: dict[str, Actor], unit_ids: dict[str, str]
+) -> None:
     op, handler = people["op1"], people["h_env"]
     number = register(op)["number"]
-    op.post(f"/api/cases/{number}/dispatch",
-            {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"})
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"},
+    )
     handler.post(f"/api/unit/cases/{number}/return", {"reason": ""}, status=422)
-    handler.post(f"/api/unit/cases/{number}/return", {"reason": "属于物业管理范畴"},
-                 status=204)
+    handler.post(f"/api/unit/cases/{number}/return", {"reason": "属于物业管理范畴"}, status=204)
     assert handler.get("/api/unit/cases") == []
     assert op.get(f"/api/cases/{number}")["status"] == "accepted"
-    op.post(f"/api/cases/{number}/dispatch",
-            {"lead_unit_id": unit_ids["幸福里小区物业服务中心"], "category": "物业管理"})
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {"lead_unit_id": unit_ids["幸福里小区物业服务中心"], "category": "物业管理"},
+    )
     assert [c["number"] for c in people["h_prop"].get("/api/unit/cases")] == [number]
 
 
 def test_illegal_steps_are_refused_with_a_clear_message(
-        people: dict[str, Actor], unit_ids: dict[str, str]) -> None:
+    people: dict[str, Actor], unit_ids: dict[str, str]
+) -> None:
     op, sup, handler = people["op1"], people["sup1"], people["h_env"]
     number = register(op)["number"]
     response = sup.post(f"/api/cases/{number}/review", {"passed": True}, status=409)
@@ -174,48 +232,67 @@ def test_illegal_steps_are_refused_with_a_clear_message(
     op.post(f"/api/cases/{number}/approval", {"action": "submit", "note": "涉及处级干部"})
     op.post(f"/api/cases/{number}/approval", {"action": "approve"}, status=403)
     sup.post(f"/api/cases/{number}/approval", {"action": "approve"})
-    op.post(f"/api/cases/{number}/dispatch",
-            {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"})
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"},
+    )
     # A handler cannot reply before signing for it? Replying from "dispatched" is illegal.
-    handler.post(f"/api/unit/cases/{number}/reply",
-                 {"facts": "x", "finding": "untrue", "measures": "y"}, status=409)
+    handler.post(
+        f"/api/unit/cases/{number}/reply",
+        {"facts": "x", "finding": "untrue", "measures": "y"},
+        status=409,
+    )
     # A handler without a unit gets 403; an operator cannot use the portal.
     assert people["h_none"].client.get("/api/unit/cases").status_code == 403
     assert op.client.get("/api/unit/cases").status_code == 403
 
 
 def test_a_case_needing_approval_cannot_be_dispatched_before_it(
-        people: dict[str, Actor], unit_ids: dict[str, str]) -> None:
+    people: dict[str, Actor], unit_ids: dict[str, str]
+) -> None:
     op, sup = people["op1"], people["sup1"]
     number = register(op)["number"]
     op.post(f"/api/cases/{number}/approval", {"action": "submit", "note": "重大事项"})
     sup.post(f"/api/cases/{number}/approval", {"action": "deny", "note": "补充材料"})
-    response = op.post(f"/api/cases/{number}/dispatch",
-                       {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"},
-                       status=409)
+    response = op.post(
+        f"/api/cases/{number}/dispatch",
+        {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"},
+        status=409,
+    )
     assert "approval" in response["detail"]
 
 
-@pytest.mark.parametrize(("changes", "complained"), [
-    ({"case_type": "report", "identity_consent": True}, False),
-    ({"confidential": True, "identity_consent": True}, False),
-    ({"identity_consent": False}, False),
-    ({"identity_consent": True}, True),
-])
+@pytest.mark.parametrize(
+    ("changes", "complained"),
+    [
+        ({"case_type": "report", "identity_consent": True}, False),
+        ({"confidential": True, "identity_consent": True}, False),
+        ({"identity_consent": False}, False),
+        ({"identity_consent": True}, True),
+    ],
+)
 def test_the_unit_never_sees_a_protected_identity(
-        people: dict[str, Actor], unit_ids: dict[str, str], changes: dict[str, Any],
-        complained: bool) -> None:
+    people: dict[str, Actor], unit_ids: dict[str, str], changes: dict[str, Any], complained: bool
+) -> None:
     """The identity is hidden for 举报, for confidential cases, without consent, and from
     the unit complained about even with consent; the evidence too for 举报 and the unit
     complained about. Checked on the JSON and on the rendered pages."""
     op, handler = people["op1"], people["h_prop"]
     case = register(op, **changes)
     number = case["number"]
-    op.client.post(f"/cases/{case['id']}/attachments", headers=op.headers,
-                   files=[("attachments", ("现场照片.pdf", PDF, "application/pdf"))])
-    op.post(f"/api/cases/{number}/dispatch", {
-        "lead_unit_id": unit_ids["幸福里小区物业服务中心"], "category": "物业管理",
-        "complained_unit_id": unit_ids["幸福里小区物业服务中心"] if complained else ""})
+    op.client.post(
+        f"/cases/{case['id']}/attachments",
+        headers=op.headers,
+        files=[("attachments", ("现场照片.pdf", PDF, "application/pdf"))],
+    )
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {
+            "lead_unit_id": unit_ids["幸福里小区物业服务中心"],
+            "category": "物业管理",
+            "complained_unit_id": unit_ids["幸福里小区物业服务中心"] if complained else "",
+        },
+    )
     raw = handler.client.get(f"/api/unit/cases/{number}").text
     listing = handler.client.get("/api/unit/cases").text
     page = handler.client.get(f"/unit/cases/{case['id']}").text
@@ -231,22 +308,25 @@ def test_the_unit_never_sees_a_protected_identity(
 
 
 def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_reopens(
-        people: dict[str, Actor], unit_ids: dict[str, str],
-        sessions: sessionmaker[Session]) -> None:
+    people: dict[str, Actor], unit_ids: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
     op, sup, handler = people["op1"], people["sup1"], people["h_env"]
     case = register(op)
     number = case["number"]
-    op.post(f"/api/cases/{number}/dispatch",
-            {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"})
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {"lead_unit_id": unit_ids["市生态环境局"], "category": "环境保护"},
+    )
     handler.post(f"/api/unit/cases/{number}/sign")
-    handler.post(f"/api/unit/cases/{number}/reply", {
-        "facts": "已核查", "finding": "partly_true", "measures": "已约谈企业"})
+    handler.post(
+        f"/api/unit/cases/{number}/reply",
+        {"facts": "已核查", "finding": "partly_true", "measures": "已约谈企业"},
+    )
     sup.post(f"/api/cases/{number}/review", {"passed": True})
     op.post(f"/api/cases/{number}/feedback", {"method": "phone", "note": "已告知"})
     with transaction(sessions) as session:
         calls = satisfaction_calls.calls_for_case(session, case["id"])
-        assert [(c.status, c.phone, c.case_number) for c in calls] == [
-            ("pending", PHONE, number)]
+        assert [(c.status, c.phone, c.case_number) for c in calls] == [("pending", PHONE, number)]
         claimed = satisfaction_calls.claim_due(session, dt.datetime.now(dt.UTC))
         callback_answers.record_answer(session, claimed[0].id, "4", dt.datetime.now(dt.UTC))
     after = op.get(f"/api/cases/{number}/handling")
@@ -258,5 +338,6 @@ def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_re
     sup.post(f"/api/cases/{number}/reopen", {"reason": "群众不满意，重新办理"})
     reopened = op.get(f"/api/cases/{number}/handling")
     assert reopened["status"] == "accepted" and not reopened["reopen_review"]
-    assert [d["stage"] for d in reopened["deadlines"] if not d["cancelled"]
-            and d["met_at"] is None] == ["dispatch"]
+    assert [
+        d["stage"] for d in reopened["deadlines"] if not d["cancelled"] and d["met_at"] is None
+    ] == ["dispatch"]

@@ -24,11 +24,20 @@ def test_existing_files_and_accesses_are_chained(db_url: str, tmp_path: Path) ->
     pdf.parent.mkdir(parents=True)
     pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
     engine = make_engine(db_url)
-    values = {"call": "c" * 32, "rec": "a" * 32, "case": "d" * 32, "att": "b" * 32,
-              "at": T0, "later": T0 + dt.timedelta(minutes=5),
-              "wav_sha": store.sha256_file(wav), "pdf_sha": store.sha256_file(pdf),
-              "wav_size": wav.stat().st_size, "pdf_size": pdf.stat().st_size,
-              "wav_path": f"2026/11/20/{'a' * 32}.wav", "pdf_path": f"2026/11/20/{'b' * 32}.pdf"}
+    values = {
+        "call": "c" * 32,
+        "rec": "a" * 32,
+        "case": "d" * 32,
+        "att": "b" * 32,
+        "at": T0,
+        "later": T0 + dt.timedelta(minutes=5),
+        "wav_sha": store.sha256_file(wav),
+        "pdf_sha": store.sha256_file(pdf),
+        "wav_size": wav.stat().st_size,
+        "pdf_size": pdf.stat().st_size,
+        "wav_path": f"2026/11/20/{'a' * 32}.wav",
+        "pdf_path": f"2026/11/20/{'b' * 32}.pdf",
+    }
     with engine.begin() as connection:
         for statement in (
             "INSERT INTO calls (id, asterisk_uniqueid, linkedid, channel, caller_number,"
@@ -59,10 +68,13 @@ def test_existing_files_and_accesses_are_chained(db_url: str, tmp_path: Path) ->
         entries = list(manifest.entries(session))
         assert [(e.seq, e.kind, e.object_id, e.sha256, e.call_id, e.case_id) for e in entries] == [
             (1, "recording", "a" * 32, values["wav_sha"], "c" * 32, "d" * 32),
-            (2, "attachment", "b" * 32, values["pdf_sha"], "c" * 32, "d" * 32)]
+            (2, "attachment", "b" * 32, values["pdf_sha"], "c" * 32, "d" * 32),
+        ]
         assert access.breaks(session) == []
         assert [(r.id, r.actor) for r in reversed(access.entries(session))] == [
-            (1, "op1"), (2, "sup1")]
+            (1, "op1"),
+            (2, "sup1"),
+        ]
         report = integrity.verify(session, tmp_path)
     assert report.ok, [p.line() for p in report.problems]
     assert report.files_checked == 2

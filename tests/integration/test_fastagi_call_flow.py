@@ -21,9 +21,15 @@ MIDNIGHT = dt.datetime(2026, 11, 20, 16, 30, tzinfo=dt.UTC)  # 00:30 in Shanghai
 
 def config(tmp_path: Path, end: dt.time | None = None) -> CallFlowConfig:
     return CallFlowConfig(
-        sounds_dir=tmp_path / "sounds", spool_dir=tmp_path / "spool", queue_name="hotline",
-        queue_wait_seconds=30, message_max_seconds=120, message_silence_seconds=5,
-        service_start=dt.time(8), service_end=end, timezone=SHANGHAI,
+        sounds_dir=tmp_path / "sounds",
+        spool_dir=tmp_path / "spool",
+        queue_name="hotline",
+        queue_wait_seconds=30,
+        message_max_seconds=120,
+        message_silence_seconds=5,
+        service_start=dt.time(8),
+        service_end=end,
+        timezone=SHANGHAI,
     )
 
 
@@ -67,7 +73,7 @@ def test_no_operator_takes_a_message(tmp_path: Path) -> None:
 
 def test_outside_service_hours_skips_the_queue(tmp_path: Path) -> None:
     commands = run_call(CallFlow(config(tmp_path, end=dt.time(20)), clock=lambda: MIDNIGHT))
-    assert not any(c.startswith('EXEC Queue') for c in commands)
+    assert not any(c.startswith("EXEC Queue") for c in commands)
     assert f'EXEC UserEvent "{dv.EVENT_MESSAGE_STARTED},Reason: out_of_hours"' in commands
 
 

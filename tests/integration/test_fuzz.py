@@ -51,8 +51,13 @@ def live(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     engine = make_engine(db_url)
     sessions = make_session_factory(engine)
     seed(sessions, data_dir)
-    app_settings = Settings(data_dir=data_dir, database_url=db_url, api_port=free_port(),
-                            supervision_interval_seconds=0, integrity_check_interval_seconds=0)
+    app_settings = Settings(
+        data_dir=data_dir,
+        database_url=db_url,
+        api_port=free_port(),
+        supervision_interval_seconds=0,
+        integrity_check_interval_seconds=0,
+    )
     try:
         with serve(app_settings) as url:
             yield url
@@ -66,34 +71,57 @@ def seed(sessions: sessionmaker[Session], data_dir: Path) -> None:
         add_user(sessions, name, role)
     add_recorded_call(sessions, data_dir, "fuzz.1", started_at=recently())
     add_recorded_call(sessions, data_dir, "fuzz.2", answered_after=3, started_at=recently())
-    config = intake.IntakeConfig(ZoneInfo("Asia/Shanghai"), "TS{date:%Y%m%d}{seq:04d}",
-                                 data_dir / "attachments", 1024 * 1024, 10)
-    form = {"received_at": "2026-11-20T09:30", "channel": "letter", "case_type": "complaint",
-            "complainant_name": "张三", "complainant_phone": "13800138000",
-            "subject_unit": "幸福里小区物业", "title": "小区物业乱收费",
-            "content": "幸福里小区物业每月多收二十元停车费。", "request": "退还"}
+    config = intake.IntakeConfig(
+        ZoneInfo("Asia/Shanghai"),
+        "TS{date:%Y%m%d}{seq:04d}",
+        data_dir / "attachments",
+        1024 * 1024,
+        10,
+    )
+    form = {
+        "received_at": "2026-11-20T09:30",
+        "channel": "letter",
+        "case_type": "complaint",
+        "complainant_name": "张三",
+        "complainant_phone": "13800138000",
+        "subject_unit": "幸福里小区物业",
+        "title": "小区物业乱收费",
+        "content": "幸福里小区物业每月多收二十元停车费。",
+        "request": "退还",
+    }
     intake.register(sessions, config, form, [], "op1", dt.datetime.now(dt.UTC))
 
 
 def logged_in(url: str, username: str) -> tuple[dict[str, str], dict[str, str]]:
     """The session cookie and CSRF header of this person, as schemathesis sends them (fixed,
     never generated: its own auth checks then alter or drop them)."""
-    answer = requests.post(f"{url}/api/session",
-                           json={"username": username, "password": PASSWORD}, timeout=30)
+    answer = requests.post(
+        f"{url}/api/session", json={"username": username, "password": PASSWORD}, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     return {COOKIE: str(answer.cookies[COOKIE])}, {"X-CSRF-Token": answer.json()["csrf_token"]}
 
 
-def fuzz(operation: Any, mode: schemathesis.GenerationMode, http: requests.Session,
-         cookies: dict[str, str], headers: dict[str, str]) -> None:
+def fuzz(
+    operation: Any,
+    mode: schemathesis.GenerationMode,
+    http: requests.Session,
+    cookies: dict[str, str],
+    headers: dict[str, str],
+) -> None:
     strategy = operation.as_strategy(generation_mode=mode, cookies=cookies, headers=headers)
 
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: schemathesis.Case[Any]) -> None:
-        case.call_and_validate(session=http, excluded_checks=[positive_data_acceptance],
-                               timeout=30)
+        case.call_and_validate(session=http, excluded_checks=[positive_data_acceptance], timeout=30)
 
     try:
         run()

@@ -67,8 +67,13 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> Verifications:
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
     for name in ("op1", "op2"):
         add_user(sessions, name, "operator")
-    return Settings(data_dir=tmp_path, database_url=db_url, api_port=free_port(),
-                    supervision_interval_seconds=0, integrity_check_interval_seconds=0)
+    return Settings(
+        data_dir=tmp_path,
+        database_url=db_url,
+        api_port=free_port(),
+        supervision_interval_seconds=0,
+        integrity_check_interval_seconds=0,
+    )
 
 
 @pytest.fixture
@@ -80,14 +85,14 @@ def live(settings: Settings) -> Iterator[str]:
 
 def client_from(address: str) -> httpx.Client:
     """A client whose connections come from this loopback address (127.0.0.0/8)."""
-    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=120,
-                        follow_redirects=False)
+    return httpx.Client(
+        transport=httpx.HTTPTransport(local_address=address), timeout=120, follow_redirects=False
+    )
 
 
 def log_in(url: str, username: str, password: str, address: str = "127.0.0.1") -> httpx.Response:
     with client_from(address) as client:
-        return client.post(f"{url}/api/session",
-                           json={"username": username, "password": password})
+        return client.post(f"{url}/api/session", json={"username": username, "password": password})
 
 
 def log_in_page(url: str, username: str, password: str, address: str) -> httpx.Response:
@@ -95,8 +100,15 @@ def log_in_page(url: str, username: str, password: str, address: str) -> httpx.R
         form = client.get(f"{url}/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token is not None
-        return client.post(f"{url}/login", data={"username": username, "password": password,
-                                                  "csrf_token": token.group(1), "next": "/"})
+        return client.post(
+            f"{url}/login",
+            data={
+                "username": username,
+                "password": password,
+                "csrf_token": token.group(1),
+                "next": "/",
+            },
+        )
 
 
 def all_at_once(url: str, attempts: list[tuple[str, str, str]]) -> list[httpx.Response]:
@@ -107,8 +119,9 @@ def all_at_once(url: str, attempts: list[tuple[str, str, str]]) -> list[httpx.Re
         username, password, address = attempt
         with client_from(address) as client:
             start.wait(timeout=60)
-            return client.post(f"{url}/api/session",
-                               json={"username": username, "password": password})
+            return client.post(
+                f"{url}/api/session", json={"username": username, "password": password}
+            )
 
     with ThreadPoolExecutor(len(attempts)) as pool:
         return list(pool.map(one, attempts))
@@ -121,12 +134,16 @@ def address(n: int) -> str:
 def lock_ends(sessions: sessionmaker[Session], username: str) -> None:
     """Move the lock's end to just past (times built relative to now)."""
     with transaction(sessions) as session:
-        session.execute(update(User).where(User.username == username).values(
-            locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        session.execute(
+            update(User)
+            .where(User.username == username)
+            .values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
 
 
 def test_parallel_wrong_passwords_check_at_most_the_limit_and_lock_the_account(
-        live: str, verifications: Verifications, sessions: sessionmaker[Session]) -> None:
+    live: str, verifications: Verifications, sessions: sessionmaker[Session]
+) -> None:
     # 40 guesses at once, each from its own address: the per-address limit does not help,
     # the account's count must.
     started = dt.datetime.now(dt.UTC)
@@ -145,31 +162,41 @@ def test_parallel_wrong_passwords_check_at_most_the_limit_and_lock_the_account(
 
 
 def test_unknown_and_locked_names_get_the_same_answer_for_the_same_work(
-        live: str, verifications: Verifications) -> None:
+    live: str, verifications: Verifications
+) -> None:
     for n in range(5):
         assert log_in(live, "op1", "wrong-password", address(n)).status_code == 401
-    probes = [("op1", "wrong-password"), ("op1", PASSWORD), ("nobody", "wrong-password"),
-              ("op2", "wrong-password")]
+    probes = [
+        ("op1", "wrong-password"),
+        ("op1", PASSWORD),
+        ("nobody", "wrong-password"),
+        ("op2", "wrong-password"),
+    ]
     before = verifications.total
-    answers = [log_in(live, name, password, address(10 + n))
-               for n, (name, password) in enumerate(probes)]
+    answers = [
+        log_in(live, name, password, address(10 + n)) for n, (name, password) in enumerate(probes)
+    ]
     assert verifications.total - before == len(probes), "each refusal costs one argon2 check"
     assert {(a.status_code, a.text, a.headers["content-length"]) for a in answers} == {
-        (answers[0].status_code, answers[0].text, answers[0].headers["content-length"])}
+        (answers[0].status_code, answers[0].text, answers[0].headers["content-length"])
+    }
     assert answers[0].status_code == 401
-    pages = [log_in_page(live, name, password, address(20 + n))
-             for n, (name, password) in enumerate(probes)]
+    pages = [
+        log_in_page(live, name, password, address(20 + n))
+        for n, (name, password) in enumerate(probes)
+    ]
     errors = {(p.status_code, *GENERIC_PAGE_ERROR.findall(p.text)) for p in pages}
     assert len(errors) == 1, errors
     status, message = errors.pop()
-    assert status == 401 and "用户名或密码错误" in message and "锁定" in message, \
+    assert status == 401 and "用户名或密码错误" in message and "锁定" in message, (
         "a locked-out person learns why, whoever they are"
+    )
 
 
 def test_one_address_gets_429_with_retry_after_once_its_budget_is_spent(
-        live: str, verifications: Verifications) -> None:
-    answers = all_at_once(live, [(f"name{n}", "wrong-password", "127.0.0.2")
-                                 for n in range(30)])
+    live: str, verifications: Verifications
+) -> None:
+    answers = all_at_once(live, [(f"name{n}", "wrong-password", "127.0.0.2") for n in range(30)])
     refused = [a for a in answers if a.status_code == 429]
     assert sorted({a.status_code for a in answers}) == [401, 429]
     assert verifications.total == 30 - len(refused) <= 20, "default budget: 20 failures"
@@ -180,15 +207,15 @@ def test_one_address_gets_429_with_retry_after_once_its_budget_is_spent(
     page = log_in_page(live, "op1", PASSWORD, "127.0.0.2")
     assert page.status_code == 429 and "过于频繁" in page.text
     assert int(page.headers["retry-after"]) > 0
-    assert log_in(live, "op1", PASSWORD, "127.0.0.3").status_code == 200, \
+    assert log_in(live, "op1", PASSWORD, "127.0.0.3").status_code == 200, (
         "other addresses unaffected"
+    )
 
 
 def test_failures_count_in_a_row_and_a_log_in_starts_them_again(live: str) -> None:
     for round_ in range(3):
         for n in range(4):
-            assert log_in(live, "op1", "wrong-password", address(5 * round_ + n)).status_code \
-                == 401
+            assert log_in(live, "op1", "wrong-password", address(5 * round_ + n)).status_code == 401
         assert log_in(live, "op1", PASSWORD, address(5 * round_ + 4)).status_code == 200
 
 
@@ -198,9 +225,13 @@ def test_an_administrator_lifts_a_lock_at_once(live: str, settings: Settings) ->
     assert log_in(live, "op1", PASSWORD, address(5)).status_code == 401
 
     def unlock(name: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "user", "unlock", name],
-                              env={**os.environ, **settings.to_env()}, capture_output=True,
-                              text=True, check=False)
+        return subprocess.run(
+            [str(PROJECT_ROOT / ".venv/bin/hotline"), "user", "unlock", name],
+            env={**os.environ, **settings.to_env()},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     done = unlock("op1")
     assert done.returncode == 0 and "op1 unlocked" in done.stdout, done.stderr

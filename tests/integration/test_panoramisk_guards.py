@@ -12,8 +12,9 @@ from panoramisk.fast_agi import Request
 from ivr.ami_protocol import Utf8AMIProtocol
 from ivr.fastagi import FastAgiApplication
 
-EVENT = ("Event: Newchannel\r\nCallerIDName: 张三丰\r\nUniqueid: 1.1\r\n"
-         "Timestamp: 1.0\r\n\r\n").encode()
+EVENT = (
+    "Event: Newchannel\r\nCallerIDName: 张三丰\r\nUniqueid: 1.1\r\nTimestamp: 1.0\r\n\r\n"
+).encode()
 
 
 class _Factory:

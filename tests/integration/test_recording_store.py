@@ -39,20 +39,41 @@ def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Se
 
 
 def hotline(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HOTLINE, "recordings", *args],
-                          env={**os.environ, **settings.to_env(), **env},
-                          capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run(
+        [HOTLINE, "recordings", *args],
+        env={**os.environ, **settings.to_env(), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
-def register(sessions: sessionmaker[Session], settings: Settings, call_id: str | None = None,
-             files: int = 0, received: str = "2026-11-20T08:30") -> Case:
-    form = {"received_at": received, "channel": "phone", "case_type": "complaint",
-            "complainant_name": "王芳", "complainant_phone": "13800138000",
-            "subject_unit": "某街道办", "title": "路灯不亮", "content": "小区门口路灯坏了一个月。",
-            "decision": "accept"}
-    config = intake.IntakeConfig(ZoneInfo(settings.timezone), settings.case_number_format,
-                                 settings.attachments_dir, settings.attachment_max_bytes,
-                                 settings.attachment_max_files)
+def register(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    call_id: str | None = None,
+    files: int = 0,
+    received: str = "2026-11-20T08:30",
+) -> Case:
+    form = {
+        "received_at": received,
+        "channel": "phone",
+        "case_type": "complaint",
+        "complainant_name": "王芳",
+        "complainant_phone": "13800138000",
+        "subject_unit": "某街道办",
+        "title": "路灯不亮",
+        "content": "小区门口路灯坏了一个月。",
+        "decision": "accept",
+    }
+    config = intake.IntakeConfig(
+        ZoneInfo(settings.timezone),
+        settings.case_number_format,
+        settings.attachments_dir,
+        settings.attachment_max_bytes,
+        settings.attachment_max_files,
+    )
     uploads = [intake.Upload(f"证据{i}.pdf", io.BytesIO(PDF + bytes([i]))) for i in range(files)]
     return intake.register(sessions, config, form, uploads, "op1", T0, call_id=call_id)
 
@@ -63,12 +84,16 @@ def entries(sessions: sessionmaker[Session]) -> list[ManifestEntry]:
 
 
 def test_stored_recordings_and_attachments_enter_the_chained_manifest(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "1.1")
     case = register(sessions, settings, call_id=call_id, files=2)
     rows = entries(sessions)
     assert [(e.seq, e.kind, e.action) for e in rows] == [
-        (1, "recording", "stored"), (2, "attachment", "stored"), (3, "attachment", "stored")]
+        (1, "recording", "stored"),
+        (2, "attachment", "stored"),
+        (3, "attachment", "stored"),
+    ]
     with sessions() as session:
         recording = session.get(Recording, recording_id)
         assert recording is not None
@@ -84,7 +109,8 @@ def test_stored_recordings_and_attachments_enter_the_chained_manifest(
 
 
 def test_verify_names_the_altered_missing_and_unknown_files(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     paths = []
     for uid in ("2.1", "2.2", "2.3"):
         recording_id = add_recorded_call(sessions, settings.data_dir, uid)[1]
@@ -103,42 +129,52 @@ def test_verify_names_the_altered_missing_and_unknown_files(
     lines = done.stdout.splitlines()
     assert any(line.startswith("ALTERED") and paths[0] in line for line in lines), lines
     assert any(line.startswith("MISSING") and paths[1] in line for line in lines), lines
-    assert any(line.startswith("UNKNOWN") and "recordings/2026/11/20/planted.wav" in line
-               for line in lines), lines
+    assert any(
+        line.startswith("UNKNOWN") and "recordings/2026/11/20/planted.wav" in line for line in lines
+    ), lines
     assert not any(paths[2] in line for line in lines[1:]), "the intact file is not reported"
     assert "3 problem(s) found" in done.stderr
     with sessions() as session:
         check = integrity.latest(session)
         assert check is not None and not check.ok
-        assert {p.kind for p in integrity.problems_of(check)} == {"altered", "missing",
-                                                                   "unknown"}
+        assert {p.kind for p in integrity.problems_of(check)} == {"altered", "missing", "unknown"}
 
 
 def test_editing_an_old_manifest_entry_breaks_the_chain(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     for uid in ("3.1", "3.2", "3.3"):
         add_recorded_call(sessions, settings.data_dir, uid)
     assert hotline(settings, "verify").returncode == 0
     drop_append_only_guards(sessions)
     with transaction(sessions) as session:  # someone with database access edits entry 1
-        session.execute(update(ManifestEntry).where(ManifestEntry.seq == 1)
-                        .values(actor="someone else"))
+        session.execute(
+            update(ManifestEntry).where(ManifestEntry.seq == 1).values(actor="someone else")
+        )
     done = hotline(settings, "verify")
     assert done.returncode == 1
     assert "CHAIN    manifest entry 1: content does not match its hash (edited)" in done.stdout
 
 
 def test_the_manifest_and_the_access_log_refuse_updates_and_deletes(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     recording_id = add_recorded_call(sessions, settings.data_dir, "3.9")[1]
     with transaction(sessions) as session:
-        access.log(session, access.Attempt("op1", "operator", "127.0.0.1", access.PLAY,
-                                           access.ALLOWED, recording_id), T0)
-    for statement in ("UPDATE store_manifest SET actor = 'x'", "DELETE FROM store_manifest",
-                      "UPDATE recording_access SET actor = 'x'",
-                      "DELETE FROM recording_access"):
-        with pytest.raises(DBAPIError, match="append-only"), \
-                transaction(sessions) as session:
+        access.log(
+            session,
+            access.Attempt(
+                "op1", "operator", "127.0.0.1", access.PLAY, access.ALLOWED, recording_id
+            ),
+            T0,
+        )
+    for statement in (
+        "UPDATE store_manifest SET actor = 'x'",
+        "DELETE FROM store_manifest",
+        "UPDATE recording_access SET actor = 'x'",
+        "DELETE FROM recording_access",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), transaction(sessions) as session:
             session.execute(text(statement))
     with sessions() as session:
         assert [e.actor for e in manifest.entries(session)] == ["ivr"]
@@ -146,7 +182,8 @@ def test_the_manifest_and_the_access_log_refuse_updates_and_deletes(
 
 
 def test_cutting_the_manifest_behind_the_last_check_is_found(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     for uid in ("4.1", "4.2"):
         add_recorded_call(sessions, settings.data_dir, uid)
     assert hotline(settings, "verify").returncode == 0
@@ -156,20 +193,27 @@ def test_cutting_the_manifest_behind_the_last_check_is_found(
         assert last is not None
         (settings.data_dir / last.path).unlink()
         session.delete(last)
-        session.execute(update(Recording).where(Recording.id == last.object_id)
-                        .values(purged_at=T0))
+        session.execute(
+            update(Recording).where(Recording.id == last.object_id).values(purged_at=T0)
+        )
     done = hotline(settings, "verify")
     assert done.returncode == 1
     assert "manifest entry 2" in done.stdout and "gone or changed" in done.stdout
 
 
 def test_cutting_the_access_log_behind_the_last_check_is_found(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     recording_id = add_recorded_call(sessions, settings.data_dir, "4.5")[1]
     for who in ("sup1", "sup2", "inv1"):
         with transaction(sessions) as session:
-            access.log(session, access.Attempt(who, "supervisor", "127.0.0.1", access.PLAY,
-                                               access.ALLOWED, recording_id), T0)
+            access.log(
+                session,
+                access.Attempt(
+                    who, "supervisor", "127.0.0.1", access.PLAY, access.ALLOWED, recording_id
+                ),
+                T0,
+            )
     assert hotline(settings, "verify").returncode == 0
     drop_append_only_guards(sessions)
     with transaction(sessions) as session:  # the newest listen, erased
@@ -181,20 +225,23 @@ def test_cutting_the_access_log_behind_the_last_check_is_found(
 
 
 def test_a_case_registered_during_the_call_is_linked_when_the_recording_is_stored(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     spool = settings.spool_dir / "5.1.wav"
     tone_wav(spool)
     with transaction(sessions) as session:
-        call = call_store.save_state(session, CallState("5.1", caller_number="13800138000",
-                                                        started_at=T0, answered_at=T0))
+        call = call_store.save_state(
+            session, CallState("5.1", caller_number="13800138000", started_at=T0, answered_at=T0)
+        )
         call_id = call.id
     case = register(sessions, settings, call_id=call_id)
     with transaction(sessions) as session:
         found = call_store.get_call(session, call_id)
         assert found is not None
         stored = store.ingest(spool, settings.recordings_dir, T0, interleaved=False)
-        recording = ingest.attach(session, found, stored, T0, link_case=link_recording,
-                                  on_stored=jobs.enqueue)
+        recording = ingest.attach(
+            session, found, stored, T0, link_case=link_recording, on_stored=jobs.enqueue
+        )
     with sessions() as session:
         linked = session.get(Case, case.id)
         assert linked is not None and linked.recording_id == recording.id
@@ -202,39 +249,47 @@ def test_a_case_registered_during_the_call_is_linked_when_the_recording_is_store
 
 
 def test_a_recording_whose_links_disagree_is_not_stored(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     other_call, other_recording = add_recorded_call(sessions, settings.data_dir, "6.0")
     with transaction(sessions) as session:
-        call = call_store.save_state(session, CallState("6.1", caller_number="13800138000",
-                                                        started_at=T0, answered_at=T0))
+        call = call_store.save_state(
+            session, CallState("6.1", caller_number="13800138000", started_at=T0, answered_at=T0)
+        )
         call_id = call.id
     case = register(sessions, settings, call_id=call_id)
     with transaction(sessions) as session:  # a case pointing at another call's recording
-        session.execute(update(Case).where(Case.id == case.id)
-                        .values(recording_id=other_recording))
+        session.execute(update(Case).where(Case.id == case.id).values(recording_id=other_recording))
     spool = tone_wav(settings.spool_dir / "6.1.wav")
     stored = store.ingest(spool, settings.recordings_dir, T0, interleaved=False)
-    with pytest.raises(links.LinkError, match="points at recording"), \
-            transaction(sessions) as session:
+    with (
+        pytest.raises(links.LinkError, match="points at recording"),
+        transaction(sessions) as session,
+    ):
         found = call_store.get_call(session, call_id)
         assert found is not None
-        ingest.attach(session, found, stored, T0, link_case=link_recording,
-                      on_stored=jobs.enqueue)
-    assert [e.object_id for e in entries(sessions)] == [other_recording], \
+        ingest.attach(session, found, stored, T0, link_case=link_recording, on_stored=jobs.enqueue)
+    assert [e.object_id for e in entries(sessions)] == [other_recording], (
         "nothing entered the manifest"
+    )
     assert other_call
 
 
 # -- retention and purge -------------------------------------------------------------------
 
+
 def age(sessions: sessionmaker[Session], recording_id: str, years: float) -> None:
     with transaction(sessions) as session:
-        session.execute(update(Recording).where(Recording.id == recording_id).values(
-            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=365.25 * years)))
+        session.execute(
+            update(Recording)
+            .where(Recording.id == recording_id)
+            .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=365.25 * years))
+        )
 
 
 def test_purge_lists_then_deletes_only_old_recordings_that_nothing_holds(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     old_free = add_recorded_call(sessions, settings.data_dir, "7.1")[1]
     young = add_recorded_call(sessions, settings.data_dir, "7.2")[1]
     held_call, held = add_recorded_call(sessions, settings.data_dir, "7.3")
@@ -247,8 +302,11 @@ def test_purge_lists_then_deletes_only_old_recordings_that_nothing_holds(
     open_case = register(sessions, settings, call_id=open_call)  # still being handled
     merged_case = register(sessions, settings, call_id=merged_call)
     with transaction(sessions) as session:  # 并单 into the open case: it lives on there
-        session.execute(update(Case).where(Case.id == merged_case.id).values(
-            status="merged", merged_into_id=open_case.id))
+        session.execute(
+            update(Case)
+            .where(Case.id == merged_case.id)
+            .values(status="merged", merged_into_id=open_case.id)
+        )
     with transaction(sessions) as session:
         session.execute(update(Case).where(Case.id == held_case.id).values(status="closed"))
         found = session.get(Case, held_case.id)
@@ -296,8 +354,9 @@ def test_a_retention_below_five_years_is_refused_by_the_command(settings: Settin
     assert longer.returncode == 0 and "(10 years)" in longer.stdout
 
 
-def test_purge_skips_a_recording_held_meanwhile(sessions: sessionmaker[Session],
-                                                settings: Settings) -> None:
+def test_purge_skips_a_recording_held_meanwhile(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     from custody import purge
 
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "8.1")
@@ -314,5 +373,6 @@ def test_purge_skips_a_recording_held_meanwhile(sessions: sessionmaker[Session],
         holds.place(session, found, "复核中", "sup1", now)
     assert purge.purge(sessions, settings.recordings_dir, 5, now, "test") == []
     with sessions() as session:
-        assert session.scalar(select(Recording.purged_at).where(
-            Recording.id == recording_id)) is None
+        assert (
+            session.scalar(select(Recording.purged_at).where(Recording.id == recording_id)) is None
+        )

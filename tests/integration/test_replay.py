@@ -58,14 +58,16 @@ def people(settings: Settings) -> Iterator[dict[str, Actor]]:
 
 
 @pytest.fixture
-def case(people: dict[str, Actor], sessions: sessionmaker[Session],
-         settings: Settings) -> dict[str, Any]:
+def case(
+    people: dict[str, Actor], sessions: sessionmaker[Session], settings: Settings
+) -> dict[str, Any]:
     """A call answered by op1 (extension 1001), its recording with a transcript, and the case
     registered from it, dispatched to the environment bureau; the property office is the
     unit complained about."""
     started = recently()  # op1's replay window is measured from the real clock
-    call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "9.1",
-                                              answered_after=0.5, started_at=started)
+    call_id, recording_id = add_recorded_call(
+        sessions, settings.data_dir, "9.1", answered_after=0.5, started_at=started
+    )
     with transaction(sessions) as session:
         session.execute(update(Call).where(Call.id == call_id).values(operator="1001"))
     add_transcript(sessions, recording_id, "我要投诉幸福里小区旁工厂排放废气")
@@ -74,25 +76,49 @@ def case(people: dict[str, Actor], sessions: sessionmaker[Session],
     for name, kind in [("市生态环境局", "department"), ("幸福里小区物业服务中心", "office")]:
         units[name] = sup.post("/api/units", {"name": name, "kind": kind}, status=201)["id"]
     sup.post(f"/api/units/{units['市生态环境局']}/members", {"username": "h_env"}, status=204)
-    sup.post(f"/api/units/{units['幸福里小区物业服务中心']}/members", {"username": "h_prop"},
-             status=204)
-    registered = op.post("/api/cases", {
-        "received_at": f"{started.astimezone(ZoneInfo(settings.timezone)):%Y-%m-%dT%H:%M}",
-        "channel": "phone", "case_type": "complaint",
-        "complainant_name": NAME, "complainant_phone": PHONE,
-        "subject_unit": "幸福里小区物业服务中心", "title": "小区旁工厂夜间排放刺鼻废气",
-        "content": "小区旁的化工厂每天夜里排放刺鼻气味。", "request": "请环保部门查处",
-        "decision": "accept", "identity_consent": True, "call_id": call_id}, status=201)
-    op.post(f"/api/cases/{registered['id']}/dispatch", {
-        "lead_unit_id": units["市生态环境局"], "mode": "transfer", "category": "环境保护",
-        "assist_unit_ids": [units["幸福里小区物业服务中心"]],
-        "complained_unit_id": units["幸福里小区物业服务中心"]})
+    sup.post(
+        f"/api/units/{units['幸福里小区物业服务中心']}/members", {"username": "h_prop"}, status=204
+    )
+    registered = op.post(
+        "/api/cases",
+        {
+            "received_at": f"{started.astimezone(ZoneInfo(settings.timezone)):%Y-%m-%dT%H:%M}",
+            "channel": "phone",
+            "case_type": "complaint",
+            "complainant_name": NAME,
+            "complainant_phone": PHONE,
+            "subject_unit": "幸福里小区物业服务中心",
+            "title": "小区旁工厂夜间排放刺鼻废气",
+            "content": "小区旁的化工厂每天夜里排放刺鼻气味。",
+            "request": "请环保部门查处",
+            "decision": "accept",
+            "identity_consent": True,
+            "call_id": call_id,
+        },
+        status=201,
+    )
+    op.post(
+        f"/api/cases/{registered['id']}/dispatch",
+        {
+            "lead_unit_id": units["市生态环境局"],
+            "mode": "transfer",
+            "category": "环境保护",
+            "assist_unit_ids": [units["幸福里小区物业服务中心"]],
+            "complained_unit_id": units["幸福里小区物业服务中心"],
+        },
+    )
     with sessions() as session:
         recording = session.get(Recording, recording_id)
         assert recording is not None
         audio = (settings.recordings_dir / recording.path).read_bytes()
-    return {"id": registered["id"], "number": registered["number"], "call_id": call_id,
-            "recording_id": recording_id, "audio": audio, "units": units}
+    return {
+        "id": registered["id"],
+        "number": registered["number"],
+        "call_id": call_id,
+        "recording_id": recording_id,
+        "audio": audio,
+        "units": units,
+    }
 
 
 def log_rows(sessions: sessionmaker[Session]) -> list[RecordingAccess]:
@@ -105,14 +131,19 @@ def audio_url(case: dict[str, Any]) -> str:
 
 
 def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]) -> None:
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     sup = people["sup1"]
     refused = sup.fetch(audio_url(case))
     assert refused.status_code == 403 and "reason" in refused.json()["detail"]
-    assert sup.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "查"},
-                    status=422)["detail"].startswith("a reason of at least")
-    given = sup.post(f"/api/cases/{case['number']}/replay-reason",
-                     {"reason": "核查话务员服务态度投诉"}, status=201)
+    assert sup.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "查"}, status=422)[
+        "detail"
+    ].startswith("a reason of at least")
+    given = sup.post(
+        f"/api/cases/{case['number']}/replay-reason",
+        {"reason": "核查话务员服务态度投诉"},
+        status=201,
+    )
     assert given["case_id"] == case["id"]
 
     whole = sup.fetch(audio_url(case))
@@ -127,18 +158,21 @@ def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
     seek = sup.fetch(audio_url(case), headers={"Range": f"bytes={middle}-"})
     assert seek.status_code == 206 and seek.content == case["audio"][middle:]
     download = sup.fetch(audio_url(case) + "?download=true")
-    assert download.status_code == 200 and "attachment" in download.headers[
-        "content-disposition"]
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
 
     rows = log_rows(sessions)
     assert [(r.action, r.outcome, r.byte_range) for r in rows] == [
-        ("play", "denied", ""), ("play", "allowed", ""), ("play", "allowed", "bytes=44-99"),
-        ("play", "allowed", "bytes=-10"), ("play", "allowed", f"bytes={middle}-"),
-        ("download", "allowed", "")]
+        ("play", "denied", ""),
+        ("play", "allowed", ""),
+        ("play", "allowed", "bytes=44-99"),
+        ("play", "allowed", "bytes=-10"),
+        ("play", "allowed", f"bytes={middle}-"),
+        ("download", "allowed", ""),
+    ]
     assert {(r.actor, r.role, r.client, r.recording_id) for r in rows} == {
-        ("sup1", "supervisor", "testclient", case["recording_id"])}
-    assert all(r.case_id == case["id"] and r.reason == "核查话务员服务态度投诉"
-               for r in rows[1:])
+        ("sup1", "supervisor", "testclient", case["recording_id"])
+    }
+    assert all(r.case_id == case["id"] and r.reason == "核查话务员服务态度投诉" for r in rows[1:])
 
     # Auditors see it all, with the chain whole; nobody else reads the log.
     log = people["aud1"].fetch("/api/audit/recording-access").json()
@@ -152,15 +186,19 @@ def test_a_supervisor_gives_a_reason_then_streams_exact_ranges(
 
 
 def test_editing_the_access_log_breaks_its_chain(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
-        settings: Settings) -> None:
+    people: dict[str, Actor],
+    case: dict[str, Any],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     people["op1"].fetch(audio_url(case))
     people["op1"].fetch(audio_url(case), headers={"Range": "bytes=0-1"})
     people["h_env"].fetch(audio_url(case))
     drop_append_only_guards(sessions)
     with transaction(sessions) as session:  # hide who listened
-        session.execute(update(RecordingAccess).where(RecordingAccess.id == 1)
-                        .values(actor="nobody"))
+        session.execute(
+            update(RecordingAccess).where(RecordingAccess.id == 1).values(actor="nobody")
+        )
     log = people["aud1"].fetch("/api/audit/recording-access").json()
     assert not log["chain_intact"]
     assert log["chain_problems"] == ["entry 1: content does not match its hash (edited)"]
@@ -168,11 +206,15 @@ def test_editing_the_access_log_breaks_its_chain(
 
 
 def test_operators_replay_their_own_calls_for_the_set_number_of_days(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]) -> None:
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     def call_started(days_ago: float) -> None:
         with transaction(sessions) as session:
-            session.execute(update(Call).where(Call.id == case["call_id"]).values(
-                started_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)))
+            session.execute(
+                update(Call)
+                .where(Call.id == case["call_id"])
+                .values(started_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago))
+            )
 
     call_started(6.9)
     assert people["op1"].fetch(audio_url(case)).status_code == 200
@@ -182,13 +224,17 @@ def test_operators_replay_their_own_calls_for_the_set_number_of_days(
     late = people["op1"].fetch(audio_url(case))
     assert late.status_code == 403 and "7 days" in late.json()["detail"]
     rows = log_rows(sessions)
-    assert [(r.actor, r.outcome) for r in rows] == [("op1", "allowed"), ("op2", "denied"),
-                                                    ("op1", "denied")]
+    assert [(r.actor, r.outcome) for r in rows] == [
+        ("op1", "allowed"),
+        ("op2", "denied"),
+        ("op1", "denied"),
+    ]
     assert rows[0].reason == "话务员复听本人受理的来电" and rows[0].case_id == case["id"]
 
 
 def test_roles_without_access_get_403_and_the_attempt_is_logged(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]) -> None:
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     for name in ("admin1", "aud1", "h_env", "h_prop"):
         assert people[name].fetch(audio_url(case)).status_code == 403, name
     export = people["op1"].fetch(f"/api/cases/{case['id']}/evidence-package")
@@ -197,50 +243,81 @@ def test_roles_without_access_get_403_and_the_attempt_is_logged(
     assert no_reason.status_code == 403
     rows = log_rows(sessions)
     assert [(r.actor, r.action, r.outcome) for r in rows] == [
-        ("admin1", "play", "denied"), ("aud1", "play", "denied"), ("h_env", "play", "denied"),
-        ("h_prop", "play", "denied"), ("op1", "export", "denied"),
-        ("inv1", "export", "denied")]
+        ("admin1", "play", "denied"),
+        ("aud1", "play", "denied"),
+        ("h_env", "play", "denied"),
+        ("h_prop", "play", "denied"),
+        ("op1", "export", "denied"),
+        ("inv1", "export", "denied"),
+    ]
     assert rows[4].case_id == case["id"] and rows[5].case_id == case["id"]
 
 
 def test_a_unit_hears_the_recording_only_with_a_grant_never_the_unit_complained_about(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]) -> None:
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
     sup, units = people["sup1"], case["units"]
-    refused = sup.post(f"/api/cases/{case['id']}/recording-grants",
-                       {"unit_id": units["幸福里小区物业服务中心"], "reason": "请核实诉求细节"},
-                       status=422)
+    refused = sup.post(
+        f"/api/cases/{case['id']}/recording-grants",
+        {"unit_id": units["幸福里小区物业服务中心"], "reason": "请核实诉求细节"},
+        status=422,
+    )
     assert "complained about" in refused["detail"]
-    grant = sup.post(f"/api/cases/{case['id']}/recording-grants",
-                     {"unit_id": units["市生态环境局"], "reason": "请核实诉求细节"}, status=201)
+    grant = sup.post(
+        f"/api/cases/{case['id']}/recording-grants",
+        {"unit_id": units["市生态环境局"], "reason": "请核实诉求细节"},
+        status=201,
+    )
     heard = people["h_env"].fetch(audio_url(case), headers={"Range": "bytes=0-43"})
     assert heard.status_code == 206 and heard.content == case["audio"][:44]
     assert people["h_prop"].fetch(audio_url(case)).status_code == 403
     # A grant lapses with the unit's part in the case (returned, or found complained about).
     with transaction(sessions) as session:
-        session.execute(update(Assignment).where(Assignment.unit_id == units["市生态环境局"])
-                        .values(active=False))
+        session.execute(
+            update(Assignment)
+            .where(Assignment.unit_id == units["市生态环境局"])
+            .values(active=False)
+        )
     assert people["h_env"].fetch(audio_url(case)).status_code == 403
     with transaction(sessions) as session:
-        session.execute(update(Assignment).where(Assignment.unit_id == units["市生态环境局"])
-                        .values(active=True))
+        session.execute(
+            update(Assignment)
+            .where(Assignment.unit_id == units["市生态环境局"])
+            .values(active=True)
+        )
     assert people["h_env"].fetch(audio_url(case)).status_code == 200
     sup.post(f"/api/cases/{case['id']}/recording-grants/{grant['id']}/revoke", status=204)
     assert people["h_env"].fetch(audio_url(case)).status_code == 403
     rows = log_rows(sessions)
     assert [(r.actor, r.outcome, r.reason) for r in rows] == [
-        ("h_env", "allowed", "请核实诉求细节"), ("h_prop", "denied", ""),
-        ("h_env", "denied", ""), ("h_env", "allowed", "请核实诉求细节"),
-        ("h_env", "denied", "")]
+        ("h_env", "allowed", "请核实诉求细节"),
+        ("h_prop", "denied", ""),
+        ("h_env", "denied", ""),
+        ("h_env", "allowed", "请核实诉求细节"),
+        ("h_env", "denied", ""),
+    ]
 
 
-BAD_IDS = ["..%2F..%2Fhotline.db", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "." * 32,
-           "0" * 31 + "%2F", "../" * 10 + "aa", "0" * 32, "A" * 32, "0" * 33,
-           "%00" + "0" * 29, "..\\..\\core.db"]
+BAD_IDS = [
+    "..%2F..%2Fhotline.db",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "." * 32,
+    "0" * 31 + "%2F",
+    "../" * 10 + "aa",
+    "0" * 32,
+    "A" * 32,
+    "0" * 33,
+    "%00" + "0" * 29,
+    "..\\..\\core.db",
+]
 
 
 def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(
-        people: dict[str, Actor], case: dict[str, Any], settings: Settings,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    people: dict[str, Actor],
+    case: dict[str, Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sup = people["sup1"]
     sup.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "核查服务态度投诉"}, status=201)
     opened: list[str] = []
@@ -261,10 +338,16 @@ def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(
     monkeypatch.setattr(lookup, "file_of", watched)
     urls = []
     for bad in BAD_IDS:
-        urls += [f"/api/recordings/{bad}/audio", f"/api/recordings/{bad}/audio?download=true",
-                 f"/api/recordings/{bad}/waveform", f"/api/cases/{bad}/evidence-package",
-                 f"/api/cases/{bad}/evidence", f"/cases/{bad}/evidence/package",
-                 f"/cases/{bad}/evidence/archive", f"/api/attachments/{bad}"]
+        urls += [
+            f"/api/recordings/{bad}/audio",
+            f"/api/recordings/{bad}/audio?download=true",
+            f"/api/recordings/{bad}/waveform",
+            f"/api/cases/{bad}/evidence-package",
+            f"/api/cases/{bad}/evidence",
+            f"/cases/{bad}/evidence/package",
+            f"/cases/{bad}/evidence/archive",
+            f"/api/attachments/{bad}",
+        ]
     watching[0] = True
     try:
         for url in urls:
@@ -280,11 +363,12 @@ def test_a_path_traversal_in_any_identifier_gets_404_and_touches_no_file(
 
 
 def test_the_evidence_package_verifies_with_sha256sum(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
-        tmp_path: Path) -> None:
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     inv = people["inv1"]
-    inv.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "纪检调查：核实办理过程"},
-             status=201)
+    inv.post(
+        f"/api/cases/{case['id']}/replay-reason", {"reason": "纪检调查：核实办理过程"}, status=201
+    )
     assert inv.fetch(audio_url(case), headers={"Range": "bytes=0-99"}).status_code == 206
     response = inv.fetch(f"/api/cases/{case['number']}/evidence-package")
     assert response.status_code == 200, response.text
@@ -295,14 +379,23 @@ def test_the_evidence_package_verifies_with_sha256sum(
     package.write_bytes(response.content)
     subprocess.run(["unzip", "-q", package.name], cwd=package.parent, check=True)
     folder = package.parent / f"{case['number']}-evidence"
-    checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder,
-                             capture_output=True, text=True, check=False)
+    checked = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True, check=False
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     listed = sorted(line.rsplit(": ", 1)[0] for line in checked.stdout.splitlines())
     rid = case["recording_id"]
-    assert listed == sorted(["access_log.csv", "case.json", "registration.txt",
-                             f"recordings/{rid}.wav", "store_manifest.json",
-                             f"transcripts/{rid}.json", f"transcripts/{rid}.txt"])
+    assert listed == sorted(
+        [
+            "access_log.csv",
+            "case.json",
+            "registration.txt",
+            f"recordings/{rid}.wav",
+            "store_manifest.json",
+            f"transcripts/{rid}.json",
+            f"transcripts/{rid}.txt",
+        ]
+    )
     assert all(line.endswith(": OK") for line in checked.stdout.splitlines())
     assert (folder / f"recordings/{rid}.wav").read_bytes() == case["audio"]
     record = json.loads((folder / "case.json").read_text())
@@ -310,37 +403,53 @@ def test_the_evidence_package_verifies_with_sha256sum(
     assert [h["action"] for h in record["history"]] == ["register", "accept", "dispatch"]
     assert record["recordings"][0]["sha256"] == sha256_file(folder / f"recordings/{rid}.wav")
     manifest_rows = json.loads((folder / "store_manifest.json").read_text())
-    assert manifest_rows[0]["object_id"] == rid and manifest_rows[0]["sha256"] == \
-        record["recordings"][0]["sha256"]
+    assert (
+        manifest_rows[0]["object_id"] == rid
+        and manifest_rows[0]["sha256"] == record["recordings"][0]["sha256"]
+    )
     assert "废气" in (folder / f"transcripts/{rid}.txt").read_text()
     log = list(csv.DictReader(io.StringIO((folder / "access_log.csv").read_text())))
     assert [(row["actor"], row["action"], row["reason"]) for row in log] == [
-        ("inv1", "play", "纪检调查：核实办理过程"), ("inv1", "export", "纪检调查：核实办理过程")]
+        ("inv1", "play", "纪检调查：核实办理过程"),
+        ("inv1", "export", "纪检调查：核实办理过程"),
+    ]
     readme = (folder / "README.txt").read_text()
     assert "sha256sum -c SHA256SUMS" in readme and case["number"] in readme
     # The check can fail: one flipped byte and sha256sum says so.
     wav = folder / f"recordings/{rid}.wav"
     flip_byte(wav, -1)
-    again = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder,
-                           capture_output=True, text=True, check=False)
+    again = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True, check=False
+    )
     assert again.returncode != 0 and f"recordings/{rid}.wav: FAILED" in again.stdout
     with zipfile.ZipFile(package) as archive:
         assert all(name.startswith(f"{case['number']}-evidence/") for name in archive.namelist())
 
 
 def test_a_closed_case_is_archived_as_a_verifiable_bundle(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
-        settings: Settings, tmp_path: Path) -> None:
+    people: dict[str, Actor],
+    case: dict[str, Any],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
     op, sup, handler = people["op1"], people["sup1"], people["h_env"]
     number = case["number"]
     handler.post(f"/api/unit/cases/{number}/sign")
     handler.post(f"/api/unit/cases/{number}/start")
-    handler.post(f"/api/unit/cases/{number}/reply", {
-        "facts": "经现场检查，该厂废气处理设施未正常运行。", "finding": "true",
-        "measures": "责令停产整改。"})
+    handler.post(
+        f"/api/unit/cases/{number}/reply",
+        {
+            "facts": "经现场检查，该厂废气处理设施未正常运行。",
+            "finding": "true",
+            "measures": "责令停产整改。",
+        },
+    )
     sup.post(f"/api/cases/{number}/review", {"passed": True})
-    op.post(f"/api/cases/{number}/feedback",
-            {"method": "phone", "note": "已电话告知", "satisfaction": "satisfied"})
+    op.post(
+        f"/api/cases/{number}/feedback",
+        {"method": "phone", "note": "已电话告知", "satisfaction": "satisfied"},
+    )
     sup.post(f"/api/cases/{number}/archive")
     with sessions() as session:
         bundle = session.get(CaseArchive, case["id"])
@@ -352,8 +461,12 @@ def test_a_closed_case_is_archived_as_a_verifiable_bundle(
     assert sha256_file(path) == bundle.sha256
     subprocess.run(["unzip", "-q", str(path), "-d", str(tmp_path / "a")], check=True)
     folder = tmp_path / "a" / f"{number}-archive"
-    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=folder,
-                          check=False).returncode == 0
+    assert (
+        subprocess.run(
+            ["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=folder, check=False
+        ).returncode
+        == 0
+    )
     record = json.loads((folder / "case.json").read_text())
     assert record["history"][-1]["action"] == "archive"
     assert record["unit_replies"][0]["finding"] == "true"
@@ -362,9 +475,13 @@ def test_a_closed_case_is_archived_as_a_verifiable_bundle(
     rid = case["recording_id"]
     assert (folder / f"recordings/{rid}.wav").read_bytes() == case["audio"]
     assert (folder / f"transcripts/{rid}.txt").exists()
-    verified = subprocess.run([sys.executable, "-m", "hotline.cli", "recordings", "verify"],
-                              env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
-                              capture_output=True, text=True, check=False)
+    verified = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "recordings", "verify"],
+        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "files checked: 2" in verified.stdout
     # Downloading the bundle needs a reason and is logged.
@@ -374,20 +491,26 @@ def test_a_closed_case_is_archived_as_a_verifiable_bundle(
     assert got.status_code == 200 and got.content == path.read_bytes()
     rows = log_rows(sessions)
     assert [(r.action, r.outcome, r.byte_range) for r in rows[-2:]] == [
-        ("download", "denied", "archive bundle"), ("download", "allowed", "archive bundle")]
+        ("download", "denied", "archive bundle"),
+        ("download", "allowed", "archive bundle"),
+    ]
 
 
 def test_the_evidence_page_asks_for_a_reason_before_offering_the_player(
-        people: dict[str, Actor], case: dict[str, Any]) -> None:
+    people: dict[str, Actor], case: dict[str, Any]
+) -> None:
     sup = people["sup1"]
     page = sup.fetch(f"/cases/{case['id']}/evidence").text
     assert "调听事由" in page and "<audio" not in page
     token = sup.headers["X-CSRF-Token"]
-    short = sup.client.post(f"/cases/{case['id']}/evidence/reason",
-                            data={"csrf_token": token, "reason": "查"})
+    short = sup.client.post(
+        f"/cases/{case['id']}/evidence/reason", data={"csrf_token": token, "reason": "查"}
+    )
     assert short.status_code == 422 and "请填写调听事由（至少 4 个字）" in short.text
-    given = sup.client.post(f"/cases/{case['id']}/evidence/reason",
-                            data={"csrf_token": token, "reason": "核查服务态度投诉"})
+    given = sup.client.post(
+        f"/cases/{case['id']}/evidence/reason",
+        data={"csrf_token": token, "reason": "核查服务态度投诉"},
+    )
     assert given.status_code == 303
     page = sup.fetch(f"/cases/{case['id']}/evidence").text
     assert f'src="/api/recordings/{case["recording_id"]}/audio"' in page
@@ -402,8 +525,11 @@ def test_the_evidence_page_asks_for_a_reason_before_offering_the_player(
 
 
 def test_a_failed_integrity_check_alerts_supervisors(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
-        settings: Settings) -> None:
+    people: dict[str, Actor],
+    case: dict[str, Any],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     sup = people["sup1"]
     ok = sup.post("/api/integrity/run")
     assert ok["ok"] and ok["files_checked"] == 1
@@ -422,7 +548,8 @@ def test_a_failed_integrity_check_alerts_supervisors(
 
 
 def test_the_service_verifies_the_store_on_a_schedule(
-        sessions: sessionmaker[Session], settings: Settings) -> None:
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     recording_id = add_recorded_call(sessions, settings.data_dir, "10.1")[1]
     scheduled = settings.model_copy(update={"integrity_check_interval_seconds": 0.2})
 
@@ -439,16 +566,19 @@ def test_the_service_verifies_the_store_on_a_schedule(
         (settings.recordings_dir / recording.path).unlink()
         wait_for(lambda: not checks()[-1].ok, 10, "a check that finds the missing file")
     problems = integrity.problems_of(checks()[-1])
-    assert [(p.kind, p.name) for p in problems] == [
-        ("missing", f"recordings/{recording.path}")]
+    assert [(p.kind, p.name) for p in problems] == [("missing", f"recordings/{recording.path}")]
 
 
 def test_an_altered_recording_refuses_the_export_and_nothing_is_delivered(
-        people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session],
-        settings: Settings) -> None:
+    people: dict[str, Actor],
+    case: dict[str, Any],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     inv = people["inv1"]
-    inv.post(f"/api/cases/{case['id']}/replay-reason", {"reason": "纪检调查：核实办理过程"},
-             status=201)
+    inv.post(
+        f"/api/cases/{case['id']}/replay-reason", {"reason": "纪检调查：核实办理过程"}, status=201
+    )
     with sessions() as session:
         recording = session.get(Recording, case["recording_id"])
         assert recording is not None

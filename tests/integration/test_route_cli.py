@@ -64,9 +64,13 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
     return Samples(
         training=write_rows(folder / "training.csv", header, full(chosen)),
         small=write_rows(folder / "small.csv", header, full(small)),
-        held_out=write_rows(folder / "held_out.csv", ["id", "text"],
-                            [[row_id, rows[row_id]["text"]] for row_id, _ in held]),
-        truth=dict(held))
+        held_out=write_rows(
+            folder / "held_out.csv",
+            ["id", "text"],
+            [[row_id, rows[row_id]["text"]] for row_id, _ in held],
+        ),
+        truth=dict(held),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +110,7 @@ def read_output(path: Path) -> list[dict[str, str]]:
 def test_train_writes_the_model_and_reports(trained: Result, data_dir: Path) -> None:
     assert trained.exit_code == 0, trained.output
     assert "examples: 1500 (CSV 1500, confirmed cases not read (--no-db))" in trained.output
-    labels_line = next(line for line in trained.output.splitlines()
-                       if line.startswith("labels: "))
+    labels_line = next(line for line in trained.output.splitlines() if line.startswith("labels: "))
     assert set(labels_line.removeprefix("labels: ").split(", ")) == LABELS
     model = data_dir / "routing" / "model.npz"
     assert f"model: {model}" in trained.output
@@ -115,8 +118,9 @@ def test_train_writes_the_model_and_reports(trained: Result, data_dir: Path) -> 
     assert (data_dir / "routing" / "model.json").is_file()
 
 
-def test_classify_held_out_messages(trained: Result, data_dir: Path, samples: Samples,
-                                    tmp_path: Path) -> None:
+def test_classify_held_out_messages(
+    trained: Result, data_dir: Path, samples: Samples, tmp_path: Path
+) -> None:
     assert trained.exit_code == 0, trained.output
     output = tmp_path / "out.csv"
     result = run("classify", "--input", str(samples.held_out), "--output", str(output))
@@ -131,13 +135,22 @@ def test_classify_held_out_messages(trained: Result, data_dir: Path, samples: Sa
     assert score > 0.75, f"held-out accuracy {score:.3f}"
 
 
-def test_classify_with_an_explicit_model(trained: Result, data_dir: Path, tmp_path: Path
-                                         ) -> None:
-    cases = write_rows(tmp_path / "in.csv", ["text", "id"],
-                       [["小区旁边的工地晚上施工噪音太大，严重影响休息", "c1"], ["", "c2"]])
+def test_classify_with_an_explicit_model(trained: Result, data_dir: Path, tmp_path: Path) -> None:
+    cases = write_rows(
+        tmp_path / "in.csv",
+        ["text", "id"],
+        [["小区旁边的工地晚上施工噪音太大，严重影响休息", "c1"], ["", "c2"]],
+    )
     output = tmp_path / "out.csv"
-    result = run("classify", "--input", str(cases), "--output", str(output), "--model",
-                 str(data_dir / "routing" / "model.npz"))
+    result = run(
+        "classify",
+        "--input",
+        str(cases),
+        "--output",
+        str(output),
+        "--model",
+        str(data_dir / "routing" / "model.npz"),
+    )
     assert result.exit_code == 0, result.output
     rows = read_output(output)
     assert [row["id"] for row in rows] == ["c1", "c2"]
@@ -152,44 +165,52 @@ def test_no_model_yet(empty_data_dir: Path, samples: Samples, tmp_path: Path) ->
     assert not output.exists()
 
 
-def test_bad_classify_input_leaves_the_old_output(trained: Result, data_dir: Path,
-                                                  tmp_path: Path) -> None:
+def test_bad_classify_input_leaves_the_old_output(
+    trained: Result, data_dir: Path, tmp_path: Path
+) -> None:
     output = tmp_path / "out.csv"
     output.write_text("previous results\n", encoding="utf-8")
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     no_text = write_rows(tmp_path / "no_text.csv", ["id", "body"], [["1", "噪音"]])
-    cases = [(tmp_path / "absent.csv", "no such file"),
-             (no_text, "lacks column(s) text"),
-             (empty, "is empty")]
+    cases = [
+        (tmp_path / "absent.csv", "no such file"),
+        (no_text, "lacks column(s) text"),
+        (empty, "is empty"),
+    ]
     for path, message in cases:
         result = run("classify", "--input", str(path), "--output", str(output))
         assert result.exit_code != 0, path
         assert result.output.startswith("Error: ")
         assert message in result.output
     assert output.read_text(encoding="utf-8") == "previous results\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.csv", "no_text.csv",
-                                                          "out.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.csv", "no_text.csv", "out.csv"]
 
 
 def test_damaged_model(tmp_path: Path, samples: Samples) -> None:
     model = tmp_path / "model.npz"
     model.write_bytes(b"PK\x03\x04 not really a zip")
     output = tmp_path / "out.csv"
-    result = run("classify", "--input", str(samples.held_out), "--output", str(output),
-                 "--model", str(model))
+    result = run(
+        "classify", "--input", str(samples.held_out), "--output", str(output), "--model", str(model)
+    )
     assert result.exit_code != 0
     assert "is damaged or not a model" in result.output
     assert not output.exists()
 
 
 def test_bad_training_data(empty_data_dir: Path, tmp_path: Path) -> None:
-    one_label = write_rows(tmp_path / "one.csv", ["text", "label"],
-                           [["公交车太挤", "交通运输"], ["地铁晚点", "交通运输"]])
+    one_label = write_rows(
+        tmp_path / "one.csv",
+        ["text", "label"],
+        [["公交车太挤", "交通运输"], ["地铁晚点", "交通运输"]],
+    )
     no_label = write_rows(tmp_path / "nolabel.csv", ["id", "text"], [["1", "公交车太挤"]])
-    cases = [(tmp_path / "absent.csv", "no such file"),
-             (no_label, "lacks column(s) label"),
-             (one_label, "training needs at least two labels")]
+    cases = [
+        (tmp_path / "absent.csv", "no such file"),
+        (no_label, "lacks column(s) label"),
+        (one_label, "training needs at least two labels"),
+    ]
     for path, message in cases:
         result = run("train", "--data", str(path), "--no-db")
         assert result.exit_code != 0, path
@@ -197,8 +218,9 @@ def test_bad_training_data(empty_data_dir: Path, tmp_path: Path) -> None:
     assert not (empty_data_dir / "routing" / "model.npz").exists()
 
 
-def test_train_if_missing_keeps_an_existing_model(trained: Result, data_dir: Path,
-                                                  samples: Samples) -> None:
+def test_train_if_missing_keeps_an_existing_model(
+    trained: Result, data_dir: Path, samples: Samples
+) -> None:
     model_file = data_dir / "routing" / "model.npz"
     before = model_file.stat().st_mtime_ns
     kept = run("train", "--data", str(samples.small), "--no-db", "--if-missing")
@@ -206,27 +228,41 @@ def test_train_if_missing_keeps_an_existing_model(trained: Result, data_dir: Pat
     assert model_file.stat().st_mtime_ns == before
 
 
-def test_train_adds_the_categories_confirmed_at_dispatch(samples: Samples, tmp_path: Path,
-                                                         empty_data_dir: Path) -> None:
+def test_train_adds_the_categories_confirmed_at_dispatch(
+    samples: Samples, tmp_path: Path, empty_data_dir: Path
+) -> None:
     empty_data_dir.mkdir()
     settings = Settings(data_dir=empty_data_dir)
     migrate.upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     now = dt.datetime.now(dt.UTC)
-    config = intake.IntakeConfig(ZoneInfo("Asia/Shanghai"), settings.case_number_format,
-                                 settings.attachments_dir, 1024, 1)
+    config = intake.IntakeConfig(
+        ZoneInfo("Asia/Shanghai"), settings.case_number_format, settings.attachments_dir, 1024, 1
+    )
     for title, category in [("路灯坏了很久没人修", "城乡建设"), ("出租车拒载", "交通运输")]:
-        case = intake.register(sessions, config, {
-            "received_at": "2026-11-20T09:30", "channel": "walk_in",
-            "case_type": "suggestion", "complainant_name": "张三",
-            "complainant_phone": "13800138000", "title": title,
-            "content": title}, [], "op1", now)
+        case = intake.register(
+            sessions,
+            config,
+            {
+                "received_at": "2026-11-20T09:30",
+                "channel": "walk_in",
+                "case_type": "suggestion",
+                "complainant_name": "张三",
+                "complainant_phone": "13800138000",
+                "title": title,
+                "content": title,
+            },
+            [],
+            "op1",
+            now,
+        )
         with transaction(sessions) as session:
             stored = session.get(Case, case.id)
             assert stored is not None
-            routing.confirm(session, routing.ModelCache(tmp_path / "none.npz"), stored,
-                            category, "op1", now)
+            routing.confirm(
+                session, routing.ModelCache(tmp_path / "none.npz"), stored, category, "op1", now
+            )
     engine.dispose()
     output = tmp_path / "model.npz"
     result = run("train", "--data", str(samples.small), "--output", str(output))
@@ -235,8 +271,9 @@ def test_train_adds_the_categories_confirmed_at_dispatch(samples: Samples, tmp_p
     assert output.is_file()
 
 
-def test_train_reads_the_real_database(samples: Samples, tmp_path: Path,
-                                       empty_data_dir: Path) -> None:
+def test_train_reads_the_real_database(
+    samples: Samples, tmp_path: Path, empty_data_dir: Path
+) -> None:
     empty_data_dir.mkdir()
     migrate.upgrade(Settings(data_dir=empty_data_dir).effective_database_url)
     output = tmp_path / "model.npz"

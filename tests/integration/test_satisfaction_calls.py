@@ -22,8 +22,12 @@ from tests.satisfaction_helpers import add_case
 NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
 
 
-def schedule(sessions: sessionmaker[Session], number: str = "TS202611210001",
-             phone: str = "13800138000", at: dt.datetime = NOW) -> tuple[str, str]:
+def schedule(
+    sessions: sessionmaker[Session],
+    number: str = "TS202611210001",
+    phone: str = "13800138000",
+    at: dt.datetime = NOW,
+) -> tuple[str, str]:
     case_id = add_case(sessions, number, phone)
     with transaction(sessions) as session:
         return case_id, sc.schedule(session, case_id, phone, number, at).id
@@ -41,11 +45,11 @@ def row(sessions: sessionmaker[Session], call_id: str) -> SatisfactionCall:
         return found
 
 
-def fail(sessions: sessionmaker[Session], call_id: str, at: dt.datetime,
-         reason: str = "busy") -> SatisfactionCall | None:
+def fail(
+    sessions: sessionmaker[Session], call_id: str, at: dt.datetime, reason: str = "busy"
+) -> SatisfactionCall | None:
     with transaction(sessions) as session:
-        return sc.record_failure(session, call_id, reason, at, retry_minutes=60,
-                                 max_attempts=3)
+        return sc.record_failure(session, call_id, reason, at, retry_minutes=60, max_attempts=3)
 
 
 def test_schedule_makes_a_due_first_attempt_with_a_diallable_number(
@@ -57,14 +61,18 @@ def test_schedule_makes_a_due_first_attempt_with_a_diallable_number(
         again = sc.schedule(session, case_id, "021-12345678", "TS202611210001", NOW)
         assert again.id == call.id, "a case has one call-back under way at a time"
     stored = row(sessions, call.id)
-    assert (stored.phone, stored.case_number, stored.attempt) == ("02112345678",
-                                                                  "TS202611210001", 1)
+    assert (stored.phone, stored.case_number, stored.attempt) == (
+        "02112345678",
+        "TS202611210001",
+        1,
+    )
     assert (stored.status, stored.due_at, stored.digit) == ("pending", NOW, "")
 
 
 @pytest.mark.parametrize("phone", ["", "12", "138001380001380013800138", "1380013800&1"])
-def test_schedule_refuses_what_cannot_be_dialled(sessions: sessionmaker[Session],
-                                                 phone: str) -> None:
+def test_schedule_refuses_what_cannot_be_dialled(
+    sessions: sessionmaker[Session], phone: str
+) -> None:
     case_id = add_case(sessions, "TS202611210002")
     with pytest.raises(ValueError), transaction(sessions) as session:
         sc.schedule(session, case_id, phone, "TS202611210002", NOW)
@@ -124,7 +132,10 @@ def test_a_key_is_stored_and_the_case_gets_its_satisfaction(
         assert case.status == Status.CLOSED  # a satisfied citizen's case closes
         feedback = session.scalars(select(Feedback).where(Feedback.case_id == case_id)).one()
         assert (feedback.method, feedback.actor, feedback.satisfaction) == (
-            "auto_call", "system:callback", "satisfied")
+            "auto_call",
+            "system:callback",
+            "satisfied",
+        )
 
 
 def test_dissatisfaction_puts_the_case_up_for_reopening(sessions: sessionmaker[Session]) -> None:
@@ -183,8 +194,11 @@ def test_failures_are_retried_after_the_delay_then_given_up(
     claim(sessions)
     retry = fail(sessions, first, NOW, "busy")
     assert retry is not None
-    assert (retry.attempt, retry.status, retry.due_at) == (2, "pending",
-                                                           NOW + dt.timedelta(minutes=60))
+    assert (retry.attempt, retry.status, retry.due_at) == (
+        2,
+        "pending",
+        NOW + dt.timedelta(minutes=60),
+    )
     assert (row(sessions, first).status, row(sessions, first).outcome) == ("no_answer", "busy")
 
     assert claim(sessions, NOW + dt.timedelta(minutes=59)) == []
@@ -201,7 +215,10 @@ def test_failures_are_retried_after_the_delay_then_given_up(
     assert given_up.outcome.startswith("no valid key pressed; gave up after 3 attempts")
     with sessions() as session:
         assert [c.status for c in sc.calls_for_case(session, case_id)] == [
-            "no_answer", "no_answer", "gave_up"]
+            "no_answer",
+            "no_answer",
+            "gave_up",
+        ]
         assert [c.id for c in sc.given_up(session)] == [third.id]
         assert sc.open_call(session, case_id) is None
     assert claim(sessions, last_time + dt.timedelta(days=1)) == []
@@ -211,9 +228,14 @@ def test_calls_left_dialling_are_counted_as_failed(sessions: sessionmaker[Sessio
     _, call_id = schedule(sessions)
     claim(sessions)
     with transaction(sessions) as session:
-        assert sc.recover_stale(session, NOW + dt.timedelta(minutes=5),
-                                dt.timedelta(minutes=10), 60, 3) == []
-        assert sc.recover_stale(session, NOW + dt.timedelta(minutes=11),
-                                dt.timedelta(minutes=10), 60, 3) == [call_id]
+        assert (
+            sc.recover_stale(
+                session, NOW + dt.timedelta(minutes=5), dt.timedelta(minutes=10), 60, 3
+            )
+            == []
+        )
+        assert sc.recover_stale(
+            session, NOW + dt.timedelta(minutes=11), dt.timedelta(minutes=10), 60, 3
+        ) == [call_id]
     stored = row(sessions, call_id)
     assert stored.status == "no_answer" and "lost" in stored.outcome

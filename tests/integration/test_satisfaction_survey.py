@@ -72,14 +72,17 @@ def stored(sessions: sessionmaker[Session], call_id: str) -> SatisfactionCall:
 
 class SurveyAsterisk(FakeAsterisk):
     def headers(self, script: str = "hotline") -> bytes:
-        return super().headers(script).replace(
-            b"\n\n", f"\nagi_arg_1: {self.uniqueid}\n\n".encode())
+        return (
+            super().headers(script).replace(b"\n\n", f"\nagi_arg_1: {self.uniqueid}\n\n".encode())
+        )
 
 
-def run_survey(sessions: sessionmaker[Session], sounds: Path, call_id: str,
-               responder: Responder) -> list[str]:
-    survey = SatisfactionSurvey(SurveyConfig(sounds, retry_minutes=60, max_attempts=3),
-                                sessions, clock=lambda: NOW)
+def run_survey(
+    sessions: sessionmaker[Session], sounds: Path, call_id: str, responder: Responder
+) -> list[str]:
+    survey = SatisfactionSurvey(
+        SurveyConfig(sounds, retry_minutes=60, max_attempts=3), sessions, clock=lambda: NOW
+    )
 
     async def scenario() -> list[str]:
         app = FastAgiApplication(asyncio.get_running_loop())
@@ -114,7 +117,8 @@ def prompt(sounds: Path, stem: str, text: str) -> str:
 
 
 def test_the_key_pressed_is_stored_and_the_citizen_thanked(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = dialling_call(sessions)
     commands = run_survey(sessions, sounds, call_id, keys("2"))
@@ -130,7 +134,8 @@ def test_the_key_pressed_is_stored_and_the_citizen_thanked(
 
 
 def test_no_key_or_a_wrong_key_repeats_the_question_once(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = dialling_call(sessions)
     commands = run_survey(sessions, sounds, call_id, keys("", "4"))
@@ -158,7 +163,8 @@ def dialling_call_for_new_case(sessions: sessionmaker[Session], number: str) -> 
 
 
 def test_a_key_pressed_during_the_sorry_counts(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = dialling_call(sessions)
 
@@ -175,12 +181,12 @@ def test_a_key_pressed_during_the_sorry_counts(
 
 
 def test_still_no_key_says_goodbye_and_retries_later(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = dialling_call(sessions)
     commands = run_survey(sessions, sounds, call_id, keys("", "7"))
-    assert commands[-2:] == [f'STREAM FILE {prompt(sounds, "goodbye", sp.GOODBYE)} ""',
-                             "HANGUP"]
+    assert commands[-2:] == [f'STREAM FILE {prompt(sounds, "goodbye", sp.GOODBYE)} ""', "HANGUP"]
     row = stored(sessions, call_id)
     assert (row.status, row.outcome, row.digit) == ("no_answer", "no valid key pressed", "")
     with sessions() as session:
@@ -189,7 +195,8 @@ def test_still_no_key_says_goodbye_and_retries_later(
 
 
 def test_hanging_up_before_a_key_is_a_failed_attempt(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = dialling_call(sessions, attempt=3)
 
@@ -203,7 +210,8 @@ def test_hanging_up_before_a_key_is_a_failed_attempt(
 
 
 def test_an_unknown_or_settled_call_is_hung_up_at_once(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     assert run_survey(sessions, sounds, "nosuchcall", keys()) == ["HANGUP"]
     call_id = dialling_call(sessions)
@@ -216,8 +224,12 @@ def test_an_unknown_or_settled_call_is_hung_up_at_once(
 
 
 class FakeAmi:
-    def __init__(self, reply: Callable[[dict[str, str]], Awaitable[Any]],
-                 connected: bool = True, cause: int | None = None) -> None:
+    def __init__(
+        self,
+        reply: Callable[[dict[str, str]], Awaitable[Any]],
+        connected: bool = True,
+        cause: int | None = None,
+    ) -> None:
         self.reply = reply
         self.connected = connected
         self.cause = cause
@@ -238,20 +250,28 @@ class FakeAmi:
         self.watched.remove(uniqueid)
 
 
-def originate_response(response: str, reason: str) -> Callable[[dict[str, str]],
-                                                                  Awaitable[Any]]:
+def originate_response(response: str, reason: str) -> Callable[[dict[str, str]], Awaitable[Any]]:
     async def reply(action: dict[str, str]) -> Any:
         await asyncio.sleep(0)
-        return [{"Response": "Success", "Message": "Originate successfully queued"},
-                {"Event": "OriginateResponse", "Response": response, "Reason": reason,
-                 "ActionID": "1"}]
+        return [
+            {"Response": "Success", "Message": "Originate successfully queued"},
+            {"Event": "OriginateResponse", "Response": response, "Reason": reason, "ActionID": "1"},
+        ]
+
     return reply
 
 
-def run_dialer(sessions: sessionmaker[Session], sounds: Path, ami: FakeAmi,
-               now: dt.datetime = NOW) -> list[sc.DueCall]:
-    config = DialerConfig(sounds_dir=sounds, caller_id="12345", ring_seconds=30,
-                          poll_seconds=0.1, retry_minutes=60, max_attempts=3)
+def run_dialer(
+    sessions: sessionmaker[Session], sounds: Path, ami: FakeAmi, now: dt.datetime = NOW
+) -> list[sc.DueCall]:
+    config = DialerConfig(
+        sounds_dir=sounds,
+        caller_id="12345",
+        ring_seconds=30,
+        poll_seconds=0.1,
+        retry_minutes=60,
+        max_attempts=3,
+    )
     dialer = SatisfactionDialer(config, sessions, ami, clock=lambda: now)
 
     async def scenario() -> list[sc.DueCall]:
@@ -270,7 +290,8 @@ def pending_call(sessions: sessionmaker[Session]) -> str:
 
 
 def test_the_dialer_originates_due_calls_and_leaves_answered_ones_to_the_survey(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = pending_call(sessions)
     ami = FakeAmi(originate_response("Success", "4"))
@@ -282,7 +303,8 @@ def test_the_dialer_originates_due_calls_and_leaves_answered_ones_to_the_survey(
 
 
 def test_busy_or_unanswered_calls_are_retried_later(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = pending_call(sessions)
     ami = FakeAmi(originate_response("Failure", "0"), cause=17)
@@ -294,14 +316,19 @@ def test_busy_or_unanswered_calls_are_retried_later(
         retry = sc.open_call(session, row.case_id)
         assert retry is not None and retry.status == "pending"
         assert retry.due_at == NOW + dt.timedelta(minutes=60)
-    again = run_dialer(sessions, sounds, FakeAmi(originate_response("Failure", "3")),
-                       now=NOW + dt.timedelta(minutes=60))
+    again = run_dialer(
+        sessions,
+        sounds,
+        FakeAmi(originate_response("Failure", "3")),
+        now=NOW + dt.timedelta(minutes=60),
+    )
     assert [c.attempt for c in again] == [2]
     assert stored(sessions, again[0].id).outcome == "no answer"
 
 
-def test_nothing_is_claimed_while_ami_is_down(sessions: sessionmaker[Session],
-                                              sounds: Path) -> None:
+def test_nothing_is_claimed_while_ami_is_down(
+    sessions: sessionmaker[Session], sounds: Path
+) -> None:
     call_id = pending_call(sessions)
     ami = FakeAmi(originate_response("Success", "4"), connected=False)
     assert run_dialer(sessions, sounds, ami) == []
@@ -310,7 +337,8 @@ def test_nothing_is_claimed_while_ami_is_down(sessions: sessionmaker[Session],
 
 
 def test_a_refused_originate_counts_as_a_failed_attempt(
-    sessions: sessionmaker[Session], sounds: Path,
+    sessions: sessionmaker[Session],
+    sounds: Path,
 ) -> None:
     call_id = pending_call(sessions)
 

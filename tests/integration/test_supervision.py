@@ -78,8 +78,11 @@ def kinds(issued: list[supervision.Issued]) -> list[tuple[str, str, Kind]]:
 def records(sessions: sessionmaker[Session], case_id: str) -> list[tuple[str, str, dt.date]]:
     """(stage, kind, due date) of every notice of the case, in the order written."""
     with sessions() as session:
-        rows = session.scalars(select(SupervisionRecord).where(
-            SupervisionRecord.case_id == case_id).order_by(SupervisionRecord.id))
+        rows = session.scalars(
+            select(SupervisionRecord)
+            .where(SupervisionRecord.case_id == case_id)
+            .order_by(SupervisionRecord.id)
+        )
         return [(_stage(session, row), row.kind, row.due_on) for row in rows]
 
 
@@ -92,10 +95,14 @@ def _stage(session: Session, row: SupervisionRecord) -> str:
 def card_events(sessions: sessionmaker[Session], case_id: str) -> list[tuple[str, str, str]]:
     """(action, from, to) of the supervision entries in the case's history."""
     with sessions() as session:
-        return [(e.action, e.from_status, e.to_status) for e in session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case_id,
-                                    CaseEvent.actor == "system:supervision")
-            .order_by(CaseEvent.id))]
+        return [
+            (e.action, e.from_status, e.to_status)
+            for e in session.scalars(
+                select(CaseEvent)
+                .where(CaseEvent.case_id == case_id, CaseEvent.actor == "system:supervision")
+                .order_by(CaseEvent.id)
+            )
+        ]
 
 
 class Dispatched:
@@ -107,9 +114,14 @@ class Dispatched:
         with transaction(sessions) as session:
             case = session.get(Case, self.id)
             assert case is not None
-            handling.dispatch(session, case, DispatchOrder(unit_id, Mode.TRANSFER,
-                                                           category="城乡建设"),
-                              "sup1", local(11, 24, 14), RULES)
+            handling.dispatch(
+                session,
+                case,
+                DispatchOrder(unit_id, Mode.TRANSFER, category="城乡建设"),
+                "sup1",
+                local(11, 24, 14),
+                RULES,
+            )
             self.number = case.number
             clock = stage_clocks.active(session, self.id, Stage.HANDLING)
             assert clock is not None and clock.due_on == DUE
@@ -128,7 +140,8 @@ def case(sessions: sessionmaker[Session], housing: str) -> Iterator[Dispatched]:
 
 
 def test_reminder_yellow_and_red_each_once_on_their_days(
-        sessions: sessionmaker[Session], case: Dispatched) -> None:
+    sessions: sessionmaker[Session], case: Dispatched
+) -> None:
     handling_notice = (case.number, "handling")
     # Wednesday 23:59 in Shanghai (15:59 UTC): the day before the reminder day, nothing.
     assert run_job(sessions, local(11, 25, 23, 59)) == []
@@ -144,7 +157,12 @@ def test_reminder_yellow_and_red_each_once_on_their_days(
     assert run_job(sessions, local(11, 30, 9)) == []  # Monday: still within the yellow day
     [late] = overdue(sessions, local(11, 30, 9))
     assert (late.case.id, late.deadline.id, late.unit, late.card, late.days_late) == (
-        case.id, case.handling_clock, "市住建局", Card.YELLOW, 3)
+        case.id,
+        case.handling_clock,
+        "市住建局",
+        Card.YELLOW,
+        3,
+    )
 
     assert kinds(run_job(sessions, local(12, 1, 9))) == [(*handling_notice, Kind.RED)]
     assert run_job(sessions, local(12, 1, 17)) == []
@@ -152,55 +170,77 @@ def test_reminder_yellow_and_red_each_once_on_their_days(
     [late] = overdue(sessions, local(12, 1, 9))
     assert (late.card, late.days_late) == (Card.RED, 4)
 
-    assert records(sessions, case.id) == [("handling", "reminder", DUE),
-                                          ("handling", "yellow", DUE), ("handling", "red", DUE)]
-    assert card_events(sessions, case.id) == [("remind", "dispatched", "dispatched"),
-                                              ("yellow_card", "dispatched", "dispatched"),
-                                              ("red_card", "dispatched", "dispatched")]
+    assert records(sessions, case.id) == [
+        ("handling", "reminder", DUE),
+        ("handling", "yellow", DUE),
+        ("handling", "red", DUE),
+    ]
+    assert card_events(sessions, case.id) == [
+        ("remind", "dispatched", "dispatched"),
+        ("yellow_card", "dispatched", "dispatched"),
+        ("red_card", "dispatched", "dispatched"),
+    ]
     with sessions() as session:
         messages = [r.message for r in supervision.records(session, case.id)]
         assert {r.unit_id for r in supervision.records(session, case.id)} == {case.unit_id}
     assert f"【催办】案件{case.number}的办理时限为2026年11月27日，请市住建局抓紧办理。" in messages
-    assert (f"【黄牌督办】案件{case.number}已超过办理时限（2026年11月27日），"
-            "请市住建局于1个工作日内整改办结。") in messages
-    assert (f"【红牌督办】案件{case.number}超期（2026年11月27日）且黄牌后仍未整改，"
-            "对市住建局予以通报，请立即办结并书面说明情况。") in messages
+    assert (
+        f"【黄牌督办】案件{case.number}已超过办理时限（2026年11月27日），"
+        "请市住建局于1个工作日内整改办结。"
+    ) in messages
+    assert (
+        f"【红牌督办】案件{case.number}超期（2026年11月27日）且黄牌后仍未整改，"
+        "对市住建局予以通报，请立即办结并书面说明情况。"
+    ) in messages
 
 
 def test_after_downtime_the_first_run_catches_up_yellow_and_red_without_a_reminder(
-        sessions: sessionmaker[Session], case: Dispatched, housing: str) -> None:
+    sessions: sessionmaker[Session], case: Dispatched, housing: str
+) -> None:
     later = Dispatched(sessions, housing)
     # The job did not run for a week; on the red-card day both cards come at once.
     issued = run_job(sessions, local(12, 1, 8))
-    assert sorted(kinds(issued)) == sorted([
-        (case.number, "handling", Kind.YELLOW), (case.number, "handling", Kind.RED),
-        (later.number, "handling", Kind.YELLOW), (later.number, "handling", Kind.RED)])
+    assert sorted(kinds(issued)) == sorted(
+        [
+            (case.number, "handling", Kind.YELLOW),
+            (case.number, "handling", Kind.RED),
+            (later.number, "handling", Kind.YELLOW),
+            (later.number, "handling", Kind.RED),
+        ]
+    )
     assert run_job(sessions, local(12, 1, 9)) == []
     for one in (case, later):
-        assert records(sessions, one.id) == [("handling", "yellow", DUE),
-                                             ("handling", "red", DUE)]
+        assert records(sessions, one.id) == [("handling", "yellow", DUE), ("handling", "red", DUE)]
         assert [action for action, _, _ in card_events(sessions, one.id)] == [
-            "yellow_card", "red_card"]
+            "yellow_card",
+            "red_card",
+        ]
 
 
-def test_after_shorter_downtime_the_yellow_card_alone(sessions: sessionmaker[Session],
-                                                      case: Dispatched) -> None:
-    assert kinds(run_job(sessions, local(11, 30, 12))) == [(case.number, "handling",
-                                                            Kind.YELLOW)]
+def test_after_shorter_downtime_the_yellow_card_alone(
+    sessions: sessionmaker[Session], case: Dispatched
+) -> None:
+    assert kinds(run_job(sessions, local(11, 30, 12))) == [(case.number, "handling", Kind.YELLOW)]
     assert kinds(run_job(sessions, local(12, 1, 12))) == [(case.number, "handling", Kind.RED)]
 
 
 def test_a_replied_case_gets_nothing_further_for_its_handling(
-        sessions: sessionmaker[Session], case: Dispatched) -> None:
-    assert kinds(run_job(sessions, local(11, 26, 9))) == [(case.number, "handling",
-                                                           Kind.REMINDER)]
+    sessions: sessionmaker[Session], case: Dispatched
+) -> None:
+    assert kinds(run_job(sessions, local(11, 26, 9))) == [(case.number, "handling", Kind.REMINDER)]
     with transaction(sessions) as session:
         row = session.get(Case, case.id)
         assert row is not None
         handling.sign(session, row, case.unit_id, "zj1", local(11, 26, 10))
-        handling.reply(session, row, case.unit_id,
-                       ReplyIn("经核实属实", Finding.TRUE, "已责令整改"), "zj1",
-                       local(11, 26, 15), RULES)
+        handling.reply(
+            session,
+            row,
+            case.unit_id,
+            ReplyIn("经核实属实", Finding.TRUE, "已责令整改"),
+            "zj1",
+            local(11, 26, 15),
+            RULES,
+        )
     # Now the centre owes the citizen the feedback, due 1 working day after the reply
     # (Friday 11-27): that clock is chased, addressed to the centre, not the unit.
     issued = run_job(sessions, local(11, 28, 9))
@@ -212,15 +252,25 @@ def test_a_replied_case_gets_nothing_further_for_its_handling(
         row = session.get(Case, case.id)
         assert row is not None
         handling.review(session, row, True, "", "sup1", local(11, 28, 10))
-        feedback.give_feedback(session, row, feedback.Method.PHONE, local(11, 28, 11),
-                               "已电话告知", Level.SATISFIED, "op1", local(11, 28, 11))
+        feedback.give_feedback(
+            session,
+            row,
+            feedback.Method.PHONE,
+            local(11, 28, 11),
+            "已电话告知",
+            Level.SATISFIED,
+            "op1",
+            local(11, 28, 11),
+        )
         assert row.status == "closed"
 
     assert run_job(sessions, local(12, 1, 9)) == []
     assert run_job(sessions, local(12, 20, 9)) == []
     assert overdue(sessions, local(12, 20, 9)) == []
-    assert records(sessions, case.id) == [("handling", "reminder", DUE),
-                                          ("feedback", "yellow", DUE)]
+    assert records(sessions, case.id) == [
+        ("handling", "reminder", DUE),
+        ("feedback", "yellow", DUE),
+    ]
 
 
 def race(sessions: sessionmaker[Session], now: dt.datetime) -> list[list[supervision.Issued]]:
@@ -248,13 +298,15 @@ def race(sessions: sessionmaker[Session], now: dt.datetime) -> list[list[supervi
     return results
 
 
-def test_two_jobs_at_once_write_each_notice_once(sessions: sessionmaker[Session],
-                                                 case: Dispatched, housing: str) -> None:
+def test_two_jobs_at_once_write_each_notice_once(
+    sessions: sessionmaker[Session], case: Dispatched, housing: str
+) -> None:
     other = Dispatched(sessions, housing)
     expected = {
         local(11, 26, 9): {(c.number, "handling", Kind.REMINDER) for c in (case, other)},
-        local(12, 1, 9): {(c.number, "handling", kind) for c in (case, other)
-                          for kind in (Kind.YELLOW, Kind.RED)},
+        local(12, 1, 9): {
+            (c.number, "handling", kind) for c in (case, other) for kind in (Kind.YELLOW, Kind.RED)
+        },
     }
     with time_machine.travel(WALL_CLOCK, tick=False):
         for now, notices in expected.items():
@@ -263,8 +315,13 @@ def test_two_jobs_at_once_write_each_notice_once(sessions: sessionmaker[Session]
             assert sorted(both) == sorted(notices), both
 
     for one in (case, other):
-        assert records(sessions, one.id) == [("handling", "reminder", DUE),
-                                             ("handling", "yellow", DUE),
-                                             ("handling", "red", DUE)]
+        assert records(sessions, one.id) == [
+            ("handling", "reminder", DUE),
+            ("handling", "yellow", DUE),
+            ("handling", "red", DUE),
+        ]
         assert [action for action, _, _ in card_events(sessions, one.id)] == [
-            "remind", "yellow_card", "red_card"]
+            "remind",
+            "yellow_card",
+            "red_card",
+        ]

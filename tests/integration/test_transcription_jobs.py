@@ -30,8 +30,16 @@ def only_job(sessions: sessionmaker[Session]) -> TranscriptionJob:
 
 def a_transcript(sha256: str, model: str = "m1") -> TranscriptRecord:
     word = Word("二零二六年", 0.5, 1.2, 0.9)
-    result = Transcript(TranscriptStatus.OK, "", "vosk", model, 3.0, 0.6, ("caller",),
-                        (Segment("caller", 0.5, 1.2, "二零二六年", (word,)),))
+    result = Transcript(
+        TranscriptStatus.OK,
+        "",
+        "vosk",
+        model,
+        3.0,
+        0.6,
+        ("caller",),
+        (Segment("caller", 0.5, 1.2, "二零二六年", (word,)),),
+    )
     return to_record(result, sha256, Resampling.VOSK, T0)
 
 
@@ -80,8 +88,9 @@ def test_an_expired_lease_lets_another_worker_take_the_job(
     assert first is not None
     with transaction(sessions) as session:
         assert jobs.renew(session, first.id, "w1", T0 + dt.timedelta(seconds=50), LEASE)
-    assert jobs.claim(sessions, "w2", "m1", T0 + dt.timedelta(seconds=100), LEASE,
-                      POLICY) is None, "renewed: still w1's"
+    assert (
+        jobs.claim(sessions, "w2", "m1", T0 + dt.timedelta(seconds=100), LEASE, POLICY) is None
+    ), "renewed: still w1's"
     later = T0 + dt.timedelta(seconds=111)
     second = jobs.claim(sessions, "w2", "m1", later, LEASE, POLICY)
     assert second is not None and second.id == first.id and second.attempts == 2
@@ -121,16 +130,16 @@ def test_failures_back_off_then_park_and_retry_brings_the_job_back(
         claimed = jobs.claim(sessions, "w1", "m1", now, LEASE, POLICY)
         assert claimed is not None and claimed.attempts == attempt
         with transaction(sessions) as session:
-            assert jobs.fail(session, claimed.id, "w1", "disk error", now,
-                             POLICY) == JobStatus.QUEUED
+            assert (
+                jobs.fail(session, claimed.id, "w1", "disk error", now, POLICY) == JobStatus.QUEUED
+            )
         wait = POLICY.delay(attempt)
         assert jobs.claim(sessions, "w1", "m1", now + wait / 2, LEASE, POLICY) is None
         now += wait
     claimed = jobs.claim(sessions, "w1", "m1", now, LEASE, POLICY)
     assert claimed is not None and claimed.attempts == 3
     with transaction(sessions) as session:
-        assert jobs.fail(session, claimed.id, "w1", "disk error", now,
-                         POLICY) == JobStatus.PARKED
+        assert jobs.fail(session, claimed.id, "w1", "disk error", now, POLICY) == JobStatus.PARKED
     job = only_job(sessions)
     assert job.status == JobStatus.PARKED and "disk error" in (job.last_error or "")
     assert jobs.claim(sessions, "w1", "m1", now + dt.timedelta(days=1), LEASE, POLICY) is None
@@ -199,8 +208,9 @@ def test_the_same_audio_twice_is_transcribed_once(
     assert statuses == [JobStatus.DONE, JobStatus.DONE]
 
 
-def test_two_workers_racing_for_one_job_one_wins(db_url: str, sessions: sessionmaker[Session],
-                                                 tmp_path: Path) -> None:
+def test_two_workers_racing_for_one_job_one_wins(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     add_recorded_call(sessions, tmp_path, "9.1")
     engines = [make_engine(db_url) for _ in range(2)]
     factories = [make_session_factory(e) for e in engines]

@@ -20,17 +20,22 @@ from tests.api_actor import Actor
 from tests.builders import add_user
 
 NO_SUCH_ID = "0" * 32
-CASE = {"received_at": "2026-11-20T09:30", "channel": "phone", "case_type": "complaint",
-        "complainant_name": "李秀英", "complainant_phone": "13912345678",
-        "subject_unit": "幸福里小区物业服务中心", "title": "小区旁工厂夜间排放刺鼻废气",
-        "content": "小区旁的化工厂每天夜里排放刺鼻气味，已经持续一个月。",
-        "request": "请环保部门查处"}
+CASE = {
+    "received_at": "2026-11-20T09:30",
+    "channel": "phone",
+    "case_type": "complaint",
+    "complainant_name": "李秀英",
+    "complainant_phone": "13912345678",
+    "subject_unit": "幸福里小区物业服务中心",
+    "title": "小区旁工厂夜间排放刺鼻废气",
+    "content": "小区旁的化工厂每天夜里排放刺鼻气味，已经持续一个月。",
+    "request": "请环保部门查处",
+}
 
 
 @pytest.fixture
 def settings(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Settings:
-    for name, role in [("op1", "operator"), ("sup1", "supervisor"),
-                       ("h_env", "unit_handler")]:
+    for name, role in [("op1", "operator"), ("sup1", "supervisor"), ("h_env", "unit_handler")]:
         add_user(sessions, name, role)
     return Settings(data_dir=tmp_path, database_url=db_url, supervision_interval_seconds=0)
 
@@ -47,8 +52,9 @@ def people(settings: Settings) -> Iterator[dict[str, Actor]]:
 @pytest.fixture
 def unit(people: dict[str, Actor]) -> str:
     sup = people["sup1"]
-    unit_id: str = sup.post("/api/units", {"name": "市生态环境局", "kind": "department"},
-                            status=201)["id"]
+    unit_id: str = sup.post(
+        "/api/units", {"name": "市生态环境局", "kind": "department"}, status=201
+    )["id"]
     sup.post(f"/api/units/{unit_id}/members", {"username": "h_env"}, status=204)
     return unit_id
 
@@ -70,8 +76,7 @@ def by_json(actor: Actor, url: str, body: dict[str, Any]) -> Outcome:
 
 def by_form(actor: Actor, url: str, form: dict[str, str], *messages: str) -> Outcome:
     """Post the form; a refusal must show each Chinese message (one per field)."""
-    response = actor.client.post(
-        url, data={**form, "csrf_token": actor.headers["X-CSRF-Token"]})
+    response = actor.client.post(url, data={**form, "csrf_token": actor.headers["X-CSRF-Token"]})
     if response.status_code == 422:
         for text in messages:
             assert text in response.text, (text, response.text[-2000:])
@@ -79,9 +84,14 @@ def by_form(actor: Actor, url: str, form: dict[str, str], *messages: str) -> Out
     return Outcome(200 if response.status_code == 303 else response.status_code)
 
 
-FIELD_MESSAGES = {"请选择类别": "category", "所选单位不存在或已停用": "lead_unit_id",
-                  "没有该用户": "username", "所选知识库条目不存在或已停用": "knowledge_entry_id",
-                  "找不到该编号的案件": "merge_into", "审批操作不正确": "action"}
+FIELD_MESSAGES = {
+    "请选择类别": "category",
+    "所选单位不存在或已停用": "lead_unit_id",
+    "没有该用户": "username",
+    "所选知识库条目不存在或已停用": "knowledge_entry_id",
+    "找不到该编号的案件": "merge_into",
+    "审批操作不正确": "action",
+}
 
 
 def form_fields(messages: tuple[str, ...]) -> set[str]:
@@ -103,9 +113,11 @@ def test_dispatch_needs_a_category_at_both_doors(people: dict[str, Actor], unit:
     by_api, by_page = two_cases(op, decision="accept")
     order = {"lead_unit_id": unit, "mode": "transfer"}
     assert by_json(op, f"/api/cases/{by_api['id']}/dispatch", order) == Outcome(
-        422, frozenset({"category"}))
+        422, frozenset({"category"})
+    )
     assert by_form(op, f"/cases/{by_page['id']}/dispatch", order, "请选择类别") == Outcome(
-        422, frozenset({"category"}))
+        422, frozenset({"category"})
+    )
     assert status_of(op, by_api) == status_of(op, by_page) == "accepted"
 
     chosen = {**order, "category": "环境保护"}
@@ -117,42 +129,55 @@ def test_dispatch_needs_a_category_at_both_doors(people: dict[str, Actor], unit:
 
 
 def test_a_unit_named_in_the_address_is_not_found_and_one_chosen_in_a_form_is_a_field_error(
-        people: dict[str, Actor], unit: str) -> None:
+    people: dict[str, Actor], unit: str
+) -> None:
     sup, op = people["sup1"], people["op1"]
     member = {"username": "h_env"}
     assert by_json(sup, f"/api/units/{NO_SUCH_ID}/members", member) == Outcome(404)
     assert by_form(sup, f"/units/{NO_SUCH_ID}/members", member) == Outcome(404)
     nobody = {"username": "nobody"}
     assert by_json(sup, f"/api/units/{unit}/members", nobody) == Outcome(
-        422, frozenset({"username"}))
+        422, frozenset({"username"})
+    )
     assert by_form(sup, f"/units/{unit}/members", nobody, "没有该用户") == Outcome(
-        422, frozenset({"username"}))
+        422, frozenset({"username"})
+    )
 
     by_api, by_page = two_cases(op, decision="accept")
     order = {"lead_unit_id": NO_SUCH_ID, "mode": "transfer", "category": "环境保护"}
     assert by_json(op, f"/api/cases/{by_api['id']}/dispatch", order) == Outcome(
-        422, frozenset({"lead_unit_id"}))
-    assert by_form(op, f"/cases/{by_page['id']}/dispatch", order, "所选单位不存在或已停用") \
-        == Outcome(422, frozenset({"lead_unit_id"}))
+        422, frozenset({"lead_unit_id"})
+    )
+    assert by_form(
+        op, f"/cases/{by_page['id']}/dispatch", order, "所选单位不存在或已停用"
+    ) == Outcome(422, frozenset({"lead_unit_id"}))
     assert status_of(op, by_api) == status_of(op, by_page) == "accepted"
 
 
 def test_an_answer_on_the_spot_from_a_knowledge_entry_at_both_doors(
-        people: dict[str, Actor]) -> None:
+    people: dict[str, Actor],
+) -> None:
     op, sup = people["op1"], people["sup1"]
-    entry = sup.post("/api/knowledge", {
-        "question": "居住证怎么办理", "keywords": "居住证 办证",
-        "answer": "请携带身份证和居住证明到社区服务中心办理。"}, status=201)
+    entry = sup.post(
+        "/api/knowledge",
+        {
+            "question": "居住证怎么办理",
+            "keywords": "居住证 办证",
+            "answer": "请携带身份证和居住证明到社区服务中心办理。",
+        },
+        status=201,
+    )
     by_api, by_page = two_cases(op, case_type="consultation")
     page = op.fetch(f"/cases/{by_page['id']}").text
     assert "即办依据的知识库条目" in page and "居住证怎么办理" in page
 
     gone = {"decision": "on_spot", "knowledge_entry_id": NO_SUCH_ID}
     assert by_json(op, f"/api/cases/{by_api['id']}/decision", gone) == Outcome(
-        422, frozenset({"knowledge_entry_id"}))
-    assert by_form(op, f"/cases/{by_page['id']}/decision", gone,
-                   "所选知识库条目不存在或已停用") == Outcome(
-        422, frozenset({"knowledge_entry_id"}))
+        422, frozenset({"knowledge_entry_id"})
+    )
+    assert by_form(
+        op, f"/cases/{by_page['id']}/decision", gone, "所选知识库条目不存在或已停用"
+    ) == Outcome(422, frozenset({"knowledge_entry_id"}))
 
     chosen = {"decision": "on_spot", "knowledge_entry_id": entry["id"]}
     assert by_json(op, f"/api/cases/{by_api['id']}/decision", chosen) == Outcome(200)
@@ -166,20 +191,25 @@ def test_an_answer_on_the_spot_from_a_knowledge_entry_at_both_doors(
 
 
 def test_merging_into_a_case_that_does_not_exist_is_a_field_error_at_both_doors(
-        people: dict[str, Actor]) -> None:
+    people: dict[str, Actor],
+) -> None:
     op = people["op1"]
     by_api, by_page = two_cases(op)
     target = op.post("/api/cases", CASE, status=201)
     missing = {"into": "HX-0000-0000", "reason": "同一事项"}
     assert by_json(op, f"/api/cases/{by_api['id']}/merge", missing) == Outcome(
-        422, frozenset({"merge_into"}))
-    assert by_form(op, f"/cases/{by_page['id']}/merge", missing, "找不到该编号的案件") \
-        == Outcome(422, frozenset({"merge_into"}))
+        422, frozenset({"merge_into"})
+    )
+    assert by_form(op, f"/cases/{by_page['id']}/merge", missing, "找不到该编号的案件") == Outcome(
+        422, frozenset({"merge_into"})
+    )
     # Both doors take the case to merge into by its number or by its id.
-    assert by_json(op, f"/api/cases/{by_api['id']}/merge",
-                   {"into": target["id"], "reason": "同一事项"}) == Outcome(200)
-    assert by_form(op, f"/cases/{by_page['id']}/merge",
-                   {"into": target["id"], "reason": "同一事项"}) == Outcome(200)
+    assert by_json(
+        op, f"/api/cases/{by_api['id']}/merge", {"into": target["id"], "reason": "同一事项"}
+    ) == Outcome(200)
+    assert by_form(
+        op, f"/cases/{by_page['id']}/merge", {"into": target["id"], "reason": "同一事项"}
+    ) == Outcome(200)
     assert status_of(op, by_api) == status_of(op, by_page) == "merged"
 
 
@@ -190,9 +220,11 @@ def test_an_unknown_approval_action_is_refused_at_both_doors(people: dict[str, A
         op.post(f"/api/cases/{case['id']}/approval", {"action": "submit", "note": "重大事项"})
     odd = {"action": "postpone", "note": "下周再议"}
     assert by_json(sup, f"/api/cases/{by_api['id']}/approval", odd) == Outcome(
-        422, frozenset({"action"}))
-    assert by_form(sup, f"/cases/{by_page['id']}/approval", odd, "审批操作不正确") \
-        == Outcome(422, frozenset({"action"}))
+        422, frozenset({"action"})
+    )
+    assert by_form(sup, f"/cases/{by_page['id']}/approval", odd, "审批操作不正确") == Outcome(
+        422, frozenset({"action"})
+    )
     assert status_of(op, by_api) == status_of(op, by_page) == "pending_approval"
 
     # An operator may submit but not approve, at either door.
@@ -205,18 +237,24 @@ def test_an_unknown_approval_action_is_refused_at_both_doors(people: dict[str, A
 
 
 def test_feedback_told_at_a_local_time_is_recorded_alike_at_both_doors(
-        people: dict[str, Actor], unit: str) -> None:
+    people: dict[str, Actor], unit: str
+) -> None:
     op, sup, handler = people["op1"], people["sup1"], people["h_env"]
     by_api, by_page = two_cases(op, decision="accept")
     for case in (by_api, by_page):
-        op.post(f"/api/cases/{case['id']}/dispatch",
-                {"lead_unit_id": unit, "category": "环境保护"})
+        op.post(f"/api/cases/{case['id']}/dispatch", {"lead_unit_id": unit, "category": "环境保护"})
         handler.post(f"/api/unit/cases/{case['id']}/sign")
-        handler.post(f"/api/unit/cases/{case['id']}/reply", {
-            "facts": "经现场检查属实", "finding": "true", "measures": "责令整改"})
+        handler.post(
+            f"/api/unit/cases/{case['id']}/reply",
+            {"facts": "经现场检查属实", "finding": "true", "measures": "责令整改"},
+        )
         sup.post(f"/api/cases/{case['id']}/review", {"passed": True})
-    told = {"method": "phone", "told_at": "2026-11-21T10:00", "note": "已电话告知",
-            "satisfaction": "satisfied"}
+    told = {
+        "method": "phone",
+        "told_at": "2026-11-21T10:00",
+        "note": "已电话告知",
+        "satisfaction": "satisfied",
+    }
     assert by_json(op, f"/api/cases/{by_api['id']}/feedback", told) == Outcome(200)
     assert by_form(op, f"/cases/{by_page['id']}/feedback", told) == Outcome(200)
     for case in (by_api, by_page):
@@ -224,5 +262,4 @@ def test_feedback_told_at_a_local_time_is_recorded_alike_at_both_doors(
         assert handling["status"] == "closed"
         [given] = handling["feedback"]
         # 10:00 in Asia/Shanghai, the hotline's zone
-        assert dt.datetime.fromisoformat(given["at"]) == dt.datetime(2026, 11, 21, 2,
-                                                                    tzinfo=dt.UTC)
+        assert dt.datetime.fromisoformat(given["at"]) == dt.datetime(2026, 11, 21, 2, tzinfo=dt.UTC)

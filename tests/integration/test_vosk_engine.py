@@ -27,14 +27,11 @@ def speak(tmp_path: Path, name: str, rate: int = 16000) -> Path:
     raw = tmp_path / f"{name}.raw.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SENTENCE], check=True)
     out = tmp_path / f"{name}.wav"
-    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)],
-                   check=True)
+    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)], check=True)
     return out
 
 
-def test_expected_words_come_back_with_monotonic_times(
-    engine: VoskEngine, tmp_path: Path
-) -> None:
+def test_expected_words_come_back_with_monotonic_times(engine: VoskEngine, tmp_path: Path) -> None:
     transcript = engine.transcribe(speak(tmp_path, "ko"), CHANNELS)
     assert transcript.status == TranscriptStatus.OK
     assert "있습" in transcript.text and "니다" in transcript.text
@@ -89,9 +86,16 @@ def test_bad_audio_gives_a_status_and_a_reason(engine: VoskEngine, tmp_path: Pat
     data = truncated.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
 
-    results = {name: engine.transcribe(path, CHANNELS) for name, path in [
-        ("corrupt", corrupt), ("empty", empty), ("silent", silent), ("truncated", truncated),
-        ("missing", tmp_path / "nothing.wav")]}
+    results = {
+        name: engine.transcribe(path, CHANNELS)
+        for name, path in [
+            ("corrupt", corrupt),
+            ("empty", empty),
+            ("silent", silent),
+            ("truncated", truncated),
+            ("missing", tmp_path / "nothing.wav"),
+        ]
+    }
     assert results["corrupt"].status == TranscriptStatus.CORRUPT
     assert "not a readable WAV" in results["corrupt"].reason
     assert results["empty"].status == TranscriptStatus.EMPTY
@@ -121,8 +125,14 @@ def _cli(*args: str, model: Path | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     if model is not None:
         env["HOTLINE_VOSK_MODEL"] = str(model)
-    return subprocess.run([str(PROJECT_ROOT / ".venv/bin/hotline"), "transcribe", *args],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(PROJECT_ROOT / ".venv/bin/hotline"), "transcribe", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_transcribe_command(tmp_path: Path) -> None:

@@ -23,8 +23,7 @@ def test_retry_delay_doubles_and_is_capped_then_the_job_is_parked() -> None:
 
 def test_operator_channel_starts_at_the_answer() -> None:
     answered = T0 + dt.timedelta(seconds=12.5)
-    assert channels_for(2, T0, answered) == (Channel("caller", 0),
-                                             Channel("operator", 1, 12.5))
+    assert channels_for(2, T0, answered) == (Channel("caller", 0), Channel("operator", 1, 12.5))
     assert channels_for(2, T0, None) == (Channel("caller", 0),), "a message: caller only"
     assert channels_for(1, T0, answered) == (Channel("caller", 0),)
     early = T0 - dt.timedelta(seconds=1)

@@ -55,8 +55,12 @@ def test_message_trace_times_come_from_the_events_in_order() -> None:
     assert state.dialled_number == "12345"
     assert state.started_at is not None and state.notice_finished_at is not None
     assert state.recording_started_at is not None and state.message_started_at is not None
-    assert (state.started_at < state.notice_finished_at <= state.recording_started_at
-            <= state.message_started_at)
+    assert (
+        state.started_at
+        < state.notice_finished_at
+        <= state.recording_started_at
+        <= state.message_started_at
+    )
     assert state.recording_path is not None and state.recording_path.endswith(".wav")
     first = trace("message_left")[0]
     assert state.started_at == dt.datetime.fromtimestamp(float(first["Timestamp"]), dt.UTC)
@@ -67,8 +71,9 @@ def test_answered_trace_names_the_operator_and_ignores_the_operator_leg() -> Non
     state = replay(caller, events)
     assert state.operator == "8001"
     assert state.queued_at is not None and state.answered_at is not None
-    operator_leg_hangups = [e for e in events if isinstance(e, ev.CallHungUp)
-                            and e.uniqueid != caller]
+    operator_leg_hangups = [
+        e for e in events if isinstance(e, ev.CallHungUp) and e.uniqueid != caller
+    ]
     assert operator_leg_hangups, "the trace has the operator's own hang-up"
 
 
@@ -94,12 +99,15 @@ def test_events_are_applied_by_their_own_time_not_arrival_order() -> None:
 
 def test_nothing_changes_after_hang_up_and_other_calls_are_ignored() -> None:
     t0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
-    state = replay("1.1", [
-        ev.CallStarted("1.1", t0, "1.1", "PJSIP/x", "138", "", "12345"),
-        ev.CallHungUp("1.1", t0 + dt.timedelta(seconds=3), 16, "Normal Clearing"),
-        ev.OperatorAnswered("1.1", t0 + dt.timedelta(seconds=4), "8001"),
-        ev.NoticeFinished("2.2", t0 + dt.timedelta(seconds=1)),
-    ])
+    state = replay(
+        "1.1",
+        [
+            ev.CallStarted("1.1", t0, "1.1", "PJSIP/x", "138", "", "12345"),
+            ev.CallHungUp("1.1", t0 + dt.timedelta(seconds=3), 16, "Normal Clearing"),
+            ev.OperatorAnswered("1.1", t0 + dt.timedelta(seconds=4), "8001"),
+            ev.NoticeFinished("2.2", t0 + dt.timedelta(seconds=1)),
+        ],
+    )
     assert state.outcome == Outcome.HUNG_UP_DURING_NOTICE
     assert state.operator is None
 

@@ -23,12 +23,15 @@ def test_default_format_is_ts_date_and_four_digit_sequence() -> None:
     assert DEFAULT_FORMAT == "TS{date:%Y%m%d}{seq:04d}"
 
 
-@pytest.mark.parametrize(("seq", "expected"), [
-    (1, "TS202611210001"),
-    (42, "TS202611210042"),
-    (9999, "TS202611219999"),
-    (12345, "TS2026112112345"),  # the sequence grows past its padding rather than wrapping
-])
+@pytest.mark.parametrize(
+    ("seq", "expected"),
+    [
+        (1, "TS202611210001"),
+        (42, "TS202611210042"),
+        (9999, "TS202611219999"),
+        (12345, "TS2026112112345"),  # the sequence grows past its padding rather than wrapping
+    ],
+)
 def test_render_default_format(seq: int, expected: str) -> None:
     assert render(DEFAULT_FORMAT, DAY, seq) == expected
 
@@ -70,30 +73,36 @@ def test_counter_key_unescapes_doubled_braces() -> None:
     assert render("A{{B}}{seq}", DAY, 5) == "A{B}5"
 
 
-@pytest.mark.parametrize("fmt", [
-    DEFAULT_FORMAT,
-    "{seq}",
-    "HX{seq:06d}",
-    "{date:%Y}-{date:%m}-{seq:05d}",
-    "X" * 59 + "{seq:04d}",  # the widest sample (seq 99999) is exactly 64 characters
-])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        DEFAULT_FORMAT,
+        "{seq}",
+        "HX{seq:06d}",
+        "{date:%Y}-{date:%m}-{seq:05d}",
+        "X" * 59 + "{seq:04d}",  # the widest sample (seq 99999) is exactly 64 characters
+    ],
+)
 def test_check_format_accepts_usable_formats(fmt: str) -> None:
     assert check_format(fmt) == fmt
 
 
-@pytest.mark.parametrize(("fmt", "reason"), [
-    ("TS{date:%Y%m%d}{user}{seq}", "may only use {date} and {seq}"),
-    ("{}{seq}", "may only use {date} and {seq}"),
-    ("{0}{seq}", "may only use {date} and {seq}"),
-    ("{date.year}{seq}", "may only use {date} and {seq}"),
-    ("TS{date:%Y%m%d}", "exactly one {seq}"),
-    ("plain text", "exactly one {seq}"),
-    ("", "exactly one {seq}"),
-    ("{seq}{seq}", "exactly one {seq}"),
-    ("X" * 60 + "{seq:04d}", "1 to 64 characters"),
-    ("TS{seq", "expected '}' before end of string"),
-    ("TS}{seq}", "Single '}'"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "reason"),
+    [
+        ("TS{date:%Y%m%d}{user}{seq}", "may only use {date} and {seq}"),
+        ("{}{seq}", "may only use {date} and {seq}"),
+        ("{0}{seq}", "may only use {date} and {seq}"),
+        ("{date.year}{seq}", "may only use {date} and {seq}"),
+        ("TS{date:%Y%m%d}", "exactly one {seq}"),
+        ("plain text", "exactly one {seq}"),
+        ("", "exactly one {seq}"),
+        ("{seq}{seq}", "exactly one {seq}"),
+        ("X" * 60 + "{seq:04d}", "1 to 64 characters"),
+        ("TS{seq", "expected '}' before end of string"),
+        ("TS}{seq}", "Single '}'"),
+    ],
+)
 def test_check_format_refuses_with_reason(fmt: str, reason: str) -> None:
     with pytest.raises(NumberFormatError) as caught:
         check_format(fmt)
@@ -117,6 +126,9 @@ def test_the_settings_default_is_the_format_this_module_knows() -> None:
 
 
 def test_the_settings_check_refuses_a_format_with_the_reason() -> None:
-    with pytest.raises(SettingsError, match=r"^case_number_format: case number format needs "
-                       r"exactly one \{seq\} field$"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^case_number_format: case number format needs "
+        r"exactly one \{seq\} field$",
+    ):
         checked(Settings(case_number_format="TS{date:%Y%m%d}"))

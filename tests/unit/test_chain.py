@@ -13,8 +13,12 @@ T = dt.datetime(2026, 11, 21, 1, 2, 3, 456789, tzinfo=dt.UTC)
 def build(count: int) -> list[chain.Link]:
     links, prev = [], chain.GENESIS
     for position in range(1, count + 1):
-        fields: dict[str, chain.Field] = {"n": position, "at": T, "text": f"录音{position}",
-                                          "none": None}
+        fields: dict[str, chain.Field] = {
+            "n": position,
+            "at": T,
+            "text": f"录音{position}",
+            "none": None,
+        }
         digest = chain.entry_hash(prev, fields)
         links.append(chain.Link(position, fields, prev, digest))
         prev = digest
@@ -35,8 +39,9 @@ def test_editing_an_old_entry_is_found_at_that_entry() -> None:
 def test_rehashing_an_edited_entry_breaks_the_next_one() -> None:
     links = build(4)
     fields = {**links[1].fields, "text": "改过"}
-    links[1] = dataclasses.replace(links[1], fields=fields,
-                                   entry_hash=chain.entry_hash(links[1].prev_hash, fields))
+    links[1] = dataclasses.replace(
+        links[1], fields=fields, entry_hash=chain.entry_hash(links[1].prev_hash, fields)
+    )
     assert chain.check(links) == [chain.Break(3, "does not follow the entry before it")]
 
 

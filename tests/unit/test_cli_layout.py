@@ -48,13 +48,17 @@ def test_command_modules_share_only_the_context() -> None:
     is at module level."""
     modules = {path.stem for path in CLI_DIR.glob("*.py")} - {"__init__", "__main__"}
     for path in CLI_DIR.glob("*.py"):
-        siblings = {name.split(".")[2] for name in imports_of(path)
-                    if name.startswith("hotline.cli.")}
+        siblings = {
+            name.split(".")[2] for name in imports_of(path) if name.startswith("hotline.cli.")
+        }
         if path.stem in modules:
             assert siblings <= {"context"}, f"{path.name} imports {siblings}"
         tree = ast.parse(path.read_text())
         top_level = {id(node) for node in tree.body}
-        nested = [node.lineno for node in ast.walk(tree)
-                  if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top_level]
+        nested = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top_level
+        ]
         assert not nested, f"{path.name}: imports inside functions at lines {nested}"
     assert {entry.module for entry in cli.COMMANDS.values()} == modules - {"context"}

@@ -46,8 +46,7 @@ def test_hotline_dispatch_within_one_working_day(cal: WorkingCalendar) -> None:
     assert friday is not None and friday.date == D(2026, 3, 9)
 
 
-def test_hotline_return_allowed_within_two_working_days_of_dispatch(
-        cal: WorkingCalendar) -> None:
+def test_hotline_return_allowed_within_two_working_days_of_dispatch(cal: WorkingCalendar) -> None:
     until = HOTLINE.return_allowed_until(cal, D(2026, 2, 13))
     assert until is not None and until.date == D(2026, 2, 24)  # Sat 02-14, then after 春节
     assert cal.working_days_between(D(2026, 2, 13), until.date).days == 2
@@ -111,9 +110,14 @@ def test_xinfang_sets_no_hotline_stages(cal: WorkingCalendar) -> None:
 
 
 def test_each_stage_may_have_its_own_unit(cal: WorkingCalendar) -> None:
-    office = dataclasses.replace(HOTLINE, name="office", ordinary=working(5),
-                                 complex=working(10), feedback=calendar_days(3),
-                                 red_card_after=calendar_days(2))
+    office = dataclasses.replace(
+        HOTLINE,
+        name="office",
+        ordinary=working(5),
+        complex=working(10),
+        feedback=calendar_days(3),
+        red_card_after=calendar_days(2),
+    )
     assert office.handling_due(cal, D(2026, 3, 2)).date == D(2026, 3, 9)
     feedback = office.feedback_due(cal, D(2026, 3, 6))
     assert feedback is not None and feedback.date == D(2026, 3, 9)
@@ -134,8 +138,10 @@ def test_profile_by_name() -> None:
     assert profile_by_name("hotline") is HOTLINE
     assert profile_by_name("xinfang") is XINFANG
     assert set(PROFILES) == {"hotline", "xinfang"}
-    with pytest.raises(UnknownProfileError, match="unknown deadline profile 'nope'; known "
-                       "profiles: hotline, xinfang"):
+    with pytest.raises(
+        UnknownProfileError,
+        match="unknown deadline profile 'nope'; known profiles: hotline, xinfang",
+    ):
         profile_by_name("nope")
 
 
@@ -144,6 +150,9 @@ def test_the_settings_check_validates_the_profile(tmp_path: Path) -> None:
     assert settings.deadline_profile == "hotline"
     assert settings.calendar_file == tmp_path / "calendar" / "holidays.toml"
     assert checked(Settings(deadline_profile="xinfang")).deadline_profile == "xinfang"
-    with pytest.raises(SettingsError, match=r"^deadline_profile: unknown deadline profile "
-                       r"'weekly'"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^deadline_profile: unknown deadline profile "
+        r"'weekly'",
+    ):
         checked(Settings(deadline_profile="weekly"))

@@ -52,8 +52,13 @@ def files_under(root: Path) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file()]
 
 
-def put(data: bytes, root: Path, filename: str = "证据.pdf", now: dt.datetime = NOW,
-        max_bytes: int = 1 << 20) -> StoredEvidence:
+def put(
+    data: bytes,
+    root: Path,
+    filename: str = "证据.pdf",
+    now: dt.datetime = NOW,
+    max_bytes: int = 1 << 20,
+) -> StoredEvidence:
     with io.BytesIO(data) as source:
         return store(source, filename, root, now, max_bytes)
 
@@ -66,36 +71,43 @@ def refused(data: bytes, root: Path, max_bytes: int = 1 << 20) -> EvidenceRefuse
 
 # --- sniff -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (PDF, ("application/pdf", "pdf")),
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", ("image/jpeg", "jpg")),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ("image/png", "png")),
-    (b"II*\x00\x08\x00\x00\x00", ("image/tiff", "tif")),
-    (b"MM\x00*\x00\x00\x00\x08", ("image/tiff", "tif")),
-    (b"ID3\x04\x00\x00\x00\x00\x00\x00", ("audio/mpeg", "mp3")),
-    (b"\xff\xfb\x90\x64\x00\x00", ("audio/mpeg", "mp3")),
-    (b"\xff\xf3\x90\x64\x00\x00", ("audio/mpeg", "mp3")),
-    (b"\xff\xf2\x90\x64\x00\x00", ("audio/mpeg", "mp3")),
-    (b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00", ("audio/wav", "wav")),
-    (zipped("[Content_Types].xml", "word/document.xml"), (DOCX, "docx")),
-    ("投诉材料：物业乱收费\n".encode(), ("text/plain; charset=utf-8", "txt")),
-    (b"plain ascii", ("text/plain; charset=utf-8", "txt")),
-])
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (PDF, ("application/pdf", "pdf")),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", ("image/jpeg", "jpg")),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ("image/png", "png")),
+        (b"II*\x00\x08\x00\x00\x00", ("image/tiff", "tif")),
+        (b"MM\x00*\x00\x00\x00\x08", ("image/tiff", "tif")),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", ("audio/mpeg", "mp3")),
+        (b"\xff\xfb\x90\x64\x00\x00", ("audio/mpeg", "mp3")),
+        (b"\xff\xf3\x90\x64\x00\x00", ("audio/mpeg", "mp3")),
+        (b"\xff\xf2\x90\x64\x00\x00", ("audio/mpeg", "mp3")),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00", ("audio/wav", "wav")),
+        (zipped("[Content_Types].xml", "word/document.xml"), (DOCX, "docx")),
+        ("投诉材料：物业乱收费\n".encode(), ("text/plain; charset=utf-8", "txt")),
+        (b"plain ascii", ("text/plain; charset=utf-8", "txt")),
+    ],
+)
 def test_sniff_allowed_kinds(tmp_path: Path, data: bytes, expected: tuple[str, str]) -> None:
     assert sniff_bytes(tmp_path, data) == expected
 
 
-@pytest.mark.parametrize("data", [
-    b"RIFF\x24\x00\x00\x00AVI LIST",  # RIFF but not WAVE
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
-    b"MZ\x90\x00\x03\x00\x00\x00",  # a Windows program
-    b"\x7fELF\x02\x01\x01\x00",
-    zipped("xl/workbook.xml"),  # a zip, but not a Word document
-    b"PK\x03\x04 not really a zip",
-    b"text with a NUL\x00 inside",
-    "GBK 编码".encode("gbk"),
-    b"starts as text \xff\xfe then is not",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"RIFF\x24\x00\x00\x00AVI LIST",  # RIFF but not WAVE
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
+        b"MZ\x90\x00\x03\x00\x00\x00",  # a Windows program
+        b"\x7fELF\x02\x01\x01\x00",
+        zipped("xl/workbook.xml"),  # a zip, but not a Word document
+        b"PK\x03\x04 not really a zip",
+        b"text with a NUL\x00 inside",
+        "GBK 编码".encode("gbk"),
+        b"starts as text \xff\xfe then is not",
+    ],
+)
 def test_sniff_refuses_other_kinds(tmp_path: Path, data: bytes) -> None:
     assert sniff_bytes(tmp_path, data) is None
 
@@ -114,19 +126,23 @@ def test_sniff_trusts_content_not_the_name(tmp_path: Path) -> None:
 
 # --- safe_filename -----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("证据.pdf", "证据.pdf"),
-    ("C:\\Users\\me\\Desktop\\证据.pdf", "证据.pdf"),
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\boot.ini", "boot.ini"),
-    ("a\x00b\r\n.txt", "ab.txt"),
-    ("  照片 1.jpg  ", "照片 1.jpg"),
-    ("report\u202egpj.exe", "reportgpj.exe"),
-    ("dir/", "附件"),
-    ("", "附件"),
-    ("   ", "附件"),
-    ("\x00\x01", "附件"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("证据.pdf", "证据.pdf"),
+        ("C:\\Users\\me\\Desktop\\证据.pdf", "证据.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("a\x00b\r\n.txt", "ab.txt"),
+        ("  照片 1.jpg  ", "照片 1.jpg"),
+        ("report\u202egpj.exe", "reportgpj.exe"),
+        ("dir/", "附件"),
+        ("", "附件"),
+        ("   ", "附件"),
+        ("\x00\x01", "附件"),
+    ],
+)
 def test_safe_filename(name: str, expected: str) -> None:
     assert safe_filename(name) == expected
 
@@ -136,6 +152,7 @@ def test_safe_filename_is_cut_to_200_characters() -> None:
 
 
 # --- store -------------------------------------------------------------------------------
+
 
 def test_store_keeps_the_file_under_a_random_name_in_a_dated_folder(root: Path) -> None:
     stored = put(PDF, root, filename="C:\\tmp\\合同.pdf")
@@ -214,11 +231,14 @@ def test_exactly_the_limit_is_accepted(root: Path) -> None:
     assert put(PDF, root, max_bytes=len(PDF)).size_bytes == len(PDF)
 
 
-@pytest.mark.parametrize("data", [
-    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00",
-    zipped("xl/workbook.xml"),
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00",
+        zipped("xl/workbook.xml"),
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
+    ],
+)
 def test_disallowed_type_is_refused(root: Path, data: bytes) -> None:
     error = refused(data, root)
     assert error.zh == TYPE_ZH
@@ -239,6 +259,7 @@ def test_evidence_refused_is_a_value_error() -> None:
 
 # --- discard -----------------------------------------------------------------------------
 
+
 def test_discard_removes_the_stored_file(root: Path) -> None:
     stored = put(PDF, root)
     other = put(PDF, root)
@@ -256,6 +277,7 @@ def test_discard_twice_is_harmless(root: Path) -> None:
 
 # --- file_of -----------------------------------------------------------------------------
 
+
 def test_file_of_finds_a_stored_file(root: Path) -> None:
     stored = put(PDF, root)
     found = file_of(root, stored.id, stored.relative_path)
@@ -264,15 +286,18 @@ def test_file_of_finds_a_stored_file(root: Path) -> None:
     assert found.read_bytes() == PDF
 
 
-@pytest.mark.parametrize("bad_id", [
-    "A" * 32,  # upper case
-    "a" * 31,
-    "a" * 33,
-    "g" * 32,
-    "a" * 32 + "\n",
-    "../" + "a" * 29,
-    "",
-])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "A" * 32,  # upper case
+        "a" * 31,
+        "a" * 33,
+        "g" * 32,
+        "a" * 32 + "\n",
+        "../" + "a" * 29,
+        "",
+    ],
+)
 def test_file_of_refuses_ids_that_are_not_32_hex_characters(root: Path, bad_id: str) -> None:
     stored = put(PDF, root)
     assert file_of(root, bad_id, stored.relative_path) is None

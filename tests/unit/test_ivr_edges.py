@@ -23,55 +23,92 @@ LONG_NUMBER = "1" * 79  # Asterisk passes caller numbers of up to 79 characters
 
 
 def newchannel(**fields_: str) -> dict[str, str]:
-    return {"Event": "Newchannel", "Timestamp": TS, "Uniqueid": "9.1", "Linkedid": "9.1",
-            "Channel": "PJSIP/callers-1", "CallerIDNum": "13800138000", "CallerIDName": "",
-            "Context": "hotline-in", "Exten": "12345", **fields_}
+    return {
+        "Event": "Newchannel",
+        "Timestamp": TS,
+        "Uniqueid": "9.1",
+        "Linkedid": "9.1",
+        "Channel": "PJSIP/callers-1",
+        "CallerIDNum": "13800138000",
+        "CallerIDName": "",
+        "Context": "hotline-in",
+        "Exten": "12345",
+        **fields_,
+    }
 
 
 def test_control_characters_never_reach_the_call() -> None:
-    event = to_domain_event(newchannel(CallerIDName="\x1b[31m李\x07四\u202e\x00",
-                                       CallerIDNum="138\x1b0013\n8000"), CONFIG)
+    event = to_domain_event(
+        newchannel(CallerIDName="\x1b[31m李\x07四\u202e\x00", CallerIDNum="138\x1b0013\n8000"),
+        CONFIG,
+    )
     assert isinstance(event, ev.CallStarted)
     assert event.caller_name == "[31m李四"
     assert event.caller_number == "1380013 8000"
-    assert not any(ord(ch) < 32 or ch == "\x7f" for ch in event.caller_name
-                   + event.caller_number)
+    assert not any(ord(ch) < 32 or ch == "\x7f" for ch in event.caller_name + event.caller_number)
 
 
 def test_long_caller_fields_are_cut_to_their_columns() -> None:
-    event = to_domain_event(newchannel(CallerIDNum=LONG_NUMBER, CallerIDName="名" * 300),
-                            CONFIG)
+    event = to_domain_event(newchannel(CallerIDNum=LONG_NUMBER, CallerIDName="名" * 300), CONFIG)
     assert isinstance(event, ev.CallStarted)
     assert event.caller_number == LONG_NUMBER[: fields.NUMBER]
     assert len(event.caller_name) == fields.NAME
 
 
 def test_a_failure_reason_from_the_dialplan_is_bounded() -> None:
-    event = to_domain_event({"Event": "UserEvent", "UserEvent": dv.EVENT_CALL_FAILED,
-                             "Reason": "x\x1b" * 1000, "Timestamp": TS, "Uniqueid": "9.1"},
-                            CONFIG)
+    event = to_domain_event(
+        {
+            "Event": "UserEvent",
+            "UserEvent": dv.EVENT_CALL_FAILED,
+            "Reason": "x\x1b" * 1000,
+            "Timestamp": TS,
+            "Uniqueid": "9.1",
+        },
+        CONFIG,
+    )
     assert isinstance(event, ev.FailureFound)
     assert event.reason == "x" * fields.REASON
 
 
 def core_show_channel(**fields_: str) -> dict[str, str]:
-    return {"Event": "CoreShowChannel", "Uniqueid": "9.5", "Linkedid": "9.5",
-            "Channel": "PJSIP/callers-00000005", "CallerIDNum": "13700000003",
-            "CallerIDName": "赵六", "Context": "hotline-in", "Exten": "12345",
-            "Application": "Playback", "Duration": "00:01:05", **fields_}
+    return {
+        "Event": "CoreShowChannel",
+        "Uniqueid": "9.5",
+        "Linkedid": "9.5",
+        "Channel": "PJSIP/callers-00000005",
+        "CallerIDNum": "13700000003",
+        "CallerIDName": "赵六",
+        "Context": "hotline-in",
+        "Exten": "12345",
+        "Application": "Playback",
+        "Duration": "00:01:05",
+        **fields_,
+    }
 
 
 def test_a_live_call_starts_its_duration_before_the_reply() -> None:
     now = T0 + dt.timedelta(minutes=5)
     started = live_call(core_show_channel(), CONFIG, now)
-    assert started == ev.CallStarted("9.5", now - dt.timedelta(minutes=1, seconds=5), "9.5",
-                                     "PJSIP/callers-00000005", "13700000003", "赵六", "12345")
+    assert started == ev.CallStarted(
+        "9.5",
+        now - dt.timedelta(minutes=1, seconds=5),
+        "9.5",
+        "PJSIP/callers-00000005",
+        "13700000003",
+        "赵六",
+        "12345",
+    )
 
 
-@pytest.mark.parametrize("changed", [
-    {"Context": "hotline-operators"}, {"Exten": "s"}, {"Event": "CoreShowChannelsComplete"},
-    {"Uniqueid": ""},
-])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"Context": "hotline-operators"},
+        {"Exten": "s"},
+        {"Event": "CoreShowChannelsComplete"},
+        {"Uniqueid": ""},
+    ],
+)
 def test_other_live_channels_are_not_hotline_calls(changed: dict[str, str]) -> None:
     assert live_call(core_show_channel(**changed), CONFIG, T0) is None
 
@@ -83,14 +120,20 @@ def test_an_unreadable_duration_counts_as_now() -> None:
 
 def test_a_failure_found_while_the_call_is_up_ends_it_as_failed_at_its_hang_up() -> None:
     hung_up = T0 + dt.timedelta(seconds=40)
-    state = replay("9.5", [
-        ev.CallStarted("9.5", T0, "9.5", "PJSIP/callers-5", "137", "", "12345"),
-        ev.FailureFound("9.5", T0 + dt.timedelta(seconds=30), "call flow lost"),
-    ])
+    state = replay(
+        "9.5",
+        [
+            ev.CallStarted("9.5", T0, "9.5", "PJSIP/callers-5", "137", "", "12345"),
+            ev.FailureFound("9.5", T0 + dt.timedelta(seconds=30), "call flow lost"),
+        ],
+    )
     assert state.outcome is None, "still up: the apology plays"
     state = apply(state, ev.CallHungUp("9.5", hung_up, 16, "Normal Clearing"))
     assert (state.outcome, state.failure_reason, state.ended_at) == (
-        Outcome.FAILED, "call flow lost", hung_up)
+        Outcome.FAILED,
+        "call flow lost",
+        hung_up,
+    )
 
 
 def test_a_failure_found_is_kept_over_a_later_one() -> None:
@@ -99,9 +142,25 @@ def test_a_failure_found_is_kept_over_a_later_one() -> None:
 
 
 def cdr_row(src: str, userfield: str | None, clid: str = '"王五" <13600000000>') -> str:
-    row = ["", src, "12345", "hotline-in", clid, "PJSIP/callers-9", "", "Hangup", "",
-           "2026-11-20 01:00:00", "2026-11-20 01:00:00", "2026-11-20 01:00:07", "7", "7",
-           "ANSWERED", "DOCUMENTATION", "7.1"]
+    row = [
+        "",
+        src,
+        "12345",
+        "hotline-in",
+        clid,
+        "PJSIP/callers-9",
+        "",
+        "Hangup",
+        "",
+        "2026-11-20 01:00:00",
+        "2026-11-20 01:00:00",
+        "2026-11-20 01:00:07",
+        "7",
+        "7",
+        "ANSWERED",
+        "DOCUMENTATION",
+        "7.1",
+    ]
     if userfield is not None:
         row.append(userfield)
     out = io.StringIO()

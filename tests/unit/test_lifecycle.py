@@ -120,6 +120,7 @@ REACHABLE = _reachable_from_registration()
 
 # -- named transitions ------------------------------------------------------------------
 
+
 def test_the_main_path_from_registration_to_the_archive() -> None:
     status: Status | None = None
     for action, source, target in MAIN_PATH:
@@ -135,38 +136,98 @@ def test_legal_transitions(action: Action, source: Status | None, target: Status
     assert TRANSITIONS[(action, source)] is target
 
 
-@pytest.mark.parametrize(("action", "status", "zh", "en"), [
-    (Action.ACCEPT, None, "案件当前状态为“尚未登记”，不能受理",
-     "case is not registered: cannot accept"),
-    (Action.REGISTER, Status.REGISTERED, "案件当前状态为“已登记待受理”，不能登记",
-     "case is registered: cannot register"),
-    (Action.DISPATCH, Status.PENDING_APPROVAL, "案件当前状态为“待领导审批”，不能交办",
-     "case is pending_approval: cannot dispatch"),
-    (Action.DISPATCH, Status.REGISTERED, "案件当前状态为“已登记待受理”，不能交办",
-     "case is registered: cannot dispatch"),
-    (Action.SIGN, Status.ACCEPTED, "案件当前状态为“已受理待交办”，不能签收",
-     "case is accepted: cannot sign"),
-    (Action.UNIT_RETURN, Status.IN_PROGRESS, "案件当前状态为“办理中”，不能退回",
-     "case is in_progress: cannot unit_return"),
-    (Action.REPLY, Status.DISPATCHED, "案件当前状态为“已交办待签收”，不能办理回复",
-     "case is dispatched: cannot reply"),
-    (Action.CLOSE, Status.REPLIED, "案件当前状态为“已回复待审核”，不能办结",
-     "case is replied: cannot close"),
-    (Action.WITHDRAW, Status.REPLIED, "案件当前状态为“已回复待审核”，不能撤回",
-     "case is replied: cannot withdraw"),
-    (Action.REOPEN, Status.ARCHIVED, "案件当前状态为“已归档”，不能重办",
-     "case is archived: cannot reopen"),
-    (Action.ARCHIVE, Status.FEEDBACK_GIVEN, "案件当前状态为“已回访”，不能归档",
-     "case is feedback_given: cannot archive"),
-    (Action.REJECT, Status.CLOSED, "案件当前状态为“已办结”，不能不予受理",
-     "case is closed: cannot reject"),
-    (Action.ATTACH, Status.MERGED, "案件当前状态为“已并单”，不能补充证据材料",
-     "case is merged: cannot attach"),
-    (Action.REQUEST_EXTENSION, Status.DISPATCHED, "案件当前状态为“已交办待签收”，不能申请延期",
-     "case is dispatched: cannot request_extension"),
-])
-def test_illegal_transitions_are_refused_in_chinese(action: Action, status: Status | None,
-                                                    zh: str, en: str) -> None:
+@pytest.mark.parametrize(
+    ("action", "status", "zh", "en"),
+    [
+        (
+            Action.ACCEPT,
+            None,
+            "案件当前状态为“尚未登记”，不能受理",
+            "case is not registered: cannot accept",
+        ),
+        (
+            Action.REGISTER,
+            Status.REGISTERED,
+            "案件当前状态为“已登记待受理”，不能登记",
+            "case is registered: cannot register",
+        ),
+        (
+            Action.DISPATCH,
+            Status.PENDING_APPROVAL,
+            "案件当前状态为“待领导审批”，不能交办",
+            "case is pending_approval: cannot dispatch",
+        ),
+        (
+            Action.DISPATCH,
+            Status.REGISTERED,
+            "案件当前状态为“已登记待受理”，不能交办",
+            "case is registered: cannot dispatch",
+        ),
+        (
+            Action.SIGN,
+            Status.ACCEPTED,
+            "案件当前状态为“已受理待交办”，不能签收",
+            "case is accepted: cannot sign",
+        ),
+        (
+            Action.UNIT_RETURN,
+            Status.IN_PROGRESS,
+            "案件当前状态为“办理中”，不能退回",
+            "case is in_progress: cannot unit_return",
+        ),
+        (
+            Action.REPLY,
+            Status.DISPATCHED,
+            "案件当前状态为“已交办待签收”，不能办理回复",
+            "case is dispatched: cannot reply",
+        ),
+        (
+            Action.CLOSE,
+            Status.REPLIED,
+            "案件当前状态为“已回复待审核”，不能办结",
+            "case is replied: cannot close",
+        ),
+        (
+            Action.WITHDRAW,
+            Status.REPLIED,
+            "案件当前状态为“已回复待审核”，不能撤回",
+            "case is replied: cannot withdraw",
+        ),
+        (
+            Action.REOPEN,
+            Status.ARCHIVED,
+            "案件当前状态为“已归档”，不能重办",
+            "case is archived: cannot reopen",
+        ),
+        (
+            Action.ARCHIVE,
+            Status.FEEDBACK_GIVEN,
+            "案件当前状态为“已回访”，不能归档",
+            "case is feedback_given: cannot archive",
+        ),
+        (
+            Action.REJECT,
+            Status.CLOSED,
+            "案件当前状态为“已办结”，不能不予受理",
+            "case is closed: cannot reject",
+        ),
+        (
+            Action.ATTACH,
+            Status.MERGED,
+            "案件当前状态为“已并单”，不能补充证据材料",
+            "case is merged: cannot attach",
+        ),
+        (
+            Action.REQUEST_EXTENSION,
+            Status.DISPATCHED,
+            "案件当前状态为“已交办待签收”，不能申请延期",
+            "case is dispatched: cannot request_extension",
+        ),
+    ],
+)
+def test_illegal_transitions_are_refused_in_chinese(
+    action: Action, status: Status | None, zh: str, en: str
+) -> None:
     with pytest.raises(IllegalTransition) as caught:
         next_status(action, status)
     assert caught.value.action is action
@@ -198,22 +259,65 @@ def test_illegal_transition_is_a_value_error_without_the_key_error() -> None:
 
 # -- what may be done, and with which reason --------------------------------------------
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (Status.REGISTERED, [Action.ACCEPT, Action.REJECT, Action.ANSWER_ON_SPOT, Action.MERGE,
-                         Action.WITHDRAW, Action.ATTACH, Action.REMIND, Action.YELLOW_CARD,
-                         Action.RED_CARD]),
-    (Status.ACCEPTED, [Action.SUBMIT_APPROVAL, Action.DISPATCH, Action.MERGE, Action.WITHDRAW,
-                       Action.ATTACH, Action.REMIND, Action.YELLOW_CARD, Action.RED_CARD]),
-    (Status.REPLIED, [Action.PASS_REVIEW, Action.RETURN_REPLY, Action.REMIND,
-                      Action.YELLOW_CARD, Action.RED_CARD]),
-    (Status.FEEDBACK_GIVEN, [Action.CLOSE, Action.REOPEN, Action.REMIND, Action.YELLOW_CARD,
-                             Action.RED_CARD, Action.SATISFACTION]),
-    (Status.CLOSED, [Action.REOPEN, Action.ARCHIVE, Action.SATISFACTION]),
-    (Status.REJECTED, [Action.ARCHIVE]),
-    (Status.MERGED, [Action.ARCHIVE]),
-    (Status.WITHDRAWN, [Action.ARCHIVE]),
-    (Status.ARCHIVED, []),
-])
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (
+            Status.REGISTERED,
+            [
+                Action.ACCEPT,
+                Action.REJECT,
+                Action.ANSWER_ON_SPOT,
+                Action.MERGE,
+                Action.WITHDRAW,
+                Action.ATTACH,
+                Action.REMIND,
+                Action.YELLOW_CARD,
+                Action.RED_CARD,
+            ],
+        ),
+        (
+            Status.ACCEPTED,
+            [
+                Action.SUBMIT_APPROVAL,
+                Action.DISPATCH,
+                Action.MERGE,
+                Action.WITHDRAW,
+                Action.ATTACH,
+                Action.REMIND,
+                Action.YELLOW_CARD,
+                Action.RED_CARD,
+            ],
+        ),
+        (
+            Status.REPLIED,
+            [
+                Action.PASS_REVIEW,
+                Action.RETURN_REPLY,
+                Action.REMIND,
+                Action.YELLOW_CARD,
+                Action.RED_CARD,
+            ],
+        ),
+        (
+            Status.FEEDBACK_GIVEN,
+            [
+                Action.CLOSE,
+                Action.REOPEN,
+                Action.REMIND,
+                Action.YELLOW_CARD,
+                Action.RED_CARD,
+                Action.SATISFACTION,
+            ],
+        ),
+        (Status.CLOSED, [Action.REOPEN, Action.ARCHIVE, Action.SATISFACTION]),
+        (Status.REJECTED, [Action.ARCHIVE]),
+        (Status.MERGED, [Action.ARCHIVE]),
+        (Status.WITHDRAWN, [Action.ARCHIVE]),
+        (Status.ARCHIVED, []),
+    ],
+)
 def test_allowed_actions(status: Status, expected: list[Action]) -> None:
     assert allowed_actions(status) == expected
 
@@ -246,8 +350,7 @@ def test_supervision_follows_only_unfinished_cases() -> None:
 
 
 def test_the_status_groups() -> None:
-    assert {Status.REGISTERED, Status.ACCEPTED, Status.PENDING_APPROVAL,
-            Status.APPROVED} == OPEN
+    assert {Status.REGISTERED, Status.ACCEPTED, Status.PENDING_APPROVAL, Status.APPROVED} == OPEN
     assert {Status.DISPATCHED, Status.SIGNED, Status.IN_PROGRESS} == AT_UNIT
     assert {Status.CLOSED, Status.REJECTED, Status.MERGED, Status.WITHDRAWN} == FINAL
     assert Status.ARCHIVED not in UNFINISHED | FINAL
@@ -256,9 +359,16 @@ def test_the_status_groups() -> None:
 
 
 def test_actions_that_need_a_reason() -> None:
-    assert {Action.REJECT, Action.MERGE, Action.DENY_APPROVAL, Action.UNIT_RETURN,
-            Action.RETURN_REPLY, Action.REOPEN, Action.WITHDRAW,
-            Action.REQUEST_EXTENSION} == NEEDS_REASON
+    assert {
+        Action.REJECT,
+        Action.MERGE,
+        Action.DENY_APPROVAL,
+        Action.UNIT_RETURN,
+        Action.RETURN_REPLY,
+        Action.REOPEN,
+        Action.WITHDRAW,
+        Action.REQUEST_EXTENSION,
+    } == NEEDS_REASON
 
 
 @pytest.mark.parametrize("action", sorted(NEEDS_REASON))
@@ -285,6 +395,7 @@ def test_other_actions_take_an_empty_reason(action: Action) -> None:
 
 
 # -- properties of the whole table ------------------------------------------------------
+
 
 def test_only_registration_creates_a_case() -> None:
     assert [action for action, source in TRANSITIONS if source is None] == [Action.REGISTER]
@@ -328,7 +439,7 @@ def test_any_sequence_of_actions_moves_only_through_the_table(actions: list[Acti
         visited.append(status)
     assert set(visited) <= REACHABLE
     if Status.ARCHIVED in visited:  # absorbing: once archived, always archived
-        assert visited[visited.index(Status.ARCHIVED):] == [Status.ARCHIVED]
+        assert visited[visited.index(Status.ARCHIVED) :] == [Status.ARCHIVED]
         assert status is Status.ARCHIVED
 
 
@@ -349,8 +460,7 @@ def test_wherever_a_case_wanders_it_can_still_be_archived(data: st.DataObject) -
 
 
 @given(st.sampled_from(list(Status)), st.lists(st.sampled_from(Action), max_size=20))
-def test_finished_cases_only_reopen_rate_or_archive(start: Status,
-                                                    actions: list[Action]) -> None:
+def test_finished_cases_only_reopen_rate_or_archive(start: Status, actions: list[Action]) -> None:
     """From a finished status nothing but 归档 (and for a closed case 重办 or 满意度)."""
     status = start
     for action in actions:

@@ -55,9 +55,17 @@ def test_spaces_go_between_chinese_but_stay_between_latin_words() -> None:
     assert clean("幺三一一二二三三四四五") == "13112233445", "idioms inside a number are digits"
 
 
-@pytest.mark.parametrize(("numeral", "value"), [
-    ("二十一", 21), ("十一", 11), ("一百零八", 108), ("两千", 2000), ("三万五千", 35000),
-    ("十", 10), ("九十九", 99),
-])
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [
+        ("二十一", 21),
+        ("十一", 11),
+        ("一百零八", 108),
+        ("两千", 2000),
+        ("三万五千", 35000),
+        ("十", 10),
+        ("九十九", 99),
+    ],
+)
 def test_positional_numerals(numeral: str, value: int) -> None:
     assert value_of(numeral) == value

@@ -39,15 +39,21 @@ def test_a_killed_child_is_gone_even_before_it_is_reaped() -> None:
 def test_a_process_whose_threads_come_and_go_is_alive_all_along() -> None:
     """A thread ending while the process is looked at must not make it look dead (the API
     and ivr services start and end worker threads all the time)."""
-    churn = ("import threading\n"
-             "while True:\n"
-             "    threads = [threading.Thread(target=int) for _ in range(20)]\n"
-             "    [t.start() for t in threads]\n"
-             "    [t.join() for t in threads]\n")
+    churn = (
+        "import threading\n"
+        "while True:\n"
+        "    threads = [threading.Thread(target=int) for _ in range(20)]\n"
+        "    [t.start() for t in threads]\n"
+        "    [t.join() for t in threads]\n"
+    )
     child = subprocess.Popen([sys.executable, "-c", churn])
     try:
-        wait_for(lambda: len(list(Path(f"/proc/{child.pid}/task").iterdir())) > 1, 10,
-                 "the child to start threads", 0.01)
+        wait_for(
+            lambda: len(list(Path(f"/proc/{child.pid}/task").iterdir())) > 1,
+            10,
+            "the child to start threads",
+            0.01,
+        )
         assert all(pids.alive(child.pid) for _ in range(3000))
     finally:
         child.kill()
@@ -81,10 +87,11 @@ def test_a_recorded_process_whose_command_line_reads_empty_is_still_ours(
     """Right after posix_spawn returns, the child's command line reads empty for a moment
     (exec has not set its arguments up yet): 'hotline up' took such a fresh service for one
     that had exited. A kernel thread's command line is always empty: it stands in for it."""
-    empty = next(pid for pid in sorted(int(p.name) for p in Path("/proc").iterdir()
-                                       if p.name.isdigit())
-                 if pids.alive(pid) and not pids.command_line(pid)
-                 and pids.start_time(pid) is not None)
+    empty = next(
+        pid
+        for pid in sorted(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+        if pids.alive(pid) and not pids.command_line(pid) and pids.start_time(pid) is not None
+    )
     pid_file = tmp_path / "api.pid"
     pid_file.write_text(pids.record(empty))
     assert pids.running(pid_file, expect="serve api") == empty

@@ -12,12 +12,18 @@ TEXTS = {
 
 
 def test_stale_prompts_are_the_missing_and_the_changed() -> None:
-    manifest = {"notice": prompts.fingerprint(TEXTS["notice"]),
-                "thanks": prompts.fingerprint("旧的文字")}
+    manifest = {
+        "notice": prompts.fingerprint(TEXTS["notice"]),
+        "thanks": prompts.fingerprint("旧的文字"),
+    }
     assert prompts.stale(TEXTS, manifest, {"notice", "thanks"}) == ["thanks"]
     assert prompts.stale(TEXTS, manifest, {"thanks"}) == ["notice", "thanks"]
-    assert prompts.stale(TEXTS, {k: prompts.fingerprint(v) for k, v in TEXTS.items()},
-                         {"notice", "thanks"}) == []
+    assert (
+        prompts.stale(
+            TEXTS, {k: prompts.fingerprint(v) for k, v in TEXTS.items()}, {"notice", "thanks"}
+        )
+        == []
+    )
 
 
 def test_prompts_are_synthesised_for_asterisk_and_regenerated_on_change(tmp_path: Path) -> None:

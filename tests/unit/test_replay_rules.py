@@ -27,9 +27,12 @@ def test_supervisors_and_investigators_need_a_reason() -> None:
         refused = decide(Listener("s", role), Facts(CALL, "op1", case_ids=("c1",)), LATER, 7)
         assert not refused.allowed and "调听事由" in refused.refusal_zh
         assert refused.refusal == NEEDS_REASON and refused.reason_case_id == "c1"
-        allowed = decide(Listener("s", role), Facts(CALL, "op1", case_ids=("c1",),
-                                                    reason="核查服务态度", reason_case_id="c1"),
-                         LATER, 7)
+        allowed = decide(
+            Listener("s", role),
+            Facts(CALL, "op1", case_ids=("c1",), reason="核查服务态度", reason_case_id="c1"),
+            LATER,
+            7,
+        )
         assert allowed.allowed and allowed.reason == "核查服务态度" and allowed.case_id == "c1"
     unregistered = decide(Listener("s", Role.SUPERVISOR), Facts(CALL, "op1"), LATER, 7)
     assert unregistered.refusal == NEEDS_REASON and unregistered.reason_case_id is None
@@ -55,23 +58,27 @@ def test_registering_a_colleagues_call_grants_no_replay() -> None:
     for what in ("recording", TRANSCRIPT):
         refused = decide(Listener("op2", Role.OPERATOR, "1002"), registered, LATER, 7, what)
         assert not refused.allowed and refused.refusal == NOT_HANDLED
-        assert decide(Listener("op1", Role.OPERATOR, "1001"), registered, LATER, 7,
-                      what).allowed
+        assert decide(Listener("op1", Role.OPERATOR, "1001"), registered, LATER, 7, what).allowed
 
 
 def test_transcripts_follow_the_recordings_rules_in_their_own_words() -> None:
     cases: list[tuple[Listener, Facts, dt.datetime]] = [
         (Listener("op1", Role.OPERATOR, "1001"), Facts(CALL, "1001"), LATER),
-        (Listener("op1", Role.OPERATOR, "1001"), Facts(CALL, "1001"),
-         CALL + dt.timedelta(days=8)),
+        (Listener("op1", Role.OPERATOR, "1001"), Facts(CALL, "1001"), CALL + dt.timedelta(days=8)),
         (Listener("op2", Role.OPERATOR, "1002"), Facts(CALL, "1001"), LATER),
         (Listener("op2", Role.OPERATOR, "1002"), Facts(CALL, None), LATER),
         (Listener("s", Role.SUPERVISOR), Facts(CALL, "1001", case_ids=("c1",)), LATER),
-        (Listener("s", Role.INVESTIGATOR), Facts(CALL, "1001", case_ids=("c1",), reason="核查",
-                                                 reason_case_id="c1"), LATER),
+        (
+            Listener("s", Role.INVESTIGATOR),
+            Facts(CALL, "1001", case_ids=("c1",), reason="核查", reason_case_id="c1"),
+            LATER,
+        ),
         (Listener("h", Role.UNIT_HANDLER), Facts(CALL, "1001"), LATER),
-        (Listener("h", Role.UNIT_HANDLER), Facts(CALL, "1001", grant_reason="核实诉求",
-                                                 grant_case_id="c1"), LATER),
+        (
+            Listener("h", Role.UNIT_HANDLER),
+            Facts(CALL, "1001", grant_reason="核实诉求", grant_case_id="c1"),
+            LATER,
+        ),
         (Listener("a", Role.ADMIN), Facts(CALL, None), LATER),
         (Listener("a", Role.AUDITOR), Facts(CALL, None, reason="x" * 8), LATER),
     ]
@@ -79,24 +86,33 @@ def test_transcripts_follow_the_recordings_rules_in_their_own_words() -> None:
         audio = decide(listener, facts, now, 7)
         text = decide(listener, facts, now, 7, TRANSCRIPT)
         assert (text.allowed, text.refusal, text.case_id) == (
-            audio.allowed, audio.refusal, audio.case_id), listener
+            audio.allowed,
+            audio.refusal,
+            audio.case_id,
+        ), listener
         if not text.allowed:
             assert text.refusal_zh != audio.refusal_zh and "转写" in text.refusal_zh
-    own = decide(Listener("op1", Role.OPERATOR, "1001"), Facts(CALL, "1001"), LATER, 7,
-                 TRANSCRIPT)
+    own = decide(Listener("op1", Role.OPERATOR, "1001"), Facts(CALL, "1001"), LATER, 7, TRANSCRIPT)
     assert own.reason == OPERATOR_OWN_TRANSCRIPT
     admin = decide(Listener("a", Role.ADMIN), Facts(CALL, None), LATER, 7, TRANSCRIPT)
     assert admin.refusal == ROLE and admin.refusal_en == "your role may not read transcripts"
-    assert decide(Listener("s", Role.SUPERVISOR), Facts(CALL, None), LATER, 7,
-                  TRANSCRIPT).refusal_zh == "需先说明调听事由，方可查看转写"
+    assert (
+        decide(Listener("s", Role.SUPERVISOR), Facts(CALL, None), LATER, 7, TRANSCRIPT).refusal_zh
+        == "需先说明调听事由，方可查看转写"
+    )
 
 
 def test_unit_handlers_only_with_a_grant_and_others_never() -> None:
     assert not decide(Listener("h", Role.UNIT_HANDLER), Facts(CALL, "1001"), LATER, 7).allowed
-    granted = decide(Listener("h", Role.UNIT_HANDLER),
-                     Facts(CALL, "1001", grant_reason="核实诉求", grant_case_id="c1"), LATER, 7)
+    granted = decide(
+        Listener("h", Role.UNIT_HANDLER),
+        Facts(CALL, "1001", grant_reason="核实诉求", grant_case_id="c1"),
+        LATER,
+        7,
+    )
     assert granted.allowed and granted.case_id == "c1"
     for role in (Role.ADMIN, Role.AUDITOR):
-        facts = Facts(CALL, None, reason="x" * 8, reason_case_id="c1", grant_reason="y",
-                      grant_case_id="c1")
+        facts = Facts(
+            CALL, None, reason="x" * 8, reason_case_id="c1", grant_reason="y", grant_case_id="c1"
+        )
         assert not decide(Listener("a", role), facts, LATER, 7).allowed

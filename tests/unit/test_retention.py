@@ -17,8 +17,11 @@ T = dt.datetime(2020, 2, 29, 8, 0, tzinfo=dt.UTC)
 def test_a_retention_below_five_years_is_refused(years: int) -> None:
     with pytest.raises(ValueError, match="recording_retention_years must be at least 5"):
         retention.check_years(years)
-    with pytest.raises(SettingsError, match=r"^recording_retention_years: recording_retention_"
-                       r"years must be at least 5"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^recording_retention_years: recording_retention_"
+        r"years must be at least 5",
+    ):
         checked(Settings(recording_retention_years=years))
 
 

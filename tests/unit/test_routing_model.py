@@ -48,8 +48,18 @@ TOPICS = {
     "教育文体": ["学校", "老师", "学生", "课外补习", "入学考试", "幼儿园"],
     "卫生计生": ["医院", "医生", "看病", "挂号", "药品价格", "生育证"],
 }
-FILLER = ["我们小区", "请领导", "尽快处理", "反映一个问题", "附近", "最近一个月", "非常严重",
-          "希望", "有关部门", "谢谢"]
+FILLER = [
+    "我们小区",
+    "请领导",
+    "尽快处理",
+    "反映一个问题",
+    "附近",
+    "最近一个月",
+    "非常严重",
+    "希望",
+    "有关部门",
+    "谢谢",
+]
 
 
 def message(label: str, rng: random.Random) -> str:
@@ -58,11 +68,15 @@ def message(label: str, rng: random.Random) -> str:
     return "，".join(words) + "。"
 
 
-def examples(per_label: int, seed: int, labels: list[str] | None = None,
-             ) -> list[tuple[str, str]]:
+def examples(
+    per_label: int,
+    seed: int,
+    labels: list[str] | None = None,
+) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    return [(message(label, rng), label) for label in labels or sorted(TOPICS)
-            for _ in range(per_label)]
+    return [
+        (message(label, rng), label) for label in labels or sorted(TOPICS) for _ in range(per_label)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +85,7 @@ def model() -> RoutingModel:
 
 
 # --- model ---------------------------------------------------------------------------------
+
 
 def test_normalise_folds_width_case_punctuation_and_digits() -> None:
     assert normalise("ＡＢＣ，2023年5月！ 路 _x") == "abc0年0月路x"
@@ -107,8 +122,9 @@ def test_classify_many_matches_top(model: RoutingModel) -> None:
     assert model.probabilities([]).shape == (0, len(TOPICS))
 
 
-def test_batches_give_the_same_probabilities(model: RoutingModel,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batches_give_the_same_probabilities(
+    model: RoutingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
     texts = [text for text, _ in examples(5, seed=3)]
     whole = model.probabilities(texts)
     monkeypatch.setattr(routing_model, "BATCH", 3)
@@ -143,6 +159,7 @@ def test_fingerprint_ignores_order() -> None:
 
 # --- saving ---------------------------------------------------------------------------------
 
+
 def test_round_trip_gives_identical_probabilities(model: RoutingModel, tmp_path: Path) -> None:
     path = tmp_path / "routing" / "model.npz"
     model.save(path)
@@ -168,8 +185,9 @@ def test_model_file_holds_no_pickle(model: RoutingModel, tmp_path: Path) -> None
         assert all(archive[name].dtype != object for name in archive.files)
 
 
-def test_failed_save_keeps_the_old_model(model: RoutingModel, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_save_keeps_the_old_model(
+    model: RoutingModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "model.npz"
     model.save(path)
     before = path.read_bytes()
@@ -193,21 +211,27 @@ def save_arrays(path: Path, **arrays: Any) -> None:
     np.savez(path, **arrays)
 
 
-@pytest.mark.parametrize(("damage", "message"), [
-    ("garbage", "damaged or not a model"),
-    ("truncated", "damaged or not a model"),
-    ("no meta", "damaged or not a model"),
-    ("pickled meta", "damaged or not a model"),
-    ("other format", "is not a routing model"),
-    ("old version", "format version 0, expected 1: train it again"),
-    ("wrong shapes", r"inconsistent \(array shapes\)"),
-])
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("garbage", "damaged or not a model"),
+        ("truncated", "damaged or not a model"),
+        ("no meta", "damaged or not a model"),
+        ("pickled meta", "damaged or not a model"),
+        ("other format", "is not a routing model"),
+        ("old version", "format version 0, expected 1: train it again"),
+        ("wrong shapes", r"inconsistent \(array shapes\)"),
+    ],
+)
 def test_damaged_model(model: RoutingModel, tmp_path: Path, damage: str, message: str) -> None:
     path = tmp_path / "model.npz"
     model.save(path)
     arrays: dict[str, npt.NDArray[Any]] = {
-        "columns": model.columns, "idf": model.idf, "coef": model.coef,
-        "intercept": model.intercept}
+        "columns": model.columns,
+        "idf": model.idf,
+        "coef": model.coef,
+        "intercept": model.intercept,
+    }
     meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
 
     def rewrite(meta: object, **changed: npt.NDArray[Any]) -> None:
@@ -234,23 +258,29 @@ def test_damaged_model(model: RoutingModel, tmp_path: Path, damage: str, message
 
 # --- CSV files ------------------------------------------------------------------------------
 
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def test_read_labelled_csv(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.csv", "\ufeffid,title,text,label\n"
-                 "1,,\"公交车, 太挤\",交通运输\n2,标题,学校收费, 自定义标签 \n")
+    path = write(
+        tmp_path / "a.csv",
+        '\ufeffid,title,text,label\n1,,"公交车, 太挤",交通运输\n2,标题,学校收费, 自定义标签 \n',
+    )
     assert read_labelled_csv(path) == [("公交车, 太挤", "交通运输"), ("学校收费", "自定义标签")]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("", "is empty"),
-    ("text,label\n", "no rows"),
-    ("text,category\n公交车,交通运输\n", "lacks column.*label"),
-    ("text,label\n公交车,\n", "line 2: empty text or label"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        ("text,label\n", "no rows"),
+        ("text,category\n公交车,交通运输\n", "lacks column.*label"),
+        ("text,label\n公交车,\n", "line 2: empty text or label"),
+    ],
+)
 def test_bad_labelled_csv(tmp_path: Path, content: str, message: str) -> None:
     with pytest.raises(RoutingModelError, match=message):
         read_labelled_csv(write(tmp_path / "bad.csv", content))
@@ -269,10 +299,12 @@ def test_cases_csv_and_suggestions(tmp_path: Path) -> None:
     cases = read_cases_csv(write(tmp_path / "in.csv", "id,text,extra\nA1,噪音,x\nA2,,y\n"))
     assert cases == [("A1", "噪音"), ("A2", "")]
     out = tmp_path / "out" / "result.csv"
-    write_suggestions_csv(out, ["A1", "A2"], [Suggestion("环境保护", 0.912345),
-                                              Suggestion("交通运输", 1.0)])
+    write_suggestions_csv(
+        out, ["A1", "A2"], [Suggestion("环境保护", 0.912345), Suggestion("交通运输", 1.0)]
+    )
     assert out.read_text(encoding="utf-8") == (
-        "id,label,confidence\nA1,环境保护,0.9123\nA2,交通运输,1.0000\n")
+        "id,label,confidence\nA1,环境保护,0.9123\nA2,交通运输,1.0000\n"
+    )
 
 
 # --- ASR noise ------------------------------------------------------------------------------
@@ -288,8 +320,10 @@ def test_noise_is_deterministic() -> None:
 
 def test_no_noise_only_drops_punctuation() -> None:
     assert add_asr_noise("你好，世界！ ABC", 0.0, random.Random(1)) == "你好世界ABC"
-    assert add_asr_noise("你好，世界！", 0.0, random.Random(1),
-                         drop_punctuation=False) == "你好，世界！"
+    assert (
+        add_asr_noise("你好，世界！", 0.0, random.Random(1), drop_punctuation=False)
+        == "你好，世界！"
+    )
     assert strip_punctuation("（一）１２３、ｏｋ") == "一123ok"
 
 
@@ -335,12 +369,12 @@ def test_bad_rate() -> None:
 
 # --- evaluation -----------------------------------------------------------------------------
 
+
 def test_accuracy_and_f1_on_known_cases() -> None:
     truth = ["a", "a", "b", "b"]
     predicted = ["a", "b", "b", "b"]
     assert accuracy(truth, predicted) == 0.75
-    assert per_label_f1(truth, predicted) == {"a": pytest.approx(2 / 3),
-                                              "b": pytest.approx(0.8)}
+    assert per_label_f1(truth, predicted) == {"a": pytest.approx(2 / 3), "b": pytest.approx(0.8)}
     assert macro_f1(truth, predicted) == pytest.approx((2 / 3 + 0.8) / 2)
     assert per_label_f1(truth, predicted, ["a", "b", "c"])["c"] == 0.0
     assert macro_f1(["x"], ["x"]) == 1.0
@@ -353,8 +387,7 @@ def test_metrics_agree_with_sklearn() -> None:
     rng = random.Random(5)
     truth = [rng.choice("abcd") for _ in range(300)]
     predicted = [label if rng.random() < 0.6 else rng.choice("abcd") for label in truth]
-    assert macro_f1(truth, predicted) == pytest.approx(
-        f1_score(truth, predicted, average="macro"))
+    assert macro_f1(truth, predicted) == pytest.approx(f1_score(truth, predicted, average="macro"))
 
 
 def test_metrics_need_equal_lengths() -> None:
@@ -383,9 +416,11 @@ def test_split_keeps_groups_together() -> None:
 
 
 def test_near_duplicate_groups() -> None:
-    texts = ["小区门口的垃圾站每天散发臭味，请尽快处理",
-             "小区门口的垃圾站每天散发臭味，请尽快处理！",
-             "孩子所在的学校乱收补课费"]
+    texts = [
+        "小区门口的垃圾站每天散发臭味，请尽快处理",
+        "小区门口的垃圾站每天散发臭味，请尽快处理！",
+        "孩子所在的学校乱收补课费",
+    ]
     groups = near_duplicate_groups(texts, chunk=1)
     assert groups[0] == groups[1] != groups[2]
     assert near_duplicate_groups([]) == []

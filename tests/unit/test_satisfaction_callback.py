@@ -18,13 +18,16 @@ from dispatch.feedback.callbacks import DueCall
 from phones.citizen import Behaviour, citizen_scenario, dtmf_packets
 
 
-@pytest.mark.parametrize(("number", "spoken"), [
-    ("TS202611210001", "T S，二零二六，一一二一，零零零一"),
-    ("ts20261121-0001", "T S，二零二六，一一二一，零零零一"),
-    ("XF2026000123", "X F，二零二六，零零零一，二三"),
-    ("20261121", "二零二六，一一二一"),
-    ("TS", "T S"),
-])
+@pytest.mark.parametrize(
+    ("number", "spoken"),
+    [
+        ("TS202611210001", "T S，二零二六，一一二一，零零零一"),
+        ("ts20261121-0001", "T S，二零二六，一一二一，零零零一"),
+        ("XF2026000123", "X F，二零二六，零零零一，二三"),
+        ("20261121", "二零二六，一一二一"),
+        ("TS", "T S"),
+    ],
+)
 def test_the_case_number_is_read_one_character_at_a_time(number: str, spoken: str) -> None:
     assert sp.spoken_case_number(number) == spoken
 
@@ -52,8 +55,7 @@ def test_the_question_is_synthesised_once_as_8khz_mono(tmp_path: Path) -> None:
     played = sp.ensure_question(tmp_path, "TS202611210001")
     path = Path(played + ".wav")
     with wave.open(str(path), "rb") as handle:
-        assert (handle.getframerate(), handle.getnchannels(), handle.getsampwidth()) == (
-            8000, 1, 2)
+        assert (handle.getframerate(), handle.getnchannels(), handle.getsampwidth()) == (8000, 1, 2)
         assert handle.getnframes() > 8000 * 5, "the question takes several seconds"
     made = path.stat().st_mtime_ns
     assert sp.ensure_question(tmp_path, "TS202611210001") == played
@@ -64,8 +66,14 @@ def test_the_question_is_synthesised_once_as_8khz_mono(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-CONFIG = DialerConfig(sounds_dir=Path("/sounds"), caller_id="12345", ring_seconds=30,
-                      poll_seconds=5, retry_minutes=60, max_attempts=3)
+CONFIG = DialerConfig(
+    sounds_dir=Path("/sounds"),
+    caller_id="12345",
+    ring_seconds=30,
+    poll_seconds=5,
+    retry_minutes=60,
+    max_attempts=3,
+)
 
 
 def test_originate_calls_the_citizen_through_the_trunk_into_the_survey() -> None:
@@ -93,32 +101,39 @@ def test_originate_never_puts_anything_but_digits_in_the_dial_string(phone: str)
 QUEUED = {"Response": "Success", "Message": "Originate successfully queued"}
 
 
-@pytest.mark.parametrize(("reason", "cause", "text"), [
-    ("0", 17, "busy"),  # what a SIP 486 gives
-    ("3", 16, "no answer"),
-    ("1", 21, "rejected"),
-    ("8", 34, "congestion or unreachable"),
-    ("0", 99, "could not be dialled (cause 99)"),
-])
-def test_the_hangup_cause_says_why_an_originate_failed(reason: str, cause: int,
-                                                        text: str) -> None:
+@pytest.mark.parametrize(
+    ("reason", "cause", "text"),
+    [
+        ("0", 17, "busy"),  # what a SIP 486 gives
+        ("3", 16, "no answer"),
+        ("1", 21, "rejected"),
+        ("8", 34, "congestion or unreachable"),
+        ("0", 99, "could not be dialled (cause 99)"),
+    ],
+)
+def test_the_hangup_cause_says_why_an_originate_failed(reason: str, cause: int, text: str) -> None:
     event = {"Event": "OriginateResponse", "Response": "Failure", "Reason": reason}
     assert originate_outcome([QUEUED, event], cause).reason == text
 
 
-@pytest.mark.parametrize(("reason", "answered", "text"), [
-    ("4", True, "answered"),
-    ("3", False, "no answer"),
-    ("5", False, "busy"),
-    ("8", False, "congestion or unreachable"),
-    ("1", False, "rejected or hung up before answering"),
-    ("0", False, "could not be dialled"),
-    ("7", False, "failed (reason 7)"),
-])
-def test_originate_response_decides_the_attempt(reason: str, answered: bool,
-                                                text: str) -> None:
-    event = {"Event": "OriginateResponse", "Response": "Success" if answered else "Failure",
-             "Reason": reason}
+@pytest.mark.parametrize(
+    ("reason", "answered", "text"),
+    [
+        ("4", True, "answered"),
+        ("3", False, "no answer"),
+        ("5", False, "busy"),
+        ("8", False, "congestion or unreachable"),
+        ("1", False, "rejected or hung up before answering"),
+        ("0", False, "could not be dialled"),
+        ("7", False, "failed (reason 7)"),
+    ],
+)
+def test_originate_response_decides_the_attempt(reason: str, answered: bool, text: str) -> None:
+    event = {
+        "Event": "OriginateResponse",
+        "Response": "Success" if answered else "Failure",
+        "Reason": reason,
+    }
     outcome = originate_outcome([QUEUED, event])
     assert (outcome.answered, outcome.reason) == (answered, text)
 
@@ -130,8 +145,7 @@ def test_a_refused_originate_is_a_failed_attempt() -> None:
 
 
 def test_citizen_scenarios_are_valid_sipp_xml(tmp_path: Path) -> None:
-    answer = citizen_scenario(Behaviour.ANSWER, keys=[(2.5, "7"), (3.0, "2")],
-                              pcap_dir=tmp_path)
+    answer = citizen_scenario(Behaviour.ANSWER, keys=[(2.5, "7"), (3.0, "2")], pcap_dir=tmp_path)
     root = ET.fromstring(answer)
     plays = [e.get("play_pcap_audio") for e in root.iter("exec")]
     assert plays == [str(tmp_path / "key0.pcap"), str(tmp_path / "key1.pcap")]
@@ -148,8 +162,15 @@ def rtp_fields(packet: bytes) -> tuple[int, bool, int, int, int, bool, int]:
     """(payload type, marker, sequence, timestamp, event, end, duration)."""
     marker_pt, sequence, timestamp = packet[1], *struct.unpack(">HI", packet[2:8])
     event, flags, duration = struct.unpack(">BBH", packet[12:16])
-    return (marker_pt & 0x7F, bool(marker_pt & 0x80), sequence, timestamp, event,
-            bool(flags & 0x80), duration)
+    return (
+        marker_pt & 0x7F,
+        bool(marker_pt & 0x80),
+        sequence,
+        timestamp,
+        event,
+        bool(flags & 0x80),
+        duration,
+    )
 
 
 def test_key_presses_are_rfc2833_events_each_later_than_the_last() -> None:
@@ -173,15 +194,16 @@ def test_the_key_capture_is_a_pcap_of_udp_frames(tmp_path: Path) -> None:
     data = dtmf_pcap("2", 0, tmp_path / "k.pcap").read_bytes()
     magic, _, _, _, _, _, link = struct.unpack("<IHHiIII", data[:24])
     assert (magic, link) == (0xA1B2C3D4, 1)  # microseconds, Ethernet
-    frame = data[24 + 16:]
+    frame = data[24 + 16 :]
     assert frame[12:14] == b"\x08\x00" and frame[14] == 0x45 and frame[23] == 17  # IPv4, UDP
     assert rtp_fields(frame[42:])[4] == 2
 
 
 def test_the_outbound_target_is_a_host_and_port_only(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).outbound_sip_target == ""
-    assert Settings(data_dir=tmp_path,
-                    outbound_sip_target="trunk.example.cn:5060").outbound_sip_target
+    assert Settings(
+        data_dir=tmp_path, outbound_sip_target="trunk.example.cn:5060"
+    ).outbound_sip_target
     for bad in ("1.2.3.4:5060\n[evil]", "sip:1.2.3.4", "a b", "host:port"):
         with pytest.raises(pydantic.ValidationError):
             Settings(data_dir=tmp_path, outbound_sip_target=bad)

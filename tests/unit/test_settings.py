@@ -12,15 +12,31 @@ from asr.transcript_data import Resampling as AsrResampling
 from core.settings import PROJECT_ROOT, Resampling, Settings, parse_service_hours
 from hotline.settings_check import SettingsError, checked
 
-STAGES = ("accounts", "ivr", "recordings", "asr", "dispatch", "custody", "api", "phones",
-          "hotline", "bench")
+STAGES = (
+    "accounts",
+    "ivr",
+    "recordings",
+    "asr",
+    "dispatch",
+    "custody",
+    "api",
+    "phones",
+    "hotline",
+    "bench",
+)
 
 
 def test_defaults_keep_all_state_in_one_data_folder(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.effective_database_url == f"sqlite:///{tmp_path / 'hotline.db'}"
-    for folder in (settings.spool_dir, settings.recordings_dir, settings.sounds_dir,
-                   settings.run_dir, settings.log_dir, settings.asterisk_dir):
+    for folder in (
+        settings.spool_dir,
+        settings.recordings_dir,
+        settings.sounds_dir,
+        settings.run_dir,
+        settings.log_dir,
+        settings.asterisk_dir,
+    ):
         assert folder.is_relative_to(tmp_path)
 
 
@@ -35,20 +51,24 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    original = Settings(data_dir=tmp_path, api_port=8123, operators=["7001"],
-                        service_hours="08:00-20:00")
+    original = Settings(
+        data_dir=tmp_path, api_port=8123, operators=["7001"], service_hours="08:00-20:00"
+    )
     for key, value in original.to_env().items():
         monkeypatch.setenv(key, value)
     assert Settings() == original
 
 
-@pytest.mark.parametrize("fields", [
-    {"sip_port": 5038},  # clashes with AMI
-    {"operators": ["80 01"]},
-    {"hotline_number": "12345a"},
-    {"service_hours": "20:00-08:00"},
-    {"service_hours": "all day"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"sip_port": 5038},  # clashes with AMI
+        {"operators": ["80 01"]},
+        {"hotline_number": "12345a"},
+        {"service_hours": "20:00-08:00"},
+        {"service_hours": "all day"},
+    ],
+)
 def test_bad_settings_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         Settings(**fields)  # type: ignore[arg-type]
@@ -61,10 +81,13 @@ def test_service_hours() -> None:
 
 def test_settings_import_no_stage() -> None:
     """The core at the bottom: loading the settings loads no stage (nor its ORM mappings)."""
-    probe = ("import sys, core.settings; "
-             "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))")
-    loaded = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, check=True,
-                            capture_output=True, text=True).stdout.split()
+    probe = (
+        "import sys, core.settings; "
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     assert not set(STAGES) & set(loaded)
 
 
@@ -83,8 +106,9 @@ def test_the_stages_accept_the_default_settings(tmp_path: Path) -> None:
 def test_the_stages_refusals_name_each_setting() -> None:
     """Values only a stage can judge pass core's validation and are refused by the check at
     start-up, one line per setting, with the stage's own reason."""
-    settings = Settings(recording_retention_years=4, deadline_profile="weekly",
-                        case_number_format="{seq}{seq}")
+    settings = Settings(
+        recording_retention_years=4, deadline_profile="weekly", case_number_format="{seq}{seq}"
+    )
     with pytest.raises(SettingsError) as refused:
         checked(settings)
     assert refused.value.problems == [

@@ -9,47 +9,60 @@ from dispatch.knowledge.entries import ANSWER_WEIGHT, KEYWORD_WEIGHT, QUESTION_W
 from dispatch.knowledge.text_similarity import bigrams, dice, matched, normalise
 
 
-def entry(question: str = "居住证怎么办理", answer: str = "携带身份证到派出所窗口申请",
-          keywords: str = "居住证 暂住证") -> KnowledgeEntry:
+def entry(
+    question: str = "居住证怎么办理",
+    answer: str = "携带身份证到派出所窗口申请",
+    keywords: str = "居住证 暂住证",
+) -> KnowledgeEntry:
     return KnowledgeEntry(question=question, answer=answer, keywords=keywords)
 
 
 # --- text_similarity ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("ＡＢＣ，def！", "abcdef"),
-    ("居住证 怎么 办理？", "居住证怎么办理"),
-    ("ETC_卡", "etc卡"),
-    ("１２３４５", "12345"),
-    ("，。！？", ""),
-    ("", ""),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＡＢＣ，def！", "abcdef"),
+        ("居住证 怎么 办理？", "居住证怎么办理"),
+        ("ETC_卡", "etc卡"),
+        ("１２３４５", "12345"),
+        ("，。！？", ""),
+        ("", ""),
+    ],
+)
 def test_normalise(text: str, expected: str) -> None:
     assert normalise(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("居住证", {"居住", "住证"}),
-    ("居住，证", {"居住", "住证"}),
-    ("abab", {"ab", "ba"}),
-    ("证", {"证"}),
-    ("！证！", {"证"}),
-    ("", set()),
-    ("，。", set()),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("居住证", {"居住", "住证"}),
+        ("居住，证", {"居住", "住证"}),
+        ("abab", {"ab", "ba"}),
+        ("证", {"证"}),
+        ("！证！", {"证"}),
+        ("", set()),
+        ("，。", set()),
+    ],
+)
 def test_bigrams(text: str, expected: set[str]) -> None:
     assert bigrams(text) == expected
 
 
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    ({"ab", "bc"}, {"ab", "bc"}, 1.0),
-    ({"ab", "bc"}, {"ab", "cd"}, 0.5),
-    ({"ab"}, {"ab", "cd", "de"}, 0.5),
-    ({"ab"}, {"cd"}, 0.0),
-    (set(), {"ab"}, 0.0),
-    ({"ab"}, set(), 0.0),
-    (set(), set(), 0.0),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ({"ab", "bc"}, {"ab", "bc"}, 1.0),
+        ({"ab", "bc"}, {"ab", "cd"}, 0.5),
+        ({"ab"}, {"ab", "cd", "de"}, 0.5),
+        ({"ab"}, {"cd"}, 0.0),
+        (set(), {"ab"}, 0.0),
+        ({"ab"}, set(), 0.0),
+        (set(), set(), 0.0),
+    ],
+)
 def test_dice(a: set[str], b: set[str], expected: float) -> None:
     assert dice(a, b) == pytest.approx(expected)
 
@@ -71,6 +84,7 @@ def test_matched_without_fields_or_query_is_zero() -> None:
 
 
 # --- knowledge.score ---------------------------------------------------------------------
+
 
 def test_weights() -> None:
     assert (QUESTION_WEIGHT, KEYWORD_WEIGHT, ANSWER_WEIGHT) == (1.0, 1.0, 0.5)

@@ -65,14 +65,20 @@ def test_store_path_is_by_utc_day() -> None:
 
 
 def test_cdr_rows_from_asterisk() -> None:
-    line = ('"","13800138002","12345","hotline-in",""""" <13800138002>",'
-            '"PJSIP/callers-00000000","","AGI","agi://127.0.0.1:4573/hotline",'
-            '"2026-11-21 07:17:56","2026-11-21 07:17:56","2026-11-21 07:18:12",16,16,'
-            '"ANSWERED","DOCUMENTATION","1795245476.0",""\n'
-            '"broken","row"\n')
+    line = (
+        '"","13800138002","12345","hotline-in",""""" <13800138002>",'
+        '"PJSIP/callers-00000000","","AGI","agi://127.0.0.1:4573/hotline",'
+        '"2026-11-21 07:17:56","2026-11-21 07:17:56","2026-11-21 07:18:12",16,16,'
+        '"ANSWERED","DOCUMENTATION","1795245476.0",""\n'
+        '"broken","row"\n'
+    )
     records = list(cdr.parse_rows(csv.reader(io.StringIO(line))))
     assert len(records) == 1
     record = records[0]
     assert (record.src, record.dst, record.uniqueid, record.lastapp) == (
-        "13800138002", "12345", "1795245476.0", "AGI")
+        "13800138002",
+        "12345",
+        "1795245476.0",
+        "AGI",
+    )
     assert record.end == dt.datetime(2026, 11, 21, 7, 18, 12, tzinfo=dt.UTC)

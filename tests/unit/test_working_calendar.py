@@ -45,7 +45,8 @@ def schedule_file(tmp_path: Path) -> Path:
 
 
 def test_three_working_days_after_national_day_eve_end_on_the_adjusted_saturday(
-        calendar: WorkingCalendar) -> None:
+    calendar: WorkingCalendar,
+) -> None:
     # 10-01..10-07 are holidays; 10-08 and 10-09 are working days; 10-10 is a 调休 Saturday.
     deadline = calendar.add_working_days(D(2026, 9, 30), 3)
     assert deadline.date == D(2026, 10, 10)
@@ -55,7 +56,8 @@ def test_three_working_days_after_national_day_eve_end_on_the_adjusted_saturday(
 
 
 def test_three_working_days_before_spring_festival_count_the_adjusted_saturday(
-        calendar: WorkingCalendar) -> None:
+    calendar: WorkingCalendar,
+) -> None:
     # Saturday 02-14 is worked; 02-15..02-23 are the 春节 holiday; then 02-24, 02-25.
     assert calendar.add_working_days(D(2026, 2, 13), 3).date == D(2026, 2, 25)
 
@@ -77,7 +79,8 @@ def test_an_adjusted_saturday_counts(calendar: WorkingCalendar) -> None:
 
 
 def test_zero_days_is_the_start_when_working_else_the_next_working_day(
-        calendar: WorkingCalendar) -> None:
+    calendar: WorkingCalendar,
+) -> None:
     assert calendar.add_working_days(D(2026, 9, 30), 0).date == D(2026, 9, 30)
     assert calendar.add_working_days(D(2026, 10, 1), 0).date == D(2026, 10, 8)
 
@@ -95,7 +98,8 @@ def test_a_datetime_is_refused(calendar: WorkingCalendar) -> None:
 
 
 def test_into_2027_without_a_schedule_is_provisional_and_counts_weekends_only(
-        calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture) -> None:
+    calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture
+) -> None:
     assert not calendar.has_schedule(2027)
     with caplog.at_level(logging.WARNING, logger="dispatch.deadlines.working_calendar"):
         # Tue 2026-12-29 + 5: 12-30, 12-31, Fri 01-01 (no schedule: a working day), 01-04, 01-05.
@@ -104,8 +108,11 @@ def test_into_2027_without_a_schedule_is_provisional_and_counts_weekends_only(
     assert deadline.date == D(2027, 1, 5)
     assert deadline.provisional
     assert deadline.unknown_years == (2027,)
-    assert deadline.as_dict() == {"date": "2027-01-05", "provisional": True,
-                                  "unknown_years": [2027]}
+    assert deadline.as_dict() == {
+        "date": "2027-01-05",
+        "provisional": True,
+        "unknown_years": [2027],
+    }
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "2027" in warnings[0].getMessage()
 
@@ -126,8 +133,7 @@ def test_into_2027_with_a_schedule_file_follows_the_file(schedule_file: Path) ->
 
 def test_a_file_year_replaces_the_package(tmp_path: Path) -> None:
     path = tmp_path / "holidays.toml"
-    path.write_text('[2026]\nholidays = [{ name = "测试", date = 2026-09-30 }]\n',
-                    encoding="utf-8")
+    path.write_text('[2026]\nholidays = [{ name = "测试", date = 2026-09-30 }]\n', encoding="utf-8")
     calendar = load_calendar(path)
     assert not calendar.is_working_day(D(2026, 9, 30))
     assert calendar.is_working_day(D(2026, 10, 1))  # the package's 国庆节 no longer applies
@@ -140,32 +146,51 @@ def test_a_missing_file_adds_no_schedule(tmp_path: Path) -> None:
     assert calendar.has_schedule(2026) and not calendar.has_schedule(2027)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[2027]\nholidays = [{ name = "元旦", date = 2026-12-31 }]\n', r"\[2027\] holidays\[0\] "
-     r"\(元旦\): 2026-12-31 is not in 2027"),
-    ('[2027]\nholidays = [{ name = "元旦", date = 2027-01-02 }]\n'
-     'working_days = [{ name = "补班", date = 2027-01-02 }]\n',
-     "2027-01-02 is listed both as a holiday"),
-    ('[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }]\n'
-     'working_days = [{ name = "补班", date = 2027-01-04 }]\n',
-     "2027-01-04 .* is a Monday; 调休 working days are Saturdays or Sundays"),
-    ('[2027]\nholidays = [{ name = "春节", from = 2027-02-10, to = 2027-02-06 }]\n',
-     "to 2027-02-06 is before from 2027-02-10"),
-    ('[2027]\nholidays = [{ name = "元旦", date = "1 Jan 2027" }]\n', "is not a date"),
-    ('[2027]\nholidays = [{ name = "元旦", date = "20270101" }]\n', "is not a date"),
-    ('[2027]\nholidays = [{ name = "元旦", date = 2027-01-01T08:00:00 }]\n', "has a time"),
-    ('[2027]\nholidays = [{ date = 2027-01-01 }]\n', "needs a name"),
-    ('[2027]\nholidays = [{ name = "元旦" }]\n', "needs date, or both from and to"),
-    ('[2027]\nholidays = [{ name = "元旦", day = 2027-01-01 }]\n', r"unknown keys \['day'\]"),
-    ('[2027]\nholiday = [{ name = "元旦", date = 2027-01-01 }]\n', r"unknown keys \['holiday'\]"),
-    ('[2027]\nworking_days = []\n', "lists no holidays"),
-    ('[year2027]\nholidays = []\n', "four-digit year"),
-    ('[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }, '
-     '{ name = "春节", from = 2026-12-31, to = 2027-01-01 }]\n', "holidays\\[1\\]"),
-    ('[2027\nholidays = []\n', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[2027]\nholidays = [{ name = "元旦", date = 2026-12-31 }]\n',
+            r"\[2027\] holidays\[0\] "
+            r"\(元旦\): 2026-12-31 is not in 2027",
+        ),
+        (
+            '[2027]\nholidays = [{ name = "元旦", date = 2027-01-02 }]\n'
+            'working_days = [{ name = "补班", date = 2027-01-02 }]\n',
+            "2027-01-02 is listed both as a holiday",
+        ),
+        (
+            '[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }]\n'
+            'working_days = [{ name = "补班", date = 2027-01-04 }]\n',
+            "2027-01-04 .* is a Monday; 调休 working days are Saturdays or Sundays",
+        ),
+        (
+            '[2027]\nholidays = [{ name = "春节", from = 2027-02-10, to = 2027-02-06 }]\n',
+            "to 2027-02-06 is before from 2027-02-10",
+        ),
+        ('[2027]\nholidays = [{ name = "元旦", date = "1 Jan 2027" }]\n', "is not a date"),
+        ('[2027]\nholidays = [{ name = "元旦", date = "20270101" }]\n', "is not a date"),
+        ('[2027]\nholidays = [{ name = "元旦", date = 2027-01-01T08:00:00 }]\n', "has a time"),
+        ("[2027]\nholidays = [{ date = 2027-01-01 }]\n", "needs a name"),
+        ('[2027]\nholidays = [{ name = "元旦" }]\n', "needs date, or both from and to"),
+        ('[2027]\nholidays = [{ name = "元旦", day = 2027-01-01 }]\n', r"unknown keys \['day'\]"),
+        (
+            '[2027]\nholiday = [{ name = "元旦", date = 2027-01-01 }]\n',
+            r"unknown keys \['holiday'\]",
+        ),
+        ("[2027]\nworking_days = []\n", "lists no holidays"),
+        ("[year2027]\nholidays = []\n", "four-digit year"),
+        (
+            '[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }, '
+            '{ name = "春节", from = 2026-12-31, to = 2027-01-01 }]\n',
+            "holidays\\[1\\]",
+        ),
+        ("[2027\nholidays = []\n", "not valid TOML"),
+    ],
+)
 def test_a_broken_file_is_refused_at_load_naming_file_and_entry(
-        tmp_path: Path, text: str, message: str) -> None:
+    tmp_path: Path, text: str, message: str
+) -> None:
     path = tmp_path / "holidays.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CalendarFileError, match=message) as raised:
@@ -175,8 +200,11 @@ def test_a_broken_file_is_refused_at_load_naming_file_and_entry(
 
 def test_duplicate_dates_within_a_list_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "holidays.toml"
-    path.write_text('[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }, '
-                    '{ name = "元旦", date = 2027-01-01 }]\n', encoding="utf-8")
+    path.write_text(
+        '[2027]\nholidays = [{ name = "元旦", date = 2027-01-01 }, '
+        '{ name = "元旦", date = 2027-01-01 }]\n',
+        encoding="utf-8",
+    )
     with pytest.raises(CalendarFileError, match=r"holidays\[1\] .*already listed"):
         load_calendar(path)
 

@@ -14,8 +14,8 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -36,18 +36,25 @@ def clean(value: str, limit: int) -> str:
 
 def upgrade() -> None:
     connection = op.get_bind()
-    calls = sa.table('calls', sa.column('id', sa.String), sa.column('caller_number', sa.String),
-                     sa.column('caller_name', sa.String))
-    last = ''
+    calls = sa.table(
+        "calls",
+        sa.column("id", sa.String),
+        sa.column("caller_number", sa.String),
+        sa.column("caller_name", sa.String),
+    )
+    last = ""
     while True:
         rows = connection.execute(
             sa.select(calls.c.id, calls.c.caller_number, calls.c.caller_name)
-            .where(calls.c.id > last).order_by(calls.c.id).limit(BATCH)).all()
+            .where(calls.c.id > last)
+            .order_by(calls.c.id)
+            .limit(BATCH)
+        ).all()
         if not rows:
             return
         for call_id, number, name in rows:
-            cleaned = {'caller_number': clean(number, NUMBER), 'caller_name': clean(name, NAME)}
-            if cleaned != {'caller_number': number, 'caller_name': name}:
+            cleaned = {"caller_number": clean(number, NUMBER), "caller_name": clean(name, NAME)}
+            if cleaned != {"caller_number": number, "caller_name": name}:
                 connection.execute(calls.update().where(calls.c.id == call_id).values(**cleaned))
         last = rows[-1][0]
 
