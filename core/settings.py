@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Checked by dispatch.cases.case_numbers (its DEFAULT_FORMAT) at start-up.
+# Checked by dispatch.cases.case_numbers at start-up (hotline/settings_check.py).
 DEFAULT_CASE_NUMBER_FORMAT = "TS{date:%Y%m%d}{seq:04d}"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import string
 
-DEFAULT_FORMAT = "TS{date:%Y%m%d}{seq:04d}"
 FIELDS = frozenset({"date", "seq"})
 
 

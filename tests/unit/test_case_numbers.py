@@ -8,7 +8,6 @@ import pytest
 
 from core.settings import DEFAULT_CASE_NUMBER_FORMAT, Settings
 from dispatch.cases.case_numbers import (
-    DEFAULT_FORMAT,
     NumberFormatError,
     check_format,
     counter_key,
@@ -20,7 +19,7 @@ DAY = dt.date(2026, 11, 21)
 
 
 def test_default_format_is_ts_date_and_four_digit_sequence() -> None:
-    assert DEFAULT_FORMAT == "TS{date:%Y%m%d}{seq:04d}"
+    assert DEFAULT_CASE_NUMBER_FORMAT == "TS{date:%Y%m%d}{seq:04d}"
 
 
 @pytest.mark.parametrize(
@@ -33,7 +32,7 @@ def test_default_format_is_ts_date_and_four_digit_sequence() -> None:
     ],
 )
 def test_render_default_format(seq: int, expected: str) -> None:
-    assert render(DEFAULT_FORMAT, DAY, seq) == expected
+    assert render(DEFAULT_CASE_NUMBER_FORMAT, DAY, seq) == expected
 
 
 def test_render_custom_format() -> None:
@@ -42,16 +41,16 @@ def test_render_custom_format() -> None:
 
 def test_render_takes_a_datetime_too() -> None:
     moment = dt.datetime(2026, 11, 21, 23, 59, tzinfo=dt.UTC)
-    assert render(DEFAULT_FORMAT, moment, 3) == "TS202611210003"
+    assert render(DEFAULT_CASE_NUMBER_FORMAT, moment, 3) == "TS202611210003"
 
 
 def test_counter_key_replaces_the_sequence_and_renders_the_date() -> None:
-    assert counter_key(DEFAULT_FORMAT, DAY) == "TS20261121#"
+    assert counter_key(DEFAULT_CASE_NUMBER_FORMAT, DAY) == "TS20261121#"
 
 
 def test_counter_key_restarts_every_day_with_a_date_in_the_format() -> None:
-    today = counter_key(DEFAULT_FORMAT, DAY)
-    tomorrow = counter_key(DEFAULT_FORMAT, DAY + dt.timedelta(days=1))
+    today = counter_key(DEFAULT_CASE_NUMBER_FORMAT, DAY)
+    tomorrow = counter_key(DEFAULT_CASE_NUMBER_FORMAT, DAY + dt.timedelta(days=1))
     assert tomorrow == "TS20261122#"
     assert today != tomorrow
 
@@ -76,7 +75,7 @@ def test_counter_key_unescapes_doubled_braces() -> None:
 @pytest.mark.parametrize(
     "fmt",
     [
-        DEFAULT_FORMAT,
+        DEFAULT_CASE_NUMBER_FORMAT,
         "{seq}",
         "HX{seq:06d}",
         "{date:%Y}-{date:%m}-{seq:05d}",
@@ -120,9 +119,8 @@ def test_check_format_refuses_a_spec_the_sequence_cannot_take() -> None:
         check_format("TS{seq:s}")
 
 
-def test_the_settings_default_is_the_format_this_module_knows() -> None:
-    assert DEFAULT_CASE_NUMBER_FORMAT == DEFAULT_FORMAT
-    assert checked(Settings()).case_number_format == DEFAULT_FORMAT
+def test_the_settings_default_passes_the_check_at_start_up() -> None:
+    assert checked(Settings()).case_number_format == DEFAULT_CASE_NUMBER_FORMAT
 
 
 def test_the_settings_check_refuses_a_format_with_the_reason() -> None:
