@@ -304,7 +304,7 @@ def audit_page(
     log = access_log(session, 1000)
     case_ids = {e.case_id for e in log.entries if e.case_id}
     numbers = dict(
-        session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples()
+        session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples().all()
     )
     return render(
         request,
