@@ -31,14 +31,15 @@ from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
 from core.ids import is_id
 from core.settings import Settings
-from dispatch.cases.models import Attachment, Case
+from dispatch.cases import attachment_files
+from dispatch.cases.attachment_files import AttachmentFile
+from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
 from dispatch.handling import case_steps
 from dispatch.intake import case_lookup, case_store, decisions
 from dispatch.intake import register as intake
 from ivr import call_store
-from recordings import evidence
 
 router = APIRouter(tags=["cases"])
 
@@ -235,7 +236,21 @@ async def add_attachments(
     finally:
         await form.close()
     with sessions() as session:
-        return [AttachmentPublic.model_validate(session.get(Attachment, i)) for i in ids]
+        return [AttachmentPublic.model_validate(a) for a in attachment_files.listed(session, ids)]
+
+
+def attachment_download(found: AttachmentFile | None) -> FileResponse:
+    """The attachment's file, always as a download, never rendered by the browser; 404 if
+    the door found none for this login."""
+    if found is None:
+        raise HTTPException(status_code=404, detail="attachment not found")
+    return FileResponse(
+        found.path,
+        media_type=found.attachment.content_type,
+        filename=found.attachment.filename,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/api/attachments/{attachment_id}", tags=["cases"])
@@ -243,20 +258,8 @@ def download_attachment(
     attachment_id: str, session: SessionDep, settings: SettingsDep, _login: CaseWorker
 ) -> FileResponse:
     """An evidence file by its id, always as a download, never rendered by the browser."""
-    attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
-    path = (
-        evidence.file_of(settings.attachments_dir, attachment.id, attachment.path)
-        if attachment
-        else None
-    )
-    if attachment is None or path is None:
-        raise HTTPException(status_code=404, detail="attachment not found")
-    return FileResponse(
-        path,
-        media_type=attachment.content_type,
-        filename=attachment.filename,
-        content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff"},
+    return attachment_download(
+        attachment_files.find(session, settings.attachments_dir, attachment_id)
     )
 
 

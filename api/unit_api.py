@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Login, UnitHandler
-from api.cases import find_case
+from api.cases import attachment_download, find_case
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.handling_schemas import (
     ExtensionIn,
@@ -22,15 +22,13 @@ from api.handling_schemas import (
     UnitCaseSummary,
     UnitCaseView,
 )
-from core.ids import is_id
 from dispatch.cases.handling_models import Unit
-from dispatch.cases.models import Attachment, Case
+from dispatch.cases.models import Case
 from dispatch.handling import case_steps, unit_portal
 from dispatch.handling import steps as handling
 from dispatch.handling.steps import Refused
 from dispatch.intake import case_lookup
 from dispatch.routing import units
-from recordings import evidence
 
 router = APIRouter(tags=["unit portal"])
 T = TypeVar("T")
@@ -120,25 +118,8 @@ def my_attachment(
     case_key: str, attachment_id: str, session: SessionDep, settings: SettingsDep, login: UnitMember
 ) -> FileResponse:
     case, unit = own_case(session, login, case_key)
-    attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
-    path = (
-        evidence.file_of(settings.attachments_dir, attachment.id, attachment.path)
-        if attachment
-        else None
-    )
-    if (
-        attachment is None
-        or path is None
-        or attachment.case_id != case.id
-        or not unit_portal.may_read_attachment(session, case, attachment.id, unit.id)
-    ):
-        raise HTTPException(status_code=404, detail="attachment not found")
-    return FileResponse(
-        path,
-        media_type=attachment.content_type,
-        filename=attachment.filename,
-        content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff"},
+    return attachment_download(
+        unit_portal.attachment_file(session, case, unit.id, attachment_id, settings.attachments_dir)
     )
 
 

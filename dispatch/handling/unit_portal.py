@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.cases import attachment_files
+from dispatch.cases.attachment_files import AttachmentFile
 from dispatch.cases.handling_models import Assignment
-from dispatch.cases.models import Case
+from dispatch.cases.models import Attachment, Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Stage
 from dispatch.handling import disclosure, supervision
@@ -109,7 +112,7 @@ def view(session: Session, case: Case, unit_id: str) -> View:
     hidden = "" if shown.identity else disclosure.HIDDEN_NAME
     deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
     window = stage_clocks.active(session, case.id, Stage.RETURN)
-    own_files = [a for a in case.attachments if shown.evidence or a.reply_id]
+    own_files = readable_attachments(case, shown)
     return View(
         case=case,
         assignment=assignment,
@@ -135,5 +138,20 @@ def view(session: Session, case: Case, unit_id: str) -> View:
     )
 
 
-def may_read_attachment(session: Session, case: Case, attachment_id: str, unit_id: str) -> bool:
-    return attachment_id in view(session, case, unit_id).attachment_ids
+def readable_attachments(case: Case, shown: disclosure.Disclosure) -> list[Attachment]:
+    """The case's attachments a unit with this disclosure may open: the complainant's
+    evidence only where the disclosure allows it."""
+    return [a for a in case.attachments if shown.evidence or a.reply_id]
+
+
+def attachment_file(
+    session: Session, case: Case, unit_id: str, attachment_id: str, attachments_dir: Path
+) -> AttachmentFile | None:
+    """An attachment of ``case`` for the unit, with its file: None if it is not the case's,
+    the unit's disclosure withholds it, or its file is missing; ``handling.Refused`` if the
+    case is not the unit's."""
+    handling.unit_assignment(session, case, unit_id)
+    shown = disclosure.for_unit(parties(case), unit_id)
+    readable = {a.id: a for a in readable_attachments(case, shown)}
+    attachment = readable.get(attachment_id)
+    return attachment_files.file_of(attachments_dir, attachment) if attachment else None

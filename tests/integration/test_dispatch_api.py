@@ -307,6 +307,62 @@ def test_the_unit_never_sees_a_protected_identity(
     assert (view["attachments"] == []) is (whistle or complained)
 
 
+@pytest.mark.parametrize(
+    ("changes", "complained", "downloads"),
+    [
+        ({"identity_consent": True}, False, True),
+        ({"confidential": True}, False, True),
+        ({"case_type": "report", "identity_consent": True}, False, False),
+        ({"identity_consent": True}, True, False),
+    ],
+)
+def test_the_unit_downloads_only_the_evidence_its_disclosure_allows(
+    people: dict[str, Actor],
+    unit_ids: dict[str, str],
+    changes: dict[str, Any],
+    complained: bool,
+    downloads: bool,
+) -> None:
+    """The unit's door hands out the complainant's evidence only where the unit may see it:
+    never for 举报, never to the unit complained about; never another case's file through
+    the unit's case, and nothing to a unit the case was not sent to. The case workers' door
+    hands the same file out to the operator."""
+    op, handler, other = people["op1"], people["h_prop"], people["h_env"]
+    case = register(op, **changes)
+    number = case["number"]
+    upload = op.client.post(
+        f"/api/cases/{number}/attachments",
+        headers=op.headers,
+        files=[("files", ("现场照片.pdf", PDF, "application/pdf"))],
+    )
+    assert upload.status_code == 201, upload.text
+    (attachment,) = upload.json()
+    elsewhere = register(op, identity_consent=True)
+    upload = op.client.post(
+        f"/api/cases/{elsewhere['number']}/attachments",
+        headers=op.headers,
+        files=[("files", ("另一案件.pdf", PDF, "application/pdf"))],
+    )
+    (foreign,) = upload.json()
+    op.post(
+        f"/api/cases/{number}/dispatch",
+        {
+            "lead_unit_id": unit_ids["幸福里小区物业服务中心"],
+            "category": "物业管理",
+            "complained_unit_id": unit_ids["幸福里小区物业服务中心"] if complained else "",
+        },
+    )
+    door = f"/api/unit/cases/{number}/attachments"
+    download = handler.client.get(f"{door}/{attachment['id']}")
+    assert download.status_code == (200 if downloads else 404), download.text
+    if downloads:
+        assert download.content == PDF
+        assert download.headers["content-disposition"].startswith("attachment")
+    assert handler.client.get(f"{door}/{foreign['id']}").status_code == 404
+    assert other.client.get(f"{door}/{attachment['id']}").status_code == 404
+    assert op.client.get(f"/api/attachments/{attachment['id']}").content == PDF
+
+
 def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_reopens(
     people: dict[str, Actor], unit_ids: dict[str, str], sessions: sessionmaker[Session]
 ) -> None:
