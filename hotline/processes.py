@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import urllib.request
 from dataclasses import dataclass
@@ -161,12 +160,6 @@ def api_answers(settings: Settings) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStatus]:

@@ -125,16 +125,6 @@ def get_call(session: Session, call_id: str) -> Call | None:
     return session.get(Call, call_id)
 
 
-def pending_callbacks(session: Session) -> list[CallbackRequest]:
-    return list(
-        session.scalars(
-            select(CallbackRequest)
-            .where(CallbackRequest.status == "pending")
-            .order_by(CallbackRequest.created_at)
-        )
-    )
-
-
 def is_settled(call: Call) -> bool:
     """Over, and its recording stored (or found unusable): nothing more will change it."""
     return call.ended_at is not None and (

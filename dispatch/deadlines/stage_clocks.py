@@ -63,20 +63,6 @@ def active(session: Session, case_id: str, stage: Stage) -> CaseDeadline | None:
     )
 
 
-def open_deadlines(session: Session, case_id: str) -> list[CaseDeadline]:
-    return list(
-        session.scalars(
-            select(CaseDeadline)
-            .where(
-                CaseDeadline.case_id == case_id,
-                CaseDeadline.cancelled.is_(False),
-                CaseDeadline.met_at.is_(None),
-            )
-            .order_by(CaseDeadline.due_on)
-        )
-    )
-
-
 def all_deadlines(session: Session, case_id: str) -> list[CaseDeadline]:
     return list(
         session.scalars(

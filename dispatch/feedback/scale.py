@@ -26,7 +26,3 @@ DIGIT_TO_LEVEL = {str(index + 1): level for index, level in enumerate(Level)}
 
 # These put the case in front of a supervisor to reopen (重办).
 DISSATISFIED = frozenset({Level.DISSATISFIED, Level.VERY_DISSATISFIED})
-
-
-def level_for_digit(digit: str) -> Level | None:
-    return DIGIT_TO_LEVEL.get(digit.strip())

@@ -105,14 +105,6 @@ class DispatchOrder:
     complained_unit_id: str = ""
 
 
-def lead_assignment(session: Session, case_id: str) -> Assignment | None:
-    return session.scalar(
-        select(Assignment).where(
-            Assignment.case_id == case_id, Assignment.active, Assignment.role == "lead"
-        )
-    )
-
-
 def assignments(session: Session, case_id: str, active_only: bool = True) -> list[Assignment]:
     query = select(Assignment).where(Assignment.case_id == case_id)
     if active_only:

@@ -32,7 +32,6 @@ class Kind(StrEnum):
     RED = "red"
 
 
-KIND_LABELS = {Kind.REMINDER: "催办", Kind.YELLOW: "黄牌", Kind.RED: "红牌"}
 KIND_ACTIONS = {
     Kind.REMINDER: Action.REMIND,
     Kind.YELLOW: Action.YELLOW_CARD,

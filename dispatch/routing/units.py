@@ -55,10 +55,6 @@ def list_units(session: Session, active_only: bool = True) -> list[Unit]:
     return list(session.scalars(query))
 
 
-def unit_by_name(session: Session, name: str) -> Unit | None:
-    return session.scalar(select(Unit).where(Unit.name == name.strip()))
-
-
 def active_unit(session: Session, unit_id: str, field: str = "unit_id") -> Unit:
     unit = session.get(Unit, unit_id) if unit_id else None
     if unit is None or not unit.active:
