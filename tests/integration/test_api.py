@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from core.settings import Settings
+from asr import jobs
+from asr.job_policy import RetryPolicy
+from asr.records import to_record
+from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
+from core.db import transaction
+from core.settings import PROJECT_ROOT, Settings
 from custody.models import RecordingAccess
 from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 
@@ -83,17 +91,6 @@ def test_limit_is_validated_with_an_english_message(client: TestClient) -> None:
 def test_a_calls_transcript_is_served_once_ready(
     client: TestClient, sessions: sessionmaker[Session], tmp_path: Path, db_url: str
 ) -> None:
-    import datetime as dt
-    import os
-    import subprocess
-
-    from asr import jobs
-    from asr.job_policy import RetryPolicy
-    from asr.records import to_record
-    from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
-    from core.db import transaction
-    from core.settings import PROJECT_ROOT
-
     call_id, _recording = add_recorded_call(sessions, tmp_path, "3.1", started_at=recently())
     waiting = client.get(f"/api/calls/{call_id}/transcript").json()
     assert waiting["transcript"] is None and waiting["job"]["status"] == "queued"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr import dialplan_variables as dv
-from ivr.call_flow import CallFlow, CallFlowConfig
+from ivr.call_flow import CallFlow, CallFlowConfig, recording_file
 from ivr.fastagi import FastAgiApplication
 from tests.integration.fake_asterisk import FakeAsterisk, Responder, default_responder
 
@@ -124,8 +124,6 @@ def test_a_crash_inside_the_flow_also_apologises(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("uniqueid", ["../../etc/passwd", "", "   "])
 def test_recording_path_cannot_escape_the_spool(tmp_path: Path, uniqueid: str) -> None:
-    from ivr.call_flow import recording_file
-
     if uniqueid.strip("./ ") == "":
         with pytest.raises(ValueError):
             recording_file(tmp_path, uniqueid, NOON)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr import jobs
 from core.db import transaction
 from core.settings import PROJECT_ROOT, Settings
-from custody import access, holds, integrity
+from custody import access, holds, integrity, purge
 from dispatch.cases.models import Case
 from dispatch.cases.recording_links import link_recording
 from dispatch.intake import register as intake
@@ -357,8 +357,6 @@ def test_a_retention_below_five_years_is_refused_by_the_command(settings: Settin
 def test_purge_skips_a_recording_held_meanwhile(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    from custody import purge
-
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "8.1")
     age(sessions, recording_id, 6)
     case = register(sessions, settings, call_id=call_id)

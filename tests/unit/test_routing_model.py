@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from sklearn.metrics import f1_score
 
 from bench.asr_noise import (
     COMMON_CHARACTERS,
@@ -382,8 +383,6 @@ def test_accuracy_and_f1_on_known_cases() -> None:
 
 
 def test_metrics_agree_with_sklearn() -> None:
-    from sklearn.metrics import f1_score
-
     rng = random.Random(5)
     truth = [rng.choice("abcd") for _ in range(300)]
     predicted = [label if rng.random() < 0.6 else rng.choice("abcd") for label in truth]

@@ -15,7 +15,7 @@ from core.settings import Settings
 from dispatch.feedback import callback_prompts as sp
 from dispatch.feedback.callback_dialer import DialerConfig, originate_action, originate_outcome
 from dispatch.feedback.callbacks import DueCall
-from phones.citizen import Behaviour, citizen_scenario, dtmf_packets
+from phones.citizen import Behaviour, citizen_scenario, dtmf_packets, dtmf_pcap
 
 
 @pytest.mark.parametrize(
@@ -189,8 +189,6 @@ def test_key_presses_are_rfc2833_events_each_later_than_the_last() -> None:
 
 
 def test_the_key_capture_is_a_pcap_of_udp_frames(tmp_path: Path) -> None:
-    from phones.citizen import dtmf_pcap
-
     data = dtmf_pcap("2", 0, tmp_path / "k.pcap").read_bytes()
     magic, _, _, _, _, _, link = struct.unpack("<IHHiIII", data[:24])
     assert (magic, link) == (0xA1B2C3D4, 1)  # microseconds, Ethernet
