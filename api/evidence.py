@@ -25,7 +25,7 @@ from api.evidence_schemas import (
     ReplayReasonPublic,
 )
 from core.db import transaction
-from custody import access, evidence_steps, exports, holds, integrity, listening, replay
+from custody import access, evidence_steps, evidence_view, exports, integrity, listening
 from custody.errors import CustodyError, Denied, NotFound
 from custody.requester import Requester
 from dispatch.cases.models import Case
@@ -112,21 +112,20 @@ def recording_audio(
 # -- a case's evidence ----------------------------------------------------------------------
 
 
-def case_evidence(session: Session, case: Case, login: Login) -> CaseEvidencePublic:
-    recordings = replay.recordings_of(session, case)
-    reason = replay.active_reason(session, login.user_id, [case.id], now())
+def evidence_public(evidence: evidence_view.CaseEvidence) -> CaseEvidencePublic:
     return CaseEvidencePublic(
-        case_id=case.id,
-        case_number=case.number,
-        recordings=[RecordingRef.model_validate(r) for r in recordings],
-        reason=ReplayReasonPublic.model_validate(reason) if reason else None,
-        holds=[HoldPublic.model_validate(h) for h in holds.of_case(session, case.id)],
-        grants=[GrantPublic.model_validate(g) for g in replay.grants_of(session, case)],
-        access=[
-            AccessPublic.model_validate(a)
-            for a in access.entries(session, case.id, [r.id for r in recordings], limit=200)
-        ],
+        case_id=evidence.case.id,
+        case_number=evidence.case.number,
+        recordings=[RecordingRef.model_validate(r) for r in evidence.recordings],
+        reason=ReplayReasonPublic.model_validate(evidence.reason) if evidence.reason else None,
+        holds=[HoldPublic.model_validate(h) for h in evidence.holds],
+        grants=[GrantPublic.model_validate(g) for g in evidence.grants],
+        access=[AccessPublic.model_validate(a) for a in evidence.access],
     )
+
+
+def case_evidence(session: Session, case: Case, login: Login) -> CaseEvidencePublic:
+    return evidence_public(evidence_view.of_case(session, case, login.user_id, now()))
 
 
 @router.get("/api/cases/{case_key}/evidence", response_model=CaseEvidencePublic)
@@ -252,13 +251,16 @@ def revoke(
 # -- auditors and the store's health ----------------------------------------------------------
 
 
-def access_log(session: Session, limit: int) -> AccessLogPublic:
-    breaks = access.breaks(session)
+def access_log_public(log: evidence_view.AuditLog) -> AccessLogPublic:
     return AccessLogPublic(
-        chain_intact=not breaks,
-        chain_problems=[f"entry {b.position}: {b.problem}" for b in breaks],
-        entries=[AccessPublic.model_validate(a) for a in access.entries(session, limit=limit)],
+        chain_intact=not log.breaks,
+        chain_problems=[f"entry {b.position}: {b.problem}" for b in log.breaks],
+        entries=[AccessPublic.model_validate(a) for a in log.entries],
     )
+
+
+def access_log(session: Session, limit: int) -> AccessLogPublic:
+    return access_log_public(evidence_view.audit_log(session, limit))
 
 
 @router.get("/api/audit/recording-access", response_model=AccessLogPublic)

@@ -10,16 +10,15 @@ from typing import Protocol
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role
 from api.auth import Auditor, Investigator, Login, LoginDep, Supervisor
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence import (
-    access_log,
-    case_evidence,
+    access_log_public,
     deliver,
+    evidence_public,
     http_error,
     integrity_public,
     requester,
@@ -31,10 +30,8 @@ from asr.models import TranscriptRecord
 from core.db import transaction
 from core.ids import is_case_number
 from core.settings import Settings
-from custody import evidence_steps, exports, replay, transcript_reads
+from custody import evidence_steps, evidence_view, exports, replay, transcript_reads
 from custody.errors import CustodyError
-from custody.models import CaseArchive
-from dispatch.cases.handling_models import Assignment, Unit
 from dispatch.cases.models import Case
 from dispatch.intake import case_lookup, case_store
 
@@ -48,16 +45,6 @@ ACTION_LABELS = {
     "waveform": "查看波形",
 }
 OUTCOME_LABELS = {"allowed": "允许", "denied": "拒绝", "missing": "文件缺失"}
-
-
-def _units_of(session: Session, case: Case) -> list[Unit]:
-    return list(
-        session.scalars(
-            select(Unit)
-            .join(Assignment, Assignment.unit_id == Unit.id)
-            .where(Assignment.case_id == case.id, Assignment.active.is_(True))
-        )
-    )
 
 
 def _transcripts(
@@ -91,7 +78,8 @@ def _page(
     error: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
-    view = case_evidence(session, case, login)
+    shown = evidence_view.page(session, case, login.user_id, now())
+    view = evidence_public(shown.evidence)
     return render(
         request,
         "evidence.html",
@@ -103,9 +91,9 @@ def _page(
         case=case,
         view=view,
         error=error,
-        units=_units_of(session, case),
-        unit_names={u.id: u.name for u in session.scalars(select(Unit))},
-        archived=session.get(CaseArchive, case.id),
+        units=shown.units,
+        unit_names=shown.unit_names,
+        archived=shown.archived,
         access_labels=ACTION_LABELS,
         outcome_labels=OUTCOME_LABELS,
         supervisor=login.role is Role.SUPERVISOR,
@@ -301,18 +289,14 @@ def audit_page(
     request: Request, session: SessionDep, settings: SettingsDep, login: Auditor
 ) -> HTMLResponse:
     """The access log for auditors, with the state of its chain and of the store."""
-    log = access_log(session, 1000)
-    case_ids = {e.case_id for e in log.entries if e.case_id}
-    numbers = dict(
-        session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples().all()
-    )
+    log = evidence_view.audit_log(session, 1000)
     return render(
         request,
         "audit.html",
         login,
         settings,
-        log=log,
-        numbers=numbers,
+        log=access_log_public(log),
+        numbers=evidence_view.case_numbers(session, log.entries),
         check=integrity_public(session),
         access_labels=ACTION_LABELS,
         outcome_labels=OUTCOME_LABELS,
