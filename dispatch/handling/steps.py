@@ -508,4 +508,4 @@ def unit_names(session: Session, unit_ids: Sequence[str]) -> dict[str, str]:
     if not unit_ids:
         return {}
     rows = session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))
-    return dict(rows.tuples().all())
+    return {row.id: row.name for row in rows}
