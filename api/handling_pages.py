@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import unit_api
@@ -24,8 +23,7 @@ from core.db import transaction
 from core.settings import Settings
 from custody import case_archive, replay
 from custody.dossier import DossierProblem
-from dispatch.cases.handling_models import Extension
-from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired, Status
+from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired
 from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines import stage_clocks
@@ -34,7 +32,7 @@ from dispatch.feedback import feedback_step
 from dispatch.feedback import visits as feedback
 from dispatch.feedback.scale import LEVEL_LABELS, Level
 from dispatch.feedback.visits import Method
-from dispatch.handling import case_steps, supervision, unit_members, unit_portal
+from dispatch.handling import board, case_steps, supervision, unit_members, unit_portal
 from dispatch.handling import steps as handling
 from dispatch.handling.steps import FINDING_LABELS, Finding, Mode, Refused
 from dispatch.routing import units
@@ -254,28 +252,19 @@ async def archive_page(
 def supervision_page(
     request: Request, session: SessionDep, settings: SettingsDep, login: Supervisor
 ) -> HTMLResponse:
-    def with_status(*statuses: Status) -> list[Case]:
-        return list(
-            session.scalars(
-                select(Case)
-                .where(Case.status.in_([s.value for s in statuses]))
-                .order_by(Case.registered_at)
-            )
-        )
-
-    pending = list(session.scalars(select(Extension).where(Extension.status == "pending")))
+    waiting = board.board(session, get_rules(request), now())
     return render(
         request,
         "supervision.html",
         login,
         settings,
-        overdue=supervision.overdue(session, get_rules(request), now()),
-        records=supervision.records(session, limit=50),
-        approvals=with_status(Status.PENDING_APPROVAL),
-        to_dispatch=with_status(Status.ACCEPTED, Status.APPROVED),
-        to_review=with_status(Status.REPLIED),
-        to_feedback=with_status(Status.REVIEWED),
-        extensions=[(e, session.get(Case, e.case_id)) for e in pending],
+        overdue=waiting.overdue,
+        records=waiting.records,
+        approvals=waiting.approvals,
+        to_dispatch=waiting.to_dispatch,
+        to_review=waiting.to_review,
+        to_feedback=waiting.to_feedback,
+        extensions=[(p.extension, p.case) for p in waiting.extensions],
         dissatisfied=feedback.awaiting_reopen(session),
         stage_labels=STAGE_LABELS,
         level_labels=LEVEL_LABELS,

@@ -141,8 +141,12 @@ def test_a_case_goes_from_registration_to_archive(
     ext = handler.post(
         f"/api/unit/cases/{number}/extension", {"days": 5, "reason": "需要委托第三方检测"}
     )
+    pending = sup.client.get("/supervision").text.split('id="extensions"')[1].split("</ul>")[0]
+    assert number in pending and "需要委托第三方检测" in pending
     decided = sup.post(f"/api/extensions/{ext['id']}/decision", {"approve": True, "note": "同意"})
     assert decided["status"] == "approved" and number in decided["notice_text"]
+    pending = sup.client.get("/supervision").text.split('id="extensions"')[1].split("</ul>")[0]
+    assert number not in pending
     handling = op.get(f"/api/cases/{number}/handling")
     running = [d for d in handling["deadlines"] if d["stage"] == "handling" and not d["cancelled"]]
     assert running[-1]["due_on"] == decided["new_due_on"]
