@@ -10,7 +10,6 @@ from api.auth import CaseWorker, KnowledgeEditor
 from api.case_schemas import KnowledgeHit, KnowledgeIn, KnowledgePublic
 from api.deps import SessionDep, WriterDep, now
 from core.db import transaction
-from core.ids import is_id
 from dispatch.cases.models import KnowledgeEntry
 from dispatch.knowledge import entries as knowledge
 
@@ -40,8 +39,8 @@ def create(body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor) -> Kn
 
 
 def entry_or_404(session: SessionDep, entry_id: str) -> KnowledgeEntry:
-    """An entry by id, active or retired."""
-    entry = session.get(KnowledgeEntry, entry_id) if is_id(entry_id) else None
+    """An entry by id, active or retired (404 if none)."""
+    entry = knowledge.find(session, entry_id)
     if entry is None:
         raise HTTPException(status_code=404, detail="knowledge entry not found")
     return entry

@@ -56,8 +56,13 @@ def search(session: Session, query: str, limit: int = 10, threshold: float = 2.0
     return hits[:limit]
 
 
+def find(session: Session, entry_id: str) -> KnowledgeEntry | None:
+    """An entry by id, active or retired; None if there is none."""
+    return session.get(KnowledgeEntry, entry_id) if is_id(entry_id) else None
+
+
 def active_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
-    entry = session.get(KnowledgeEntry, entry_id) if is_id(entry_id) else None
+    entry = find(session, entry_id)
     return entry if entry is not None and entry.active else None
 
 
