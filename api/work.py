@@ -5,14 +5,12 @@ the live feed of calls ringing at the operator's phone (server-sent events)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
 
 from api.auth import CaseWorker, Login, LoginDep
 from api.calls import OUTCOME_LABELS, calls_public
@@ -32,13 +30,12 @@ from custody import access, listening
 from custody.errors import CustodyError
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
 from dispatch.intake import call_queue as work_queue
-from ivr.models import Call, ConsoleEvent
+from dispatch.intake import console_feed
 from recordings import waveform
 
 router = APIRouter(tags=["work"])
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
-REPLAY_SECONDS = 60.0
 
 
 @router.get("/api/queue", response_model=list[WaitingCallPublic])
@@ -133,22 +130,14 @@ def recording_waveform(
     return WaveformPublic(duration_seconds=peaks.duration_seconds, channels=peaks.channels)
 
 
-def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object] | None:
-    call = session.scalar(select(Call).where(Call.asterisk_uniqueid == event.call_uniqueid))
-    if call is None:
-        return None
-    earlier_calls = work_queue.earlier_calls(session, call.caller_number, call.started_at)
-    earlier_cases = work_queue.earlier_cases(session, call.caller_number)
+def _event_payload(item: console_feed.Ringing) -> dict[str, object]:
+    call = item.call
     return {
-        "kind": event.kind,
-        "at": event.at.isoformat(),
+        "kind": item.kind,
+        "at": item.at.isoformat(),
         "call_id": call.id,
         "caller_number": call.caller_number,
-        "caller_name": call.caller_name
-        or next(
-            (c.complainant_name for c in earlier_cases if c.complainant_name and not c.anonymous),
-            "",
-        ),
+        "caller_name": item.caller_name,
         "started_at": call.started_at.isoformat(),
         "earlier_calls": [
             {
@@ -157,7 +146,7 @@ def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object
                 "outcome": c.outcome,
                 "outcome_label": OUTCOME_LABELS.get(c.outcome, c.outcome or ""),
             }
-            for c in earlier_calls
+            for c in item.earlier_calls
         ],
         "earlier_cases": [
             {
@@ -167,42 +156,20 @@ def _event_payload(session: SessionDep, event: ConsoleEvent) -> dict[str, object
                 "status_label": STATUS_LABELS.get(Status(c.status), c.status),
                 "title": c.title,
             }
-            for c in earlier_cases
+            for c in item.earlier_cases
         ],
     }
 
 
 def _new_events(request: Request, phone: str, after: int) -> tuple[int, list[dict[str, object]]]:
     with request.app.state.sessions() as session:
-        rows = list(
-            session.scalars(
-                select(ConsoleEvent)
-                .where(ConsoleEvent.phone == phone, ConsoleEvent.id > after)
-                .order_by(ConsoleEvent.id)
-            )
-        )
-        payloads = []
-        for row in rows:
-            after = row.id
-            payload = _event_payload(session, row)
-            if payload is not None:
-                payloads.append(payload)
-        return after, payloads
+        after, found = console_feed.since(session, phone, after)
+        return after, [_event_payload(item) for item in found]
 
 
 def _start_after(request: Request, phone: str) -> int:
-    """Replay the last minute's events, so a console opened as the phone rings sees it."""
     with request.app.state.sessions() as session:
-        since = now() - dt.timedelta(seconds=REPLAY_SECONDS)
-        first = session.scalar(
-            select(func.min(ConsoleEvent.id)).where(
-                ConsoleEvent.phone == phone, ConsoleEvent.at >= since
-            )
-        )
-        if first is not None:
-            return int(first) - 1
-        last = session.scalar(select(func.max(ConsoleEvent.id)))
-        return int(last or 0)
+        return console_feed.start_after(session, phone, now())
 
 
 async def _stream(request: Request, login: Login) -> AsyncIterator[str]:
