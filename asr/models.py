@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from core.ids import new_id
 
 
 class JobStatus(StrEnum):
@@ -48,7 +48,7 @@ class TranscriptRecord(Base):
     __tablename__ = "transcripts"
     __table_args__ = (UniqueConstraint("recording_sha256", "model"),)
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     recording_sha256: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(100))
     engine: Mapped[str] = mapped_column(String(16))

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _CASE_NUMBER = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+def new_id() -> str:
+    """A fresh identifier: random, never sequential, so it cannot be guessed."""
+    return uuid.uuid4().hex
 
 
 def is_id(value: str) -> bool:

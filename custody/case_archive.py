@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from core.ids import new_id
 from custody import bundle, dossier
 from custody.models import CaseArchive
 from dispatch.cases.models import Case
@@ -48,7 +48,7 @@ def archive_bundle(
 ) -> CaseArchive:
     """Write the bundle of ``case`` (already moved to archived in this transaction) and
     record it."""
-    archive_id = uuid.uuid4().hex
+    archive_id = new_id()
     relative = f"{now.astimezone(dt.UTC):%Y/%m/%d}/{archive_id}.zip"
     target = data_dir / manifest.FOLDERS[manifest.ARCHIVE] / relative
     folder = f"{case.number}-archive"

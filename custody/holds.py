@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.ids import is_id
+from core.ids import is_id, new_id
 from custody.errors import NotFound, ReplayRefused
 from custody.models import LegalHold
 from dispatch.cases.models import Case
@@ -19,7 +18,7 @@ def place(session: Session, case: Case, reason: str, actor: str, now: dt.datetim
     if not reason:
         raise ReplayRefused("请填写保全理由", "a reason is required")
     hold = LegalHold(
-        id=uuid.uuid4().hex, case_id=case.id, reason=reason[:500], placed_by=actor, placed_at=now
+        id=new_id(), case_id=case.id, reason=reason[:500], placed_by=actor, placed_at=now
     )
     session.add(hold)
     session.flush()

@@ -4,12 +4,11 @@ request, from the database's facts."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.ids import is_id
+from core.ids import is_id, new_id
 from custody import replay_rules
 from custody.errors import NotFound, ReplayRefused
 from custody.models import RecordingGrant, ReplayReason
@@ -61,7 +60,7 @@ def give_reason(
     session: Session, case: Case, user_id: str, username: str, reason: str, now: dt.datetime
 ) -> ReplayReason:
     given = ReplayReason(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         case_id=case.id,
         user_id=user_id,
         username=username,
@@ -122,7 +121,7 @@ def grant(
             "unit; the recording would reveal it",
         )
     granted = RecordingGrant(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         case_id=case.id,
         unit_id=unit_id,
         reason=reason,

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
+from core.ids import new_id
 from ivr import fields
-
-
-def new_id() -> str:
-    """Identifiers are random, never sequential: they must not be guessable."""
-    return uuid.uuid4().hex
 
 
 class Call(Base):

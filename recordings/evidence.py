@@ -10,14 +10,14 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from core.ids import is_id, new_id
+
 ALLOWED_LABEL = "PDF、JPG、PNG、TIFF、WAV、MP3、DOCX 或 TXT"
-_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class EvidenceRefused(ValueError):
@@ -118,7 +118,7 @@ def store(
                 f"文件类型不允许：仅接受 {ALLOWED_LABEL}",
                 "file type not allowed: pdf, jpg, png, tiff, wav, mp3, docx or txt",
             )
-        evidence_id = uuid.uuid4().hex
+        evidence_id = new_id()
         relative = f"{now.astimezone(dt.UTC):%Y/%m/%d}/{evidence_id}.{kind[1]}"
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,7 @@ def discard(root: Path, stored: StoredEvidence) -> None:
 
 
 def file_of(root: Path, evidence_id: str, relative_path: str) -> Path | None:
-    if not _ID.fullmatch(evidence_id):
+    if not is_id(evidence_id):
         return None
     base = root.resolve()
     path = (base / relative_path).resolve()

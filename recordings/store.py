@@ -6,11 +6,11 @@ import datetime as dt
 import hashlib
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from core import privacy, wav
+from core.ids import new_id
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def ingest(
         wav.declare_interleaved_stereo(spool_file)
     repaired = wav.repair_header(spool_file)
     info = wav.inspect(spool_file)
-    recording_id = uuid.uuid4().hex
+    recording_id = new_id()
     relative = store_path(call_started, recording_id)
     target = store_root / relative
     store_root.mkdir(mode=0o700, parents=True, exist_ok=True)

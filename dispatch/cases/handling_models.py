@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime
-from dispatch.cases.models import new_id
+from core.ids import new_id
 
 
 class Unit(Base):

@@ -4,7 +4,6 @@ case-number counters, callback attempts and live console events."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import (
     BigInteger,
@@ -17,10 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
+from core.ids import new_id
 
 
 class Case(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
-from dispatch.cases.models import new_id
+from core.ids import new_id
 
 
 class SatisfactionCall(Base):
