@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import utc_now
 from core.settings import Settings
 from dispatch.deadlines.stage_clocks import Rules
 
 
 def now() -> dt.datetime:
     """The wall clock, in UTC, for every route."""
-    return dt.datetime.now(dt.UTC)
+    return utc_now()
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -21,6 +21,7 @@ from asr.job_policy import RetryPolicy
 from asr.model_install import active_model
 from asr.records import to_record
 from core import pids
+from core.clock import utc_now
 from core.db import transaction
 from core.settings import Settings
 from recordings import lookup
@@ -29,10 +30,6 @@ from recordings.models import Recording
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Interrupted(BaseException):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr import jobs
 from core import secrets as secrets_mod
+from core.clock import utc_now
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from dispatch.cases.recording_links import link_recording
@@ -30,10 +31,6 @@ from ivr.fastagi import FastAgiApplication
 from recordings.ingest import RecordingIngest
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def call_flow_config(settings: Settings) -> CallFlowConfig:

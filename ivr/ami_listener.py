@@ -12,6 +12,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+from core.clock import utc_now
 from ivr import dialplan_variables as dv
 from ivr import fields
 from ivr.ami_adapter import AdapterConfig, live_call, to_domain_event
@@ -42,7 +43,7 @@ class AmiListener:
         tracker: CallTracker,
         on_status: Callable[[bool], None] = lambda _connected: None,
         trace_file: Path | None = None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.clock = clock
         self.trace_file = trace_file
