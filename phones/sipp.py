@@ -372,7 +372,7 @@ Content-Length: 0
 """
 
 
-# Scenario fragments shared by the phones here and in ivr/citizen_phone.py.
+# Scenario fragments shared by the phones here and in phones/citizen.py.
 RINGING = """  <send>
     <![CDATA[
 SIP/2.0 180 Ringing

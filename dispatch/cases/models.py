@@ -1,5 +1,6 @@
 """Database rows for registered cases, their history, evidence, the knowledge base, the
-case-number counters, callback attempts and live console events."""
+case-number counters, and the operators' work on calls (callback attempts, dismissed
+calls). The calls themselves and the live console events are in ``ivr.models``."""
 
 from __future__ import annotations
 
