@@ -37,15 +37,14 @@ from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
 from dispatch.handling import case_steps
-from dispatch.intake import case_lookup, case_store, decisions
-from dispatch.intake import register as intake
+from dispatch.intake import case_lookup, case_store, decisions, register
 from ivr import call_store
 
 router = APIRouter(tags=["cases"])
 
 
-def intake_config(settings: Settings, rules: Rules | None = None) -> intake.IntakeConfig:
-    return intake.IntakeConfig(
+def intake_config(settings: Settings, rules: Rules | None = None) -> register.IntakeConfig:
+    return register.IntakeConfig(
         ZoneInfo(settings.timezone),
         settings.case_number_format,
         settings.attachments_dir,
@@ -88,7 +87,7 @@ def register_case(
     transcript. Fields are checked; a 422 lists each wrong field. The number, the links, the
     first history entry and any decision land together or not at all."""
     form = body.model_dump(exclude={"call_id"})
-    case = intake.register(
+    case = register.register(
         sessions,
         intake_config(settings, rules),
         form,
@@ -208,7 +207,7 @@ async def add_attachments(
     def room() -> tuple[str, int]:
         with sessions() as session:
             case = find_case(session, case_key)
-            return case.id, intake.room_for_attachments(case, config.max_files)
+            return case.id, register.room_for_attachments(case, config.max_files)
 
     case_id, free = await run_in_threadpool(room)
     try:
@@ -226,12 +225,12 @@ async def add_attachments(
         raise
     try:
         files = [
-            intake.Upload(f.filename or "", f.file)
+            register.Upload(f.filename or "", f.file)
             for f in form.getlist("files")
             if isinstance(f, UploadFile)
         ]
         ids = await run_in_threadpool(
-            intake.add_attachments, sessions, config, case_id, files, login.username, now()
+            register.add_attachments, sessions, config, case_id, files, login.username, now()
         )
     finally:
         await form.close()

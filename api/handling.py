@@ -42,12 +42,9 @@ from core.db import transaction
 from custody import case_archive
 from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
-from dispatch.feedback import feedback_step
-from dispatch.feedback import visits as feedback
-from dispatch.handling import case_steps, supervision, unit_members
-from dispatch.handling import steps as handling
-from dispatch.routing import suggestions as routing
-from dispatch.routing import units
+from dispatch.feedback import feedback_step, visits
+from dispatch.handling import case_steps, steps, supervision, unit_members
+from dispatch.routing import suggestions, units
 
 router = APIRouter(tags=["dispatch"])
 
@@ -101,8 +98,8 @@ def remove_catalogue(category: str, sessions: WriterDep, _login: Supervisor) -> 
 # -- a case at the centre --------------------------------------------------------------------
 
 
-def model_cache(request: Request) -> routing.ModelCache:
-    cache: routing.ModelCache = request.app.state.routing
+def model_cache(request: Request) -> suggestions.ModelCache:
+    cache: suggestions.ModelCache = request.app.state.routing
     return cache
 
 
@@ -112,7 +109,7 @@ def routing_suggestions(
 ) -> RoutingPublic:
     """The three likeliest categories from the classifier, each with the catalogue's unit."""
     cache = model_cache(request)
-    found = routing.suggest(session, cache, find_case(session, case_key))
+    found = suggestions.suggest(session, cache, find_case(session, case_key))
     return RoutingPublic(
         suggestions=[SuggestionPublic(**s.__dict__) for s in found], model_error=cache.error
     )
@@ -127,16 +124,14 @@ def handling_public(session: Session, case: Case) -> HandlingPublic:
         reopen_review=case.reopen_review,
         assignments=[
             AssignmentPublic.model_validate(a)
-            for a in handling.assignments(session, case.id, active_only=False)
+            for a in steps.assignments(session, case.id, active_only=False)
         ],
         deadlines=[
             DeadlinePublic.model_validate(d) for d in stage_clocks.all_deadlines(session, case.id)
         ],
-        extensions=[
-            ExtensionPublic.model_validate(e) for e in handling.extensions(session, case.id)
-        ],
-        replies=[ReplyPublic.model_validate(r) for r in handling.replies(session, case.id)],
-        feedback=[FeedbackPublic.model_validate(f) for f in feedback.history(session, case.id)],
+        extensions=[ExtensionPublic.model_validate(e) for e in steps.extensions(session, case.id)],
+        replies=[ReplyPublic.model_validate(r) for r in steps.replies(session, case.id)],
+        feedback=[FeedbackPublic.model_validate(f) for f in visits.history(session, case.id)],
         supervision=[
             SupervisionPublic.model_validate(r) for r in supervision.records(session, case.id)
         ],
@@ -194,7 +189,7 @@ def dispatch_case(
 ) -> HandlingPublic:
     """交办 under a category to one lead unit (主办) and any assisting units (协办); starts
     the unit's handling clock from acceptance and its window to return the case."""
-    order = handling.DispatchOrder(
+    order = steps.DispatchOrder(
         lead_unit_id=body.lead_unit_id,
         mode=body.mode,
         assist_unit_ids=body.assist_unit_ids,
@@ -218,7 +213,7 @@ def review(case_key: str, body: ReviewIn, sessions: WriterDep, login: Supervisor
     return _step(
         sessions,
         case_key,
-        lambda s, c: handling.review(s, c, body.passed, body.note, login.username, now()),
+        lambda s, c: steps.review(s, c, body.passed, body.note, login.username, now()),
     )
 
 
@@ -266,14 +261,14 @@ def reopen(
     return _step(
         sessions,
         case_key,
-        lambda s, c: handling.reopen(s, c, body.reason, login.username, now(), rules),
+        lambda s, c: steps.reopen(s, c, body.reason, login.username, now(), rules),
     )
 
 
 @router.post("/api/cases/{case_key}/close", response_model=HandlingPublic)
 def close(case_key: str, body: CloseIn, sessions: WriterDep, login: Supervisor) -> HandlingPublic:
     return _step(
-        sessions, case_key, lambda s, c: handling.close(s, c, login.username, now(), body.note)
+        sessions, case_key, lambda s, c: steps.close(s, c, login.username, now(), body.note)
     )
 
 
@@ -282,7 +277,7 @@ def withdraw(
     case_key: str, body: ReasonIn, sessions: WriterDep, login: CaseWorker
 ) -> HandlingPublic:
     return _step(
-        sessions, case_key, lambda s, c: handling.withdraw(s, c, body.reason, login.username, now())
+        sessions, case_key, lambda s, c: steps.withdraw(s, c, body.reason, login.username, now())
     )
 
 

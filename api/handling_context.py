@@ -16,11 +16,10 @@ from dispatch.cases.lifecycle import Status
 from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import STAGE_LABELS
-from dispatch.feedback import visits as feedback
+from dispatch.feedback import visits
 from dispatch.feedback.scale import LEVEL_LABELS
 from dispatch.feedback.visits import METHOD_LABELS
-from dispatch.handling import steps as handling
-from dispatch.handling import supervision
+from dispatch.handling import steps, supervision
 from dispatch.handling.steps import FINDING_LABELS, MODE_LABELS
 from dispatch.routing import suggestions as routing
 from dispatch.routing import units
@@ -44,7 +43,7 @@ def handling_context(
         )
     )
     all_units = units.list_units(session)
-    assignments = handling.assignments(session, case.id, active_only=False)
+    assignments = steps.assignments(session, case.id, active_only=False)
     deadlines = stage_clocks.all_deadlines(session, case.id)
     ids = {a.unit_id for a in assignments} | {d.unit_id for d in deadlines if d.unit_id}
     complained = units.named_in(session, case.subject_unit, case.subject_window)
@@ -60,10 +59,10 @@ def handling_context(
             "complained_guess": case.complained_unit_id or (complained.id if complained else ""),
             "assignments": assignments,
             "deadlines": deadlines,
-            "unit_names": handling.unit_names(session, sorted(ids)),
-            "extensions": handling.extensions(session, case.id),
-            "replies": handling.replies(session, case.id),
-            "feedback": feedback.history(session, case.id),
+            "unit_names": steps.unit_names(session, sorted(ids)),
+            "extensions": steps.extensions(session, case.id),
+            "replies": steps.replies(session, case.id),
+            "feedback": visits.history(session, case.id),
             "supervision": supervision.records(session, case.id),
             "stage_labels": STAGE_LABELS,
             "mode_labels": MODE_LABELS,

@@ -28,12 +28,10 @@ from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import STAGE_LABELS
-from dispatch.feedback import feedback_step
-from dispatch.feedback import visits as feedback
+from dispatch.feedback import feedback_step, visits
 from dispatch.feedback.scale import LEVEL_LABELS, Level
 from dispatch.feedback.visits import Method
-from dispatch.handling import board, case_steps, supervision, unit_members, unit_portal
-from dispatch.handling import steps as handling
+from dispatch.handling import board, case_steps, steps, supervision, unit_members, unit_portal
 from dispatch.handling.steps import FINDING_LABELS, Finding, Mode, Refused
 from dispatch.routing import units
 
@@ -96,7 +94,7 @@ async def dispatch_page(
         case_steps.dispatch(
             session,
             case,
-            handling.DispatchOrder(
+            steps.DispatchOrder(
                 lead_unit_id=form.get("lead_unit_id", ""),
                 mode=mode,
                 assist_unit_ids=assists,
@@ -148,7 +146,7 @@ async def review_page(
         settings,
         login,
         case_id,
-        lambda s, c: handling.review(
+        lambda s, c: steps.review(
             s, c, _flag(form.get("passed", "")), form.get("note", ""), login.username, now()
         ),
     )
@@ -221,9 +219,9 @@ async def conclusion_page(
 
     def step(session: Session, case: Case) -> None:
         if form.get("action") == "reopen":
-            handling.reopen(session, case, form.get("note", ""), login.username, now(), rules)
+            steps.reopen(session, case, form.get("note", ""), login.username, now(), rules)
         else:
-            handling.close(session, case, login.username, now(), form.get("note", ""))
+            steps.close(session, case, login.username, now(), form.get("note", ""))
 
     return await _case_step(request, sessions, settings, login, case_id, step)
 
@@ -265,7 +263,7 @@ def supervision_page(
         to_review=waiting.to_review,
         to_feedback=waiting.to_feedback,
         extensions=[(p.extension, p.case) for p in waiting.extensions],
-        dissatisfied=feedback.awaiting_reopen(session),
+        dissatisfied=visits.awaiting_reopen(session),
         stage_labels=STAGE_LABELS,
         level_labels=LEVEL_LABELS,
     )
@@ -412,7 +410,7 @@ def _unit_case_page(
         finding_labels=FINDING_LABELS,
         grant=grant,
         granted=replay.recordings_of(session, case) if grant else [],
-        extensions=[e for e in handling.extensions(session, case.id) if e.unit_id == unit.id],
+        extensions=[e for e in steps.extensions(session, case.id) if e.unit_id == unit.id],
     )
 
 
@@ -460,21 +458,21 @@ def _unit_action(
 ) -> None:
     actor, at = login.username, now()
     if step == "sign":
-        handling.sign(session, case, unit_id, actor, at)
+        steps.sign(session, case, unit_id, actor, at)
     elif step == "start":
-        handling.start_work(session, case, unit_id, actor, at)
+        steps.start_work(session, case, unit_id, actor, at)
     elif step == "return":
-        handling.unit_return(session, case, unit_id, form.get("reason", ""), actor, at, rules)
+        steps.unit_return(session, case, unit_id, form.get("reason", ""), actor, at, rules)
     elif step == "reply":
         try:
             finding = Finding(form.get("finding", ""))
         except ValueError:
             raise Invalid({"finding": FieldError("请选择核实结论", "choose a finding")}) from None
-        handling.reply(
+        steps.reply(
             session,
             case,
             unit_id,
-            handling.ReplyIn(
+            steps.ReplyIn(
                 form.get("facts", ""),
                 finding,
                 form.get("measures", ""),
@@ -489,7 +487,7 @@ def _unit_action(
             days = int(form.get("days", ""))
         except ValueError:
             raise Invalid({"days": FieldError("请填写延期天数", "days must be a number")}) from None
-        handling.request_extension(
+        steps.request_extension(
             session, case, unit_id, days, form.get("reason", ""), actor, at, rules
         )
     else:

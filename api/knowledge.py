@@ -11,7 +11,7 @@ from api.case_schemas import KnowledgeHit, KnowledgeIn, KnowledgePublic
 from api.deps import SessionDep, WriterDep, now
 from core.db import transaction
 from dispatch.cases.models import KnowledgeEntry
-from dispatch.knowledge import entries as knowledge
+from dispatch.knowledge import entries
 
 router = APIRouter(tags=["knowledge"])
 
@@ -27,20 +27,20 @@ def search(
     bigrams over question, keywords and answer), best first."""
     return [
         KnowledgeHit(entry=KnowledgePublic.model_validate(hit.entry), score=hit.score)
-        for hit in knowledge.search(session, q, limit)
+        for hit in entries.search(session, q, limit)
     ]
 
 
 @router.post("/api/knowledge", response_model=KnowledgePublic, status_code=201)
 def create(body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor) -> KnowledgePublic:
     with transaction(sessions) as session:
-        entry = knowledge.create(session, body.model_dump(), login.username, now())
+        entry = entries.create(session, body.model_dump(), login.username, now())
         return KnowledgePublic.model_validate(entry)
 
 
 def entry_or_404(session: SessionDep, entry_id: str) -> KnowledgeEntry:
     """An entry by id, active or retired (404 if none)."""
-    entry = knowledge.find(session, entry_id)
+    entry = entries.find(session, entry_id)
     if entry is None:
         raise HTTPException(status_code=404, detail="knowledge entry not found")
     return entry
@@ -51,7 +51,7 @@ def update(
     entry_id: str, body: KnowledgeIn, sessions: WriterDep, login: KnowledgeEditor
 ) -> KnowledgePublic:
     with transaction(sessions) as session:
-        entry = knowledge.update(
+        entry = entries.update(
             session, entry_or_404(session, entry_id), body.model_dump(), login.username, now()
         )
         return KnowledgePublic.model_validate(entry)
@@ -61,4 +61,4 @@ def update(
 def retire(entry_id: str, sessions: WriterDep, login: KnowledgeEditor) -> None:
     """Retire an entry: it no longer shows in searches; cases answered from it keep it."""
     with transaction(sessions) as session:
-        knowledge.retire(entry_or_404(session, entry_id), login.username, now())
+        entries.retire(entry_or_404(session, entry_id), login.username, now())

@@ -48,11 +48,9 @@ from dispatch.cases.registration import (
     Invalid,
 )
 from dispatch.handling import case_steps
-from dispatch.intake import call_queue as work_queue
-from dispatch.intake import case_store, decisions
-from dispatch.intake import register as intake
+from dispatch.intake import call_queue, case_store, decisions, register
 from dispatch.intake.case_store import AlreadyRegistered
-from dispatch.knowledge import entries as knowledge
+from dispatch.knowledge import entries
 from ivr import call_store
 from recordings import lookup
 from recordings.models import Recording
@@ -114,9 +112,9 @@ def form_values(form: FormData) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
-def uploads(form: FormData) -> list[intake.Upload]:
+def uploads(form: FormData) -> list[register.Upload]:
     return [
-        intake.Upload(f.filename or "", f.file)
+        register.Upload(f.filename or "", f.file)
         for f in form.getlist("attachments")
         if isinstance(f, UploadFile) and f.filename
     ]
@@ -133,7 +131,7 @@ def _workbench(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    waiting = work_queue.waiting_calls(session)
+    waiting = call_queue.waiting_calls(session)
     shown = evidence_transcripts.summaries(
         session,
         request.app.state.sessions,
@@ -154,8 +152,8 @@ def _workbench(
         texts=shown.texts,
         withheld=shown.withheld,
         withheld_labels=evidence_transcripts.WITHHELD_LABELS,
-        callbacks=work_queue.callbacks(session),
-        callback_labels=work_queue.CALLBACK_LABELS,
+        callbacks=call_queue.callbacks(session),
+        callback_labels=call_queue.CALLBACK_LABELS,
         errors=errors or {},
     )
 
@@ -311,7 +309,7 @@ async def register_call(
     values = form_values(form)
     try:
         case = await run_in_threadpool(
-            intake.register,
+            register.register,
             sessions,
             intake_config(settings, get_rules(request)),
             values,
@@ -340,7 +338,7 @@ async def dismiss_call(
 
     def change() -> None:
         with transaction(sessions) as session:
-            work_queue.dismiss(session, call_id, reason, login.username, now())
+            call_queue.dismiss(session, call_id, reason, login.username, now())
 
     return await _queue_change(request, sessions, settings, login, change, "call")
 
@@ -353,7 +351,7 @@ async def callback_attempt(
 
     def change() -> None:
         with transaction(sessions) as session:
-            work_queue.record_attempt(
+            call_queue.record_attempt(
                 session,
                 request_id,
                 str(form.get("outcome", "")),
@@ -433,7 +431,7 @@ async def _create_case(
                 }
             )
         case = await run_in_threadpool(
-            intake.register,
+            register.register,
             sessions,
             intake_config(settings, get_rules(request)),
             values,
@@ -483,7 +481,7 @@ def _case_page(
         errors=errors or {},
         decisions=DECISION_LABELS,
         is_open=is_open,
-        knowledge_entries=[hit.entry for hit in knowledge.search(session, "", limit=500)]
+        knowledge_entries=[hit.entry for hit in entries.search(session, "", limit=500)]
         if case.status == Status.REGISTERED
         else [],
         merged_into=case_store.get(session, case.merged_into_id) if case.merged_into_id else None,
@@ -582,7 +580,7 @@ async def case_attachments(
         files = uploads(form)
 
         def change() -> None:
-            intake.add_attachments(
+            register.add_attachments(
                 sessions, intake_config(settings), case_id, files, login.username, now()
             )
 
@@ -609,7 +607,7 @@ def _knowledge_page(
         settings,
         status_code=status_code,
         query=query,
-        hits=knowledge.search(session, query, limit=50),
+        hits=entries.search(session, query, limit=50),
         editor=login.role is Role.SUPERVISOR,
         message=message,
         errors=errors or {},
@@ -650,7 +648,7 @@ async def knowledge_create(
 
     def change() -> None:
         with transaction(sessions) as session:
-            knowledge.create(session, fields, login.username, now())
+            entries.create(session, fields, login.username, now())
 
     return await _knowledge_change(request, sessions, settings, login, change, "已新增")
 
@@ -668,7 +666,7 @@ async def knowledge_update(
     def change() -> None:
         with transaction(sessions) as session:
             entry = entry_or_404(session, entry_id)
-            knowledge.update(session, entry, fields, login.username, now())
+            entries.update(session, entry, fields, login.username, now())
 
     return await _knowledge_change(request, sessions, settings, login, change, "已保存")
 
@@ -683,6 +681,6 @@ async def knowledge_retire(
 ) -> Response:
     def change() -> None:
         with transaction(sessions) as session:
-            knowledge.retire(entry_or_404(session, entry_id), login.username, now())
+            entries.retire(entry_or_404(session, entry_id), login.username, now())
 
     return await _knowledge_change(request, sessions, settings, login, change, "已停用")

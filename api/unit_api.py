@@ -24,8 +24,7 @@ from api.handling_schemas import (
 )
 from dispatch.cases.handling_models import Unit
 from dispatch.cases.models import Case
-from dispatch.handling import case_steps, unit_portal
-from dispatch.handling import steps as handling
+from dispatch.handling import case_steps, steps, unit_portal
 from dispatch.handling.steps import Refused
 from dispatch.intake import case_lookup
 from dispatch.routing import units
@@ -55,7 +54,7 @@ def own_case(session: Session, login: Login, case_key: str) -> tuple[Case, Unit]
     unit = own_unit(session, login)
     case = find_case(session, case_key)
     try:
-        handling.unit_assignment(session, case, unit.id)
+        steps.unit_assignment(session, case, unit.id)
     except Refused:
         raise case_lookup.CaseNotFound from None
     return case, unit
@@ -149,7 +148,7 @@ def sign(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
         sessions,
         login,
         case_key,
-        lambda s, c, unit_id: handling.sign(s, c, unit_id, login.username, now()),
+        lambda s, c, unit_id: steps.sign(s, c, unit_id, login.username, now()),
     )
     return _after(sessions, login, case_id)
 
@@ -160,7 +159,7 @@ def start(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView
         sessions,
         login,
         case_key,
-        lambda s, c, unit_id: handling.start_work(s, c, unit_id, login.username, now()),
+        lambda s, c, unit_id: steps.start_work(s, c, unit_id, login.username, now()),
     )
     return _after(sessions, login, case_id)
 
@@ -174,7 +173,7 @@ def give_back(
         sessions,
         login,
         case_key,
-        lambda s, c, unit_id: handling.unit_return(
+        lambda s, c, unit_id: steps.unit_return(
             s, c, unit_id, body.reason, login.username, now(), rules
         ),
     )
@@ -185,12 +184,12 @@ def reply(
     case_key: str, body: ReplyBody, sessions: WriterDep, rules: RulesDep, login: UnitMember
 ) -> ReplyPublic:
     """The result: facts found, 属实/部分属实/不属实, measures taken."""
-    answer = handling.ReplyIn(body.facts, body.finding, body.measures, body.responsible_handling)
+    answer = steps.ReplyIn(body.facts, body.finding, body.measures, body.responsible_handling)
     _, row = unit_step(
         sessions,
         login,
         case_key,
-        lambda s, c, unit_id: handling.reply(s, c, unit_id, answer, login.username, now(), rules),
+        lambda s, c, unit_id: steps.reply(s, c, unit_id, answer, login.username, now(), rules),
     )
     return ReplyPublic.model_validate(row)
 
@@ -204,7 +203,7 @@ def ask_extension(
         sessions,
         login,
         case_key,
-        lambda s, c, unit_id: handling.request_extension(
+        lambda s, c, unit_id: steps.request_extension(
             s, c, unit_id, body.days, body.reason, login.username, now(), rules
         ),
     )

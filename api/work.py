@@ -29,8 +29,7 @@ from core.db import transaction
 from custody import access, listening
 from custody.errors import CustodyError
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
-from dispatch.intake import call_queue as work_queue
-from dispatch.intake import console_feed
+from dispatch.intake import call_queue, console_feed
 from recordings import waveform
 
 router = APIRouter(tags=["work"])
@@ -44,7 +43,7 @@ def queue(
 ) -> list[WaitingCallPublic]:
     """Calls waiting to be registered (messages, answered calls without a case):
     real-name callers first, then newest first."""
-    waiting = work_queue.waiting_calls(session, limit)
+    waiting = call_queue.waiting_calls(session, limit)
     calls = calls_public(session, [item.call for item in waiting])
     return [
         WaitingCallPublic(call=call, known_name=item.known_name, real_name=item.real_name)
@@ -52,7 +51,7 @@ def queue(
     ]
 
 
-def callback_public(item: work_queue.Callback, call: CallPublic) -> CallbackPublic:
+def callback_public(item: call_queue.Callback, call: CallPublic) -> CallbackPublic:
     return CallbackPublic(
         id=item.request.id,
         status=item.request.status,
@@ -67,7 +66,7 @@ def callbacks(
     session: SessionDep, _login: CaseWorker, include_done: bool = False
 ) -> list[CallbackPublic]:
     """漏接回拨: abandoned calls to call back, with every attempt's outcome."""
-    items = work_queue.callbacks(session, include_done=include_done)
+    items = call_queue.callbacks(session, include_done=include_done)
     calls = calls_public(session, [item.call for item in items])
     return [callback_public(item, call) for item, call in zip(items, calls, strict=True)]
 
@@ -82,7 +81,7 @@ def record_attempt(
     no_answer and busy keep it on the list."""
     with transaction(sessions) as session:
         try:
-            attempt = work_queue.record_attempt(
+            attempt = call_queue.record_attempt(
                 session, request_id, body.outcome, body.note, login.username, now()
             )
         except LookupError:
@@ -95,7 +94,7 @@ def dismiss(call_id: str, body: DismissalIn, sessions: WriterDep, login: CaseWor
     """Take a call off the queue without a case (silent, wrong number…), with the reason."""
     with transaction(sessions) as session:
         try:
-            work_queue.dismiss(session, call_id, body.reason, login.username, now())
+            call_queue.dismiss(session, call_id, body.reason, login.username, now())
         except LookupError:
             raise HTTPException(status_code=404, detail="call not found") from None
 

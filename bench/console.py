@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import PROJECT_ROOT
-from dispatch.intake import case_store
-from dispatch.intake import register as intake
-from dispatch.knowledge import entries as knowledge
+from dispatch.intake import case_store, register
+from dispatch.knowledge import entries
 from hotline import migrate
 
 COMPLAINTS = PROJECT_ROOT.parent / "shared" / "data" / "complaints"
@@ -78,7 +77,9 @@ def main() -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    config = intake.IntakeConfig(ZONE, "TS{date:%Y%m%d}{seq:05d}", tmp / "attachments", 1 << 20, 10)
+    config = register.IntakeConfig(
+        ZONE, "TS{date:%Y%m%d}{seq:05d}", tmp / "attachments", 1 << 20, 10
+    )
     texts = messages(args.cases * 2)
     now = dt.datetime.now(dt.UTC)
 
@@ -87,7 +88,7 @@ def main() -> None:
     started = time.perf_counter()
     for index in range(half):
         t0 = time.perf_counter()
-        intake.register(sessions, config, form(texts[index], index), [], "bench", now)
+        register.register(sessions, config, form(texts[index], index), [], "bench", now)
         latencies.append(time.perf_counter() - t0)
     sequential = half / (time.perf_counter() - started)
     print(
@@ -101,7 +102,7 @@ def main() -> None:
 
     def operator(offset: int) -> None:
         for index in range(offset, offset + per_thread):
-            case = intake.register(sessions, config, form(texts[index], index), [], "bench", now)
+            case = register.register(sessions, config, form(texts[index], index), [], "bench", now)
             numbers.append(case.number)
 
     threads = [
@@ -123,13 +124,13 @@ def main() -> None:
     pairs += [(text[:60], text) for text in texts[: 1000 - len(pairs)]]
     with transaction(sessions) as session:
         for question, answer in pairs:
-            knowledge.create(session, {"question": question, "answer": answer}, "bench", now)
+            entries.create(session, {"question": question, "answer": answer}, "bench", now)
     queries = [text[5:25] for text in texts[-100:]]
     with sessions() as session:
         timings = []
         for query in queries:
             t0 = time.perf_counter()
-            knowledge.search(session, query)
+            entries.search(session, query)
             timings.append(time.perf_counter() - t0)
     print(
         f"knowledge search over {len(pairs)} entries: median "

@@ -25,7 +25,7 @@ from asr import jobs
 from core.db import make_engine, make_session_factory, transaction
 from custody import access, bundle, dossier, integrity
 from dispatch.cases.recording_links import link_recording
-from dispatch.intake import register as intake
+from dispatch.intake import register
 from hotline import migrate
 from ivr import call_store
 from ivr.call_state import CallState
@@ -145,10 +145,10 @@ def main() -> None:
         )
 
         settings_zone = ZoneInfo("Asia/Shanghai")
-        config = intake.IntakeConfig(
+        config = register.IntakeConfig(
             settings_zone, "TS{date:%Y%m%d}{seq:04d}", data / "attachments", 1 << 24, 10
         )
-        case = intake.register(
+        case = register.register(
             sessions,
             config,
             {

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr import call_transcript as transcripts
-from asr import jobs
+from asr import call_transcript, jobs
 from asr.models import TranscriptRecord
 from core.db import transaction
 from core.ids import is_id
@@ -103,7 +102,7 @@ def read_call_transcript(
     call_id: str,
     place: str,
     now: dt.datetime,
-) -> transcripts.CallTranscriptView:
+) -> call_transcript.CallTranscriptView:
     """The call's transcript (whatever exists so far) if this person may read it; logged,
     shown or refused. A call without a recording has nothing to read and nothing to log.
     Raises NotFound or Denied."""
@@ -122,7 +121,9 @@ def read_call_transcript(
         recording = lookup.of_call(session, call.id)
         decision = decide(session, settings, who, call, recording, now) if recording else None
         found = (
-            transcripts.for_call(session, call.id) if decision is None or decision.allowed else None
+            call_transcript.for_call(session, call.id)
+            if decision is None or decision.allowed
+            else None
         )
     if recording is None or decision is None:
         assert found is not None
@@ -192,7 +193,7 @@ class Summaries:
     same rule)."""
 
     recordings: dict[str, Recording] = field(default_factory=dict)  # by call id
-    texts: dict[str, transcripts.TranscriptSummary] = field(default_factory=dict)
+    texts: dict[str, call_transcript.TranscriptSummary] = field(default_factory=dict)
     withheld: dict[str, Decision] = field(default_factory=dict)
     playable: set[str] = field(default_factory=set)
 
@@ -210,7 +211,7 @@ def summaries(
     logged), a job's state for the others still waiting."""
     result = Summaries(recordings=lookup.of_calls(session, [c.id for c in calls]))
     recorded = [(c, result.recordings[c.id]) for c in calls if c.id in result.recordings]
-    found = transcripts.summaries(session, [recording for _, recording in recorded])
+    found = call_transcript.summaries(session, [recording for _, recording in recorded])
     shown: list[Read] = []
     for call, recording in recorded:
         decision = decide(session, settings, who, call, recording, now)

@@ -36,7 +36,7 @@ from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.survey_models import SatisfactionCall
 from dispatch.feedback import callback_prompts as sp
-from dispatch.feedback import callbacks as satisfaction_calls
+from dispatch.feedback import callbacks
 from dispatch.feedback.callbacks import DueCall, NotDialling
 from ivr import dialplan_variables as dv
 from ivr.ami_listener import AmiListener
@@ -116,7 +116,7 @@ class OriginateOutcome:
 def originate_action(call: DueCall, config: DialerConfig) -> dict[str, str]:
     """The AMI action that calls the citizen. The number is checked again here: it becomes
     part of a dial string."""
-    number = satisfaction_calls.dial_number(call.phone)
+    number = callbacks.dial_number(call.phone)
     caller = config.caller_id
     return {
         "Action": "Originate",
@@ -282,16 +282,16 @@ class SatisfactionDialer:
     def _claim(self, now: dt.datetime) -> list[DueCall]:
         cfg = self.config
         with transaction(self.sessions) as session:
-            for call_id in satisfaction_calls.recover_stale(
+            for call_id in callbacks.recover_stale(
                 session, now, cfg.stale_after, cfg.retry_minutes, cfg.max_attempts
             ):
                 log.warning("satisfaction call %s had no outcome; counted as failed", call_id)
-            return satisfaction_calls.claim_due(session, now)
+            return callbacks.claim_due(session, now)
 
     def _record_failure(self, call_id: str, reason: str) -> SatisfactionCall | None:
         cfg = self.config
         with transaction(self.sessions) as session:
-            return satisfaction_calls.record_failure(
+            return callbacks.record_failure(
                 session, call_id, reason, self.clock(), cfg.retry_minutes, cfg.max_attempts
             )
 

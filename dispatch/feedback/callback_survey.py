@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.survey_models import SatisfactionCall
-from dispatch.feedback import callback_answers
+from dispatch.feedback import callback_answers, callbacks
 from dispatch.feedback import callback_prompts as sp
-from dispatch.feedback import callbacks as satisfaction_calls
 from dispatch.feedback.scale import DIGIT_TO_LEVEL
 from ivr.agi_channel import AgiChannel, CallerHungUp
 
@@ -90,7 +89,7 @@ class SatisfactionSurvey:
             return
         try:
             await asyncio.to_thread(self._record_answer, call_id, digit)
-        except satisfaction_calls.NotDialling:
+        except callbacks.NotDialling:
             log.warning(
                 "satisfaction call %s was settled already; key %s not stored", call_id, digit
             )
@@ -127,7 +126,7 @@ class SatisfactionSurvey:
     async def failed(self, call_id: str, case_number: str, reason: str) -> None:
         try:
             retry = await asyncio.to_thread(self._record_failure, call_id, reason)
-        except satisfaction_calls.NotDialling:
+        except callbacks.NotDialling:
             log.warning("satisfaction call %s was settled already (%s)", call_id, reason)
             return
         log.info(
@@ -145,8 +144,8 @@ class SatisfactionSurvey:
         if not call_id:
             return None
         with self.sessions() as session:
-            row = satisfaction_calls.get(session, call_id)
-            if row is None or row.status != satisfaction_calls.CallStatus.DIALLING:
+            row = callbacks.get(session, call_id)
+            if row is None or row.status != callbacks.CallStatus.DIALLING:
                 return None
             return row.case_number
 
@@ -157,7 +156,7 @@ class SatisfactionSurvey:
     def _record_failure(self, call_id: str, reason: str) -> SatisfactionCall | None:
         cfg = self.config
         with transaction(self.sessions) as session:
-            return satisfaction_calls.record_failure(
+            return callbacks.record_failure(
                 session, call_id, reason, self.clock(), cfg.retry_minutes, cfg.max_attempts
             )
 

@@ -15,7 +15,7 @@ from dispatch.cases.lifecycle import Action, Status
 from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Stage
-from dispatch.feedback import callbacks as satisfaction_calls
+from dispatch.feedback import callbacks
 from dispatch.feedback.scale import DISSATISFIED, LEVEL_LABELS, Level
 from dispatch.handling.steps import transition
 
@@ -67,7 +67,7 @@ def give_feedback(
     elif case.complainant_phone:
         # The automatic call-back asks the citizen.
         try:
-            satisfaction_calls.schedule(session, case.id, case.complainant_phone, case.number, now)
+            callbacks.schedule(session, case.id, case.complainant_phone, case.number, now)
         except ValueError:
             log.warning(
                 "case %s: no automatic call-back, the number cannot be dialled", case.number

@@ -20,7 +20,7 @@ from dispatch.deadlines.stage_clocks import Rules
 from dispatch.handling import steps
 from dispatch.intake import case_lookup
 from dispatch.intake.case_store import NotFound
-from dispatch.routing import suggestions as routing
+from dispatch.routing import suggestions
 
 T = TypeVar("T")
 Step = Callable[[Session, Case], T]
@@ -83,7 +83,7 @@ def dispatch(
     session: Session,
     case: Case,
     order: steps.DispatchOrder,
-    cache: routing.ModelCache,
+    cache: suggestions.ModelCache,
     actor: str,
     now: dt.datetime,
     rules: Rules,
@@ -91,7 +91,7 @@ def dispatch(
     """交办 under the category the dispatcher confirms (kept as the routing model's training
     example) to the lead unit and any assisting units."""
     steps.check_order(order)
-    routing.confirm(session, cache, case, order.category.strip(), actor, now)
+    suggestions.confirm(session, cache, case, order.category.strip(), actor, now)
     steps.dispatch(session, case, order, actor, now, rules)
 
 

@@ -16,8 +16,7 @@ from dispatch.cases.handling_models import Assignment
 from dispatch.cases.models import Attachment, Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Stage
-from dispatch.handling import disclosure, supervision
-from dispatch.handling import steps as handling
+from dispatch.handling import disclosure, steps, supervision
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def title_for(case: Case, unit_id: str) -> str:
 
 def view(session: Session, case: Case, unit_id: str) -> View:
     """The unit's view of ``case``; ``handling.Refused`` if it is not the unit's."""
-    assignment = handling.unit_assignment(session, case, unit_id)
+    assignment = steps.unit_assignment(session, case, unit_id)
     shown = disclosure.for_unit(parties(case), unit_id)
 
     def safe(text: str) -> str:
@@ -150,7 +149,7 @@ def attachment_file(
     """An attachment of ``case`` for the unit, with its file: None if it is not the case's,
     the unit's disclosure withholds it, or its file is missing; ``handling.Refused`` if the
     case is not the unit's."""
-    handling.unit_assignment(session, case, unit_id)
+    steps.unit_assignment(session, case, unit_id)
     shown = disclosure.for_unit(parties(case), unit_id)
     readable = {a.id: a for a in readable_attachments(case, shown)}
     attachment = readable.get(attachment_id)

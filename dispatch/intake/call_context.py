@@ -15,8 +15,7 @@ from asr.channels import CALLER
 from asr.models import TranscriptRecord
 from dispatch.cases.models import Case
 from dispatch.cases.registration import Channel
-from dispatch.intake import call_queue as work_queue
-from dispatch.intake import case_store, prefill
+from dispatch.intake import call_queue, case_store, prefill
 from ivr.models import Call
 from recordings import lookup
 
@@ -65,7 +64,7 @@ def build(
     subjects = prefill.suggest_subjects(text)
     numbers = prefill.spoken_numbers(whole)
     phone = call.caller_number if call.caller_number.isdigit() else ""
-    earlier = work_queue.earlier_cases(session, phone) if phone else []
+    earlier = call_queue.earlier_cases(session, phone) if phone else []
     known_name = call.caller_name or next(
         (c.complainant_name for c in earlier if c.complainant_name and not c.anonymous), ""
     )
@@ -89,7 +88,7 @@ def build(
         type_reason=suggested.reason if suggested else "",
         subjects=subjects,
         numbers=numbers,
-        earlier_calls=work_queue.earlier_calls(session, call.caller_number, call.started_at),
+        earlier_calls=call_queue.earlier_calls(session, call.caller_number, call.started_at),
         earlier_cases=earlier,
         same_phone_open=case_store.open_with_phone(session, phone),
         similar=case_store.similar(session, text, now - dt.timedelta(days=similar_days)),

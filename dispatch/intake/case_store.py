@@ -21,8 +21,7 @@ from dispatch.cases.models import Case, CaseNumberCounter, KnowledgeEntry
 from dispatch.cases.registration import Decision, FieldError, Invalid, Registration, rejection_reply
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Rules
-from dispatch.knowledge import entries as knowledge
-from dispatch.knowledge import text_similarity
+from dispatch.knowledge import entries, text_similarity
 from ivr import call_store
 from recordings import lookup
 
@@ -137,7 +136,7 @@ def knowledge_entry(session: Session, entry_id: str) -> KnowledgeEntry | None:
     """The active knowledge entry chosen on a form, None if none was chosen."""
     if not entry_id:
         return None
-    entry = knowledge.active_entry(session, entry_id)
+    entry = entries.active_entry(session, entry_id)
     if entry is None:
         raise Invalid(
             {

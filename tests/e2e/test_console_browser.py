@@ -21,7 +21,7 @@ from asr import jobs
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import Settings
 from core.waiting import wait_for
-from dispatch.knowledge import entries as knowledge
+from dispatch.knowledge import entries
 from hotline import migrate
 from ivr import call_store
 from recordings import lookup
@@ -59,7 +59,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     add_user(sessions, "op1", "operator")
     add_user(sessions, "sup1", "supervisor")
     with transaction(sessions) as session:
-        knowledge.create(
+        entries.create(
             session,
             {
                 "question": "如何办理居住证",

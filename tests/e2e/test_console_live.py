@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from dispatch.intake import case_store
-from dispatch.intake import register as intake
+from dispatch.intake import case_store, register
 from ivr.models import ConsoleEvent
 from phones.sipp import DialResult
 from tests.builders import add_user
@@ -32,9 +31,9 @@ def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
     settings = hotline.settings
     caller = "13912340001"
     add_user(hotline.sessions, "op8001", "operator", phone="8001")
-    earlier = intake.register(
+    earlier = register.register(
         hotline.sessions,
-        intake.IntakeConfig(
+        register.IntakeConfig(
             ZoneInfo(settings.timezone),
             settings.case_number_format,
             settings.attachments_dir,

@@ -19,8 +19,7 @@ from playwright.sync_api import Browser, expect
 from accounts.models import User
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import PROJECT_ROOT, Settings
-from dispatch.routing import classifier as routing_model
-from dispatch.routing import units
+from dispatch.routing import classifier, units
 from hotline import migrate
 from tests.builders import add_user
 from tests.conftest import free_port
@@ -45,7 +44,7 @@ def train_small_model(path: Path) -> None:
         per_label.setdefault(label, [])
         if len(per_label[label]) < 200:
             per_label[label].append((text, label))
-    routing_model.train([r for group in per_label.values() for r in group]).save(path)
+    classifier.train([r for group in per_label.values() for r in group]).save(path)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Request, expect
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.waiting import wait_for
-from dispatch.intake import register as intake
+from dispatch.intake import register
 from hotline import migrate
 from tests.builders import add_recorded_call, add_user, recently, tone_wav
 from tests.conftest import free_port
@@ -51,14 +51,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         sessions, data, "1.1", audio=audio, answered_after=0.5, started_at=started
     )
     zone = ZoneInfo(settings.timezone)
-    config = intake.IntakeConfig(
+    config = register.IntakeConfig(
         zone,
         settings.case_number_format,
         settings.attachments_dir,
         settings.attachment_max_bytes,
         settings.attachment_max_files,
     )
-    case = intake.register(
+    case = register.register(
         sessions,
         config,
         {

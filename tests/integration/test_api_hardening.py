@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from api.auth import COOKIE
 from core.settings import Settings
-from dispatch.intake import register as intake
+from dispatch.intake import register
 from recordings import evidence
 from tests.api_actor import Actor
 from tests.builders import PASSWORD, add_user
@@ -54,7 +54,7 @@ def app(settings: Settings) -> Iterator[Any]:
 
 
 def new_case(sessions: sessionmaker[Session], settings: Settings, files: int = 0) -> str:
-    config = intake.IntakeConfig(
+    config = register.IntakeConfig(
         ZoneInfo(settings.timezone),
         settings.case_number_format,
         settings.attachments_dir,
@@ -72,8 +72,8 @@ def new_case(sessions: sessionmaker[Session], settings: Settings, files: int = 0
         "content": "幸福里小区物业每月多收二十元停车费。",
         "request": "退还",
     }
-    uploads = [intake.Upload(f"{n}.txt", _stream(f"证据 {n}".encode())) for n in range(files)]
-    return intake.register(sessions, config, form, uploads, "op1", dt.datetime.now(dt.UTC)).id
+    uploads = [register.Upload(f"{n}.txt", _stream(f"证据 {n}".encode())) for n in range(files)]
+    return register.register(sessions, config, form, uploads, "op1", dt.datetime.now(dt.UTC)).id
 
 
 def _stream(data: bytes) -> io.BytesIO:

@@ -38,10 +38,9 @@ from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.policy import HOTLINE
 from dispatch.deadlines.stage_clocks import Rules, Stage
 from dispatch.deadlines.working_calendar import WorkingCalendar
-from dispatch.feedback import visits as feedback
+from dispatch.feedback import visits
 from dispatch.feedback.scale import DISSATISFIED, Level
-from dispatch.handling import steps as handling
-from dispatch.handling import supervision
+from dispatch.handling import steps, supervision
 from dispatch.handling.steps import DispatchOrder, Finding, Mode, Refused, ReplyIn
 from dispatch.intake import case_store
 from dispatch.routing import units
@@ -153,7 +152,7 @@ def dispatch_to(
         category="城乡建设",
         complex_case=complex_case,
     )
-    act(sessions, case_id, lambda s, c: handling.dispatch(s, c, order, "sup1", at, RULES))
+    act(sessions, case_id, lambda s, c: steps.dispatch(s, c, order, "sup1", at, RULES))
 
 
 def history(sessions: sessionmaker[Session], case_id: str) -> list[CaseEvent]:
@@ -216,11 +215,11 @@ def test_the_happy_path_with_its_deadlines_on_the_2026_calendar(
     assert running(sessions, case_id, Stage.RETURN).due_on == dt.date(2026, 10, 9)
     assert running(sessions, case_id, Stage.DISPATCH).met_at == local(9, 30, 15)
 
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(10, 8)))
+    act(sessions, case_id, lambda s, c: steps.sign(s, c, world.housing, "zj1", local(10, 8)))
     act(
         sessions,
         case_id,
-        lambda s, c: handling.start_work(s, c, world.housing, "zj1", local(10, 8, 11)),
+        lambda s, c: steps.start_work(s, c, world.housing, "zj1", local(10, 8, 11)),
     )
     answer = ReplyIn(
         "经核实，物业多收停车费属实", Finding.TRUE, "责令退还多收费用", "约谈物业负责人"
@@ -228,18 +227,18 @@ def test_the_happy_path_with_its_deadlines_on_the_2026_calendar(
     act(
         sessions,
         case_id,
-        lambda s, c: handling.reply(s, c, world.housing, answer, "zj1", local(10, 9, 16), RULES),
+        lambda s, c: steps.reply(s, c, world.housing, answer, "zj1", local(10, 9, 16), RULES),
     )
     # Feedback to the citizen within 1 working day of the reply: Saturday 10-10 is worked.
     assert running(sessions, case_id, Stage.FEEDBACK).due_on == dt.date(2026, 10, 10)
-    act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1", local(10, 9, 17)))
+    act(sessions, case_id, lambda s, c: steps.review(s, c, True, "", "sup1", local(10, 9, 17)))
     act(
         sessions,
         case_id,
-        lambda s, c: feedback.give_feedback(
+        lambda s, c: visits.give_feedback(
             s,
             c,
-            feedback.Method.PHONE,
+            visits.Method.PHONE,
             local(10, 10, 9),
             "已电话告知",
             Level.SATISFIED,
@@ -248,7 +247,7 @@ def test_the_happy_path_with_its_deadlines_on_the_2026_calendar(
         ),
     )
     assert status_of(sessions, case_id) == Status.CLOSED
-    act(sessions, case_id, lambda s, c: handling.archive(s, c, "sup1", local(10, 12)))
+    act(sessions, case_id, lambda s, c: steps.archive(s, c, "sup1", local(10, 12)))
 
     events = history(sessions, case_id)
     assert [e.action for e in events] == [
@@ -279,7 +278,7 @@ def test_the_happy_path_with_its_deadlines_on_the_2026_calendar(
         "feedback": (True, False),
     }
     with sessions() as session:
-        rows = handling.assignments(session, case_id)
+        rows = steps.assignments(session, case_id)
         assert sorted((a.role, a.unit_id, a.signed_by) for a in rows) == [
             ("assist", world.environment, "zj1"),
             ("lead", world.housing, "zj1"),
@@ -307,7 +306,7 @@ def test_a_return_after_the_two_working_day_window_is_refused(
     def give_back(
         at: dt.datetime, reason: str = "不属于本单位职责"
     ) -> Callable[[Session, Case], None]:
-        return lambda s, c: handling.unit_return(s, c, world.housing, reason, "zj1", at, RULES)
+        return lambda s, c: steps.unit_return(s, c, world.housing, reason, "zj1", at, RULES)
 
     with pytest.raises(Refused) as late:
         act(sessions, case_id, give_back(local(10, 10, 9)))
@@ -329,7 +328,7 @@ def test_a_return_after_the_two_working_day_window_is_refused(
         "市住建局 退回：不属于本单位职责",
     )
     with sessions() as session:
-        assert handling.assignments(session, case_id) == []
+        assert steps.assignments(session, case_id) == []
     # Back with the centre: a new 转办 clock from today; the old clocks are stopped.
     assert running(sessions, case_id, Stage.DISPATCH).due_on == dt.date(2026, 10, 10)
     assert [
@@ -342,14 +341,14 @@ def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen
 ) -> None:
     case_id = new_case(sessions, local(9, 30))
     dispatch_to(sessions, case_id, world.housing, local(9, 30, 15))
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(10, 8)))
+    act(sessions, case_id, lambda s, c: steps.sign(s, c, world.housing, "zj1", local(10, 8)))
     with sessions() as session:
         case = session.get(Case, case_id)
         assert case is not None
         number = case.number
 
     def ask(days: int, reason: str, at: dt.datetime) -> Callable[[Session, Case], object]:
-        return lambda s, c: handling.request_extension(
+        return lambda s, c: steps.request_extension(
             s, c, world.housing, days, reason, "zj1", at, RULES
         )
 
@@ -364,7 +363,7 @@ def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen
     assert twice.value.message_zh == "已有待审批的延期申请"
 
     with sessions() as session:
-        [pending] = handling.extensions(session, case_id)
+        [pending] = steps.extensions(session, case_id)
     assert (pending.old_due_on, pending.new_due_on) == (
         dt.date(2026, 10, 10),
         dt.date(2026, 10, 13),
@@ -372,7 +371,7 @@ def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen
     act(
         sessions,
         case_id,
-        lambda s, c: handling.decide_extension(
+        lambda s, c: steps.decide_extension(
             s, c, extension(s, pending.id), True, "", "sup1", local(10, 9, 15)
         ),
     )
@@ -384,7 +383,7 @@ def test_an_approved_extension_moves_the_handling_deadline_and_tells_the_citizen
         dt.date(2026, 9, 30),
     )
     with sessions() as session:
-        [approved] = handling.extensions(session, case_id)
+        [approved] = steps.extensions(session, case_id)
     assert approved.status == "approved" and approved.decided_by == "sup1"
     assert number in approved.notice_text
     assert "2026年10月13日" in approved.notice_text and "需现场勘查" in approved.notice_text
@@ -399,20 +398,20 @@ def test_a_refused_extension_needs_a_reason_and_keeps_the_deadline(
 ) -> None:
     case_id = new_case(sessions, local(9, 30))
     dispatch_to(sessions, case_id, world.housing, local(9, 30, 15))
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(10, 8)))
+    act(sessions, case_id, lambda s, c: steps.sign(s, c, world.housing, "zj1", local(10, 8)))
     act(
         sessions,
         case_id,
-        lambda s, c: handling.request_extension(
+        lambda s, c: steps.request_extension(
             s, c, world.housing, 3, "需现场勘查", "zj1", local(10, 8, 11), RULES
         ),
     )
     with sessions() as session:
-        [pending] = handling.extensions(session, case_id)
+        [pending] = steps.extensions(session, case_id)
     events = len(history(sessions, case_id))
 
     def decide(note: str) -> Callable[[Session, Case], None]:
-        return lambda s, c: handling.decide_extension(
+        return lambda s, c: steps.decide_extension(
             s, c, extension(s, pending.id), False, note, "sup1", local(10, 8, 15)
         )
 
@@ -422,7 +421,7 @@ def test_a_refused_extension_needs_a_reason_and_keeps_the_deadline(
     assert len(history(sessions, case_id)) == events
     act(sessions, case_id, decide("三个工作日足以办结"))
     with sessions() as session:
-        [refused] = handling.extensions(session, case_id)
+        [refused] = steps.extensions(session, case_id)
     assert (refused.status, refused.decision_reason, refused.notice_text) == (
         "refused",
         "三个工作日足以办结",
@@ -435,7 +434,7 @@ def test_a_refused_extension_needs_a_reason_and_keeps_the_deadline(
         act(
             sessions,
             case_id,
-            lambda s, c: handling.request_extension(
+            lambda s, c: steps.request_extension(
                 s, c, world.housing, 1, "还需一天", "zj1", local(10, 11), RULES
             ),
         )
@@ -447,20 +446,20 @@ def test_a_pending_extension_lapses_with_the_unit_that_asked_for_it(
 ) -> None:
     case_id = new_case(sessions, local(11, 2))
     dispatch_to(sessions, case_id, world.housing, local(11, 2, 11))
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(11, 3)))
+    act(sessions, case_id, lambda s, c: steps.sign(s, c, world.housing, "zj1", local(11, 3)))
     act(
         sessions,
         case_id,
-        lambda s, c: handling.request_extension(
+        lambda s, c: steps.request_extension(
             s, c, world.housing, 5, "需现场勘查", "zj1", local(11, 3, 10), RULES
         ),
     )
     with sessions() as session:
-        [stale] = handling.extensions(session, case_id)
+        [stale] = steps.extensions(session, case_id)
     act(
         sessions,
         case_id,
-        lambda s, c: handling.unit_return(
+        lambda s, c: steps.unit_return(
             s, c, world.housing, "不属于本单位职责", "zj1", local(11, 3, 11), RULES
         ),
     )
@@ -468,7 +467,7 @@ def test_a_pending_extension_lapses_with_the_unit_that_asked_for_it(
     act(
         sessions,
         case_id,
-        lambda s, c: handling.sign(s, c, world.environment, "hb1", local(11, 3, 15)),
+        lambda s, c: steps.sign(s, c, world.environment, "hb1", local(11, 3, 15)),
     )
     due = running(sessions, case_id, Stage.HANDLING)
     assert (due.unit_id, due.due_on) == (world.environment, dt.date(2026, 11, 5))
@@ -479,7 +478,7 @@ def test_a_pending_extension_lapses_with_the_unit_that_asked_for_it(
         act(
             sessions,
             case_id,
-            lambda s, c: handling.decide_extension(
+            lambda s, c: steps.decide_extension(
                 s, c, extension(s, stale.id), True, "", "sup1", local(11, 3, 16)
             ),
         )
@@ -494,12 +493,12 @@ def test_a_pending_extension_lapses_with_the_unit_that_asked_for_it(
     act(
         sessions,
         case_id,
-        lambda s, c: handling.request_extension(
+        lambda s, c: steps.request_extension(
             s, c, world.environment, 2, "需检测水质", "hb1", local(11, 4), RULES
         ),
     )
     with sessions() as session:
-        mine = [x for x in handling.extensions(session, case_id) if x.id != stale.id]
+        mine = [x for x in steps.extensions(session, case_id) if x.id != stale.id]
     assert [(x.unit_id, x.status, x.new_due_on) for x in mine] == [
         (world.environment, "pending", dt.date(2026, 11, 9))
     ]
@@ -509,7 +508,7 @@ def test_a_case_for_the_leader_cannot_be_dispatched_before_approval(
     sessions: sessionmaker[Session], world: Units
 ) -> None:
     case_id = new_case(sessions, local(11, 2))
-    act(sessions, case_id, lambda s, c: handling.submit_approval(s, c, "op1", local(11, 2, 11)))
+    act(sessions, case_id, lambda s, c: steps.submit_approval(s, c, "op1", local(11, 2, 11)))
     with pytest.raises(IllegalTransition) as pending:
         dispatch_to(sessions, case_id, world.housing, local(11, 2, 12))
     assert pending.value.message_zh == "案件当前状态为“待领导审批”，不能交办"
@@ -517,12 +516,12 @@ def test_a_case_for_the_leader_cannot_be_dispatched_before_approval(
         act(
             sessions,
             case_id,
-            lambda s, c: handling.decide_approval(s, c, False, "leader1", local(11, 2, 14)),
+            lambda s, c: steps.decide_approval(s, c, False, "leader1", local(11, 2, 14)),
         )
     act(
         sessions,
         case_id,
-        lambda s, c: handling.decide_approval(
+        lambda s, c: steps.decide_approval(
             s, c, False, "leader1", local(11, 2, 14), "请补充被投诉人职级"
         ),
     )
@@ -531,11 +530,11 @@ def test_a_case_for_the_leader_cannot_be_dispatched_before_approval(
         dispatch_to(sessions, case_id, world.housing, local(11, 2, 15))
     assert denied.value.message_zh == "该案件须经领导审批后才能交办"
 
-    act(sessions, case_id, lambda s, c: handling.submit_approval(s, c, "op1", local(11, 3)))
+    act(sessions, case_id, lambda s, c: steps.submit_approval(s, c, "op1", local(11, 3)))
     act(
         sessions,
         case_id,
-        lambda s, c: handling.decide_approval(s, c, True, "leader1", local(11, 3, 11)),
+        lambda s, c: steps.decide_approval(s, c, True, "leader1", local(11, 3, 11)),
     )
     dispatch_to(sessions, case_id, world.housing, local(11, 3, 14))
     assert status_of(sessions, case_id) == Status.DISPATCHED
@@ -555,11 +554,11 @@ def test_dissatisfaction_reopens_the_case_with_a_new_clock(
 ) -> None:
     case_id = new_case(sessions, local(11, 2))
     dispatch_to(sessions, case_id, world.housing, local(11, 2, 11))
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(11, 3)))
+    act(sessions, case_id, lambda s, c: steps.sign(s, c, world.housing, "zj1", local(11, 3)))
     act(
         sessions,
         case_id,
-        lambda s, c: handling.reply(
+        lambda s, c: steps.reply(
             s,
             c,
             world.housing,
@@ -569,14 +568,14 @@ def test_dissatisfaction_reopens_the_case_with_a_new_clock(
             RULES,
         ),
     )
-    act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1", local(11, 4)))
+    act(sessions, case_id, lambda s, c: steps.review(s, c, True, "", "sup1", local(11, 4)))
     act(
         sessions,
         case_id,
-        lambda s, c: feedback.give_feedback(
+        lambda s, c: visits.give_feedback(
             s,
             c,
-            feedback.Method.PHONE,
+            visits.Method.PHONE,
             local(11, 4, 10),
             "",
             Level.DISSATISFIED,
@@ -586,17 +585,17 @@ def test_dissatisfaction_reopens_the_case_with_a_new_clock(
     )
     assert status_of(sessions, case_id) == Status.FEEDBACK_GIVEN
     with pytest.raises(Invalid) as why:
-        act(sessions, case_id, lambda s, c: handling.close(s, c, "sup1", local(11, 4, 11)))
+        act(sessions, case_id, lambda s, c: steps.close(s, c, "sup1", local(11, 4, 11)))
     assert why.value.errors["note"].zh == "群众不满意，办结须说明不重办的理由"
     act(
         sessions,
         case_id,
-        lambda s, c: handling.reopen(s, c, "群众对处理结果不满意", "sup1", local(11, 5), RULES),
+        lambda s, c: steps.reopen(s, c, "群众对处理结果不满意", "sup1", local(11, 5), RULES),
     )
     assert status_of(sessions, case_id) == Status.ACCEPTED
     with sessions() as session:
-        assert handling.assignments(session, case_id) == []
-        assert feedback.awaiting_reopen(session) == []
+        assert steps.assignments(session, case_id) == []
+        assert visits.awaiting_reopen(session) == []
     assert running(sessions, case_id, Stage.DISPATCH).due_on == dt.date(2026, 11, 6)
     dispatch_to(sessions, case_id, world.environment, local(11, 5, 14))
     # The handling clock restarts from the reopening.
@@ -613,11 +612,11 @@ def test_a_dissatisfied_answer_after_closing_waits_for_a_decision_until_archived
 ) -> None:
     case_id = new_case(sessions, local(11, 2))
     dispatch_to(sessions, case_id, world.housing, local(11, 2, 11))
-    act(sessions, case_id, lambda s, c: handling.sign(s, c, world.housing, "zj1", local(11, 3)))
+    act(sessions, case_id, lambda s, c: steps.sign(s, c, world.housing, "zj1", local(11, 3)))
     act(
         sessions,
         case_id,
-        lambda s, c: handling.reply(
+        lambda s, c: steps.reply(
             s,
             c,
             world.housing,
@@ -627,30 +626,30 @@ def test_a_dissatisfied_answer_after_closing_waits_for_a_decision_until_archived
             RULES,
         ),
     )
-    act(sessions, case_id, lambda s, c: handling.review(s, c, True, "", "sup1", local(11, 4)))
+    act(sessions, case_id, lambda s, c: steps.review(s, c, True, "", "sup1", local(11, 4)))
     act(
         sessions,
         case_id,
-        lambda s, c: feedback.give_feedback(
-            s, c, feedback.Method.PHONE, local(11, 4, 10), "", None, "op1", local(11, 4, 10)
+        lambda s, c: visits.give_feedback(
+            s, c, visits.Method.PHONE, local(11, 4, 10), "", None, "op1", local(11, 4, 10)
         ),
     )
-    act(sessions, case_id, lambda s, c: handling.close(s, c, "sup1", local(11, 4, 11)))
+    act(sessions, case_id, lambda s, c: steps.close(s, c, "sup1", local(11, 4, 11)))
     # The automatic call-back reaches the citizen after closing: dissatisfied.
     with transaction(sessions) as session:
-        feedback.record_satisfaction(
+        visits.record_satisfaction(
             session, case_id, Level.VERY_DISSATISFIED, "auto_call", "system:callback", local(11, 5)
         )
     with sessions() as session:
-        assert [c.id for c in feedback.awaiting_reopen(session)] == [case_id]
+        assert [c.id for c in visits.awaiting_reopen(session)] == [case_id]
     assert [(e.action, e.from_status, e.to_status) for e in history(sessions, case_id)[-2:]] == [
         ("close", "feedback_given", "closed"),
         ("satisfaction", "closed", "closed"),
     ]
     # Archived all the same: it is no longer waiting for anyone.
-    act(sessions, case_id, lambda s, c: handling.archive(s, c, "sup1", local(11, 6)))
+    act(sessions, case_id, lambda s, c: steps.archive(s, c, "sup1", local(11, 6)))
     with sessions() as session:
-        assert feedback.awaiting_reopen(session) == []
+        assert visits.awaiting_reopen(session) == []
 
 
 # -- the state machine ------------------------------------------------------------------
@@ -742,7 +741,7 @@ def snapshot(sessions: sessionmaker[Session], case_id: str, target_id: str) -> S
             ),
             extensions=tuple(
                 (x.id, x.status, x.new_due_on, x.deadline_id)
-                for x in handling.extensions(session, case_id)
+                for x in steps.extensions(session, case_id)
             ),
             replies=tuple(
                 (r.id, r.review)
@@ -750,7 +749,7 @@ def snapshot(sessions: sessionmaker[Session], case_id: str, target_id: str) -> S
                     select(UnitReply).where(UnitReply.case_id == case_id).order_by(UnitReply.id)
                 )
             ),
-            feedback=len(feedback.history(session, case_id)),
+            feedback=len(visits.history(session, case_id)),
             target_history=_entries(session, target_id),
         )
 
@@ -810,9 +809,7 @@ STEP_ACTIONS = {  # forward first
     "merge": Action.MERGE,
 }
 EXITS = frozenset({"withdraw", "merge", "archive", "reopen"})
-METHODS = st.sampled_from(
-    [feedback.Method.PHONE, feedback.Method.IN_PERSON, feedback.Method.ONLINE]
-)
+METHODS = st.sampled_from([visits.Method.PHONE, visits.Method.IN_PERSON, visits.Method.ONLINE])
 
 
 class CaseMachine(RuleBasedStateMachine):
@@ -887,7 +884,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_submit_approval(self, actor: str, note: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.submit_approval(s, c, actor, at, note),
+            lambda s, c: steps.submit_approval(s, c, actor, at, note),
             lambda _: [Action.SUBMIT_APPROVAL],
             succeed_if=lambda b: b.status is Status.ACCEPTED,
         )
@@ -895,7 +892,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_decide_approval(self, approve: bool, actor: str, note: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.decide_approval(s, c, approve, actor, at, note),
+            lambda s, c: steps.decide_approval(s, c, approve, actor, at, note),
             lambda _: [Action.APPROVE if approve else Action.DENY_APPROVAL],
             refuse_if=lambda _: "" if approve or not _blank(note) else "no reason",
             succeed_if=lambda b: (
@@ -923,7 +920,7 @@ class CaseMachine(RuleBasedStateMachine):
             return "自办 to a unit other than the centre" if self_not_centre else ""
 
         return Plan(
-            lambda s, c: handling.dispatch(s, c, order, actor, at, RULES),
+            lambda s, c: steps.dispatch(s, c, order, actor, at, RULES),
             lambda _: [Action.DISPATCH],
             refuse_if=refuse,
             succeed_if=lambda b: (
@@ -938,7 +935,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_unit_return(self, who: str, reason: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
         return Plan(
-            lambda s, c: handling.unit_return(s, c, unit, reason, actor, at, RULES),
+            lambda s, c: steps.unit_return(s, c, unit, reason, actor, at, RULES),
             lambda _: [Action.UNIT_RETURN],
             refuse_if=lambda b: (
                 "no reason" if _blank(reason) else "" if unit == b.lead else "not the lead unit"
@@ -948,7 +945,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_sign(self, who: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
         return Plan(
-            lambda s, c: handling.sign(s, c, unit, actor, at),
+            lambda s, c: steps.sign(s, c, unit, actor, at),
             lambda _: [Action.SIGN],
             refuse_if=lambda b: "" if unit == b.lead else "not the lead unit",
             succeed_if=lambda b: b.status is Status.DISPATCHED and unit == b.lead,
@@ -957,7 +954,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_start(self, who: str, actor: str) -> Plan:
         at, unit = self.tick(), self.unit(who)
         return Plan(
-            lambda s, c: handling.start_work(s, c, unit, actor, at),
+            lambda s, c: steps.start_work(s, c, unit, actor, at),
             lambda _: [Action.START],
             refuse_if=lambda b: "" if unit == b.lead else "not the lead unit",
             succeed_if=lambda b: b.status is Status.SIGNED and unit == b.lead,
@@ -968,7 +965,7 @@ class CaseMachine(RuleBasedStateMachine):
         answer = ReplyIn(facts, finding, measures)
         complete = not _blank(facts) and not _blank(measures)
         return Plan(
-            lambda s, c: handling.reply(s, c, unit, answer, actor, at, RULES),
+            lambda s, c: steps.reply(s, c, unit, answer, actor, at, RULES),
             lambda _: [Action.REPLY],
             refuse_if=lambda b: (
                 "not the lead unit"
@@ -995,7 +992,7 @@ class CaseMachine(RuleBasedStateMachine):
             return "one is pending" if b.pending_extensions else ""
 
         return Plan(
-            lambda s, c: handling.request_extension(s, c, unit, days, reason, actor, at, RULES),
+            lambda s, c: steps.request_extension(s, c, unit, days, reason, actor, at, RULES),
             lambda _: [Action.REQUEST_EXTENSION],
             refuse_if=refuse,
         )
@@ -1006,7 +1003,7 @@ class CaseMachine(RuleBasedStateMachine):
         at, extension_id = self.tick(), self.state.extensions[-1][0]
 
         def run(session: Session, case: Case) -> None:
-            handling.decide_extension(
+            steps.decide_extension(
                 session, case, extension(session, extension_id), approve, note, actor, at
             )
 
@@ -1020,14 +1017,14 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_review(self, passed: bool, note: str, actor: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.review(s, c, passed, note, actor, at),
+            lambda s, c: steps.review(s, c, passed, note, actor, at),
             lambda _: [Action.PASS_REVIEW if passed else Action.RETURN_REPLY],
             refuse_if=lambda _: "" if passed or not _blank(note) else "no reason",
             succeed_if=lambda b: b.status is Status.REPLIED and (passed or not _blank(note)),
         )
 
     def plan_feedback(
-        self, method: feedback.Method, note: str, level: Level | None, actor: str
+        self, method: visits.Method, note: str, level: Level | None, actor: str
     ) -> Plan:
         at = self.tick()
         writes = [Action.FEEDBACK]
@@ -1036,7 +1033,7 @@ class CaseMachine(RuleBasedStateMachine):
             if level not in DISSATISFIED:
                 writes.append(Action.CLOSE)
         return Plan(
-            lambda s, c: feedback.give_feedback(s, c, method, at, note, level, actor, at),
+            lambda s, c: visits.give_feedback(s, c, method, at, note, level, actor, at),
             lambda _: writes,
             succeed_if=lambda b: b.status is Status.REVIEWED,
         )
@@ -1049,7 +1046,7 @@ class CaseMachine(RuleBasedStateMachine):
             return [Action.SATISFACTION, *([Action.CLOSE] if closes else [])]
 
         return Plan(
-            lambda s, c: feedback.record_satisfaction(s, c.id, level, "auto_call", actor, at),
+            lambda s, c: visits.record_satisfaction(s, c.id, level, "auto_call", actor, at),
             writes,
             succeed_if=lambda b: b.status in {Status.FEEDBACK_GIVEN, Status.CLOSED},
         )
@@ -1057,7 +1054,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_reopen(self, reason: str, actor: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.reopen(s, c, reason, actor, at, RULES),
+            lambda s, c: steps.reopen(s, c, reason, actor, at, RULES),
             lambda _: [Action.REOPEN],
             refuse_if=lambda _: "no reason" if _blank(reason) else "",
             succeed_if=lambda b: (
@@ -1068,7 +1065,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_close(self, note: str, actor: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.close(s, c, actor, at, note),
+            lambda s, c: steps.close(s, c, actor, at, note),
             lambda _: [Action.CLOSE],
             refuse_if=lambda b: (
                 "dissatisfied, no reason" if b.reopen_review and _blank(note) else ""
@@ -1081,7 +1078,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_withdraw(self, reason: str, actor: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.withdraw(s, c, reason, actor, at),
+            lambda s, c: steps.withdraw(s, c, reason, actor, at),
             lambda _: [Action.WITHDRAW],
             refuse_if=lambda _: "no reason" if _blank(reason) else "",
             succeed_if=lambda b: b.status in OPEN | AT_UNIT and not _blank(reason),
@@ -1090,7 +1087,7 @@ class CaseMachine(RuleBasedStateMachine):
     def plan_archive(self, actor: str) -> Plan:
         at = self.tick()
         return Plan(
-            lambda s, c: handling.archive(s, c, actor, at),
+            lambda s, c: steps.archive(s, c, actor, at),
             lambda _: [Action.ARCHIVE],
             succeed_if=lambda b: b.status in FINAL,
         )
@@ -1309,7 +1306,7 @@ class CaseMachine(RuleBasedStateMachine):
         assert not state.reopen_review or state.status in waiting | {Status.ARCHIVED}
         with self.sessions() as session:
             late = supervision.overdue(session, RULES, self.now + dt.timedelta(days=30))
-            dissatisfied = feedback.awaiting_reopen(session, limit=1_000_000)
+            dissatisfied = visits.awaiting_reopen(session, limit=1_000_000)
         if state.status in FINISHED:
             assert self.case_id not in {item.case.id for item in late}
         assert (self.case_id in {c.id for c in dissatisfied}) == (

@@ -21,8 +21,7 @@ from asr.models import TranscriptRecord
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.models import Attachment, Case, CaseEvent, CaseNumberCounter
-from dispatch.intake import case_store
-from dispatch.intake import register as intake
+from dispatch.intake import case_store, register
 from ivr import call_store
 from ivr.call_state import CallState
 from ivr.models import Call
@@ -80,13 +79,13 @@ def form(**changes: object) -> dict[str, object]:
 def register_now(
     sessions: sessionmaker[Session], settings: Settings, actor: str = "op1", **changes: object
 ) -> Case:
-    return intake.register(
+    return register.register(
         sessions, _config(settings), form(**changes), [], actor, dt.datetime.now(dt.UTC)
     )
 
 
-def _config(settings: Settings) -> intake.IntakeConfig:
-    return intake.IntakeConfig(
+def _config(settings: Settings) -> register.IntakeConfig:
+    return register.IntakeConfig(
         ZONE,
         settings.case_number_format,
         settings.attachments_dir,
@@ -245,11 +244,11 @@ def test_a_failed_save_leaves_no_half_written_case_and_no_file(
 
     monkeypatch.setattr(case_store, "add_event", broken)
     with pytest.raises(RuntimeError):
-        intake.register(
+        register.register(
             sessions,
             _config(settings),
             form(channel="letter"),
-            [intake.Upload("letter.pdf", io.BytesIO(PDF))],
+            [register.Upload("letter.pdf", io.BytesIO(PDF))],
             "op1",
             dt.datetime.now(dt.UTC),
         )

@@ -20,8 +20,7 @@ from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.handling_models import RoutingLabel
 from dispatch.cases.models import CaseEvent
-from dispatch.feedback import callback_answers
-from dispatch.feedback import callbacks as satisfaction_calls
+from dispatch.feedback import callback_answers, callbacks
 from tests.api_actor import Actor
 from tests.builders import add_user
 
@@ -385,9 +384,9 @@ def test_feedback_without_a_level_schedules_the_call_back_and_dissatisfaction_re
     sup.post(f"/api/cases/{number}/review", {"passed": True})
     op.post(f"/api/cases/{number}/feedback", {"method": "phone", "note": "已告知"})
     with transaction(sessions) as session:
-        calls = satisfaction_calls.calls_for_case(session, case["id"])
+        calls = callbacks.calls_for_case(session, case["id"])
         assert [(c.status, c.phone, c.case_number) for c in calls] == [("pending", PHONE, number)]
-        claimed = satisfaction_calls.claim_due(session, dt.datetime.now(dt.UTC))
+        claimed = callbacks.claim_due(session, dt.datetime.now(dt.UTC))
         callback_answers.record_answer(session, claimed[0].id, "4", dt.datetime.now(dt.UTC))
     after = op.get(f"/api/cases/{number}/handling")
     assert after["satisfaction"] == "dissatisfied" and after["reopen_review"]

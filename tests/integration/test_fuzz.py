@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import COOKIE
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
-from dispatch.intake import register as intake
+from dispatch.intake import register
 from hotline import migrate
 from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 from tests.conftest import free_port, new_postgres_database
@@ -71,7 +71,7 @@ def seed(sessions: sessionmaker[Session], data_dir: Path) -> None:
         add_user(sessions, name, role)
     add_recorded_call(sessions, data_dir, "fuzz.1", started_at=recently())
     add_recorded_call(sessions, data_dir, "fuzz.2", answered_after=3, started_at=recently())
-    config = intake.IntakeConfig(
+    config = register.IntakeConfig(
         ZoneInfo("Asia/Shanghai"),
         "TS{date:%Y%m%d}{seq:04d}",
         data_dir / "attachments",
@@ -89,7 +89,7 @@ def seed(sessions: sessionmaker[Session], data_dir: Path) -> None:
         "content": "幸福里小区物业每月多收二十元停车费。",
         "request": "退还",
     }
-    intake.register(sessions, config, form, [], "op1", dt.datetime.now(dt.UTC))
+    register.register(sessions, config, form, [], "op1", dt.datetime.now(dt.UTC))
 
 
 def logged_in(url: str, username: str) -> tuple[dict[str, str], dict[str, str]]:

@@ -16,8 +16,8 @@ from bench.routing_eval import accuracy, stratified_split
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import PROJECT_ROOT, Settings
 from dispatch.cases.models import Case
-from dispatch.intake import register as intake
-from dispatch.routing import suggestions as routing
+from dispatch.intake import register
+from dispatch.routing import suggestions
 from hotline import migrate
 from hotline.cli import main
 
@@ -237,11 +237,11 @@ def test_train_adds_the_categories_confirmed_at_dispatch(
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     now = dt.datetime.now(dt.UTC)
-    config = intake.IntakeConfig(
+    config = register.IntakeConfig(
         ZoneInfo("Asia/Shanghai"), settings.case_number_format, settings.attachments_dir, 1024, 1
     )
     for title, category in [("路灯坏了很久没人修", "城乡建设"), ("出租车拒载", "交通运输")]:
-        case = intake.register(
+        case = register.register(
             sessions,
             config,
             {
@@ -260,8 +260,8 @@ def test_train_adds_the_categories_confirmed_at_dispatch(
         with transaction(sessions) as session:
             stored = session.get(Case, case.id)
             assert stored is not None
-            routing.confirm(
-                session, routing.ModelCache(tmp_path / "none.npz"), stored, category, "op1", now
+            suggestions.confirm(
+                session, suggestions.ModelCache(tmp_path / "none.npz"), stored, category, "op1", now
             )
     engine.dispose()
     output = tmp_path / "model.npz"

@@ -27,10 +27,9 @@ from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.policy import HOTLINE, Card
 from dispatch.deadlines.stage_clocks import Rules, Stage
 from dispatch.deadlines.working_calendar import WorkingCalendar
-from dispatch.feedback import visits as feedback
+from dispatch.feedback import visits
 from dispatch.feedback.scale import Level
-from dispatch.handling import steps as handling
-from dispatch.handling import supervision
+from dispatch.handling import steps, supervision
 from dispatch.handling.steps import DispatchOrder, Finding, Mode, ReplyIn
 from dispatch.handling.supervision import Kind
 from dispatch.routing import units
@@ -114,7 +113,7 @@ class Dispatched:
         with transaction(sessions) as session:
             case = session.get(Case, self.id)
             assert case is not None
-            handling.dispatch(
+            steps.dispatch(
                 session,
                 case,
                 DispatchOrder(unit_id, Mode.TRANSFER, category="城乡建设"),
@@ -231,8 +230,8 @@ def test_a_replied_case_gets_nothing_further_for_its_handling(
     with transaction(sessions) as session:
         row = session.get(Case, case.id)
         assert row is not None
-        handling.sign(session, row, case.unit_id, "zj1", local(11, 26, 10))
-        handling.reply(
+        steps.sign(session, row, case.unit_id, "zj1", local(11, 26, 10))
+        steps.reply(
             session,
             row,
             case.unit_id,
@@ -251,11 +250,11 @@ def test_a_replied_case_gets_nothing_further_for_its_handling(
     with transaction(sessions) as session:
         row = session.get(Case, case.id)
         assert row is not None
-        handling.review(session, row, True, "", "sup1", local(11, 28, 10))
-        feedback.give_feedback(
+        steps.review(session, row, True, "", "sup1", local(11, 28, 10))
+        visits.give_feedback(
             session,
             row,
-            feedback.Method.PHONE,
+            visits.Method.PHONE,
             local(11, 28, 11),
             "已电话告知",
             Level.SATISFIED,

@@ -29,7 +29,7 @@ from bench.routing_eval import (
     per_label_f1,
     stratified_split,
 )
-from dispatch.routing import classifier as routing_model
+from dispatch.routing import classifier
 from dispatch.routing.classifier import (
     Parameters,
     RoutingModel,
@@ -128,7 +128,7 @@ def test_batches_give_the_same_probabilities(
 ) -> None:
     texts = [text for text, _ in examples(5, seed=3)]
     whole = model.probabilities(texts)
-    monkeypatch.setattr(routing_model, "BATCH", 3)
+    monkeypatch.setattr(classifier, "BATCH", 3)
     np.testing.assert_allclose(model.probabilities(texts), whole, rtol=1e-6)
     np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-6)
 
