@@ -21,7 +21,7 @@ from dispatch.feedback.scale import LEVEL_LABELS
 from dispatch.feedback.visits import METHOD_LABELS
 from dispatch.handling import steps, supervision
 from dispatch.handling.steps import FINDING_LABELS, MODE_LABELS
-from dispatch.routing import suggestions as routing
+from dispatch.routing import suggestions
 from dispatch.routing import units
 
 
@@ -31,12 +31,12 @@ def handling_context(
     """Everything the handling panel of a case's page shows."""
     cache = model_cache(request)
     centre_side = case.status in (Status.ACCEPTED, Status.APPROVED)
-    suggestions = routing.suggest(session, cache, case) if centre_side else []
+    suggested = suggestions.suggest(session, cache, case) if centre_side else []
     model = cache.model() if centre_side else None
     categories = list(
         dict.fromkeys(
             [
-                *(s.category for s in suggestions),
+                *(s.category for s in suggested),
                 *(model.labels if model else []),
                 *(e.category for e in units.catalogue(session)),
             ]
@@ -50,12 +50,12 @@ def handling_context(
     return {
         "h": {
             "category": case.category,
-            "suggestions": suggestions,
+            "suggestions": suggested,
             "model_error": cache.error,
             "categories": categories,
             "units": all_units,
-            "chosen_category": case.category or (suggestions[0].category if suggestions else ""),
-            "chosen_unit": next((s.unit_id for s in suggestions if s.unit_id), ""),
+            "chosen_category": case.category or (suggested[0].category if suggested else ""),
+            "chosen_unit": next((s.unit_id for s in suggested if s.unit_id), ""),
             "complained_guess": case.complained_unit_id or (complained.id if complained else ""),
             "assignments": assignments,
             "deadlines": deadlines,

@@ -22,7 +22,7 @@ from core.settings import PROJECT_ROOT, Settings
 from custody import access, holds, integrity, purge
 from dispatch.cases.models import Case
 from dispatch.cases.recording_links import link_recording
-from dispatch.intake import register as intake
+from dispatch.intake import register
 from ivr import call_store
 from ivr.call_state import CallState
 from recordings import ingest, links, manifest, store
@@ -49,7 +49,7 @@ def hotline(settings: Settings, *args: str, **env: str) -> subprocess.CompletedP
     )
 
 
-def register(
+def register_case(
     sessions: sessionmaker[Session],
     settings: Settings,
     call_id: str | None = None,
@@ -67,15 +67,15 @@ def register(
         "content": "小区门口路灯坏了一个月。",
         "decision": "accept",
     }
-    config = intake.IntakeConfig(
+    config = register.IntakeConfig(
         ZoneInfo(settings.timezone),
         settings.case_number_format,
         settings.attachments_dir,
         settings.attachment_max_bytes,
         settings.attachment_max_files,
     )
-    uploads = [intake.Upload(f"证据{i}.pdf", io.BytesIO(PDF + bytes([i]))) for i in range(files)]
-    return intake.register(sessions, config, form, uploads, "op1", T0, call_id=call_id)
+    uploads = [register.Upload(f"证据{i}.pdf", io.BytesIO(PDF + bytes([i]))) for i in range(files)]
+    return register.register(sessions, config, form, uploads, "op1", T0, call_id=call_id)
 
 
 def entries(sessions: sessionmaker[Session]) -> list[ManifestEntry]:
@@ -87,7 +87,7 @@ def test_stored_recordings_and_attachments_enter_the_chained_manifest(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "1.1")
-    case = register(sessions, settings, call_id=call_id, files=2)
+    case = register_case(sessions, settings, call_id=call_id, files=2)
     rows = entries(sessions)
     assert [(e.seq, e.kind, e.action) for e in rows] == [
         (1, "recording", "stored"),
@@ -234,7 +234,7 @@ def test_a_case_registered_during_the_call_is_linked_when_the_recording_is_store
             session, CallState("5.1", caller_number="13800138000", started_at=T0, answered_at=T0)
         )
         call_id = call.id
-    case = register(sessions, settings, call_id=call_id)
+    case = register_case(sessions, settings, call_id=call_id)
     with transaction(sessions) as session:
         found = call_store.get_call(session, call_id)
         assert found is not None
@@ -257,7 +257,7 @@ def test_a_recording_whose_links_disagree_is_not_stored(
             session, CallState("6.1", caller_number="13800138000", started_at=T0, answered_at=T0)
         )
         call_id = call.id
-    case = register(sessions, settings, call_id=call_id)
+    case = register_case(sessions, settings, call_id=call_id)
     with transaction(sessions) as session:  # a case pointing at another call's recording
         session.execute(update(Case).where(Case.id == case.id).values(recording_id=other_recording))
     spool = tone_wav(settings.spool_dir / "6.1.wav")
@@ -298,9 +298,9 @@ def test_purge_lists_then_deletes_only_old_recordings_that_nothing_holds(
     age(sessions, young, 4.9)
     for recording_id in (old_free, held, open_case_recording, merged):
         age(sessions, recording_id, 6)
-    held_case = register(sessions, settings, call_id=held_call)
-    open_case = register(sessions, settings, call_id=open_call)  # still being handled
-    merged_case = register(sessions, settings, call_id=merged_call)
+    held_case = register_case(sessions, settings, call_id=held_call)
+    open_case = register_case(sessions, settings, call_id=open_call)  # still being handled
+    merged_case = register_case(sessions, settings, call_id=merged_call)
     with transaction(sessions) as session:  # 并单 into the open case: it lives on there
         session.execute(
             update(Case)
@@ -359,7 +359,7 @@ def test_purge_skips_a_recording_held_meanwhile(
 ) -> None:
     call_id, recording_id = add_recorded_call(sessions, settings.data_dir, "8.1")
     age(sessions, recording_id, 6)
-    case = register(sessions, settings, call_id=call_id)
+    case = register_case(sessions, settings, call_id=call_id)
     with transaction(sessions) as session:
         session.execute(update(Case).where(Case.id == case.id).values(status="closed"))
     now = dt.datetime.now(dt.UTC)
