@@ -21,8 +21,7 @@ from dispatch.feedback.scale import LEVEL_LABELS
 from dispatch.feedback.visits import METHOD_LABELS
 from dispatch.handling import steps, supervision
 from dispatch.handling.steps import FINDING_LABELS, MODE_LABELS
-from dispatch.routing import suggestions
-from dispatch.routing import units
+from dispatch.routing import suggestions, units
 
 
 def handling_context(
