@@ -44,7 +44,6 @@ from dispatch.cases.registration import (
     DECISION_LABELS,
     TYPE_LABELS,
     Channel,
-    FieldError,
     Invalid,
 )
 from dispatch.handling import case_steps
@@ -422,14 +421,6 @@ async def _create_case(
 ) -> Response:
     values = form_values(form)
     try:
-        if values.get("channel") == Channel.PHONE.value:
-            raise Invalid(
-                {
-                    "channel": FieldError(
-                        "电话来电请从工作台的来电登记", "register phone calls from their call"
-                    )
-                }
-            )
         case = await run_in_threadpool(
             register.register,
             sessions,

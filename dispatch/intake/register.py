@@ -17,10 +17,16 @@ from dispatch.cases import registration
 from dispatch.cases.events import add_event
 from dispatch.cases.lifecycle import Action, Status, next_status
 from dispatch.cases.models import Attachment, Case
-from dispatch.cases.registration import FieldError, Invalid
+from dispatch.cases.registration import Channel, FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
 from dispatch.intake import case_store
 from recordings import evidence, manifest
+
+PHONE_NEEDS_CALL = FieldError(
+    "电话来电请从工作台的来电登记", "register phone calls from their call"
+)
+"""A hotline call is always on record (its row exists even when its audio failed), and a phone
+complaint's text, transcript and recording stay linked: a phone case is registered from its call."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,8 @@ def register(
 ) -> Case:
     """Validate ``form``, store ``uploads``, and create the case: all or nothing."""
     reg = registration.validate(form, config.zone, now)
+    if reg.channel == Channel.PHONE and call_id is None:
+        raise Invalid({"channel": PHONE_NEEDS_CALL})
     uploads = [u for u in uploads if u.filename]
     if len(uploads) > config.max_files:
         raise Invalid(

@@ -42,7 +42,7 @@ def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
         ),
         {
             "received_at": "2026-11-01T10:00",
-            "channel": "phone",
+            "channel": "walk_in",
             "case_type": "complaint",
             "complainant_name": "赵六",
             "complainant_phone": caller,

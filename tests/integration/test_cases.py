@@ -63,7 +63,7 @@ def log_in(client: TestClient, username: str = "op1") -> dict[str, str]:
 def form(**changes: object) -> dict[str, object]:
     values: dict[str, object] = {
         "received_at": "2026-11-20T09:30",
-        "channel": "phone",
+        "channel": "walk_in",
         "case_type": "complaint",
         "complainant_name": "张三",
         "complainant_phone": "13800138000",
@@ -150,7 +150,9 @@ def test_a_call_is_registered_with_its_number_links_and_first_history_entry(
     assert context["form"]["case_type"] == "complaint" and context["type_reason"] == "投诉"
     assert context["subjects"] == ["幸福里小区物业"]
 
-    response = client.post("/api/cases", json={**form(), "call_id": call_id}, headers=headers)
+    response = client.post(
+        "/api/cases", json={**form(channel="phone"), "call_id": call_id}, headers=headers
+    )
     assert response.status_code == 201, response.text
     case = response.json()
     assert case["number"] == "TS202611200001"
@@ -167,7 +169,9 @@ def test_a_call_is_registered_with_its_number_links_and_first_history_entry(
         "registered",
     )
 
-    again = client.post("/api/cases", json={**form(), "call_id": call_id}, headers=headers)
+    again = client.post(
+        "/api/cases", json={**form(channel="phone"), "call_id": call_id}, headers=headers
+    )
     assert again.status_code == 409
     assert again.json()["case_number"] == "TS202611200001"
     assert [c["id"] for c in client.get("/api/queue").json()] == []

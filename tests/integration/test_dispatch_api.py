@@ -79,7 +79,7 @@ def unit_ids(people: dict[str, Actor]) -> dict[str, str]:
 def register(op: Actor, **changes: Any) -> dict[str, Any]:
     body = {
         "received_at": "2026-11-20T09:30",
-        "channel": "phone",
+        "channel": "walk_in",
         "case_type": "complaint",
         "complainant_name": NAME,
         "complainant_phone": PHONE,

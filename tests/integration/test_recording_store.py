@@ -58,7 +58,7 @@ def register_case(
 ) -> Case:
     form = {
         "received_at": received,
-        "channel": "phone",
+        "channel": "phone" if call_id else "walk_in",
         "case_type": "complaint",
         "complainant_name": "王芳",
         "complainant_phone": "13800138000",

@@ -22,7 +22,7 @@ from tests.builders import add_user
 NO_SUCH_ID = "0" * 32
 CASE = {
     "received_at": "2026-11-20T09:30",
-    "channel": "phone",
+    "channel": "walk_in",
     "case_type": "complaint",
     "complainant_name": "李秀英",
     "complainant_phone": "13912345678",
@@ -91,6 +91,7 @@ FIELD_MESSAGES = {
     "所选知识库条目不存在或已停用": "knowledge_entry_id",
     "找不到该编号的案件": "merge_into",
     "审批操作不正确": "action",
+    "电话来电请从工作台的来电登记": "channel",
 }
 
 
@@ -263,3 +264,14 @@ def test_feedback_told_at_a_local_time_is_recorded_alike_at_both_doors(
         [given] = handling["feedback"]
         # 10:00 in Asia/Shanghai, the hotline's zone
         assert dt.datetime.fromisoformat(given["at"]) == dt.datetime(2026, 11, 21, 2, tzinfo=dt.UTC)
+
+
+def test_a_phone_case_without_its_call_is_refused_at_both_doors(people: dict[str, Actor]) -> None:
+    """A hotline call is always on record: a phone complaint is registered from its call."""
+    op = people["op1"]
+    phone = {**CASE, "channel": "phone", "decision": "accept"}
+    assert by_json(op, "/api/cases", phone) == Outcome(422, frozenset({"channel"}))
+    assert by_form(op, "/cases", phone, "电话来电请从工作台的来电登记") == Outcome(
+        422, frozenset({"channel"})
+    )
+    assert op.get("/api/cases") == []
