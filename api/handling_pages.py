@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from api import unit_api
 from api.auth import CaseWorker, Login, Supervisor, UnitHandler
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
+from api.evidence import requester
 from api.handling import is_leader, leader_only, model_cache
 from api.pages import case_page_response, form_values, render, see, zh_errors
 from api.unit_api import own_case, own_unit
 from core.db import transaction
 from core.settings import Settings
-from custody import case_archive, replay
+from custody import case_archive, listening
 from custody.dossier import DossierProblem
 from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired
 from dispatch.cases.models import Case
@@ -397,7 +398,9 @@ def _unit_case_page(
 ) -> HTMLResponse:
     case, unit = own_case(session, login, case_id)
     seen = unit_portal.view(session, case, unit.id)
-    grant = replay.active_grant(session, unit.id, [case.id], now())
+    granted = listening.granted_recordings(
+        session, requester(login, request), case, now(), settings.operator_replay_days
+    )
     return render(
         request,
         "unit_case.html",
@@ -408,8 +411,7 @@ def _unit_case_page(
         unit=unit,
         seen=seen,
         finding_labels=FINDING_LABELS,
-        grant=grant,
-        granted=replay.recordings_of(session, case) if grant else [],
+        granted=granted,
         extensions=[e for e in steps.extensions(session, case.id) if e.unit_id == unit.id],
     )
 

@@ -22,6 +22,7 @@ from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
 from api.cases import intake_config
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
+from api.evidence import requester
 from api.guard import takes_uploads
 from api.handling_context import handling_context
 from api.knowledge import entry_or_404
@@ -31,7 +32,7 @@ from asr.channels import CALLER, OPERATOR
 from core.db import transaction
 from core.ids import is_id
 from core.settings import Settings
-from custody import integrity, replay, replay_rules
+from custody import integrity, listening
 from dispatch.cases.lifecycle import (
     ACTION_LABELS,
     OPEN,
@@ -52,7 +53,6 @@ from dispatch.intake.case_store import AlreadyRegistered
 from dispatch.knowledge import entries
 from ivr import call_store
 from recordings import lookup
-from recordings.models import Recording
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -221,23 +221,6 @@ def calls_page(
     )
 
 
-def replay_refusal(
-    session: Session, settings: Settings, login: Login, recording: Recording
-) -> str | None:
-    """Why this person may not hear the recording now (None: they may). Nothing is logged:
-    the stream itself logs every request."""
-    decision = replay.decide(
-        session,
-        recording,
-        replay_rules.Listener(login.username, login.role, login.phone),
-        login.user_id,
-        None,
-        now(),
-        settings.operator_replay_days,
-    )
-    return None if decision.allowed else decision.refusal_zh
-
-
 def _call_page(
     request: Request,
     session: Session,
@@ -289,7 +272,11 @@ def _call_page(
         same_phone_open=context.same_phone_open,
         similar=context.similar,
         with_attachments=False,
-        replay_refused=replay_refusal(session, settings, login, recording) if recording else None,
+        replay_refused=listening.refusal(
+            session, requester(login, request), recording, now(), settings.operator_replay_days
+        )
+        if recording
+        else None,
     )
 
 

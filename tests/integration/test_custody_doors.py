@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import transaction
 from custody.models import CaseArchive, LegalHold, RecordingAccess, RecordingGrant
 from dispatch.cases.models import Case
 from tests.api_actor import Actor
@@ -286,3 +287,42 @@ def test_a_grant_to_a_unit_is_the_same_step_through_both_doors(
     assert revoke(Z) == 404, "no such grant: 404 through both doors"
     assert revoke(granted.id) == 303
     assert people["h_env"].fetch(f"/api/recordings/{case['recording_id']}/audio").status_code == 403
+
+
+# -- 调听：页面只在可以调听时提供播放器 ----------------------------------------------------------
+
+
+def test_the_call_page_offers_the_player_exactly_when_listening_allows(
+    people: dict[str, Actor], case: dict[str, Any]
+) -> None:
+    """The call page asks custody's listening rule, the one the stream applies."""
+    audio = f"/api/recordings/{case['recording_id']}/audio"
+    for name, person in people.items():
+        page = person.fetch(f"/calls/{case['call_id']}")
+        if page.status_code != 200:
+            continue
+        heard = person.fetch(audio).status_code
+        assert ("<audio" in page.text) == (heard == 200), (name, heard)
+
+
+def test_the_unit_page_offers_the_recording_only_while_the_grant_still_counts(
+    people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    """A grant counts only while the disclosure rules let the unit see the evidence: once the
+    complainant asks for confidentiality the unit's page offers no player (it would answer
+    403), though the grant itself is not revoked."""
+    handler, cid = people["h_env"], case["id"]
+    people["sup1"].post(
+        f"/api/cases/{cid}/recording-grants",
+        {"unit_id": case["units"]["市生态环境局"], "reason": "请核实诉求细节"},
+        status=201,
+    )
+    player = f'src="/api/recordings/{case["recording_id"]}/audio"'
+    audio = f"/api/recordings/{case['recording_id']}/audio"
+    assert player in handler.fetch(f"/unit/cases/{cid}").text
+    assert handler.fetch(audio).status_code == 200
+    with transaction(sessions) as session:
+        session.execute(update(Case).where(Case.id == cid).values(confidential=True))
+    assert handler.fetch(audio).status_code == 403
+    page = handler.fetch(f"/unit/cases/{cid}")
+    assert page.status_code == 200 and "<audio" not in page.text
