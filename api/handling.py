@@ -261,14 +261,22 @@ def reopen(
     return _step(
         sessions,
         case_key,
-        lambda s, c: steps.reopen(s, c, body.reason, login.username, now(), rules),
+        lambda s, c: case_steps.conclude(
+            s, c, case_steps.Conclusion.REOPEN, body.reason, login.username, now(), rules
+        ),
     )
 
 
 @router.post("/api/cases/{case_key}/close", response_model=HandlingPublic)
-def close(case_key: str, body: CloseIn, sessions: WriterDep, login: Supervisor) -> HandlingPublic:
+def close(
+    case_key: str, body: CloseIn, sessions: WriterDep, rules: RulesDep, login: Supervisor
+) -> HandlingPublic:
     return _step(
-        sessions, case_key, lambda s, c: steps.close(s, c, login.username, now(), body.note)
+        sessions,
+        case_key,
+        lambda s, c: case_steps.conclude(
+            s, c, case_steps.Conclusion.CLOSE, body.note, login.username, now(), rules
+        ),
     )
 
 

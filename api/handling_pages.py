@@ -219,10 +219,10 @@ async def conclusion_page(
     rules = get_rules(request)
 
     def step(session: Session, case: Case) -> None:
-        if form.get("action") == "reopen":
-            steps.reopen(session, case, form.get("note", ""), login.username, now(), rules)
-        else:
-            steps.close(session, case, login.username, now(), form.get("note", ""))
+        chosen = case_steps.conclusion(form.get("action", ""))
+        case_steps.conclude(
+            session, case, chosen, form.get("note", ""), login.username, now(), rules
+        )
 
     return await _case_step(request, sessions, settings, login, case_id, step)
 

@@ -79,6 +79,37 @@ def approval(
     steps.decide_approval(session, case, chosen is ApprovalAction.APPROVE, actor, now, note)
 
 
+class Conclusion(StrEnum):
+    """After the feedback (or a dissatisfied citizen's review): 重办 or 办结."""
+
+    REOPEN = "reopen"
+    CLOSE = "close"
+
+
+def conclusion(action: str) -> Conclusion:
+    """The conclusion a form chose; anything else (missing or mistyped) is a field error."""
+    try:
+        return Conclusion(action)
+    except ValueError:
+        raise Invalid({"action": FieldError("办结操作不正确", "reopen or close")}) from None
+
+
+def conclude(
+    session: Session,
+    case: Case,
+    chosen: Conclusion,
+    note: str,
+    actor: str,
+    now: dt.datetime,
+    rules: Rules,
+) -> None:
+    """重办 (back to dispatch, ``note`` the reason) or 办结 (``note`` optional)."""
+    if chosen is Conclusion.REOPEN:
+        steps.reopen(session, case, note, actor, now, rules)
+    else:
+        steps.close(session, case, actor, now, note)
+
+
 def dispatch(
     session: Session,
     case: Case,

@@ -92,6 +92,7 @@ FIELD_MESSAGES = {
     "找不到该编号的案件": "merge_into",
     "审批操作不正确": "action",
     "电话来电请从工作台的来电登记": "channel",
+    "办结操作不正确": "action",
 }
 
 
@@ -275,3 +276,27 @@ def test_a_phone_case_without_its_call_is_refused_at_both_doors(people: dict[str
         422, frozenset({"channel"})
     )
     assert op.get("/api/cases") == []
+
+
+def test_an_unknown_conclusion_is_refused_and_closing_is_alike_at_both_doors(
+    people: dict[str, Actor], unit: str
+) -> None:
+    op, sup, handler = people["op1"], people["sup1"], people["h_env"]
+    by_api, by_page = two_cases(op, decision="accept")
+    for case in (by_api, by_page):
+        op.post(f"/api/cases/{case['id']}/dispatch", {"lead_unit_id": unit, "category": "环境保护"})
+        handler.post(f"/api/unit/cases/{case['id']}/sign")
+        handler.post(
+            f"/api/unit/cases/{case['id']}/reply",
+            {"facts": "经现场检查属实", "finding": "true", "measures": "责令整改"},
+        )
+        sup.post(f"/api/cases/{case['id']}/review", {"passed": True})
+        op.post(f"/api/cases/{case['id']}/feedback", {"method": "phone", "note": "已告知"})
+    assert status_of(op, by_api) == status_of(op, by_page) == "feedback_given"
+    page = f"/cases/{by_page['id']}/conclusion"
+    for odd in ({"action": "clsoe", "note": ""}, {"note": ""}):
+        assert by_form(sup, page, odd, "办结操作不正确") == Outcome(422, frozenset({"action"}))
+    assert status_of(op, by_page) == "feedback_given", "a mistyped action closes nothing"
+    assert by_json(sup, f"/api/cases/{by_api['id']}/close", {"note": "已办结"}) == Outcome(200)
+    assert by_form(sup, page, {"action": "close", "note": "已办结"}) == Outcome(200)
+    assert status_of(op, by_api) == status_of(op, by_page) == "closed"
