@@ -42,6 +42,7 @@ from custody.dossier import DossierProblem
 from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.rules_source import RulesSource
+from dispatch.handling import unit_portal
 from dispatch.handling.steps import Refused
 from dispatch.intake.case_store import AlreadyRegistered, NotFound
 from dispatch.routing.suggestions import ModelCache
@@ -195,6 +196,10 @@ def create_app(settings: Settings) -> FastAPI:
         if methods:
             exc.headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(unit_portal.NoUnit)
+    async def no_unit(request: Request, exc: unit_portal.NoUnit) -> Response:
+        return await http_exception_handler(request, StarletteHTTPException(403, str(exc)))
 
     @app.exception_handler(Invalid)
     def invalid(_request: Request, exc: Invalid) -> Response:

@@ -13,13 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from api import unit_api
 from api.auth import CaseWorker, Login, Supervisor, UnitHandler
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.evidence import requester
 from api.handling import is_leader, leader_only, model_cache
 from api.pages import case_page_response, form_values, render, see, zh_errors
-from api.unit_api import own_case, own_unit
 from core.db import transaction
 from core.settings import Settings
 from custody import case_archive, listening
@@ -371,7 +369,7 @@ async def catalogue_set(
 def unit_home(
     request: Request, session: SessionDep, settings: SettingsDep, login: UnitHandler
 ) -> HTMLResponse:
-    unit = own_unit(session, login)
+    unit = unit_portal.own_unit(session, login.user_id)
     items = [
         (item, unit_portal.title_for(item.case, unit.id))
         for item in unit_portal.cases_of(session, unit.id)
@@ -396,7 +394,7 @@ def _unit_case_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    case, unit = own_case(session, login, case_id)
+    case, unit = unit_portal.own_case(session, login.user_id, case_id)
     seen = unit_portal.view(session, case, unit.id)
     granted = listening.granted_recordings(
         session, requester(login, request), case, now(), settings.operator_replay_days
@@ -437,9 +435,9 @@ async def unit_step(
 
     try:
         await run_in_threadpool(
-            unit_api.unit_step,
+            unit_portal.run_step,
             sessions,
-            login,
+            login.user_id,
             case_id,
             lambda s, c, unit_id: _unit_action(s, c, unit_id, step, form, login, rules),
         )

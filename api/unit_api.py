@@ -3,15 +3,14 @@ and evidence withheld where the rules say so; sign, return, reply, ask for an ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.auth import Login, UnitHandler
-from api.cases import attachment_download, find_case
+from api.cases import attachment_download
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.handling_schemas import (
     ExtensionIn,
@@ -24,40 +23,19 @@ from api.handling_schemas import (
 )
 from dispatch.cases.handling_models import Unit
 from dispatch.cases.models import Case
-from dispatch.handling import case_steps, steps, unit_portal
-from dispatch.handling.steps import Refused
-from dispatch.intake import case_lookup
-from dispatch.routing import units
+from dispatch.handling import steps, unit_portal
 
 router = APIRouter(tags=["unit portal"])
 T = TypeVar("T")
 
 
-def own_unit(session: Session, login: Login) -> Unit:
-    unit = units.unit_of_user(session, login.user_id)
-    if unit is None:
-        raise HTTPException(status_code=403, detail="your account belongs to no unit")
-    return unit
-
-
 def unit_member(session: SessionDep, login: UnitHandler) -> Login:
     """A unit handler whose account belongs to a unit (checked before any body is read)."""
-    own_unit(session, login)
+    unit_portal.own_unit(session, login.user_id)
     return login
 
 
 UnitMember = Annotated[Login, Depends(unit_member)]
-
-
-def own_case(session: Session, login: Login, case_key: str) -> tuple[Case, Unit]:
-    """A case of the handler's unit; another unit's case is 404, as if it did not exist."""
-    unit = own_unit(session, login)
-    case = find_case(session, case_key)
-    try:
-        steps.unit_assignment(session, case, unit.id)
-    except Refused:
-        raise case_lookup.CaseNotFound from None
-    return case, unit
 
 
 def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
@@ -91,7 +69,7 @@ def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
 
 @router.get("/api/unit/cases", response_model=list[UnitCaseSummary])
 def my_cases(session: SessionDep, login: UnitMember) -> list[UnitCaseSummary]:
-    unit = own_unit(session, login)
+    unit = unit_portal.own_unit(session, login.user_id)
     return [
         UnitCaseSummary(
             id=item.case.id,
@@ -108,7 +86,7 @@ def my_cases(session: SessionDep, login: UnitMember) -> list[UnitCaseSummary]:
 
 @router.get("/api/unit/cases/{case_key}", response_model=UnitCaseView)
 def my_case(case_key: str, session: SessionDep, login: UnitMember) -> UnitCaseView:
-    case, unit = own_case(session, login, case_key)
+    case, unit = unit_portal.own_case(session, login.user_id, case_key)
     return case_view(session, case, unit)
 
 
@@ -116,7 +94,7 @@ def my_case(case_key: str, session: SessionDep, login: UnitMember) -> UnitCaseVi
 def my_attachment(
     case_key: str, attachment_id: str, session: SessionDep, settings: SettingsDep, login: UnitMember
 ) -> FileResponse:
-    case, unit = own_case(session, login, case_key)
+    case, unit = unit_portal.own_case(session, login.user_id, case_key)
     return attachment_download(
         unit_portal.attachment_file(session, case, unit.id, attachment_id, settings.attachments_dir)
     )
@@ -124,29 +102,16 @@ def my_attachment(
 
 def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:
     with sessions() as session:
-        case, unit = own_case(session, login, case_id)
+        case, unit = unit_portal.own_case(session, login.user_id, case_id)
         return case_view(session, case, unit)
-
-
-def unit_step(
-    sessions: sessionmaker[Session],
-    login: Login,
-    case_key: str,
-    step: Callable[[Session, Case, str], T],
-) -> tuple[str, T]:
-    """Run ``step`` (given the handler's unit id) on a case of the handler's unit; another
-    unit's case is not found."""
-    with sessions() as session:
-        unit_id = own_unit(session, login).id
-    return case_steps.run(sessions, case_key, lambda s, c: step(s, c, unit_id), unit_id)
 
 
 @router.post("/api/unit/cases/{case_key}/sign", response_model=UnitCaseView)
 def sign(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
     """签收."""
-    case_id, _ = unit_step(
+    case_id, _ = unit_portal.run_step(
         sessions,
-        login,
+        login.user_id,
         case_key,
         lambda s, c, unit_id: steps.sign(s, c, unit_id, login.username, now()),
     )
@@ -155,9 +120,9 @@ def sign(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
 
 @router.post("/api/unit/cases/{case_key}/start", response_model=UnitCaseView)
 def start(case_key: str, sessions: WriterDep, login: UnitMember) -> UnitCaseView:
-    case_id, _ = unit_step(
+    case_id, _ = unit_portal.run_step(
         sessions,
-        login,
+        login.user_id,
         case_key,
         lambda s, c, unit_id: steps.start_work(s, c, unit_id, login.username, now()),
     )
@@ -169,9 +134,9 @@ def give_back(
     case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep, login: UnitMember
 ) -> None:
     """退回: not this unit's business, with the reasons, within the allowed working days."""
-    unit_step(
+    unit_portal.run_step(
         sessions,
-        login,
+        login.user_id,
         case_key,
         lambda s, c, unit_id: steps.unit_return(
             s, c, unit_id, body.reason, login.username, now(), rules
@@ -185,9 +150,9 @@ def reply(
 ) -> ReplyPublic:
     """The result: facts found, 属实/部分属实/不属实, measures taken."""
     answer = steps.ReplyIn(body.facts, body.finding, body.measures, body.responsible_handling)
-    _, row = unit_step(
+    _, row = unit_portal.run_step(
         sessions,
-        login,
+        login.user_id,
         case_key,
         lambda s, c, unit_id: steps.reply(s, c, unit_id, answer, login.username, now(), rules),
     )
@@ -199,9 +164,9 @@ def ask_extension(
     case_key: str, body: ExtensionIn, sessions: WriterDep, rules: RulesDep, login: UnitMember
 ) -> ExtensionPublic:
     """延期 request, before the deadline, for a supervisor to decide."""
-    _, row = unit_step(
+    _, row = unit_portal.run_step(
         sessions,
-        login,
+        login.user_id,
         case_key,
         lambda s, c, unit_id: steps.request_extension(
             s, c, unit_id, body.days, body.reason, login.username, now(), rules

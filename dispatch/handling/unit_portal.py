@@ -4,19 +4,65 @@ identity and evidence withheld as ``dispatch.handling.disclosure`` decides."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.cases import attachment_files
 from dispatch.cases.attachment_files import AttachmentFile
-from dispatch.cases.handling_models import Assignment
+from dispatch.cases.handling_models import Assignment, Unit
 from dispatch.cases.models import Attachment, Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Stage
-from dispatch.handling import disclosure, steps, supervision
+from dispatch.handling import case_steps, disclosure, steps, supervision
+from dispatch.intake import case_lookup
+from dispatch.routing import units
+
+T = TypeVar("T")
+
+
+class NoUnit(PermissionError):
+    """The handler's account belongs to no unit: no unit's portal is theirs."""
+
+    def __init__(self) -> None:
+        super().__init__("your account belongs to no unit")
+
+
+def own_unit(session: Session, user_id: str) -> Unit:
+    """The unit of a unit's handler; NoUnit if they belong to none."""
+    unit = units.unit_of_user(session, user_id)
+    if unit is None:
+        raise NoUnit
+    return unit
+
+
+def own_case(session: Session, user_id: str, case_key: str) -> tuple[Case, Unit]:
+    """A case (by id or number) of the handler's unit, and the unit; another unit's case is
+    not found (CaseNotFound), as if it did not exist."""
+    unit = own_unit(session, user_id)
+    case = case_lookup.find(session, case_key)
+    try:
+        steps.unit_assignment(session, case, unit.id)
+    except steps.Refused:
+        raise case_lookup.CaseNotFound from None
+    return case, unit
+
+
+def run_step(
+    sessions: sessionmaker[Session],
+    user_id: str,
+    case_key: str,
+    step: Callable[[Session, Case, str], T],
+) -> tuple[str, T]:
+    """Run a unit's ``step`` (given the handler's unit id) on a case of that unit, through the
+    centre's runner (locked, one transaction); another unit's case is not found."""
+    with sessions() as session:
+        unit_id = own_unit(session, user_id).id
+    return case_steps.run(sessions, case_key, lambda s, c: step(s, c, unit_id), unit_id)
 
 
 @dataclass(frozen=True)
