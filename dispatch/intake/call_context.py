@@ -63,16 +63,12 @@ def build(
     suggested = prefill.suggest_type(text)
     subjects = prefill.suggest_subjects(text)
     numbers = prefill.spoken_numbers(whole)
-    phone = call.caller_number if call.caller_number.isdigit() else ""
-    earlier = call_queue.earlier_cases(session, phone) if phone else []
-    known_name = call.caller_name or next(
-        (c.complainant_name for c in earlier if c.complainant_name and not c.anonymous), ""
-    )
+    phone = call_queue.caller_phone(call.caller_number)
     form = {
         "received_at": call.started_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "channel": Channel.PHONE.value,
         "case_type": suggested.value if suggested else "",
-        "complainant_name": known_name,
+        "complainant_name": call_queue.known_name(session, call),
         "complainant_phone": phone or (numbers[0] if numbers else ""),
         "subject_unit": subjects[0] if subjects else "",
         "title": prefill.suggest_title(text),
@@ -89,7 +85,7 @@ def build(
         subjects=subjects,
         numbers=numbers,
         earlier_calls=call_queue.earlier_calls(session, call.caller_number, call.started_at),
-        earlier_cases=earlier,
+        earlier_cases=call_queue.earlier_cases(session, phone),
         same_phone_open=case_store.open_with_phone(session, phone),
         similar=case_store.similar(session, text, now - dt.timedelta(days=similar_days)),
     )

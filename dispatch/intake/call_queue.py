@@ -4,6 +4,7 @@ of every attempt, calls judged to need no case, and a caller's earlier calls and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -11,7 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.cases.models import CallbackAttempt, CallDismissal, Case
-from dispatch.cases.registration import FieldError, Invalid, clean_text
+from dispatch.cases.registration import (
+    FieldError,
+    Invalid,
+    clean_text,
+    normalise_phone,
+    valid_phone,
+)
 from ivr.models import Call, CallbackRequest
 
 WAITING_OUTCOMES = ("message_left", "answered")
@@ -47,22 +54,40 @@ class WaitingCall:
         return bool(self.known_name)
 
 
-def _known_names(session: Session, numbers: set[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    if not numbers:
-        return names
+def caller_phone(number: str) -> str:
+    """The caller ID as a complainant's phone is written on a case ('' if it is no phone
+    number: withheld, "anonymous", an internal extension). Not a mere digit test: "+86 139…"
+    is the mobile 139… that the case holds, and "1001" is an extension, no citizen's phone."""
+    phone = normalise_phone(number)
+    return phone if valid_phone(phone) else ""
+
+
+def known_names(session: Session, numbers: Iterable[str]) -> dict[str, str]:
+    """Each caller number with the name of its latest real-name case (named, not anonymous);
+    numbers with none are left out."""
+    phones = {number: caller_phone(number) for number in numbers}
+    wanted = set(phones.values()) - {""}
+    if not wanted:
+        return {}
     rows = session.execute(
         select(Case.complainant_phone, Case.complainant_name)
         .where(
-            Case.complainant_phone.in_(numbers),
+            Case.complainant_phone.in_(wanted),
             Case.complainant_name != "",
             Case.anonymous.is_(False),
         )
         .order_by(Case.registered_at)
     )
-    for phone, name in rows:
-        names[phone] = name  # the latest wins
-    return names
+    # the latest wins (a Result is not a mapping: dict(rows) would misread it)
+    by_phone = {row.complainant_phone: row.complainant_name for row in rows}
+    return {number: by_phone[phone] for number, phone in phones.items() if phone in by_phone}
+
+
+def known_name(session: Session, call: Call) -> str:
+    """The caller's name: the one the call carries, else their latest real-name case's."""
+    if call.caller_name:
+        return call.caller_name
+    return known_names(session, [call.caller_number]).get(call.caller_number, "")
 
 
 def waiting_calls(session: Session, limit: int = 200) -> list[WaitingCall]:
@@ -82,7 +107,7 @@ def waiting_calls(session: Session, limit: int = 200) -> list[WaitingCall]:
             .limit(limit)
         )
     )
-    names = _known_names(session, {c.caller_number for c in rows if c.caller_number})
+    names = known_names(session, {c.caller_number for c in rows})
     items = [WaitingCall(c, c.caller_name or names.get(c.caller_number, "")) for c in rows]
     return sorted(items, key=lambda item: not item.real_name)
 

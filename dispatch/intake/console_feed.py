@@ -35,14 +35,11 @@ def ringing(session: Session, event: ConsoleEvent) -> Ringing | None:
     if call is None:
         return None
     earlier_cases = call_queue.earlier_cases(session, call.caller_number)
-    known_name = next(
-        (c.complainant_name for c in earlier_cases if c.complainant_name and not c.anonymous), ""
-    )
     return Ringing(
         kind=event.kind,
         at=event.at,
         call=call,
-        caller_name=call.caller_name or known_name,
+        caller_name=call_queue.known_name(session, call),
         earlier_calls=call_queue.earlier_calls(session, call.caller_number, call.started_at),
         earlier_cases=earlier_cases,
     )

@@ -21,7 +21,7 @@ from asr.models import TranscriptRecord
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.models import Attachment, Case, CaseEvent, CaseNumberCounter
-from dispatch.intake import case_store, register
+from dispatch.intake import call_context, call_queue, case_store, register
 from ivr import call_store
 from ivr.call_state import CallState
 from ivr.models import Call
@@ -650,3 +650,29 @@ def test_a_refused_workbench_action_comes_back_with_a_chinese_message(
         client.post(f"/calls/{'0' * 32}/dismissal", data={**token, "reason": "x"}).status_code
         == 404
     )
+
+
+def test_a_known_caller_is_named_alike_in_the_queue_and_on_the_form(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """One rule for the caller's known name: a caller ID that is a phone number, written as
+    cases hold it ("+86" dropped), matched to the latest real-name case; an extension or a
+    withheld number looks nothing up."""
+    register_now(sessions, settings, complainant_phone="13912340002", complainant_name="周七")
+    register_now(sessions, settings, complainant_phone="13912340002", complainant_name="周八")
+    register_now(sessions, settings, complainant_phone="13912340002", anonymous="on")
+    assert call_queue.caller_phone("+86 139 1234 0002") == "13912340002"
+    assert call_queue.caller_phone("anonymous") == call_queue.caller_phone("1001") == ""
+    with transaction(sessions) as session:
+        for uid, number in [("5.1", "+8613912340002"), ("5.2", "13912340002"), ("5.3", "1001")]:
+            session.add(
+                Call(asterisk_uniqueid=uid, caller_number=number, started_at=T0, outcome="answered")
+            )
+    with sessions() as session:
+        calls = {c.asterisk_uniqueid: c for c in session.scalars(select(Call))}
+        queued = {w.call.asterisk_uniqueid: w.known_name for w in call_queue.waiting_calls(session)}
+        assert queued == {"5.1": "周八", "5.2": "周八", "5.3": ""}
+        for uid, name in queued.items():
+            assert call_queue.known_name(session, calls[uid]) == name
+            form = call_context.build(session, calls[uid], ZONE, T0, 30, readable=False).form
+            assert form["complainant_name"] == name
