@@ -3,7 +3,6 @@ merge, evidence, and the repeats and look-alikes for a form."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -62,7 +61,6 @@ def find_case(session: SessionDep, key: str) -> Case:
 def related(
     session: SessionDep, settings: Settings, phone: str, text: str, exclude: str | None = None
 ) -> Related:
-    since = now() - dt.timedelta(days=settings.similar_case_days)
     return Related(
         same_phone_open=[
             CaseSummary.model_validate(c)
@@ -70,7 +68,7 @@ def related(
         ],
         similar=[
             SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
-            for s in case_store.similar(session, text, since, exclude)
+            for s in case_store.similar(session, text, now(), settings.similar_case_days, exclude)
         ],
     )
 

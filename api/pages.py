@@ -4,7 +4,6 @@ a refused form comes back with a Chinese message at each wrong field."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -361,7 +360,6 @@ def _new_case_page(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> HTMLResponse:
-    since = now() - dt.timedelta(days=settings.similar_case_days)
     return render(
         request,
         "case_new.html",
@@ -378,7 +376,9 @@ def _new_case_page(
         max_mb=settings.attachment_max_bytes // (1024 * 1024),
         max_files=settings.attachment_max_files,
         same_phone_open=case_store.open_with_phone(session, values.get("complainant_phone", "")),
-        similar=case_store.similar(session, values.get("content", ""), since),
+        similar=case_store.similar(
+            session, values.get("content", ""), now(), settings.similar_case_days
+        ),
     )
 
 
@@ -445,7 +445,6 @@ def _case_page(
     case = case_store.get(session, case_id) if is_id(case_id) else None
     if case is None:
         raise HTTPException(status_code=404, detail="case not found")
-    since = now() - dt.timedelta(days=settings.similar_case_days)
     is_open = case.status in OPEN
     return render(
         request,
@@ -466,7 +465,9 @@ def _case_page(
         same_phone_open=case_store.open_with_phone(session, case.complainant_phone, case.id)
         if is_open
         else [],
-        similar=case_store.similar(session, f"{case.title} {case.content}", since, case.id)
+        similar=case_store.similar(
+            session, f"{case.title} {case.content}", now(), settings.similar_case_days, case.id
+        )
         if is_open
         else [],
         **handling_context(request, session, case, settings),

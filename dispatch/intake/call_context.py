@@ -87,5 +87,5 @@ def build(
         earlier_calls=call_queue.earlier_calls(session, call.caller_number, call.started_at),
         earlier_cases=call_queue.earlier_cases(session, phone),
         same_phone_open=case_store.open_with_phone(session, phone),
-        similar=case_store.similar(session, text, now - dt.timedelta(days=similar_days)),
+        similar=case_store.similar(session, text, now, similar_days),
     )

@@ -289,15 +289,18 @@ class Similar:
 def similar(
     session: Session,
     text: str,
-    since: dt.datetime,
+    now: dt.datetime,
+    days: int,
     exclude: str | None = None,
     threshold: float = 0.3,
     limit: int = 5,
 ) -> list[Similar]:
-    """Recent cases whose content is like ``text`` (bigram Dice), best first."""
+    """Cases registered in the last ``days`` days whose content is like ``text`` (bigram
+    Dice), best first."""
     grams = text_similarity.bigrams(text)
     if len(grams) < 3:
         return []
+    since = now - dt.timedelta(days=days)
     found = []
     for case in session.scalars(
         select(Case)
