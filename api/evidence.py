@@ -72,6 +72,22 @@ def deliver(delivery: exports.Delivery, media_type: str = "application/zip") -> 
     )
 
 
+@router.get("/api/cases/{case_key}/archive/bundle")
+def archived_bundle(
+    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+) -> FileResponse:
+    """The 立卷归档 bundle as it was archived: supervisors and investigators with a reason in
+    force; every attempt is logged (the evidence page's download is the same step)."""
+    try:
+        return deliver(
+            exports.archived_bundle(
+                sessions, requester(login, request), case_key, now(), settings.data_dir
+            )
+        )
+    except CustodyError as exc:
+        raise http_error(exc) from None
+
+
 # -- the audio ----------------------------------------------------------------------------
 
 

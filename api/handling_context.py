@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.deps import now
 from api.handling import model_cache
 from core.settings import Settings
-from dispatch.cases.lifecycle import Status
+from dispatch.cases.lifecycle import Status, allowed_actions
 from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import STAGE_LABELS
@@ -48,6 +48,7 @@ def handling_context(
     complained = units.named_in(session, case.subject_unit, case.subject_window)
     return {
         "h": {
+            "actions": allowed_actions(Status(case.status)),
             "category": case.category,
             "suggestions": suggested,
             "model_error": cache.error,

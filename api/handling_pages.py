@@ -225,6 +225,19 @@ async def conclusion_page(
     return await _case_step(request, sessions, settings, login, case_id, step)
 
 
+@router.post("/cases/{case_id}/withdrawal", response_class=HTMLResponse)
+async def withdrawal_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
+) -> Response:
+    """撤回: the citizen withdrew the request (the reason is required)."""
+    form = form_values(await request.form())
+
+    def step(session: Session, case: Case) -> None:
+        steps.withdraw(session, case, form.get("reason", ""), login.username, now())
+
+    return await _case_step(request, sessions, settings, login, case_id, step)
+
+
 @router.post("/cases/{case_id}/archive", response_class=HTMLResponse)
 async def archive_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
@@ -358,6 +371,19 @@ async def catalogue_set(
     def change(session: Session) -> None:
         unit = units.active_unit(session, form.get("unit_id", ""))
         units.set_catalogue(session, form.get("category", ""), unit, login.username, now())
+
+    return await _units_change(request, sessions, settings, login, change)
+
+
+@router.post("/catalogue/remove", response_class=HTMLResponse)
+async def catalogue_remove(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
+    form = form_values(await request.form())
+
+    def change(session: Session) -> None:
+        if not units.remove_catalogue(session, form.get("category", "")):
+            raise Invalid({"category": FieldError("目录中没有该类别", "no such category")})
 
     return await _units_change(request, sessions, settings, login, change)
 

@@ -98,6 +98,7 @@ INVESTIGATOR_MAY = ANY_ROLE | {
     ("GET", f"/api/cases/{Z}/evidence"),
     ("POST", f"/api/cases/{Z}/replay-reason"),
     ("GET", f"/api/cases/{Z}/evidence-package"),
+    ("GET", f"/api/cases/{Z}/archive/bundle"),
     ("GET", f"/api/recordings/{Z}/audio"),
     ("GET", f"/api/recordings/{Z}/waveform"),
     ("GET", f"/api/calls/{Z}/transcript"),

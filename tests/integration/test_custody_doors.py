@@ -5,6 +5,7 @@ skipped a rule fails its run. SQLite and a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -326,3 +327,27 @@ def test_the_unit_page_offers_the_recording_only_while_the_grant_still_counts(
     assert handler.fetch(audio).status_code == 403
     page = handler.fetch(f"/unit/cases/{cid}")
     assert page.status_code == 200 and "<audio" not in page.text
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_downloading_the_archive_bundle_is_the_same_through_both_doors(
+    door: str, people: dict[str, Actor], case: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    cid, number = case["id"], case["number"]
+    close(people, number)
+    people["sup1"].post(f"/api/cases/{cid}/archive")
+    url = f"/api/cases/{cid}/archive/bundle" if door == "json" else f"/cases/{cid}/evidence/archive"
+    assert people["op1"].fetch(url).status_code == 403, "operators never"
+    assert people["sup1"].fetch(url).status_code == 403, "not without a reason"
+    people["sup1"].post(f"/api/cases/{cid}/replay-reason", {"reason": "核查归档材料"}, status=201)
+    got = people["sup1"].fetch(url)
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    assert got.headers["cache-control"] == "no-store, private"
+    with sessions() as session:
+        archived = session.scalars(select(CaseArchive).where(CaseArchive.case_id == cid)).one()
+    assert hashlib.sha256(got.content).hexdigest() == archived.sha256
+    assert [row[:3] for row in log_rows(sessions)][-3:] == [
+        ("op1", "download", "denied"),
+        ("sup1", "download", "denied"),
+        ("sup1", "download", "allowed"),
+    ]

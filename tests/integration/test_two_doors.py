@@ -93,6 +93,8 @@ FIELD_MESSAGES = {
     "审批操作不正确": "action",
     "电话来电请从工作台的来电登记": "channel",
     "办结操作不正确": "action",
+    "撤回须填写理由": "reason",
+    "目录中没有该类别": "category",
 }
 
 
@@ -300,3 +302,47 @@ def test_an_unknown_conclusion_is_refused_and_closing_is_alike_at_both_doors(
     assert by_json(sup, f"/api/cases/{by_api['id']}/close", {"note": "已办结"}) == Outcome(200)
     assert by_form(sup, page, {"action": "close", "note": "已办结"}) == Outcome(200)
     assert status_of(op, by_api) == status_of(op, by_page) == "closed"
+
+
+def test_a_withdrawal_is_the_same_step_at_both_doors(people: dict[str, Actor], unit: str) -> None:
+    op = people["op1"]
+    by_api, by_page = two_cases(op, decision="accept")
+    for case in (by_api, by_page):
+        op.post(f"/api/cases/{case['id']}/dispatch", {"lead_unit_id": unit, "category": "环境保护"})
+    page = op.fetch(f"/cases/{by_page['id']}").text
+    assert 'id="withdrawal"' in page and "撤回理由" in page
+    blank = {"reason": " "}
+    assert by_json(op, f"/api/cases/{by_api['id']}/withdrawal", blank) == Outcome(
+        422, frozenset({"reason"})
+    )
+    assert by_form(op, f"/cases/{by_page['id']}/withdrawal", blank, "撤回须填写理由") == Outcome(
+        422, frozenset({"reason"})
+    )
+    told = {"reason": "群众来电表示问题已自行解决"}
+    assert by_json(op, f"/api/cases/{by_api['id']}/withdrawal", told) == Outcome(200)
+    assert by_form(op, f"/cases/{by_page['id']}/withdrawal", told) == Outcome(200)
+    assert status_of(op, by_api) == status_of(op, by_page) == "withdrawn"
+    assert 'id="withdrawal"' not in op.fetch(f"/cases/{by_page['id']}").text
+    for case in (by_api, by_page):
+        handling = op.get(f"/api/cases/{case['id']}/handling")
+        assert [a["active"] for a in handling["assignments"]] == [False]
+
+
+def test_removing_a_catalogue_entry_is_the_same_step_at_both_doors(
+    people: dict[str, Actor], unit: str
+) -> None:
+    sup = people["sup1"]
+    for category in ("环境保护", "噪声污染"):
+        sup.put(f"/api/catalogue/{category}", {"unit_id": unit})
+    assert "删除" in sup.fetch("/units").text
+    response = sup.client.delete("/api/catalogue/环境保护", headers=sup.headers)
+    assert response.status_code == 204
+    assert by_form(sup, "/catalogue/remove", {"category": "噪声污染"}) == Outcome(200)
+    assert sup.get("/api/catalogue") == []
+    # A category in the address that is not there is 404; one chosen in a form, a field error.
+    assert sup.client.delete("/api/catalogue/环境保护", headers=sup.headers).status_code == 404
+    assert by_form(
+        sup, "/catalogue/remove", {"category": "环境保护"}, "目录中没有该类别"
+    ) == Outcome(422, frozenset({"category"}))
+    operator = people["op1"]
+    assert by_form(operator, "/catalogue/remove", {"category": "环境保护"}) == Outcome(403)
