@@ -31,6 +31,15 @@ ROLE_LABELS = {
 }
 
 
+LEADERS = frozenset({Role.SUPERVISOR})
+
+
+def is_leader(role: str) -> bool:
+    """The leader rule: the supervisors (督查/分管领导) approve or deny a case for dispatch,
+    review the units' replies, decide extensions, conclude and archive cases."""
+    return role in LEADERS
+
+
 class User(Base):
     __tablename__ = "users"
 

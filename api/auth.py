@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from accounts import service
-from accounts.models import Role
+from accounts.models import LEADERS, Role
 from api.deps import SessionDep
 
 COOKIE = "hotline_session"
@@ -80,7 +80,7 @@ CallReader = Annotated[Login, Depends(require(*CALL_READERS))]
 CASE_WORKERS = (Role.OPERATOR, Role.SUPERVISOR)
 CaseWorker = Annotated[Login, Depends(require(*CASE_WORKERS))]
 KnowledgeEditor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
-Supervisor = Annotated[Login, Depends(require(Role.SUPERVISOR))]
+Supervisor = Annotated[Login, Depends(require(*LEADERS))]  # the leader rule: accounts.is_leader
 UnitHandler = Annotated[Login, Depends(require(Role.UNIT_HANDLER))]
 INVESTIGATORS = (Role.SUPERVISOR, Role.INVESTIGATOR)
 Investigator = Annotated[Login, Depends(require(*INVESTIGATORS))]

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from api.auth import CaseWorker, Login, Supervisor
+from accounts.models import is_leader
+from api.auth import CaseWorker, Supervisor
 from api.cases import find_case
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.handling_schemas import (
@@ -167,15 +168,11 @@ def approval(
             sessions,
             case_key,
             lambda s, c: case_steps.approval(
-                s, c, body.action, body.note, login.username, is_leader(login), now()
+                s, c, body.action, body.note, login.username, is_leader(login.role), now()
             ),
         )
     except case_steps.LeaderOnly as exc:
         raise leader_only(exc) from None
-
-
-def is_leader(login: Login) -> bool:
-    return login.role == "supervisor"
 
 
 @router.post("/api/cases/{case_key}/dispatch", response_model=HandlingPublic)

@@ -13,10 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from accounts.models import is_leader
 from api.auth import CaseWorker, Login, Supervisor, UnitHandler
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.evidence import requester
-from api.handling import is_leader, leader_only, model_cache
+from api.handling import leader_only, model_cache
 from api.pages import case_page_response, form_values, render, see, zh_errors
 from core.db import transaction
 from core.settings import Settings
@@ -128,7 +129,7 @@ async def approval_page(
             form.get("action", ""),
             form.get("note", ""),
             login.username,
-            is_leader(login),
+            is_leader(login.role),
             now(),
         ),
     )

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from accounts.models import ROLE_LABELS, Role
+from accounts.models import ROLE_LABELS, Role, is_leader
 from api import evidence_transcripts
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
@@ -84,6 +84,7 @@ def render(
             "store_alert": store_alert(request, login),
             "login": login,
             "role_label": ROLE_LABELS[login.role],
+            "leader": is_leader(login.role),
             "zone": ZoneInfo(settings.timezone),
             "labels": OUTCOME_LABELS,
             "text_labels": TRANSCRIPT_LABELS,
