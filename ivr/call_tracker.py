@@ -125,9 +125,13 @@ class CallTracker:
 
     async def finish(self, state: CallState, wait_for_writer: bool) -> None:
         """Hand the call's recording to the store once Asterisk closed it."""
-        if not state.recording_path:
-            return
-        spool = Path(state.recording_path)
+        if state.recording_path:
+            spool = Path(state.recording_path)
+        else:
+            found = await asyncio.to_thread(self._unnoted_spool_file, state.uniqueid)
+            if found is None:
+                return
+            spool = found
         if wait_for_writer:
             marker = done_marker(spool)
 
@@ -141,6 +145,16 @@ class CallTracker:
                     "call %s: recording not closed in time; storing it as it is", state.uniqueid
                 )
         await asyncio.to_thread(self.store_recording, state.uniqueid)
+
+    def _unnoted_spool_file(self, uniqueid: str) -> Path | None:
+        """The call's own spool file when MixMonitor began it before this ivr noted it (the
+        ivr was restarted while the call was live): the call claims it at hang-up, so it is
+        stored then rather than left for the next reconciliation."""
+        for path in sorted(self.paths.spool_dir.glob(f"*/{uniqueid}.wav")):
+            if self.recordings.claim(uniqueid, path):
+                log.warning("call %s: recording %s begun before the ivr noted it", uniqueid, path)
+                return path
+        return None
 
     def store_recording(self, uniqueid: str) -> None:
         """Hand the call's spool file to the store; once it is in, its done marker goes."""

@@ -200,3 +200,31 @@ def test_a_recording_begun_before_the_ivr_noted_it_is_stored_with_its_failed_cal
     assert not spool.exists(), "nothing is left in the spool"
     assert (tmp_path / "store" / recording.path).exists()
     assert on_callback_list(sessions, call)
+
+
+def test_a_live_calls_recording_begun_before_the_ivr_noted_it_is_stored_at_hang_up(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The ivr came back while the call was still live (so reconciliation left its file
+    alone) and never saw the recording begin: at hang-up the call claims its own spool file,
+    and nothing waits in the spool for a later reconciliation."""
+    with transaction(sessions) as session:
+        call_store.save_state(session, CallState("8.8", caller_number="137", started_at=T0))
+    spool = tone_wav(tmp_path / "spool" / "2026-11-20" / "8.8.wav")
+    spool.with_suffix(".done").write_text("", encoding="utf-8")  # Asterisk closed the file
+    calls = tracker(sessions, tmp_path)
+    hung_up = T0 + dt.timedelta(seconds=30)
+
+    async def run() -> None:
+        await calls.reconcile(["8.8"], [LiveCall(started("8.8"), LOST)])
+        assert spool.exists(), "a live call's file is not touched by reconciliation"
+        await calls.handle(ev.CallHungUp("8.8", hung_up, 16, "Normal Clearing"))
+        await calls.drain()
+
+    asyncio.run(run())
+    call = stored(sessions, "8.8")
+    with sessions() as session:
+        recording = lookup.of_call(session, call.id)
+    assert recording is not None, "the recording is stored at hang-up"
+    assert not spool.exists(), "nothing is left in the spool"
+    assert (tmp_path / "store" / recording.path).exists()
