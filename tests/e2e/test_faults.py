@@ -308,10 +308,17 @@ def check_burst(
             if record.src in ours
         }
 
+    def left_in_the_spool() -> list[Path]:
+        return [
+            p
+            for p in hotline.settings.spool_dir.glob("*/*.wav")
+            if p.stat().st_mtime >= burst.started.timestamp()
+        ]
+
     def settled() -> list[Call] | None:
         calls = burst.calls()
         known = {call.asterisk_uniqueid for call in calls}
-        if not set(asterisk_records()) <= known:
+        if not set(asterisk_records()) <= known or left_in_the_spool():
             return None
         return calls if calls and all(is_settled(call) for call in calls) else None
 
@@ -381,11 +388,7 @@ def check_burst(
     assert unrecorded == [], f"messages begun but no recording stored: {unrecorded}"
     assert row.verified == row.recordings
     assert left_in_spool == []
-    assert [
-        p
-        for p in hotline.settings.spool_dir.glob("*/*.wav")
-        if p.stat().st_mtime >= burst.started.timestamp()
-    ] == []
+    assert left_in_the_spool() == []
     verify = hotline.cli("recordings", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     phase("verified")
