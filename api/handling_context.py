@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.deps import now
 from api.handling import model_cache
 from core.settings import Settings
-from dispatch.cases.lifecycle import Status, allowed_actions
+from dispatch.cases.lifecycle import Action, Status, allowed_actions
 from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import STAGE_LABELS
@@ -29,7 +29,8 @@ def handling_context(
 ) -> dict[str, Any]:
     """Everything the handling panel of a case's page shows."""
     cache = model_cache(request)
-    centre_side = case.status in (Status.ACCEPTED, Status.APPROVED)
+    actions = allowed_actions(Status(case.status))
+    centre_side = Action.DISPATCH in actions
     suggested = suggestions.suggest(session, cache, case) if centre_side else []
     model = cache.model() if centre_side else None
     categories = list(
@@ -48,7 +49,7 @@ def handling_context(
     complained = units.named_in(session, case.subject_unit, case.subject_window)
     return {
         "h": {
-            "actions": allowed_actions(Status(case.status)),
+            "actions": actions,
             "category": case.category,
             "suggestions": suggested,
             "model_error": cache.error,

@@ -23,7 +23,7 @@ from core.db import transaction
 from core.settings import Settings
 from custody import case_archive, listening
 from custody.dossier import DossierProblem
-from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired
+from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired, Status, allowed_actions
 from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines import stage_clocks
@@ -436,6 +436,7 @@ def _unit_case_page(
         unit=unit,
         seen=seen,
         finding_labels=FINDING_LABELS,
+        actions=allowed_actions(Status(case.status)),
         granted=granted,
         extensions=[e for e in steps.extensions(session, case.id) if e.unit_id == unit.id],
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from core.settings import Settings
+from dispatch.cases.lifecycle import Status, allowed_actions
 from tests.api_actor import Actor
 from tests.builders import add_user
 
@@ -346,3 +347,76 @@ def test_removing_a_catalogue_entry_is_the_same_step_at_both_doors(
     ) == Outcome(422, frozenset({"category"}))
     operator = people["op1"]
     assert by_form(operator, "/catalogue/remove", {"category": "环境保护"}) == Outcome(403)
+
+
+# What each form on a case page (the centre's, and the unit's) would do, by a mark in the page.
+CENTRE_FORMS = {
+    'id="decision"': {"accept", "reject", "answer_on_spot"},
+    'id="dispatch"': {"dispatch"},
+    'name="action" value="submit"': {"submit_approval"},
+    'id="approval"': {"approve", "deny_approval"},
+    'id="review"': {"pass_review", "return_reply"},
+    'id="feedback"': {"feedback"},
+    'value="reopen"': {"reopen"},
+    'value="close"': {"close"},
+    'id="withdrawal"': {"withdraw"},
+    'id="archive"': {"archive"},
+}
+UNIT_FORMS = {
+    'id="sign"': {"sign"},
+    'id="start"': {"start"},
+    'id="return"': {"unit_return"},
+    'id="reply"': {"reply"},
+    'id="extension"': {"request_extension"},
+}
+
+
+def offered(page: str, forms: dict[str, set[str]]) -> set[str]:
+    return set().union(*(actions for mark, actions in forms.items() if mark in page))
+
+
+def test_each_form_on_a_case_page_is_an_action_the_lifecycle_allows(
+    people: dict[str, Actor], unit: str
+) -> None:
+    """A case walked from registration to the archive: at every status the supervisor's case
+    page and the unit's page offer only what lifecycle.allowed_actions allows (and offer
+    something wherever a person has a step to take)."""
+    op, sup, handler = people["op1"], people["sup1"], people["h_env"]
+    case = op.post("/api/cases", CASE, status=201)
+    withdrawn = op.post("/api/cases", CASE, status=201)
+    cid = case["id"]
+    steps: list[tuple[Actor, str, dict[str, Any]]] = [
+        (op, f"/api/cases/{cid}/decision", {"decision": "accept"}),
+        (op, f"/api/cases/{cid}/approval", {"action": "submit", "note": "重大"}),
+        (sup, f"/api/cases/{cid}/approval", {"action": "approve", "note": ""}),
+        (op, f"/api/cases/{cid}/dispatch", {"lead_unit_id": unit, "category": "环境保护"}),
+        (handler, f"/api/unit/cases/{cid}/sign", {}),
+        (handler, f"/api/unit/cases/{cid}/start", {}),
+        (
+            handler,
+            f"/api/unit/cases/{cid}/reply",
+            {"facts": "经现场检查属实", "finding": "true", "measures": "责令整改"},
+        ),
+        (sup, f"/api/cases/{cid}/review", {"passed": True}),
+        (op, f"/api/cases/{cid}/feedback", {"method": "phone", "note": "已告知"}),
+        (sup, f"/api/cases/{cid}/close", {"note": "已办结"}),
+        (sup, f"/api/cases/{cid}/archive", {}),
+    ]
+    seen = set()
+    for actor, url, body in [(op, "", {}), *steps]:
+        if url:
+            actor.post(url, body)
+        status = Status(status_of(op, case))
+        allowed = {str(a) for a in allowed_actions(status)}
+        shown = offered(sup.fetch(f"/cases/{cid}").text, CENTRE_FORMS)
+        assert shown <= allowed, (status, shown - allowed)
+        unit_page = handler.fetch(f"/unit/cases/{cid}")
+        if unit_page.status_code == 200:
+            shown |= offered(unit_page.text, UNIT_FORMS)
+            assert shown <= allowed, (status, shown - allowed)
+        assert shown or status is Status.ARCHIVED, status
+        seen.add(status)
+    assert len(seen) == len(steps) + 1, "one status per step"
+    op.post(f"/api/cases/{withdrawn['id']}/withdrawal", {"reason": "群众撤回"})
+    shown = offered(sup.fetch(f"/cases/{withdrawn['id']}").text, CENTRE_FORMS)
+    assert shown == {"archive"} <= {str(a) for a in allowed_actions(Status.WITHDRAWN)}
