@@ -30,6 +30,7 @@ from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
 from core.ids import is_id
 from core.settings import Settings
+from custody import transcript_reads
 from dispatch.cases import attachment_files
 from dispatch.cases.attachment_files import AttachmentFile
 from dispatch.cases.models import Case
@@ -274,7 +275,7 @@ def registration_context(
         if call is None:
             raise HTTPException(status_code=404, detail="call not found")
         context, decision = evidence_transcripts.call_context_for(
-            session, sessions, settings, login, request, call, evidence_transcripts.REGISTRATION
+            session, sessions, settings, login, request, call, transcript_reads.REGISTRATION
         )
         return RegistrationContext(
             call=call_public(session, call),

@@ -33,7 +33,7 @@ from core.settings import Settings
 from custody import evidence_steps, evidence_view, exports, replay, transcript_reads
 from custody.errors import CustodyError
 from dispatch.cases.models import Case
-from dispatch.intake import case_lookup, case_store
+from dispatch.intake import case_lookup
 
 router = APIRouter(include_in_schema=False)
 
@@ -111,9 +111,10 @@ def finder(
     """Investigators find a case by its number."""
     number = number.strip()
     if number and is_case_number(number):
-        case = case_store.by_number(session, number)
-        if case is not None:
-            return see(f"/cases/{case.id}/evidence")
+        try:
+            return see(f"/cases/{case_lookup.find(session, number).id}/evidence")
+        except case_lookup.CaseNotFound:
+            pass
     return render(
         request,
         "evidence_finder.html",

@@ -18,10 +18,6 @@ from custody.replay_rules import Decision
 from dispatch.intake import call_context
 from ivr.models import Call
 
-# Where a transcript was shown (the access log's byte_range column).
-API, CALL_PAGE = transcript_reads.API, transcript_reads.CALL_PAGE
-REGISTRATION, WORK_QUEUE = transcript_reads.REGISTRATION, transcript_reads.WORK_QUEUE
-CALLS_LIST = transcript_reads.CALLS_LIST
 # Short words for a list's cell where the text is withheld.
 WITHHELD_LABELS = {
     replay_rules.NEEDS_REASON: "需先说明调听事由",

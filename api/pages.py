@@ -31,7 +31,7 @@ from asr.channels import CALLER, OPERATOR
 from core.db import transaction
 from core.ids import is_id
 from core.settings import Settings
-from custody import integrity, listening
+from custody import integrity, listening, transcript_reads
 from dispatch.cases.lifecycle import (
     ACTION_LABELS,
     OPEN,
@@ -138,7 +138,7 @@ def _workbench(
         login,
         request,
         [w.call for w in waiting],
-        evidence_transcripts.WORK_QUEUE,
+        transcript_reads.WORK_QUEUE,
     )
     return render(
         request,
@@ -204,7 +204,7 @@ def calls_page(
         login,
         request,
         rows,
-        evidence_transcripts.CALLS_LIST,
+        transcript_reads.CALLS_LIST,
     )
     worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
     return render(
@@ -243,7 +243,7 @@ def _call_page(
         login,
         request,
         call,
-        evidence_transcripts.CALL_PAGE,
+        transcript_reads.CALL_PAGE,
     )
     recording = lookup.of_call(session, call.id)
     job = jobs.job_of(session, recording) if recording else None
@@ -433,7 +433,7 @@ def cases_page(
     return render(request, "cases.html", login, settings, cases=case_store.list_cases(session, 200))
 
 
-def _case_page(
+def case_page_response(
     request: Request,
     session: Session,
     settings: Settings,
@@ -475,14 +475,11 @@ def _case_page(
     )
 
 
-case_page_response = _case_page
-
-
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
     case_id: str, request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker
 ) -> HTMLResponse:
-    return _case_page(request, session, settings, login, case_id)
+    return case_page_response(request, session, settings, login, case_id)
 
 
 async def _case_change(
@@ -504,7 +501,9 @@ async def _case_change(
     else:
         return see(f"/cases/{case_id}")
     with sessions() as session:
-        return _case_page(request, session, settings, login, case_id, errors, status_code=422)
+        return case_page_response(
+            request, session, settings, login, case_id, errors, status_code=422
+        )
 
 
 @router.post("/cases/{case_id}/decision", response_class=HTMLResponse)

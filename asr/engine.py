@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
+from asr.transcript_data import Segment, Transcript, TranscriptStatus, Word
+from core.settings import Resampling
 
 ENGINE = "vosk"
 REQUIRED_MODEL_PARTS = ("am/final.mdl", "conf/model.conf")

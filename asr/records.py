@@ -8,7 +8,8 @@ from typing import Any
 
 from asr.models import TranscriptRecord
 from asr.normalize import clean
-from asr.transcript_data import Resampling, Transcript
+from asr.transcript_data import Transcript
+from core.settings import Resampling
 
 
 def to_record(

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 # The choice is a setting (HOTLINE_ASR_RESAMPLING), so core defines it; asr names it here too.
-from core.settings import Resampling as Resampling
 
 
 class TranscriptStatus(StrEnum):

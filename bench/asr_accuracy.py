@@ -23,8 +23,7 @@ from asr.engine import VoskEngine, model_name
 from asr.metrics import character_errors
 from asr.model_install import active_model
 from asr.normalize import clean
-from asr.transcript_data import Resampling
-from core.settings import load_settings
+from core.settings import Resampling, load_settings
 
 
 def read_manifest(path: Path) -> list[tuple[Path, str]]:

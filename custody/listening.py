@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
+from core.ids import is_id
 from custody import access, replay
 from custody.errors import Denied, NotFound
 from custody.models import RecordingGrant
@@ -95,7 +96,7 @@ def listen(
     """The recording's file, if this person may hear it now (``action``: PLAY, DOWNLOAD or
     WAVEFORM). Logged first; raises NotFound (no such recording, or its file is gone) or
     Denied."""
-    if not lookup.well_formed(recording_id):
+    if not is_id(recording_id):
         raise _no_recording()
     with sessions() as session:
         unit_id = unit_of(session, who)

@@ -13,13 +13,9 @@ from core.ids import is_id
 from recordings.models import Recording
 
 
-def well_formed(identifier: str) -> bool:
-    return is_id(identifier)
-
-
 def find(session: Session, recording_id: str) -> Recording | None:
     """Only well-formed ids reach the database; no request ever names a path."""
-    if not well_formed(recording_id):
+    if not is_id(recording_id):
         return None
     recording = session.get(Recording, recording_id)
     return recording if recording is not None and recording.purged_at is None else None

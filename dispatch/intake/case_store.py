@@ -256,10 +256,6 @@ def get(session: Session, case_id: str) -> Case | None:
     return session.get(Case, case_id)
 
 
-def by_number(session: Session, number: str) -> Case | None:
-    return session.scalar(select(Case).where(Case.number == number))
-
-
 def list_cases(session: Session, limit: int = 100, status: str | None = None) -> list[Case]:
     query = select(Case).order_by(Case.registered_at.desc()).limit(limit)
     if status:

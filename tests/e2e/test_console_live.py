@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from dispatch.intake import case_store, register
+from dispatch.intake import case_lookup, case_store, register
 from ivr.models import ConsoleEvent
 from phones.sipp import DialResult
 from tests.builders import add_user
@@ -124,7 +124,7 @@ def test_a_ringing_call_shows_on_the_operators_console_with_the_callers_history(
         kinds = session.scalars(
             select(ConsoleEvent.kind).where(ConsoleEvent.call_uniqueid == call.asterisk_uniqueid)
         ).all()
-        case = case_store.by_number(session, number)
+        case = case_lookup.find(session, number)
         assert case is not None and case.call_id == call.id
         recording_id, _transcript = case_store.current_links(session, case)
     assert sorted(kinds) == ["answered", "ringing"]

@@ -16,9 +16,9 @@ from api.app import create_app
 from asr import jobs
 from asr.job_policy import RetryPolicy
 from asr.records import to_record
-from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
+from asr.transcript_data import Segment, Transcript, TranscriptStatus, Word
 from core.db import transaction
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Resampling, Settings
 from custody.models import RecordingAccess
 from tests.builders import PASSWORD, add_recorded_call, add_user, recently
 

@@ -14,8 +14,9 @@ from asr import jobs
 from asr.job_policy import RetryPolicy
 from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
 from asr.records import to_record
-from asr.transcript_data import Resampling, Segment, Transcript, TranscriptStatus, Word
+from asr.transcript_data import Segment, Transcript, TranscriptStatus, Word
 from core.db import make_engine, make_session_factory, transaction
+from core.settings import Resampling
 from recordings.models import Recording
 from tests.builders import T0, add_recorded_call
 

