@@ -37,14 +37,14 @@ from dispatch.intake import case_lookup
 
 router = APIRouter(include_in_schema=False)
 
-ACTION_LABELS = {
+ACCESS_ACTION_LABELS = {
     "play": "播放",
     "download": "下载",
     "export": "导出证据包",
     "transcript": "查看转写",
     "waveform": "查看波形",
 }
-OUTCOME_LABELS = {"allowed": "允许", "denied": "拒绝", "missing": "文件缺失"}
+ACCESS_OUTCOME_LABELS = {"allowed": "允许", "denied": "拒绝", "missing": "文件缺失"}
 
 
 def _transcripts(
@@ -94,8 +94,8 @@ def _page(
         units=shown.units,
         unit_names=shown.unit_names,
         archived=shown.archived,
-        access_labels=ACTION_LABELS,
-        outcome_labels=OUTCOME_LABELS,
+        access_labels=ACCESS_ACTION_LABELS,
+        outcome_labels=ACCESS_OUTCOME_LABELS,
         supervisor=login.role is Role.SUPERVISOR,
     )
 
@@ -299,8 +299,8 @@ def audit_page(
         log=access_log_public(log),
         numbers=evidence_view.case_numbers(session, log.entries),
         check=integrity_public(session),
-        access_labels=ACTION_LABELS,
-        outcome_labels=OUTCOME_LABELS,
+        access_labels=ACCESS_ACTION_LABELS,
+        outcome_labels=ACCESS_OUTCOME_LABELS,
     )
 
 

@@ -19,7 +19,6 @@ from custody.models import CaseArchive
 from custody.requester import Requester
 from dispatch.cases.models import Case
 from dispatch.intake import case_lookup
-from dispatch.intake.case_store import NotFound as CaseNotFound
 
 ROLE_REFUSAL = ("您的角色无权导出或下载证据", "your role may not do this")
 NEEDS_REASON = ("请先在案件中填写调听事由", "give a reason (调听事由) for this case first")
@@ -50,7 +49,7 @@ def _refuse_role(
 def _case_id(session: Session, key: str) -> str | None:
     try:
         return case_lookup.find(session, key).id
-    except CaseNotFound:
+    except case_lookup.CaseNotFound:
         return None
 
 
