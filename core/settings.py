@@ -131,6 +131,36 @@ class Settings(BaseSettings):
     asr_max_audio_seconds: float = Field(
         default=4 * 3600.0, gt=0, description="Longer recordings are transcribed up to here"
     )
+    # Live transcription: Asterisk streams each speaker's audio (AudioSocket) to a recogniser.
+    asr_live_host: str = Field(
+        default="127.0.0.1",
+        description="Address the live stream listener (hotline serve asr-live) binds; loopback "
+        "unless a recogniser runs on another host than Asterisk",
+    )
+    asr_live_port: int = Field(default=9092, description="Port of the live stream listener")
+    asr_live_recognisers: str = Field(
+        default="",
+        description="host:port of each live recogniser Asterisk streams to, comma-separated; "
+        "empty means this host's listener (asr_live_host:asr_live_port)",
+    )
+    asr_live_capacity: int = Field(
+        default=2,
+        ge=0,
+        description="Calls transcribed live at once by one recogniser (two streams each); "
+        "calls beyond it are transcribed from the recording. 0 turns live transcription off",
+    )
+    asr_live_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="After hang-up, how long a call's transcription job waits for its live "
+        "transcript before a worker transcribes the recording instead",
+    )
+    asr_live_stall_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A stream connection that sends no id, or stops in the middle of a frame, "
+        "for this long is closed",
+    )
     ami_trace_file: Path | None = Field(
         default=None, description="Append every AMI event the listener sees here (JSON lines)"
     )
@@ -226,6 +256,15 @@ class Settings(BaseSettings):
 
     prompts: Prompts = Field(default_factory=Prompts)
 
+    @field_validator("asr_live_recognisers")
+    @classmethod
+    def _check_recognisers(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            host, _, port = item.rpartition(":")
+            if item and not (host and port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"asr_live_recognisers must be host:port items, got {item!r}")
+        return value
+
     @field_validator("operators", mode="before")
     @classmethod
     def _split_operators(cls, value: object) -> object:
@@ -263,7 +302,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_ports(self) -> Settings:
-        ports = [self.sip_port, self.ami_port, self.agi_port, self.api_port]
+        ports = [self.sip_port, self.ami_port, self.agi_port, self.api_port, self.asr_live_port]
         if len(set(ports)) != len(ports):
             raise ValueError(f"ports must be distinct: {ports}")
         if not self.rtp_port_start < self.rtp_port_end:
@@ -287,6 +326,18 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hotline.db'}"
+
+    @property
+    def live_recognisers(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each live recogniser, in the order tried."""
+        listed = [item.strip() for item in self.asr_live_recognisers.split(",") if item.strip()]
+        if not listed:
+            return ((self.asr_live_host, self.asr_live_port),)
+        found = []
+        for item in listed:
+            host, _, port = item.rpartition(":")
+            found.append((host, int(port)))
+        return tuple(found)
 
     @property
     def upload_max_bytes(self) -> int:

@@ -1,6 +1,7 @@
 """Imports every package's models so that the metadata is complete (for migrations)."""
 
 from accounts import models as account_models
+from asr import live_models
 from asr import models as asr_models
 from core.db import Base
 from custody import models as custody_models
@@ -18,6 +19,7 @@ __all__ = [
     "dispatch_models",
     "handling_models",
     "ivr_models",
+    "live_models",
     "metadata",
     "recording_models",
     "survey_models",
