@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr import jobs
 from asr.channels import channels_for
-from asr.engine import Channel, ModelError, VoskEngine, model_name
+from asr.engine import Channel, ModelError, model_name
+from asr.engines import BatchEngine, batch_engine, engine_name
 from asr.job_policy import RetryPolicy
 from asr.model_install import active_model
 from asr.records import to_record
@@ -59,7 +60,7 @@ class Worker:
             settings.asr_max_attempts, dt.timedelta(seconds=settings.asr_retry_seconds)
         )
         self.lease = dt.timedelta(seconds=settings.asr_lease_seconds)
-        self.engine: VoskEngine | None = None
+        self.engine: BatchEngine | None = None
         self.busy = False
         self._model_problem = ""
         self._stop: threading.Event | None = None
@@ -150,7 +151,7 @@ class Worker:
             channels = channels_for(recording.channels, call.recording_started_at, call.answered_at)
             return _Work(path, recording.sha256, channels)
 
-    def _current_engine(self) -> VoskEngine | None:
+    def _current_engine(self) -> BatchEngine | None:
         """The loaded engine, (re)loading only when the model in use changes."""
         path = active_model(self.settings)
         if path is None:
@@ -161,14 +162,18 @@ class Worker:
             return None
         if self.engine is None or self.engine.model_path != path:
             try:
-                self.engine = VoskEngine(
-                    path, self.settings.asr_resampling, self.settings.asr_max_audio_seconds
-                )
+                self.engine = batch_engine(path, self.settings)
             except ModelError as exc:
                 self._note_model_problem(f"cannot use the speech model: {exc}")
                 return None
             self._model_problem = ""
-            log.info("worker %s loaded model %s from %s", self.name, model_name(path), path)
+            log.info(
+                "worker %s loaded model %s (%s) from %s",
+                self.name,
+                model_name(path),
+                engine_name(path),
+                path,
+            )
         return self.engine
 
     def _note_model_problem(self, problem: str) -> None:

