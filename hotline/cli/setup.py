@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from asr.model_install import ModelInstallError
 from hotline import migrate, provision
 from hotline.cli import context
 from ivr.asterisk_install import AsteriskInstallError
@@ -12,13 +13,21 @@ from ivr.prompts import PromptError
 
 @click.command()
 def setup() -> None:
-    """Install Asterisk if needed, render its configuration, make prompts, migrate the DB."""
+    """Install Asterisk if needed, render its configuration, make prompts, migrate the DB,
+    and install a Mandarin speech model if none is in use."""
     context.setup_logging()
     settings = context.settings()
     try:
         install = provision.prepare(settings)
+        model = provision.speech_model(settings)
     except (AsteriskInstallError, PromptError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except ModelInstallError as exc:
+        raise click.ClickException(f"no speech model installed: {exc}") from exc
+    click.echo(
+        f"speech model {model.name} (engine {model.engine}) in {model.path}"
+        + (" (installed now)" if model.installed_now else "")
+    )
     click.echo(f"ready: {install.version} (root {install.root}); data in {settings.data_dir}")
 
 
