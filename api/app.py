@@ -27,6 +27,7 @@ from api import (
     handling,
     handling_pages,
     knowledge,
+    live,
     login,
     openapi_doc,
     pages,
@@ -234,6 +235,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     app.include_router(calls.router)
+    app.include_router(live.router)
     app.include_router(evidence.router)
     app.include_router(evidence_pages.router)
     app.include_router(cases.router)

@@ -1,0 +1,268 @@
+"""Following a call's transcript while the call is up: the operator's console shows each
+speaker's utterances as the live recognisers store them, and the registration form's
+suggestions drawn from the text so far, until the call's final transcript is stored.
+
+The live text is the transcript it will become, so the transcript's rule decides who may
+follow it (``custody.replay_rules``, through ``replay.decide_call``: the operator whose phone
+answered, or any operator while nobody has, supervisors and investigators with a reason in
+force, …), and every opened view is one entry (action ``transcript``, place :data:`LIVE`) in
+the access log; the polls of an opened view log nothing more. The suggestions come from the
+same functions that pre-fill the form from a finished transcript
+(``dispatch.intake.call_context``, ``dispatch.intake.prefill``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr import jobs, live_reads, records
+from asr.live_models import LiveUtterance
+from asr.models import TranscriptRecord
+from asr.normalize import clean
+from core.ids import is_id
+from core.settings import Settings
+from custody import replay, replay_rules, transcript_reads
+from custody.errors import Denied, NotFound
+from custody.requester import Requester, may_ever_listen, unit_of
+from dispatch.intake import call_context, call_queue, prefill
+from ivr import call_store
+from ivr.models import Call
+from recordings import lookup
+
+LIVE = "live transcript"  # where it was shown (the access log's byte_range column)
+# The form's fields a transcript fills in (the others come from the call itself).
+FROM_TRANSCRIPT = (
+    "case_type",
+    "complainant_phone",
+    "subject_unit",
+    "title",
+    "content",
+    "transcript_text",
+)
+
+
+@dataclass(frozen=True)
+class View:
+    """A live view someone was allowed to open (and which is in the access log)."""
+
+    call_id: str
+    call_uniqueid: str
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """One utterance row as the console shows it: ``text`` cleaned as a transcript's is."""
+
+    id: int
+    stream: str
+    speaker: str
+    final: bool
+    start: float
+    end: float
+    text: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """What the registration form would hold from the text so far."""
+
+    form: dict[str, str]
+    type_reason: str
+    subjects: list[str]
+    numbers: list[str]
+    from_final: bool  # drawn from the stored transcript, not from the live text
+
+
+@dataclass(frozen=True)
+class Update:
+    """What changed since the last poll: the new rows (after ``after``), the suggestions
+    when a final utterance (or the final transcript) came, and the final transcript's
+    segments once it is stored (then the view is over)."""
+
+    utterances: list[Spoken]
+    after: int
+    suggestions: Suggestions | None
+    final: list[dict[str, Any]] | None
+
+
+def _decide(
+    session: Session, settings: Settings, who: Requester, call: Call, now: dt.datetime
+) -> tuple[str | None, replay_rules.Decision]:
+    """The transcript's rule for this call, before its recording is stored as after."""
+    recording = lookup.of_call(session, call.id)
+    recording_id = recording.id if recording is not None else None
+    decision = replay.decide_call(
+        session,
+        call,
+        recording_id,
+        who.listener(),
+        who.user_id,
+        unit_of(session, who),
+        now,
+        settings.operator_replay_days,
+        replay_rules.TRANSCRIPT,
+    )
+    return recording_id, decision
+
+
+def open_view(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    who: Requester,
+    call_id: str,
+    now: dt.datetime,
+) -> View:
+    """Open a live view of the call's transcript if this person may read it; allowed or
+    refused, it is one entry in the access log. Raises NotFound or Denied."""
+    if not is_id(call_id):
+        raise NotFound("来电不存在", "call not found")
+    with sessions() as session:
+        unit_id = unit_of(session, who)
+    if not may_ever_listen(who, unit_id):
+        never = replay_rules.refusal(replay_rules.ROLE, replay_rules.TRANSCRIPT)
+        transcript_reads.record(sessions, who, LIVE, [transcript_reads.Read(None, never)], now)
+        raise Denied(never.refusal_zh, never.refusal_en)
+    with sessions() as session:
+        call = call_store.get_call(session, call_id)
+        if call is None:
+            raise NotFound("来电不存在", "call not found")
+        recording_id, decision = _decide(session, settings, who, call, now)
+        view = View(call.id, call.asterisk_uniqueid)
+    transcript_reads.record(
+        sessions, who, LIVE, [transcript_reads.Read(recording_id, decision)], now
+    )
+    if not decision.allowed:
+        raise Denied(decision.refusal_zh, decision.refusal_en)
+    return view
+
+
+def _spoken(row: LiveUtterance) -> Spoken:
+    return Spoken(
+        row.id, row.stream_id, row.speaker, row.final, row.start, row.end, clean(row.text), row.text
+    )
+
+
+def as_transcript(finals: Sequence[LiveUtterance]) -> TranscriptRecord:
+    """The final utterances so far as the transcript they will become (never stored): its
+    segments in time order, each cleaned, and the whole call's clean text."""
+    segments: list[dict[str, Any]] = [
+        {
+            "channel": row.speaker,
+            "start": row.start,
+            "end": row.end,
+            "text": row.text,
+            "clean_text": clean(row.text),
+            "words": row.words,
+        }
+        for row in sorted(finals, key=lambda r: (r.start, r.id))
+    ]
+    return TranscriptRecord(
+        segments=segments,
+        text=" ".join(s["text"] for s in segments),
+        clean_text=records.clean_text(segments),
+    )
+
+
+def live_suggestions(call: Call, finals: Sequence[LiveUtterance]) -> Suggestions:
+    """The form's transcript fields from the final utterances so far, as
+    ``call_context.build`` fills them from a stored transcript: the content is the caller's
+    words, the numbers come from the whole call."""
+    transcript = as_transcript(finals)
+    text = call_context.caller_text(transcript)
+    whole = transcript.clean_text
+    suggested = prefill.suggest_type(text)
+    subjects = prefill.suggest_subjects(text)
+    numbers = prefill.spoken_numbers(whole)
+    phone = call_queue.caller_phone(call.caller_number)
+    form = {
+        "case_type": suggested.value if suggested else "",
+        "complainant_phone": phone or (numbers[0] if numbers else ""),
+        "subject_unit": subjects[0] if subjects else "",
+        "title": prefill.suggest_title(text),
+        "content": text,
+        "transcript_text": whole,
+    }
+    return Suggestions(form, suggested.reason if suggested else "", subjects, numbers, False)
+
+
+def _final_suggestions(
+    session: Session, settings: Settings, call: Call, now: dt.datetime
+) -> Suggestions:
+    """The form's transcript fields from the stored transcript, exactly as the call page
+    pre-fills them (the view was allowed to read it when it opened)."""
+    context = call_context.build(
+        session, call, ZoneInfo(settings.timezone), now, settings.similar_case_days, readable=True
+    )
+    return Suggestions(
+        {name: context.form[name] for name in FROM_TRANSCRIPT},
+        context.type_reason,
+        context.subjects,
+        context.numbers,
+        True,
+    )
+
+
+def _final_segments(transcript: TranscriptRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "speaker": s.get("channel", ""),
+            "start": s.get("start", 0.0),
+            "end": s.get("end", 0.0),
+            "text": s.get("clean_text") or s.get("text", ""),
+            "raw": s.get("text", ""),
+        }
+        for s in transcript.segments
+    ]
+
+
+def poll(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    view: View,
+    after: int,
+    now: dt.datetime,
+) -> Update:
+    """The rows stored since row ``after`` and, when the text changed, the suggestions; once
+    the call's transcript is stored, its segments and the suggestions drawn from it."""
+    with sessions() as session:
+        call = call_store.get_call(session, view.call_id)
+        if call is None:  # purged while watched
+            raise NotFound("来电不存在", "call not found")
+        rows = live_reads.utterances_after(session, view.call_uniqueid, after)
+        shown = [_spoken(row) for row in rows]
+        last = rows[-1].id if rows else after
+        recording = lookup.of_call(session, call.id)
+        transcript = jobs.transcript_of(session, recording) if recording is not None else None
+        if transcript is not None:
+            return Update(
+                shown,
+                last,
+                _final_suggestions(session, settings, call, now),
+                _final_segments(transcript),
+            )
+        suggestions = None
+        if any(row.final for row in rows):
+            finals = [
+                row
+                for row in live_reads.utterances_after(session, view.call_uniqueid, 0)
+                if row.final
+            ]
+            suggestions = live_suggestions(call, finals)
+        return Update(shown, last, suggestions, None)
+
+
+def worth_following(session: Session, call: Call) -> bool:
+    """Whether the call's page should follow it live: the call is up, or it has ended with
+    live streams and its transcript is not stored yet."""
+    if call.ended_at is None:
+        return True
+    if not live_reads.streams_of(session, call.asterisk_uniqueid):
+        return False
+    recording = lookup.of_call(session, call.id)
+    return recording is None or jobs.transcript_of(session, recording) is None

@@ -1,0 +1,319 @@
+"""The live transcript use case (custody.live_transcript) on SQLite and PostgreSQL: the rows
+after an id in order, a partial replaced by its final, the form's suggestions from the text
+so far, the transcript's rule and one access-log entry per opened view; and a case
+registered while the call is up ends up with the call's final transcript."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from accounts.models import Role, User
+from asr import jobs
+from asr.live_models import LiveStream, LiveUtterance, StreamStatus
+from asr.models import TranscriptRecord
+from core.db import transaction
+from core.settings import Settings
+from custody import access, live_transcript
+from custody.errors import Denied, NotFound
+from custody.models import RecordingAccess
+from custody.requester import Requester
+from dispatch.cases.recording_links import link_recording
+from dispatch.intake import case_store, register
+from ivr import call_store
+from ivr.call_state import CallState
+from recordings import ingest, lookup, store
+from tests.builders import add_user, tone_wav
+
+UID = "1700000000.42"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def settings(sessions: sessionmaker[Session], db_url: str, tmp_path: Path) -> Settings:
+    add_user(sessions, "op1", "operator", phone="8001")
+    add_user(sessions, "op2", "operator", phone="8002")
+    add_user(sessions, "admin1", "admin")
+    return Settings(data_dir=tmp_path, database_url=db_url, operator_replay_days=7)
+
+
+def who(sessions: sessionmaker[Session], username: str) -> Requester:
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        return Requester(user.id, user.username, Role(user.role), user.phone, "127.0.0.1")
+
+
+def live_state(started: dt.datetime, ended: dt.datetime | None = None) -> CallState:
+    return CallState(
+        UID,
+        caller_number="",  # withheld: the phone comes from the words
+        started_at=started,
+        notice_finished_at=started,
+        recording_started_at=started,
+        answered_at=started + dt.timedelta(seconds=2),
+        operator="8001",
+        ended_at=ended,
+    )
+
+
+def start_call(sessions: sessionmaker[Session]) -> tuple[str, dt.datetime]:
+    """A call answered by phone 8001 and still up, with its two live streams."""
+    started = now().replace(microsecond=0) - dt.timedelta(seconds=30)
+    with transaction(sessions) as session:
+        call = call_store.save_state(session, live_state(started))
+        for stream, speaker in (("s-caller", "caller"), ("s-op", "operator")):
+            session.add(
+                LiveStream(
+                    id=stream,
+                    call_uniqueid=UID,
+                    speaker=speaker,
+                    spied_channel=f"PJSIP/{speaker}-1",
+                    recogniser="127.0.0.1:9",
+                    offset_seconds=0.0,
+                    status=StreamStatus.LIVE,
+                    requested_at=started,
+                )
+            )
+        return call.id, started
+
+
+def say(
+    sessions: sessionmaker[Session],
+    stream: str,
+    speaker: str,
+    text: str,
+    start: float,
+    end: float,
+    final: bool,
+) -> int:
+    """Store a row as the live recogniser does: a final deletes its stream's partials."""
+    with transaction(sessions) as session:
+        if final:
+            for partial in session.scalars(
+                select(LiveUtterance).where(
+                    LiveUtterance.stream_id == stream, LiveUtterance.final.is_(False)
+                )
+            ):
+                session.delete(partial)
+        row = LiveUtterance(
+            stream_id=stream,
+            call_uniqueid=UID,
+            speaker=speaker,
+            final=final,
+            start=start,
+            end=end,
+            text=text,
+            words=[],
+            at=now(),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def live_entries(sessions: sessionmaker[Session]) -> list[RecordingAccess]:
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(RecordingAccess)
+                .where(RecordingAccess.byte_range == live_transcript.LIVE)
+                .order_by(RecordingAccess.id)
+            )
+        )
+
+
+def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_far(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    call_id, _ = start_call(sessions)
+    operator = who(sessions, "op1")
+    view = live_transcript.open_view(sessions, settings, operator, call_id, now())
+
+    empty = live_transcript.poll(sessions, settings, view, 0, now())
+    assert empty.utterances == [] and empty.after == 0
+    assert empty.suggestions is None and empty.final is None
+
+    partial = say(sessions, "s-caller", "caller", "我 要 投诉", 0.5, 1.2, final=False)
+    greeting = say(sessions, "s-op", "operator", "您好 这里 是 热线", 0.0, 1.0, final=True)
+    first = live_transcript.poll(sessions, settings, view, 0, now())
+    assert [(u.id, u.speaker, u.final, u.text) for u in first.utterances] == [
+        (partial, "caller", False, "我要投诉"),
+        (greeting, "operator", True, "您好这里是热线"),
+    ]
+    assert first.after == greeting
+    assert first.suggestions is not None  # a final came: the form follows the text so far
+    assert first.suggestions.form["content"] == ""  # the caller has finished nothing yet
+    assert first.suggestions.form["transcript_text"] == "您好这里是热线"
+
+    # The partial grows, then its final replaces it (and deletes it).
+    grown = say(sessions, "s-caller", "caller", "我 要 投诉 城管局", 0.5, 2.0, final=False)
+    growing = live_transcript.poll(sessions, settings, view, first.after, now())
+    assert [(u.id, u.stream, u.final, u.text) for u in growing.utterances] == [
+        (grown, "s-caller", False, "我要投诉城管局")
+    ]
+    assert growing.suggestions is None
+    said = say(
+        sessions,
+        "s-caller",
+        "caller",
+        "我 要 投诉 城管局 的 窗口 态度差 我 的 电话 是 幺 三 九 一 二 三 四 五 六 七 八",
+        0.5,
+        6.0,
+        final=True,
+    )
+    later = live_transcript.poll(sessions, settings, view, growing.after, now())
+    assert [(u.id, u.stream, u.final) for u in later.utterances] == [(said, "s-caller", True)]
+    with sessions() as session:
+        kept = session.scalars(select(LiveUtterance.id).order_by(LiveUtterance.id)).all()
+    assert list(kept) == [greeting, said]  # the partials are gone
+    suggested = later.suggestions
+    assert suggested is not None and not suggested.from_final
+    assert suggested.numbers == ["13912345678"]
+    assert suggested.form["complainant_phone"] == "13912345678"  # the caller ID is withheld
+    assert suggested.form["case_type"] == "complaint" and suggested.type_reason == "投诉"
+    assert suggested.subjects[0] == "城管局" and suggested.form["subject_unit"] == "城管局"
+    assert suggested.form["content"] == "我要投诉城管局的窗口态度差我的电话是13912345678"
+    assert suggested.form["title"] == suggested.form["content"][:30]
+    # The whole text in time order: the operator's greeting first, then the caller.
+    assert suggested.form["transcript_text"].startswith("您好这里是热线 我要投诉")
+
+    # Polls after the last row: nothing new, nothing to suggest again.
+    quiet = live_transcript.poll(sessions, settings, view, later.after, now())
+    assert quiet.utterances == [] and quiet.suggestions is None and quiet.after == later.after
+    # A partial alone changes no suggestion.
+    say(sessions, "s-op", "operator", "好 的", 7.0, 7.5, final=False)
+    partial_only = live_transcript.poll(sessions, settings, view, later.after, now())
+    assert len(partial_only.utterances) == 1 and partial_only.suggestions is None
+
+    # One entry for the opened view, however many polls.
+    [entry] = live_entries(sessions)
+    assert (entry.actor, entry.action, entry.outcome) == ("op1", access.TRANSCRIPT, access.ALLOWED)
+    assert entry.recording_id is None  # nothing stored yet while the call is up
+    live_transcript.open_view(sessions, settings, operator, call_id, now())
+    assert len(live_entries(sessions)) == 2  # a second view is a second entry
+
+
+def test_who_may_not_read_the_transcript_may_not_follow_it_and_the_refusal_is_logged(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    call_id, _ = start_call(sessions)
+    with pytest.raises(Denied) as other:
+        live_transcript.open_view(sessions, settings, who(sessions, "op2"), call_id, now())
+    assert "本人受理" in other.value.zh
+    with pytest.raises(Denied):
+        live_transcript.open_view(sessions, settings, who(sessions, "admin1"), call_id, now())
+    entries = live_entries(sessions)
+    assert [(e.actor, e.outcome) for e in entries] == [
+        ("op2", access.DENIED),
+        ("admin1", access.DENIED),
+    ]
+    with pytest.raises(NotFound):
+        live_transcript.open_view(sessions, settings, who(sessions, "op1"), "0" * 32, now())
+    with pytest.raises(NotFound):
+        live_transcript.open_view(sessions, settings, who(sessions, "op1"), "nonsense", now())
+
+
+def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    call_id, started = start_call(sessions)
+    view = live_transcript.open_view(sessions, settings, who(sessions, "op1"), call_id, now())
+    say(sessions, "s-caller", "caller", "我 要 投诉 城管局", 0.5, 2.0, final=True)
+    with sessions() as session:
+        call = call_store.get_call(session, call_id)
+        assert call is not None and live_transcript.worth_following(session, call)
+    during = live_transcript.poll(sessions, settings, view, 0, now())
+    assert during.suggestions is not None
+    case = register.register(
+        sessions,
+        register.IntakeConfig(
+            ZoneInfo(settings.timezone),
+            settings.case_number_format,
+            settings.attachments_dir,
+            settings.attachment_max_bytes,
+            settings.attachment_max_files,
+        ),
+        {
+            **during.suggestions.form,
+            "received_at": started.astimezone(ZoneInfo(settings.timezone)).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "channel": "phone",
+            "complainant_name": "王五",
+            "complainant_phone": "13912345678",
+        },
+        [],
+        "op1",
+        now(),
+        call_id,
+    )
+    with sessions() as session:
+        assert case_store.current_links(session, case) == (None, None)
+
+    # Hang-up: the recording is stored (and linked), then its final transcript.
+    spool = tone_wav(tmp_path / "spool" / f"{UID}.wav")
+    with transaction(sessions) as session:
+        call = call_store.save_state(session, live_state(started, started + dt.timedelta(30)))
+        stored = store.ingest(spool, settings.data_dir / "recordings", started, interleaved=False)
+        recording = ingest.attach(
+            session, call, stored, now(), link_case=link_recording, on_stored=jobs.enqueue
+        )
+        recording_id, sha256 = recording.id, recording.sha256
+    with sessions() as session:
+        ended = call_store.get_call(session, call_id)
+        assert ended is not None and live_transcript.worth_following(session, ended)
+    assert live_transcript.poll(sessions, settings, view, during.after, now()).final is None
+    with transaction(sessions) as session:
+        text = "我要投诉城管局的窗口"
+        transcript = TranscriptRecord(
+            recording_sha256=sha256,
+            model="test",
+            engine="vosk",
+            status="ok",
+            reason="",
+            resampling="vosk",
+            audio_seconds=30.0,
+            decode_seconds=0.1,
+            channels=["caller", "operator"],
+            text=text,
+            clean_text=text,
+            created_at=now(),
+            segments=[
+                {
+                    "channel": "caller",
+                    "start": 0.5,
+                    "end": 2.0,
+                    "text": text,
+                    "clean_text": text,
+                    "words": [],
+                }
+            ],
+        )
+        session.add(transcript)
+        session.flush()
+        transcript_id = transcript.id
+
+    final = live_transcript.poll(sessions, settings, view, during.after, now())
+    assert final.final == [
+        {"speaker": "caller", "start": 0.5, "end": 2.0, "text": text, "raw": text}
+    ]
+    assert final.suggestions is not None and final.suggestions.from_final
+    assert final.suggestions.form["content"] == text
+    assert final.suggestions.subjects[0] == "城管局"
+    with sessions() as session:
+        registered = case_store.case_for_call(session, call_id)
+        assert registered is not None and registered.id == case.id
+        assert case_store.current_links(session, registered) == (recording_id, transcript_id)
+        assert lookup.of_call(session, call_id) is not None
+        ended = call_store.get_call(session, call_id)
+        assert ended is not None and not live_transcript.worth_following(session, ended)
+    assert len(live_entries(sessions)) == 1
