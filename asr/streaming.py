@@ -16,6 +16,11 @@ from typing import Protocol
 from asr.transcript_data import Word
 
 SAMPLE_RATE = 16000
+BYTES_PER_SECOND = 2 * SAMPLE_RATE
+FRAME_SECONDS = 0.02  # what Asterisk sends for slin16: 640 bytes every 20 ms
+# Arrival times jitter by a few ms; a chunk arriving later than this after the audio before it
+# ended marks a gap (the direction went silent: Asterisk sends nothing then).
+GAP_TOLERANCE_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,23 @@ class RecogniserFactory(Protocol):
     model: str
 
     def new_stream(self) -> StreamRecogniser: ...
+
+
+class ArrivalClock:
+    """Where each chunk sits on the stream's timeline, from its arrival time. Pure.
+
+    Chunks that follow one another closely (within ``GAP_TOLERANCE_SECONDS``) are taken as
+    contiguous, so jitter in arrival does not stretch or squeeze the audio; a later chunk starts
+    a new run at its arrival time, leaving a gap."""
+
+    def __init__(self) -> None:
+        self.end: float | None = None  # where the audio so far ends, seconds into the stream
+
+    def place(self, pcm: bytes, at: float) -> tuple[float, float]:
+        """(start, gap) of the chunk: where it begins, and the silence before it (0 when
+        contiguous or first)."""
+        expected = self.end
+        start = at if expected is None or at > expected + GAP_TOLERANCE_SECONDS else expected
+        gap = 0.0 if expected is None else max(0.0, start - expected)
+        self.end = start + len(pcm) / BYTES_PER_SECOND
+        return start, gap
