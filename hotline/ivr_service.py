@@ -1,4 +1,5 @@
-"""Wiring of the telephony process: FastAGI call flow, AMI listener, call tracker."""
+"""Wiring of the telephony process: FastAGI call flow, AMI listener, call tracker, and the
+requests for each speaker's live audio (``asr.live_requests``, sent over the AMI connection)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import datetime as dt
 import logging
 import signal
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr import jobs
+from asr import live_finish
+from asr.live_requests import LiveRequests, SendAction
 from core import secrets as secrets_mod
 from core.clock import utc_now
 from core.db import make_engine, make_session_factory
@@ -26,11 +29,13 @@ from ivr.ami_adapter import AdapterConfig
 from ivr.ami_listener import AmiListener
 from ivr.asterisk_config import AsteriskDirs
 from ivr.call_flow import CallFlow, CallFlowConfig
-from ivr.call_tracker import CallTracker, TrackerPaths
+from ivr.call_tracker import CallTracker, LiveAudio, TrackerPaths
 from ivr.fastagi import FastAgiApplication
 from recordings.ingest import RecordingIngest
 
 log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_SECONDS: float = Settings.model_fields["asr_live_grace_seconds"].default
 
 
 def call_flow_config(settings: Settings) -> CallFlowConfig:
@@ -49,13 +54,21 @@ def call_flow_config(settings: Settings) -> CallFlowConfig:
 
 
 def recording_ingest(
-    sessions: sessionmaker[Session], recordings_dir: Path, clock: Callable[[], dt.datetime]
+    sessions: sessionmaker[Session],
+    recordings_dir: Path,
+    clock: Callable[[], dt.datetime],
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> RecordingIngest:
     """The store's ingest as this process runs it: the case registered from the call is
     linked to its recording (dispatch), and a stored recording is queued for transcription
-    (asr)."""
+    (asr) — held ``grace_seconds`` from the batch workers while the call's live streams
+    finish its transcript, if it had streams that did not break."""
     return RecordingIngest(
-        sessions, recordings_dir, clock, link_case=link_recording, on_stored=jobs.enqueue
+        sessions,
+        recordings_dir,
+        clock,
+        link_case=link_recording,
+        on_stored=partial(live_finish.enqueue_live_aware, grace_seconds=grace_seconds),
     )
 
 
@@ -65,14 +78,18 @@ def build_tracker(
     recordings_dir: Path,
     clock: Callable[[], dt.datetime],
     ingest_timeout: float,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    live: LiveAudio | None = None,
 ) -> CallTracker:
-    """The call tracker, handing finished calls' recordings to :func:`recording_ingest`."""
+    """The call tracker, handing finished calls' recordings to :func:`recording_ingest`
+    and, if given, telling ``live`` whose voice to stream."""
     return CallTracker(
         sessions,
         paths,
         clock=clock,
         ingest_timeout=ingest_timeout,
-        recordings=recording_ingest(sessions, recordings_dir, clock),
+        recordings=recording_ingest(sessions, recordings_dir, clock, grace_seconds),
+        live=live,
     )
 
 
@@ -82,13 +99,35 @@ def tracker_for(
     cdr_csv: Path,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> CallTracker:
-    """The tracker of this process, from its settings (``cdr_csv``: Asterisk's CDR file)."""
+    """The tracker of this process, from its settings (``cdr_csv``: Asterisk's CDR file).
+    Its live audio is attached once the AMI connection exists (:func:`live_audio`)."""
     return build_tracker(
         sessions,
         TrackerPaths(settings.spool_dir, cdr_csv, dv.CONTEXT_CALLERS, settings.hotline_number),
         settings.recordings_dir,
         clock,
         settings.recording_ingest_timeout_seconds,
+        settings.asr_live_grace_seconds,
+    )
+
+
+def live_audio(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    send_action: SendAction,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> LiveRequests | None:
+    """Live transcription's requests to Asterisk, or ``None`` when it is off (capacity 0).
+    The listener has ``asr_live_stall_seconds`` to take a stream once asked."""
+    if settings.asr_live_capacity <= 0:
+        return None
+    return LiveRequests(
+        sessions,
+        settings.live_recognisers,
+        settings.asr_live_capacity,
+        send_action,
+        clock,
+        connect_seconds=settings.asr_live_stall_seconds,
     )
 
 
@@ -126,6 +165,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
         on_status=lambda connected: report(ami=connected),
         trace_file=settings.ami_trace_file,
     )
+    tracker.live = live_audio(settings, sessions, listener.manager.send_action)
     listener.start()
     consumer = asyncio.create_task(listener.run())
     dialer = dialer_for(settings, sessions, listener, utc_now)

@@ -83,6 +83,8 @@ def live_call(
 def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.CallEvent | None:
     """Return the domain event an AMI message stands for, or ``None`` when it is not one."""
     name = message.get("Event", "")
+    if name in {"BlindTransfer", "AttendedTransfer"}:
+        return _transfer(message, name)
     uniqueid = message.get("Uniqueid", "")
     if not name or not uniqueid:
         return None
@@ -113,6 +115,19 @@ def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.Cal
                 uniqueid=uniqueid,
                 at=event_time(message),
                 operator=_operator(message),
+                operator_channel=fields.clean(message.get("DestChannel"), fields.CHANNEL),
+                operator_uniqueid=fields.clean(message.get("DestUniqueid"), fields.UNIQUEID),
+            )
+        case "BridgeEnter" | "BridgeLeave":
+            kind = ev.BridgeEntered if name == "BridgeEnter" else ev.BridgeLeft
+            bridge = message.get("BridgeUniqueid", "")
+            if not bridge:
+                return None
+            return kind(
+                uniqueid=uniqueid,
+                at=event_time(message),
+                channel=fields.clean(message.get("Channel"), fields.CHANNEL),
+                bridge=fields.clean(bridge, fields.UNIQUEID),
             )
         case "QueueCallerAbandon":
             return ev.CallerAbandoned(uniqueid=uniqueid, at=event_time(message))
@@ -120,6 +135,25 @@ def to_domain_event(message: Mapping[str, str], config: AdapterConfig) -> ev.Cal
             return _user_event(message, uniqueid)
         case _:
             return None
+
+
+def _transfer(message: Mapping[str, str], name: str) -> ev.CallTransferred | None:
+    """A transfer that succeeded; the transferer is the operator's leg (for an attended
+    transfer, the leg that talked to the caller)."""
+    if message.get("Result") != "Success":
+        return None
+    prefix = "Transferer" if name == "BlindTransfer" else "OrigTransferer"
+    transferer = message.get(f"{prefix}Uniqueid", "")
+    if not transferer:
+        return None
+    return ev.CallTransferred(
+        uniqueid=fields.clean(transferer, fields.UNIQUEID),
+        at=event_time(message),
+        kind="blind" if name == "BlindTransfer" else "attended",
+        transferee=fields.clean(message.get("TransfereeUniqueid"), fields.UNIQUEID),
+        target_uniqueid=fields.clean(message.get("TransferTargetUniqueid"), fields.UNIQUEID),
+        target_channel=fields.clean(message.get("TransferTargetChannel"), fields.CHANNEL),
+    )
 
 
 def _operator(message: Mapping[str, str]) -> str:

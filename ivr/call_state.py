@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from enum import StrEnum
 from functools import reduce
 
@@ -123,3 +123,89 @@ def apply(state: CallState, event: ev.CallEvent) -> CallState:
 
 def replay(uniqueid: str, events: Iterable[ev.CallEvent]) -> CallState:
     return reduce(apply, events, CallState(uniqueid=uniqueid))
+
+
+@dataclasses.dataclass(frozen=True)
+class NewOperator:
+    """The party a call was transferred to, now talking with the caller."""
+
+    call: str  # the call's uniqueid
+    channel: str
+    uniqueid: str
+    at: dt.datetime
+
+
+class TransferWatch:
+    """Finds who takes a call over after its operator transferred it. No I/O: it keeps which
+    channel is in which bridge (BridgeEnter/BridgeLeave), each call's operator legs, and the
+    calls transferred whose new party has not joined the caller yet.
+
+    An attended transfer names its target: that is the new party at once. A blind transfer
+    does not: the new party is the first channel other than the call's earlier operators
+    found in a bridge with the caller after the transfer."""
+
+    def __init__(self) -> None:
+        self.bridge_of: dict[str, str] = {}  # channel uniqueid -> bridge it is in
+        self.channel_of: dict[str, str] = {}  # channel uniqueid -> channel name
+        self.operators: dict[str, set[str]] = {}  # call -> its operator legs (uniqueids)
+        self.awaiting: set[str] = set()  # calls transferred, new party not seen yet
+
+    def see(self, event: ev.CallEvent, calls: Collection[str]) -> list[NewOperator]:
+        """Note ``event``; ``calls``: the uniqueids of the calls being tracked."""
+        match event:
+            case ev.OperatorAnswered() if event.uniqueid in calls and event.operator_uniqueid:
+                self.operators.setdefault(event.uniqueid, set()).add(event.operator_uniqueid)
+                self.channel_of.setdefault(event.operator_uniqueid, event.operator_channel)
+            case ev.CallTransferred():
+                return self._transferred(event, calls)
+            case ev.BridgeEntered():
+                self.bridge_of.pop(event.uniqueid, None)  # newest last
+                self.bridge_of[event.uniqueid] = event.bridge
+                self.channel_of[event.uniqueid] = event.channel
+                return [
+                    found
+                    for call in sorted(self.awaiting)
+                    if (found := self._joined(call, event.at)) is not None
+                ]
+            case ev.BridgeLeft():
+                if self.bridge_of.get(event.uniqueid) == event.bridge:
+                    del self.bridge_of[event.uniqueid]
+            case ev.CallHungUp() | ev.CallFailed():
+                self.bridge_of.pop(event.uniqueid, None)
+                self.channel_of.pop(event.uniqueid, None)
+                self.operators.pop(event.uniqueid, None)
+                self.awaiting.discard(event.uniqueid)
+        return []
+
+    def _transferred(self, event: ev.CallTransferred, calls: Collection[str]) -> list[NewOperator]:
+        call = event.transferee if event.transferee in calls else None
+        if call is None:
+            call = next((c for c, legs in self.operators.items() if event.uniqueid in legs), None)
+        if call is None or call not in calls:
+            return []  # not a hotline call's operator (or not one this watch saw answer)
+        legs = self.operators.setdefault(call, set())
+        legs.add(event.uniqueid)
+        if event.target_uniqueid and event.target_channel and event.target_uniqueid not in legs:
+            legs.add(event.target_uniqueid)
+            self.awaiting.discard(call)
+            return [NewOperator(call, event.target_channel, event.target_uniqueid, event.at)]
+        self.awaiting.add(call)
+        found = self._joined(call, event.at)
+        return [found] if found is not None else []
+
+    def _joined(self, call: str, at: dt.datetime) -> NewOperator | None:
+        bridge = self.bridge_of.get(call)
+        if bridge is None:
+            return None
+        legs = self.operators.setdefault(call, set())
+        others = [
+            uniqueid
+            for uniqueid, where in self.bridge_of.items()
+            if where == bridge and uniqueid != call and uniqueid not in legs
+        ]
+        if not others:
+            return None
+        newest = others[-1]
+        legs.add(newest)
+        self.awaiting.discard(call)
+        return NewOperator(call, self.channel_of.get(newest, ""), newest, at)

@@ -1,5 +1,6 @@
 """Apply call events to call state, keep the database current, and hand each finished call's
-recording to the store (a :class:`RecordingHandoff`, wired by the composition root). Also
+recording to the store (a :class:`RecordingHandoff`, wired by the composition root). Tells
+live transcription (a :class:`LiveAudio`, also wired there) whose voice to stream when. Also
 reconciles after the AMI connection or either side restarted."""
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from functools import reduce
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from core.db import transaction
 from core.waiting import async_wait_for
 from ivr import call_store, cdr
 from ivr import events as ev
-from ivr.call_state import CallState, apply
+from ivr.call_state import CallState, TransferWatch, apply
 from ivr.models import Call
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,24 @@ class RecordingHandoff(Protocol):
         spool file; False when it is unknown or already has its recording."""
 
 
+class LiveAudio(Protocol):
+    """Live transcription's side of a call: ask Asterisk for a speaker's audio. Each method
+    runs as its own task, so a slow request never holds up the events; the methods for one
+    call are called in the order the events came."""
+
+    async def recording_started(self, uniqueid: str, channel: str, at: dt.datetime) -> None:
+        """The call's recording began at ``at``: stream the caller (``channel``)."""
+
+    async def operator_answered(self, uniqueid: str, channel: str, at: dt.datetime) -> None:
+        """An operator's leg (``channel``) was connected to the caller at ``at``."""
+
+    async def transferred(self, uniqueid: str, channel: str, at: dt.datetime) -> None:
+        """After a transfer, the new party (``channel``) joined the caller at ``at``."""
+
+    async def call_over(self, uniqueid: str) -> None:
+        """The call ended: nothing more will be asked for it."""
+
+
 def done_marker(spool_file: Path) -> Path:
     """MixMonitor's post-recording command touches this once the file is closed."""
     return spool_file.with_suffix(".done")
@@ -73,18 +92,25 @@ class CallTracker:
         clock: Callable[[], dt.datetime],
         ingest_timeout: float,
         recordings: RecordingHandoff,
+        live: LiveAudio | None = None,
     ) -> None:
         self.sessions = sessions
         self.paths = paths
         self.clock = clock
         self.ingest_timeout = ingest_timeout
         self.recordings = recordings
+        self.live = live
         self.active: dict[str, CallState] = {}
         self.finishing: set[asyncio.Task[None]] = set()
+        self.transfers = TransferWatch()
+        self.live_tasks: set[asyncio.Task[None]] = set()
 
     # -- live events -----------------------------------------------------------------------
 
     async def handle(self, event: ev.CallEvent) -> None:
+        for joined in self.transfers.see(event, self.active.keys()):
+            if self.live is not None:
+                self._live(self.live.transferred(joined.call, joined.channel, joined.at))
         state = self.active.get(event.uniqueid)
         if state is None:
             if not isinstance(event, ev.CallStarted):
@@ -93,6 +119,7 @@ class CallTracker:
         if isinstance(event, ev.OperatorRinging | ev.OperatorAnswered):
             await asyncio.to_thread(self._announce, event)
         new_state = apply(state, event)
+        self._tell_live(state, new_state, event)
         if new_state == state:
             return
         await asyncio.to_thread(self._save, new_state)
@@ -101,6 +128,32 @@ class CallTracker:
             self._finish_later(new_state, wait_for_writer=True)
         else:
             self.active[event.uniqueid] = new_state
+
+    def _tell_live(self, state: CallState, new_state: CallState, event: ev.CallEvent) -> None:
+        """The caller's voice from the recording's start (messages too), each operator's
+        from the moment they are connected; and the end of the call."""
+        live = self.live
+        if live is None or state.is_over:
+            return
+        uniqueid = new_state.uniqueid
+        if new_state.is_over:
+            self._live(live.call_over(uniqueid))
+            return
+        started = new_state.recording_started_at
+        if state.recording_started_at is None and started is not None and new_state.channel:
+            self._live(live.recording_started(uniqueid, new_state.channel, started))
+        if isinstance(event, ev.OperatorAnswered) and event.operator_channel:
+            self._live(live.operator_answered(uniqueid, event.operator_channel, event.at))
+
+    def _live(self, request: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(request)
+        self.live_tasks.add(task)
+        task.add_done_callback(self._live_done)
+
+    def _live_done(self, task: asyncio.Task[None]) -> None:
+        self.live_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live audio request failed", exc_info=task.exception())
 
     def _save(self, state: CallState) -> None:
         with transaction(self.sessions) as session:
@@ -163,8 +216,9 @@ class CallTracker:
             done_marker(spool).unlink(missing_ok=True)
 
     async def drain(self, timeout: float = 30) -> None:
-        if self.finishing:
-            await asyncio.wait(set(self.finishing), timeout=timeout)
+        pending = self.finishing | self.live_tasks
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     # -- reconciliation -------------------------------------------------------------------
 
@@ -180,6 +234,8 @@ class CallTracker:
         closed = await asyncio.to_thread(self._close_lost_calls, live, records)
         for state in closed:
             self.active.pop(state.uniqueid, None)
+            if self.live is not None:
+                self._live(self.live.call_over(state.uniqueid))
         for call in live_calls:
             await self._take_up(call)
         pending = await asyncio.to_thread(self._ended_with_spool)

@@ -44,6 +44,9 @@ class OperatorRinging(CallEvent):
 @dataclass(frozen=True)
 class OperatorAnswered(CallEvent):
     operator: str
+    # The operator's own leg (AgentConnect's DestChannel/DestUniqueid): what live audio spies.
+    operator_channel: str = ""
+    operator_uniqueid: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,29 @@ class FailureFound(CallEvent):
 class CallHungUp(CallEvent):
     cause: int
     cause_text: str
+
+
+@dataclass(frozen=True)
+class BridgeEntered(CallEvent):
+    """A channel (any: ``uniqueid`` is its own, not necessarily a call's) joined a bridge."""
+
+    channel: str
+    bridge: str
+
+
+@dataclass(frozen=True)
+class BridgeLeft(CallEvent):
+    channel: str
+    bridge: str
+
+
+@dataclass(frozen=True)
+class CallTransferred(CallEvent):
+    """An operator transferred a call (blind or attended). ``uniqueid`` is the transferer's
+    leg; ``transferee`` the party transferred (the caller) when Asterisk names it; ``target``
+    the new party when Asterisk already knows it (attended transfers)."""
+
+    kind: str  # "blind" or "attended"
+    transferee: str = ""
+    target_uniqueid: str = ""
+    target_channel: str = ""
