@@ -30,6 +30,7 @@ from core.db import transaction
 from core.waiting import wait_for
 from ivr import call_store
 from ivr.call_state import CallState
+from ivr.models import Call
 from tests.builders import KOREAN_MODEL, korean_speech
 from tests.conftest import free_port
 
@@ -63,6 +64,37 @@ class ExplodingFactory:
 
     def new_stream(self) -> StreamRecogniser:
         self.made.append(Exploding())
+        return self.made[-1]
+
+
+class Quiet:
+    """Hears nothing, and counts the ticks it was given."""
+
+    engine = "fake"
+    model = "quiet"
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def accept(self, pcm: bytes, at: float) -> list[Heard]:  # noqa: ARG002 - hears nothing
+        return []
+
+    def tick(self, now: float) -> list[Heard]:  # noqa: ARG002 - only counted
+        self.ticks += 1
+        return []
+
+    def finish(self) -> list[Heard]:
+        return []
+
+
+@dataclass
+class QuietFactory:
+    engine: str = "fake"
+    model: str = "quiet"
+    made: list[Quiet] = field(default_factory=list)
+
+    def new_stream(self) -> StreamRecogniser:
+        self.made.append(Quiet())
         return self.made[-1]
 
 
@@ -341,3 +373,22 @@ def test_a_restarted_listener_breaks_what_it_left(sessions: sessionmaker[Session
         "recogniser restarted",
     )
     assert stream(sessions, other).status == StreamStatus.REQUESTED
+
+
+def test_a_silent_stream_stays_until_its_call_is_over(sessions: sessionmaker[Session]) -> None:
+    factory = QuietFactory()
+    with running(sessions, factory) as (_listener, port):
+        stream_id = request(sessions, "500.1", "operator", port)
+        sock = connect(port)
+        send_id(sock, stream_id)
+        # No frames at all (a silent direction): ticks, not a stall.
+        wait_for(lambda: factory.made and factory.made[0].ticks >= 5, 10, "ticks")
+        assert stream(sessions, stream_id).status == StreamStatus.LIVE
+        with transaction(sessions) as session:
+            call = session.scalar(select(Call).where(Call.asterisk_uniqueid == "500.1"))
+            assert call is not None
+            call.ended_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)
+        assert closed_by_listener(sock)
+        over = wait_for(lambda: ended(sessions, stream_id), 10, "the stream to end")
+        sock.close()
+    assert (over.status, over.reason) == (StreamStatus.DONE, "the call is over")
