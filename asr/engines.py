@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -34,11 +35,23 @@ def engine_name(path: Path) -> str | None:
     return ENGINE_NAMES[kind] if kind is not None else None
 
 
+def threads_per_worker(settings: Settings) -> int:
+    """CPU threads for one worker's engine: the cores shared by the workers, at least one."""
+    cores = os.cpu_count() or 1
+    workers = settings.asr_workers or cores
+    return max(1, cores // workers)
+
+
 def batch_engine(path: Path, settings: Settings) -> BatchEngine:
     """The engine for the model in ``path``, loaded; ModelError when it is no usable model."""
     kind = kind_of(path)
     if kind is ModelKind.WHISPER:
-        return WhisperEngine(path, settings.asr_resampling, settings.asr_max_audio_seconds)
+        return WhisperEngine(
+            path,
+            settings.asr_resampling,
+            settings.asr_max_audio_seconds,
+            cpu_threads=threads_per_worker(settings),
+        )
     if kind is ModelKind.VOSK:
         return VoskEngine(path, settings.asr_resampling, settings.asr_max_audio_seconds)
     raise ModelError(
