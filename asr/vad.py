@@ -45,6 +45,10 @@ END_PAUSE_SECONDS = 0.6  # a pause this long ends an utterance (Mandarin speaker
 # 200-400 ms between phrases of one sentence; 0.6 s keeps a sentence whole)
 MAX_UTTERANCE_SECONDS = 15.0  # longer speech is cut (Whisper sees at most 30 s at once)
 CUT_SEARCH_SECONDS = 3.0  # ... at its quietest frame of this last stretch
+CONTINUE_WINDOW_FRAMES = 3  # during a pause, speech resumes only when CONTINUE_VOICED_FRAMES
+CONTINUE_VOICED_FRAMES = 2  # of the last CONTINUE_WINDOW_FRAMES are voiced: a lone frame of
+# line noise over the threshold does not keep an utterance open (it did, 0.6 s past the end of
+# a noisy AISHELL clip)
 MIN_VOICED_SECONDS = 0.2  # shorter bursts (a cough, a click) are no utterance
 PRE_ROLL_SECONDS = 0.2  # audio kept before the first voiced frame (soft onsets)
 POST_PAD_SECONDS = 0.2  # audio kept after the last voiced frame (soft endings)
@@ -62,6 +66,8 @@ class VadParams:
     end_pause_seconds: float = END_PAUSE_SECONDS
     max_utterance_seconds: float = MAX_UTTERANCE_SECONDS
     cut_search_seconds: float = CUT_SEARCH_SECONDS
+    continue_window_frames: int = CONTINUE_WINDOW_FRAMES
+    continue_voiced_frames: int = CONTINUE_VOICED_FRAMES
     min_voiced_seconds: float = MIN_VOICED_SECONDS
     pre_roll_seconds: float = PRE_ROLL_SECONDS
     post_pad_seconds: float = POST_PAD_SECONDS
@@ -197,7 +203,8 @@ class Segmenter:
             ended.extend(self._close())  # audio resumed after a gap longer than a pause
         if self._speech:
             self._speech.append(frame)
-            if voiced:
+            recent = self._speech[-self.params.continue_window_frames :]
+            if voiced and sum(f.voiced for f in recent) >= self.params.continue_voiced_frames:
                 self._last_voiced_end = frame.end
             if frame.end - self._last_voiced_end >= self.params.end_pause_seconds:
                 ended.extend(self._close())

@@ -1,0 +1,172 @@
+"""Live recognition with faster-whisper: the voice-activity detector (``asr.vad``) cuts the
+stream into utterances and each is transcribed as it ends.
+
+Whisper does not stream: it hears a whole utterance at once (its encoder always sees a 30 s
+window, so a short utterance costs about as much as a long one). Decoding is CPU-bound and
+blocks; the caller runs ``accept``/``tick``/``finish`` in a worker thread. One loaded model
+serves every stream of the factory: CTranslate2 models are thread-safe, and with one worker
+(``load_whisper``'s default) concurrent calls queue for it, each using ``cpu_threads`` cores.
+
+Whisper invents text on near-silence and noise ("谢谢观看"...): a segment it is not sure holds
+speech (``no_speech_prob``), or whose tokens are unlikely (``avg_logprob``), or that repeats
+itself (``compression_ratio``) is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from asr.engine import model_name
+from asr.model_kind import missing_whisper_parts
+from asr.streaming import Heard, Partial, Utterance
+from asr.transcript_data import Word
+from asr.vad import Segmenter, Speech, VadParams
+from asr.whisper_model import (
+    DEFAULT_BEAM_SIZE,
+    LANGUAGE,
+    WHISPER_ENGINE,
+    load_whisper,
+    to_simplified,
+)
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+# Dropping invented text. Whisper's own rule skips a segment when no_speech_prob > 0.6 AND
+# avg_logprob < -1; on telephone noise bursts cut by the VAD it still wrote short phrases with
+# no_speech_prob 0.4-0.6 or avg_logprob under -1 (measured on noise, hum and clicks), while
+# real speech of the sample clips scored no_speech_prob < 0.2 and avg_logprob > -0.7.
+MAX_NO_SPEECH_PROB = 0.5
+MIN_AVG_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for repetitive (looping) text
+WORD_TIMESTAMPS = True  # measured cheap (bench/stream_rtf.py): word times for the transcript
+PARTIAL_EVERY_SECONDS = 0.0  # a running guess every this many seconds of ongoing speech; off:
+# each guess costs a full decode (~0.5 s of CPU at beam 1), which 2 cores cannot spare for
+# several live calls (bench/stream_rtf.py measures it).
+_NO_TEXT = re.compile(r"^[\s\W_]*$")
+
+
+class WhisperError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    beam_size: int = DEFAULT_BEAM_SIZE
+    word_timestamps: bool = WORD_TIMESTAMPS
+    partial_every_seconds: float = PARTIAL_EVERY_SECONDS
+    vad: VadParams = field(default_factory=VadParams)
+
+
+class WhisperStreamFactory:
+    engine = WHISPER_ENGINE
+
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int,
+        beam_size: int = DEFAULT_BEAM_SIZE,
+        options: WhisperOptions | None = None,
+        model: WhisperModel | None = None,
+    ) -> None:
+        missing = missing_whisper_parts(model_path)
+        if missing:
+            raise WhisperError(
+                f"{model_path} is not a complete Whisper model: missing " + ", ".join(missing)
+            )
+        self.model = model_name(model_path)
+        self.options = options or WhisperOptions(beam_size=beam_size)
+        self._model = model if model is not None else load_whisper(model_path, threads)
+
+    def new_stream(self) -> WhisperStream:
+        return WhisperStream(self._model, self.model, self.options)
+
+
+class WhisperStream:
+    engine = WHISPER_ENGINE
+
+    def __init__(self, whisper: WhisperModel, model: str, options: WhisperOptions) -> None:
+        self.model = model
+        self.options = options
+        self._whisper = whisper
+        self._vad = Segmenter(options.vad)
+        self._partial_at = 0.0  # length of the ongoing speech at its last running guess
+        self._partial_text = ""
+
+    def accept(self, pcm: bytes, at: float) -> list[Heard]:
+        heard = self._decoded(self._vad.push(pcm, at))
+        return heard + self._running_guess()
+
+    def tick(self, now: float) -> list[Heard]:
+        return self._decoded(self._vad.tick(now))
+
+    def finish(self) -> list[Heard]:
+        return self._decoded(self._vad.flush())
+
+    def _decoded(self, ended: list[Speech]) -> list[Heard]:
+        heard: list[Heard] = []
+        for speech in ended:
+            self._partial_at, self._partial_text = 0.0, ""
+            utterance = self.transcribe(speech)
+            if utterance is not None:
+                heard.append(utterance)
+        return heard
+
+    def _running_guess(self) -> list[Heard]:
+        every = self.options.partial_every_seconds
+        if every <= 0.0:
+            return []
+        ongoing = self._vad.ongoing()
+        if ongoing is None or ongoing.seconds - self._partial_at < every:
+            return []
+        self._partial_at = ongoing.seconds
+        utterance = self.transcribe(ongoing)
+        if utterance is None or utterance.text == self._partial_text:
+            return []
+        self._partial_text = utterance.text
+        return [Partial(start=utterance.start, text=utterance.text)]
+
+    def transcribe(self, speech: Speech) -> Utterance | None:
+        """The utterance's text (None when Whisper heard no speech in it)."""
+        audio = speech.audio.astype(np.float32) / 32768.0
+        segments, _info = self._whisper.transcribe(
+            audio,
+            language=LANGUAGE,
+            beam_size=self.options.beam_size,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            word_timestamps=self.options.word_timestamps,
+        )
+        kept = [s for s in segments if believable(s)]
+        texts = [to_simplified(s.text.strip()) for s in kept]
+        text = "".join(t for t in texts if t)
+        if _NO_TEXT.match(text):
+            return None
+        words = tuple(
+            Word(
+                text=to_simplified(w.word.strip()),
+                start=round(speech.audio_start + float(w.start), 3),
+                end=round(speech.audio_start + float(w.end), 3),
+                confidence=round(float(w.probability), 3),
+            )
+            for s in kept
+            for w in (s.words or ())
+            if w.word.strip()
+        )
+        return Utterance(
+            start=round(speech.start, 3), end=round(speech.end, 3), text=text, words=words
+        )
+
+
+def believable(segment: Any) -> bool:
+    """Whisper heard speech in this segment, not noise it turned into words."""
+    return (
+        float(segment.no_speech_prob) <= MAX_NO_SPEECH_PROB
+        and float(segment.avg_logprob) >= MIN_AVG_LOGPROB
+        and float(segment.compression_ratio) <= MAX_COMPRESSION_RATIO
+    )
