@@ -500,21 +500,28 @@ class LiveListener:
         return ended is not None and (self.clock() - ended).total_seconds() > CALL_OVER_SECONDS
 
     def _end(self, claimed: Claimed, status: StreamStatus, reason: str) -> None:
-        now = self.clock()
         with transaction(self.factory) as session:
             session.execute(
                 update(LiveStream)
                 .where(LiveStream.id == claimed.stream_id, LiveStream.status == StreamStatus.LIVE)
-                .values(status=status, reason=reason[:2000], ended_at=now)
+                .values(status=status, reason=reason[:2000], ended_at=self.clock())
                 .execution_options(synchronize_session=False)
             )
-            try_finish(session, claimed.call_uniqueid, now)
 
     # --- the call's final transcript --------------------------------------------------
 
     async def _after_stream(self, call_uniqueid: str) -> None:
-        """Retry the call's transcript until the recording is stored (or the grace ends)."""
-        self._pending[call_uniqueid] = time.monotonic() + self.grace_seconds
+        """Try the call's transcript now; if the recording is not stored yet, retry every
+        ``FINISH_POLL_SECONDS`` until it is (or the grace ends)."""
+        try:
+            outcome = await asyncio.to_thread(self._try_finish, call_uniqueid)
+        except Exception:
+            log.exception("call %s: the live transcript failed", call_uniqueid)
+            outcome = Finish.WAITING
+        if outcome is Finish.FINISHED:
+            log.info("call %s: live transcript stored", call_uniqueid)
+        elif outcome is Finish.WAITING:
+            self._pending[call_uniqueid] = time.monotonic() + self.grace_seconds
 
     async def _finish_pending(self) -> None:
         while True:
@@ -522,9 +529,9 @@ class LiveListener:
             for call_uniqueid, deadline in list(self._pending.items()):
                 try:
                     outcome = await asyncio.to_thread(self._try_finish, call_uniqueid)
-                except Exception:
+                except Exception:  # retried until the deadline
                     log.exception("call %s: the live transcript failed", call_uniqueid)
-                    outcome = Finish.TAKEN
+                    outcome = Finish.WAITING
                 if outcome is not Finish.WAITING or time.monotonic() > deadline:
                     self._pending.pop(call_uniqueid, None)
                 if outcome is Finish.FINISHED:

@@ -16,22 +16,27 @@ import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr import jobs
 from asr.audiosocket import Kind, encode
 from asr.live_listener import LiveListener
 from asr.live_models import LiveStream, LiveUtterance, StreamStatus
+from asr.models import TranscriptRecord
 from asr.streaming import Heard, RecogniserFactory, StreamRecogniser
 from asr.vosk_stream import VoskStreamFactory
 from core.db import transaction
 from core.waiting import wait_for
+from dispatch.cases.recording_links import link_recording
 from ivr import call_store
 from ivr.call_state import CallState
 from ivr.models import Call
-from tests.builders import KOREAN_MODEL, korean_speech
+from recordings import ingest, store
+from tests.builders import KOREAN_MODEL, korean_speech, tone_wav
 from tests.conftest import free_port
 
 STALL = 0.5
@@ -392,3 +397,36 @@ def test_a_silent_stream_stays_until_its_call_is_over(sessions: sessionmaker[Ses
         over = wait_for(lambda: ended(sessions, stream_id), 10, "the stream to end")
         sock.close()
     assert (over.status, over.reason) == (StreamStatus.DONE, "the call is over")
+
+
+def test_the_transcript_follows_a_recording_stored_after_the_streams_ended(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with running(sessions, QuietFactory()) as (_listener, port):
+        stream_id = request(sessions, "600.1", "caller", port)
+        sock = connect(port)
+        send_id(sock, stream_id)
+        sock.sendall(encode(Kind.SLIN16, b"\0" * FRAME) * 5 + encode(Kind.HANGUP))
+        assert closed_by_listener(sock)
+        sock.close()
+        assert wait_for(lambda: ended(sessions, stream_id), 10, "end").status == StreamStatus.DONE
+        # The recording is stored a moment later, by a plain enqueue: only the listener's
+        # retries can finish the call.
+        now = dt.datetime.now(dt.UTC)
+        with transaction(sessions) as session:
+            call = session.scalar(select(Call).where(Call.asterisk_uniqueid == "600.1"))
+            assert call is not None
+            call.ended_at = now
+            spool = tone_wav(tmp_path / "spool" / "600.1.wav", seconds=2)
+            stored = store.ingest(spool, tmp_path / "recordings", now, interleaved=False)
+            ingest.attach(
+                session, call, stored, now, link_case=link_recording, on_stored=jobs.enqueue
+            )
+
+        def transcribed() -> TranscriptRecord | None:
+            with sessions() as session:
+                return session.scalar(select(TranscriptRecord))
+
+        record = wait_for(transcribed, 10, "the live transcript", 0.05)
+    assert (record.engine, record.model, record.status) == ("fake", "quiet", "silent")
+    assert record.audio_seconds == 2.0
