@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import LoginDep
+from api.auth import CaseWorker
 from api.deps import SettingsDep, now
 from api.evidence import http_error, requester
 from core.settings import Settings
@@ -27,10 +27,12 @@ KEEPALIVE_SECONDS = 15.0
 
 EVENTS_DOC = (
     "Server-sent events (text/event-stream):\n\n"
-    "- `utterance` (its `id:` is the row id, sent back as `Last-Event-ID` on reconnection): "
+    "- `utterance` (its `id:`, sent back as `Last-Event-ID` on reconnection, is the last "
+    "final row shown before the first partial): "
     '`{"id", "stream", "speaker": "caller"|"operator", "final", "start", "end", "text", '
     '"raw"}`; times in seconds from the recording\'s start; a later row of the same '
     "`stream` replaces a partial one (`final: false`).\n"
+    '- `retract`: `{"id", "stream"}`: that partial was deleted with nothing in its place.\n'
     '- `suggestions`: `{"form": {case_type, complainant_phone, subject_unit, title, content, '
     'transcript_text}, "type_reason", "subjects", "numbers", "from_final"}`, after each '
     "final utterance.\n"
@@ -49,14 +51,18 @@ async def _stream(
     request: Request, settings: Settings, view: live_transcript.View, after: int
 ) -> AsyncIterator[str]:
     sessions = request.app.state.sessions
+    cursor = live_transcript.Cursor(after)
     quiet = 0.0
     while not await request.is_disconnected():
         update = await asyncio.to_thread(
-            live_transcript.poll, sessions, settings, view, after, now()
+            live_transcript.poll, sessions, settings, view, cursor, now()
         )
-        after = update.after
+        cursor = update.cursor
+        for spoken in update.gone:
+            yield _event("retract", {"id": spoken.id, "stream": spoken.stream})
         for spoken in update.utterances:
-            yield _event("utterance", asdict(spoken), spoken.id)
+            # The event's id is where a reconnection resumes: past the finals shown.
+            yield _event("utterance", asdict(spoken), cursor.after)
             quiet = 0.0
         if update.suggestions is not None:
             yield _event("suggestions", asdict(update.suggestions))
@@ -83,14 +89,15 @@ async def live(
     call_id: str,
     request: Request,
     settings: SettingsDep,
-    login: LoginDep,
+    login: CaseWorker,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The call's transcript as it is spoken, for as long as the call's final transcript is
-    not stored. Who may follow it: as for the transcript (operators the calls they answer or
-    that nobody has answered yet, supervisors and investigators after giving a reason for one
-    of its cases, …). Each opened stream, allowed or refused, is one entry in the access log
-    (action ``transcript``); a refusal is a 403 before any event."""
+    not stored: the call page's, so for operators and supervisors (other roles: 403). Who of
+    them may follow it: as for the transcript (operators the calls they answer or that nobody
+    has answered yet, supervisors after giving a reason for one of its cases). Each opened
+    stream, allowed or refused, is one entry in the access log (action ``transcript``); a
+    refusal is a 403 before any event."""
     try:
         view = await asyncio.to_thread(
             live_transcript.open_view,

@@ -31,7 +31,7 @@ from asr.channels import CALLER, OPERATOR
 from core.db import transaction
 from core.ids import is_id
 from core.settings import Settings
-from custody import integrity, listening, transcript_reads
+from custody import integrity, listening, live_transcript, transcript_reads
 from dispatch.cases.lifecycle import (
     ACTION_LABELS,
     OPEN,
@@ -262,6 +262,9 @@ def _call_page(
         speakers=SPEAKERS,
         existing=case_store.case_for_call(session, call.id),
         values=values if values is not None else context.form,
+        # The hint says the content came from a transcript only when it did.
+        prefilled=values is None and bool(context.form["content"]),
+        live=live_transcript.worth_following(session, call),
         errors=errors or {},
         choices=CHOICES,
         type_reason=context.type_reason,

@@ -80,13 +80,26 @@ class Suggestions:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """Where a view is in the call's rows: every row up to ``after`` is final and was shown;
+    ``shown`` holds the rows after it as they were shown. A row's id is not enough: a final
+    (or a newer partial) deletes its stream's partial first, and on SQLite the row written
+    next may take the id of the newest row just deleted, so a row after ``after`` is shown
+    again whenever it differs from what was shown under its id."""
+
+    after: int = 0
+    shown: tuple[tuple[int, Spoken], ...] = ()
+
+
+@dataclass(frozen=True)
 class Update:
-    """What changed since the last poll: the new rows (after ``after``), the suggestions
-    when a final utterance (or the final transcript) came, and the final transcript's
-    segments once it is stored (then the view is over)."""
+    """What changed since the last poll: the rows new or changed since ``cursor``, the
+    suggestions when a final utterance (or the final transcript) came, and the final
+    transcript's segments once it is stored (then the view is over)."""
 
     utterances: list[Spoken]
-    after: int
+    gone: list[Spoken]  # partials deleted with nothing of their stream in their place
+    cursor: Cursor
     suggestions: Suggestions | None
     final: list[dict[str, Any]] | None
 
@@ -221,40 +234,74 @@ def _final_segments(transcript: TranscriptRecord) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class Step:
+    shown: list[Spoken]  # rows new, or changed under their id
+    gone: list[Spoken]  # partials shown before that were deleted without a row in their place
+    cursor: Cursor
+
+
+def advance(cursor: Cursor, rows: Sequence[Spoken]) -> Step:
+    """Given the rows after ``cursor.after`` (in id order): those not shown yet as they are,
+    the shown ones deleted since (a partial whose stream's recogniser heard nothing after
+    all, or whose id another stream's row now holds), and the cursor past them: ``after``
+    moves over the finals up to the first partial."""
+    before = dict(cursor.shown)
+    now_by_id = {row.id: row for row in rows}
+    changed = [row for row in rows if before.get(row.id) != row]
+    streams = {row.stream for row in changed}
+    gone = [
+        old
+        for old in before.values()
+        if (old.id not in now_by_id or now_by_id[old.id].stream != old.stream)
+        and old.stream not in streams  # a new row of its stream takes its place anyway
+    ]
+    after = cursor.after
+    for row in rows:
+        if not row.final:
+            break
+        after = row.id
+    return Step(
+        changed, gone, Cursor(after, tuple((row.id, row) for row in rows if row.id > after))
+    )
+
+
 def poll(
     sessions: sessionmaker[Session],
     settings: Settings,
     view: View,
-    after: int,
+    cursor: Cursor,
     now: dt.datetime,
 ) -> Update:
-    """The rows stored since row ``after`` and, when the text changed, the suggestions; once
-    the call's transcript is stored, its segments and the suggestions drawn from it."""
+    """The rows new or changed since ``cursor`` and, when a final utterance came, the
+    suggestions; once the call's transcript is stored, its segments and the suggestions
+    drawn from it."""
     with sessions() as session:
         call = call_store.get_call(session, view.call_id)
         if call is None:  # purged while watched
             raise NotFound("来电不存在", "call not found")
-        rows = live_reads.utterances_after(session, view.call_uniqueid, after)
-        shown = [_spoken(row) for row in rows]
-        last = rows[-1].id if rows else after
+        rows = live_reads.utterances_after(session, view.call_uniqueid, cursor.after)
+        step = advance(cursor, [_spoken(row) for row in rows])
+        shown, gone, cursor = step.shown, step.gone, step.cursor
         recording = lookup.of_call(session, call.id)
         transcript = jobs.transcript_of(session, recording) if recording is not None else None
         if transcript is not None:
             return Update(
                 shown,
-                last,
+                gone,
+                cursor,
                 _final_suggestions(session, settings, call, now),
                 _final_segments(transcript),
             )
         suggestions = None
-        if any(row.final for row in rows):
+        if any(spoken.final for spoken in shown):
             finals = [
                 row
                 for row in live_reads.utterances_after(session, view.call_uniqueid, 0)
                 if row.final
             ]
             suggestions = live_suggestions(call, finals)
-        return Update(shown, last, suggestions, None)
+        return Update(shown, gone, cursor, suggestions, None)
 
 
 def worth_following(session: Session, call: Call) -> bool:

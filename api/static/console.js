@@ -1,5 +1,6 @@
 // The console's behaviour: the player (speed, shortcuts, waveform, transcript that follows
-// playback), field checks in Chinese, the knowledge-base lookup, and the live call banner.
+// playback), field checks in Chinese, the knowledge-base lookup, the live call banner, and
+// the live transcript of a call that is up (with the form's suggestions that follow it).
 // Text from the server is always inserted with textContent, never as HTML.
 "use strict";
 
@@ -237,11 +238,146 @@
     source.addEventListener("call", (event) => showCall(JSON.parse(event.data)));
   }
 
+  // -- the live transcript -----------------------------------------------------------------
+  const SPEAKER_LABELS = { caller: "来电人", operator: "话务员" };
+  // The form's fields a transcript fills in; the operator's own typing is never overwritten.
+  const SUGGESTED = ["case_type", "complainant_phone", "subject_unit", "title", "content",
+    "transcript_text"];
+
+  function utteranceItem(u) {
+    const item = el("li", null, {
+      class: "utterance " + u.speaker + (u.final ? " final" : " partial"),
+      "data-id": String(u.id),
+      "data-stream": u.stream || "",
+      "data-speaker": u.speaker,
+      "data-final": u.final ? "1" : "0",
+      "data-start": String(u.start),
+    });
+    item.appendChild(el("span", (SPEAKER_LABELS[u.speaker] || u.speaker) + " " + clock(u.start),
+      { class: "who" }));
+    item.appendChild(el("span", u.text, { class: "text" }));
+    return item;
+  }
+
+  function placeInTime(list, item) {
+    const start = parseFloat(item.dataset.start);
+    const next = Array.from(list.children)
+      .find((other) => parseFloat(other.dataset.start) > start);
+    list.insertBefore(item, next || null);
+  }
+
+  function trackEdits(form) {
+    const sentBack = Boolean(document.getElementById("form-errors"));
+    for (const name of SUGGESTED) {
+      const field = form.querySelector('[name="' + name + '"]');
+      if (!field || field.type === "hidden") continue;
+      const mark = () => { field.dataset.edited = "1"; };
+      field.addEventListener("input", mark);
+      field.addEventListener("change", mark);
+      if (sentBack) mark();  // the values of a form sent back are the operator's own
+    }
+  }
+
+  function hintFor(field, id) {
+    const box = field.closest(".field");
+    let hint = document.getElementById(id) || box.querySelector(".hint");
+    if (!hint) {
+      hint = el("span", "", { class: "hint" });
+      box.insertBefore(hint, box.querySelector(".error"));
+    }
+    hint.id = id;
+    return hint;
+  }
+
+  function applySuggestions(form, suggested) {
+    for (const name of SUGGESTED) {
+      const field = form.querySelector('[name="' + name + '"]');
+      const value = suggested.form[name];
+      if (!field || field.dataset.edited || !value || field.value === value) continue;
+      if (field.tagName === "SELECT" &&
+        !Array.from(field.options).some((option) => option.value === value)) continue;
+      field.value = value;
+      field.dataset.suggested = "1";
+      if (name === "content") {
+        const hint = hintFor(field, "content-prefilled");
+        hint.textContent = "已按转写预填，请与来电人核对后修改。";
+        hint.hidden = false;
+      }
+    }
+    const caseType = form.querySelector('[name="case_type"]');
+    if (caseType && suggested.type_reason) {
+      hintFor(caseType, "type-reason").textContent =
+        "建议：依据通话中的“" + suggested.type_reason + "”";
+    }
+    const phone = form.querySelector('[name="complainant_phone"]');
+    if (phone && suggested.numbers.length) {
+      hintFor(phone, "numbers-hint").textContent =
+        "通话中提到的号码：" + suggested.numbers.join("、");
+    }
+    const subject = form.querySelector('[name="subject_unit"]');
+    if (subject && suggested.subjects.length) {
+      hintFor(subject, "subjects-hint").textContent =
+        "通话中提到：" + suggested.subjects.join("、");
+    }
+  }
+
+  function followLive(panel, form) {
+    const list = document.getElementById("live-utterances");
+    const state = document.getElementById("live-state");
+    const partials = {};  // stream -> the element of its text being spoken
+    const say = (text, kind) => { state.textContent = text; panel.dataset.state = kind; };
+    if (form) trackEdits(form);
+    const source = new EventSource("/api/calls/" + encodeURIComponent(panel.dataset.callId) +
+      "/live");
+    source.addEventListener("open", () => say("通话中：转写随通话实时显示。", "live"));
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) {
+        say("无法显示实时转写（无权查看，或来电不存在）。", "closed");
+      } else {
+        say("实时转写连接中断，正在重连…", "reconnecting");
+      }
+    });
+    source.addEventListener("utterance", (event) => {
+      const u = JSON.parse(event.data);
+      const previous = partials[u.stream];
+      if (previous) previous.remove();
+      const item = utteranceItem(u);
+      placeInTime(list, item);
+      if (u.final) delete partials[u.stream]; else partials[u.stream] = item;
+      list.scrollTop = list.scrollHeight;
+    });
+    source.addEventListener("retract", (event) => {
+      const gone = JSON.parse(event.data);
+      const item = partials[gone.stream];
+      if (item && item.dataset.id === String(gone.id)) {
+        item.remove();
+        delete partials[gone.stream];
+      }
+    });
+    source.addEventListener("suggestions", (event) => {
+      if (form) applySuggestions(form, JSON.parse(event.data));
+    });
+    source.addEventListener("final", (event) => {
+      source.close();
+      const data = JSON.parse(event.data);
+      list.replaceChildren();
+      data.segments.forEach((segment, index) => {
+        const item = utteranceItem({ id: "final-" + index, stream: "", speaker: segment.speaker,
+          final: true, start: segment.start, text: segment.text });
+        item.dataset.source = "transcript";
+        placeInTime(list, item);
+      });
+      say("通话已结束：以下为最终转写。", "final");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const player = document.getElementById("player");
     if (player) setUpPlayer(player);
     const form = document.getElementById("registration");
     if (form) setUpForm(form);
+    const livePanel = document.getElementById("live-transcript");
+    if (livePanel && window.EventSource) followLive(livePanel, form);
     listen();
   });
 })();

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import Role, User
@@ -95,15 +95,14 @@ def say(
     end: float,
     final: bool,
 ) -> int:
-    """Store a row as the live recogniser does: a final deletes its stream's partials."""
+    """Store a row as the live listener does (asr.live_listener): its stream's partials
+    deleted first, then the row; on SQLite it may take the id of the partial just deleted."""
     with transaction(sessions) as session:
-        if final:
-            for partial in session.scalars(
-                select(LiveUtterance).where(
-                    LiveUtterance.stream_id == stream, LiveUtterance.final.is_(False)
-                )
-            ):
-                session.delete(partial)
+        session.execute(
+            delete(LiveUtterance).where(
+                LiveUtterance.stream_id == stream, LiveUtterance.final.is_(False)
+            )
+        )
         row = LiveUtterance(
             stream_id=stream,
             call_uniqueid=UID,
@@ -138,29 +137,30 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
     operator = who(sessions, "op1")
     view = live_transcript.open_view(sessions, settings, operator, call_id, now())
 
-    empty = live_transcript.poll(sessions, settings, view, 0, now())
-    assert empty.utterances == [] and empty.after == 0
+    empty = live_transcript.poll(sessions, settings, view, live_transcript.Cursor(), now())
+    assert empty.utterances == [] and empty.gone == [] and empty.cursor.after == 0
     assert empty.suggestions is None and empty.final is None
 
     partial = say(sessions, "s-caller", "caller", "我 要 投诉", 0.5, 1.2, final=False)
     greeting = say(sessions, "s-op", "operator", "您好 这里 是 热线", 0.0, 1.0, final=True)
-    first = live_transcript.poll(sessions, settings, view, 0, now())
+    first = live_transcript.poll(sessions, settings, view, empty.cursor, now())
     assert [(u.id, u.speaker, u.final, u.text) for u in first.utterances] == [
         (partial, "caller", False, "我要投诉"),
         (greeting, "operator", True, "您好这里是热线"),
     ]
-    assert first.after == greeting
+    assert first.cursor.after == 0  # a partial comes first: its row may still change
     assert first.suggestions is not None  # a final came: the form follows the text so far
     assert first.suggestions.form["content"] == ""  # the caller has finished nothing yet
     assert first.suggestions.form["transcript_text"] == "您好这里是热线"
 
-    # The partial grows, then its final replaces it (and deletes it).
+    # The partial grows, then its final replaces it (and deletes it). On SQLite the final
+    # takes the id of the partial it deletes: it is shown all the same.
     grown = say(sessions, "s-caller", "caller", "我 要 投诉 城管局", 0.5, 2.0, final=False)
-    growing = live_transcript.poll(sessions, settings, view, first.after, now())
+    growing = live_transcript.poll(sessions, settings, view, first.cursor, now())
     assert [(u.id, u.stream, u.final, u.text) for u in growing.utterances] == [
         (grown, "s-caller", False, "我要投诉城管局")
     ]
-    assert growing.suggestions is None
+    assert growing.gone == [] and growing.suggestions is None
     said = say(
         sessions,
         "s-caller",
@@ -170,8 +170,9 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
         6.0,
         final=True,
     )
-    later = live_transcript.poll(sessions, settings, view, growing.after, now())
+    later = live_transcript.poll(sessions, settings, view, growing.cursor, now())
     assert [(u.id, u.stream, u.final) for u in later.utterances] == [(said, "s-caller", True)]
+    assert later.cursor.after == said and later.gone == []
     with sessions() as session:
         kept = session.scalars(select(LiveUtterance.id).order_by(LiveUtterance.id)).all()
     assert list(kept) == [greeting, said]  # the partials are gone
@@ -187,12 +188,25 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
     assert suggested.form["transcript_text"].startswith("您好这里是热线 我要投诉")
 
     # Polls after the last row: nothing new, nothing to suggest again.
-    quiet = live_transcript.poll(sessions, settings, view, later.after, now())
-    assert quiet.utterances == [] and quiet.suggestions is None and quiet.after == later.after
+    quiet = live_transcript.poll(sessions, settings, view, later.cursor, now())
+    assert quiet.utterances == [] and quiet.suggestions is None and quiet.cursor == later.cursor
     # A partial alone changes no suggestion.
-    say(sessions, "s-op", "operator", "好 的", 7.0, 7.5, final=False)
-    partial_only = live_transcript.poll(sessions, settings, view, later.after, now())
-    assert len(partial_only.utterances) == 1 and partial_only.suggestions is None
+    maybe = say(sessions, "s-op", "operator", "好 的", 7.0, 7.5, final=False)
+    partial_only = live_transcript.poll(sessions, settings, view, later.cursor, now())
+    assert [u.id for u in partial_only.utterances] == [maybe]
+    assert partial_only.suggestions is None
+    # The operator's recogniser heard nothing after all (its partials deleted, no row),
+    # while the caller went on (on SQLite, in the id the partial had).
+    with transaction(sessions) as session:
+        session.execute(
+            delete(LiveUtterance).where(
+                LiveUtterance.stream_id == "s-op", LiveUtterance.final.is_(False)
+            )
+        )
+    going_on = say(sessions, "s-caller", "caller", "喂", 8.0, 8.5, final=False)
+    after_gone = live_transcript.poll(sessions, settings, view, partial_only.cursor, now())
+    assert [(g.id, g.stream) for g in after_gone.gone] == [(maybe, "s-op")]
+    assert [(u.id, u.stream) for u in after_gone.utterances] == [(going_on, "s-caller")]
 
     # One entry for the opened view, however many polls.
     [entry] = live_entries(sessions)
@@ -231,7 +245,7 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
     with sessions() as session:
         call = call_store.get_call(session, call_id)
         assert call is not None and live_transcript.worth_following(session, call)
-    during = live_transcript.poll(sessions, settings, view, 0, now())
+    during = live_transcript.poll(sessions, settings, view, live_transcript.Cursor(), now())
     assert during.suggestions is not None
     case = register.register(
         sessions,
@@ -271,7 +285,7 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
     with sessions() as session:
         ended = call_store.get_call(session, call_id)
         assert ended is not None and live_transcript.worth_following(session, ended)
-    assert live_transcript.poll(sessions, settings, view, during.after, now()).final is None
+    assert live_transcript.poll(sessions, settings, view, during.cursor, now()).final is None
     with transaction(sessions) as session:
         text = "我要投诉城管局的窗口"
         transcript = TranscriptRecord(
@@ -302,7 +316,7 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
         session.flush()
         transcript_id = transcript.id
 
-    final = live_transcript.poll(sessions, settings, view, during.after, now())
+    final = live_transcript.poll(sessions, settings, view, during.cursor, now())
     assert final.final == [
         {"speaker": "caller", "start": 0.5, "end": 2.0, "text": text, "raw": text}
     ]
