@@ -1,4 +1,5 @@
-"""Start, stop and report the hotline's processes: Asterisk, the ivr service, the API."""
+"""Start, stop and report the hotline's processes: Asterisk, the live stream listener, the ivr
+service, the transcription pool, the API."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr import strays
+from asr import live_listener, strays
 from core import pids, privacy
 from core.settings import Settings
 from core.waiting import wait_for
@@ -20,7 +21,8 @@ from ivr import asterisk_process
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 
-SERVICES = ("ivr", "asr", "api")
+# The live stream listener starts before the ivr, which asks Asterisk to stream to it.
+SERVICES = ("asr-live", "ivr", "asr", "api")
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,30 @@ def ivr_status(settings: Settings) -> dict[str, object]:
     return data
 
 
+def live_status(settings: Settings) -> PartStatus:
+    """The live stream listener: engine, model, address and streams in use, or why it does
+    not listen (calls then go to the batch workers)."""
+    pid = service_pid(settings, "asr-live")
+    if pid is None:
+        return PartStatus("asr-live", False, "stopped")
+    state = live_listener.read_state(live_listener.state_file(settings.run_dir))
+    if state.get("pid") != pid:
+        return PartStatus("asr-live", False, f"pid {pid}, starting")
+    if not state.get("listening"):
+        return PartStatus(
+            "asr-live",
+            True,
+            f"pid {pid}, not listening: {state.get('reason')}; calls are transcribed from "
+            "their recordings",
+        )
+    return PartStatus(
+        "asr-live",
+        True,
+        f"pid {pid}, {state.get('engine')} {state.get('model')} on {state.get('address')}, "
+        f"{state.get('streams')} of {state.get('max_streams')} streams in use",
+    )
+
+
 def api_answers(settings: Settings) -> bool:
     url = f"http://{settings.api_host}:{settings.api_port}/healthz"
     try:
@@ -174,6 +200,7 @@ def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStat
                 "asterisk", pid is not None, f"pid {pid}, {install.version}" if pid else "stopped"
             )
         )
+    parts.append(live_status(settings))
     ivr_pid = service_pid(settings, "ivr")
     ivr = ivr_status(settings) if ivr_pid else {}
     ivr_ok = bool(ivr.get("ami")) and bool(ivr.get("agi"))
