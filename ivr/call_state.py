@@ -184,7 +184,7 @@ class TransferWatch:
         if call is None or call not in calls:
             return []  # not a hotline call's operator (or not one this watch saw answer)
         legs = self.operators.setdefault(call, set())
-        legs.add(event.uniqueid)
+        legs.update(leg for leg in (event.uniqueid, event.second_leg) if leg)
         if event.target_uniqueid and event.target_channel and event.target_uniqueid not in legs:
             legs.add(event.target_uniqueid)
             self.awaiting.discard(call)

@@ -98,9 +98,11 @@ class BridgeLeft(CallEvent):
 class CallTransferred(CallEvent):
     """An operator transferred a call (blind or attended). ``uniqueid`` is the transferer's
     leg; ``transferee`` the party transferred (the caller) when Asterisk names it; ``target``
-    the new party when Asterisk already knows it (attended transfers)."""
+    the new party when Asterisk already knows it (attended transfers), and ``second_leg`` the
+    transferer's leg to the target (attended: never the new party)."""
 
     kind: str  # "blind" or "attended"
     transferee: str = ""
     target_uniqueid: str = ""
     target_channel: str = ""
+    second_leg: str = ""
