@@ -10,10 +10,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import Role, User
+from api.app import create_app
 from asr import jobs
 from asr.live_models import LiveStream, LiveUtterance, StreamStatus
 from asr.models import TranscriptRecord
@@ -28,6 +30,8 @@ from dispatch.intake import case_store, register
 from ivr import call_store
 from ivr.call_state import CallState
 from recordings import ingest, lookup, store
+from recordings.models import Recording
+from tests.api_actor import Actor
 from tests.builders import add_user, tone_wav
 
 UID = "1700000000.42"
@@ -117,6 +121,55 @@ def say(
         session.add(row)
         session.flush()
         return row.id
+
+
+def hang_up(
+    sessions: sessionmaker[Session], settings: Settings, started: dt.datetime, tmp_path: Path
+) -> str:
+    """The call ends and its recording is stored (and linked to its case, if any), as the
+    ivr's ingest does at hang-up; the recording's id."""
+    spool = tone_wav(tmp_path / "spool" / f"{UID}.wav")
+    with transaction(sessions) as session:
+        call = call_store.save_state(session, live_state(started, started + dt.timedelta(30)))
+        stored = store.ingest(spool, settings.data_dir / "recordings", started, interleaved=False)
+        recording = ingest.attach(
+            session, call, stored, now(), link_case=link_recording, on_stored=jobs.enqueue
+        )
+        return recording.id
+
+
+def store_transcript(sessions: sessionmaker[Session], recording_id: str, text: str) -> str:
+    """The recording's final transcript, one caller segment; its id."""
+    with transaction(sessions) as session:
+        recording = session.get(Recording, recording_id)
+        assert recording is not None
+        transcript = TranscriptRecord(
+            recording_sha256=recording.sha256,
+            model="test",
+            engine="vosk",
+            status="ok",
+            reason="",
+            resampling="vosk",
+            audio_seconds=30.0,
+            decode_seconds=0.1,
+            channels=["caller", "operator"],
+            text=text,
+            clean_text=text,
+            created_at=now(),
+            segments=[
+                {
+                    "channel": "caller",
+                    "start": 0.5,
+                    "end": 2.0,
+                    "text": text,
+                    "clean_text": text,
+                    "words": [],
+                }
+            ],
+        )
+        session.add(transcript)
+        session.flush()
+        return transcript.id
 
 
 def live_entries(sessions: sessionmaker[Session]) -> list[RecordingAccess]:
@@ -274,47 +327,13 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
         assert case_store.current_links(session, case) == (None, None)
 
     # Hang-up: the recording is stored (and linked), then its final transcript.
-    spool = tone_wav(tmp_path / "spool" / f"{UID}.wav")
-    with transaction(sessions) as session:
-        call = call_store.save_state(session, live_state(started, started + dt.timedelta(30)))
-        stored = store.ingest(spool, settings.data_dir / "recordings", started, interleaved=False)
-        recording = ingest.attach(
-            session, call, stored, now(), link_case=link_recording, on_stored=jobs.enqueue
-        )
-        recording_id, sha256 = recording.id, recording.sha256
+    recording_id = hang_up(sessions, settings, started, tmp_path)
     with sessions() as session:
         ended = call_store.get_call(session, call_id)
         assert ended is not None and live_transcript.worth_following(session, ended)
     assert live_transcript.poll(sessions, settings, view, during.cursor, now()).final is None
-    with transaction(sessions) as session:
-        text = "我要投诉城管局的窗口"
-        transcript = TranscriptRecord(
-            recording_sha256=sha256,
-            model="test",
-            engine="vosk",
-            status="ok",
-            reason="",
-            resampling="vosk",
-            audio_seconds=30.0,
-            decode_seconds=0.1,
-            channels=["caller", "operator"],
-            text=text,
-            clean_text=text,
-            created_at=now(),
-            segments=[
-                {
-                    "channel": "caller",
-                    "start": 0.5,
-                    "end": 2.0,
-                    "text": text,
-                    "clean_text": text,
-                    "words": [],
-                }
-            ],
-        )
-        session.add(transcript)
-        session.flush()
-        transcript_id = transcript.id
+    text = "我要投诉城管局的窗口"
+    transcript_id = store_transcript(sessions, recording_id, text)
 
     final = live_transcript.poll(sessions, settings, view, during.cursor, now())
     assert final.final == [
@@ -331,3 +350,50 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
         ended = call_store.get_call(session, call_id)
         assert ended is not None and not live_transcript.worth_following(session, ended)
     assert len(live_entries(sessions)) == 1
+
+
+def test_the_stream_refuses_before_any_event_and_ends_with_the_final_transcript(
+    sessions: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    call_id, started = start_call(sessions)
+    say(
+        sessions,
+        "s-caller",
+        "caller",
+        "我 的 电话 是 幺 三 九 一 二 三 四 五 六 七 八",
+        0.5,
+        3.0,
+        True,
+    )
+    with TestClient(create_app(settings)) as app:
+        other, operator = Actor(app.app, "op2"), Actor(app.app, "op1")
+        refused = other.fetch(f"/api/calls/{call_id}/live")
+        assert refused.status_code == 403
+        assert refused.json() == {
+            "detail": "operators may read the transcripts of the calls they handled only"
+        }
+        assert other.fetch(f"/api/calls/{'0' * 32}/live").status_code == 404
+        # Once the transcript is stored the stream gives what there is, then ends.
+        store_transcript(sessions, hang_up(sessions, settings, started, tmp_path), "我要投诉")
+        answer = operator.fetch(f"/api/calls/{call_id}/live")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        events = [block.split("\n") for block in answer.text.strip().split("\n\n")]
+        assert [lines[-2] for lines in events] == [
+            "event: utterance",
+            "event: suggestions",
+            "event: final",
+        ]
+        assert "13912345678" in events[0][-1] and '"speaker": "caller"' in events[0][-1]
+        assert '"content": "我要投诉"' in events[1][-1]
+        assert events[2][-1] == (
+            'data: {"segments": [{"speaker": "caller", "start": 0.5, "end": 2.0, '
+            '"text": "我要投诉", "raw": "我要投诉"}]}'
+        )
+        doc = operator.fetch("/openapi.json").json()["paths"]["/api/calls/{call_id}/live"]
+        assert doc["get"]["tags"] == ["calls"]
+        assert "text/event-stream" in doc["get"]["responses"]["200"]["content"]
+    assert [(e.actor, e.outcome) for e in live_entries(sessions)] == [
+        ("op2", access.DENIED),
+        ("op1", access.ALLOWED),
+    ]
