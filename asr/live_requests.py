@@ -217,6 +217,7 @@ class LiveRequests:
         self.admission = asyncio.Lock()
         self.calls: dict[str, asyncio.Lock] = {}
         self.recording_at: dict[str, dt.datetime] = {}
+        self.over: set[str] = set()  # calls ended: requests still queued for them are dropped
 
     def _lock(self, uniqueid: str) -> asyncio.Lock:
         return self.calls.setdefault(uniqueid, asyncio.Lock())
@@ -225,6 +226,8 @@ class LiveRequests:
 
     async def recording_started(self, uniqueid: str, channel: str, at: dt.datetime) -> None:
         async with self._lock(uniqueid):
+            if uniqueid in self.over:
+                return
             self.recording_at[uniqueid] = at
             async with self.admission:
                 stream = await asyncio.to_thread(self._request_caller, uniqueid, channel)
@@ -235,6 +238,8 @@ class LiveRequests:
 
     async def operator_answered(self, uniqueid: str, channel: str, at: dt.datetime) -> None:
         async with self._lock(uniqueid):
+            if uniqueid in self.over:
+                return  # the call ended while an earlier request of it was answered
             stream = await asyncio.to_thread(self._request_operator, uniqueid, channel, at)
             if stream is not None:
                 await self._originate(stream)
@@ -247,6 +252,7 @@ class LiveRequests:
         """Once every request of the call is answered, give the listener ``connect_seconds``
         to take streams still ``requested``; any it did not take are marked broken, so the
         call's job goes to the batch workers rather than waiting out its grace."""
+        self.over.add(uniqueid)
         async with self._lock(uniqueid):
             self.recording_at.pop(uniqueid, None)
 
@@ -258,6 +264,7 @@ class LiveRequests:
             except TimeoutError:
                 await asyncio.to_thread(self._break_waiting, uniqueid, NEVER_CONNECTED)
         self.calls.pop(uniqueid, None)
+        self.over.discard(uniqueid)
 
     # -- steps ----------------------------------------------------------------------------
 
