@@ -1,5 +1,6 @@
 """WhisperEngine on real Mandarin, with Whisper base installed from the wheels: the batch
-interface VoskEngine has (channels, offsets, word times, statuses for bad audio)."""
+interface VoskEngine has (channels, offsets, word times, statuses for bad audio), and a
+transcription worker that finds Whisper base in use."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import wave
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from asr.engine import Channel, ModelError, VoskEngine
 from asr.engines import batch_engine, engine_name
 from asr.model_install import WHISPER_BASE, install
+from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
 from asr.transcript_data import TranscriptStatus
 from asr.whisper_engine import WhisperEngine
+from asr.worker import Worker
 from core.settings import Resampling, Settings
-from tests.builders import KOREAN_MODEL
+from tests.builders import KOREAN_MODEL, T0, add_recorded_call, stereo_call
 from tests.conftest import SAMPLES
 
 SONG = SAMPLES / "aishell2_IT0011W0001.wav"  # 换一首歌, 1.99 s
@@ -141,3 +146,34 @@ def test_the_engine_is_chosen_by_the_kind_of_model(settings: Settings, tmp_path:
     (tmp_path / "model.bin").write_bytes(b"x")
     with pytest.raises(ModelError, match=r"missing config.json, tokenizer.json"):
         batch_engine(tmp_path, settings)
+
+
+def test_a_worker_transcribes_a_call_with_whisper_base_in_use(
+    settings: Settings, db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    city = tmp_path / "city.wav"
+    sox(CITY, "-r", "8000", city)
+    call = stereo_call(tmp_path / "call.wav", city, 4.0)  # the operator says it again at 4 s
+    _call, recording = add_recorded_call(sessions, tmp_path, "9.1", call, answered_after=3.5)
+    in_use = Settings(
+        data_dir=tmp_path,
+        database_url=db_url,
+        vosk_model=settings.data_dir / "models" / WHISPER_BASE,
+    )
+    worker = Worker(in_use, sessions, "w1", clock=lambda: T0)
+    assert worker.run_once()
+    assert isinstance(worker.engine, WhisperEngine), "the engine follows the model in use"
+    with sessions() as session:
+        (transcript,) = session.scalars(select(TranscriptRecord)).all()
+        job = session.scalars(
+            select(TranscriptionJob).where(TranscriptionJob.recording_id == recording)
+        ).one()
+    assert job.status == JobStatus.DONE and job.transcript_id == transcript.id
+    assert transcript.status == "ok" and transcript.model == WHISPER_BASE
+    assert transcript.engine == "faster-whisper"
+    assert transcript.channels == ["caller", "operator"]
+    caller = [s for s in transcript.segments if s["channel"] == "caller"]
+    operator = [s for s in transcript.segments if s["channel"] == "operator"]
+    assert "其他一线" in "".join(s["text"] for s in caller)
+    assert "其他一线" in "".join(s["text"] for s in operator)
+    assert all(s["start"] >= 3.5 for s in operator), "times stay relative to the recording"
