@@ -51,10 +51,11 @@ OPEN_STATUSES = (StreamStatus.REQUESTED, StreamStatus.LIVE)
 NEVER_CONNECTED = "the stream never reached the recogniser before the call ended"
 # OriginateResponse "Reason": the last control frame Asterisk saw on the new channel.
 ORIGINATE_REASONS = {
-    "0": "Asterisk could not open the AudioSocket channel (recogniser unreachable?)",
+    "0": "Asterisk could not create the AudioSocket channel",
     "1": "the AudioSocket channel hung up at once",
     "5": "the AudioSocket channel was busy",
-    "8": "the AudioSocket channel was congested",
+    # What Asterisk 22 answers when the recogniser refuses or cannot be reached.
+    "8": "the AudioSocket channel could not connect to the recogniser (refused or unreachable)",
 }
 
 

@@ -339,7 +339,7 @@ def test_an_unreachable_recogniser_breaks_the_stream_and_the_call_goes_on(
     (stream,) = _streams(hotline, call)
     assert stream.speaker == CALLER
     assert stream.status == StreamStatus.BROKEN
-    assert "AudioSocket" in stream.reason
+    assert "could not connect to the recogniser" in stream.reason
     recording = hotline.recording_of(call)
     assert recording is not None
     with hotline.sessions() as session:

@@ -126,11 +126,11 @@ def test_the_caller_from_the_recording_then_the_operator_from_the_answer(
 def test_a_failed_originate_breaks_the_stream_and_the_operator_is_not_streamed(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    asterisk = FakeAsterisk(sessions, ("Failure", "0"), take=False)
+    asterisk = FakeAsterisk(sessions, ("Failure", "8"), take=False)
     asyncio.run(replay(tracker(sessions, tmp_path, asterisk)))
     (caller,) = streams(sessions)
     assert caller.status == StreamStatus.BROKEN
-    assert "could not open the AudioSocket channel" in caller.reason
+    assert "could not connect to the recogniser" in caller.reason
     assert caller.ended_at == NOW
     assert len(asterisk.actions) == 1
 

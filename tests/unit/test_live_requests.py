@@ -111,7 +111,8 @@ def _response(response: str, reason: str) -> dict[str, str]:
     ("reply", "failure"),
     [
         ([QUEUED, _response("Success", "4")], None),
-        ([QUEUED, _response("Failure", "0")], "could not open the AudioSocket channel"),
+        ([QUEUED, _response("Failure", "0")], "could not create the AudioSocket channel"),
+        ([QUEUED, _response("Failure", "8")], "could not connect to the recogniser"),
         ([QUEUED, _response("Failure", "1")], "hung up at once"),
         ([QUEUED, _response("Failure", "42")], "reason 42"),
         (
