@@ -104,7 +104,12 @@ def originate_action(
     stream: LiveStream, host: str, port: int, timeout_ms: int = ORIGINATE_TIMEOUT_MS
 ) -> dict[str, str]:
     """The AMI action that sends ``stream.spied_channel``'s own voice to ``host:port`` as
-    16 kHz signed linear audio, under the stream's id."""
+    16 kHz signed linear audio, under the stream's id.
+
+    The ``originate`` write class is enough for ChanSpy (Asterisk 22's manager.c asks for
+    ``system`` only for AGI, Exec, System, MixMonitor... applications, or for data holding
+    CURL, DB, EVAL, FILE, ODBC, REALTIME or SHELL): an endpoint whose name holds one of these
+    (an operator called "DB01") would have its Originate refused, and its stream broken."""
     stream_id = str(uuid.UUID(stream.id))  # canonical form; refuses anything else
     return {
         "Action": "Originate",
