@@ -13,7 +13,9 @@ from hotline.cli import context
 @click.command()
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for all parts")
 def up(timeout: float) -> None:
-    """Start Asterisk, the telephony service and the API; return once each answers."""
+    """Start Asterisk, the telephony service and the API; return once each answers.
+
+    Also the live stream listener (before the telephony service) and the transcription pool."""
     context.setup_logging()
     settings = context.settings()
     install = provision.prepare(settings)
