@@ -23,9 +23,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr import jobs
-from asr.audiosocket import Kind, encode
+from asr.audiosocket import Kind, ProtocolError, encode
 from asr.live_listener import LiveListener
 from asr.live_models import LiveStream, LiveUtterance, StreamStatus
+from asr.live_session import FrameUse, PartialThrottle, StreamClock, check_frame
 from asr.models import TranscriptRecord
 from asr.streaming import Heard, RecogniserFactory, StreamRecogniser
 from asr.vosk_stream import VoskStreamFactory
@@ -430,3 +431,53 @@ def test_the_transcript_follows_a_recording_stored_after_the_streams_ended(
         record = wait_for(transcribed, 10, "the live transcript", 0.05)
     assert (record.engine, record.model, record.status) == ("fake", "quiet", "silent")
     assert record.audio_seconds == 2.0
+
+
+# --- the pure parts of a connection (asr.live_session) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "length", "use"),
+    [
+        (Kind.SLIN16, 640, FrameUse.AUDIO),
+        (Kind.HANGUP, 0, FrameUse.END),
+        (Kind.ERROR, 1, FrameUse.ERROR),
+        (Kind.DTMF, 1, FrameUse.IGNORE),
+    ],
+)
+def test_frames_a_stream_may_carry(kind: int, length: int, use: FrameUse) -> None:
+    assert check_frame(kind, length) is use
+
+
+@pytest.mark.parametrize(
+    ("kind", "length", "why"),
+    [
+        (Kind.SLIN16, 641, "slin16 frame of 641"),
+        (Kind.SLIN16, 0, "slin16 frame of 0"),
+        (Kind.SLIN16, 40000, "slin16 frame of 40000"),
+        (Kind.SLIN8, 320, "not slin16"),
+        (Kind.SLIN48, 1920, "not slin16"),
+        (Kind.ID, 16, "second id"),
+        (0x47, 0x4554, "kind 0x47"),
+    ],
+)
+def test_frames_that_end_a_stream(kind: int, length: int, why: str) -> None:
+    with pytest.raises(ProtocolError, match=why):
+        check_frame(kind, length)
+
+
+def test_frames_in_a_burst_are_laid_end_to_end_and_a_gap_is_kept() -> None:
+    clock = StreamClock()
+    # Three 20 ms frames read at once 60 ms in: one after the other, not all at 0.04.
+    assert [round(clock.place(0.06, FRAME), 3) for _ in range(3)] == [0.04, 0.06, 0.08]
+    # A silent second, then a frame: placed at its arrival, not right after the last one.
+    assert round(clock.place(1.5, FRAME), 3) == 1.48
+
+
+def test_partials_are_throttled_and_only_stored_when_they_change() -> None:
+    throttle = PartialThrottle(per_second=4)
+    assert throttle.allow("안녕", 0.0)
+    assert not throttle.allow("안녕하", 0.1)  # too soon
+    assert not throttle.allow("안녕", 0.5)  # unchanged
+    assert throttle.allow("안녕하세요", 0.5)
+    assert not throttle.allow("  ", 2.0)
