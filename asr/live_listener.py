@@ -265,6 +265,7 @@ class LiveListener:
         self.clock = clock
         self.store = UtteranceStore(factory, clock)
         self.active: set[str] = set()
+        self._claiming = 0
         self._pending: dict[str, float] = {}  # call uniqueid -> monotonic deadline
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
@@ -369,8 +370,12 @@ class LiveListener:
             return
         loop = asyncio.get_running_loop()
         started, accepted_at = loop.time(), self.clock()
-        full = len(self.active) >= self.max_streams
-        claimed = await asyncio.to_thread(self._claim, stream_id, accepted_at, full)
+        full = len(self.active) + self._claiming >= self.max_streams
+        self._claiming += 0 if full else 1  # a place is held while the claim runs
+        try:
+            claimed = await asyncio.to_thread(self._claim, stream_id, accepted_at, full)
+        finally:
+            self._claiming -= 0 if full else 1
         if claimed is None:
             log.warning("refused stream %s: not requested (or already taken)", stream_id)
             return
