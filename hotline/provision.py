@@ -91,4 +91,5 @@ def speech_model(
                 exc,
             )
             installed = model_install.install(model_install.WHISPER_BASE, settings)
+    privacy.make_private(model_install.models_dir(settings))
     return SpeechModel(installed.path, installed.name, engine_name(installed.path), True)
