@@ -7,11 +7,13 @@ from __future__ import annotations
 import subprocess
 import wave
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from asr.metrics import character_errors
 from asr.model_install import WHISPER_BASE, install
 from asr.stream_engines import recogniser_factory
 from asr.streaming import Heard, StreamRecogniser, Utterance
@@ -70,14 +72,8 @@ def speech_span(name: str) -> tuple[float, float]:
 
 
 def cer(heard: str, reference: str) -> float:
-    said = [c for c in heard if c.isalnum()]
-    ref = list(reference)
-    row = list(range(len(said) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, s in enumerate(said, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != s))
-    return row[-1] / len(ref)
+    errors, length = character_errors(reference, heard)
+    return errors / length
 
 
 def feed(stream: StreamRecogniser, pcm: bytes, at: float) -> list[tuple[float, Heard]]:
@@ -148,3 +144,20 @@ def test_digital_silence_and_an_empty_stream_give_nothing(factory: WhisperStream
     assert feed(stream, bytes(32000 * 2), 0.0) == []
     assert stream.tick(5.0) == [] and stream.finish() == []
     assert factory.new_stream().finish() == []
+
+
+def test_streams_of_one_factory_decode_in_several_threads_at_once(
+    factory: WhisperStreamFactory,
+) -> None:
+    clips = [FIRST, SECOND, FIRST, SECOND]
+
+    def one(clip: tuple[str, str]) -> list[Heard]:
+        stream = factory.new_stream()
+        return [h for _, h in feed(stream, pcm_of(clip[0]), 0.0)] + stream.finish()
+
+    with ThreadPoolExecutor(max_workers=len(clips)) as pool:
+        results = list(pool.map(one, clips))
+    for (_, reference), heard in zip(clips, results, strict=True):
+        (utterance,) = heard
+        assert isinstance(utterance, Utterance)
+        assert cer(utterance.text, reference) <= MAX_CER, (utterance.text, reference)
