@@ -8,6 +8,7 @@ import subprocess
 import wave
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from asr.model_install import WHISPER_BASE, install
 from asr.stream_engines import recogniser_factory
 from asr.streaming import Heard, StreamRecogniser, Utterance
 from asr.vad import Segmenter
-from asr.whisper_stream import WhisperStreamFactory
+from asr.whisper_stream import WhisperStreamFactory, believable
 from core.settings import PROJECT_ROOT, Settings
 
 SAMPLES = PROJECT_ROOT.parent / "shared" / "audio" / "samples"
@@ -161,3 +162,29 @@ def test_streams_of_one_factory_decode_in_several_threads_at_once(
         (utterance,) = heard
         assert isinstance(utterance, Utterance)
         assert cer(utterance.text, reference) <= MAX_CER, (utterance.text, reference)
+
+
+@dataclass(frozen=True)
+class Said:
+    """What faster-whisper reports of a segment (the fields the filter reads)."""
+
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float = 1.0
+
+
+BELIEVABLE = {
+    "speech of the sample clips": (Said(0.05, -0.3), True),
+    "unsure it is speech": (Said(0.55, -0.4), False),
+    "unlikely words (a hum)": (Said(0.3, -1.2), False),
+    "looping text": (Said(0.1, -0.2, 2.8), False),
+    # what Whisper base wrote on a 425 Hz ring-back tone, DTMF and white noise (measured):
+    "字幕製作人 on a ring-back tone": (Said(0.78, -1.26, 0.58), False),
+    "我认为你能够做好 on white noise": (Said(0.74, -1.93, 0.69), False),
+}
+
+
+@pytest.mark.parametrize("name", list(BELIEVABLE))
+def test_what_whisper_invents_on_noise_is_dropped(name: str) -> None:
+    segment, kept = BELIEVABLE[name]
+    assert believable(segment) is kept
