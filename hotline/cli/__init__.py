@@ -63,7 +63,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "status": CommandEntry("control", "Report each part; exit 1 when any is not running."),
     "transcribe": CommandEntry(
         "transcription",
-        "Transcribe any audio file with the installed Vosk model (HOTLINE_VOSK_MODEL).",
+        "Transcribe any audio file with the speech model in use (Vosk or Whisper).",
     ),
     "transcript": CommandEntry(
         "transcription", "Print a call's transcript (segments by speaker, with times)."

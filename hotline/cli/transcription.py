@@ -27,7 +27,7 @@ from hotline.cli import context
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the whole transcript as JSON")
 def transcribe(audio: Path, as_json: bool) -> None:
-    """Transcribe any audio file with the installed Vosk model (HOTLINE_VOSK_MODEL).
+    """Transcribe any audio file with the speech model in use (Vosk or Whisper).
 
     The model in use may be of either kind: Vosk, or Whisper (faster-whisper)."""
     settings = context.settings()

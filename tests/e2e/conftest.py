@@ -142,6 +142,7 @@ def start_hotline(
         "ami_port": free_port(),
         "agi_port": free_port(),
         "api_port": free_port(),
+        "asr_live_port": free_port(),
         "rtp_port_start": rtp_base,
         "rtp_port_end": rtp_base + 999,
         "queue_wait_seconds": 30,

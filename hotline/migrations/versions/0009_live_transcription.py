@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("words", sa.JSON(), nullable=False),
         sa.Column("at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
     )
 
 
