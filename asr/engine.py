@@ -13,12 +13,19 @@ import re
 import subprocess
 import tempfile
 import time
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asr.engine_common import (
+    EMPTY_REASON,
+    SILENT_REASON,
+    AudioError,
+    completeness,
+    open_wav,
+    result,
+)
 from asr.transcript_data import Segment, Transcript, TranscriptStatus, Word
 from core.settings import Resampling
 
@@ -129,11 +136,11 @@ class VoskEngine:
                     source = self._resampled(path, Path(tmp))
                     return self._transcribe(source, wanted, started)
             return self._transcribe(path, wanted, started)
-        except _AudioError as exc:
+        except AudioError as exc:
             return self._result(exc.status, str(exc), 0.0, started)
 
     def _resampled(self, path: Path, work: Path) -> Path:
-        info = _open(path)
+        info = open_wav(path)
         rate = info.getframerate()
         info.close()
         if rate == self.sample_rate:
@@ -146,13 +153,13 @@ class VoskEngine:
             check=False,
         )
         if done.returncode != 0:
-            raise _AudioError(TranscriptStatus.CORRUPT, f"sox cannot resample: {done.stderr}")
+            raise AudioError(TranscriptStatus.CORRUPT, f"sox cannot resample: {done.stderr}")
         return out
 
     def _transcribe(self, path: Path, wanted: tuple[Channel, ...], started: float) -> Transcript:
-        with _open(path) as audio:
+        with open_wav(path) as audio:
             if audio.getsampwidth() != 2:
-                raise _AudioError(TranscriptStatus.CORRUPT, "only 16-bit PCM WAV is supported")
+                raise AudioError(TranscriptStatus.CORRUPT, "only 16-bit PCM WAV is supported")
             rate, count, declared = audio.getframerate(), audio.getnchannels(), audio.getnframes()
             decoders = [
                 _ChannelDecoder(c, self._recognizer(rate)) for c in wanted if c.index < count
@@ -178,34 +185,17 @@ class VoskEngine:
         seconds = frames / rate if rate else 0.0
         total_seconds = declared / rate if rate else 0.0
         if frames == 0:
-            return self._result(
-                TranscriptStatus.EMPTY, "the recording holds no audio", 0.0, started
-            )
+            return self._result(TranscriptStatus.EMPTY, EMPTY_REASON, 0.0, started)
         names = tuple(d.channel.name for d in decoders)
         heard = [d for d in decoders if d.rms >= SILENCE_RMS]
         if not heard:
-            return self._result(
-                TranscriptStatus.SILENT, "no speech: the audio is silent", seconds, started, names
-            )
+            return self._result(TranscriptStatus.SILENT, SILENT_REASON, seconds, started, names)
         for decoder in heard:
             decoder.finish(int(decoder.channel.from_seconds * rate) / rate)
         segments = tuple(
             sorted((s for d in heard for s in d.segments), key=lambda s: (s.start, s.channel))
         )
-        status, reason = TranscriptStatus.OK, ""
-        if too_long:
-            status = TranscriptStatus.TOO_LONG
-            reason = (
-                f"only the first {_clock(seconds)} of {_clock(total_seconds)} were "
-                f"transcribed: longer recordings exceed the limit "
-                f"(HOTLINE_ASR_MAX_AUDIO_SECONDS)"
-            )
-        elif frames < declared:
-            status = TranscriptStatus.TRUNCATED
-            reason = (
-                f"the file ends after {seconds:.2f}s of the {total_seconds:.2f}s its "
-                "header announces"
-            )
+        status, reason = completeness(seconds, total_seconds, too_long)
         return self._result(status, reason, seconds, started, names, segments)
 
     def _recognizer(self, rate: int) -> Any:
@@ -222,36 +212,7 @@ class VoskEngine:
         channels: tuple[str, ...] = (),
         segments: tuple[Segment, ...] = (),
     ) -> Transcript:
-        return Transcript(
-            status=status,
-            reason=reason,
-            engine=ENGINE,
-            model=self.model_name,
-            audio_seconds=seconds,
-            decode_seconds=time.monotonic() - started,
-            channels=channels,
-            segments=segments,
-        )
-
-
-class _AudioError(ValueError):
-    def __init__(self, status: TranscriptStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-def _open(path: Path) -> wave.Wave_read:
-    try:
-        return wave.open(str(path), "rb")
-    except (wave.Error, EOFError) as exc:
-        raise _AudioError(TranscriptStatus.CORRUPT, f"not a readable WAV file: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise _AudioError(TranscriptStatus.CORRUPT, f"no such file: {path}") from exc
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+        return result(ENGINE, self.model_name, status, reason, seconds, started, channels, segments)
 
 
 def _segment(result: dict[str, Any], channel: str, offset: float) -> Segment | None:

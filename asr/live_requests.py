@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr import live_finish
 from asr.channels import CALLER, OPERATOR
 from asr.live_models import LiveStream, StreamStatus
+from asr.live_reads import streams_of
 from core.db import transaction
 from core.waiting import async_wait_for
 
@@ -174,16 +175,6 @@ def load(session: Session) -> dict[str, int]:
         .group_by(LiveStream.recogniser)
     ).all()
     return {str(recogniser): int(count) for recogniser, count in rows}
-
-
-def streams_of(session: Session, call_uniqueid: str) -> list[LiveStream]:
-    return list(
-        session.scalars(
-            select(LiveStream)
-            .where(LiveStream.call_uniqueid == call_uniqueid)
-            .order_by(LiveStream.requested_at, LiveStream.id)
-        )
-    )
 
 
 def mark_broken(session: Session, stream_ids: Sequence[str], reason: str, now: dt.datetime) -> int:

@@ -331,26 +331,24 @@ def _unzip(archive: Path, staging: Path) -> tuple[Path, str]:
     return root, name
 
 
+VOSK_PROBE = "import sys, vosk; vosk.SetLogLevel(-1); vosk.Model(sys.argv[1]); print('loaded')"
+WHISPER_PROBE = (
+    "import sys; from faster_whisper import WhisperModel; "
+    "WhisperModel(sys.argv[1], device='cpu', compute_type='int8', cpu_threads=1); "
+    "print('loaded')"
+)
+
+
 def _try_loading(root: Path) -> None:
-    probe = "import sys, vosk; vosk.SetLogLevel(-1); vosk.Model(sys.argv[1]); print('loaded')"
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if done.returncode != 0 or "loaded" not in done.stdout:
-        detail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-        raise ModelInstallError(f"Vosk cannot load the model: {detail}")
+    _load_in_child(root, VOSK_PROBE, "Vosk")
 
 
 def _try_loading_whisper(root: Path) -> None:
-    probe = (
-        "import sys; from faster_whisper import WhisperModel; "
-        "WhisperModel(sys.argv[1], device='cpu', compute_type='int8', cpu_threads=1); "
-        "print('loaded')"
-    )
+    _load_in_child(root, WHISPER_PROBE, "faster-whisper")
+
+
+def _load_in_child(root: Path, probe: str, engine: str) -> None:
+    """Load the model in a child process: a broken model can abort the process loading it."""
     done = subprocess.run(
         [sys.executable, "-c", probe, str(root)],
         capture_output=True,
@@ -360,7 +358,7 @@ def _try_loading_whisper(root: Path) -> None:
     )
     if done.returncode != 0 or "loaded" not in done.stdout:
         detail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-        raise ModelInstallError(f"faster-whisper cannot load the model: {detail}")
+        raise ModelInstallError(f"{engine} cannot load the model: {detail}")
 
 
 def _point_current(target_dir: Path, name: str) -> None:

@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from asr.engine import SILENCE_RMS, Channel, ModelError, model_name
+from asr.engine_common import (
+    EMPTY_REASON,
+    SILENT_REASON,
+    AudioError,
+    completeness,
+    open_wav,
+    result,
+)
 from asr.model_kind import missing_whisper_parts
 from asr.transcript_data import Segment, Transcript, TranscriptStatus, Word
 from asr.whisper_model import (
@@ -75,12 +83,10 @@ class WhisperEngine:
         )
         try:
             audio = _read(path, self.max_audio_seconds)
-        except _AudioError as exc:
+        except AudioError as exc:
             return self._result(exc.status, str(exc), 0.0, started)
         if audio.frames == 0:
-            return self._result(
-                TranscriptStatus.EMPTY, "the recording holds no audio", 0.0, started
-            )
+            return self._result(TranscriptStatus.EMPTY, EMPTY_REASON, 0.0, started)
         seconds = audio.frames / audio.rate
         mine = [c for c in wanted if c.index < audio.samples.shape[1]]
         names = tuple(c.name for c in mine)
@@ -90,29 +96,15 @@ class WhisperEngine:
             if _rms(audio.samples[start:, channel.index]) >= SILENCE_RMS:
                 heard.append((channel, start))
         if not heard:
-            return self._result(
-                TranscriptStatus.SILENT, "no speech: the audio is silent", seconds, started, names
-            )
+            return self._result(TranscriptStatus.SILENT, SILENT_REASON, seconds, started, names)
         try:
             segments: list[Segment] = []
             for channel, start in heard:
                 pcm = self._at_16k(audio.samples[start:, channel.index], audio.rate)
                 segments.extend(self._decode(pcm, channel.name, start / audio.rate))
-        except _AudioError as exc:
+        except AudioError as exc:
             return self._result(exc.status, str(exc), seconds, started, names)
-        status, reason = TranscriptStatus.OK, ""
-        if audio.too_long:
-            status = TranscriptStatus.TOO_LONG
-            reason = (
-                f"only the first {_clock(seconds)} of {_clock(audio.declared / audio.rate)} were "
-                "transcribed: longer recordings exceed the limit (HOTLINE_ASR_MAX_AUDIO_SECONDS)"
-            )
-        elif audio.frames < audio.declared:
-            status = TranscriptStatus.TRUNCATED
-            reason = (
-                f"the file ends after {seconds:.2f}s of the {audio.declared / audio.rate:.2f}s "
-                "its header announces"
-            )
+        status, reason = completeness(seconds, audio.declared / audio.rate, audio.too_long)
         ordered = tuple(sorted(segments, key=lambda s: (s.start, s.channel)))
         return self._result(status, reason, seconds, started, names, ordered)
 
@@ -174,15 +166,8 @@ class WhisperEngine:
         channels: tuple[str, ...] = (),
         segments: tuple[Segment, ...] = (),
     ) -> Transcript:
-        return Transcript(
-            status=status,
-            reason=reason,
-            engine=WHISPER_ENGINE,
-            model=self.model_name,
-            audio_seconds=seconds,
-            decode_seconds=time.monotonic() - started,
-            channels=channels,
-            segments=segments,
+        return result(
+            WHISPER_ENGINE, self.model_name, status, reason, seconds, started, channels, segments
         )
 
 
@@ -197,25 +182,17 @@ class _Audio:
         self.too_long = too_long
 
 
-class _AudioError(ValueError):
-    def __init__(self, status: TranscriptStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
 def _read(path: Path, max_seconds: float) -> _Audio:
-    try:
-        with wave.open(str(path), "rb") as audio:
+    with open_wav(path) as audio:
+        try:
             return _frames(audio, max_seconds)
-    except (wave.Error, EOFError) as exc:
-        raise _AudioError(TranscriptStatus.CORRUPT, f"not a readable WAV file: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise _AudioError(TranscriptStatus.CORRUPT, f"no such file: {path}") from exc
+        except (wave.Error, EOFError) as exc:
+            raise AudioError(TranscriptStatus.CORRUPT, f"not a readable WAV file: {exc}") from exc
 
 
 def _frames(audio: wave.Wave_read, max_seconds: float) -> _Audio:
     if audio.getsampwidth() != 2:
-        raise _AudioError(TranscriptStatus.CORRUPT, "only 16-bit PCM WAV is supported")
+        raise AudioError(TranscriptStatus.CORRUPT, "only 16-bit PCM WAV is supported")
     rate, count, declared = audio.getframerate(), audio.getnchannels(), audio.getnframes()
     limit = int(max_seconds * rate)
     data = audio.readframes(limit)
@@ -245,10 +222,5 @@ def _sox_resample(mono: np.ndarray[Any, Any], rate: int) -> np.ndarray[Any, Any]
             check=False,
         )
         if done.returncode != 0:
-            raise _AudioError(TranscriptStatus.CORRUPT, f"sox cannot resample: {done.stderr}")
+            raise AudioError(TranscriptStatus.CORRUPT, f"sox cannot resample: {done.stderr}")
         return np.fromfile(out, dtype="<f4")
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"

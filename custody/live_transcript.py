@@ -26,7 +26,7 @@ from asr.models import TranscriptRecord
 from asr.normalize import clean
 from core.ids import is_id
 from core.settings import Settings
-from custody import replay, replay_rules, transcript_reads
+from custody import replay_rules, transcript_reads
 from custody.errors import Denied, NotFound
 from custody.requester import Requester, may_ever_listen, unit_of
 from dispatch.intake import call_context, call_queue, prefill
@@ -109,19 +109,8 @@ def _decide(
 ) -> tuple[str | None, replay_rules.Decision]:
     """The transcript's rule for this call, before its recording is stored as after."""
     recording = lookup.of_call(session, call.id)
-    recording_id = recording.id if recording is not None else None
-    decision = replay.decide_call(
-        session,
-        call,
-        recording_id,
-        who.listener(),
-        who.user_id,
-        unit_of(session, who),
-        now,
-        settings.operator_replay_days,
-        replay_rules.TRANSCRIPT,
-    )
-    return recording_id, decision
+    decision = transcript_reads.decide(session, settings, who, call, recording, now)
+    return (recording.id if recording is not None else None), decision
 
 
 def open_view(

@@ -50,14 +50,15 @@ def decide(
     settings: Settings,
     who: Requester,
     call: Call,
-    recording: Recording,
+    recording: Recording | None,
     now: dt.datetime,
 ) -> Decision:
-    """May this person read the transcript of the call's recording now?"""
+    """May this person read the transcript of the call's recording now (None: the call is
+    still up and has no stored recording yet)?"""
     return replay.decide_call(
         session,
         call,
-        recording.id,
+        recording.id if recording is not None else None,
         who.listener(),
         who.user_id,
         unit_of(session, who),
