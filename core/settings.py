@@ -30,6 +30,10 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+# Words Asterisk's manager refuses in an Originate's data without the "system" class.
+ORIGINATE_SYSTEM_WORDS = ("CURL", "DB", "EVAL", "FILE", "ODBC", "REALTIME", "SHELL")
+
+
 class Resampling(StrEnum):
     """How telephone-rate audio reaches a model trained at a higher rate (``asr`` uses it)."""
 
@@ -278,6 +282,14 @@ class Settings(BaseSettings):
         for name in value:
             if not name.isalnum():
                 raise ValueError(f"operator endpoint name must be alphanumeric: {name!r}")
+            # Asterisk refuses an AMI Originate whose data holds one of these words unless the
+            # account has the "system" class; the live stream spying on this phone would fail.
+            found = [word for word in ORIGINATE_SYSTEM_WORDS if word in name.upper()]
+            if found:
+                raise ValueError(
+                    f"operator endpoint name {name!r} may not contain {found[0]} "
+                    "(Asterisk would refuse to stream its audio to the live recogniser)"
+                )
         return value
 
     @field_validator("hotline_number")

@@ -115,3 +115,17 @@ def test_the_stages_refusals_name_each_setting() -> None:
         "are evidence and are kept 5 years); got 4",
         "deadline_profile: unknown deadline profile 'weekly'; known profiles: hotline, xinfang",
     ]
+
+
+@pytest.mark.parametrize("name", ["db01", "File7", "shell", "evalx"])
+def test_an_operator_name_asterisk_would_not_originate_for_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="may not contain"):
+        Settings(operators=[name])
+
+
+def test_live_recognisers_are_host_port_items() -> None:
+    assert Settings(asr_live_port=9300).live_recognisers == (("127.0.0.1", 9300),)
+    listed = Settings(asr_live_recognisers="10.0.0.2:9000, 10.0.0.3:9001")
+    assert listed.live_recognisers == (("10.0.0.2", 9000), ("10.0.0.3", 9001))
+    with pytest.raises(ValidationError, match="host:port"):
+        Settings(asr_live_recognisers="10.0.0.2")
