@@ -95,7 +95,20 @@ def caller_pcm(recording: Path, work: Path) -> bytes:
     """The caller's channel of a call's recording as 16 kHz 16-bit PCM (AudioSocket slin16)."""
     out = work / f"{recording.stem}.caller16k.wav"
     subprocess.run(
-        ["sox", str(recording), "-r", "16000", "-b", "16", "-c", "1", str(out), "remix", "1"],
+        [
+            "sox",
+            "-V1",
+            str(recording),
+            "-r",
+            "16000",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            str(out),
+            "remix",
+            "1",
+        ],
         check=True,
     )
     with wave.open(str(out)) as audio:
