@@ -20,7 +20,7 @@ class UnknownModel(ValueError):
 def recogniser_factory(model_path: Path, settings: Settings) -> RecogniserFactory:
     """The factory of live recognisers for the model in ``model_path`` (loaded once). A Whisper
     decode may use every core: the decodes of several streams queue for the one model."""
-    del settings  # no engine option is a setting yet (H3's listener passes them all the same)
+    del settings  # no engine option is a setting yet; the listener passes them all the same
     kind = kind_of(model_path)
     if kind is ModelKind.VOSK:
         return VoskStreamFactory(model_path)

@@ -23,7 +23,7 @@ import numpy as np
 
 from asr.engine import model_name
 from asr.model_kind import missing_whisper_parts
-from asr.streaming import Heard, Partial, Utterance
+from asr.streaming import SAMPLE_RATE, Heard, Partial, Utterance
 from asr.transcript_data import Word
 from asr.vad import Segmenter, Speech, VadParams
 from asr.whisper_model import (
@@ -88,6 +88,19 @@ class WhisperStreamFactory:
         self.model = model_name(model_path)
         self.options = options or WhisperOptions(beam_size=beam_size)
         self._model = model if model is not None else load_whisper(model_path, threads)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One decode of a second of silence, so that the first call's first utterance does
+        not also pay for CTranslate2's first run (allocations, kernel selection)."""
+        segments, _info = self._model.transcribe(
+            np.zeros(SAMPLE_RATE, dtype=np.float32),
+            language="zh",
+            beam_size=1,
+            condition_on_previous_text=False,
+        )
+        for _segment in segments:  # the decode runs as the segments are read
+            pass
 
     def new_stream(self) -> WhisperStream:
         return WhisperStream(self._model, self.model, self.options)
