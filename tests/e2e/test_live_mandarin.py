@@ -33,7 +33,11 @@ from tests.e2e.conftest import Hotline, start_hotline
 # utterance ends (a pause) and is decoded while the call is still up.
 CLIP = SAMPLES / "magicdata_cs_insurance_000012.wav"
 REFERENCE = "因为年龄已经很大了一般咱约定的养老金领取就五十五六十啊六十五啊"
-MAX_CER = 0.45  # measured 0.35: Whisper writes the numbers as digits (55、60、65), all counted
+# Whisper writes the numbers as digits ("55、60、65"), so the CER is counted against the
+# reference with its numbers so written. Measured 0.10, 0.17 and 0.34 over three runs (e.g.
+# 因为 heard as 那一半的 once).
+SCORED_REFERENCE = "因为年龄已经很大了一般咱约定的养老金领取就55、60啊65啊"
+MAX_CER = 0.45
 SEEN_CHARACTERS = 6  # distinct characters of the reference the page must show live
 FINAL_WITHIN = 10.0  # seconds from the hang-up (the benchmark measures the 2 s target)
 # The caller stays on the line this long after the clip: the utterance ends at the pause, and
@@ -135,7 +139,7 @@ def test_a_mandarin_call_is_shown_live_and_its_final_transcript_follows_the_hang
             (s.speaker, s.status, s.reason) for s in streams
         ]
     heard = "".join(s["text"] for s in transcript["segments"] if s["channel"] == CALLER)
-    errors, length = character_errors(REFERENCE, heard)
+    errors, length = character_errors(SCORED_REFERENCE, heard)
     assert errors / length <= MAX_CER, f"{heard}: CER {errors / length:.3f}"
     after_hang_up = (
         dt.datetime.fromisoformat(str(transcript["created_at"])) - call.ended_at
