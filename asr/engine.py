@@ -137,7 +137,7 @@ class VoskEngine:
                     return self._transcribe(source, wanted, started)
             return self._transcribe(path, wanted, started)
         except AudioError as exc:
-            return self._result(exc.status, str(exc), 0.0, started)
+            return result(ENGINE, self.model_name, exc.status, str(exc), 0.0, started)
 
     def _resampled(self, path: Path, work: Path) -> Path:
         info = open_wav(path)
@@ -185,34 +185,33 @@ class VoskEngine:
         seconds = frames / rate if rate else 0.0
         total_seconds = declared / rate if rate else 0.0
         if frames == 0:
-            return self._result(TranscriptStatus.EMPTY, EMPTY_REASON, 0.0, started)
+            return result(
+                ENGINE, self.model_name, TranscriptStatus.EMPTY, EMPTY_REASON, 0.0, started
+            )
         names = tuple(d.channel.name for d in decoders)
         heard = [d for d in decoders if d.rms >= SILENCE_RMS]
         if not heard:
-            return self._result(TranscriptStatus.SILENT, SILENT_REASON, seconds, started, names)
+            return result(
+                ENGINE,
+                self.model_name,
+                TranscriptStatus.SILENT,
+                SILENT_REASON,
+                seconds,
+                started,
+                names,
+            )
         for decoder in heard:
             decoder.finish(int(decoder.channel.from_seconds * rate) / rate)
         segments = tuple(
             sorted((s for d in heard for s in d.segments), key=lambda s: (s.start, s.channel))
         )
         status, reason = completeness(seconds, total_seconds, too_long)
-        return self._result(status, reason, seconds, started, names, segments)
+        return result(ENGINE, self.model_name, status, reason, seconds, started, names, segments)
 
     def _recognizer(self, rate: int) -> Any:
         recognizer = self._vosk.KaldiRecognizer(self.model, rate)
         recognizer.SetWords(True)
         return recognizer
-
-    def _result(
-        self,
-        status: TranscriptStatus,
-        reason: str,
-        seconds: float,
-        started: float,
-        channels: tuple[str, ...] = (),
-        segments: tuple[Segment, ...] = (),
-    ) -> Transcript:
-        return result(ENGINE, self.model_name, status, reason, seconds, started, channels, segments)
 
 
 def _segment(result: dict[str, Any], channel: str, offset: float) -> Segment | None:

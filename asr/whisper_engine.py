@@ -84,9 +84,11 @@ class WhisperEngine:
         try:
             audio = _read(path, self.max_audio_seconds)
         except AudioError as exc:
-            return self._result(exc.status, str(exc), 0.0, started)
+            return result(WHISPER_ENGINE, self.model_name, exc.status, str(exc), 0.0, started)
         if audio.frames == 0:
-            return self._result(TranscriptStatus.EMPTY, EMPTY_REASON, 0.0, started)
+            return result(
+                WHISPER_ENGINE, self.model_name, TranscriptStatus.EMPTY, EMPTY_REASON, 0.0, started
+            )
         seconds = audio.frames / audio.rate
         mine = [c for c in wanted if c.index < audio.samples.shape[1]]
         names = tuple(c.name for c in mine)
@@ -96,17 +98,29 @@ class WhisperEngine:
             if _rms(audio.samples[start:, channel.index]) >= SILENCE_RMS:
                 heard.append((channel, start))
         if not heard:
-            return self._result(TranscriptStatus.SILENT, SILENT_REASON, seconds, started, names)
+            return result(
+                WHISPER_ENGINE,
+                self.model_name,
+                TranscriptStatus.SILENT,
+                SILENT_REASON,
+                seconds,
+                started,
+                names,
+            )
         try:
             segments: list[Segment] = []
             for channel, start in heard:
                 pcm = self._at_16k(audio.samples[start:, channel.index], audio.rate)
                 segments.extend(self._decode(pcm, channel.name, start / audio.rate))
         except AudioError as exc:
-            return self._result(exc.status, str(exc), seconds, started, names)
+            return result(
+                WHISPER_ENGINE, self.model_name, exc.status, str(exc), seconds, started, names
+            )
         status, reason = completeness(seconds, audio.declared / audio.rate, audio.too_long)
         ordered = tuple(sorted(segments, key=lambda s: (s.start, s.channel)))
-        return self._result(status, reason, seconds, started, names, ordered)
+        return result(
+            WHISPER_ENGINE, self.model_name, status, reason, seconds, started, names, ordered
+        )
 
     def _at_16k(self, samples: np.ndarray[Any, Any], rate: int) -> np.ndarray[Any, Any]:
         """One channel as float32 in [-1, 1] at 16 kHz."""
@@ -156,19 +170,6 @@ class WhisperEngine:
                 )
             )
         return segments
-
-    def _result(
-        self,
-        status: TranscriptStatus,
-        reason: str,
-        seconds: float,
-        started: float,
-        channels: tuple[str, ...] = (),
-        segments: tuple[Segment, ...] = (),
-    ) -> Transcript:
-        return result(
-            WHISPER_ENGINE, self.model_name, status, reason, seconds, started, channels, segments
-        )
 
 
 class _Audio:
