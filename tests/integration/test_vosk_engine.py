@@ -120,10 +120,14 @@ def test_an_incomplete_model_is_refused(tmp_path: Path) -> None:
     assert check_model_folder(MODEL) == []
 
 
-def _cli(*args: str, model: Path | None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, model: Path | None, data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     if model is not None:
         env["HOTLINE_VOSK_MODEL"] = str(model)
+    if data_dir is not None:  # a data folder with no model installed in it
+        env["HOTLINE_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [str(PROJECT_ROOT / ".venv/bin/hotline"), "transcribe", *args],
         env=env,
@@ -147,7 +151,7 @@ def test_transcribe_command(tmp_path: Path) -> None:
     not_audio.write_text("投诉内容", encoding="utf-8")
     refused = _cli(str(not_audio), model=MODEL)
     assert refused.returncode != 0 and "not an audio file" in refused.stderr
-    no_model = _cli(str(raw), model=None)
+    no_model = _cli(str(raw), model=None, data_dir=tmp_path / "empty-data")
     assert no_model.returncode != 0 and "HOTLINE_VOSK_MODEL" in no_model.stderr
 
 
