@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accounts import service
 from accounts.models import Role
 from asr import jobs
+from asr.live_models import LiveStream, StreamStatus
 from core.db import transaction
 from dispatch.cases.recording_links import link_recording
 from ivr import call_store
@@ -143,3 +144,21 @@ def flip_byte(path: Path, at: int) -> None:
     data = bytearray(path.read_bytes())
     data[at] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+def add_live_streams(session: Session, call_uniqueid: str, started: dt.datetime) -> None:
+    """The caller's (``s-caller``) and the operator's (``s-op``) live streams of a call, both
+    live, as the listener leaves them once Asterisk connected."""
+    for stream, speaker in (("s-caller", "caller"), ("s-op", "operator")):
+        session.add(
+            LiveStream(
+                id=stream,
+                call_uniqueid=call_uniqueid,
+                speaker=speaker,
+                spied_channel=f"PJSIP/{speaker}-1",
+                recogniser="127.0.0.1:9",
+                offset_seconds=0.0,
+                status=StreamStatus.LIVE,
+                requested_at=started,
+            )
+        )

@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr import jobs
-from asr.live_models import LiveStream, LiveUtterance, StreamStatus
+from asr.live_models import LiveUtterance
 from asr.models import TranscriptRecord
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import Settings
@@ -24,7 +24,7 @@ from hotline import migrate
 from ivr import call_store
 from ivr.call_state import CallState
 from recordings import ingest, store
-from tests.builders import add_user, tone_wav
+from tests.builders import add_live_streams, add_user, tone_wav
 from tests.conftest import free_port
 from tests.e2e.browser import console_api, logged_in, screenshot
 
@@ -84,19 +84,7 @@ def test_the_operator_sees_the_call_transcribed_live_and_the_form_follows_it(
     started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=20)
     with transaction(sessions) as session:
         call_id = call_store.save_state(session, call_state(started)).id
-        for stream, speaker in (("s-caller", "caller"), ("s-op", "operator")):
-            session.add(
-                LiveStream(
-                    id=stream,
-                    call_uniqueid=UID,
-                    speaker=speaker,
-                    spied_channel=f"PJSIP/{speaker}-1",
-                    recogniser="127.0.0.1:9",
-                    offset_seconds=0.0,
-                    status=StreamStatus.LIVE,
-                    requested_at=started,
-                )
-            )
+        add_live_streams(session, UID, started)
     try:
         with console_api(settings) as url:
             page = logged_in(browser, url, "op1")

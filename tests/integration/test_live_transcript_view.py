@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accounts.models import Role, User
 from api.app import create_app
 from asr import jobs
-from asr.live_models import LiveStream, LiveUtterance, StreamStatus
+from asr.live_models import LiveUtterance
 from asr.models import TranscriptRecord
 from core.db import transaction
 from core.settings import Settings
@@ -32,7 +32,7 @@ from ivr.call_state import CallState
 from recordings import ingest, lookup, store
 from recordings.models import Recording
 from tests.api_actor import Actor
-from tests.builders import add_user, tone_wav
+from tests.builders import add_live_streams, add_user, tone_wav
 
 UID = "1700000000.42"
 
@@ -74,19 +74,7 @@ def start_call(sessions: sessionmaker[Session]) -> tuple[str, dt.datetime]:
     started = now().replace(microsecond=0) - dt.timedelta(seconds=30)
     with transaction(sessions) as session:
         call = call_store.save_state(session, live_state(started))
-        for stream, speaker in (("s-caller", "caller"), ("s-op", "operator")):
-            session.add(
-                LiveStream(
-                    id=stream,
-                    call_uniqueid=UID,
-                    speaker=speaker,
-                    spied_channel=f"PJSIP/{speaker}-1",
-                    recogniser="127.0.0.1:9",
-                    offset_seconds=0.0,
-                    status=StreamStatus.LIVE,
-                    requested_at=started,
-                )
-            )
+        add_live_streams(session, UID, started)
         return call.id, started
 
 
