@@ -22,12 +22,19 @@ DEFAULT_BEAM_SIZE = 1
 COMPUTE_TYPE = "int8"
 
 
-def load_whisper(path: Path, cpu_threads: int) -> WhisperModel:
-    """The model in ``path`` loaded for int8 inference on the CPU (a few hundred ms)."""
+def load_whisper(path: Path, cpu_threads: int, workers: int = 1) -> WhisperModel:
+    """The model in ``path`` loaded for int8 inference on the CPU (a few hundred ms).
+
+    ``workers``: how many decodes run at once, each on ``cpu_threads`` threads (CTranslate2
+    keeps a replica per worker, about 80 MB each for Whisper base); more callers queue."""
     from faster_whisper import WhisperModel  # noqa: PLC0415 - CTranslate2 loads only when used
 
     return WhisperModel(
-        str(path), device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=max(1, cpu_threads)
+        str(path),
+        device="cpu",
+        compute_type=COMPUTE_TYPE,
+        cpu_threads=max(1, cpu_threads),
+        num_workers=max(1, workers),
     )
 
 

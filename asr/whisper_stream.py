@@ -4,8 +4,14 @@ stream into utterances and each is transcribed as it ends.
 Whisper does not stream: it hears a whole utterance at once (its encoder always sees a 30 s
 window, so a short utterance costs about as much as a long one). Decoding is CPU-bound and
 blocks; the caller runs ``accept``/``tick``/``finish`` in a worker thread. One loaded model
-serves every stream of the factory: CTranslate2 models are thread-safe, and with one worker
-(``load_whisper``'s default) concurrent calls queue for it, each using ``cpu_threads`` cores.
+serves every stream of the factory (CTranslate2 models are thread-safe) with ``decoders``
+workers: that many decodes run at once, the rest queue.
+
+At hang-up both of a call's streams usually have an utterance left to decode, at the same
+moment; that pair of decodes is what the final transcript waits for. Measured on 2 cores
+(bench/decoder_pairs.py, telephone-band sample clips): a pair at once took 2.25 s with one
+worker of two threads (they queue), 1.55 s with two workers of one thread and 1.61 s with two
+of two threads; a lone decode 1.05 s, 1.45 s and 1.11 s. Hence two workers of all cores' threads.
 
 Whisper invents text on near-silence and noise ("谢谢观看"...): a segment it is not sure holds
 speech (``no_speech_prob``), or whose tokens are unlikely (``avg_logprob``), or that repeats
@@ -14,7 +20,9 @@ itself (``compression_ratio``) is dropped.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,11 +58,14 @@ MAX_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for repetitive (looping) 
 # of CPU per utterance against 1.54 s without (RTF 0.377 against 0.347), worth it for the
 # transcript's word times.
 WORD_TIMESTAMPS = True
+DECODERS = 2  # decodes at once: one per speaker of a call (see the module's notes)
 # A running guess every this many seconds of ongoing speech; 0 is off. Each guess is a full
 # decode: one a second took the RTF from 0.30 to 1.25 (bench/stream_rtf.py), more than two
 # cores can spare for several live calls, so the Whisper engine gives final utterances only.
 PARTIAL_EVERY_SECONDS = 0.0
 _NO_TEXT = re.compile(r"^[\s\W_]*$")
+
+log = logging.getLogger(__name__)
 
 
 class WhisperError(RuntimeError):
@@ -79,6 +90,7 @@ class WhisperStreamFactory:
         beam_size: int = DEFAULT_BEAM_SIZE,
         options: WhisperOptions | None = None,
         model: WhisperModel | None = None,
+        decoders: int = DECODERS,
     ) -> None:
         missing = missing_whisper_parts(model_path)
         if missing:
@@ -87,7 +99,9 @@ class WhisperStreamFactory:
             )
         self.model = model_name(model_path)
         self.options = options or WhisperOptions(beam_size=beam_size)
-        self._model = model if model is not None else load_whisper(model_path, threads)
+        self._model = (
+            model if model is not None else load_whisper(model_path, threads, workers=decoders)
+        )
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -152,6 +166,7 @@ class WhisperStream:
 
     def transcribe(self, speech: Speech) -> Utterance | None:
         """The utterance's text (None when Whisper heard no speech in it)."""
+        began = time.perf_counter()
         audio = speech.audio.astype(np.float32) / 32768.0
         segments, _info = self._whisper.transcribe(
             audio,
@@ -164,6 +179,13 @@ class WhisperStream:
         kept = [s for s in segments if believable(s)]
         texts = [to_simplified(s.text.strip()) for s in kept]
         text = "".join(t for t in texts if t)
+        # The text itself is the citizen's words: never in the log.
+        log.info(
+            "decoded %.2f s of speech in %.2f s: %d characters",
+            speech.end - speech.start,
+            time.perf_counter() - began,
+            len(text),
+        )
         if _NO_TEXT.match(text):
             return None
         words = tuple(

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from asr.live_models import LiveStream, StreamStatus
+from asr.live_models import LiveStream, LiveUtterance, StreamStatus
 from asr.model_install import WHISPER_BASE, install, models_dir, stamp_matches
 from asr.models import TranscriptRecord
 from core.db import make_engine, make_session_factory
@@ -32,6 +32,7 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.models import Call
 from phones.sipp import free_udp_port, place_call
 from recordings import lookup
+from recordings.models import Recording
 from recordings.store import sha256_file
 
 CLIP = Path(__file__).resolve().parent.parent.parent / "shared/audio/samples"
@@ -79,6 +80,34 @@ def how_transcribed(session: Session, call: Call, transcript: TranscriptRecord) 
     if done and transcript.decode_seconds == 0.0:
         return "live"
     return f"batch ({states})"
+
+
+def stages(session: Session, call: Call, recording: Recording, stored: dt.datetime) -> str:
+    """Where the seconds from hang-up to transcript went: when the recording was stored, each
+    live stream ended and its last final utterance was written, relative to the call's end."""
+    ended = call.ended_at
+    if ended is None:
+        return "call not ended"
+
+    def after(at: dt.datetime | None) -> str:
+        return "-" if at is None else f"{(at - ended).total_seconds():+.2f}"
+
+    parts = [f"recording {after(recording.created_at)}"]
+    for stream in session.scalars(
+        select(LiveStream)
+        .where(LiveStream.call_uniqueid == call.asterisk_uniqueid)
+        .order_by(LiveStream.speaker)
+    ):
+        last = session.scalar(
+            select(func.max(LiveUtterance.at)).where(
+                LiveUtterance.stream_id == stream.id, LiveUtterance.final.is_(True)
+            )
+        )
+        parts.append(
+            f"{stream.speaker} stream ended {after(stream.ended_at)}, last utterance {after(last)}"
+        )
+    parts.append(f"transcript {after(stored)}")
+    return "; ".join(parts)
 
 
 def verified(engine: Engine, settings: Settings, caller: str, since: dt.datetime) -> str | None:

@@ -1,20 +1,23 @@
 """Benchmark: time from hang-up to transcript ready, for 30-second and 5-minute calls.
 
 Runs a private hotline (real Asterisk, ivr, live stream listener, API and the transcription
-pool with its default size). Two operators' phones answer and speak; callers dial two at a
-time with SIPp and speak for the whole call. Prints the median, 95th percentile and maximum of
+pool with its default size). Two operators' phones answer and speak for the whole call;
+callers dial with SIPp and speak for the whole call too (the worst case: both speakers are
+mid-sentence at the hang-up). Prints the median, 95th percentile and maximum of
 (transcript stored - call ended), from the database's own timestamps, and how each transcript
 was made: ``live`` (assembled from the call's live streams) or ``batch`` (from the recording
 by the job queue).
 
     .venv/bin/python -m bench.transcript_latency [--short 4] [--long 2]
-        [--model korean|whisper] [--mode live|batch]
+        [--model korean|whisper] [--mode live|batch] [--at-once 1|2] [--capacity N]
 
 ``--model korean``: the Korean stand-in Vosk model and espeak-ng Korean speech (the figures
 of before live transcription: p95 10.8 s for 30-second calls, 48.8 s for 5-minute calls, batch).
 ``--model whisper``: Whisper base (from its PyPI wheels, cached) and Mandarin speech: the
 sample clips joined with pauses. ``--mode batch`` turns live transcription off
-(asr_live_capacity 0: every call from the recording, as before); ``live`` admits both calls.
+(asr_live_capacity 0: every call from the recording, as before; two calls at a time);
+``live`` keeps the default live capacity and dials as many calls at once as it admits (so
+none falls back to the recording); ``--capacity`` and ``--at-once`` change both.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from sqlalchemy import Engine
 
 from asr import jobs
 from asr.service import pool_size
-from bench.calls import free_tcp_port, how_transcribed, load_average, percentile, whisper_model
+from bench.calls import (
+    free_tcp_port,
+    how_transcribed,
+    load_average,
+    percentile,
+    stages,
+    whisper_model,
+)
 from bench.stream_rtf import MANIFEST, read_manifest
 from core.db import make_engine, make_session_factory
 from core.secrets import load as load_secrets
@@ -103,12 +113,12 @@ def dial(settings: Settings, audio: Path, caller: str, wait: float) -> None:
         raise RuntimeError(f"SIPp failed: {result.output[-300:]}")
 
 
-def latency(engine: Engine, caller: str, since: dt.datetime) -> tuple[float, str]:
-    """Seconds from the end of the caller's call to its stored transcript, and how it was
-    made."""
+def latency(engine: Engine, caller: str, since: dt.datetime) -> tuple[float, str, str]:
+    """Seconds from the end of the caller's call to its stored transcript, how it was made,
+    and where the seconds went."""
     sessions = make_session_factory(engine)
 
-    def transcribed() -> tuple[float, str] | None:
+    def transcribed() -> tuple[float, str, str] | None:
         with sessions() as session:
             call = call_store.latest_call_from(session, caller, since)
             recording = lookup.of_call(session, call.id) if call is not None else None
@@ -118,29 +128,36 @@ def latency(engine: Engine, caller: str, since: dt.datetime) -> tuple[float, str
             if transcript is None:
                 return None
             made = how_transcribed(session, call, transcript)
-            return (transcript.created_at - call.ended_at).total_seconds(), made
+            seconds = (transcript.created_at - call.ended_at).total_seconds()
+            return seconds, made, stages(session, call, recording, transcript.created_at)
 
     return wait_for(transcribed, 3600, f"the transcript of {caller}'s call", 0.1)
 
 
 def batch(
-    settings: Settings, engine: Engine, audio: Path, count: int, wait: float, prefix: str
-) -> list[tuple[float, str]]:
-    """``count`` calls, two at a time (one per operator), back to back; then their
+    settings: Settings,
+    engine: Engine,
+    audio: Path,
+    count: int,
+    wait: float,
+    prefix: str,
+    at_once: int,
+) -> list[tuple[float, str, str]]:
+    """``count`` calls, ``at_once`` at a time (one per operator), back to back; then their
     latencies (from the database's timestamps, so reading them later changes nothing)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
     callers = [f"{prefix}{index:04d}" for index in range(count)]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        for pair in range(0, count, 2):
-            two = callers[pair : pair + 2]
-            list(pool.map(lambda caller: dial(settings, audio, caller, wait), two))
+    with concurrent.futures.ThreadPoolExecutor(at_once) as pool:
+        for first in range(0, count, at_once):
+            group = callers[first : first + at_once]
+            list(pool.map(lambda caller: dial(settings, audio, caller, wait), group))
     return [latency(engine, caller, since) for caller in callers]
 
 
-def report(label: str, results: list[tuple[float, str]]) -> None:
-    latencies = [seconds for seconds, _ in results]
+def report(label: str, results: list[tuple[float, str, str]]) -> None:
+    latencies = [seconds for seconds, _, _ in results]
     made: dict[str, int] = {}
-    for _, how in results:
+    for _, how, _ in results:
         made[how] = made.get(how, 0) + 1
     print(
         f"{label}: {len(latencies)} calls; hang-up to transcript median "
@@ -150,6 +167,8 @@ def report(label: str, results: list[tuple[float, str]]) -> None:
         + f"; each: {', '.join(f'{seconds:.2f}' for seconds in latencies)}; {load_average()}",
         flush=True,
     )
+    for seconds, _, where in results:
+        print(f"  {seconds:.2f} s after hang-up: {where}", flush=True)
 
 
 def main() -> None:
@@ -158,10 +177,22 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=2, help="How many 5-minute calls")
     parser.add_argument("--model", choices=("korean", "whisper"), default="whisper")
     parser.add_argument("--mode", choices=("live", "batch"), default="live")
+    parser.add_argument(
+        "--at-once",
+        type=int,
+        choices=(1, 2),
+        help="Calls at a time (default: 2 in batch mode, as before live transcription; in live "
+        "mode as many as the live capacity admits, so that none falls back to batch)",
+    )
+    parser.add_argument(
+        "--capacity", type=int, help="Live calls per recogniser (default: the setting's default)"
+    )
     parser.add_argument("--rtp-base", type=int, default=37000, help="RTP ports from here (1000)")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="hotline-latency-"))
     model = KOREAN_MODEL if args.model == "korean" else whisper_model()
+    capacity = 0 if args.mode == "batch" else (args.capacity or Settings().asr_live_capacity)
+    at_once = args.at_once or (2 if args.mode == "batch" else min(2, max(1, capacity)))
     settings = Settings(
         data_dir=data,
         sip_port=free_udp_port(),
@@ -169,7 +200,7 @@ def main() -> None:
         agi_port=free_tcp_port(),
         api_port=free_tcp_port(),
         asr_live_port=free_tcp_port(),
-        asr_live_capacity=2 if args.mode == "live" else 0,
+        asr_live_capacity=capacity,
         rtp_port_start=args.rtp_base,
         rtp_port_end=args.rtp_base + 999,
         vosk_model=model,
@@ -207,7 +238,7 @@ def main() -> None:
         print(
             f"hotline {install.version}; model {model}; mode {args.mode} (asr_live_capacity "
             f"{settings.asr_live_capacity}); {pool_size(settings)} transcription workers on "
-            f"{os.cpu_count()} cores; two calls at a time",
+            f"{os.cpu_count()} cores; {at_once} call(s) at a time",
             flush=True,
         )
         try:
@@ -216,7 +247,7 @@ def main() -> None:
                     audio = speech(seconds, "caller", 0)
                     report(
                         f"{seconds:.0f}-second calls",
-                        batch(settings, engine, audio, count, wait, prefix),
+                        batch(settings, engine, audio, count, wait, prefix, at_once),
                     )
         finally:
             for phone in phones:

@@ -37,6 +37,9 @@ def setup_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # faster-whisper logs every audio it is given at INFO; asr.whisper_stream logs each
+    # utterance's decode time instead.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 
 @contextmanager
