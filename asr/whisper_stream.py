@@ -63,6 +63,8 @@ DECODERS = 2  # decodes at once: one per speaker of a call (see the module's not
 # decode: one a second took the RTF from 0.30 to 1.25 (bench/stream_rtf.py), more than two
 # cores can spare for several live calls, so the Whisper engine gives final utterances only.
 PARTIAL_EVERY_SECONDS = 0.0
+TOKENS_PER_SECOND = 20  # generous: about 8 characters a second, up to two tokens each
+MAX_NEW_TOKENS = 440  # Whisper's 448-token context less the prompt's few tokens
 _NO_TEXT = re.compile(r"^[\s\W_]*$")
 
 log = logging.getLogger(__name__)
@@ -169,12 +171,7 @@ class WhisperStream:
         began = time.perf_counter()
         audio = speech.audio.astype(np.float32) / 32768.0
         segments, _info = self._whisper.transcribe(
-            audio,
-            language=LANGUAGE,
-            beam_size=self.options.beam_size,
-            condition_on_previous_text=False,
-            vad_filter=False,
-            word_timestamps=self.options.word_timestamps,
+            audio, **decode_options(self.options, len(audio) / SAMPLE_RATE)
         )
         kept = [s for s in segments if believable(s)]
         texts = [to_simplified(s.text.strip()) for s in kept]
@@ -202,6 +199,27 @@ class WhisperStream:
         return Utterance(
             start=round(speech.start, 3), end=round(speech.end, 3), text=text, words=words
         )
+
+
+def decode_options(options: WhisperOptions, seconds: float) -> dict[str, Any]:
+    """faster-whisper's options for one utterance of ``seconds`` (audio with its padding).
+
+    One decode at temperature 0, no fallback: faster-whisper's default retries at five higher
+    temperatures whenever the text looks unlikely (avg_logprob < -1) or loops, which is what a
+    fragment cut by the hang-up often gives; measured on the tail of a 5-minute call, 0.48 s of
+    speech took 3.71 s instead of about 0.9 s, and the text it then gave was dropped anyway
+    (``believable`` keeps no segment under -1). The tokens are bounded by the audio's length
+    (Mandarin is spoken at up to about 8 characters a second, a character one or two tokens),
+    so that a decode that loops stops early."""
+    return {
+        "language": LANGUAGE,
+        "beam_size": options.beam_size,
+        "temperature": 0.0,
+        "condition_on_previous_text": False,
+        "vad_filter": False,
+        "word_timestamps": options.word_timestamps,
+        "max_new_tokens": min(MAX_NEW_TOKENS, int(TOKENS_PER_SECOND * seconds) + 16),
+    }
 
 
 def believable(segment: Any) -> bool:

@@ -142,7 +142,9 @@ def test_a_killed_listener_leaves_the_call_to_the_batch_workers(
     sock.sendall(encode(Kind.ID, uuid.UUID(stream_id).bytes))
     sock.sendall(encode(Kind.SLIN16, b"\0" * 640) * 10)
     wait_for(lambda: stream_row(sessions, stream_id).status == StreamStatus.LIVE, 10, "live")
-    wait_for(lambda: f"1 of {most}" in processes.live_status(settings).detail, 10, "1 stream in use")
+    wait_for(
+        lambda: f"1 of {most}" in processes.live_status(settings).detail, 10, "1 stream in use"
+    )
 
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not pids.alive(pid), 10, "the listener to die")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +19,9 @@ from asr.metrics import character_errors
 from asr.model_install import WHISPER_BASE, install
 from asr.stream_engines import recogniser_factory
 from asr.streaming import Heard, StreamRecogniser, Utterance
-from asr.vad import Segmenter
-from asr.whisper_stream import WhisperStreamFactory, believable
+from asr.vad import Segmenter, Speech
+from asr.whisper_model import load_whisper
+from asr.whisper_stream import WhisperOptions, WhisperStream, WhisperStreamFactory, believable
 from core.settings import PROJECT_ROOT, Settings
 
 SAMPLES = PROJECT_ROOT.parent / "shared" / "audio" / "samples"
@@ -188,3 +190,35 @@ BELIEVABLE = {
 def test_what_whisper_invents_on_noise_is_dropped(name: str) -> None:
     segment, kept = BELIEVABLE[name]
     assert believable(segment) is kept
+
+
+class CountingGenerate:
+    """The loaded CTranslate2 model, counting its ``generate`` calls (one per decode try)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_fragment_cut_by_the_hang_up_is_decoded_once(whisper_model_dir: Path) -> None:
+    """Half a second from the middle of a word: faster-whisper's defaults try it at six
+    temperatures (the text is unlikely); the live stream decodes it once and drops it."""
+    whisper = load_whisper(whisper_model_dir, 2)
+    spy = CountingGenerate(whisper.model)
+    whisper.model = spy
+    pcm = pcm_of("magicdata_cs_education_100012.wav")[32000 : 32000 + 16000]
+    audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+    list(whisper.transcribe(audio, language="zh", beam_size=1, vad_filter=False)[0])
+    assert spy.calls > 1  # the defaults fall back: the fragment is one that shows the rule
+    spy.calls = 0
+    stream = WhisperStream(whisper, "whisper-base", WhisperOptions())
+    speech = Speech(start=0.0, end=0.5, audio_start=0.0, audio=np.frombuffer(pcm, np.int16))
+    assert stream.transcribe(speech) is None
+    assert spy.calls == 1
