@@ -73,6 +73,11 @@ class Channel:
     from_seconds: float = 0.0
 
 
+def as_channels(channels: Sequence[Channel | str]) -> tuple[Channel, ...]:
+    """Channels as given; a bare name is the channel at its position (0, 1, ...)."""
+    return tuple(c if isinstance(c, Channel) else Channel(c, i) for i, c in enumerate(channels))
+
+
 @dataclass
 class _ChannelDecoder:
     channel: Channel
@@ -127,9 +132,7 @@ class VoskEngine:
         """Transcribe the given channels of a 16-bit PCM WAV file (names alone mean channels
         0, 1, … in order). Bad audio gives a status and a reason, never an exception."""
         started = time.monotonic()
-        wanted = tuple(
-            c if isinstance(c, Channel) else Channel(c, i) for i, c in enumerate(channels)
-        )
+        wanted = as_channels(channels)
         try:
             if self.resampling is Resampling.SOX:
                 with tempfile.TemporaryDirectory(prefix="hotline-resample-") as tmp:

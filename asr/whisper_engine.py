@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from asr.engine import SILENCE_RMS, Channel, ModelError, model_name
+from asr.engine import SILENCE_RMS, Channel, ModelError, as_channels, model_name
 from asr.engine_common import (
     EMPTY_REASON,
     SILENT_REASON,
@@ -78,9 +78,7 @@ class WhisperEngine:
         """Transcribe the given channels of a 16-bit PCM WAV file (names alone mean channels
         0, 1, … in order). Bad audio gives a status and a reason, never an exception."""
         started = time.monotonic()
-        wanted = tuple(
-            c if isinstance(c, Channel) else Channel(c, i) for i, c in enumerate(channels)
-        )
+        wanted = as_channels(channels)
         try:
             audio = _read(path, self.max_audio_seconds)
         except AudioError as exc:

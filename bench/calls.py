@@ -16,11 +16,13 @@ import socket
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from asr import jobs
 from asr.live_models import LiveStream, LiveUtterance, StreamStatus
 from asr.model_install import WHISPER_BASE, install, models_dir, stamp_matches
 from asr.models import TranscriptRecord
@@ -80,6 +82,31 @@ def how_transcribed(session: Session, call: Call, transcript: TranscriptRecord) 
     if done and transcript.decode_seconds == 0.0:
         return "live"
     return f"batch ({states})"
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    call: Call
+    recording: Recording
+    transcript: TranscriptRecord
+    ended_at: dt.datetime
+
+    @property
+    def hang_up_to_transcript(self) -> float:
+        return (self.transcript.created_at - self.ended_at).total_seconds()
+
+
+def transcribed_call(session: Session, caller: str, since: dt.datetime) -> Transcribed | None:
+    """The caller's latest call since ``since`` once it has ended and its recording is stored
+    and transcribed; None before."""
+    call = call_store.latest_call_from(session, caller, since)
+    recording = lookup.of_call(session, call.id) if call is not None else None
+    if call is None or recording is None or call.ended_at is None:
+        return None
+    transcript = jobs.transcript_of(session, recording)
+    if transcript is None:
+        return None
+    return Transcribed(call, recording, transcript, call.ended_at)
 
 
 def stages(session: Session, call: Call, recording: Recording, stored: dt.datetime) -> str:

@@ -32,13 +32,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr import jobs
 from asr.live_models import LiveUtterance
 from bench.calls import (
     free_tcp_port,
     how_transcribed,
     load_average,
     percentile,
+    transcribed_call,
     whisper_model,
 )
 from bench.transcript_latency import dial, mandarin_speech
@@ -47,9 +47,8 @@ from core.secrets import load as load_secrets
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline import processes, provision
-from ivr import call_store, prompts
+from ivr import prompts
 from phones.sipp import OperatorPhone, free_udp_port
-from recordings import lookup
 
 TARGET_SECONDS = 2.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,13 +72,10 @@ def figures_of(sessions: sessionmaker[Session], caller: str, since: dt.datetime)
 
     def ready() -> CallFigures | None:
         with sessions() as session:
-            call = call_store.latest_call_from(session, caller, since)
-            recording = lookup.of_call(session, call.id) if call is not None else None
-            if call is None or recording is None or call.ended_at is None:
+            found = transcribed_call(session, caller, since)
+            if found is None:
                 return None
-            transcript = jobs.transcript_of(session, recording)
-            if transcript is None:
-                return None
+            call = found.call
             lags = []
             if call.recording_started_at is not None:
                 for utterance in session.scalars(
@@ -91,8 +87,8 @@ def figures_of(sessions: sessionmaker[Session], caller: str, since: dt.datetime)
                     spoken = call.recording_started_at + dt.timedelta(seconds=utterance.end)
                     lags.append((utterance.at - spoken).total_seconds())
             return CallFigures(
-                (transcript.created_at - call.ended_at).total_seconds(),
-                how_transcribed(session, call, transcript),
+                found.hang_up_to_transcript,
+                how_transcribed(session, call, found.transcript),
                 lags,
             )
 

@@ -33,7 +33,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from asr import jobs
 from asr.service import pool_size
 from bench.calls import (
     free_tcp_port,
@@ -41,6 +40,7 @@ from bench.calls import (
     load_average,
     percentile,
     stages,
+    transcribed_call,
     whisper_model,
 )
 from bench.stream_rtf import MANIFEST, read_manifest
@@ -49,9 +49,8 @@ from core.secrets import load as load_secrets
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline import processes, provision
-from ivr import call_store, prompts
+from ivr import prompts
 from phones.sipp import OperatorPhone, free_udp_port, place_call, wav_duration
-from recordings import lookup
 from tests.builders import KOREAN_MODEL, korean_speech
 
 
@@ -120,15 +119,12 @@ def latency(engine: Engine, caller: str, since: dt.datetime) -> tuple[float, str
 
     def transcribed() -> tuple[float, str, str] | None:
         with sessions() as session:
-            call = call_store.latest_call_from(session, caller, since)
-            recording = lookup.of_call(session, call.id) if call is not None else None
-            if call is None or recording is None or call.ended_at is None:
+            found = transcribed_call(session, caller, since)
+            if found is None:
                 return None
-            transcript = jobs.transcript_of(session, recording)
-            if transcript is None:
-                return None
+            call, recording, transcript = found.call, found.recording, found.transcript
             made = how_transcribed(session, call, transcript)
-            seconds = (transcript.created_at - call.ended_at).total_seconds()
+            seconds = found.hang_up_to_transcript
             return seconds, made, stages(session, call, recording, transcript.created_at)
 
     return wait_for(transcribed, 3600, f"the transcript of {caller}'s call", 0.1)
