@@ -32,6 +32,7 @@ from api import (
     openapi_doc,
     pages,
     unit_api,
+    unit_pages,
     work,
 )
 from api.auth import NotLoggedIn
@@ -245,5 +246,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(unit_api.router)
     app.include_router(pages.router)
     app.include_router(handling_pages.router)
+    app.include_router(unit_pages.router)
     openapi_doc.install(app)
     return app
