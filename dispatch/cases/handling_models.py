@@ -11,10 +11,11 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -136,11 +137,21 @@ class Extension(Base):
 
 
 class SupervisionRecord(Base):
-    """督办: a reminder, a yellow card or a red card for one stage deadline, at most once
-    each (the unique key makes the supervision job safe to run twice)."""
+    """督办: a reminder, a yellow card or a red card for one stage deadline. The supervision
+    job's own (``issued_by`` empty) come at most once each (the unique index makes the job
+    safe to run twice); a supervisor's 催办 names who issued it and why, as often as needed."""
 
     __tablename__ = "supervision_records"
-    __table_args__ = (UniqueConstraint("deadline_id", "kind"),)
+    __table_args__ = (
+        Index(
+            "uq_supervision_records_automatic",
+            "deadline_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("issued_by = ''"),
+            postgresql_where=text("issued_by = ''"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -150,6 +161,8 @@ class SupervisionRecord(Base):
     due_on: Mapped[dt.date] = mapped_column(Date)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     message: Mapped[str] = mapped_column(Text)
+    issued_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class UnitReply(Base):

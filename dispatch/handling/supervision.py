@@ -85,7 +85,9 @@ def _insert_once(session: Session, **values: object) -> bool:
     inserted = session.scalar(
         insert(SupervisionRecord)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["deadline_id", "kind"])
+        .on_conflict_do_nothing(
+            index_elements=["deadline_id", "kind"], index_where=SupervisionRecord.issued_by == ""
+        )
         .returning(SupervisionRecord.id)
     )
     return inserted is not None
