@@ -17,7 +17,6 @@ from fastapi.responses import StreamingResponse
 from api.auth import CaseWorker
 from api.deps import SettingsDep, now
 from api.evidence import http_error, requester
-from core.settings import Settings
 from custody import live_transcript
 from custody.errors import CustodyError
 
@@ -47,16 +46,12 @@ def _event(kind: str, data: object, event_id: int | None = None) -> str:
     return f"{head}event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _stream(
-    request: Request, settings: Settings, view: live_transcript.View, after: int
-) -> AsyncIterator[str]:
+async def _stream(request: Request, view: live_transcript.View, after: int) -> AsyncIterator[str]:
     sessions = request.app.state.sessions
     cursor = live_transcript.Cursor(after)
     quiet = 0.0
     while not await request.is_disconnected():
-        update = await asyncio.to_thread(
-            live_transcript.poll, sessions, settings, view, cursor, now()
-        )
+        update = await asyncio.to_thread(live_transcript.poll, sessions, view, cursor)
         cursor = update.cursor
         for spoken in update.gone:
             yield _event("retract", {"id": spoken.id, "stream": spoken.stream})
@@ -111,7 +106,7 @@ async def live(
         raise http_error(exc) from None
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
     return StreamingResponse(
-        _stream(request, settings, view, after),
+        _stream(request, view, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

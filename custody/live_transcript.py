@@ -7,8 +7,8 @@ follow it (``custody.replay_rules``, through ``replay.decide_call``: the operato
 answered, or any operator while nobody has, supervisors and investigators with a reason in
 force, …), and every opened view is one entry (action ``transcript``, place :data:`LIVE`) in
 the access log; the polls of an opened view log nothing more. The suggestions come from the
-same functions that pre-fill the form from a finished transcript
-(``dispatch.intake.call_context``, ``dispatch.intake.prefill``)."""
+same function that pre-fills the form from a finished transcript
+(``dispatch.intake.call_context.fill_from``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,21 +28,12 @@ from core.settings import Settings
 from custody import replay_rules, transcript_reads
 from custody.errors import Denied, NotFound
 from custody.requester import Requester, may_ever_listen, unit_of
-from dispatch.intake import call_context, call_queue, prefill
+from dispatch.intake import call_context
 from ivr import call_store
 from ivr.models import Call
 from recordings import lookup
 
 LIVE = "live transcript"  # where it was shown (the access log's byte_range column)
-# The form's fields a transcript fills in (the others come from the call itself).
-FROM_TRANSCRIPT = (
-    "case_type",
-    "complainant_phone",
-    "subject_unit",
-    "title",
-    "content",
-    "transcript_text",
-)
 
 
 @dataclass(frozen=True)
@@ -82,10 +72,10 @@ class Suggestions:
 @dataclass(frozen=True)
 class Cursor:
     """Where a view is in the call's rows: every row up to ``after`` is final and was shown;
-    ``shown`` holds the rows after it as they were shown. A row's id is not enough: a final
-    (or a newer partial) deletes its stream's partial first, and on SQLite the row written
-    next may take the id of the newest row just deleted, so a row after ``after`` is shown
-    again whenever it differs from what was shown under its id."""
+    ``shown`` holds the rows after it that were shown (partials, and finals after one), so
+    that a partial deleted since can be taken back. A row never changes under its id (a
+    newer partial or a final is a new row, its stream's partial deleted) and ids are never
+    reused, so a row is new exactly when its id was not shown."""
 
     after: int = 0
     shown: tuple[tuple[int, Spoken], ...] = ()
@@ -171,43 +161,20 @@ def as_transcript(finals: Sequence[LiveUtterance]) -> TranscriptRecord:
     )
 
 
+def _suggestions(fill: call_context.TranscriptFill, from_final: bool) -> Suggestions:
+    return Suggestions(fill.form, fill.type_reason, fill.subjects, fill.numbers, from_final)
+
+
 def live_suggestions(call: Call, finals: Sequence[LiveUtterance]) -> Suggestions:
-    """The form's transcript fields from the final utterances so far, as
-    ``call_context.build`` fills them from a stored transcript: the content is the caller's
-    words, the numbers come from the whole call."""
-    transcript = as_transcript(finals)
-    text = call_context.caller_text(transcript)
-    whole = transcript.clean_text
-    suggested = prefill.suggest_type(text)
-    subjects = prefill.suggest_subjects(text)
-    numbers = prefill.spoken_numbers(whole)
-    phone = call_queue.caller_phone(call.caller_number)
-    form = {
-        "case_type": suggested.value if suggested else "",
-        "complainant_phone": phone or (numbers[0] if numbers else ""),
-        "subject_unit": subjects[0] if subjects else "",
-        "title": prefill.suggest_title(text),
-        "content": text,
-        "transcript_text": whole,
-    }
-    return Suggestions(form, suggested.reason if suggested else "", subjects, numbers, False)
+    """The form's transcript fields from the final utterances so far, as the call page
+    fills them from a stored transcript (``call_context.fill_from``)."""
+    return _suggestions(call_context.fill_from(as_transcript(finals), call.caller_number), False)
 
 
-def _final_suggestions(
-    session: Session, settings: Settings, call: Call, now: dt.datetime
-) -> Suggestions:
+def _final_suggestions(transcript: TranscriptRecord, call: Call) -> Suggestions:
     """The form's transcript fields from the stored transcript, exactly as the call page
     pre-fills them (the view was allowed to read it when it opened)."""
-    context = call_context.build(
-        session, call, ZoneInfo(settings.timezone), now, settings.similar_case_days, readable=True
-    )
-    return Suggestions(
-        {name: context.form[name] for name in FROM_TRANSCRIPT},
-        context.type_reason,
-        context.subjects,
-        context.numbers,
-        True,
-    )
+    return _suggestions(call_context.fill_from(transcript, call.caller_number), True)
 
 
 def _final_segments(transcript: TranscriptRecord) -> list[dict[str, Any]]:
@@ -225,24 +192,23 @@ def _final_segments(transcript: TranscriptRecord) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Step:
-    shown: list[Spoken]  # rows new, or changed under their id
+    shown: list[Spoken]  # rows not shown before
     gone: list[Spoken]  # partials shown before that were deleted without a row in their place
     cursor: Cursor
 
 
 def advance(cursor: Cursor, rows: Sequence[Spoken]) -> Step:
-    """Given the rows after ``cursor.after`` (in id order): those not shown yet as they are,
-    the shown ones deleted since (a partial whose stream's recogniser heard nothing after
-    all, or whose id another stream's row now holds), and the cursor past them: ``after``
-    moves over the finals up to the first partial."""
+    """Given the rows after ``cursor.after`` (in id order): those not shown yet, the shown
+    partials deleted since (their stream's recogniser heard nothing after all), and the
+    cursor past them: ``after`` moves over the finals up to the first partial."""
     before = dict(cursor.shown)
-    now_by_id = {row.id: row for row in rows}
-    changed = [row for row in rows if before.get(row.id) != row]
-    streams = {row.stream for row in changed}
+    present = {row.id for row in rows}
+    new = [row for row in rows if row.id not in before]
+    streams = {row.stream for row in new}
     gone = [
         old
         for old in before.values()
-        if (old.id not in now_by_id or now_by_id[old.id].stream != old.stream)
+        if old.id not in present
         and old.stream not in streams  # a new row of its stream takes its place anyway
     ]
     after = cursor.after
@@ -250,19 +216,11 @@ def advance(cursor: Cursor, rows: Sequence[Spoken]) -> Step:
         if not row.final:
             break
         after = row.id
-    return Step(
-        changed, gone, Cursor(after, tuple((row.id, row) for row in rows if row.id > after))
-    )
+    return Step(new, gone, Cursor(after, tuple((row.id, row) for row in rows if row.id > after)))
 
 
-def poll(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    view: View,
-    cursor: Cursor,
-    now: dt.datetime,
-) -> Update:
-    """The rows new or changed since ``cursor`` and, when a final utterance came, the
+def poll(sessions: sessionmaker[Session], view: View, cursor: Cursor) -> Update:
+    """The rows new since ``cursor`` and, when a final utterance came, the
     suggestions; once the call's transcript is stored, its segments and the suggestions
     drawn from it."""
     with sessions() as session:
@@ -279,7 +237,7 @@ def poll(
                 shown,
                 gone,
                 cursor,
-                _final_suggestions(session, settings, call, now),
+                _final_suggestions(transcript, call),
                 _final_segments(transcript),
             )
         suggestions = None

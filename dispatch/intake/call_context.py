@@ -45,6 +45,49 @@ def caller_text(transcript: TranscriptRecord | None) -> str:
     ).strip()
 
 
+# The form's fields a transcript fills in (the others come from the call itself).
+FROM_TRANSCRIPT = (
+    "case_type",
+    "complainant_phone",
+    "subject_unit",
+    "title",
+    "content",
+    "transcript_text",
+)
+
+
+@dataclass(frozen=True)
+class TranscriptFill:
+    """What a transcript puts in the form (the :data:`FROM_TRANSCRIPT` fields) and the
+    reasons shown beside them."""
+
+    form: dict[str, str]
+    type_reason: str
+    subjects: list[str]
+    numbers: list[str]
+
+
+def fill_from(transcript: TranscriptRecord | None, caller_number: str) -> TranscriptFill:
+    """The form's transcript fields: the content is the caller's words; the type, subject
+    and title are suggested from them; the phone is the caller ID, else the first number
+    spoken anywhere in the call."""
+    text = caller_text(transcript)
+    whole = transcript.clean_text if transcript else ""
+    suggested = prefill.suggest_type(text)
+    subjects = prefill.suggest_subjects(text)
+    numbers = prefill.spoken_numbers(whole)
+    phone = call_queue.caller_phone(caller_number)
+    form = {
+        "case_type": suggested.value if suggested else "",
+        "complainant_phone": phone or (numbers[0] if numbers else ""),
+        "subject_unit": subjects[0] if subjects else "",
+        "title": prefill.suggest_title(text),
+        "content": text,
+        "transcript_text": whole,
+    }
+    return TranscriptFill(form, suggested.reason if suggested else "", subjects, numbers)
+
+
 def build(
     session: Session,
     call: Call,
@@ -58,34 +101,25 @@ def build(
     replay rules decide); if not, nothing is pre-filled or suggested from it."""
     recording = lookup.of_call(session, call.id) if readable else None
     transcript = jobs.transcript_of(session, recording) if recording else None
-    text = caller_text(transcript)
-    whole = transcript.clean_text if transcript else ""
-    suggested = prefill.suggest_type(text)
-    subjects = prefill.suggest_subjects(text)
-    numbers = prefill.spoken_numbers(whole)
+    fill = fill_from(transcript, call.caller_number)
     phone = call_queue.caller_phone(call.caller_number)
     form = {
         "received_at": call.started_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "channel": Channel.PHONE.value,
-        "case_type": suggested.value if suggested else "",
         "complainant_name": call_queue.known_name(session, call),
-        "complainant_phone": phone or (numbers[0] if numbers else ""),
-        "subject_unit": subjects[0] if subjects else "",
-        "title": prefill.suggest_title(text),
-        "content": text,
-        "transcript_text": whole,
+        **fill.form,
         "decision": "",
     }
     return CallContext(
         call=call,
         transcript=transcript,
-        caller_text=text,
+        caller_text=fill.form["content"],
         form=form,
-        type_reason=suggested.reason if suggested else "",
-        subjects=subjects,
-        numbers=numbers,
+        type_reason=fill.type_reason,
+        subjects=fill.subjects,
+        numbers=fill.numbers,
         earlier_calls=call_queue.earlier_calls(session, call.caller_number, call.started_at),
         earlier_cases=call_queue.earlier_cases(session, phone),
         same_phone_open=case_store.open_with_phone(session, phone),
-        similar=case_store.similar(session, text, now, similar_days),
+        similar=case_store.similar(session, fill.form["content"], now, similar_days),
     )

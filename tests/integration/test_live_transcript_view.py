@@ -88,7 +88,7 @@ def say(
     final: bool,
 ) -> int:
     """Store a row as the live listener does (asr.live_listener): its stream's partials
-    deleted first, then the row; on SQLite it may take the id of the partial just deleted."""
+    deleted first, then the row (a new id: ids are never reused)."""
     with transaction(sessions) as session:
         session.execute(
             delete(LiveUtterance).where(
@@ -178,13 +178,13 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
     operator = who(sessions, "op1")
     view = live_transcript.open_view(sessions, settings, operator, call_id, now())
 
-    empty = live_transcript.poll(sessions, settings, view, live_transcript.Cursor(), now())
+    empty = live_transcript.poll(sessions, view, live_transcript.Cursor())
     assert empty.utterances == [] and empty.gone == [] and empty.cursor.after == 0
     assert empty.suggestions is None and empty.final is None
 
     partial = say(sessions, "s-caller", "caller", "我 要 投诉", 0.5, 1.2, final=False)
     greeting = say(sessions, "s-op", "operator", "您好 这里 是 热线", 0.0, 1.0, final=True)
-    first = live_transcript.poll(sessions, settings, view, empty.cursor, now())
+    first = live_transcript.poll(sessions, view, empty.cursor)
     assert [(u.id, u.speaker, u.final, u.text) for u in first.utterances] == [
         (partial, "caller", False, "我要投诉"),
         (greeting, "operator", True, "您好这里是热线"),
@@ -194,10 +194,9 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
     assert first.suggestions.form["content"] == ""  # the caller has finished nothing yet
     assert first.suggestions.form["transcript_text"] == "您好这里是热线"
 
-    # The partial grows, then its final replaces it (and deletes it). On SQLite the final
-    # takes the id of the partial it deletes: it is shown all the same.
+    # The partial grows, then its final replaces it (and deletes it): each a new row.
     grown = say(sessions, "s-caller", "caller", "我 要 投诉 城管局", 0.5, 2.0, final=False)
-    growing = live_transcript.poll(sessions, settings, view, first.cursor, now())
+    growing = live_transcript.poll(sessions, view, first.cursor)
     assert [(u.id, u.stream, u.final, u.text) for u in growing.utterances] == [
         (grown, "s-caller", False, "我要投诉城管局")
     ]
@@ -211,7 +210,7 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
         6.0,
         final=True,
     )
-    later = live_transcript.poll(sessions, settings, view, growing.cursor, now())
+    later = live_transcript.poll(sessions, view, growing.cursor)
     assert [(u.id, u.stream, u.final) for u in later.utterances] == [(said, "s-caller", True)]
     assert later.cursor.after == said and later.gone == []
     with sessions() as session:
@@ -229,15 +228,15 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
     assert suggested.form["transcript_text"].startswith("您好这里是热线 我要投诉")
 
     # Polls after the last row: nothing new, nothing to suggest again.
-    quiet = live_transcript.poll(sessions, settings, view, later.cursor, now())
+    quiet = live_transcript.poll(sessions, view, later.cursor)
     assert quiet.utterances == [] and quiet.suggestions is None and quiet.cursor == later.cursor
     # A partial alone changes no suggestion.
     maybe = say(sessions, "s-op", "operator", "好 的", 7.0, 7.5, final=False)
-    partial_only = live_transcript.poll(sessions, settings, view, later.cursor, now())
+    partial_only = live_transcript.poll(sessions, view, later.cursor)
     assert [u.id for u in partial_only.utterances] == [maybe]
     assert partial_only.suggestions is None
     # The operator's recogniser heard nothing after all (its partials deleted, no row),
-    # while the caller went on (on SQLite, in the id the partial had).
+    # while the caller went on.
     with transaction(sessions) as session:
         session.execute(
             delete(LiveUtterance).where(
@@ -245,7 +244,7 @@ def test_the_view_gives_the_rows_in_order_and_the_suggestions_from_the_text_so_f
             )
         )
     going_on = say(sessions, "s-caller", "caller", "喂", 8.0, 8.5, final=False)
-    after_gone = live_transcript.poll(sessions, settings, view, partial_only.cursor, now())
+    after_gone = live_transcript.poll(sessions, view, partial_only.cursor)
     assert [(g.id, g.stream) for g in after_gone.gone] == [(maybe, "s-op")]
     assert [(u.id, u.stream) for u in after_gone.utterances] == [(going_on, "s-caller")]
 
@@ -286,7 +285,7 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
     with sessions() as session:
         call = call_store.get_call(session, call_id)
         assert call is not None and live_transcript.worth_following(session, call)
-    during = live_transcript.poll(sessions, settings, view, live_transcript.Cursor(), now())
+    during = live_transcript.poll(sessions, view, live_transcript.Cursor())
     assert during.suggestions is not None
     case = register.register(
         sessions,
@@ -319,11 +318,11 @@ def test_a_case_registered_during_the_call_gets_the_calls_final_transcript(
     with sessions() as session:
         ended = call_store.get_call(session, call_id)
         assert ended is not None and live_transcript.worth_following(session, ended)
-    assert live_transcript.poll(sessions, settings, view, during.cursor, now()).final is None
+    assert live_transcript.poll(sessions, view, during.cursor).final is None
     text = "我要投诉城管局的窗口"
     transcript_id = store_transcript(sessions, recording_id, text)
 
-    final = live_transcript.poll(sessions, settings, view, during.cursor, now())
+    final = live_transcript.poll(sessions, view, during.cursor)
     assert final.final == [
         {"speaker": "caller", "start": 0.5, "end": 2.0, "text": text, "raw": text}
     ]
