@@ -91,6 +91,8 @@ class Assignment(Base):
     signed_by: Mapped[str] = mapped_column(String(64), default="")
     returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     return_reason: Mapped[str] = mapped_column(Text, default="")
+    recalled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    recall_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     unit: Mapped[Unit] = relationship()
 

@@ -57,6 +57,7 @@ class Action(StrEnum):
     REMIND = "remind"
     YELLOW_CARD = "yellow_card"
     RED_CARD = "red_card"
+    RECALL = "recall"  # 收回: the centre takes a case back from its unit (改派)
 
 
 STATUS_LABELS = {
@@ -105,6 +106,7 @@ ACTION_LABELS = {
     Action.REMIND: "催办",
     Action.YELLOW_CARD: "黄牌督办",
     Action.RED_CARD: "红牌督办",
+    Action.RECALL: "收回交办",
 }
 
 # Before it reaches a unit: still the centre's to accept, merge or route.
@@ -141,6 +143,7 @@ TRANSITIONS: dict[tuple[Action, Status | None], Status] = {
     **{(Action.ARCHIVE, s): Status.ARCHIVED for s in FINAL},
     **{(Action.MERGE, s): Status.MERGED for s in OPEN},
     **{(Action.WITHDRAW, s): Status.WITHDRAWN for s in OPEN | AT_UNIT},
+    **{(Action.RECALL, s): Status.ACCEPTED for s in AT_UNIT},
     **{(Action.ATTACH, s): s for s in OPEN | AT_UNIT},
     **{
         (action, s): s
