@@ -140,9 +140,30 @@ def clean_text(value: object) -> str:
     return text.strip()
 
 
+# An extension after the number: 13800138000转123, 010-62345678分机8001, …ext. 12, …x12, …#12.
+EXTENSION = re.compile(r"(?:转分机|转|分机|ext\.?|x|#)(\d{1,6})$", re.IGNORECASE)
+PHONE_ERROR = FieldError(
+    "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）；"
+    "分机号写在“转”之后（如010-62345678转8001）",
+    "not a phone number: an 11-digit mobile or a landline with its area code, an extension "
+    "after 转 (010-62345678转8001)",
+)
+
+
+def split_extension(value: str) -> tuple[str, str]:
+    """(the number as typed, the extension's digits or ''): full-width characters read as
+    their ASCII forms, spaces and brackets dropped."""
+    text = re.sub(r"[\s()]", "", unicodedata.normalize("NFKC", value))
+    found = EXTENSION.search(text)
+    if found is None or found.start() == 0:
+        return text, ""
+    return text[: found.start()], found.group(1)
+
+
 def normalise_phone(value: str) -> str:
-    text = unicodedata.normalize("NFKC", value)
-    text = re.sub(r"[\s()（）]", "", text)
+    """The number to dial and to match callers by: a mobile as 11 digits, a landline as
+    area code, dash, number; an extension is left out (``normalise_contact`` keeps it)."""
+    text, _extension = split_extension(value)
     for prefix in ("+86", "0086"):
         if text.startswith(prefix):
             text = text[len(prefix) :].lstrip("-")
@@ -154,8 +175,25 @@ def normalise_phone(value: str) -> str:
     return area + dash + rest.replace("-", "")  # a landline keeps the dash after its area code
 
 
+def normalise_contact(value: str) -> str:
+    """The phone as a case holds it: the number (``normalise_phone``), then 转 and the
+    extension if one was given."""
+    number = normalise_phone(value)
+    _text, extension = split_extension(value)
+    return f"{number}转{extension}" if extension and number else number
+
+
 def valid_phone(value: str) -> bool:
     return bool(MOBILE.match(value) or LANDLINE.match(value))
+
+
+def phone_problem(value: str) -> FieldError | None:
+    """The one rule for a contact phone, for the server's check and the console's (which
+    asks the server): empty is no problem here (whether one is needed is the form's rule);
+    otherwise a mobile or a landline with its area code, and an optional extension."""
+    if not value.strip() or valid_phone(normalise_phone(value)):
+        return None
+    return PHONE_ERROR
 
 
 def _flag(value: object) -> bool:
@@ -205,12 +243,10 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
         errors["decision"] = FieldError("请选择受理意见", "choose a decision")
 
     anonymous = _flag(form.get("anonymous", ""))
-    phone = normalise_phone(text["complainant_phone"])
-    if phone and not valid_phone(phone):
-        errors["complainant_phone"] = FieldError(
-            "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）",
-            "not a phone number: an 11-digit mobile or a landline with its area code",
-        )
+    phone = normalise_contact(text["complainant_phone"])
+    problem = phone_problem(text["complainant_phone"])
+    if problem is not None:
+        errors["complainant_phone"] = problem
     if not anonymous:
         if not text["complainant_name"]:
             errors.setdefault(

@@ -24,7 +24,14 @@ from dispatch.cases.registration import (
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
-PHONE_ZH = "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）"
+PHONE_ZH = (
+    "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）；"
+    "分机号写在“转”之后（如010-62345678转8001）"
+)
+PHONE_EN = (
+    "not a phone number: an 11-digit mobile or a landline with its area code, an extension "
+    "after 转 (010-62345678转8001)"
+)
 SUBJECT_ZH = "投诉、举报须写明被投诉对象（单位或人员）"
 
 
@@ -403,6 +410,11 @@ def test_over_long_title_wins_over_other_checks() -> None:
         ("（0755）23456789", "075523456789"),
         ("0755-2345678", "0755-2345678"),
         ("010 8765 4321", "01087654321"),
+        ("13800138000转123", "13800138000转123"),  # an extension stays, after 转
+        ("13800138000 转 123", "13800138000转123"),
+        ("010-62345678分机8001", "010-62345678转8001"),
+        ("010-62345678 ext. 8001", "010-62345678转8001"),
+        ("０１０－６２３４５６７８转８００１", "010-62345678转8001"),
     ],
 )
 def test_valid_phones_are_stored_normalised(given: str, stored: str) -> None:
@@ -418,16 +430,16 @@ def test_valid_phones_are_stored_normalised(given: str, stored: str) -> None:
         "138001380001",  # twelve digits
         "62345678",  # landline without its area code
         "电话13800138000",
-        "13800138000 转 123",
+        "转123",  # an extension without a number
+        "13800138000转1234567",  # more than six digits is no extension
+        "62345678转123",  # an extension does not stand in for the area code
     ],
 )
 def test_invalid_phones_are_refused_with_the_chinese_message(given: str) -> None:
     errors = errors_of(form(complainant_phone=given))
     assert set(errors) == {"complainant_phone"}
     assert "联系电话格式不正确" in errors["complainant_phone"].zh
-    assert errors["complainant_phone"] == FieldError(
-        PHONE_ZH, "not a phone number: an 11-digit mobile or a landline with its area code"
-    )
+    assert errors["complainant_phone"] == FieldError(PHONE_ZH, PHONE_EN)
 
 
 @pytest.mark.parametrize(
@@ -438,6 +450,7 @@ def test_invalid_phones_are_refused_with_the_chinese_message(given: str) -> None
         ("（010）８７６５ ４３２１", "01087654321"),
         ("021-62345678", "021-62345678"),
         ("8613800138000", "8613800138000"),  # only a written prefix is dropped
+        ("13800138000转123", "13800138000"),  # the number to dial has no extension
         ("", ""),
     ],
 )
