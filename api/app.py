@@ -22,6 +22,7 @@ from api import (
     background,
     calls,
     cases,
+    error_pages,
     evidence,
     evidence_pages,
     handling,
@@ -41,6 +42,7 @@ from api.guard import Limits, RequestGuard, RequestRefused, is_upload_route, ref
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from custody.dossier import DossierProblem
+from custody.errors import CustodyError
 from dispatch.cases.lifecycle import IllegalTransition, ReasonRequired
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.rules_source import RulesSource
@@ -179,7 +181,9 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse(f"/login?next={target}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
-    def request_invalid(_request: Request, exc: RequestValidationError) -> Response:
+    def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        if error_pages.wants_page(request):
+            return error_pages.page(request, 422, error_pages.GENERIC[422])
         return JSONResponse(
             {
                 "detail": [
@@ -197,39 +201,70 @@ def create_app(settings: Settings) -> FastAPI:
         methods = allowed_methods(request) if exc.status_code == 405 else []
         if methods:
             exc.headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}
+        if error_pages.wants_page(request):
+            zh = (
+                exc.zh
+                if isinstance(exc, evidence.CustodyHTTPException)
+                else error_pages.message_zh(exc.status_code, exc.detail)
+            )
+            return error_pages.page(request, exc.status_code, zh, headers=exc.headers)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(unit_portal.NoUnit)
     async def no_unit(request: Request, exc: unit_portal.NoUnit) -> Response:
+        if error_pages.wants_page(request):
+            return error_pages.page(request, 403, error_pages.message_zh(403, str(exc)))
         return await http_exception_handler(request, StarletteHTTPException(403, str(exc)))
 
     @app.exception_handler(Invalid)
-    def invalid(_request: Request, exc: Invalid) -> Response:
+    def invalid(request: Request, exc: Invalid) -> Response:
+        if error_pages.wants_page(request):
+            items = [err.zh for err in exc.errors.values()]
+            return error_pages.page(request, 422, error_pages.GENERIC[422], items)
         return field_errors(exc.errors)
 
     @app.exception_handler(IllegalTransition)
-    def illegal(_request: Request, exc: IllegalTransition) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    def illegal(request: Request, exc: IllegalTransition) -> Response:
+        return error_pages.answer(request, 409, str(exc), exc.message_zh)
 
     @app.exception_handler(Refused)
-    def refused(_request: Request, exc: Refused) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    def refused(request: Request, exc: Refused) -> Response:
+        return error_pages.answer(request, 409, str(exc), exc.message_zh)
 
     @app.exception_handler(ReasonRequired)
-    def reason_required(_request: Request, exc: ReasonRequired) -> Response:
+    def reason_required(request: Request, exc: ReasonRequired) -> Response:
+        if error_pages.wants_page(request):
+            return error_pages.page(request, 422, exc.message_zh)
         return field_errors({"reason": str(exc)})
 
     @app.exception_handler(AlreadyRegistered)
-    def already(_request: Request, exc: AlreadyRegistered) -> Response:
+    def already(request: Request, exc: AlreadyRegistered) -> Response:
+        if error_pages.wants_page(request):
+            return error_pages.page(request, 409, f"此来电已登记为案件 {exc.case_number}。")
         return JSONResponse({"detail": str(exc), "case_number": exc.case_number}, status_code=409)
 
     @app.exception_handler(DossierProblem)
-    def dossier_problem(_request: Request, exc: DossierProblem) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    def dossier_problem(request: Request, exc: DossierProblem) -> Response:
+        return error_pages.answer(request, 409, str(exc), exc.zh)
 
     @app.exception_handler(NotFound)
-    def not_found(_request: Request, exc: NotFound) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    def not_found(request: Request, exc: NotFound) -> Response:
+        return error_pages.answer(request, 404, str(exc))
+
+    @app.exception_handler(CustodyError)
+    def custody_refused(request: Request, exc: CustodyError) -> Response:
+        return error_pages.answer(request, evidence.status_of(exc), str(exc), exc.zh)
+
+    @app.exception_handler(Exception)
+    def server_error(request: Request, _exc: Exception) -> Response:
+        # Starlette logs the exception and re-raises it after this answer is sent; the
+        # headers middleware is not around this one, so the answer carries them itself.
+        if error_pages.wants_page(request):
+            response = error_pages.page(request, 500, error_pages.GENERIC[500])
+        else:
+            response = error_pages.json(500, "internal server error")
+        response.headers.update({**SECURITY_HEADERS, "Cache-Control": NO_STORE})
+        return response
 
     # Before /static, which would otherwise answer for its paths.
     app.mount("/static/swagger-ui", openapi_doc.swagger_ui_files(), name="swagger-ui")

@@ -56,8 +56,18 @@ def status_of(exc: CustodyError) -> int:
     return 422
 
 
+class CustodyHTTPException(HTTPException):
+    """A custody refusal as an HTTP error: the English detail for the API, its Chinese words
+    (``zh``) for a page. Routes may also just let the CustodyError out: the app answers it
+    the same way."""
+
+    def __init__(self, exc: CustodyError) -> None:
+        super().__init__(status_code=status_of(exc), detail=str(exc))
+        self.zh = exc.zh
+
+
 def http_error(exc: CustodyError) -> HTTPException:
-    return HTTPException(status_code=status_of(exc), detail=str(exc))
+    return CustodyHTTPException(exc)
 
 
 def deliver(delivery: exports.Delivery, media_type: str = "application/zip") -> FileResponse:
@@ -78,14 +88,11 @@ def archived_bundle(
 ) -> FileResponse:
     """The 立卷归档 bundle as it was archived: supervisors and investigators with a reason in
     force; every attempt is logged (the evidence page's download is the same step)."""
-    try:
-        return deliver(
-            exports.archived_bundle(
-                sessions, requester(login, request), case_key, now(), settings.data_dir
-            )
+    return deliver(
+        exports.archived_bundle(
+            sessions, requester(login, request), case_key, now(), settings.data_dir
         )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+    )
 
 
 # -- the audio ----------------------------------------------------------------------------
@@ -105,19 +112,16 @@ def recording_audio(
     operators for the calls they handled within ``operator_replay_days``, a unit's handlers
     when a supervisor granted their unit this case. Every request, allowed or not, is in
     the access log."""
-    try:
-        path = listening.listen(
-            sessions,
-            requester(login, request),
-            recording_id,
-            access.DOWNLOAD if download else access.PLAY,
-            now(),
-            settings.recordings_dir,
-            settings.operator_replay_days,
-            request.headers.get("range", ""),
-        )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+    path = listening.listen(
+        sessions,
+        requester(login, request),
+        recording_id,
+        access.DOWNLOAD if download else access.PLAY,
+        now(),
+        settings.recordings_dir,
+        settings.operator_replay_days,
+        request.headers.get("range", ""),
+    )
     if download:
         return FileResponse(
             path, media_type="audio/wav", filename=f"{recording_id}.wav", headers=NO_STORE
@@ -159,15 +163,12 @@ def give_reason(
     case_key: str, body: ReasonBody, request: Request, sessions: WriterDep, login: Investigator
 ) -> ReplayReasonPublic:
     """State why you listen (调听事由) before the first play; it holds for 12 hours."""
-    try:
-        with transaction(sessions) as session:
-            return ReplayReasonPublic.model_validate(
-                evidence_steps.give_reason(
-                    session, requester(login, request), case_key, body.reason, now()
-                )
+    with transaction(sessions) as session:
+        return ReplayReasonPublic.model_validate(
+            evidence_steps.give_reason(
+                session, requester(login, request), case_key, body.reason, now()
             )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+        )
 
 
 @router.get("/api/cases/{case_key}/evidence-package")
@@ -177,14 +178,11 @@ def evidence_package(
     """A zip: recordings, transcripts, the case record and history, the access log entries,
     SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``). Supervisors and
     investigators, with a reason in force; every attempt is logged."""
-    try:
-        return deliver(
-            exports.export_package(
-                sessions, requester(login, request), case_key, now(), settings.data_dir
-            )
+    return deliver(
+        exports.export_package(
+            sessions, requester(login, request), case_key, now(), settings.data_dir
         )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+    )
 
 
 @router.post("/api/cases/{case_key}/legal-holds", response_model=HoldPublic, status_code=201)
@@ -192,15 +190,12 @@ def place_hold(
     case_key: str, body: ReasonBody, request: Request, sessions: WriterDep, login: Supervisor
 ) -> HoldPublic:
     """Keep the case's recordings whatever their age, until released."""
-    try:
-        with transaction(sessions) as session:
-            return HoldPublic.model_validate(
-                evidence_steps.place_hold(
-                    session, requester(login, request), case_key, body.reason, now()
-                )
+    with transaction(sessions) as session:
+        return HoldPublic.model_validate(
+            evidence_steps.place_hold(
+                session, requester(login, request), case_key, body.reason, now()
             )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+        )
 
 
 @router.post("/api/cases/{case_key}/legal-holds/{hold_id}/release", response_model=HoldPublic)
@@ -212,15 +207,12 @@ def release_hold(
     sessions: WriterDep,
     login: Supervisor,
 ) -> HoldPublic:
-    try:
-        with transaction(sessions) as session:
-            return HoldPublic.model_validate(
-                evidence_steps.release_hold(
-                    session, requester(login, request), case_key, hold_id, body.reason, now()
-                )
+    with transaction(sessions) as session:
+        return HoldPublic.model_validate(
+            evidence_steps.release_hold(
+                session, requester(login, request), case_key, hold_id, body.reason, now()
             )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+        )
 
 
 @router.post("/api/cases/{case_key}/recording-grants", response_model=GrantPublic, status_code=201)
@@ -234,34 +226,26 @@ def grant(
 ) -> GrantPublic:
     """Let a unit handling this case hear its recording (not the unit complained about,
     not for 举报, only with the complainant's consent to share their identity)."""
-    try:
-        with transaction(sessions) as session:
-            return GrantPublic.model_validate(
-                evidence_steps.grant_unit(
-                    session,
-                    requester(login, request),
-                    case_key,
-                    body.unit_id,
-                    body.reason,
-                    now(),
-                    settings.recording_grant_days,
-                )
+    with transaction(sessions) as session:
+        return GrantPublic.model_validate(
+            evidence_steps.grant_unit(
+                session,
+                requester(login, request),
+                case_key,
+                body.unit_id,
+                body.reason,
+                now(),
+                settings.recording_grant_days,
             )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+        )
 
 
 @router.post("/api/cases/{case_key}/recording-grants/{grant_id}/revoke", status_code=204)
 def revoke(
     case_key: str, grant_id: str, request: Request, sessions: WriterDep, login: Supervisor
 ) -> None:
-    try:
-        with transaction(sessions) as session:
-            evidence_steps.revoke_grant(
-                session, requester(login, request), case_key, grant_id, now()
-            )
-    except CustodyError as exc:
-        raise http_error(exc) from None
+    with transaction(sessions) as session:
+        evidence_steps.revoke_grant(session, requester(login, request), case_key, grant_id, now())
 
 
 # -- auditors and the store's health ----------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from accounts.models import ROLE_LABELS, Role, is_leader
-from api import evidence_transcripts
+from api import evidence_transcripts, levels
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
 from api.cases import intake_config
@@ -55,6 +55,7 @@ from recordings import lookup
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters.update(levels.FILTERS)  # scores as 高/中/低, the number on hover
 SPEAKERS = {CALLER: "来电人", OPERATOR: "话务员"}
 CHOICES = {"channels": CHANNEL_LABELS, "types": TYPE_LABELS, "decisions": DECISION_LABELS}
 OTHER_CHANNELS = {c: label for c, label in CHANNEL_LABELS.items() if c is not Channel.PHONE}
@@ -272,7 +273,7 @@ def _call_page(
         numbers=context.numbers,
         earlier_calls=context.earlier_calls,
         earlier_cases=context.earlier_cases,
-        same_phone_open=context.same_phone_open,
+        same_phone_unfinished=context.same_phone_unfinished,
         similar=context.similar,
         with_attachments=False,
         replay_refused=listening.refusal(
@@ -379,7 +380,9 @@ def _new_case_page(
         with_attachments=True,
         max_mb=settings.attachment_max_bytes // (1024 * 1024),
         max_files=settings.attachment_max_files,
-        same_phone_open=case_store.open_with_phone(session, values.get("complainant_phone", "")),
+        same_phone_unfinished=case_store.unfinished_with_phone(
+            session, values.get("complainant_phone", "")
+        ),
         similar=case_store.similar(
             session, values.get("content", ""), now(), settings.similar_case_days
         ),
@@ -466,9 +469,12 @@ def case_page_response(
         if case.status == Status.REGISTERED
         else [],
         merged_into=case_store.get(session, case.merged_into_id) if case.merged_into_id else None,
-        same_phone_open=case_store.open_with_phone(session, case.complainant_phone, case.id)
+        same_phone_unfinished=case_store.unfinished_with_phone(
+            session, case.complainant_phone, case.id
+        )
         if is_open
         else [],
+        merged_cases=case_store.merged_into(session, case.id),
         similar=case_store.similar(
             session, f"{case.title} {case.content}", now(), settings.similar_case_days, case.id
         )
@@ -546,7 +552,12 @@ async def case_merge(
             sessions,
             case_id,
             lambda s, c: decisions.merge(
-                s, c, form.get("into", ""), form.get("reason", ""), login.username, now()
+                s,
+                c,
+                form.get("into_pick") or form.get("into", ""),  # a listed case, or one typed
+                form.get("reason", ""),
+                login.username,
+                now(),
             ),
         )
 
