@@ -1,17 +1,26 @@
 """The handling unit's portal over JSON: its own cases only, the complainant's identity
-and evidence withheld where the rules say so; sign, return, reply, ask for an extension."""
+and evidence withheld where the rules say so; the time left on each case and the counts of
+new and sent-back cases; the case's history as the unit may read it; the unit's replies with
+the centre's review and their files; sign, return, reply (with files), ask for an extension."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import Login, UnitHandler
+from api.case_schemas import AttachmentPublic
 from api.cases import attachment_download
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
+from api.guard import takes_uploads
 from api.handling_schemas import (
     ExtensionIn,
     ExtensionPublic,
@@ -21,9 +30,15 @@ from api.handling_schemas import (
     UnitCaseSummary,
     UnitCaseView,
 )
+from core.settings import Settings
+from dispatch.cases import attachment_files
 from dispatch.cases.handling_models import Unit
+from dispatch.cases.lifecycle import ACTION_LABELS, Action
 from dispatch.cases.models import Case
-from dispatch.handling import steps, unit_portal
+from dispatch.cases.registration import FieldError, Invalid
+from dispatch.handling import steps, unit_desk, unit_portal, unit_replies
+from dispatch.handling.steps import Finding
+from dispatch.intake.register import Upload
 
 router = APIRouter(tags=["unit portal"])
 T = TypeVar("T")
@@ -67,21 +82,76 @@ def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
     )
 
 
-@router.get("/api/unit/cases", response_model=list[UnitCaseSummary])
-def my_cases(session: SessionDep, login: UnitMember) -> list[UnitCaseSummary]:
+class TimeLeftPublic(BaseModel):
+    """Where the unit's handling deadline stands today."""
+
+    due_on: dt.date
+    days: int
+    overdue: bool
+    working_days: bool
+    label: str
+
+
+class UnitDeskItem(UnitCaseSummary):
+    time_left: TimeLeftPublic | None
+    new: bool
+    sent_back: bool
+
+
+class UnitCounts(BaseModel):
+    """What waits for the unit: new cases (not signed), replies sent back (退回重办), overdue
+    and due-soon cases."""
+
+    new: int
+    sent_back: int
+    overdue: int
+    due_soon: int
+
+
+def time_left_public(left: unit_desk.TimeLeft | None) -> TimeLeftPublic | None:
+    if left is None:
+        return None
+    return TimeLeftPublic(
+        due_on=left.due_on,
+        days=left.days,
+        overdue=left.overdue,
+        working_days=left.working_days,
+        label=left.label,
+    )
+
+
+def desk_item(row: unit_desk.DeskRow) -> UnitDeskItem:
+    return UnitDeskItem(
+        id=row.case.id,
+        number=row.case.number,
+        status=row.case.status,
+        title=row.title,
+        role=row.assignment.role,
+        due_on=row.due_on,
+        provisional=row.provisional,
+        time_left=time_left_public(row.left),
+        new=row.new,
+        sent_back=row.sent_back,
+    )
+
+
+@router.get("/api/unit/cases", response_model=list[UnitDeskItem])
+def my_cases(session: SessionDep, rules: RulesDep, login: UnitMember) -> list[UnitDeskItem]:
+    """The unit's open cases, most urgent first (overdue, due soon, then by time left), then
+    the lately finished ones."""
     unit = unit_portal.own_unit(session, login.user_id)
-    return [
-        UnitCaseSummary(
-            id=item.case.id,
-            number=item.case.number,
-            status=item.case.status,
-            title=unit_portal.title_for(item.case, unit.id),
-            role=item.assignment.role,
-            due_on=item.due_on,
-            provisional=item.provisional,
-        )
-        for item in unit_portal.cases_of(session, unit.id)
-    ]
+    desk = unit_desk.desk(session, unit.id, rules, now())
+    return [desk_item(row) for row in [*desk.open, *desk.done]]
+
+
+@router.get("/api/unit/summary", response_model=UnitCounts)
+def my_counts(session: SessionDep, rules: RulesDep, login: UnitMember) -> UnitCounts:
+    """The counts a handler sees at log-in."""
+    unit = unit_portal.own_unit(session, login.user_id)
+    counts = unit_desk.desk(session, unit.id, rules, now()).counts
+    return UnitCounts(
+        new=counts.new, sent_back=counts.sent_back, overdue=counts.overdue, due_soon=counts.due_soon
+    )
 
 
 @router.get("/api/unit/cases/{case_key}", response_model=UnitCaseView)
@@ -90,13 +160,87 @@ def my_case(case_key: str, session: SessionDep, login: UnitMember) -> UnitCaseVi
     return case_view(session, case, unit)
 
 
+class UnitHistoryEntry(BaseModel):
+    at: dt.datetime
+    action: str
+    label: str
+    actor: str
+    note: str
+
+
+@router.get("/api/unit/cases/{case_key}/history", response_model=list[UnitHistoryEntry])
+def my_case_history(
+    case_key: str, session: SessionDep, login: UnitMember
+) -> list[UnitHistoryEntry]:
+    """The case's history as the unit may read it: its registration and acceptance, then
+    what happened since it reached the unit; nothing about other units, the notes masked
+    like the case's text."""
+    case, unit = unit_portal.own_case(session, login.user_id, case_key)
+    return [
+        UnitHistoryEntry(
+            at=e.at,
+            action=e.action,
+            label=ACTION_LABELS.get(Action(e.action), e.action),
+            actor=e.actor,
+            note=e.note,
+        )
+        for e in unit_desk.history(session, case, unit.id)
+    ]
+
+
+class UnitReplyPublic(BaseModel):
+    """One of the unit's replies, the centre's review of it (退回重办 with the reviewer's
+    note) and its files."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    at: dt.datetime
+    by: str
+    facts: str
+    finding: str
+    measures: str
+    responsible_handling: str
+    review: str
+    reviewed_at: dt.datetime | None
+    review_note: str
+    attachments: list[AttachmentPublic]
+
+
+def reply_public(own: unit_desk.OwnReply) -> UnitReplyPublic:
+    r = own.reply
+    return UnitReplyPublic(
+        id=r.id,
+        at=r.at,
+        by=r.by,
+        facts=r.facts,
+        finding=r.finding,
+        measures=r.measures,
+        responsible_handling=r.responsible_handling,
+        review=r.review,
+        reviewed_at=r.reviewed_at,
+        review_note=own.review_note,
+        attachments=[AttachmentPublic.model_validate(a) for a in own.attachments],
+    )
+
+
+@router.get("/api/unit/cases/{case_key}/replies", response_model=list[UnitReplyPublic])
+def my_replies(case_key: str, session: SessionDep, login: UnitMember) -> list[UnitReplyPublic]:
+    """The unit's replies on the case, newest first, with the centre's review."""
+    case, unit = unit_portal.own_case(session, login.user_id, case_key)
+    return [reply_public(r) for r in unit_desk.own_replies(session, case, unit.id)]
+
+
 @router.get("/api/unit/cases/{case_key}/attachments/{attachment_id}")
 def my_attachment(
     case_key: str, attachment_id: str, session: SessionDep, settings: SettingsDep, login: UnitMember
 ) -> FileResponse:
+    """A file of the case the unit may open: the complainant's evidence where the rules allow
+    it, and the files of the unit's own replies."""
     case, unit = unit_portal.own_case(session, login.user_id, case_key)
+    attachment = unit_desk.readable_attachment(session, case, unit.id, attachment_id)
     return attachment_download(
-        unit_portal.attachment_file(session, case, unit.id, attachment_id, settings.attachments_dir)
+        attachment_files.file_of(settings.attachments_dir, attachment) if attachment else None
     )
 
 
@@ -173,3 +317,111 @@ def ask_extension(
         ),
     )
     return ExtensionPublic.model_validate(row)
+
+
+def reply_files(settings: Settings) -> unit_replies.FileRules:
+    return unit_replies.FileRules(
+        settings.attachments_dir, settings.attachment_max_bytes, settings.attachment_max_files
+    )
+
+
+async def read_reply_form(request: Request, settings: Settings) -> FormData:
+    """The multipart body of a reply; more files than a reply may carry is a field error."""
+    try:
+        return await request.form(max_files=settings.attachment_max_files)
+    except StarletteHTTPException as exc:
+        if exc.status_code == 400 and str(exc.detail).startswith("Too many files"):
+            limit = settings.attachment_max_files
+            raise Invalid(
+                {
+                    unit_replies.FILES_FIELD: FieldError(
+                        f"每次回复最多上传 {limit} 个附件", f"at most {limit} files per reply"
+                    )
+                }
+            ) from None
+        raise
+
+
+def form_uploads(form: FormData, field: str) -> list[Upload]:
+    return [
+        Upload(f.filename or "", f.file)
+        for f in form.getlist(field)
+        if isinstance(f, UploadFile) and f.filename
+    ]
+
+
+def reply_in(values: dict[str, str]) -> steps.ReplyIn:
+    """The reply's fields from a form; every missing field (the finding too) is a field
+    error, all at once."""
+    facts, measures = values.get("facts", ""), values.get("measures", "")
+    errors = unit_replies.missing_text(facts, measures)
+    try:
+        finding = Finding(values.get("finding", ""))
+    except ValueError:
+        errors["finding"] = FieldError("请选择核实结论", "choose a finding")
+    if errors:
+        raise Invalid(errors)
+    return steps.ReplyIn(facts, finding, measures, values.get("responsible_handling", ""))
+
+
+REPLY_WITH_FILES = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["facts", "finding", "measures"],
+                    "properties": {
+                        "facts": {"type": "string"},
+                        "finding": {"type": "string", "enum": [f.value for f in Finding]},
+                        "measures": {"type": "string"},
+                        "responsible_handling": {"type": "string"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/api/unit/cases/{case_key}/replies",
+    response_model=UnitReplyPublic,
+    status_code=201,
+    openapi_extra=REPLY_WITH_FILES,
+)
+@takes_uploads
+async def reply_with_files(
+    case_key: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    rules: RulesDep,
+    login: UnitMember,
+) -> UnitReplyPublic:
+    """The result with its files (multipart: the reply's fields and ``files``): pdf, jpg,
+    png, tiff, wav, mp3, docx or txt, each within the size limit, at most the configured
+    number. The reply and its files land together or not at all."""
+    form = await read_reply_form(request, settings)
+    try:
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        answer = reply_in(values)
+        case_id, _ = await run_in_threadpool(
+            unit_replies.submit,
+            sessions,
+            reply_files(settings),
+            login.user_id,
+            case_key,
+            answer,
+            form_uploads(form, "files"),
+            login.username,
+            now(),
+            rules,
+        )
+    finally:
+        await form.close()
+    with sessions() as session:
+        case, unit = unit_portal.own_case(session, login.user_id, case_id)
+        return reply_public(unit_desk.own_replies(session, case, unit.id)[0])
