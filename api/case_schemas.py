@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import CallPublic
 from dispatch.cases.registration import CaseType, Channel, Decision
+from dispatch.intake import case_store
 
 
 class RegistrationIn(BaseModel):
@@ -40,6 +41,12 @@ class RegistrationIn(BaseModel):
     refer_to: str = ""
     reply_text: str = ""
     knowledge_entry_id: str = ""
+    merge_into: str = Field(
+        default="",
+        description="并单 as it is registered: the number or id of an unfinished case (one "
+        "at a unit too) this one joins; the decision is then left to that case",
+    )
+    merge_reason: str = Field(default="", description="Why it is merged (needed with merge_into)")
     call_id: str | None = Field(default=None, description="The call this case comes from")
 
 
@@ -126,10 +133,23 @@ class SimilarCase(BaseModel):
     score: float
 
 
+class RepeatCase(CaseSummary):
+    """An unfinished case of the same number, with the units that have it now."""
+
+    units: list[str] = Field(description="The units handling it, lead first; empty at the centre")
+
+    @classmethod
+    def of(cls, repeat: case_store.Repeat) -> RepeatCase:
+        return cls(**CaseSummary.model_validate(repeat.case).model_dump(), units=repeat.units)
+
+
 class Related(BaseModel):
     """Repeats and look-alikes shown on the form."""
 
-    same_phone_open: list[CaseSummary]
+    same_phone_unfinished: list[RepeatCase] = Field(
+        description="Every case of this number not yet closed (before dispatch, at a unit, "
+        "awaiting review or feedback), newest first: candidates for 并单"
+    )
     similar: list[SimilarCase]
 
 

@@ -24,6 +24,7 @@ from api.case_schemas import (
     RegistrationContext,
     RegistrationIn,
     Related,
+    RepeatCase,
     SimilarCase,
 )
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
@@ -63,9 +64,8 @@ def related(
     session: SessionDep, settings: Settings, phone: str, text: str, exclude: str | None = None
 ) -> Related:
     return Related(
-        same_phone_open=[
-            CaseSummary.model_validate(c)
-            for c in case_store.open_with_phone(session, phone, exclude)
+        same_phone_unfinished=[
+            RepeatCase.of(r) for r in case_store.unfinished_with_phone(session, phone, exclude)
         ],
         similar=[
             SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
@@ -132,7 +132,8 @@ def related_cases(
     text: Annotated[str, Query(max_length=5000)] = "",
     exclude: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Related:
-    """Open cases with this phone number, and cases with similar text (for 并单)."""
+    """Unfinished cases with this phone number (at a unit too), and cases with similar
+    text: the candidates for 并单."""
     return related(session, settings, phone, text, exclude)
 
 
@@ -159,8 +160,9 @@ def decide(
 
 @router.post("/api/cases/{case_key}/merge", response_model=CasePublic)
 def merge(case_key: str, body: MergeIn, sessions: WriterDep, login: CaseWorker) -> CasePublic:
-    """并单: handle this case as part of another open case (named by number or id), with a
-    reason."""
+    """并单: handle this case (not yet dispatched) as part of another unfinished case (named
+    by number or id; one at a unit too), with a reason; the other case's history records
+    it. A finished case takes nothing in (409)."""
     case_id, _ = case_steps.run(
         sessions,
         case_key,
@@ -286,7 +288,7 @@ def registration_context(
             numbers=context.numbers,
             earlier_calls=calls_public(session, context.earlier_calls),
             earlier_cases=[CaseSummary.model_validate(c) for c in context.earlier_cases],
-            same_phone_open=[CaseSummary.model_validate(c) for c in context.same_phone_open],
+            same_phone_unfinished=[RepeatCase.of(r) for r in context.same_phone_unfinished],
             similar=[
                 SimilarCase(case=CaseSummary.model_validate(s.case), score=s.score)
                 for s in context.similar

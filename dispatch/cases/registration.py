@@ -88,6 +88,8 @@ LIMITS = {
     "refer_to": 128,
     "reply_text": 3000,
     "transcript_text": 20000,
+    "merge_into": 64,
+    "merge_reason": 500,
 }
 
 
@@ -122,6 +124,9 @@ class Registration:
     refer_to: str
     reply_text: str
     knowledge_entry_id: str
+    # 并单 as it is registered: the number (or id) of the unfinished case it joins, and why.
+    merge_into: str = ""
+    merge_reason: str = ""
 
 
 class Invalid(ValueError):
@@ -239,6 +244,8 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
     if case_type is None:
         errors["case_type"] = FieldError("请选择类型", "choose a type")
     decision = _choice(Decision, form.get("decision", ""))
+    if text["merge_into"]:
+        decision = Decision.PENDING  # merged: the case it joins carries the decision
     if decision is None:
         errors["decision"] = FieldError("请选择受理意见", "choose a decision")
 
@@ -282,6 +289,8 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
                 "refer_to",
                 FieldError("请填写可以办理的机关或部门", "the body to turn to is required"),
             )
+    if text["merge_into"] and not text["merge_reason"]:
+        errors.setdefault("merge_reason", FieldError("请填写并单理由", "a reason is required"))
     knowledge_entry_id = clean_text(form.get("knowledge_entry_id", ""))
     if decision is Decision.ON_SPOT and not knowledge_entry_id and not text["reply_text"]:
         errors.setdefault(
@@ -320,6 +329,8 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
         refer_to=text["refer_to"],
         reply_text=text["reply_text"],
         knowledge_entry_id=knowledge_entry_id,
+        merge_into=text["merge_into"],
+        merge_reason=text["merge_reason"],
     )
 
 

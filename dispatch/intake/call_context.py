@@ -1,6 +1,6 @@
 """Everything the form shows beside a call: the values it is pre-filled with, the
-suggestions and their reasons, the caller's earlier calls and cases, open cases from the
-same number and cases with similar text."""
+suggestions and their reasons, the caller's earlier calls and cases, the unfinished cases
+of the same number (with the units that have them) and cases with similar text."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class CallContext:
     numbers: list[str]
     earlier_calls: list[Call]
     earlier_cases: list[Case]
-    same_phone_open: list[Case]
+    same_phone_unfinished: list[case_store.Repeat]
     similar: list[case_store.Similar] = field(default_factory=list)
 
 
@@ -120,6 +120,6 @@ def build(
         numbers=fill.numbers,
         earlier_calls=call_queue.earlier_calls(session, call.caller_number, call.started_at),
         earlier_cases=call_queue.earlier_cases(session, phone),
-        same_phone_open=case_store.open_with_phone(session, phone),
+        same_phone_unfinished=case_store.unfinished_with_phone(session, phone),
         similar=case_store.similar(session, fill.form["content"], now, similar_days),
     )

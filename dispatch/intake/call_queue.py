@@ -19,6 +19,7 @@ from dispatch.cases.registration import (
     normalise_phone,
     valid_phone,
 )
+from dispatch.intake import case_store
 from ivr.models import Call, CallbackRequest
 
 WAITING_OUTCOMES = ("message_left", "answered")
@@ -207,13 +208,10 @@ def earlier_calls(session: Session, number: str, before: dt.datetime, limit: int
 
 
 def earlier_cases(session: Session, number: str, limit: int = 5) -> list[Case]:
-    if not number:
+    """The number's latest cases (an extension given on a case does not hide it)."""
+    where = case_store.same_phone(number)
+    if where is None:
         return []
     return list(
-        session.scalars(
-            select(Case)
-            .where(Case.complainant_phone == number)
-            .order_by(Case.registered_at.desc())
-            .limit(limit)
-        )
+        session.scalars(select(Case).where(where).order_by(Case.registered_at.desc()).limit(limit))
     )

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -16,9 +16,18 @@ from sqlalchemy.orm import Session
 from asr import jobs
 from dispatch.cases import case_numbers
 from dispatch.cases.events import add_event
-from dispatch.cases.lifecycle import OPEN, Action, IllegalTransition, Status, next_status
+from dispatch.cases.handling_models import Assignment, Unit
+from dispatch.cases.lifecycle import UNFINISHED, Action, IllegalTransition, Status, next_status
 from dispatch.cases.models import Case, CaseNumberCounter, KnowledgeEntry
-from dispatch.cases.registration import Decision, FieldError, Invalid, Registration, rejection_reply
+from dispatch.cases.registration import (
+    Decision,
+    FieldError,
+    Invalid,
+    Registration,
+    normalise_phone,
+    rejection_reply,
+    valid_phone,
+)
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Rules
 from dispatch.knowledge import entries, text_similarity
@@ -231,12 +240,14 @@ def decide(
 def merge(
     session: Session, case: Case, into: Case, reason: str, actor: str, now: dt.datetime
 ) -> None:
-    """并单: ``case`` is handled as part of ``into`` from now on."""
+    """并单: ``case`` is handled as part of ``into`` from now on. ``into`` may be anywhere
+    before closing, at a unit too (the commonest repeat is a citizen chasing a case at its
+    unit): its history says what was merged into it, so whoever handles it sees it."""
     if not reason.strip():
         raise Invalid({"merge_reason": FieldError("请填写并单理由", "a reason is required")})
     if case.id == into.id:
         raise Invalid({"merge_into": FieldError("不能与自身并单", "cannot merge into itself")})
-    if into.status not in OPEN:
+    if into.status not in UNFINISHED:
         raise IllegalTransition(Action.MERGE, Status(into.status))
     case.merged_into_id = into.id
     _move(session, case, Action.MERGE, actor, now, f"并入 {into.number}：{reason.strip()}")
@@ -247,8 +258,17 @@ def merge(
         actor,
         Action.MERGE,
         now,
-        f"并入 {case.number}：{reason.strip()}",
+        f"{case.number}（{case.title}）并入本案：{reason.strip()}",
         Status(into.status),
+    )
+
+
+def merged_into(session: Session, case_id: str) -> list[Case]:
+    """The cases merged into this one, oldest first."""
+    return list(
+        session.scalars(
+            select(Case).where(Case.merged_into_id == case_id).order_by(Case.registered_at)
+        )
     )
 
 
@@ -263,17 +283,52 @@ def list_cases(session: Session, limit: int = 100, status: str | None = None) ->
     return list(session.scalars(query))
 
 
-def open_with_phone(session: Session, phone: str, exclude: str | None = None) -> list[Case]:
-    """Open cases from the same phone number (重复来电)."""
-    if not phone:
+def same_phone(phone: str) -> ColumnElement[bool] | None:
+    """Cases whose phone is this number, with or without an extension (None when ``phone``
+    is no phone number). The extension's range keeps the column's index in use."""
+    number = normalise_phone(phone)
+    if not valid_phone(number):
+        return None
+    return or_(
+        Case.complainant_phone == number,
+        Case.complainant_phone.between(f"{number}转", f"{number}转:"),  # ':' follows '9'
+    )
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """An unfinished case from the same number (重复来电), and who has it now: the units it
+    is with (lead first), none while the centre has it."""
+
+    case: Case
+    units: list[str]
+
+
+def unfinished_with_phone(
+    session: Session, phone: str, exclude: str | None = None, limit: int = 20
+) -> list[Repeat]:
+    """Every unfinished case of this number, newest first: before dispatch, at a unit,
+    replied or awaiting feedback; each with the units handling it."""
+    where = same_phone(phone)
+    if where is None:
         return []
     query = (
         select(Case)
-        .where(Case.complainant_phone == phone, Case.status.in_([s.value for s in OPEN]))
+        .where(where, Case.status.in_([s.value for s in UNFINISHED]))
         .order_by(Case.registered_at.desc())
-        .limit(20)
+        .limit(limit)
     )
-    return [c for c in session.scalars(query) if c.id != exclude]
+    cases = [c for c in session.scalars(query) if c.id != exclude]
+    units: dict[str, list[tuple[bool, str]]] = {}
+    if cases:
+        rows = session.execute(
+            select(Assignment.case_id, Assignment.role, Unit.name)
+            .join(Unit, Unit.id == Assignment.unit_id)
+            .where(Assignment.case_id.in_([c.id for c in cases]), Assignment.active.is_(True))
+        )
+        for row in rows:
+            units.setdefault(row.case_id, []).append((row.role != "lead", row.name))
+    return [Repeat(c, [name for _assist, name in sorted(units.get(c.id, []))]) for c in cases]
 
 
 @dataclass(frozen=True)

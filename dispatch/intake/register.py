@@ -15,11 +15,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from dispatch.cases import registration
 from dispatch.cases.events import add_event
-from dispatch.cases.lifecycle import Action, Status, next_status
+from dispatch.cases.lifecycle import (
+    STATUS_LABELS,
+    Action,
+    IllegalTransition,
+    Status,
+    next_status,
+)
 from dispatch.cases.models import Attachment, Case
 from dispatch.cases.registration import Channel, FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
-from dispatch.intake import case_store
+from dispatch.intake import case_store, decisions
 from recordings import evidence, manifest
 
 PHONE_NEEDS_CALL = FieldError(
@@ -144,11 +150,31 @@ def register(
                     "、".join(item.filename for item in stored),
                     Status(case.status),
                 )
+            if reg.merge_into:
+                _merge_new(session, case, reg, actor, now)
             return case
     except BaseException:
         for item in stored:
             evidence.discard(config.attachments_dir, item)
         raise
+
+
+def _merge_new(
+    session: Session, case: Case, reg: registration.Registration, actor: str, now: dt.datetime
+) -> None:
+    """并单 of the case just registered into the unfinished case the form names; a case
+    that cannot take it is the field's error (nothing is saved)."""
+    try:
+        decisions.merge(session, case, reg.merge_into, reg.merge_reason, actor, now)
+    except IllegalTransition as exc:
+        raise Invalid(
+            {
+                "merge_into": FieldError(
+                    f"该案件{STATUS_LABELS[exc.status] if exc.status else ''}，不能再并入",
+                    "that case is finished: nothing can be merged into it",
+                )
+            }
+        ) from exc
 
 
 def room_for_attachments(case: Case, max_files: int, adding: int = 1) -> int:

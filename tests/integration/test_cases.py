@@ -402,7 +402,7 @@ def test_repeats_and_similar_cases_are_found_and_merged_with_a_reason(
     related = client.get(
         "/api/cases/related", params={"phone": "13800138000", "text": "幸福里小区物业多收停车费"}
     ).json()
-    assert [c["number"] for c in related["same_phone_open"]] == [first.number]
+    assert [c["number"] for c in related["same_phone_unfinished"]] == [first.number]
     similar = [s["case"]["number"] for s in related["similar"]]
     assert first.number in similar and other.number in similar
     assert unrelated.number not in similar

@@ -1,0 +1,2 @@
+// The registration form: drafts kept, the session checked before saving.
+"use strict";
