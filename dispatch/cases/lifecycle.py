@@ -57,6 +57,7 @@ class Action(StrEnum):
     REMIND = "remind"
     YELLOW_CARD = "yellow_card"
     RED_CARD = "red_card"
+    CORRECT = "correct"  # a registration's fields corrected after saving
     RECALL = "recall"  # 收回: the centre takes a case back from its unit (改派)
 
 
@@ -106,6 +107,7 @@ ACTION_LABELS = {
     Action.REMIND: "催办",
     Action.YELLOW_CARD: "黄牌督办",
     Action.RED_CARD: "红牌督办",
+    Action.CORRECT: "更正登记",
     Action.RECALL: "收回交办",
 }
 
@@ -156,6 +158,7 @@ TRANSITIONS: dict[tuple[Action, Status | None], Status] = {
         for action in (Action.REMIND, Action.YELLOW_CARD, Action.RED_CARD)
     },
     **{(Action.SATISFACTION, s): s for s in (Status.FEEDBACK_GIVEN, Status.CLOSED)},
+    **{(Action.CORRECT, s): s for s in UNFINISHED},
 }
 
 # Actions that must say why (the history's "why" is not optional for them).
@@ -169,6 +172,7 @@ NEEDS_REASON = frozenset(
         Action.REOPEN,
         Action.WITHDRAW,
         Action.REQUEST_EXTENSION,
+        Action.CORRECT,
     }
 )
 

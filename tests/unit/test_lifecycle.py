@@ -275,6 +275,7 @@ def test_illegal_transition_is_a_value_error_without_the_key_error() -> None:
                 Action.REMIND,
                 Action.YELLOW_CARD,
                 Action.RED_CARD,
+                Action.CORRECT,
             ],
         ),
         (
@@ -288,6 +289,7 @@ def test_illegal_transition_is_a_value_error_without_the_key_error() -> None:
                 Action.REMIND,
                 Action.YELLOW_CARD,
                 Action.RED_CARD,
+                Action.CORRECT,
             ],
         ),
         (
@@ -298,6 +300,7 @@ def test_illegal_transition_is_a_value_error_without_the_key_error() -> None:
                 Action.REMIND,
                 Action.YELLOW_CARD,
                 Action.RED_CARD,
+                Action.CORRECT,
             ],
         ),
         (
@@ -309,6 +312,7 @@ def test_illegal_transition_is_a_value_error_without_the_key_error() -> None:
                 Action.YELLOW_CARD,
                 Action.RED_CARD,
                 Action.SATISFACTION,
+                Action.CORRECT,
             ],
         ),
         (Status.CLOSED, [Action.REOPEN, Action.ARCHIVE, Action.SATISFACTION]),
@@ -368,6 +372,7 @@ def test_actions_that_need_a_reason() -> None:
         Action.REOPEN,
         Action.WITHDRAW,
         Action.REQUEST_EXTENSION,
+        Action.CORRECT,
     } == NEEDS_REASON
 
 
