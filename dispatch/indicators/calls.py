@@ -1,0 +1,345 @@
+"""Call indicators: 来电量, 人工接通率, 15秒接通率 and the worst continuous 24 hours against
+the 95 % of GB/T 33358-2016, 放弃率, 留言量, average wait and talk time, 漏接回拨完成率 and
+the time to call back, 重复来电率. Pure: rows in (``rows.CallRow``, ``rows.CallbackRow``),
+figures out.
+
+A call belongs to the period its ``started_at`` falls in. A call *asked for a person* once it
+joined the operators' queue (``queued_at``; a call out of service hours goes straight to the
+message and never asks); one answered without a queue time counts as asking too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dispatch.indicators.figures import Definition, Figure, Measure, Subject, count, mean, rate
+from dispatch.indicators.periods import Period
+from dispatch.indicators.rows import CallbackRow, CallRow
+from dispatch.intake.call_queue import FINAL_OUTCOMES
+from ivr.call_state import Outcome
+
+M = __name__
+ANSWER_SECONDS = 15  # GB/T 33358-2016: answered by a person within 15 s
+TARGET_24H = 0.95  # GB/T 33358-2016: 呼叫接通率 ≥ 95 % over any continuous 24 hours
+REPEAT_WINDOW = dt.timedelta(days=7)
+_DAY = dt.timedelta(hours=24)
+
+VOLUME = Definition(
+    "calls.volume",
+    "来电量",
+    "期内呼入的电话数（含留言、放弃及未听完告知即挂断的来电）",
+    Measure.COUNT,
+    Subject.CALL,
+    M,
+)
+ANSWER_RATE = Definition(
+    "calls.answer_rate",
+    "人工接通率",
+    "人工接通率 = 话务员接听的来电数 ÷ 进入人工排队的来电数（服务时间外转留言的来电不计入）",
+    Measure.RATE,
+    Subject.CALL,
+    M,
+)
+ANSWER_15S_RATE = Definition(
+    "calls.answer_15s_rate",
+    "15秒接通率",
+    "15秒接通率 = 进入排队后15秒内由话务员接听的来电数 ÷ 进入人工排队的来电数",
+    Measure.RATE,
+    Subject.CALL,
+    M,
+)
+WORST_24H = Definition(
+    "calls.worst_24h",
+    "任意连续24小时最低接通率",
+    "期内任意连续24小时的人工接通率（接听数 ÷ 排队数，按进入排队时刻计）中的最低值；"
+    "GB/T 33358-2016 要求不低于95%",
+    Measure.RATE,
+    Subject.CALL,
+    M,
+)
+ABANDON_RATE = Definition(
+    "calls.abandon_rate",
+    "放弃率",
+    "放弃率 = 排队中来电人挂断（未接听、未留言）的来电数 ÷ 进入人工排队的来电数",
+    Measure.RATE,
+    Subject.CALL,
+    M,
+)
+MESSAGES = Definition(
+    "calls.messages",
+    "留言量",
+    "期内来电人留言的来电数（无人接听或服务时间外）",
+    Measure.COUNT,
+    Subject.CALL,
+    M,
+)
+AVERAGE_WAIT = Definition(
+    "calls.average_wait",
+    "平均等待时长",
+    "平均等待时长 = Σ（接听时刻 − 进入排队时刻）÷ 话务员接听的来电数",
+    Measure.SECONDS,
+    Subject.CALL,
+    M,
+)
+AVERAGE_TALK = Definition(
+    "calls.average_talk",
+    "平均通话时长",
+    "平均通话时长 = Σ（挂断时刻 − 接听时刻）÷ 已结束的接听来电数",
+    Measure.SECONDS,
+    Subject.CALL,
+    M,
+)
+CALLBACK_DONE_RATE = Definition(
+    "calls.callback_done_rate",
+    "漏接回拨完成率",
+    "漏接回拨完成率 = 已完成回拨（已接通、空号错号或来电人表示无需处理）的漏接来电数 ÷ "
+    "期内产生的漏接回拨数",
+    Measure.RATE,
+    Subject.CALL,
+    M,
+)
+CALLBACK_DELAY = Definition(
+    "calls.callback_delay",
+    "平均回拨用时",
+    "平均回拨用时 = Σ（首次回拨时刻 − 漏接登记时刻）÷ 已回拨的漏接来电数",
+    Measure.SECONDS,
+    Subject.CALL,
+    M,
+)
+REPEAT_RATE = Definition(
+    "calls.repeat_rate",
+    "重复来电率",
+    "重复来电率 = 同一号码在7日内再次来电的来电数 ÷ 有来电号码的来电数",
+    Measure.RATE,
+    Subject.CALL,
+    M,
+)
+
+DEFINITIONS = (
+    VOLUME, ANSWER_RATE, ANSWER_15S_RATE, WORST_24H, ABANDON_RATE, MESSAGES, AVERAGE_WAIT,
+    AVERAGE_TALK, CALLBACK_DONE_RATE, CALLBACK_DELAY, REPEAT_RATE,
+)  # fmt: skip
+
+
+def asked_at(call: CallRow) -> dt.datetime | None:
+    """When the call asked for a person (joined the queue), or ``None`` if it never did."""
+    if call.queued_at is not None:
+        return call.queued_at
+    return call.started_at if call.answered_at is not None else None
+
+
+def _in(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
+    return [call for call in calls if period.contains(call.started_at)]
+
+
+def _asked(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
+    return [call for call in _in(calls, period) if asked_at(call) is not None]
+
+
+def volume(calls: Sequence[CallRow], period: Period) -> Figure:
+    return count(VOLUME, (call.id for call in _in(calls, period)))
+
+
+def answer_rate(calls: Sequence[CallRow], period: Period) -> Figure:
+    asked = _asked(calls, period)
+    return rate(
+        ANSWER_RATE,
+        (call.id for call in asked if call.answered_at is not None),
+        (call.id for call in asked),
+    )
+
+
+def answered_within(call: CallRow, seconds: float = ANSWER_SECONDS) -> bool:
+    start = asked_at(call)
+    return (
+        call.answered_at is not None
+        and start is not None
+        and (call.answered_at - start).total_seconds() <= seconds
+    )
+
+
+def answer_15s_rate(
+    calls: Sequence[CallRow], period: Period, seconds: float = ANSWER_SECONDS
+) -> Figure:
+    asked = _asked(calls, period)
+    return rate(
+        ANSWER_15S_RATE,
+        (call.id for call in asked if answered_within(call, seconds)),
+        (call.id for call in asked),
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """The worst continuous 24 hours of a period: where it starts, its figure, and whether
+    it meets the target."""
+
+    start: dt.datetime
+    end: dt.datetime
+    figure: Figure
+    target: float
+
+    @property
+    def meets_target(self) -> bool:
+        return self.figure.value is not None and self.figure.value >= self.target
+
+
+def worst_24h(
+    calls: Sequence[CallRow], period: Period, target: float = TARGET_24H
+) -> Window | None:
+    """The continuous 24 hours inside the period with the lowest 人工接通率 (calls counted
+    by the moment they joined the queue); ``None`` when no 24 hours inside it hold a call
+    that asked for a person (or the period is shorter than a day).
+
+    Every window ``[t, t + 24 h)`` with ``period.start <= t <= period.end - 24 h`` is
+    considered: the set of calls in it changes only just after a call's time (it leaves)
+    or a call's time minus 24 h (it joins), so the windows starting at the period's start
+    and just after each of those moments are all the distinct ones."""
+    latest = period.end - _DAY
+    if latest < period.start:
+        return None
+    timed = sorted(
+        (
+            (moment, call)
+            for call in calls
+            if (moment := asked_at(call)) is not None and period.start <= moment < period.end
+        ),
+        key=lambda pair: pair[0],
+    )
+    if not timed:
+        return None
+    times = [moment for moment, _ in timed]
+    prefix = [0]  # prefix[i]: answered calls among the first i
+    for _, call in timed:
+        prefix.append(prefix[-1] + (call.answered_at is not None))
+    # Window start candidates: the period's start, and just after each breakpoint.
+    breaks = sorted(set(times) | {t - _DAY for t in times})
+    starts: list[tuple[dt.datetime, bool]] = [(period.start, False)]
+    starts += [(t, True) for t in breaks if period.start <= t < latest]
+    best: tuple[float, int, int, dt.datetime] | None = None
+    low = high = 0  # calls[low:high] are in the window
+    for start, after in starts:
+        # In the window: start < time (after a breakpoint) or start <= time, and
+        # time < start + 24 h (after: time <= start + 24 h, as the window starts just after).
+        while low < len(times) and (times[low] <= start if after else times[low] < start):
+            low += 1
+        end = start + _DAY
+        high = max(high, low)
+        while high < len(times) and (times[high] <= end if after else times[high] < end):
+            high += 1
+        size = high - low
+        if size == 0:
+            continue
+        value = (prefix[high] - prefix[low]) / size
+        if best is None or value < best[0]:
+            best = (value, low, high, start)
+    if best is None:
+        return None
+    _, low, high, start = best
+    inside = [call for _, call in timed[low:high]]
+    figure = rate(
+        WORST_24H,
+        (call.id for call in inside if call.answered_at is not None),
+        (call.id for call in inside),
+    )
+    return Window(start, start + _DAY, figure, target)
+
+
+def abandon_rate(calls: Sequence[CallRow], period: Period) -> Figure:
+    asked = _asked(calls, period)
+    return rate(
+        ABANDON_RATE,
+        (call.id for call in asked if call.outcome == Outcome.ABANDONED),
+        (call.id for call in asked),
+    )
+
+
+def messages(calls: Sequence[CallRow], period: Period) -> Figure:
+    return count(
+        MESSAGES, (call.id for call in _in(calls, period) if call.outcome == Outcome.MESSAGE_LEFT)
+    )
+
+
+def average_wait(calls: Sequence[CallRow], period: Period) -> Figure:
+    samples = []
+    for call in _in(calls, period):
+        start = asked_at(call)
+        if call.answered_at is not None and start is not None:
+            samples.append((call.id, (call.answered_at - start).total_seconds()))
+    return mean(AVERAGE_WAIT, samples)
+
+
+def average_talk(calls: Sequence[CallRow], period: Period) -> Figure:
+    return mean(
+        AVERAGE_TALK,
+        (
+            (call.id, (call.ended_at - call.answered_at).total_seconds())
+            for call in _in(calls, period)
+            if call.answered_at is not None and call.ended_at is not None
+        ),
+    )
+
+
+def _done_at(request: CallbackRow, as_of: dt.datetime) -> dt.datetime | None:
+    for attempt in request.attempts:
+        if attempt.at <= as_of and attempt.outcome in FINAL_OUTCOMES:
+            return attempt.at
+    return None
+
+
+def callback_done_rate(
+    requests: Sequence[CallbackRow], period: Period, as_of: dt.datetime
+) -> Figure:
+    """漏接回拨 made in the period (by ``created_at``), and those finished by ``as_of``.
+    The ids are the missed calls'."""
+    made = [request for request in requests if period.contains(request.created_at)]
+    return rate(
+        CALLBACK_DONE_RATE,
+        (request.call_id for request in made if _done_at(request, as_of) is not None),
+        (request.call_id for request in made),
+    )
+
+
+def callback_delay(requests: Sequence[CallbackRow], period: Period, as_of: dt.datetime) -> Figure:
+    """From the missed call's entry on the callback list to the first try, for those made
+    in the period and tried by ``as_of``."""
+    samples = []
+    for request in requests:
+        if not period.contains(request.created_at):
+            continue
+        tried = [attempt.at for attempt in request.attempts if attempt.at <= as_of]
+        if tried:
+            samples.append((request.call_id, (min(tried) - request.created_at).total_seconds()))
+    return mean(CALLBACK_DELAY, samples)
+
+
+def repeat_rate(
+    calls: Sequence[CallRow], period: Period, window: dt.timedelta = REPEAT_WINDOW
+) -> Figure:
+    """Calls in the period from a number that had called within ``window`` before. The rows
+    must include the calls of ``window`` before the period; withheld numbers are left out."""
+    by_number: dict[str, list[dt.datetime]] = {}
+    for call in calls:
+        if call.caller_number:
+            by_number.setdefault(call.caller_number, []).append(call.started_at)
+    for times in by_number.values():
+        times.sort()
+    base = [call for call in _in(calls, period) if call.caller_number]
+    repeated = []
+    for call in base:
+        times = by_number[call.caller_number]
+        if any(call.started_at - window <= t < call.started_at for t in times):
+            repeated.append(call.id)
+    return rate(REPEAT_RATE, repeated, (call.id for call in base))
+
+
+def by_operator(calls: Sequence[CallRow]) -> dict[str, list[CallRow]]:
+    """Answered calls grouped by the operator who took them (for volume and talk time
+    per operator)."""
+    groups: dict[str, list[CallRow]] = {}
+    for call in calls:
+        if call.answered_at is not None and call.operator:
+            groups.setdefault(call.operator, []).append(call)
+    return groups
