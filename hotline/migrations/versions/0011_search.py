@@ -1,5 +1,22 @@
-"""Search (查询): full-text indexes over case text and call transcripts (claimed; filled in by
-the search work of issue 16).
+"""Search (查询): full-text indexes over each case's text and each call transcript, kept up to
+date by the database itself, and indexes for the access log's filters.
+
+Chinese has no spaces between words, so the indexes are of character n-grams, not words:
+
+- SQLite: a search table per kind (``case_search``, ``transcript_search``) holds the text
+  to match, an FTS5 table with the trigram tokenizer indexes it (external content), and an
+  ``fts5vocab`` table lists the trigrams so that a two-character word can be found through
+  the trigrams that start with it. Every indexed text ends with a newline, so a word at the
+  very end of a field is followed by a character too.
+- PostgreSQL: the same search tables, lower-cased, with a GIN ``pg_trgm`` index for words
+  of three characters or more and a GIN index over the text's character pairs
+  (``search_bigrams``) for two-character words. pg_trgm sees Chinese characters only in a
+  database whose LC_CTYPE is a UTF-8 locale (C.UTF-8 will do); in a "C" database matching
+  stays correct but the trigram index cannot help.
+
+Triggers on ``cases`` and ``transcripts`` fill the search tables when a case is registered
+or its text changes and when a transcript is stored: the one place per database. What a
+case's text is must stay the same as ``dispatch.search.documents.CASE_FIELDS``.
 
 Revision ID: 0011
 Revises: 0010
@@ -7,15 +24,220 @@ Revises: 0010
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
 
+log = logging.getLogger(__name__)
+
+# A case's searchable text, in this order (dispatch.search.documents.CASE_FIELDS).
+CASE_FIELDS = (
+    "number",
+    "title",
+    "content",
+    "request",
+    "complainant_name",
+    "complainant_phone",
+    "complainant_address",
+    "complainant_org",
+    "subject_unit",
+    "subject_window",
+    "subject_person",
+)
+
+
+def _document(row: str) -> str:
+    """SQL for the text of a case row (``new`` or ``old`` in a trigger, or a table name):
+    its fields, each followed by a newline."""
+    return " || ".join(f"coalesce({row}.{name}, '') || char(10)" for name in CASE_FIELDS)
+
+
+def _pg_document(row: str) -> str:
+    return " || ".join(f"coalesce({row}.{name}, '') || chr(10)" for name in CASE_FIELDS)
+
 
 def upgrade() -> None:
-    pass
+    op.create_index("ix_recording_access_accessed_at", "recording_access", ["accessed_at"])
+    op.create_index("ix_recording_access_actor", "recording_access", ["actor"])
+    if op.get_bind().dialect.name == "postgresql":
+        _upgrade_postgresql()
+    else:
+        _upgrade_sqlite()
+
+
+def _upgrade_sqlite() -> None:
+    for kind, key, columns in (
+        ("case", "case_id", ("title", "body")),
+        ("transcript", "transcript_id", ("body",)),
+    ):
+        table = f"{kind}_search"
+        listed = ", ".join(columns)
+        new_values = ", ".join(f"new.{c}" for c in columns)
+        old_values = ", ".join(f"old.{c}" for c in columns)
+        column_defs = ", ".join(f"{c} TEXT NOT NULL" for c in columns)
+        op.execute(
+            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, "
+            f"{key} VARCHAR(32) NOT NULL UNIQUE, {column_defs})"
+        )
+        op.execute(
+            f"CREATE VIRTUAL TABLE {table}_fts USING fts5({listed}, content='{table}', "
+            f"content_rowid='id', tokenize='trigram')"
+        )
+        op.execute(f"CREATE VIRTUAL TABLE {table}_vocab USING fts5vocab({table}_fts, 'row')")
+        op.execute(
+            f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN "
+            f"INSERT INTO {table}_fts({table}_fts, rowid, {listed}) "
+            f"VALUES ('delete', old.id, {old_values}); END"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_au AFTER UPDATE ON {table} BEGIN "
+            f"INSERT INTO {table}_fts({table}_fts, rowid, {listed}) "
+            f"VALUES ('delete', old.id, {old_values}); "
+            f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
+        )
+
+    watched = ", ".join(CASE_FIELDS)
+    op.execute(
+        "CREATE TRIGGER cases_search_ai AFTER INSERT ON cases BEGIN "
+        "INSERT INTO case_search(case_id, title, body) "
+        f"VALUES (new.id, new.title, {_document('new')}); END"
+    )
+    op.execute(
+        f"CREATE TRIGGER cases_search_au AFTER UPDATE OF {watched} ON cases BEGIN "
+        f"UPDATE case_search SET title = new.title, body = {_document('new')} "
+        "WHERE case_id = new.id; END"
+    )
+    op.execute(
+        "CREATE TRIGGER cases_search_ad AFTER DELETE ON cases BEGIN "
+        "DELETE FROM case_search WHERE case_id = old.id; END"
+    )
+    op.execute(
+        "CREATE TRIGGER transcripts_search_ai AFTER INSERT ON transcripts BEGIN "
+        "INSERT INTO transcript_search(transcript_id, body) "
+        "VALUES (new.id, coalesce(new.clean_text, '') || char(10)); END"
+    )
+    op.execute(
+        "CREATE TRIGGER transcripts_search_au AFTER UPDATE OF clean_text ON transcripts BEGIN "
+        "UPDATE transcript_search SET body = coalesce(new.clean_text, '') || char(10) "
+        "WHERE transcript_id = new.id; END"
+    )
+    op.execute(
+        "CREATE TRIGGER transcripts_search_ad AFTER DELETE ON transcripts BEGIN "
+        "DELETE FROM transcript_search WHERE transcript_id = old.id; END"
+    )
+    # What is already there.
+    op.execute(
+        "INSERT INTO case_search(case_id, title, body) "
+        f"SELECT id, title, {_document('cases')} FROM cases"
+    )
+    op.execute(
+        "INSERT INTO transcript_search(transcript_id, body) "
+        "SELECT id, coalesce(clean_text, '') || char(10) FROM transcripts"
+    )
+
+
+def _upgrade_postgresql() -> None:
+    bind = op.get_bind()
+    ctype = str(bind.execute(sa.text("SHOW lc_ctype")).scalar() or "")
+    if "utf" not in ctype.lower().replace("-", ""):
+        log.warning(
+            "database LC_CTYPE is %r: pg_trgm cannot index Chinese text there; searches stay "
+            "correct but scan (create the database with a UTF-8 locale, e.g. C.UTF-8)",
+            ctype,
+        )
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    # Every pair of neighbouring characters but those with a blank (a word's own pairs).
+    op.execute(
+        "CREATE FUNCTION search_bigrams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE "
+        "PARALLEL SAFE AS $$ SELECT coalesce(array_agg(DISTINCT pair), '{}') FROM "
+        "(SELECT substr(t, i, 2) AS pair FROM generate_series(1, length(t) - 1) AS i) AS pairs "
+        "WHERE pair !~ '\\s' $$"
+    )
+    op.execute(
+        "CREATE TABLE case_search (case_id VARCHAR(32) PRIMARY KEY, title TEXT NOT NULL, "
+        "body TEXT NOT NULL, bigrams TEXT[] NOT NULL)"
+    )
+    op.execute(
+        "CREATE TABLE transcript_search (transcript_id VARCHAR(32) PRIMARY KEY, "
+        "body TEXT NOT NULL, bigrams TEXT[] NOT NULL)"
+    )
+    op.execute(
+        "CREATE FUNCTION case_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "DECLARE doc text; BEGIN "
+        "IF TG_OP = 'DELETE' THEN DELETE FROM case_search WHERE case_id = OLD.id; RETURN OLD; "
+        f"END IF; doc := lower({_pg_document('NEW')}); "
+        "INSERT INTO case_search(case_id, title, body, bigrams) "
+        "VALUES (NEW.id, lower(NEW.title), doc, search_bigrams(doc)) "
+        "ON CONFLICT (case_id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, "
+        "bigrams = EXCLUDED.bigrams; RETURN NEW; END $$"
+    )
+    op.execute(
+        "CREATE FUNCTION transcript_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "DECLARE doc text; BEGIN "
+        "IF TG_OP = 'DELETE' THEN DELETE FROM transcript_search "
+        "WHERE transcript_id = OLD.id; RETURN OLD; END IF; "
+        "doc := lower(coalesce(NEW.clean_text, '') || chr(10)); "
+        "INSERT INTO transcript_search(transcript_id, body, bigrams) "
+        "VALUES (NEW.id, doc, search_bigrams(doc)) "
+        "ON CONFLICT (transcript_id) DO UPDATE SET body = EXCLUDED.body, "
+        "bigrams = EXCLUDED.bigrams; RETURN NEW; END $$"
+    )
+    watched = ", ".join(CASE_FIELDS)
+    op.execute(
+        f"CREATE TRIGGER cases_search AFTER INSERT OR DELETE OR UPDATE OF {watched} ON cases "
+        "FOR EACH ROW EXECUTE FUNCTION case_search_sync()"
+    )
+    op.execute(
+        "CREATE TRIGGER transcripts_search AFTER INSERT OR DELETE OR UPDATE OF clean_text "
+        "ON transcripts FOR EACH ROW EXECUTE FUNCTION transcript_search_sync()"
+    )
+    op.execute(
+        "INSERT INTO case_search(case_id, title, body, bigrams) "
+        f"SELECT id, lower(title), d, search_bigrams(d) FROM "
+        f"(SELECT id, title, lower({_pg_document('cases')}) AS d FROM cases) AS docs"
+    )
+    op.execute(
+        "INSERT INTO transcript_search(transcript_id, body, bigrams) "
+        "SELECT id, d, search_bigrams(d) FROM "
+        "(SELECT id, lower(coalesce(clean_text, '') || chr(10)) AS d FROM transcripts) AS docs"
+    )
+    for table in ("case_search", "transcript_search"):
+        op.execute(f"CREATE INDEX ix_{table}_trgm ON {table} USING gin (body gin_trgm_ops)")
+        op.execute(f"CREATE INDEX ix_{table}_bigrams ON {table} USING gin (bigrams)")
 
 
 def downgrade() -> None:
-    pass
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER transcripts_search ON transcripts")
+        op.execute("DROP TRIGGER cases_search ON cases")
+        op.execute("DROP FUNCTION transcript_search_sync()")
+        op.execute("DROP FUNCTION case_search_sync()")
+        op.execute("DROP TABLE transcript_search")
+        op.execute("DROP TABLE case_search")
+        op.execute("DROP FUNCTION search_bigrams(text)")
+    else:
+        for trigger in (
+            "transcripts_search_ad",
+            "transcripts_search_au",
+            "transcripts_search_ai",
+            "cases_search_ad",
+            "cases_search_au",
+            "cases_search_ai",
+        ):
+            op.execute(f"DROP TRIGGER {trigger}")
+        for table in ("transcript_search", "case_search"):
+            op.execute(f"DROP TABLE {table}_vocab")
+            op.execute(f"DROP TABLE {table}_fts")
+            op.execute(f"DROP TABLE {table}")
+    op.drop_index("ix_recording_access_actor", table_name="recording_access")
+    op.drop_index("ix_recording_access_accessed_at", table_name="recording_access")
