@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime
@@ -50,6 +50,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     phone: Mapped[str] = mapped_column(String(64), default="")  # operator's SIP endpoint
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an administrator issued the password (a new account, a reset): the user must
+    # choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -68,3 +71,19 @@ class LoginSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
     user: Mapped[User] = relationship()
+
+
+class AccountEvent(Base):
+    """One change made to an account (created, disabled, enabled, password reset or changed,
+    unlocked, phone bound): who did it, to whom, when and what. Never holds a password."""
+
+    __tablename__ = "account_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -155,6 +155,20 @@ def unlock(session: Session, username: str) -> bool:
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the one ``password_hash`` was made from."""
+    return _verify(password_hash, password)
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a session's cookie token."""
+    return _hash_token(token)
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

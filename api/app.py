@@ -20,6 +20,8 @@ from starlette.routing import Match
 
 from api import (
     background,
+    callback_api,
+    callback_pages,
     calls,
     cases,
     error_pages,
@@ -34,6 +36,8 @@ from api import (
     pages,
     unit_api,
     unit_pages,
+    users_api,
+    users_pages,
     work,
 )
 from api.auth import NotLoggedIn
@@ -148,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.calendar_file, settings.deadline_profile, settings.timezone
     )
     app.state.login_budget = login.address_budget(settings)
+    app.state.issued_passwords = users_pages.OneTimeSecrets()  # shown once (api/users_pages.py)
 
     # Inside the headers below, so that its refusals carry them too.
     app.add_middleware(
@@ -157,6 +162,8 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         is_upload=lambda scope: is_upload_route(app.router.routes, scope),
     )
+    # An issued password is changed before anything else (inside the headers below).
+    app.add_middleware(users_pages.PasswordChangeGate)
 
     @app.middleware("http")
     async def security_headers(
@@ -282,5 +289,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(handling_pages.router)
     app.include_router(unit_pages.router)
+    app.include_router(users_api.router)
+    app.include_router(users_pages.router)
+    app.include_router(callback_api.router)
+    app.include_router(callback_pages.router)
     openapi_doc.install(app)
     return app

@@ -1,0 +1,344 @@
+"""The administrator's user pages (用户管理) and everyone's 修改密码 page.
+
+``/users`` lists the accounts with their role, unit, status and bound phone, the operator
+phones set up and the latest account changes; its forms create an account, disable or
+enable it, reset its password, lift its lock and bind a phone. A password the console issues
+is shown once, on the page the form leads to (post, redirect, get: a reload never issues
+another), and must be changed at the next log-in: until then ``PasswordChangeGate`` sends
+every page to ``/password`` and answers the JSON API 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from accounts import admin, service
+from accounts.models import ROLE_LABELS
+from api.auth import COOKIE, Login, LoginDep, check_csrf
+from api.deps import SessionDep, SettingsDep, WriterDep, now
+from api.pages import render, see
+from api.users_api import Admin, account_rows, create_account, invalid
+from core.db import transaction
+from core.settings import Settings
+from dispatch.cases.registration import Invalid
+from dispatch.routing import units
+
+router = APIRouter(include_in_schema=False)
+ISSUED_TTL = dt.timedelta(minutes=10)
+CREATE_FIELDS = ("username", "display_name", "role", "unit_id", "phone")
+
+
+@dataclass(frozen=True)
+class IssuedNote:
+    username: str
+    display_name: str
+    password: str
+    why: str  # "created" or "reset"
+
+
+class OneTimeSecrets:
+    """Passwords the console issued, kept in the API process's memory until the
+    administrator who issued them has seen them once (at most ``ISSUED_TTL``)."""
+
+    def __init__(self, ttl: dt.timedelta = ISSUED_TTL) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[str, IssuedNote, dt.datetime]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, owner_id: str, note: IssuedNote, at: dt.datetime) -> str:
+        token = secrets.token_urlsafe(18)
+        with self._lock:
+            self._items = {k: v for k, v in self._items.items() if v[2] > at - self.ttl}
+            self._items[token] = (owner_id, note, at)
+        return token
+
+    def take(self, token: str, owner_id: str, at: dt.datetime) -> IssuedNote | None:
+        with self._lock:
+            found = self._items.get(token)
+            if found is None or found[0] != owner_id:
+                return None
+            del self._items[token]
+        return found[1] if found[2] > at - self.ttl else None
+
+
+def issued_store(request: Request) -> OneTimeSecrets:
+    store: OneTimeSecrets = request.app.state.issued_passwords
+    return store
+
+
+# -- the user list ---------------------------------------------------------------------------
+
+
+def _users_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    login: Login,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    row_errors: dict[str, str] | None = None,
+    issued: IssuedNote | None = None,
+    issued_gone: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    rows = account_rows(session)
+    holders = admin.phone_holders(session)
+    return render(
+        request,
+        "users.html",
+        login,
+        settings,
+        status_code=status_code,
+        rows=rows,
+        roles=ROLE_LABELS,
+        phone_roles=[r.value for r in admin.PHONE_ROLES],
+        unit_choices=units.list_units(session),
+        endpoints=settings.operators,
+        holders=holders,
+        events=admin.events(session, 50),
+        action_labels_accounts=admin.ACTION_LABELS,
+        values=values or {},
+        errors=errors or {},
+        row_errors=row_errors or {},
+        issued=issued,
+        issued_gone=issued_gone,
+        now_utc=now(),
+    )
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: Admin, issued: str = ""
+) -> HTMLResponse:
+    note = issued_store(request).take(issued[:64], login.user_id, now()) if issued else None
+    return _users_page(
+        request, session, settings, login, issued=note, issued_gone=bool(issued) and note is None
+    )
+
+
+@router.post("/users", response_class=HTMLResponse)
+async def users_create(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: Admin
+) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name, "")) for name in CREATE_FIELDS}
+    try:
+        issued = await run_in_threadpool(create_account, sessions, settings, values, login, now())
+    except Invalid as exc:
+        with sessions() as session:
+            return _users_page(
+                request,
+                session,
+                settings,
+                login,
+                values=values,
+                errors={name: err.zh for name, err in exc.errors.items()},
+                status_code=422,
+            )
+    user = issued.user
+    token = issued_store(request).put(
+        login.user_id,
+        IssuedNote(user.username, user.display_name, issued.password, "created"),
+        now(),
+    )
+    return see(f"/users?issued={token}")
+
+
+async def _row_change(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    user_id: str,
+    change: Any,
+) -> Response:
+    """Apply a change to one account; a refusal comes back at its row."""
+    try:
+        result = await run_in_threadpool(change)
+    except admin.AccountNotFound:
+        raise HTTPException(status_code=404, detail="user not found") from None
+    except admin.AccountRefused as exc:
+        message, status = exc.zh, 409
+    except admin.AccountInvalid as exc:
+        message, status = "；".join(p.zh for p in exc.errors.values()), 422
+    else:
+        if isinstance(result, admin.Issued):
+            note = IssuedNote(
+                result.user.username, result.user.display_name, result.password, "reset"
+            )
+            return see(f"/users?issued={issued_store(request).put(login.user_id, note, now())}")
+        return see(f"/users#user-{user_id}")
+    with sessions() as session:
+        return _users_page(
+            request, session, settings, login, row_errors={user_id: message}, status_code=status
+        )
+
+
+@router.post("/users/{user_id}/disable", response_class=HTMLResponse)
+async def users_disable(
+    user_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Admin
+) -> Response:
+    def change() -> None:
+        with transaction(sessions) as session:
+            admin.set_active(session, user_id, False, login.user_id, login.username, now())
+
+    return await _row_change(request, sessions, settings, login, user_id, change)
+
+
+@router.post("/users/{user_id}/enable", response_class=HTMLResponse)
+async def users_enable(
+    user_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Admin
+) -> Response:
+    def change() -> None:
+        with transaction(sessions) as session:
+            admin.set_active(session, user_id, True, login.user_id, login.username, now())
+
+    return await _row_change(request, sessions, settings, login, user_id, change)
+
+
+@router.post("/users/{user_id}/password-reset", response_class=HTMLResponse)
+async def users_reset(
+    user_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Admin
+) -> Response:
+    def change() -> admin.Issued:
+        with transaction(sessions) as session:
+            return admin.reset_password(session, user_id, login.user_id, login.username, now())
+
+    return await _row_change(request, sessions, settings, login, user_id, change)
+
+
+@router.post("/users/{user_id}/unlock", response_class=HTMLResponse)
+async def users_unlock(
+    user_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Admin
+) -> Response:
+    def change() -> None:
+        with transaction(sessions) as session:
+            admin.unlock(session, user_id, login.username, now())
+
+    return await _row_change(request, sessions, settings, login, user_id, change)
+
+
+@router.post("/users/{user_id}/phone", response_class=HTMLResponse)
+async def users_phone(
+    user_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Admin
+) -> Response:
+    phone = str((await request.form()).get("phone", ""))
+
+    def change() -> None:
+        with transaction(sessions) as session:
+            admin.bind_phone(session, user_id, phone, login.username, now(), settings.operators)
+
+    return await _row_change(request, sessions, settings, login, user_id, change)
+
+
+# -- one's own password ----------------------------------------------------------------------
+
+
+def _password_page(
+    request: Request,
+    settings: Settings,
+    login: Login,
+    must_change: bool,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "password.html",
+        login,
+        settings,
+        status_code=status_code,
+        must_change=must_change,
+        errors=errors or {},
+        min_length=service.MIN_PASSWORD_LENGTH,
+    )
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(
+    request: Request, session: SessionDep, settings: SettingsDep, login: LoginDep
+) -> HTMLResponse:
+    user = admin.get_user(session, login.user_id)
+    return _password_page(request, settings, login, user.must_change_password)
+
+
+@router.post("/password", response_class=HTMLResponse)
+async def password_change(
+    request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+) -> Response:
+    await check_csrf(request, login)
+    form = await request.form()
+    current = str(form.get("current_password", ""))
+    new, again = str(form.get("new_password", "")), str(form.get("new_password_again", ""))
+    token = request.cookies.get(COOKIE, "")
+
+    def change() -> None:
+        with transaction(sessions) as session:
+            admin.change_password(session, login.user_id, current, new, now(), token)
+
+    errors: dict[str, str] = {}
+    if new != again:
+        errors["new_password_again"] = "两次输入的新密码不一致"
+    else:
+        try:
+            await run_in_threadpool(change)
+        except admin.AccountInvalid as exc:
+            errors = {name: err.zh for name, err in invalid(exc).errors.items()}
+    if errors:
+        with sessions() as session:
+            must = admin.get_user(session, login.user_id).must_change_password
+        return _password_page(request, settings, login, must, errors, status_code=422)
+    return see("/")
+
+
+# -- until an issued password is changed ----------------------------------------------------
+
+# What a user who must change their password may still reach.
+OPEN_PATHS = frozenset(
+    {"/password", "/login", "/logout", "/healthz", "/api/session", "/api/session/password"}
+)
+CHANGE_REQUIRED = "password change required: POST /api/session/password first"
+
+
+class PasswordChangeGate:
+    """Sends a user whose password an administrator issued to ``/password`` (pages) or
+    answers 403 (JSON API) until they have chosen their own; log-in, log-out and the
+    static files stay open."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        token = HTTPConnection(scope).cookies.get(COOKIE, "")
+        must_change = False
+        if token:
+            must_change = await run_in_threadpool(self._must_change, scope["app"], token)
+        if must_change:
+            response: Response
+            if path.startswith("/api/"):
+                response = JSONResponse({"detail": CHANGE_REQUIRED}, status_code=403)
+            else:
+                response = RedirectResponse("/password", status_code=303)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _must_change(app: Any, token: str) -> bool:
+        with app.state.sessions() as session:
+            return admin.must_change_password(session, token, now())
