@@ -5,9 +5,11 @@ the live feed of calls ringing at the operator's phone (server-sent events)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -129,19 +131,26 @@ def recording_waveform(
     return WaveformPublic(duration_seconds=peaks.duration_seconds, channels=peaks.channels)
 
 
-def _event_payload(item: console_feed.Ringing) -> dict[str, object]:
+def _event_payload(item: console_feed.Ringing, zone: ZoneInfo) -> dict[str, object]:
     call = item.call
+
+    def local(at: dt.datetime) -> str:
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
     return {
         "kind": item.kind,
         "at": item.at.isoformat(),
         "call_id": call.id,
         "caller_number": call.caller_number,
         "caller_name": item.caller_name,
+        "real_name": item.real_name,
         "started_at": call.started_at.isoformat(),
+        "started_at_local": local(call.started_at),
         "earlier_calls": [
             {
                 "id": c.id,
                 "started_at": c.started_at.isoformat(),
+                "started_at_local": local(c.started_at),
                 "outcome": c.outcome,
                 "outcome_label": OUTCOME_LABELS.get(c.outcome, c.outcome or ""),
             }
@@ -160,10 +169,18 @@ def _event_payload(item: console_feed.Ringing) -> dict[str, object]:
     }
 
 
-def _new_events(request: Request, phone: str, after: int) -> tuple[int, list[dict[str, object]]]:
+def _new_events(
+    request: Request, phone: str, after: int, shown: set[str]
+) -> tuple[int, list[dict[str, object]], list[str]]:
+    """The phone's new calls, and which of the calls shown so far have ended since."""
+    zone = ZoneInfo(request.app.state.settings.timezone)
     with request.app.state.sessions() as session:
         after, found = console_feed.since(session, phone, after)
-        return after, [_event_payload(item) for item in found]
+        return (
+            after,
+            [_event_payload(item, zone) for item in found],
+            console_feed.ended(session, shown),
+        )
 
 
 def _start_after(request: Request, phone: str) -> int:
@@ -175,10 +192,18 @@ async def _stream(request: Request, login: Login) -> AsyncIterator[str]:
     after = await asyncio.to_thread(_start_after, request, login.phone)
     yield f"event: hello\ndata: {json.dumps({'phone': login.phone})}\n\n"
     quiet = 0.0
+    shown: set[str] = set()  # calls announced and not yet ended
     while not await request.is_disconnected():
-        after, payloads = await asyncio.to_thread(_new_events, request, login.phone, after)
+        after, payloads, ended = await asyncio.to_thread(
+            _new_events, request, login.phone, after, set(shown)
+        )
+        for call_id in ended:
+            shown.discard(call_id)
+            yield f"event: ended\ndata: {json.dumps({'call_id': call_id})}\n\n"
         for payload in payloads:
+            shown.add(str(payload["call_id"]))
             yield f"event: call\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+        if payloads or ended:
             quiet = 0.0
         await asyncio.sleep(POLL_SECONDS)
         quiet += POLL_SECONDS
@@ -191,7 +216,9 @@ async def _stream(request: Request, login: Login) -> AsyncIterator[str]:
 async def console_events(request: Request, login: CaseWorker) -> StreamingResponse:
     """Server-sent events: ``call`` when a hotline call rings at, or is answered by, the
     logged-in operator's phone (from the AMI listener), with the caller's earlier calls and
-    cases."""
+    cases (times also as ``started_at_local``, in the configured time zone); ``ended``
+    (``{"call_id"}``) when such a call has ended. A stream opened during a call (a reload)
+    announces it again; a call that has ended is never announced."""
     if not login.phone:
         raise HTTPException(status_code=409, detail="no phone is set for this user")
     return StreamingResponse(

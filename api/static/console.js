@@ -5,8 +5,6 @@
 "use strict";
 
 (function () {
-  const MOBILE = /^1[3-9]\d{9}$/;
-  const LANDLINE = /^0\d{2,3}-?\d{7,8}$/;
   const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
 
   function el(tag, text, attrs) {
@@ -130,37 +128,17 @@
     if (field) field.classList.toggle("invalid", Boolean(message));
   }
 
-  function phoneMessage(value) {
-    let text = value.replace(/[\s()（）-]/g, "");
-    if (/^(\+86|0086)/.test(text)) {
-      text = text.replace(/^(\+86|0086)/, "");
-      if (!MOBILE.test(text) && !text.startsWith("0")) text = "0" + text;
-    }
-    if (!text || MOBILE.test(text) || LANDLINE.test(text)) return "";
-    return "联系电话格式不正确：请填写11位手机号，或带区号的固定电话（如010-62345678）";
-  }
-
+  // The phone check (one rule, the server's) and saving are in call.js.
   function setUpForm(form) {
-    const phone = form.querySelector('[name="complainant_phone"]');
-    if (phone) {
-      const check = () => showError("complainant_phone", phoneMessage(phone.value));
-      phone.addEventListener("blur", check);
-      phone.addEventListener("input", () => { if (!phoneMessage(phone.value)) check(); });
-    }
-    form.addEventListener("submit", (event) => {
-      if (phone && phoneMessage(phone.value)) {
-        showError("complainant_phone", phoneMessage(phone.value));
-        phone.focus();
-        event.preventDefault();
-      }
-    });
     const radios = Array.from(form.querySelectorAll('[name="decision"]'));
     const reject = form.querySelector(".decision-reject");
     const onSpot = form.querySelector(".decision-on-spot");
+    const reply = form.querySelector(".decision-reply");
     const sync = () => {
       const chosen = (radios.find((r) => r.checked) || { value: "" }).value;
       if (reject) reject.classList.toggle("hidden", chosen !== "reject");
       if (onSpot) onSpot.classList.toggle("hidden", chosen !== "on_spot");
+      if (reply) reply.classList.toggle("hidden", chosen !== "reject" && chosen !== "on_spot");
     };
     radios.forEach((r) => r.addEventListener("change", sync));
     sync();
@@ -203,15 +181,16 @@
     if (!live) return;
     live.replaceChildren();
     const heading = call.kind === "ringing" ? "来电振铃：" : "通话中：";
-    live.appendChild(el("h2", heading + (call.caller_number || "未知号码") +
-      (call.caller_name ? "（" + call.caller_name + "）" : "")));
+    // A caller ID's display name is not a verified real name: only a name given on a case is.
+    const name = call.caller_name
+      ? "（" + (call.real_name ? "实名：" : "来电显示：") + call.caller_name + "）" : "";
+    live.appendChild(el("h2", heading + (call.caller_number || "未知号码") + name));
     live.appendChild(el("a", "打开来电页面登记", { href: "/calls/" + call.call_id, id: "live-open" }));
     const calls = el("ul");
     calls.appendChild(el("li", "以往来电 " + call.earlier_calls.length + " 次"));
     for (const earlier of call.earlier_calls) {
       const item = el("li");
-      item.appendChild(el("a", earlier.started_at.slice(0, 16).replace("T", " "),
-        { href: "/calls/" + earlier.id }));
+      item.appendChild(el("a", earlier.started_at_local, { href: "/calls/" + earlier.id }));
       item.appendChild(document.createTextNode(" " + earlier.outcome_label));
       calls.appendChild(item);
     }
@@ -236,6 +215,14 @@
     const source = new EventSource("/api/console/events");
     source.addEventListener("hello", () => { document.body.dataset.live = "1"; });
     source.addEventListener("call", (event) => showCall(JSON.parse(event.data)));
+    source.addEventListener("ended", (event) => {
+      const live = document.getElementById("live");
+      if (live && live.dataset.callId === JSON.parse(event.data).call_id) {
+        live.classList.remove("shown");
+        live.dataset.kind = "ended";
+        live.replaceChildren();
+      }
+    });
   }
 
   // -- the live transcript -----------------------------------------------------------------

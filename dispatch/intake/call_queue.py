@@ -48,11 +48,17 @@ FINAL_OUTCOMES = frozenset(
 @dataclass(frozen=True)
 class WaitingCall:
     call: Call
-    known_name: str  # the caller's name from the call or an earlier real-name case
+    case_name: str  # the name the caller gave on their latest real-name case (署实名)
 
     @property
     def real_name(self) -> bool:
-        return bool(self.known_name)
+        """A name the caller gave on a case, not the caller ID's display name (anyone can
+        set that: it is shown, never counted as a real name)."""
+        return bool(self.case_name)
+
+    @property
+    def known_name(self) -> str:
+        return self.case_name or self.call.caller_name
 
 
 def caller_phone(number: str) -> str:
@@ -84,16 +90,20 @@ def known_names(session: Session, numbers: Iterable[str]) -> dict[str, str]:
     return {number: by_phone[phone] for number, phone in phones.items() if phone in by_phone}
 
 
-def known_name(session: Session, call: Call) -> str:
-    """The caller's name: the one the call carries, else their latest real-name case's."""
-    if call.caller_name:
-        return call.caller_name
+def real_name(session: Session, call: Call) -> str:
+    """The name the caller gave on their latest real-name case ('' if none)."""
     return known_names(session, [call.caller_number]).get(call.caller_number, "")
 
 
+def known_name(session: Session, call: Call) -> str:
+    """The caller's name for the form: their latest real-name case's, else the caller ID's
+    display name (unverified)."""
+    return real_name(session, call) or call.caller_name
+
+
 def waiting_calls(session: Session, limit: int = 200) -> list[WaitingCall]:
-    """Messages and answered calls with no case and not dismissed: real-name callers
-    first (署实名优先), newest first within each group."""
+    """Messages and answered calls with no case and not dismissed: real-name callers (a
+    name given on an earlier case) first (署实名优先), newest first within each group."""
     rows = list(
         session.scalars(
             select(Call)
@@ -109,7 +119,7 @@ def waiting_calls(session: Session, limit: int = 200) -> list[WaitingCall]:
         )
     )
     names = known_names(session, {c.caller_number for c in rows})
-    items = [WaitingCall(c, c.caller_name or names.get(c.caller_number, "")) for c in rows]
+    items = [WaitingCall(c, names.get(c.caller_number, "")) for c in rows]
     return sorted(items, key=lambda item: not item.real_name)
 
 

@@ -505,19 +505,24 @@ def test_the_queue_puts_real_names_first_then_newest(
 ) -> None:
     headers = log_in(client)
     anonymous_old, _ = add_recorded_call(sessions, tmp_path, "3.1")
-    named, _ = add_recorded_call(sessions, tmp_path, "3.2", caller_name="王五")
-    with transaction(sessions) as session:  # a newer anonymous caller, no name known
-        session.add(
-            Call(
-                asterisk_uniqueid="3.3",
-                caller_number="13600000000",
-                started_at=T0 + dt.timedelta(hours=1),
-                outcome="message_left",
+    with transaction(sessions) as session:  # newer callers: one named on an earlier case
+        for uid, number, name, hours in [
+            ("3.2", "13700000000", "", 1),
+            ("3.3", "13600000000", "王五", 2),  # the caller ID's name: not a real name
+        ]:
+            session.add(
+                Call(
+                    asterisk_uniqueid=uid,
+                    caller_number=number,
+                    caller_name=name,
+                    started_at=T0 + dt.timedelta(hours=hours),
+                    outcome="message_left",
+                )
             )
-        )
+    register_now(sessions, settings, complainant_phone="13700000000", complainant_name="赵六")
     queue = client.get("/api/queue").json()
-    assert [item["call"]["id"] for item in queue][:1] == [named]
-    assert queue[0]["real_name"] and queue[0]["known_name"] == "王五"
+    assert queue[0]["real_name"] and queue[0]["known_name"] == "赵六"
+    assert not queue[1]["real_name"] and queue[1]["known_name"] == "王五"
     assert [item["call"]["asterisk_uniqueid"] for item in queue] == ["3.2", "3.3", "3.1"]
 
     dismissed = client.post(

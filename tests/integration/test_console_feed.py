@@ -1,6 +1,7 @@
 """The operator's live feed read from the database (SQLite and real PostgreSQL): the calls
 that rang at the operator's phone, in order, each with the caller's earlier calls; a
-console opened now replays the last minute only."""
+console opened now replays the calls still up (of the last two hours), never one that has
+ended."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def test_the_feed_brings_each_call_at_the_phone_once_with_the_callers_history(
         ]
         ringing = found[1]
         assert ringing.caller_name == "王先生" and ringing.at == now
+        assert not ringing.real_name  # a caller ID's name is not a verified real name
         assert [c.asterisk_uniqueid for c in ringing.earlier_calls] == ["1.1"]
         assert found[0].earlier_calls == []
         assert console_feed.since(session, PHONE, last) == (last, [])
@@ -56,6 +58,31 @@ def test_the_feed_brings_each_call_at_the_phone_once_with_the_callers_history(
             ("1.2", "ringing"),
             ("1.2", "answered"),
         ]
+        # A reload during the call, minutes later: the call is still up, so it comes again.
         later = console_feed.start_after(session, PHONE, now + dt.timedelta(minutes=5))
-        assert later == last
-        assert console_feed.since(session, PHONE, later) == (later, [])
+        _, still_up = console_feed.since(session, PHONE, later)
+        assert [(r.call.asterisk_uniqueid, r.kind) for r in still_up] == [
+            ("1.2", "ringing"),
+            ("1.2", "answered"),
+        ]
+        assert console_feed.ended(session, [ringing.call.id]) == []
+        much_later = console_feed.start_after(session, PHONE, now + dt.timedelta(hours=3))
+        assert much_later == last
+        assert console_feed.since(session, PHONE, much_later) == (much_later, [])
+    # Once the call has ended, a feed opened now does not announce it, however recent.
+    with transaction(sessions) as session:
+        call_store.save_state(
+            session,
+            CallState(
+                "1.2",
+                caller_number=CALLER,
+                caller_name="王先生",
+                started_at=now,
+                ended_at=now + dt.timedelta(minutes=1),
+            ),
+        )
+    with sessions() as session:
+        assert console_feed.ended(session, [ringing.call.id]) == [ringing.call.id]
+        reopened = console_feed.start_after(session, PHONE, now + dt.timedelta(minutes=2))
+        _, after_end = console_feed.since(session, PHONE, reopened)
+        assert after_end == []
