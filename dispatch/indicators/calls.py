@@ -11,8 +11,9 @@ message and never asks); one answered without a queue time counts as asking too.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dispatch.indicators.figures import Definition, Figure, Measure, Subject, count, mean, rate
 from dispatch.indicators.periods import Period
@@ -25,6 +26,7 @@ ANSWER_SECONDS = 15  # GB/T 33358-2016: answered by a person within 15 s
 TARGET_24H = 0.95  # GB/T 33358-2016: 呼叫接通率 ≥ 95 % over any continuous 24 hours
 REPEAT_WINDOW = dt.timedelta(days=7)
 _DAY = dt.timedelta(hours=24)
+_GRAIN = dt.timedelta(microseconds=1)
 
 VOLUME = Definition(
     "calls.volume",
@@ -164,8 +166,13 @@ def answer_15s_rate(
     calls: Sequence[CallRow], period: Period, seconds: float = ANSWER_SECONDS
 ) -> Figure:
     asked = _asked(calls, period)
+    definition = ANSWER_15S_RATE
+    if seconds != ANSWER_SECONDS:
+        definition = replace(
+            definition, formula=definition.formula.replace("15秒", f"{seconds:g}秒")
+        )
     return rate(
-        ANSWER_15S_RATE,
+        definition,
         (call.id for call in asked if answered_within(call, seconds)),
         (call.id for call in asked),
     )
@@ -191,12 +198,13 @@ def worst_24h(
 ) -> Window | None:
     """The continuous 24 hours inside the period with the lowest 人工接通率 (calls counted
     by the moment they joined the queue); ``None`` when no 24 hours inside it hold a call
-    that asked for a person (or the period is shorter than a day).
+    that asked for a person.
 
     Every window ``[t, t + 24 h)`` with ``period.start <= t <= period.end - 24 h`` is
-    considered: the set of calls in it changes only just after a call's time (it leaves)
-    or a call's time minus 24 h (it joins), so the windows starting at the period's start
-    and just after each of those moments are all the distinct ones."""
+    considered. The calls in it change only as ``t`` passes a call's time (the call
+    leaves) or a call's time minus 24 h (it joins); so the windows starting at the
+    period's start and one microsecond (the clock's grain) after each of those moments
+    hold every set of calls any window can hold. Of equally bad windows, the first."""
     latest = period.end - _DAY
     if latest < period.start:
         return None
@@ -208,31 +216,23 @@ def worst_24h(
         ),
         key=lambda pair: pair[0],
     )
-    if not timed:
-        return None
     times = [moment for moment, _ in timed]
     prefix = [0]  # prefix[i]: answered calls among the first i
     for _, call in timed:
         prefix.append(prefix[-1] + (call.answered_at is not None))
-    # Window start candidates: the period's start, and just after each breakpoint.
-    breaks = sorted(set(times) | {t - _DAY for t in times})
-    starts: list[tuple[dt.datetime, bool]] = [(period.start, False)]
-    starts += [(t, True) for t in breaks if period.start <= t < latest]
+    moments = sorted(set(times) | {t - _DAY for t in times})
+    starts = [period.start] + [t + _GRAIN for t in moments if period.start <= t < latest]
     best: tuple[float, int, int, dt.datetime] | None = None
-    low = high = 0  # calls[low:high] are in the window
-    for start, after in starts:
-        # In the window: start < time (after a breakpoint) or start <= time, and
-        # time < start + 24 h (after: time <= start + 24 h, as the window starts just after).
-        while low < len(times) and (times[low] <= start if after else times[low] < start):
+    low = high = 0  # times[low:high] are in the window
+    for start in starts:
+        while low < len(times) and times[low] < start:
             low += 1
-        end = start + _DAY
         high = max(high, low)
-        while high < len(times) and (times[high] <= end if after else times[high] < end):
+        while high < len(times) and times[high] < start + _DAY:
             high += 1
-        size = high - low
-        if size == 0:
+        if high == low:
             continue
-        value = (prefix[high] - prefix[low]) / size
+        value = (prefix[high] - prefix[low]) / (high - low)
         if best is None or value < best[0]:
             best = (value, low, high, start)
     if best is None:
@@ -330,9 +330,16 @@ def repeat_rate(
     repeated = []
     for call in base:
         times = by_number[call.caller_number]
-        if any(call.started_at - window <= t < call.started_at for t in times):
+        before = bisect_left(times, call.started_at)  # times[before - 1]: the latest earlier
+        if before and times[before - 1] >= call.started_at - window:
             repeated.append(call.id)
-    return rate(REPEAT_RATE, repeated, (call.id for call in base))
+    definition = REPEAT_RATE
+    if window != REPEAT_WINDOW:
+        hours = window.total_seconds() / 3600
+        definition = replace(
+            definition, formula=definition.formula.replace("7日", f"{hours:g}小时")
+        )
+    return rate(definition, repeated, (call.id for call in base))
 
 
 def by_operator(calls: Sequence[CallRow]) -> dict[str, list[CallRow]]:

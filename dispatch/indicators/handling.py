@@ -163,7 +163,9 @@ def sign_time(
 def return_rate(
     files: Sequence[CaseFile], period: Period, as_of: dt.datetime, unit_id: str | None = None
 ) -> Figure:
-    made = _leads(files, period, unit_id)
+    made = [
+        (file, row) for file, row in _leads(files, period, unit_id) if row.dispatched_at <= as_of
+    ]
     return rate(
         RETURN_RATE,
         (

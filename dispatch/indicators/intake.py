@@ -79,7 +79,13 @@ def on_spot_rate(files: Sequence[CaseFile], period: Period) -> Figure:
 
 
 def merged(files: Sequence[CaseFile], period: Period) -> Figure:
-    return count(MERGED, acted_in(files, {Action.MERGE}, period))
+    """Cases merged into another in the period (not the cases they joined)."""
+    found = []
+    for file in files:
+        left = file.leaving()
+        if left is not None and left.action == Action.MERGE and period.contains(left.at):
+            found.append(file.id)
+    return count(MERGED, found)
 
 
 def withdrawn(files: Sequence[CaseFile], period: Period) -> Figure:

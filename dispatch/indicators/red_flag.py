@@ -23,7 +23,7 @@ from dispatch.cases.registration import CaseType
 from dispatch.handling.steps import Finding
 from dispatch.indicators.clocks import local_date
 from dispatch.indicators.figures import Definition, Measure, Subject
-from dispatch.indicators.rows import LEAVING, CaseFile
+from dispatch.indicators.rows import CaseFile
 
 INELIGIBLE_FROM = 2
 EXPLANATION_FROM = 3
@@ -114,7 +114,7 @@ def standings(
         ):
             continue
         true, untrue, pending = found.setdefault(window, ([], [], []))
-        if file.first_of(LEAVING | {Action.REJECT}, as_of) is not None:
+        if file.left_by(as_of) or file.first_of({Action.REJECT}, as_of) is not None:
             continue
         result = finding(file, as_of)
         if result is None:

@@ -14,13 +14,10 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from dispatch.cases.lifecycle import Action
+from dispatch.cases.lifecycle import Action, Status
 
 CLOSING = frozenset({Action.CLOSE, Action.ANSWER_ON_SPOT})
 ACCEPTING = frozenset({Action.ACCEPT, Action.ANSWER_ON_SPOT})
-# A merged case lives on in the case it joined; a withdrawn one ended at the citizen's wish:
-# neither is anyone's to handle any more.
-LEAVING = frozenset({Action.MERGE, Action.WITHDRAW})
 
 
 # -- calls -------------------------------------------------------------------------------
@@ -212,9 +209,19 @@ class CaseFile:
         found = self.events_of(actions, until)
         return found[0] if found else None
 
-    def left_by(self, as_of: dt.datetime) -> bool:
-        """Merged (并单) or withdrawn (撤回) by ``as_of``: no longer anyone's to handle."""
-        return self.first_of(LEAVING, as_of) is not None
+    def leaving(self, until: dt.datetime | None = None) -> CaseEventRow | None:
+        """The entry by which the case was merged into another (并单) or withdrawn (撤回),
+        up to ``until``: from then on it is nobody's to handle (a merged case lives on in the
+        case it joined). The case a merge joined gets a 并单 entry too, keeping its status:
+        that one is no leaving."""
+        for event in self.events_of({Action.MERGE, Action.WITHDRAW}, until):
+            if event.action == Action.WITHDRAW or event.to_status == Status.MERGED:
+                return event
+        return None
+
+    def left_by(self, as_of: dt.datetime | None = None) -> bool:
+        """Merged away or withdrawn by ``as_of`` (ever, if ``None``)."""
+        return self.leaving(as_of) is not None
 
     def closed_by(self, as_of: dt.datetime) -> bool:
         """Closed (办结, 即办 included) by ``as_of`` and not reopened (重办) since."""
