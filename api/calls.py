@@ -12,6 +12,9 @@ from api.auth import CallReader, LoginDep
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence import http_error, requester
 from api.schemas import CallPublic, CallTranscript
+from asr.model_install import active_model
+from asr.model_kind import kind_of
+from core.settings import Settings
 from custody import transcript_reads
 from custody.errors import CustodyError
 from ivr import call_store
@@ -29,7 +32,7 @@ OUTCOME_LABELS = {
     None: "通话中",
 }
 
-TRANSCRIPT_LABELS = {
+TRANSCRIPT_LABELS: dict[str | None, str] = {
     "ok": "",
     "silent": "静音，无语音",
     "empty": "录音为空",
@@ -40,6 +43,24 @@ TRANSCRIPT_LABELS = {
     "running": "正在转写",
     "parked": "转写失败，待人工处理",
 }
+
+
+NO_MODEL = "未安装语音模型，本通话不会自动转写（安装模型后将自动补转写）"
+
+
+def transcription_off(settings: Settings) -> bool:
+    """No speech model is installed (or the configured folder holds none): recordings are
+    kept and their jobs wait, and nothing is transcribed live."""
+    path = active_model(settings)
+    return path is None or kind_of(path) is None
+
+
+def transcript_labels(settings: Settings) -> dict[str | None, str]:
+    """What a transcript's state is called in the console: a job waiting while no model is
+    installed says so, instead of "waiting" for ever."""
+    if not transcription_off(settings):
+        return TRANSCRIPT_LABELS
+    return {**TRANSCRIPT_LABELS, "queued": "未安装语音模型，不会自动转写"}
 
 
 def call_public(session: Session, call: Call) -> CallPublic:

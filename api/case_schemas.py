@@ -50,6 +50,43 @@ class RegistrationIn(BaseModel):
     call_id: str | None = Field(default=None, description="The call this case comes from")
 
 
+class CaseCorrectionIn(BaseModel):
+    """更正登记: the fields to correct (those left out keep their values) and why. Checked as
+    at registration; a phone case stays a phone case."""
+
+    reason: str = Field(description="Why the registration is corrected (in the history)")
+    received_at: str | None = Field(default=None, description="Local date and time")
+    channel: Channel | None = None
+    case_type: CaseType | None = None
+    complainant_name: str | None = None
+    complainant_phone: str | None = None
+    complainant_address: str | None = None
+    complainant_org: str | None = None
+    anonymous: bool | None = None
+    confidential: bool | None = None
+    identity_consent: bool | None = None
+    subject_unit: str | None = None
+    subject_window: str | None = None
+    subject_person: str | None = None
+    title: str | None = None
+    content: str | None = None
+    request: str | None = None
+    verified_with_caller: bool | None = None
+
+
+class PhoneCheckIn(BaseModel):
+    value: str = Field(max_length=64, description="A contact phone as typed")
+
+
+class PhoneCheck(BaseModel):
+    """The one rule for a contact phone (the form's check asks it)."""
+
+    valid: bool
+    phone: str = Field(description="As a case would hold it ('' when not valid)")
+    message: str = Field(description="Why not, in English ('' when valid)")
+    message_zh: str = Field(description="Why not, for the console ('' when valid)")
+
+
 class DecisionIn(BaseModel):
     decision: Decision
     reason: str = ""

@@ -17,10 +17,13 @@ from api.auth import CaseWorker
 from api.calls import call_public, calls_public
 from api.case_schemas import (
     AttachmentPublic,
+    CaseCorrectionIn,
     CasePublic,
     CaseSummary,
     DecisionIn,
     MergeIn,
+    PhoneCheck,
+    PhoneCheckIn,
     RegistrationContext,
     RegistrationIn,
     Related,
@@ -32,13 +35,13 @@ from api.guard import takes_uploads
 from core.ids import is_id
 from core.settings import Settings
 from custody import transcript_reads
-from dispatch.cases import attachment_files
+from dispatch.cases import attachment_files, registration
 from dispatch.cases.attachment_files import AttachmentFile
 from dispatch.cases.models import Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
 from dispatch.handling import case_steps
-from dispatch.intake import case_lookup, case_store, decisions, register
+from dispatch.intake import case_lookup, case_store, correction, decisions, register
 from ivr import call_store
 
 router = APIRouter(tags=["cases"])
@@ -137,10 +140,45 @@ def related_cases(
     return related(session, settings, phone, text, exclude)
 
 
+@router.post("/api/phone-check", response_model=PhoneCheck)
+def phone_check(body: PhoneCheckIn, _login: CaseWorker) -> PhoneCheck:
+    """Whether a contact phone passes the registration's rule, and how a case would hold
+    it: an 11-digit mobile or a landline with its area code, full-width digits read as
+    ASCII, an extension after 转 (分机, ext., x, # too). Empty is valid here."""
+    problem = registration.phone_problem(body.value)
+    if problem is not None:
+        return PhoneCheck(valid=False, phone="", message=problem.en, message_zh=problem.zh)
+    return PhoneCheck(
+        valid=True, phone=registration.normalise_contact(body.value), message="", message_zh=""
+    )
+
+
 @router.get("/api/cases/{case_key}", response_model=CasePublic)
 def get_case(case_key: str, session: SessionDep, _login: CaseWorker) -> CasePublic:
     """One case by id or number, with its history and evidence."""
     return public(session, find_case(session, case_key))
+
+
+@router.patch("/api/cases/{case_key}", response_model=CasePublic)
+def correct_case(
+    case_key: str,
+    body: CaseCorrectionIn,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    login: CaseWorker,
+) -> CasePublic:
+    """更正登记: correct a saved registration while the case is unfinished (409 once it is
+    closed), with a reason; one history entry names what changed (never a person's
+    identity). A wrong field, no reason or no change: 422 at the field."""
+    given = body.model_dump(exclude={"reason"}, exclude_none=True)
+    case_id, _ = case_steps.run(
+        sessions,
+        case_key,
+        lambda s, c: correction.correct(
+            s, c, given, body.reason, login.username, now(), ZoneInfo(settings.timezone)
+        ),
+    )
+    return case_public(sessions, case_id)
 
 
 @router.post("/api/cases/{case_key}/decision", response_model=CasePublic)

@@ -18,7 +18,13 @@ from starlette.datastructures import FormData, UploadFile
 from accounts.models import ROLE_LABELS, Role, is_leader
 from api import evidence_transcripts, levels
 from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
-from api.calls import OUTCOME_LABELS, TRANSCRIPT_LABELS
+from api.calls import (
+    NO_MODEL,
+    OUTCOME_LABELS,
+    TRANSCRIPT_LABELS,
+    transcript_labels,
+    transcription_off,
+)
 from api.cases import intake_config
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.evidence import requester
@@ -88,7 +94,7 @@ def render(
             "leader": is_leader(login.role),
             "zone": ZoneInfo(settings.timezone),
             "labels": OUTCOME_LABELS,
-            "text_labels": TRANSCRIPT_LABELS,
+            "text_labels": transcript_labels(settings),
             "status_labels": STATUS_LABELS,
             "action_labels": ACTION_LABELS,
             "channel_labels": CHANNEL_LABELS,
@@ -249,6 +255,9 @@ def _call_page(
     recording = lookup.of_call(session, call.id)
     job = jobs.job_of(session, recording) if recording else None
     job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
+    off = transcription_off(settings)  # no speech model: say so, never "waiting" for ever
+    if off and job is not None and job.status == "queued":
+        job_state = NO_MODEL
     return render(
         request,
         "call.html",
@@ -266,6 +275,11 @@ def _call_page(
         # The hint says the content came from a transcript only when it did.
         prefilled=values is None and bool(context.form["content"]),
         live=live_transcript.worth_following(session, call),
+        transcription_off=off,
+        phone_call=True,
+        name_hint="来电显示的名称，未经核实，请向来电人确认"
+        if values is None and context.name_unverified
+        else "",
         errors=errors or {},
         choices=CHOICES,
         type_reason=context.type_reason,
@@ -402,6 +416,7 @@ def new_case(
 
 
 @router.post("/cases", response_class=HTMLResponse)
+@router.post("/cases/new", response_class=HTMLResponse)  # the form's own address
 @takes_uploads
 async def create_case(
     request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
@@ -447,6 +462,7 @@ def case_page_response(
     case_id: str,
     errors: dict[str, str] | None = None,
     message: str = "",
+    extra: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     case = case_store.get(session, case_id) if is_id(case_id) else None
@@ -465,6 +481,7 @@ def case_page_response(
         errors=errors or {},
         decisions=DECISION_LABELS,
         is_open=is_open,
+        **(extra or {}),
         knowledge_entries=[hit.entry for hit in entries.search(session, "", limit=500)]
         if case.status == Status.REGISTERED
         else [],

@@ -33,6 +33,8 @@ class CallContext:
     earlier_cases: list[Case]
     same_phone_unfinished: list[case_store.Repeat]
     similar: list[case_store.Similar] = field(default_factory=list)
+    # The name in the form is the caller ID's display name: nobody has verified it.
+    name_unverified: bool = False
 
 
 def caller_text(transcript: TranscriptRecord | None) -> str:
@@ -103,10 +105,11 @@ def build(
     transcript = jobs.transcript_of(session, recording) if recording else None
     fill = fill_from(transcript, call.caller_number)
     phone = call_queue.caller_phone(call.caller_number)
+    real_name = call_queue.real_name(session, call)
     form = {
         "received_at": call.started_at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "channel": Channel.PHONE.value,
-        "complainant_name": call_queue.known_name(session, call),
+        "complainant_name": real_name or call.caller_name,
         **fill.form,
         "decision": "",
     }
@@ -122,4 +125,5 @@ def build(
         earlier_cases=call_queue.earlier_cases(session, phone),
         same_phone_unfinished=case_store.unfinished_with_phone(session, phone),
         similar=case_store.similar(session, fill.form["content"], now, similar_days),
+        name_unverified=bool(call.caller_name and not real_name),
     )
