@@ -31,6 +31,7 @@ from api.handling_schemas import (
     MemberIn,
     OverduePublic,
     ReasonIn,
+    ReassignIn,
     ReplyPublic,
     ReviewIn,
     RoutingPublic,
@@ -201,6 +202,53 @@ def dispatch_case(
         lambda s, c: case_steps.dispatch(
             s, c, order, model_cache(request), login.username, now(), rules
         ),
+    )
+
+
+@router.post("/api/cases/{case_key}/recall", response_model=HandlingPublic)
+def recall(
+    case_key: str, body: ReasonIn, sessions: WriterDep, rules: RulesDep, login: Supervisor
+) -> HandlingPublic:
+    """收回: the case is taken back from its unit (which no longer sees it) to be dispatched
+    again, with the reason; the next dispatch starts the new unit's clock afresh."""
+    return _step(
+        sessions,
+        case_key,
+        lambda s, c: steps.recall(s, c, body.reason, login.username, now(), rules),
+    )
+
+
+@router.post("/api/cases/{case_key}/reassignment", response_model=HandlingPublic)
+def reassignment(
+    case_key: str,
+    body: ReassignIn,
+    request: Request,
+    sessions: WriterDep,
+    rules: RulesDep,
+    login: Supervisor,
+) -> HandlingPublic:
+    """改派: taken back from its unit and dispatched to another lead unit, with the reason;
+    the new unit's handling clock starts on the day of the 改派."""
+
+    def step(session: Session, case: Case) -> None:
+        order = case_steps.reassignment_order(
+            session, case, body.lead_unit_id, body.category, body.instructions
+        )
+        case_steps.reassign(
+            session, case, order, body.reason, model_cache(request), login.username, now(), rules
+        )
+
+    return _step(sessions, case_key, step)
+
+
+@router.post("/api/cases/{case_key}/reminders", response_model=HandlingPublic)
+def remind(case_key: str, body: ReasonIn, sessions: WriterDep, login: Supervisor) -> HandlingPublic:
+    """催办 by a supervisor: a reminder with the reason to the unit handling the case,
+    recorded among the supervision records and in the case's history."""
+    return _step(
+        sessions,
+        case_key,
+        lambda s, c: supervision.remind(s, c, body.reason, login.username, now()),
     )
 
 

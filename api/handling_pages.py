@@ -12,11 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from accounts.models import is_leader
 from api.auth import CaseWorker, Login, Supervisor
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.handling import leader_only, model_cache
+from api.handling_context import LIST_FIELDS, Typed
 from api.pages import case_page_response, form_values, render, see, zh_errors
 from core.db import transaction
 from core.settings import Settings
@@ -29,7 +31,7 @@ from dispatch.deadlines.stage_clocks import STAGE_LABELS
 from dispatch.feedback import feedback_step, visits
 from dispatch.feedback.scale import LEVEL_LABELS, Level
 from dispatch.feedback.visits import Method
-from dispatch.handling import board, case_steps, steps, unit_members
+from dispatch.handling import board, case_steps, steps, supervision, unit_members
 from dispatch.handling.steps import Mode, Refused
 from dispatch.routing import units
 
@@ -50,6 +52,14 @@ def refusal(exc: Exception) -> dict[str, str]:
 REFUSALS = (Invalid, IllegalTransition, ReasonRequired, Refused, DossierProblem)
 
 
+def typed(form: str, raw: FormData) -> Typed:
+    """What was typed into a handling form, to show it again if the step is refused."""
+    lists = {
+        name: [v for v in raw.getlist(name) if isinstance(v, str) and v] for name in LIST_FIELDS
+    }
+    return Typed(form, form_values(raw), lists)
+
+
 async def _case_step(
     request: Request,
     sessions: WriterDep,
@@ -57,22 +67,62 @@ async def _case_step(
     login: Login,
     case_id: str,
     step: Callable[[Session, Case], None],
+    sent: Typed,
 ) -> Response:
-    """Run ``step`` on the case in one transaction; a refusal comes back on the case page."""
+    """Run ``step`` on the case in one transaction; a refusal comes back on the case page
+    with the form as it was sent and each message at its field."""
     try:
         await run_in_threadpool(case_steps.run, sessions, case_id, step)
     except case_steps.LeaderOnly as exc:
         raise leader_only(exc) from None
     except REFUSALS as exc:
-        with sessions() as session:
-            return case_page_response(
-                request, session, settings, login, case_id, refusal(exc), status_code=422
-            )
+        return _refused(request, sessions, settings, login, case_id, sent, exc)
     return see(f"/cases/{case_id}#handling")
+
+
+def _refused(
+    request: Request,
+    sessions: WriterDep,
+    settings: Settings,
+    login: Login,
+    case_id: str,
+    sent: Typed,
+    exc: Exception,
+) -> Response:
+    errors = refusal(exc)
+    with sessions() as session:
+        return case_page_response(
+            request,
+            session,
+            settings,
+            login,
+            case_id,
+            errors,
+            status_code=422,
+            handling_form=sent.with_errors(errors),
+        )
 
 
 def _flag(value: str) -> bool:
     return value in {"1", "on", "true"}
+
+
+def _order(form: dict[str, str], assists: list[str]) -> steps.DispatchOrder:
+    """A dispatch order as the dispatch form sent it."""
+    try:
+        mode = Mode(form.get("mode", "transfer"))
+    except ValueError:
+        raise Invalid({"mode": FieldError("办理方式不正确", "unknown mode")}) from None
+    return steps.DispatchOrder(
+        lead_unit_id=form.get("lead_unit_id", ""),
+        mode=mode,
+        assist_unit_ids=assists,
+        instructions=form.get("instructions", ""),
+        category=form.get("category", ""),
+        complex_case=_flag(form.get("complex_case", "")),
+        complained_unit_id=form.get("complained_unit_id", ""),
+        category_offered=form.get("category_offered", ""),
+    )
 
 
 @router.post("/cases/{case_id}/dispatch", response_class=HTMLResponse)
@@ -80,41 +130,25 @@ async def dispatch_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
 ) -> Response:
     async with request.form() as raw:
-        form = form_values(raw)
-        assists = [v for v in raw.getlist("assist_unit_ids") if isinstance(v, str) and v]
+        sent = typed("dispatch", raw)
     rules = get_rules(request)
 
     def step(session: Session, case: Case) -> None:
-        try:
-            mode = Mode(form.get("mode", "transfer"))
-        except ValueError:
-            raise Invalid({"mode": FieldError("办理方式不正确", "unknown mode")}) from None
+        order = _order(dict(sent.values), list(sent.lists["assist_unit_ids"]))
         case_steps.dispatch(
-            session,
-            case,
-            steps.DispatchOrder(
-                lead_unit_id=form.get("lead_unit_id", ""),
-                mode=mode,
-                assist_unit_ids=assists,
-                instructions=form.get("instructions", ""),
-                category=form.get("category", ""),
-                complex_case=_flag(form.get("complex_case", "")),
-                complained_unit_id=form.get("complained_unit_id", ""),
-            ),
-            model_cache(request),
-            login.username,
-            now(),
-            rules,
+            session, case, order, model_cache(request), login.username, now(), rules
         )
 
-    return await _case_step(request, sessions, settings, login, case_id, step)
+    return await _case_step(request, sessions, settings, login, case_id, step, sent)
 
 
 @router.post("/cases/{case_id}/approval", response_class=HTMLResponse)
 async def approval_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
 ) -> Response:
-    form = form_values(await request.form())
+    async with request.form() as raw:
+        form = form_values(raw)
+        sent = typed("submit-approval" if form.get("action") == "submit" else "approval", raw)
     return await _case_step(
         request,
         sessions,
@@ -130,14 +164,68 @@ async def approval_page(
             is_leader(login.role),
             now(),
         ),
+        sent,
     )
+
+
+@router.post("/cases/{case_id}/reassignment", response_class=HTMLResponse)
+async def reassignment_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
+    """改派 to another unit, or 收回 only, with the reason."""
+    async with request.form() as raw:
+        sent = typed("reassign", raw)
+    form = dict(sent.values)
+    rules = get_rules(request)
+
+    def step(session: Session, case: Case) -> None:
+        chosen = case_steps.redirection(form.get("action", ""))
+        if chosen is case_steps.Redirection.RECALL:
+            steps.recall(session, case, form.get("reason", ""), login.username, now(), rules)
+            return
+        order = case_steps.reassignment_order(
+            session,
+            case,
+            form.get("lead_unit_id", ""),
+            form.get("category", ""),
+            form.get("instructions", ""),
+            form.get("category_offered", ""),
+        )
+        case_steps.reassign(
+            session,
+            case,
+            order,
+            form.get("reason", ""),
+            model_cache(request),
+            login.username,
+            now(),
+            rules,
+        )
+
+    return await _case_step(request, sessions, settings, login, case_id, step, sent)
+
+
+@router.post("/cases/{case_id}/reminders", response_class=HTMLResponse)
+async def reminder_page(
+    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+) -> Response:
+    """催办 by a supervisor, with the reason the unit will read."""
+    async with request.form() as raw:
+        sent = typed("remind", raw)
+
+    def step(session: Session, case: Case) -> None:
+        supervision.remind(session, case, sent.values.get("reason", ""), login.username, now())
+
+    return await _case_step(request, sessions, settings, login, case_id, step, sent)
 
 
 @router.post("/cases/{case_id}/review", response_class=HTMLResponse)
 async def review_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
 ) -> Response:
-    form = form_values(await request.form())
+    async with request.form() as raw:
+        sent = typed("review", raw)
+    form = sent.values
     return await _case_step(
         request,
         sessions,
@@ -147,6 +235,7 @@ async def review_page(
         lambda s, c: steps.review(
             s, c, _flag(form.get("passed", "")), form.get("note", ""), login.username, now()
         ),
+        sent,
     )
 
 
@@ -158,7 +247,9 @@ async def extension_page(
     settings: SettingsDep,
     login: Supervisor,
 ) -> Response:
-    form = form_values(await request.form())
+    async with request.form() as raw:
+        sent = typed(f"extension:{extension_id}", raw)
+    form = sent.values
     with sessions() as session:
         case_id = case_steps.extension_case(session, extension_id)
 
@@ -175,10 +266,7 @@ async def extension_page(
     try:
         await run_in_threadpool(decide)
     except REFUSALS as exc:
-        with sessions() as session:
-            return case_page_response(
-                request, session, settings, login, case_id, refusal(exc), status_code=422
-            )
+        return _refused(request, sessions, settings, login, case_id, sent, exc)
     return see(f"/cases/{case_id}#handling")
 
 
@@ -186,7 +274,9 @@ async def extension_page(
 async def feedback_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
 ) -> Response:
-    form = form_values(await request.form())
+    async with request.form() as raw:
+        sent = typed("feedback", raw)
+    form = sent.values
     zone = ZoneInfo(settings.timezone)
 
     def step(session: Session, case: Case) -> None:
@@ -205,14 +295,16 @@ async def feedback_page(
             session, case, method, told, zone, form.get("note", ""), level, login.username, now()
         )
 
-    return await _case_step(request, sessions, settings, login, case_id, step)
+    return await _case_step(request, sessions, settings, login, case_id, step, sent)
 
 
 @router.post("/cases/{case_id}/conclusion", response_class=HTMLResponse)
 async def conclusion_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
 ) -> Response:
-    form = form_values(await request.form())
+    async with request.form() as raw:
+        sent = typed("conclusion", raw)
+    form = sent.values
     rules = get_rules(request)
 
     def step(session: Session, case: Case) -> None:
@@ -221,7 +313,7 @@ async def conclusion_page(
             session, case, chosen, form.get("note", ""), login.username, now(), rules
         )
 
-    return await _case_step(request, sessions, settings, login, case_id, step)
+    return await _case_step(request, sessions, settings, login, case_id, step, sent)
 
 
 @router.post("/cases/{case_id}/withdrawal", response_class=HTMLResponse)
@@ -229,12 +321,13 @@ async def withdrawal_page(
     case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: CaseWorker
 ) -> Response:
     """撤回: the citizen withdrew the request (the reason is required)."""
-    form = form_values(await request.form())
+    async with request.form() as raw:
+        sent = typed("withdrawal", raw)
 
     def step(session: Session, case: Case) -> None:
-        steps.withdraw(session, case, form.get("reason", ""), login.username, now())
+        steps.withdraw(session, case, sent.values.get("reason", ""), login.username, now())
 
-    return await _case_step(request, sessions, settings, login, case_id, step)
+    return await _case_step(request, sessions, settings, login, case_id, step, sent)
 
 
 @router.post("/cases/{case_id}/archive", response_class=HTMLResponse)
@@ -251,6 +344,7 @@ async def archive_page(
             lambda s, c: case_archive.archive_case(
                 s, c, settings.data_dir, login.username, now(), written
             ),
+            Typed("archive", {}),
         )
 
 

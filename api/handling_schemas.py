@@ -79,6 +79,16 @@ class ReasonIn(BaseModel):
     reason: str = ""
 
 
+class ReassignIn(BaseModel):
+    """改派: the case goes from its unit to another lead unit; the dispatch's mode, the
+    complexity and the unit complained about stay as they were."""
+
+    reason: str = Field(description="Why the case leaves its unit (the history keeps it)")
+    lead_unit_id: str
+    category: str = Field(description="The category the dispatcher confirms for the new unit")
+    instructions: str = ""
+
+
 class ReviewIn(BaseModel):
     passed: bool
     note: str = ""
@@ -124,6 +134,8 @@ class AssignmentPublic(BaseModel):
     signed_at: dt.datetime | None
     returned_at: dt.datetime | None
     return_reason: str
+    recalled_at: dt.datetime | None
+    recall_reason: str
 
 
 class DeadlinePublic(BaseModel):
@@ -191,6 +203,8 @@ class SupervisionPublic(BaseModel):
     due_on: dt.date
     at: dt.datetime
     message: str
+    issued_by: str = Field(description="The supervisor who issued a 催办; empty for the job's")
+    reason: str
 
 
 class HandlingPublic(BaseModel):

@@ -29,7 +29,7 @@ from api.cases import intake_config
 from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.evidence import requester
 from api.guard import takes_uploads
-from api.handling_context import handling_context
+from api.handling_context import Typed, handling_context
 from api.knowledge import entry_or_404
 from api.schemas import CallPublic
 from asr import jobs
@@ -464,6 +464,7 @@ def case_page_response(
     message: str = "",
     extra: dict[str, Any] | None = None,
     status_code: int = 200,
+    handling_form: Typed | None = None,
 ) -> HTMLResponse:
     case = case_store.get(session, case_id) if is_id(case_id) else None
     if case is None:
@@ -497,7 +498,7 @@ def case_page_response(
         )
         if is_open
         else [],
-        **handling_context(request, session, case, settings),
+        **handling_context(request, session, case, settings, handling_form),
     )
 
 

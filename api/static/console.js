@@ -368,3 +368,35 @@
     listen();
   });
 })();
+
+// Dispatching forms (交办, 改派): the category follows the lead unit chosen, until the
+// dispatcher sets the category by hand. data-follow maps each unit to its likeliest
+// category; a unit with none leaves the category to be chosen.
+(() => {
+  "use strict";
+
+  function followLead(form) {
+    const lead = form.querySelector("select[name=lead_unit_id]");
+    const category = form.querySelector("select[name=category]");
+    if (!lead || !category) return;
+    let follow = {};
+    try {
+      follow = JSON.parse(form.dataset.follow || "{}");
+    } catch (error) {
+      return;
+    }
+    // A form sent back with a category other than the one offered was chosen by hand.
+    let byHand = form.dataset.byHand === "1";
+    category.addEventListener("change", () => { byHand = true; });
+    lead.addEventListener("change", () => {
+      if (byHand) return;
+      const wanted = follow[lead.value] || "";
+      const known = Array.from(category.options).some((option) => option.value === wanted);
+      category.value = known ? wanted : "";
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("form[data-follow]").forEach(followLead);
+  });
+})();

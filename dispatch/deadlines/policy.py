@@ -105,9 +105,21 @@ class Profile:
         """The latest date an extension may move the due date to."""
         return _after(self.extension_max, due, calendar)
 
-    def reminder_on(self, calendar: WorkingCalendar, due: dt.date) -> Deadline | None:
-        """The day to send the 催办 reminder for a case due on ``due``."""
-        return None if self.reminder_before is None else self.reminder_before.before(due, calendar)
+    def reminder_on(
+        self, calendar: WorkingCalendar, due: dt.date, held_since: dt.date | None = None
+    ) -> Deadline | None:
+        """The day to send the 催办 reminder for a clock due on ``due``: ``reminder_before``
+        ahead of it, and only if that day comes after ``held_since``, the day the clock
+        reached whoever must meet it. A reminder on the day a duty arrives tells its holder
+        nothing they were not just told: a one-working-day clock (转办, the feedback) gets
+        none, and neither does a case dispatched on or after its reminder day; their breach
+        still gets the yellow card."""
+        if self.reminder_before is None:
+            return None
+        reminder = self.reminder_before.before(due, calendar)
+        if held_since is not None and reminder.date <= held_since:
+            return None
+        return reminder
 
     @staticmethod
     def yellow_card_on(due: dt.date) -> Deadline:

@@ -122,8 +122,64 @@ def dispatch(
     """交办 under the category the dispatcher confirms (kept as the routing model's training
     example) to the lead unit and any assisting units."""
     steps.check_order(order)
+    suggestions.check_category(session, order.category, order.lead_unit_id, order.category_offered)
     suggestions.confirm(session, cache, case, order.category.strip(), actor, now)
     steps.dispatch(session, case, order, actor, now, rules)
+
+
+class Redirection(StrEnum):
+    """What the centre does with a case its unit has: 改派 to another unit, or 收回 only."""
+
+    REASSIGN = "reassign"
+    RECALL = "recall"
+
+
+def redirection(action: str) -> Redirection:
+    try:
+        return Redirection(action)
+    except ValueError:
+        raise Invalid({"action": FieldError("改派操作不正确", "reassign or recall")}) from None
+
+
+def reassignment_order(
+    session: Session,
+    case: Case,
+    lead_unit_id: str,
+    category: str,
+    instructions: str = "",
+    category_offered: str = "",
+) -> steps.DispatchOrder:
+    """The order a 改派 sends: the new lead unit, category and instructions; the mode, the
+    complexity and the unit complained about as the dispatch it replaces had them (自办
+    becomes 转办: the new unit is not the centre's own)."""
+    current = next((a for a in steps.assignments(session, case.id) if a.role == "lead"), None)
+    mode = steps.Mode(current.mode) if current else steps.Mode.TRANSFER
+    return steps.DispatchOrder(
+        lead_unit_id=lead_unit_id,
+        mode=steps.Mode.TRANSFER if mode is steps.Mode.SELF else mode,
+        instructions=instructions,
+        category=category,
+        complex_case=case.complex_case,
+        complained_unit_id=case.complained_unit_id or "",
+        category_offered=category_offered,
+    )
+
+
+def reassign(
+    session: Session,
+    case: Case,
+    order: steps.DispatchOrder,
+    reason: str,
+    cache: suggestions.ModelCache,
+    actor: str,
+    now: dt.datetime,
+    rules: Rules,
+) -> None:
+    """改派: taken back from its unit and dispatched to another, under the category the
+    dispatcher confirms (as for a dispatch)."""
+    suggestions.check_category(session, order.category, order.lead_unit_id, order.category_offered)
+    steps.reassign(session, case, order, reason, actor, now, rules)
+    suggestions.confirm(session, cache, case, order.category.strip(), actor, now)
 
 
 def decide_extension(

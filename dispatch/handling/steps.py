@@ -62,12 +62,14 @@ def transition(
 
 
 def accepted_on(session: Session, case: Case, rules: Rules) -> dt.date:
-    """The local date the case was (last) accepted: the handling clock starts there."""
+    """The local date the case was (last) accepted, reopened or taken back from a unit by
+    the centre: the handling clock starts there (a unit a case is re-assigned to gets a
+    fresh clock; a unit's own return keeps the clock from the acceptance)."""
     event = session.scalar(
         select(CaseEvent)
         .where(
             CaseEvent.case_id == case.id,
-            CaseEvent.action.in_([Action.ACCEPT.value, Action.REOPEN.value]),
+            CaseEvent.action.in_([Action.ACCEPT.value, Action.REOPEN.value, Action.RECALL.value]),
         )
         .order_by(CaseEvent.id.desc())
         .limit(1)
@@ -103,6 +105,7 @@ class DispatchOrder:
     category: str = ""
     complex_case: bool = False
     complained_unit_id: str = ""
+    category_offered: str = ""  # what the form pre-selected ("" from the JSON API)
 
 
 def assignments(session: Session, case_id: str, active_only: bool = True) -> list[Assignment]:
@@ -186,6 +189,64 @@ def dispatch(
     stage_clocks.on_dispatched(session, case.id, lead.id, accepted, order.complex_case, rules, now)
     session.flush()
     return made
+
+
+def recall(
+    session: Session, case: Case, reason: str, actor: str, now: dt.datetime, rules: Rules
+) -> Assignment:
+    """收回: the centre takes the case back from its units (wrongly routed, or the unit
+    cannot handle it), with the reason. The units lose it, their clocks stop, pending
+    extensions lapse, and the centre has it again under a new 转办 clock; the next dispatch
+    starts the new unit's handling clock afresh. Returns the lead assignment taken back."""
+    next_status(Action.RECALL, Status(case.status))  # refused before anything is read
+    if not reason.strip():
+        raise Invalid({"reason": FieldError("请填写收回理由", "a reason is required")})
+    current = assignments(session, case.id)
+    lead = next(a for a in current if a.role == "lead")
+    transition(
+        session, case, Action.RECALL, actor, now, f"收回{lead.unit.name}的交办：{reason.strip()}"
+    )
+    for row in current:
+        row.active = False
+        row.recalled_at, row.recall_reason = now, reason.strip()
+    stage_clocks.cancel(session, case.id)
+    stage_clocks.on_accepted(session, case.id, rules, now)
+    return lead
+
+
+def reassign(
+    session: Session,
+    case: Case,
+    order: DispatchOrder,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
+    rules: Rules,
+) -> list[Assignment]:
+    """改派: taken back from its unit and dispatched to another in one step, with the
+    reason; the new unit's handling clock starts on the day of the 改派."""
+    next_status(Action.RECALL, Status(case.status))
+    lead = next(a for a in assignments(session, case.id) if a.role == "lead")
+    errors: dict[str, FieldError] = {}
+    try:
+        check_order(order)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if order.lead_unit_id == lead.unit_id:
+        errors["lead_unit_id"] = FieldError(
+            "改派须选择另一主办单位", "re-assign to another lead unit"
+        )
+    if not reason.strip():
+        errors["reason"] = FieldError("请填写改派理由", "a reason is required")
+    if errors:
+        raise Invalid(errors)
+    if case.needs_approval:
+        raise Refused(
+            "this case needs the leader's approval before it is dispatched again",
+            "该案件须经领导审批后才能交办：请先收回，报领导审批后再交办",
+        )
+    recall(session, case, reason, actor, now, rules)
+    return dispatch(session, case, order, actor, now, rules)
 
 
 # -- the unit ----------------------------------------------------------------------------

@@ -18,12 +18,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dispatch.cases.events import add_event
-from dispatch.cases.handling_models import CaseDeadline, SupervisionRecord, Unit
-from dispatch.cases.lifecycle import TRANSITIONS, UNFINISHED, Action, Status
+from dispatch.cases.handling_models import Assignment, CaseDeadline, SupervisionRecord, Unit
+from dispatch.cases.lifecycle import AT_UNIT, TRANSITIONS, UNFINISHED, Action, Status, next_status
 from dispatch.cases.models import Case
+from dispatch.cases.registration import FieldError, Invalid
+from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.policy import Card, Profile
 from dispatch.deadlines.stage_clocks import STAGE_LABELS, SUPERVISED, Rules, Stage
 from dispatch.deadlines.working_calendar import WorkingCalendar
+from dispatch.handling.steps import Refused
 
 
 class Kind(StrEnum):
@@ -40,17 +43,29 @@ KIND_ACTIONS = {
 
 
 def notices_due(
-    due: dt.date, today: dt.date, profile: Profile, calendar: WorkingCalendar
+    due: dt.date,
+    today: dt.date,
+    profile: Profile,
+    calendar: WorkingCalendar,
+    held_since: dt.date | None = None,
 ) -> list[Kind]:
-    """The notices a deadline ``due`` still running on ``today`` calls for. A reminder only
-    makes sense before the breach; after downtime the cards are all caught up at once."""
+    """The notices a deadline ``due`` still running on ``today`` calls for, its holder
+    having had it since ``held_since``. A reminder only makes sense before the breach and
+    after the day the duty arrived (see ``Profile.reminder_on``); after downtime the cards
+    are all caught up at once."""
     card = profile.card_on(calendar, due, today)
     if card is Card.RED:
         return [Kind.YELLOW, Kind.RED]
     if card is Card.YELLOW:
         return [Kind.YELLOW]
-    reminder = profile.reminder_on(calendar, due)
+    reminder = profile.reminder_on(calendar, due, held_since)
     return [Kind.REMINDER] if reminder is not None and today >= reminder.date else []
+
+
+def held_since(started_on: dt.date, dispatched_on: dt.date | None) -> dt.date:
+    """The day a clock reached its holder: its start, or for a unit's handling clock (which
+    starts at the acceptance) the later day the case was dispatched to the unit."""
+    return max(started_on, dispatched_on) if dispatched_on is not None else started_on
 
 
 def message(kind: Kind, case_number: str, stage: Stage, due: dt.date, unit: str) -> str:
@@ -98,9 +113,16 @@ def run(session: Session, rules: Rules, now: dt.datetime) -> list[Issued]:
     today = rules.local_date(now)
     issued: list[Issued] = []
     rows = session.execute(
-        select(CaseDeadline, Case, Unit.name)
+        select(CaseDeadline, Case, Unit.name, Assignment.dispatched_at)
         .join(Case, Case.id == CaseDeadline.case_id)
         .outerjoin(Unit, Unit.id == CaseDeadline.unit_id)
+        .outerjoin(
+            Assignment,
+            (Assignment.case_id == CaseDeadline.case_id)
+            & (Assignment.unit_id == CaseDeadline.unit_id)
+            & (Assignment.role == "lead")
+            & Assignment.active,
+        )
         .where(
             CaseDeadline.met_at.is_(None),
             CaseDeadline.cancelled.is_(False),
@@ -108,8 +130,11 @@ def run(session: Session, rules: Rules, now: dt.datetime) -> list[Issued]:
         )
         .order_by(CaseDeadline.due_on, CaseDeadline.id)
     )
-    for deadline, case, unit_name in rows:
-        for kind in notices_due(deadline.due_on, today, rules.profile, rules.calendar):
+    for deadline, case, unit_name, dispatched_at in rows:
+        since = held_since(
+            deadline.started_on, rules.local_date(dispatched_at) if dispatched_at else None
+        )
+        for kind in notices_due(deadline.due_on, today, rules.profile, rules.calendar, since):
             action = KIND_ACTIONS[kind]
             if (action, Status(case.status)) not in TRANSITIONS:
                 continue
@@ -181,3 +206,42 @@ def records(
     if unit_id:
         query = query.where(SupervisionRecord.unit_id == unit_id)
     return list(session.scalars(query))
+
+
+def manual_message(case_number: str, due: dt.date, unit: str, reason: str) -> str:
+    when = f"{due.year}年{due.month}月{due.day}日"
+    return f"【催办】案件{case_number}的办理时限为{when}，请{unit}抓紧办理。督办意见：{reason}"
+
+
+def remind(
+    session: Session, case: Case, reason: str, actor: str, now: dt.datetime
+) -> SupervisionRecord:
+    """催办 by a supervisor: a reminder to the unit handling the case, with the reason, on
+    the unit's running handling clock; recorded among the supervision records (the unit
+    sees it) and in the case's history. As often as the supervisor sees fit."""
+    next_status(Action.REMIND, Status(case.status))
+    if Status(case.status) not in AT_UNIT:
+        raise Refused("only a case with a unit can be chased", "案件不在承办单位办理中，无需催办")
+    reason = reason.strip()
+    if not reason:
+        raise Invalid({"reason": FieldError("请填写催办事由", "a reason is required")})
+    deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
+    if deadline is None or deadline.met_at is not None or deadline.unit_id is None:
+        raise Refused("no running handling deadline", "该案件没有进行中的办理时限")
+    unit = session.get(Unit, deadline.unit_id)
+    text = manual_message(case.number, deadline.due_on, unit.name if unit else "", reason)
+    record = SupervisionRecord(
+        case_id=case.id,
+        deadline_id=deadline.id,
+        unit_id=deadline.unit_id,
+        kind=Kind.REMINDER.value,
+        due_on=deadline.due_on,
+        at=now,
+        message=text,
+        issued_by=actor,
+        reason=reason,
+    )
+    session.add(record)
+    add_event(session, case, actor, Action.REMIND, now, text, Status(case.status))
+    session.flush()
+    return record

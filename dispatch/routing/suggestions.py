@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.cases.handling_models import RoutingLabel
 from dispatch.cases.models import Case
+from dispatch.cases.registration import FieldError, Invalid
 from dispatch.routing import units
 from dispatch.routing.classifier import RoutingModel, RoutingModelError
 
@@ -77,6 +79,45 @@ def suggest(session: Session, cache: ModelCache, case: Case, k: int = 3) -> list
             )
         )
     return found
+
+
+def follow_categories(
+    suggested: Sequence[Suggestion], catalogue: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """For each unit, the category a dispatch to it most likely means: the best-ranked
+    suggestion the catalogue gives to that unit, else the unit's only category in the
+    catalogue (``catalogue``: (category, unit id) pairs). A unit with neither is missing:
+    whoever sends a case there chooses its category."""
+    by_unit: dict[str, list[str]] = {}
+    for category, unit_id in catalogue:
+        by_unit.setdefault(unit_id, []).append(category)
+    follow = {unit_id: found[0] for unit_id, found in by_unit.items() if len(found) == 1}
+    for suggestion in reversed(suggested):  # the best-ranked last, so it wins
+        if suggestion.unit_id:
+            follow[suggestion.unit_id] = suggestion.category
+    return follow
+
+
+def check_category(session: Session, category: str, lead_unit_id: str, offered: str) -> None:
+    """The category a dispatch confirms must be what the dispatcher meant. One the form
+    offered (``offered``) and the dispatcher left as it was, sent to a lead unit the
+    catalogue does not give it to, says only that the unit was changed: the case is not
+    dispatched (nor that category kept as the routing model's answer) until the dispatcher
+    chooses the category. A category chosen, or one the catalogue gives to the lead unit
+    or to none, stands."""
+    if not offered or category.strip() != offered.strip():
+        return
+    unit = units.unit_for_category(session, category.strip())
+    if unit is not None and unit.id != lead_unit_id:
+        raise Invalid(
+            {
+                "category": FieldError(
+                    f"主办单位已更换：派单目录中“{category.strip()}”由{unit.name}承办，"
+                    "请重新选择本案的类别",
+                    "the offered category belongs to another unit: choose the category",
+                )
+            }
+        )
 
 
 def confirm(
