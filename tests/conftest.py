@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def _pg_bin() -> Path:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL server for this test session, on loopback; yields its base URL."""
+    with running_postgres() as url:
+        yield url
+
+
+@contextmanager
+def running_postgres() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's) in a temporary folder, on loopback, while the
+    block runs (the tests' server; the benchmarks start theirs with it too)."""
     bin_dir = _pg_bin()
     root = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     data = root / "data"
