@@ -34,6 +34,7 @@ from api import (
     login,
     openapi_doc,
     pages,
+    registration_pages,
     unit_api,
     unit_pages,
     users_api,
@@ -289,6 +290,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(handling_pages.router)
     app.include_router(unit_pages.router)
+    app.include_router(registration_pages.router)
     app.include_router(users_api.router)
     app.include_router(users_pages.router)
     app.include_router(callback_api.router)
