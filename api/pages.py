@@ -45,6 +45,7 @@ from dispatch.cases.lifecycle import (
     IllegalTransition,
     Status,
 )
+from dispatch.cases.models import Case
 from dispatch.cases.registration import (
     CHANNEL_LABELS,
     DECISION_LABELS,
@@ -53,7 +54,7 @@ from dispatch.cases.registration import (
     Invalid,
 )
 from dispatch.handling import case_steps
-from dispatch.intake import call_queue, case_store, decisions, register
+from dispatch.intake import call_queue, case_store, correction, decisions, register
 from dispatch.intake.case_store import AlreadyRegistered
 from dispatch.knowledge import entries
 from ivr import call_store
@@ -454,6 +455,20 @@ def cases_page(
     return render(request, "cases.html", login, settings, cases=case_store.list_cases(session, 200))
 
 
+def _correction_context(case: Case, settings: Settings) -> dict[str, Any]:
+    """The 更正登记 form on the case page: the saved fields, and the channels it may take
+    (a phone case stays one)."""
+    phone = case.channel == Channel.PHONE.value
+    return {
+        "correction_values": correction.form_of(case, ZoneInfo(settings.timezone)),
+        "correction_errors": {},
+        "correction_choices": {
+            **CHOICES,
+            "channels": {Channel.PHONE: CHANNEL_LABELS[Channel.PHONE]} if phone else OTHER_CHANNELS,
+        },
+    }
+
+
 def case_page_response(
     request: Request,
     session: Session,
@@ -482,7 +497,7 @@ def case_page_response(
         errors=errors or {},
         decisions=DECISION_LABELS,
         is_open=is_open,
-        **(extra or {}),
+        **{**_correction_context(case, settings), **(extra or {})},
         knowledge_entries=[hit.entry for hit in entries.search(session, "", limit=500)]
         if case.status == Status.REGISTERED
         else [],
