@@ -6,7 +6,8 @@
   earpiece's port, so the hotline's audio goes there (as long as the caller sends no audio
   of its own: Asterisk's symmetric RTP would then answer to SIPp's port).
 - ``OperatorPhone``: registers as an operator endpoint with its password, then answers queue
-  calls and speaks operator audio (and hangs up first, if told when), or only rings.
+  calls and speaks operator audio (and hangs up first, if told when), or only rings; or passes
+  each call it answers on to a colleague with a blind transfer (SIP REFER).
 """
 
 from __future__ import annotations
@@ -509,6 +510,95 @@ Content-Length: 0
     )
 )
 
+# The operator speaks, then passes the call on (``{transfer_ms}`` after the answer) with a blind
+# transfer: a REFER in the call's dialog naming a colleague's extension (``{target}``). It
+# answers the NOTIFYs that report the transfer's progress and, as phones do, hangs up once the
+# last one (subscription terminated) came: the hotline keeps the transferer's dialog until then
+# (Asterisk would end it itself only after 60 s). A BYE from the hotline first is answered too.
+# In-dialog requests go as for the BYE above.
+_ANSWER_THEN_TRANSFER = (
+    """<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="operator answers, then transfers">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="1"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="2"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true"
+            assign_to="3"/>
+    </action>
+  </recv>
+"""
+    + RINGING
+    + ANSWERED
+    + """  <nop><action><exec rtp_stream="{audio},1,0"/></action></nop>
+  <recv request="BYE" timeout="{transfer_ms}" ontimeout="transfer"/>
+  <nop next="bye"/>
+  <label id="transfer"/>
+  <send retrans="500">
+    <![CDATA[
+REFER [$3] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$2];tag=[pid]SIPpTag01[call_number]
+To: [$1]
+Call-ID: [call_id]
+CSeq: 2 REFER
+Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+Refer-To: <sip:{target}@{target_host}>
+Referred-By: <sip:{user}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="202"/>
+  <label id="progress"/>
+  <recv request="NOTIFY" optional="true" next="notified">
+    <action>
+      <ereg regexp="terminated" search_in="hdr" header="Subscription-State:"
+            assign_to="4"/>
+    </action>
+  </recv>
+  <recv request="BYE" next="bye"/>
+  <label id="notified"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+  <nop test="4" next="hangup"/>
+  <nop next="progress"/>
+  <label id="hangup"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [$3] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$2];tag=[pid]SIPpTag01[call_number]
+To: [$1]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" next="end"/>
+  <label id="bye"/>
+"""
+    + BYE_OK.replace(
+        "</scenario>",
+        """  <label id="end"/>
+</scenario>""",
+    )
+)
+
 _RING_ONLY = (
     """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator rings, never answers">
@@ -533,6 +623,10 @@ class OperatorPhone:
         answer: bool = True,
         expires: int = 600,
         hang_up_after: float | None = None,
+        transfer_to: str | None = None,
+        transfer_after: float = 5.0,
+        ring_seconds: float = 0.0,
+        message_log: Path | None = None,
     ) -> None:
         self.name = name
         self.password = password
@@ -541,6 +635,12 @@ class OperatorPhone:
         self.audio = audio
         self.answer = answer
         self.hang_up_after = hang_up_after
+        # Blind transfer of each answered call to this extension, ``transfer_after`` seconds
+        # after the answer (the audio is spoken once, not looped).
+        self.transfer_to = transfer_to
+        self.transfer_after = transfer_after
+        self.ring_seconds = ring_seconds  # how long an answering phone rings first
+        self.message_log = message_log  # SIPp's trace of the phone's SIP messages, if given
         self.expires = expires
         self.port = free_udp_port()
         self._tmp = tempfile.TemporaryDirectory(prefix=f"hotline-operator-{name}-")
@@ -566,15 +666,32 @@ class OperatorPhone:
                 raise DialError("an answering operator phone needs audio to speak")
             ulaw = tmp / "operator.wav"
             to_ulaw(self.audio, ulaw)
-            if self.hang_up_after is None:
+            if self.transfer_to is not None:
+                uas_xml = _ANSWER_THEN_TRANSFER.format(
+                    sdp=_SDP,
+                    audio=ulaw,
+                    user=self.name,
+                    target=self.transfer_to,
+                    target_host=f"{self.sip_host}:{self.sip_port}",
+                    transfer_ms=max(int(self.transfer_after * 1000), 1),
+                )
+            elif self.hang_up_after is None:
                 uas_xml = _ANSWER.format(sdp=_SDP, audio=ulaw)
             else:
                 uas_xml = _ANSWER_THEN_HANG_UP.format(
                     sdp=_SDP, audio=ulaw, talk_ms=max(int(self.hang_up_after * 1000), 1)
                 )
+            if self.ring_seconds > 0:
+                pause = f'  <pause milliseconds="{int(self.ring_seconds * 1000)}"/>\n'
+                uas_xml = uas_xml.replace(RINGING, RINGING + pause, 1)
         else:
             uas_xml = _RING_ONLY
         (tmp / "uas.xml").write_text(uas_xml, encoding="utf-8")
+        trace = (
+            []
+            if self.message_log is None
+            else ["-trace_msg", "-message_file", str(self.message_log)]
+        )
         self._uas = subprocess.Popen(
             [
                 sipp,
@@ -589,6 +706,7 @@ class OperatorPhone:
                 "-mp",
                 str(free_media_port()),
                 "-nostdin",
+                *trace,
             ],
             cwd=tmp,
             stdout=subprocess.DEVNULL,
