@@ -30,6 +30,7 @@ from api import (
     handling,
     handling_pages,
     knowledge,
+    labels,
     live,
     login,
     openapi_doc,
@@ -154,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.login_budget = login.address_budget(settings)
     app.state.issued_passwords = users_pages.OneTimeSecrets()  # shown once (api/users_pages.py)
+    labels.install(pages.templates.env)  # role_zh, scope_zh, actor_zh… (api/labels.py)
 
     # Inside the headers below, so that its refusals carry them too.
     app.add_middleware(

@@ -30,21 +30,23 @@ from asr.models import TranscriptRecord
 from core.db import transaction
 from core.ids import is_case_number
 from core.settings import Settings
-from custody import evidence_steps, evidence_view, exports, replay, transcript_reads
+from custody import (
+    access_labels,
+    evidence_steps,
+    evidence_view,
+    exports,
+    replay,
+    transcript_reads,
+)
 from custody.errors import CustodyError
 from dispatch.cases.models import Case
 from dispatch.intake import case_lookup
 
 router = APIRouter(include_in_schema=False)
 
-ACCESS_ACTION_LABELS = {
-    "play": "播放",
-    "download": "下载",
-    "export": "导出证据包",
-    "transcript": "查看转写",
-    "waveform": "查看波形",
-}
-ACCESS_OUTCOME_LABELS = {"allowed": "允许", "denied": "拒绝", "missing": "文件缺失"}
+# The access log's words (also the filters access_zh, outcome_zh: api/labels.py).
+ACCESS_ACTION_LABELS = access_labels.ACTION_LABELS
+ACCESS_OUTCOME_LABELS = access_labels.OUTCOME_LABELS
 
 
 def _transcripts(

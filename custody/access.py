@@ -1,13 +1,18 @@
 """The access log: every play, download, waveform, export, transcript read and refused
-attempt, append-only and hash-chained."""
+attempt, append-only and hash-chained.
+
+A play is a listening that began: the console's players load nothing before the listener
+presses play (``preload="none"``), so the first request for a recording's audio is the start
+of hearing it. The player then asks for more of it (the rest, a seek): each of those is
+logged too, as ``range`` (the same listening going on), not as another play."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from custody.models import RecordingAccess
@@ -16,7 +21,11 @@ from recordings import chain, ledger
 PLAY, DOWNLOAD, EXPORT = "play", "download", "export"
 WAVEFORM = "waveform"  # a recording's peaks: they show that it exists and how loud it is
 TRANSCRIPT = "transcript"  # a call's transcript shown (byte_range says where: page, list…)
+RANGE = "range"  # more of a recording its listener is already playing (the rest, a seek)
 ALLOWED, DENIED = "allowed", "denied"
+# A request for audio within this time of the same person's last one for the recording is
+# the same listening going on.
+LISTENING_GAP = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,25 @@ def fields(row: RecordingAccess) -> dict[str, chain.Field]:
 def log(session: Session, attempt: Attempt, now: dt.datetime) -> RecordingAccess:
     """Append one entry, chained to the one before, inside the caller's transaction."""
     return log_many(session, [attempt], now)[0]
+
+
+def log_listening(session: Session, attempt: Attempt, now: dt.datetime) -> RecordingAccess:
+    """Log a request for a recording's audio to play: the first of a listening is a PLAY; one
+    that follows the same person's allowed request for it within LISTENING_GAP is RANGE.
+    Refused requests stay what was attempted (a play)."""
+    ledger.lock(session, "access")  # two requests at once cannot both be the first
+    if attempt.action == PLAY and attempt.outcome == ALLOWED and attempt.recording_id:
+        last = session.scalar(
+            select(func.max(RecordingAccess.accessed_at)).where(
+                RecordingAccess.recording_id == attempt.recording_id,
+                RecordingAccess.actor == attempt.actor[:128],
+                RecordingAccess.action.in_([PLAY, RANGE]),
+                RecordingAccess.outcome == ALLOWED,
+            )
+        )
+        if last is not None and now - last <= LISTENING_GAP:
+            attempt = replace(attempt, action=RANGE)
+    return log(session, attempt, now)
 
 
 def log_many(

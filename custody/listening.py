@@ -94,7 +94,8 @@ def listen(
     byte_range: str = "",
 ) -> Path:
     """The recording's file, if this person may hear it now (``action``: PLAY, DOWNLOAD or
-    WAVEFORM). Logged first; raises NotFound (no such recording, or its file is gone) or
+    WAVEFORM). Logged first (a play that goes on with more of the recording as RANGE: see
+    ``access.log_listening``); raises NotFound (no such recording, or its file is gone) or
     Denied."""
     if not is_id(recording_id):
         raise _no_recording()
@@ -142,7 +143,7 @@ def _decide_and_log(
     outcome = (
         access.DENIED if not found.allowed else access.ALLOWED if path is not None else MISSING
     )
-    access.log(
+    access.log_listening(
         session,
         who.attempt(action, outcome, recording.id, found.case_id, found.reason, byte_range),
         now,

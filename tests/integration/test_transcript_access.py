@@ -174,7 +174,7 @@ def test_the_transcript_route_follows_the_recordings_rules_and_logs_every_reques
     with sessions() as session:
         assert not access.breaks(session), "the entries are chained"
     page = people["aud1"].fetch("/audit").text
-    assert "查看转写" in page and "transcript api" in page
+    assert "查看转写" in page and "转写接口" in page
     assert people["op1"].fetch("/api/calls/" + "0" * 32 + "/transcript").status_code == 404
     assert people["op1"].fetch("/api/calls/..%2F..%2Fetc/transcript").status_code == 404
 
