@@ -154,6 +154,7 @@ def _transfer(message: Mapping[str, str], name: str) -> ev.CallTransferred | Non
         target_uniqueid=fields.clean(message.get("TransferTargetUniqueid"), fields.UNIQUEID),
         target_channel=fields.clean(message.get("TransferTargetChannel"), fields.CHANNEL),
         second_leg=fields.clean(message.get("SecondTransfererUniqueid"), fields.UNIQUEID),
+        extension=fields.clean(message.get("Extension"), fields.NUMBER),
     )
 
 

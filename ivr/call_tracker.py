@@ -108,7 +108,16 @@ class CallTracker:
     # -- live events -----------------------------------------------------------------------
 
     async def handle(self, event: ev.CallEvent) -> None:
+        if isinstance(event, ev.CallTransferred):
+            log.info(
+                "%s transfer by channel %s (transferee %s, to %s)",
+                event.kind,
+                event.uniqueid,
+                event.transferee or "unnamed",
+                event.target_channel or event.extension or "unnamed",
+            )
         for joined in self.transfers.see(event, self.active.keys()):
+            log.info("call %s: %s took it over after a transfer", joined.call, joined.channel)
             if self.live is not None:
                 self._live(self.live.transferred(joined.call, joined.channel, joined.at))
         state = self.active.get(event.uniqueid)

@@ -99,10 +99,13 @@ class CallTransferred(CallEvent):
     """An operator transferred a call (blind or attended). ``uniqueid`` is the transferer's
     leg; ``transferee`` the party transferred (the caller) when Asterisk names it; ``target``
     the new party when Asterisk already knows it (attended transfers), and ``second_leg`` the
-    transferer's leg to the target (attended: never the new party)."""
+    transferer's leg to the target (attended: never the new party); ``extension`` the
+    extension a blind transfer sends the transferee to (Asterisk's BlindTransfer names it, and
+    the transfer context's dialplan rings it: the new party joins later)."""
 
     kind: str  # "blind" or "attended"
     transferee: str = ""
     target_uniqueid: str = ""
     target_channel: str = ""
     second_leg: str = ""
+    extension: str = ""

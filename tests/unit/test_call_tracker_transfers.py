@@ -12,7 +12,7 @@ import pytest
 from ivr import dialplan_variables as dv
 from ivr import events as ev
 from ivr.ami_adapter import AdapterConfig, to_domain_event
-from ivr.call_state import NewOperator, TransferWatch
+from ivr.call_state import NewOperator, Outcome, TransferWatch, replay
 
 CONFIG = AdapterConfig(caller_context=dv.CONTEXT_CALLERS, hotline_number="12345")
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ami"
@@ -76,9 +76,11 @@ TS = "1796242740.5"
                 "TransfereeChannel": "PJSIP/callers-00000000",
                 "TransfereeUniqueid": CALL,
                 "Extension": "8002",
-                "Context": "hotline-operators",
+                "Context": "hotline-transfer",
             },
-            ev.CallTransferred(OP1, dt.datetime.fromtimestamp(float(TS), dt.UTC), "blind", CALL),
+            ev.CallTransferred(
+                OP1, dt.datetime.fromtimestamp(float(TS), dt.UTC), "blind", CALL, extension="8002"
+            ),
         ),
         (
             {
@@ -189,3 +191,50 @@ def test_transfers_of_other_channels_are_ignored() -> None:
     assert not watch.awaiting
     # A call no longer tracked (over) is not watched either.
     assert watch.see(ev.CallTransferred(OP1, at(7), "blind", CALL), set()) == []
+
+
+def _replayed(name: str) -> list[ev.CallEvent]:
+    lines = (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+    found = (to_domain_event(json.loads(line), CONFIG) for line in lines)
+    return [event for event in found if event is not None]
+
+
+def test_a_real_blind_transfer_names_the_colleague_once() -> None:
+    """Asterisk 22.10.1's events for a call that operator 8001 answered from the queue and
+    passed on with a SIP REFER to 8002, who answered after ringing a second (captured from
+    tests/e2e/test_live_transfer.py): BlindTransfer (transferer 8001's leg, transferee the
+    caller, extension 8002 in the transfer context), both leave the queue's bridge, the
+    dialplan rings 8002, 8001's leg hangs up, then 8002's leg and the caller enter a new
+    bridge. The colleague's leg is the new party, named once, as the caller joins it."""
+    events = _replayed("blind_transfer.jsonl")
+    call = "1796257345.0"
+    transfer = next(e for e in events if isinstance(e, ev.CallTransferred))
+    assert (transfer.kind, transfer.uniqueid, transfer.transferee, transfer.extension) == (
+        "blind",
+        "1796257355.1",
+        call,
+        "8002",
+    )
+    assert not transfer.target_uniqueid  # a blind transfer does not know who will answer
+
+    watch = TransferWatch()
+    tracked: set[str] = set()
+    joined: list[NewOperator] = []
+    for event in events:
+        if isinstance(event, ev.CallStarted):
+            tracked.add(event.uniqueid)
+        joined += watch.see(event, tracked)
+        if isinstance(event, ev.CallHungUp):
+            tracked.discard(event.uniqueid)
+    caller_joins = dt.datetime.fromtimestamp(1796257361.277388, dt.UTC)
+    assert joined == [NewOperator(call, "PJSIP/8002-00000002", "1796257360.4", caller_joins)]
+    # Nothing is left behind once every channel hung up.
+    assert not watch.bridge_of and not watch.channel_of
+    assert not watch.operators and not watch.awaiting
+
+
+def test_a_real_blind_transfer_leaves_the_call_answered_by_its_first_operator() -> None:
+    state = replay("1796257345.0", _replayed("blind_transfer.jsonl"))
+    assert state.outcome == Outcome.ANSWERED and state.operator == "8001"
+    assert state.answered_at == dt.datetime.fromtimestamp(1796257355.251390, dt.UTC)
+    assert state.ended_at == dt.datetime.fromtimestamp(1796257378.371489, dt.UTC)
