@@ -23,6 +23,7 @@ from core.settings import Settings
 from dispatch.cases.recording_links import link_recording
 from dispatch.feedback.callback_dialer import dialer_for
 from dispatch.feedback.callback_survey import survey_for
+from dispatch.feedback.operator_dialer import operator_dialer_for
 from hotline.ivr_status import status_file, write_status
 from ivr import dialplan_variables as dv
 from ivr.ami_adapter import AdapterConfig
@@ -171,6 +172,9 @@ async def run(settings: Settings, modules_dir: str) -> None:
     dialer = dialer_for(settings, sessions, listener, utc_now)
     if dialer is not None:
         dialer.start()
+    operator_dialer = operator_dialer_for(settings, sessions, listener, utc_now)
+    if operator_dialer is not None:
+        operator_dialer.start()
 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -183,6 +187,8 @@ async def run(settings: Settings, modules_dir: str) -> None:
     log.info("ivr service stopping")
     if dialer is not None:
         await dialer.close()
+    if operator_dialer is not None:
+        await operator_dialer.close()
     server.close()
     await server.wait_closed()
     listener.close()

@@ -25,6 +25,11 @@ EMPTY_CONFIGS = (
     "pjproject.conf",
     "udptl.conf",
 )
+# 漏接回拨 through the operator's phone: the dialer's AMI Originate rings the operator's phone
+# into this context (the citizen's number as the extension), which dials the citizen; how a
+# dial that was not answered ended comes back as this UserEvent.
+CONTEXT_OPERATOR_DIAL = "hotline-operator-dial"
+EVENT_OPERATOR_DIAL = "HotlineOperatorDial"
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
         "satisfaction_route": dv.AGI_ROUTE_SATISFACTION,
         "satisfaction_call_id": dv.SATISFACTION_CALL_ID,
         "outbound_endpoint": dv.ENDPOINT_OUTBOUND,
+        "operator_dial": {"context": CONTEXT_OPERATOR_DIAL, "event": EVENT_OPERATOR_DIAL},
     }
     rendered = dict.fromkeys(EMPTY_CONFIGS, "; intentionally empty: built-in defaults\n")
     for template_name in sorted(env.list_templates(extensions=["j2"])):

@@ -1,0 +1,143 @@
+"""The rules of one-button callbacks and issued passwords that need no database: what the
+dial plan's report means, which AMI messages are a dial's, the Originate that rings the
+operator, the rendered dial plan context, and passwords shown once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from api.users_pages import IssuedNote, OneTimeSecrets
+from core.secrets import Secrets
+from core.settings import Settings
+from dispatch.feedback import operator_dial
+from dispatch.feedback.operator_dial import DialStatus, DueDial, Leg
+from dispatch.feedback.operator_dial_models import OperatorDial
+from dispatch.feedback.operator_dialer import (
+    CitizenAnswered,
+    CitizenNotAnswered,
+    OperatorDialerConfig,
+    OperatorHungUp,
+    dial_event,
+    originate_action,
+)
+from ivr import asterisk_config
+from ivr.asterisk_config import AsteriskDirs
+
+AT = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+TS = f"{AT.timestamp():.6f}"
+CONFIG = OperatorDialerConfig(operator_ring_seconds=15, citizen_ring_seconds=30)
+
+
+@pytest.mark.parametrize(
+    ("dial_status", "cause", "expected"),
+    [
+        ("ANSWER", None, (DialStatus.ANSWERED, Leg.CITIZEN, "answered")),
+        ("NOANSWER", 19, (DialStatus.NO_ANSWER, Leg.CITIZEN, "no answer")),
+        ("BUSY", 17, (DialStatus.BUSY, Leg.CITIZEN, "busy")),
+        ("busy ", 17, (DialStatus.BUSY, Leg.CITIZEN, "busy")),
+        ("CONGESTION", 34, (DialStatus.FAILED, Leg.CITIZEN, "congestion or unreachable")),
+        ("CHANUNAVAIL", 20, (DialStatus.FAILED, Leg.CITIZEN, "phone switched off or out of reach")),
+        ("CHANUNAVAIL", None, (DialStatus.FAILED, Leg.CITIZEN, "unreachable")),
+        (
+            "CANCEL",
+            16,
+            (DialStatus.FAILED, Leg.OPERATOR, "operator hung up before the citizen answered"),
+        ),
+        ("", None, (DialStatus.FAILED, Leg.CITIZEN, "failed (DIALSTATUS unknown)")),
+    ],
+)
+def test_what_the_dial_plans_report_means(
+    dial_status: str, cause: int | None, expected: tuple[DialStatus, Leg, str]
+) -> None:
+    assert operator_dial.citizen_outcome(dial_status, cause) == expected
+
+
+def test_only_the_watched_channels_messages_are_a_dials_events() -> None:
+    watched = {"d1"}
+    assert dial_event({"Event": "BridgeEnter", "Uniqueid": "d1", "Timestamp": TS}, watched) == (
+        CitizenAnswered("d1", AT)
+    )
+    assert dial_event({"Event": "BridgeEnter", "Uniqueid": "d2", "Timestamp": TS}, watched) is None
+    report = {
+        "Event": "UserEvent",
+        "UserEvent": "HotlineOperatorDial",
+        "Uniqueid": "d1",
+        "DialStatus": "BUSY",
+        "Cause": "17",
+        "Timestamp": TS,
+    }
+    assert dial_event(report, watched) == CitizenNotAnswered("d1", AT, "BUSY", 17)
+    assert dial_event({**report, "Cause": ""}, watched) == CitizenNotAnswered(
+        "d1", AT, "BUSY", None
+    )
+    other = {**report, "UserEvent": "HotlineNoticeFinished"}
+    assert dial_event(other, watched) is None
+    hangup = {"Event": "Hangup", "Uniqueid": "d1", "Cause": "16", "Timestamp": TS}
+    assert dial_event(hangup, watched) == OperatorHungUp("d1", AT, 16)
+    assert dial_event({"Event": "Newchannel", "Uniqueid": "d1", "Timestamp": TS}, watched) is None
+    with pytest.raises(ValueError, match="Timestamp"):
+        dial_event({"Event": "Hangup", "Uniqueid": "d1"}, watched)
+
+
+def test_the_originate_rings_the_operator_and_names_only_checked_values() -> None:
+    action = originate_action(DueDial("d1", "op1", "8001", "13800138000"), CONFIG)
+    assert (action["Channel"], action["Exten"], action["Context"]) == (
+        "PJSIP/8001",
+        "13800138000",
+        "hotline-operator-dial",
+    )
+    assert (action["ChannelId"], action["Timeout"], action["Async"]) == ("d1", "15000", "true")
+    for phone, number in [("80&01", "138"), ("8001", "138,1"), ("", "138"), ("8001", "")]:
+        with pytest.raises(ValueError):
+            originate_action(DueDial("d1", "op1", phone, number), CONFIG)
+    assert CONFIG.stale_after == dt.timedelta(seconds=45 + 120)
+
+
+def test_the_dial_plan_dials_the_citizen_through_the_trunk_and_reports(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, outbound_sip_target="192.0.2.1:5060")
+    dirs = AsteriskDirs.for_settings(settings, "/usr/lib/asterisk/modules")
+    secrets = Secrets("hotline", "s", {"8001": "p1", "8002": "p2"})
+    extensions = asterisk_config.render(settings, secrets, dirs)["extensions.conf"]
+    context = extensions[extensions.index("[hotline-operator-dial]") :]
+    lines = [line for line in context.splitlines() if not line.startswith(";")]
+    assert lines[1:6] == [
+        "exten => _X.,1,Set(CALLERID(num)=12345)",
+        " same => n,Set(CALLERID(name)=12345)",
+        f" same => n,Dial(PJSIP/${{EXTEN}}@citizens-out,{settings.satisfaction_ring_seconds})",
+        " same => n,UserEvent(HotlineOperatorDial,DialStatus: ${DIALSTATUS},Cause: ${HANGUPCAUSE})",
+        " same => n,Hangup()",
+    ]
+    pjsip = asterisk_config.render(settings, secrets, dirs)["pjsip.conf"]
+    assert "context = hotline-operator-dial" not in pjsip, "no endpoint's calls start there"
+    assert "load => app_dial.so" in asterisk_config.render(settings, secrets, dirs)["modules.conf"]
+
+
+def dial(status: str, leg: str = "", reason: str = "") -> OperatorDial:
+    return OperatorDial(status=status, failed_leg=leg, reason=reason)
+
+
+def test_the_console_words_for_a_dial() -> None:
+    assert operator_dial.describe(dial("calling_operator")) == "正在呼叫话务员分机"
+    assert operator_dial.describe(dial("calling_citizen")) == "话务员已接听，正在呼叫来电人"
+    assert operator_dial.describe(dial("failed", "operator", "busy")) == "未能接通：话务员分机忙"
+    assert (
+        operator_dial.describe(dial("failed", "citizen", "cause 99 odd"))
+        == "未能接通：来电人号码cause 99 odd"
+    )
+
+
+def test_an_issued_password_is_shown_once_to_whoever_issued_it() -> None:
+    store = OneTimeSecrets(ttl=dt.timedelta(minutes=10))
+    note = IssuedNote("wang", "王话务员", "s3cret-s3cret", "created")
+    token = store.put("admin-1", note, AT)
+    assert store.take(token, "admin-2", AT) is None, "another administrator never sees it"
+    assert store.take(token, "admin-1", AT) == note
+    assert store.take(token, "admin-1", AT) is None, "shown once"
+    late = store.put("admin-1", note, AT)
+    assert store.take(late, "admin-1", AT + dt.timedelta(minutes=11)) is None
+    kept = store.put("admin-1", note, AT)
+    store.put("admin-1", note, AT + dt.timedelta(minutes=11))  # forgets what has expired
+    assert store.take(kept, "admin-1", AT + dt.timedelta(minutes=11)) is None
