@@ -4,6 +4,8 @@ function of ``custody``, the same the pages call; its refusals become HTTP statu
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
@@ -180,7 +182,12 @@ def evidence_package(
     investigators, with a reason in force; every attempt is logged."""
     return deliver(
         exports.export_package(
-            sessions, requester(login, request), case_key, now(), settings.data_dir
+            sessions,
+            requester(login, request),
+            case_key,
+            now(),
+            settings.data_dir,
+            ZoneInfo(settings.timezone),
         )
     )
 

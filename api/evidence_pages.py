@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -197,7 +198,12 @@ def package_download(
     try:
         return deliver(
             exports.export_package(
-                sessions, requester(login, request), case_key, now(), settings.data_dir
+                sessions,
+                requester(login, request),
+                case_key,
+                now(),
+                settings.data_dir,
+                ZoneInfo(settings.timezone),
             )
         )
     except CustodyError as exc:

@@ -170,7 +170,7 @@ def main() -> None:
         started = time.perf_counter()
         with sessions() as session:
             case = session.merge(case)
-            members = dossier.members(session, case, data, access.entries(session))
+            members = dossier.members(session, case, data, settings_zone, access.entries(session))
             bundle.write(data / "package.zip", "p", members, "readme")
         took = time.perf_counter() - started
         print(

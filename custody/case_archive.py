@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,9 @@ from custody.models import CaseArchive
 from dispatch.cases.models import Case
 from dispatch.handling import steps
 from recordings import manifest
+
+# The zone of the hotline when the caller does not say (the settings' default timezone).
+HOTLINE_ZONE: dt.tzinfo = ZoneInfo("Asia/Shanghai")
 
 
 @contextmanager
@@ -30,21 +34,34 @@ def written_files() -> Iterator[list[Path]]:
 
 
 def archive_case(
-    session: Session, case: Case, data_dir: Path, actor: str, now: dt.datetime, written: list[Path]
+    session: Session,
+    case: Case,
+    data_dir: Path,
+    actor: str,
+    now: dt.datetime,
+    written: list[Path],
+    zone: dt.tzinfo = HOTLINE_ZONE,
 ) -> None:
     """立卷归档, the one step both doors take: the closed case moves to archived (its
     history says who and when) and its bundle (registration form, history, unit replies,
     feedback, recordings, transcripts, evidence files) goes to the archive store and the
     manifest. Run inside ``written_files()`` around the transaction, so a bundle whose
-    transaction fails is removed again."""
+    transaction fails is removed again. Its times for people are in ``zone`` (the
+    settings' ``timezone``)."""
     steps.archive(session, case, actor, now)
     session.flush()
     session.refresh(case, ["history"])
-    archive_bundle(session, case, data_dir, actor, now, written)
+    archive_bundle(session, case, data_dir, actor, now, written, zone)
 
 
 def archive_bundle(
-    session: Session, case: Case, data_dir: Path, actor: str, now: dt.datetime, written: list[Path]
+    session: Session,
+    case: Case,
+    data_dir: Path,
+    actor: str,
+    now: dt.datetime,
+    written: list[Path],
+    zone: dt.tzinfo = HOTLINE_ZONE,
 ) -> CaseArchive:
     """Write the bundle of ``case`` (already moved to archived in this transaction) and
     record it."""
@@ -53,8 +70,10 @@ def archive_bundle(
     target = data_dir / manifest.FOLDERS[manifest.ARCHIVE] / relative
     folder = f"{case.number}-archive"
     written.append(target)
-    members = dossier.members(session, case, data_dir)
-    digest = bundle.write(target, folder, members, dossier.readme(case, folder, "立卷归档卷宗"))
+    members = dossier.members(session, case, data_dir, zone)
+    digest = bundle.write(
+        target, folder, members, dossier.readme(case, folder, "立卷归档卷宗", zone)
+    )
     size = target.stat().st_size
     record = CaseArchive(
         case_id=case.id,

@@ -5,9 +5,11 @@ the access log. Read from the database into bundle members."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,17 @@ from recordings import chain, evidence, manifest
 from recordings.models import Recording
 from recordings.store import sha256_file
 
+ZONE_NAMES = {"Asia/Shanghai": "北京时间"}
+RECEIVED_LABELS = {
+    Channel.PHONE: "来电时间",
+    Channel.WALK_IN: "来访时间",
+    Channel.LETTER: "来信时间",
+    Channel.FAX: "来件时间",
+    Channel.EMAIL: "来件时间",
+    Channel.WEB: "网上提交时间",
+    Channel.TRANSFERRED: "转办时间",
+}
+
 
 class DossierProblem(RuntimeError):
     def __init__(self, zh: str, en: str) -> None:
@@ -34,18 +47,36 @@ class DossierProblem(RuntimeError):
 
 
 def _when(value: Any) -> str | None:
+    """A time for programs (case.json, access_log.csv): ISO 8601 in UTC."""
     return value.isoformat() if value is not None else None
 
 
-def registration_text(case: Case) -> str:
-    """The 登记表 as plain text."""
+def zone_name(zone: tzinfo) -> str:
+    """What people call the zone the documents' times are in."""
+    return ZONE_NAMES.get(str(zone), str(zone))
+
+
+def local_time(value: dt.datetime | None, zone: tzinfo) -> str:
+    """A time for people: to the second, in the hotline's zone (the console's)."""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+
+
+def received_label(channel: Channel) -> str:
+    """When the citizen's request came in, in the words of its channel."""
+    return RECEIVED_LABELS.get(channel, "受理时间")
+
+
+def registration_text(case: Case, zone: tzinfo) -> str:
+    """The 登记表 as plain text, its times in the hotline's zone (``zone``), as the console
+    shows them."""
+    channel = Channel(case.channel)
     rows = [
         ("案件编号", case.number),
         ("状态", STATUS_LABELS[Status(case.status)]),
-        ("来电/来访时间", _when(case.received_at)),
-        ("登记时间", _when(case.registered_at)),
+        (received_label(channel), local_time(case.received_at, zone)),
+        ("登记时间", local_time(case.registered_at, zone)),
         ("登记人", case.registered_by),
-        ("渠道", CHANNEL_LABELS[Channel(case.channel)]),
+        ("渠道", CHANNEL_LABELS[channel]),
         ("类型", TYPE_LABELS[CaseType(case.case_type)]),
         ("诉求人", case.complainant_name),
         ("联系电话", case.complainant_phone),
@@ -61,7 +92,8 @@ def registration_text(case: Case) -> str:
         ("诉求", case.request),
         ("分类", case.category),
     ]
-    return "".join(f"{label}：{value or ''}\n" for label, value in rows)
+    head = f"（本表时间均为{zone_name(zone)}）\n"
+    return head + "".join(f"{label}：{value or ''}\n" for label, value in rows)
 
 
 def case_record(session: Session, case: Case, recordings: Sequence[Recording]) -> dict[str, Any]:
@@ -211,11 +243,14 @@ def members(
     session: Session,
     case: Case,
     data_dir: Path,
+    zone: tzinfo,
     access_rows: Sequence[RecordingAccess] | None = None,
 ) -> list[Member]:
+    """The package's files; ``registration.txt`` (for people) has its times in ``zone``, the
+    files for programs (case.json, the manifest, the access log) keep UTC."""
     recordings = replay.recordings_of(session, case)
     found = [
-        Member("registration.txt", registration_text(case).encode()),
+        Member("registration.txt", registration_text(case, zone).encode()),
         Member(
             "case.json",
             json.dumps(
@@ -263,8 +298,11 @@ def members(
     return found
 
 
-def readme(case: Case, folder: str, kind_zh: str) -> str:
+def readme(case: Case, folder: str, kind_zh: str, zone: tzinfo) -> str:
     return f"""{kind_zh}：案件 {case.number}
+
+registration.txt（登记表）中的时间为{zone_name(zone)}；case.json、store_manifest.json
+和 access_log.csv 供程序读取，时间为带时区的 ISO 8601 格式（UTC）。
 
 本包所有文件的 SHA-256 值列在 SHA256SUMS 中。用标准工具核验（Linux / macOS）：
 
@@ -278,5 +316,6 @@ store_manifest.json 中入库时记录的值一致：入库清单逐条链接前
 
 Checking this package: unzip it, cd into {folder}/, run `sha256sum -c SHA256SUMS`;
 every line must say OK. The recordings' hashes must also equal the ones recorded when they
-were stored (case.json, store_manifest.json).
+were stored (case.json, store_manifest.json). Times in registration.txt are local
+({zone}); the JSON and CSV files give ISO 8601 times in UTC.
 """

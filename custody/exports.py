@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,11 +55,17 @@ def _case_id(session: Session, key: str) -> str | None:
 
 
 def export_package(
-    sessions: sessionmaker[Session], who: Requester, case_key: str, now: dt.datetime, data_dir: Path
+    sessions: sessionmaker[Session],
+    who: Requester,
+    case_key: str,
+    now: dt.datetime,
+    data_dir: Path,
+    zone: tzinfo,
 ) -> Delivery:
     """Write the case's evidence package (recordings, transcripts, the record and its
-    history, the access log, SHA256SUMS) to a temporary file. A missing or altered file
-    refuses it (DossierProblem) before anything is logged as delivered."""
+    history, the access log, SHA256SUMS; the times for people in ``zone``) to a temporary
+    file. A missing or altered file refuses it (DossierProblem) before anything is logged as
+    delivered."""
     _refuse_role(sessions, who, case_key, access.EXPORT, now)
     with transaction(sessions) as session:
         case = case_lookup.find(session, case_key)
@@ -70,7 +77,7 @@ def export_package(
         raise Denied(*NEEDS_REASON)
     folder = f"{case.number}-evidence"
     with sessions() as session:  # files checked first: a refused export delivers nothing
-        members = dossier.members(session, case_lookup.find(session, case.id), data_dir)
+        members = dossier.members(session, case_lookup.find(session, case.id), data_dir, zone)
     with transaction(sessions) as session:
         exported: list[str | None] = [*recording_ids] or [None]  # one entry at least
         for recording_id in exported:
@@ -82,7 +89,7 @@ def export_package(
         rows = access.entries(session, case.id, recording_ids)
         members.append(bundle.Member("access_log.csv", dossier.access_log_csv(rows)))
     return Delivery(
-        _written(folder, members, dossier.readme(case, folder, "证据包")),
+        _written(folder, members, dossier.readme(case, folder, "证据包", zone)),
         f"{folder}.zip",
         temporary=True,
     )
