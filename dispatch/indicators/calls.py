@@ -132,16 +132,17 @@ def asked_at(call: CallRow) -> dt.datetime | None:
     return call.started_at if call.answered_at is not None else None
 
 
-def _in(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
+def started_in(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
+    """The calls that started in the period."""
     return [call for call in calls if period.contains(call.started_at)]
 
 
 def _asked(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
-    return [call for call in _in(calls, period) if asked_at(call) is not None]
+    return [call for call in started_in(calls, period) if asked_at(call) is not None]
 
 
 def volume(calls: Sequence[CallRow], period: Period) -> Figure:
-    return count(VOLUME, (call.id for call in _in(calls, period)))
+    return count(VOLUME, (call.id for call in started_in(calls, period)))
 
 
 def answer_rate(calls: Sequence[CallRow], period: Period) -> Figure:
@@ -216,28 +217,31 @@ def worst_24h(
         ),
         key=lambda pair: pair[0],
     )
-    times = [moment for moment, _ in timed]
+    # Work in whole microseconds from the period's start: exact, and quick.
+    times = [(moment - period.start) // _GRAIN for moment, _ in timed]
+    day, last = _DAY // _GRAIN, (latest - period.start) // _GRAIN
     prefix = [0]  # prefix[i]: answered calls among the first i
     for _, call in timed:
         prefix.append(prefix[-1] + (call.answered_at is not None))
-    moments = sorted(set(times) | {t - _DAY for t in times})
-    starts = [period.start] + [t + _GRAIN for t in moments if period.start <= t < latest]
-    best: tuple[float, int, int, dt.datetime] | None = None
+    moments = sorted(set(times) | {t - day for t in times})
+    starts = [0] + [t + 1 for t in moments if 0 <= t < last]
+    best: tuple[float, int, int, int] | None = None
     low = high = 0  # times[low:high] are in the window
-    for start in starts:
-        while low < len(times) and times[low] < start:
+    for first in starts:
+        while low < len(times) and times[low] < first:
             low += 1
         high = max(high, low)
-        while high < len(times) and times[high] < start + _DAY:
+        while high < len(times) and times[high] < first + day:
             high += 1
         if high == low:
             continue
         value = (prefix[high] - prefix[low]) / (high - low)
         if best is None or value < best[0]:
-            best = (value, low, high, start)
+            best = (value, low, high, first)
     if best is None:
         return None
-    _, low, high, start = best
+    _, low, high, offset = best
+    start = period.start + offset * _GRAIN
     inside = [call for _, call in timed[low:high]]
     figure = rate(
         WORST_24H,
@@ -258,13 +262,14 @@ def abandon_rate(calls: Sequence[CallRow], period: Period) -> Figure:
 
 def messages(calls: Sequence[CallRow], period: Period) -> Figure:
     return count(
-        MESSAGES, (call.id for call in _in(calls, period) if call.outcome == Outcome.MESSAGE_LEFT)
+        MESSAGES,
+        (call.id for call in started_in(calls, period) if call.outcome == Outcome.MESSAGE_LEFT),
     )
 
 
 def average_wait(calls: Sequence[CallRow], period: Period) -> Figure:
     samples = []
-    for call in _in(calls, period):
+    for call in started_in(calls, period):
         start = asked_at(call)
         if call.answered_at is not None and start is not None:
             samples.append((call.id, (call.answered_at - start).total_seconds()))
@@ -276,7 +281,7 @@ def average_talk(calls: Sequence[CallRow], period: Period) -> Figure:
         AVERAGE_TALK,
         (
             (call.id, (call.ended_at - call.answered_at).total_seconds())
-            for call in _in(calls, period)
+            for call in started_in(calls, period)
             if call.answered_at is not None and call.ended_at is not None
         ),
     )
@@ -321,12 +326,13 @@ def repeat_rate(
     """Calls in the period from a number that had called within ``window`` before. The rows
     must include the calls of ``window`` before the period; withheld numbers are left out."""
     by_number: dict[str, list[dt.datetime]] = {}
+    earliest = period.start - window
     for call in calls:
-        if call.caller_number:
+        if call.caller_number and earliest <= call.started_at < period.end:
             by_number.setdefault(call.caller_number, []).append(call.started_at)
     for times in by_number.values():
         times.sort()
-    base = [call for call in _in(calls, period) if call.caller_number]
+    base = [call for call in started_in(calls, period) if call.caller_number]
     repeated = []
     for call in base:
         times = by_number[call.caller_number]

@@ -18,17 +18,25 @@ def local_date(moment: dt.datetime, zone: ZoneInfo) -> dt.date:
 
 
 def working_hours_between(
-    start: dt.datetime, end: dt.datetime, calendar: WorkingCalendar, zone: ZoneInfo
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: WorkingCalendar,
+    zone: ZoneInfo,
+    known: dict[dt.date, bool] | None = None,
 ) -> float:
     """Hours from ``start`` to ``end`` that fall on working days (whole 24-hour local days;
-    weekends and holidays do not count, a 调休 Saturday does). 0 when ``end <= start``."""
+    weekends and holidays do not count, a 调休 Saturday does). 0 when ``end <= start``.
+    ``known`` keeps the days already looked up, for a caller measuring many spans."""
     if end <= start:
         return 0.0
+    known = {} if known is None else known
     total = dt.timedelta()
     day = local_date(start, zone)
     last = local_date(end, zone)
     while day <= last:
-        if calendar.is_working_day(day):
+        if day not in known:
+            known[day] = calendar.is_working_day(day)
+        if known[day]:
             midnight = dt.datetime.combine(day, dt.time(), zone)
             overlap = min(end, midnight + _ONE_DAY) - max(start, midnight)
             if overlap > dt.timedelta():

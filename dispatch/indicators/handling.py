@@ -147,12 +147,15 @@ def sign_time(
 ) -> Figure:
     """Working hours from dispatch to signing, for lead assignments made in the period and
     signed by ``as_of``."""
+    known: dict[dt.date, bool] = {}
     return mean(
         SIGN_TIME,
         (
             (
                 file.id,
-                working_hours_between(row.dispatched_at, row.signed_at, calendar, period.zone),
+                working_hours_between(
+                    row.dispatched_at, row.signed_at, calendar, period.zone, known
+                ),
             )
             for file, row in _leads(files, period, unit_id)
             if row.signed_at is not None and row.signed_at <= as_of

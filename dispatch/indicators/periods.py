@@ -10,7 +10,7 @@ month… of the zone, whatever the zone of the moment itself. Pure.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -46,19 +46,28 @@ class Period:
     last: dt.date
     zone: ZoneInfo
 
+    # The bounds in UTC, worked out once: the database gives UTC instants, and comparing
+    # instants of one zone is the fast path.
+    _start: dt.datetime = field(init=False, repr=False, compare=False)
+    _end: dt.datetime = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         if self.last < self.first:
             raise ValueError(f"a period cannot end ({self.last}) before it starts ({self.first})")
+        start = dt.datetime.combine(self.first, dt.time(), self.zone)
+        end = dt.datetime.combine(self.last + _ONE_DAY, dt.time(), self.zone)
+        object.__setattr__(self, "_start", start.astimezone(dt.UTC))
+        object.__setattr__(self, "_end", end.astimezone(dt.UTC))
 
     @property
     def start(self) -> dt.datetime:
-        """The first instant of the period (local midnight of ``first``)."""
-        return dt.datetime.combine(self.first, dt.time(), self.zone)
+        """The first instant of the period (local midnight of ``first``), in UTC."""
+        return self._start
 
     @property
     def end(self) -> dt.datetime:
-        """The first instant after the period (local midnight after ``last``)."""
-        return dt.datetime.combine(self.last + _ONE_DAY, dt.time(), self.zone)
+        """The first instant after the period (local midnight after ``last``), in UTC."""
+        return self._end
 
     @property
     def days(self) -> int:
@@ -66,7 +75,7 @@ class Period:
 
     def contains(self, moment: dt.datetime | None) -> bool:
         """Whether the (aware) ``moment`` falls in the period; ``None`` never does."""
-        return moment is not None and self.start <= moment < self.end
+        return moment is not None and self._start <= moment < self._end
 
     def covers(self, day: dt.date) -> bool:
         """Whether the local date ``day`` is one of the period's days."""

@@ -111,7 +111,7 @@ def test_average_wait_and_talk() -> None:
 
 
 def test_calls_by_operator() -> None:
-    groups = ci.by_operator(ci._in(CALLS, DAY))
+    groups = ci.by_operator(ci.started_in(CALLS, DAY))
     assert {name: [c.id for c in group] for name, group in groups.items()} == {
         "8001": ["c1", "c3", "c9"],
         "8002": ["c2"],
