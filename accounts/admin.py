@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from accounts import service
-from accounts.models import AccountEvent, LoginSession, Role, User
+from accounts.models import ROLE_LABELS, AccountEvent, LoginSession, Role, User
 
 # Roles whose holders answer calls, so may have an operator phone bound.
 PHONE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
@@ -228,7 +228,7 @@ def create_account(
     password = generate_password()
     user = service.create_user(session, username, password, role, display_name, now, phone=phone)
     user.must_change_password = True
-    detail = f"role {role.value}" + (f", phone {phone}" if phone else "")
+    detail = f"role={role.value}" + (f" phone={phone}" if phone else "")
     _event(session, user, AccountAction.CREATED, actor, now, detail)
     session.flush()
     return Issued(user, password)
@@ -263,7 +263,7 @@ def set_active(
     detail = ""
     if not active:
         ended = _end_sessions(session, user.id)
-        detail = f"{ended} session(s) ended"
+        detail = f"sessions_ended={ended}"
     else:
         user.failed_logins, user.locked_until = 0, None
     _event(
@@ -293,7 +293,7 @@ def reset_password(
     user.must_change_password = True
     user.failed_logins, user.locked_until = 0, None
     ended = _end_sessions(session, user.id)
-    _event(session, user, AccountAction.PASSWORD_RESET, actor, now, f"{ended} session(s) ended")
+    _event(session, user, AccountAction.PASSWORD_RESET, actor, now, f"sessions_ended={ended}")
     session.flush()
     return Issued(user, password)
 
@@ -324,10 +324,10 @@ def bind_phone(
     before = user.phone
     user.phone = phone
     if phone:
-        detail = f"{before} -> {phone}" if before else phone
+        detail = f"phone={before}->{phone}" if before else f"phone={phone}"
         _event(session, user, AccountAction.PHONE_BOUND, actor, now, detail)
     else:
-        _event(session, user, AccountAction.PHONE_UNBOUND, actor, now, before)
+        _event(session, user, AccountAction.PHONE_UNBOUND, actor, now, f"phone={before}")
     session.flush()
     return user
 
@@ -363,6 +363,22 @@ def change_password(
     _event(session, user, AccountAction.PASSWORD_CHANGED, user.username, now)
     session.flush()
     return user
+
+
+def detail_zh(event: AccountEvent) -> str:
+    """An event's detail (``key=value`` words) as the console says it."""
+    said = []
+    for word in event.detail.split():
+        key, _, value = word.partition("=")
+        if key == "role":
+            said.append("角色：" + next((v for k, v in ROLE_LABELS.items() if k == value), value))
+        elif key == "phone":
+            said.append("分机：" + value.replace("->", " → "))
+        elif key == "sessions_ended":
+            said.append(f"结束登录会话 {value} 个")
+        else:
+            said.append(word)
+    return "，".join(said)
 
 
 def events(session: Session, limit: int = 100, user_id: str = "") -> list[AccountEvent]:

@@ -108,6 +108,7 @@ def _users_page(
         holders=holders,
         events=admin.events(session, 50),
         action_labels_accounts=admin.ACTION_LABELS,
+        detail_zh=admin.detail_zh,
         values=values or {},
         errors=errors or {},
         row_errors=row_errors or {},

@@ -123,7 +123,7 @@ def test_the_api_creates_accounts_with_a_password_shown_once_and_changed_first(
         service.authenticate(sessions, "wang", password, NOW, POLICY)
     assert service.authenticate(sessions, "wang", "a-new-long-password", NOW, POLICY)
     assert [a for _actor, a, _d in events_of(sessions, "wang")] == ["created", "password_changed"]
-    assert events_of(sessions, "wang")[0] == ("root", "created", "role operator, phone 8001")
+    assert events_of(sessions, "wang")[0] == ("root", "created", "role=operator phone=8001")
 
 
 def test_the_api_answers_english_errors_per_field_and_only_to_admins(
@@ -244,9 +244,9 @@ def test_a_phone_is_bound_to_one_operator_at_a_time(
     phones = {p["phone"]: p["username"] for p in root.get("/api/users/phones")}
     assert phones == {"8001": None, "8002": "op2", "8003": None}
     assert [(a, d) for _r, a, d in events_of(sessions, "op1")] == [
-        ("phone_bound", "8002"),
-        ("phone_bound", "8002 -> 8003"),
-        ("phone_unbound", "8003"),
+        ("phone_bound", "phone=8002"),
+        ("phone_bound", "phone=8002->8003"),
+        ("phone_unbound", "phone=8003"),
     ]
     me = user_named(sessions, "root")
     admins = root.client.put(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from accounts import admin
+from accounts.models import AccountEvent
 from api.users_pages import IssuedNote, OneTimeSecrets
 from core.secrets import Secrets
 from core.settings import Settings
@@ -141,3 +143,13 @@ def test_an_issued_password_is_shown_once_to_whoever_issued_it() -> None:
     kept = store.put("admin-1", note, AT)
     store.put("admin-1", note, AT + dt.timedelta(minutes=11))  # forgets what has expired
     assert store.take(kept, "admin-1", AT + dt.timedelta(minutes=11)) is None
+
+
+def test_an_account_changes_detail_in_the_consoles_words() -> None:
+    def said(detail: str) -> str:
+        return admin.detail_zh(AccountEvent(detail=detail))
+
+    assert said("role=operator phone=8001") == "角色：话务员，分机：8001"
+    assert said("phone=8001->8002") == "分机：8001 → 8002"
+    assert said("sessions_ended=2") == "结束登录会话 2 个"
+    assert said("") == ""
