@@ -36,6 +36,8 @@ from api import (
     openapi_doc,
     pages,
     registration_pages,
+    search_api,
+    search_pages,
     unit_api,
     unit_pages,
     users_api,
@@ -280,6 +282,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static/swagger-ui", openapi_doc.swagger_ui_files(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
+    # Before calls and cases: the search routes answer GET /api/calls and /api/cases.
+    app.include_router(search_api.router)
     app.include_router(calls.router)
     app.include_router(live.router)
     app.include_router(evidence.router)
@@ -295,6 +299,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registration_pages.router)
     app.include_router(users_api.router)
     app.include_router(users_pages.router)
+    app.include_router(search_pages.router)
     app.include_router(callback_api.router)
     app.include_router(callback_pages.router)
     openapi_doc.install(app)

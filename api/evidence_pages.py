@@ -14,14 +14,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from accounts.models import Role
-from api.auth import Auditor, Investigator, Login, LoginDep, Supervisor
+from api.auth import Investigator, Login, LoginDep, Supervisor
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence import (
-    access_log_public,
     deliver,
     evidence_public,
     http_error,
-    integrity_public,
     requester,
     status_of,
 )
@@ -290,25 +288,6 @@ async def revoke_form(
         lambda s: evidence_steps.revoke_grant(
             s, requester(login, request), case_key, grant_id, now()
         ),
-    )
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit_page(
-    request: Request, session: SessionDep, settings: SettingsDep, login: Auditor
-) -> HTMLResponse:
-    """The access log for auditors, with the state of its chain and of the store."""
-    log = evidence_view.audit_log(session, 1000)
-    return render(
-        request,
-        "audit.html",
-        login,
-        settings,
-        log=access_log_public(log),
-        numbers=evidence_view.case_numbers(session, log.entries),
-        check=integrity_public(session),
-        access_labels=ACCESS_ACTION_LABELS,
-        outcome_labels=ACCESS_OUTCOME_LABELS,
     )
 
 

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from accounts.models import ROLE_LABELS, Role, is_leader
 from api import evidence_transcripts, levels
-from api.auth import CallReader, CaseWorker, KnowledgeEditor, Login, LoginDep
+from api.auth import CaseWorker, KnowledgeEditor, Login, LoginDep
 from api.calls import (
     NO_MODEL,
     OUTCOME_LABELS,
@@ -31,7 +31,6 @@ from api.evidence import requester
 from api.guard import takes_uploads
 from api.handling_context import Typed, handling_context
 from api.knowledge import entry_or_404
-from api.schemas import CallPublic
 from asr import jobs
 from asr.channels import CALLER, OPERATOR
 from core.db import transaction
@@ -198,35 +197,6 @@ async def _queue_change(
         with sessions() as session:
             return _workbench(request, session, settings, login, zh_errors(exc), 422)
     return see("/")
-
-
-@router.get("/calls", response_class=HTMLResponse)
-def calls_page(
-    request: Request, session: SessionDep, settings: SettingsDep, login: CallReader
-) -> HTMLResponse:
-    rows = call_store.list_calls(session, 200)
-    shown = evidence_transcripts.summaries(
-        session,
-        request.app.state.sessions,
-        settings,
-        login,
-        request,
-        rows,
-        transcript_reads.CALLS_LIST,
-    )
-    worker = login.role in (Role.OPERATOR, Role.SUPERVISOR)
-    return render(
-        request,
-        "calls.html",
-        login,
-        settings,
-        calls=[CallPublic.of(c, shown.recordings.get(c.id)) for c in rows],
-        texts=shown.texts,
-        withheld=shown.withheld,
-        withheld_labels=evidence_transcripts.WITHHELD_LABELS,
-        can_open=worker,
-        playable=shown.playable if worker else set(),
-    )
 
 
 def _call_page(
@@ -448,13 +418,6 @@ async def _create_case(
     return see(f"/cases/{case.id}?created=1")
 
 
-@router.get("/cases", response_class=HTMLResponse)
-def cases_page(
-    request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker
-) -> HTMLResponse:
-    return render(request, "cases.html", login, settings, cases=case_store.list_cases(session, 200))
-
-
 def _correction_context(case: Case, settings: Settings) -> dict[str, Any]:
     """The 更正登记 form on the case page: the saved fields, and the channels it may take
     (a phone case stays one)."""
@@ -615,6 +578,10 @@ async def case_attachments(
 
 # -- knowledge base ---------------------------------------------------------------------------
 
+# What a change of the knowledge base did, told once on the page it lands on (the GET after
+# the POST: a refresh repeats nothing).
+KNOWLEDGE_DONE = {"created": "已新增条目", "saved": "已保存修改", "retired": "已停用条目"}
+
 
 def _knowledge_page(
     request: Request,
@@ -625,7 +592,11 @@ def _knowledge_page(
     message: str = "",
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    values: dict[str, str] | None = None,
+    editing: str = "",
 ) -> HTMLResponse:
+    """The knowledge base; a refused form (``editing``: "new" or the entry's id) comes back
+    with what was typed (``values``) and each message at its field."""
     return render(
         request,
         "knowledge.html",
@@ -637,14 +608,21 @@ def _knowledge_page(
         editor=login.role is Role.SUPERVISOR,
         message=message,
         errors=errors or {},
+        values=values or {},
+        editing=editing,
     )
 
 
 @router.get("/knowledge", response_class=HTMLResponse)
 def knowledge_page(
-    request: Request, session: SessionDep, settings: SettingsDep, login: CaseWorker, q: str = ""
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: CaseWorker,
+    q: str = "",
+    done: str = "",
 ) -> HTMLResponse:
-    return _knowledge_page(request, session, settings, login, q[:200])
+    return _knowledge_page(request, session, settings, login, q[:200], KNOWLEDGE_DONE.get(done, ""))
 
 
 async def _knowledge_change(
@@ -653,30 +631,43 @@ async def _knowledge_change(
     settings: Settings,
     login: Login,
     change: Any,
-    message: str,
+    done: str,
+    values: dict[str, str] | None = None,
+    editing: str = "",
 ) -> Response:
+    """Apply a change; done, the page is fetched again (POST-redirect-GET: a refresh adds
+    nothing twice); refused, the form comes back as it was typed."""
     try:
         await run_in_threadpool(change)
     except Invalid as exc:
         with sessions() as session:
             return _knowledge_page(
-                request, session, settings, login, errors=zh_errors(exc), status_code=422
+                request,
+                session,
+                settings,
+                login,
+                errors=zh_errors(exc),
+                status_code=422,
+                values=values,
+                editing=editing,
             )
-    with sessions() as session:
-        return _knowledge_page(request, session, settings, login, message=message)
+    return see(f"/knowledge?done={done}")
 
 
 @router.post("/knowledge", response_class=HTMLResponse)
 async def knowledge_create(
     request: Request, sessions: WriterDep, settings: SettingsDep, login: KnowledgeEditor
 ) -> Response:
-    fields: dict[str, object] = dict(form_values(await request.form()))
+    values = form_values(await request.form())
+    fields: dict[str, object] = dict(values)
 
     def change() -> None:
         with transaction(sessions) as session:
             entries.create(session, fields, login.username, now())
 
-    return await _knowledge_change(request, sessions, settings, login, change, "已新增")
+    return await _knowledge_change(
+        request, sessions, settings, login, change, "created", values, "new"
+    )
 
 
 @router.post("/knowledge/{entry_id}", response_class=HTMLResponse)
@@ -687,14 +678,17 @@ async def knowledge_update(
     settings: SettingsDep,
     login: KnowledgeEditor,
 ) -> Response:
-    fields: dict[str, object] = dict(form_values(await request.form()))
+    values = form_values(await request.form())
+    fields: dict[str, object] = dict(values)
 
     def change() -> None:
         with transaction(sessions) as session:
             entry = entry_or_404(session, entry_id)
             entries.update(session, entry, fields, login.username, now())
 
-    return await _knowledge_change(request, sessions, settings, login, change, "已保存")
+    return await _knowledge_change(
+        request, sessions, settings, login, change, "saved", values, entry_id
+    )
 
 
 @router.post("/knowledge/{entry_id}/retire", response_class=HTMLResponse)
@@ -709,4 +703,4 @@ async def knowledge_retire(
         with transaction(sessions) as session:
             entries.retire(entry_or_404(session, entry_id), login.username, now())
 
-    return await _knowledge_change(request, sessions, settings, login, change, "已停用")
+    return await _knowledge_change(request, sessions, settings, login, change, "retired")

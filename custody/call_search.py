@@ -1,0 +1,198 @@
+"""Searching calls: the use case behind the call list page and ``GET /api/calls``.
+
+Words are looked for in the calls' transcripts, ranked, but only in the transcripts the
+searcher may read: the transcript rule of ``custody.replay_rules`` (an operator the calls
+they handled within their replay window, supervisors and investigators the calls of a case
+they gave a reason for that is still in force, no other role) is applied here as a
+condition of the query, so a search never tells anyone what a transcript they may not read
+says. Digits (a whole or partial number) also find the calls from that number.
+
+Filters: the period the call started in, its outcome (``up`` for a call not yet over), the
+caller's number (every stored form of it) and the operator (a user, by the phone they
+answered on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, exists, false, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from accounts.models import Role, User
+from asr.models import TranscriptRecord
+from custody.models import ReplayReason
+from custody.replay_rules import INVESTIGATORS
+from custody.requester import Requester
+from dispatch.cases.models import Case
+from dispatch.search import terms, text_index
+from dispatch.search.filters import MAX_RAW_QUERY, Period, Reader, paging, period
+from dispatch.search.paging import Page, Paging
+from dispatch.search.terms import Query
+from ivr.call_state import Outcome
+from ivr.models import Call
+from recordings.models import Recording
+
+UP = "up"  # a call still going on: no outcome yet
+STATUSES = frozenset({o.value for o in Outcome} | {UP})
+NUMBER_DIGITS = 3  # digits from this many on also search the caller's number
+Ranked = Select[str, Any]  # (call id, score)
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    query: Query = field(default_factory=Query)
+    period: Period = field(default_factory=Period)
+    statuses: frozenset[str] = frozenset()
+    phone_forms: frozenset[str] = frozenset()
+    operator: str = ""  # a user name
+    sort: str = ""
+
+
+def call_filters(params: Mapping[str, str], zone: ZoneInfo) -> tuple[CallFilters, Paging]:
+    """The filters of a call list (``q``, ``from``, ``to``, ``status``, ``phone``,
+    ``operator``, ``sort``) and its page; ``BadFilters`` if any is wrong."""
+    reader = Reader(params)
+    status = reader.choice("status", STATUSES)
+    found = CallFilters(
+        query=terms.parse(reader.text("q", MAX_RAW_QUERY)),
+        period=period(reader, zone),
+        statuses=frozenset({status}) if status else frozenset(),
+        phone_forms=reader.phone("phone"),
+        operator=reader.text("operator"),
+        sort=reader.choice("sort", ("", "relevance", "newest", "oldest")),
+    )
+    pages = paging(reader)
+    reader.done()
+    return found, pages
+
+
+def readable(who: Requester, now: dt.datetime, operator_days: int) -> ColumnElement[bool]:
+    """Whether ``who`` may read the transcript of the ``Call`` (joined to its ``Recording``)
+    now: ``custody.replay_rules.decide`` for transcripts, as a condition."""
+    if who.role is Role.OPERATOR:
+        handled = (
+            or_(Call.operator.is_(None), Call.operator == who.phone)
+            if who.phone
+            else Call.operator.is_(None)
+        )
+        return handled & (Call.started_at >= now - dt.timedelta(days=operator_days))
+    if who.role in INVESTIGATORS:
+        cases_of_call = select(Case.id).where(
+            or_(Case.call_id == Call.id, Case.recording_id == Recording.id)
+        )
+        return exists().where(
+            ReplayReason.user_id == who.user_id,
+            ReplayReason.expires_at > now,
+            ReplayReason.case_id.in_(cases_of_call),
+        )
+    return false()
+
+
+def conditions(session: Session, filters: CallFilters) -> list[ColumnElement[bool]] | None:
+    """The filters as conditions on ``Call``; None when they admit no call (an operator
+    without a phone)."""
+    found: list[ColumnElement[bool]] = []
+    if filters.period.start:
+        found.append(Call.started_at >= filters.period.start)
+    if filters.period.end:
+        found.append(Call.started_at < filters.period.end)
+    if filters.statuses:
+        outcomes = sorted(filters.statuses - {UP})
+        either = [Call.outcome.in_(outcomes)] if outcomes else []
+        if UP in filters.statuses:
+            either.append(Call.outcome.is_(None))
+        found.append(or_(*either))
+    if filters.phone_forms:
+        found.append(Call.caller_number.in_(sorted(filters.phone_forms)))
+    if filters.operator:
+        phone = session.scalar(select(User.phone).where(User.username == filters.operator))
+        if not phone:
+            return None
+        found.append(Call.operator == phone)
+    return found
+
+
+def _number_match(query: Query) -> ColumnElement[bool] | None:
+    """Digits typed (a whole or partial number) also find the calls from that number."""
+    if query.phone_forms:
+        return Call.caller_number.in_(sorted(query.phone_forms))
+    digits = query.text.replace(" ", "").replace("-", "").lstrip("+")
+    if len(digits) >= NUMBER_DIGITS and digits.isdigit():
+        return Call.caller_number.like(terms.like_pattern(digits), escape="\\")
+    return None
+
+
+def _ranked(
+    session: Session,
+    filters: CallFilters,
+    where: list[ColumnElement[bool]],
+    who: Requester,
+    now: dt.datetime,
+    operator_days: int,
+) -> Ranked | None:
+    query = filters.query
+    if not query:
+        return select(Call.id, literal(0.0).label("score")).where(*where)
+    number = _number_match(query)
+    matched = text_index.matches(session, text_index.TRANSCRIPTS, query.terms)
+    heard: Ranked | None = None
+    if matched.rows is not None:
+        rows = matched.rows
+        heard = (
+            select(Call.id, func.max(rows.c.score).label("score"))
+            .join(Recording, Recording.call_id == Call.id)
+            .join(TranscriptRecord, TranscriptRecord.recording_sha256 == Recording.sha256)
+            .join(rows, rows.c.key == TranscriptRecord.id)
+            .where(readable(who, now, operator_days), *where)
+            .group_by(Call.id)
+        )
+    if number is None:
+        return heard
+    by_number = select(Call.id, literal(1000.0).label("score")).where(number, *where)
+    if heard is None:
+        return by_number
+    either = heard.union_all(by_number).subquery("either")
+    return select(either.c.id, func.max(either.c.score).label("score")).group_by(either.c.id)
+
+
+def search(
+    session: Session,
+    filters: CallFilters,
+    paging: Paging,
+    who: Requester,
+    now: dt.datetime,
+    operator_days: int,
+) -> Page[Call]:
+    """One page of the calls the filters find (words only in transcripts ``who`` may read)."""
+    where = conditions(session, filters)
+    ranked = None if where is None else _ranked(session, filters, where, who, now, operator_days)
+    if ranked is None:
+        return Page([], 0, paging)
+    found = ranked.subquery("found")
+    total = session.scalar(select(func.count()).select_from(found)) or 0
+    listed = select(Call).join(found, found.c.id == Call.id)
+    if filters.sort == "oldest":
+        listed = listed.order_by(Call.started_at, Call.id)
+    elif filters.sort == "newest" or not filters.query:
+        listed = listed.order_by(Call.started_at.desc(), Call.id.desc())
+    else:
+        listed = listed.order_by(found.c.score.desc(), Call.started_at.desc())
+    calls = list(session.scalars(listed.offset(paging.offset).limit(paging.limit)))
+    return Page(calls, total, paging)
+
+
+def operators(session: Session) -> list[tuple[str, str, str]]:
+    """The people who answer calls: (user name, display name, phone), for the filter."""
+    return [
+        (user.username, user.display_name, user.phone)
+        for user in session.scalars(
+            select(User)
+            .where(User.phone != "", User.role.in_([Role.OPERATOR.value, Role.SUPERVISOR.value]))
+            .order_by(User.username)
+        )
+    ]

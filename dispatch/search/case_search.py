@@ -1,0 +1,326 @@
+"""Searching cases: the use case behind the case list page and ``GET /api/cases``.
+
+The centre (operators, supervisors) searches every case. A unit's handler searches only the
+cases their unit holds an active assignment for, and only what the unit may read of them
+(``dispatch.handling.disclosure``): a case is found by a word of its text only if that word
+is in the text the unit sees, and by a phone number only where the complainant's identity
+is shown to the unit; what comes back is the masked title and text.
+
+A query that is a case number finds that case, however it was typed. Otherwise every term
+must occur in the case's text (``documents.CASE_FIELDS``), ranked; a whole phone number also
+finds the cases of that complainant. Filters narrow either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from accounts.models import Role, User
+from dispatch.cases.handling_models import Assignment, CaseDeadline, CatalogueEntry, Unit
+from dispatch.cases.lifecycle import UNFINISHED
+from dispatch.cases.models import Case
+from dispatch.deadlines.stage_clocks import SUPERVISED, Stage
+from dispatch.handling import disclosure, unit_portal
+from dispatch.search import terms as search_terms
+from dispatch.search import text_index
+from dispatch.search.filters import CaseFilters
+from dispatch.search.paging import Page, Paging, of_slice
+
+# A unit's search reads at most this many candidates to check them against what it may see.
+UNIT_CANDIDATES = 2000
+PHONE_MATCH = 1000.0  # a complainant's own number before any word in a text
+UNFINISHED_VALUES = [s.value for s in UNFINISHED]
+Ranked = Select[str, Any]  # (case id, score)
+
+
+@dataclass(frozen=True)
+class CaseHit:
+    """A case found, as the viewer may read it: its title, its text (the excerpt is cut
+    from it) and the complainant's phone ("" where withheld), the units handling it (lead
+    first), the running deadline due first, and whether one is past."""
+
+    case: Case
+    title: str
+    text: str
+    phone: str
+    units: tuple[str, ...]
+    due_on: dt.date | None
+    overdue: bool
+
+
+def _has_assignment(unit_id: str) -> ColumnElement[bool]:
+    return exists().where(
+        Assignment.case_id == Case.id, Assignment.unit_id == unit_id, Assignment.active
+    )
+
+
+def _stages(unit_id: str | None) -> list[str]:
+    """The clocks that count: a unit's own handling clock, or every supervised one."""
+    return [Stage.HANDLING.value] if unit_id else [s.value for s in SUPERVISED]
+
+
+def _overdue(today: dt.date, unit_id: str | None) -> ColumnElement[bool]:
+    return and_(
+        Case.status.in_(UNFINISHED_VALUES),
+        exists().where(
+            CaseDeadline.case_id == Case.id,
+            CaseDeadline.met_at.is_(None),
+            CaseDeadline.cancelled.is_(False),
+            CaseDeadline.stage.in_(_stages(unit_id)),
+            CaseDeadline.due_on < today,
+            *([CaseDeadline.unit_id == unit_id] if unit_id else []),
+        ),
+    )
+
+
+def conditions(
+    filters: CaseFilters, today: dt.date, unit_id: str | None
+) -> list[ColumnElement[bool]]:
+    """The filters (and the unit's scope) as conditions on ``Case``."""
+    found: list[ColumnElement[bool]] = []
+    if unit_id:
+        found.append(_has_assignment(unit_id))
+    if filters.period.start:
+        found.append(Case.registered_at >= filters.period.start)
+    if filters.period.end:
+        found.append(Case.registered_at < filters.period.end)
+    if filters.statuses:
+        found.append(Case.status.in_(sorted(filters.statuses)))
+    if filters.unit_id:
+        found.append(_has_assignment(filters.unit_id))
+    if filters.category:
+        found.append(Case.category == filters.category)
+    if filters.case_type:
+        found.append(Case.case_type == filters.case_type)
+    if filters.channel:
+        found.append(Case.channel == filters.channel)
+    if filters.phone_forms:
+        found.append(Case.complainant_phone.in_(sorted(filters.phone_forms)))
+    if filters.operator:
+        found.append(Case.registered_by == filters.operator)
+    if filters.overdue:
+        found.append(_overdue(today, unit_id))
+    return found
+
+
+def _ranked(
+    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]]
+) -> Ranked | None:
+    """(case id, score) of the cases the filters and the query's text admit; None when
+    nothing can match."""
+    query = filters.query
+    if not query:
+        return select(Case.id, literal(0.0).label("score")).where(*where)
+    found = text_index.matches(session, text_index.CASES, query.terms)
+    own_phone = Case.complainant_phone.in_(sorted(query.phone_forms)) if query.phone_forms else None
+    if found.rows is None:
+        if own_phone is None:
+            return None
+        return select(Case.id, literal(PHONE_MATCH).label("score")).where(own_phone, *where)
+    rows = found.rows
+    score = func.coalesce(rows.c.score, 0.0)
+    if own_phone is None:
+        return select(Case.id, score.label("score")).join(rows, rows.c.key == Case.id).where(*where)
+    boosted = score + sql_case((own_phone, PHONE_MATCH), else_=0.0)
+    return (
+        select(Case.id, boosted.label("score"))
+        .outerjoin(rows, rows.c.key == Case.id)
+        .where(or_(rows.c.key.is_not(None), own_phone), *where)
+    )
+
+
+def _ordered(query: Ranked, filters: CaseFilters) -> Ranked:
+    if filters.sort == "oldest":
+        return query.order_by(Case.registered_at, Case.id)
+    if filters.sort == "newest" or not filters.query:
+        return query.order_by(Case.registered_at.desc(), Case.id.desc())
+    return query.order_by(query.selected_columns.score.desc(), Case.registered_at.desc())
+
+
+def by_number(
+    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]]
+) -> list[str]:
+    """The case the query names by its number (typed in any case, spacing or width)."""
+    keys = filters.query.number_keys
+    if not keys:
+        return []
+    return list(session.scalars(select(Case.id).where(Case.number.in_(keys), *where).limit(1)))
+
+
+def search(
+    session: Session,
+    filters: CaseFilters,
+    paging: Paging,
+    today: dt.date,
+    unit_id: str | None = None,
+) -> Page[CaseHit]:
+    """One page of the cases the filters find, as the viewer may read them: every case
+    for the centre (``unit_id`` None), a unit's own cases for its handler."""
+    where = conditions(filters, today, unit_id)
+    named = by_number(session, filters, where)
+    if named:
+        return Page(_hits(session, named, today, unit_id), 1, paging)
+    ranked = _ranked(session, filters, where)
+    if ranked is None:
+        return Page([], 0, paging)
+    if unit_id and (filters.query or filters.phone_forms):
+        return _unit_page(session, _ordered(ranked, filters), filters, paging, today, unit_id)
+    total = session.scalar(select(func.count()).select_from(ranked.subquery())) or 0
+    ids = list(
+        session.scalars(
+            _ordered(ranked, filters)
+            .with_only_columns(Case.id)
+            .offset(paging.offset)
+            .limit(paging.limit)
+        )
+    )
+    return Page(_hits(session, ids, today, unit_id), total, paging)
+
+
+def unit_text(case: Case, unit_id: str) -> tuple[str, str, str, str]:
+    """What a unit may read of a case: (title, text, phone, everything it may search)."""
+    shown = disclosure.for_unit(unit_portal.parties(case), unit_id)
+
+    def safe(value: str) -> str:
+        return unit_portal.visible(case, shown, value)
+
+    identity = (
+        (
+            case.complainant_name,
+            case.complainant_phone,
+            case.complainant_address,
+            case.complainant_org,
+        )
+        if shown.identity
+        else ()
+    )
+    title, content, request = safe(case.title), safe(case.content), safe(case.request)
+    searchable = "\n".join(
+        (
+            case.number,
+            title,
+            content,
+            request,
+            *identity,
+            case.subject_unit,
+            case.subject_window,
+            case.subject_person,
+        )
+    )
+    return title, content, case.complainant_phone if shown.identity else "", searchable
+
+
+def _readable_match(case: Case, unit_id: str, filters: CaseFilters) -> bool:
+    """Does the case match on what the unit may read of it?"""
+    _title, _text, phone, searchable = unit_text(case, unit_id)
+    lowered = searchable.lower()
+    query = filters.query
+    words = all(any(v in lowered for v in search_terms.variants(term)) for term in query.terms)
+    if query.phone_forms and not words:
+        words = phone in query.phone_forms
+    return words and (not filters.phone_forms or phone in filters.phone_forms)
+
+
+def _unit_page(
+    session: Session,
+    ranked: Ranked,
+    filters: CaseFilters,
+    paging: Paging,
+    today: dt.date,
+    unit_id: str,
+) -> Page[CaseHit]:
+    ids = list(session.scalars(ranked.with_only_columns(Case.id).limit(UNIT_CANDIDATES)))
+    cases = _cases(session, ids)
+    kept = [i for i in ids if _readable_match(cases[i], unit_id, filters)]
+    page = of_slice(kept, paging)
+    return Page(_hits(session, list(page.items), today, unit_id), page.total, paging)
+
+
+def _cases(session: Session, ids: Sequence[str]) -> dict[str, Case]:
+    found: dict[str, Case] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update((c.id, c) for c in session.scalars(select(Case).where(Case.id.in_(chunk))))
+    return found
+
+
+def _hits(
+    session: Session, ids: Sequence[str], today: dt.date, unit_id: str | None
+) -> list[CaseHit]:
+    """The page's cases, in order, with their units and deadlines (three queries)."""
+    if not ids:
+        return []
+    cases = _cases(session, ids)
+    units: dict[str, list[str]] = {}
+    for case_id, name in session.execute(
+        select(Assignment.case_id, Unit.name)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.case_id.in_(ids), Assignment.active)
+        .order_by(Assignment.role.desc(), Unit.name)  # lead before assist
+    ):
+        units.setdefault(case_id, []).append(name)
+    due: dict[str, dt.date] = dict(
+        session.execute(
+            select(CaseDeadline.case_id, func.min(CaseDeadline.due_on))
+            .where(
+                CaseDeadline.case_id.in_(ids),
+                CaseDeadline.met_at.is_(None),
+                CaseDeadline.cancelled.is_(False),
+                CaseDeadline.stage.in_(_stages(unit_id)),
+                *([CaseDeadline.unit_id == unit_id] if unit_id else []),
+            )
+            .group_by(CaseDeadline.case_id)
+        ).all()
+    )
+    hits = []
+    for case_id in ids:
+        case = cases[case_id]
+        if unit_id:
+            title, text, phone, _ = unit_text(case, unit_id)
+        else:
+            title, text, phone = case.title, case.content, case.complainant_phone
+        due_on = due.get(case_id)
+        hits.append(
+            CaseHit(
+                case,
+                title,
+                text,
+                phone,
+                tuple(units.get(case_id, ())),
+                due_on,
+                due_on is not None and due_on < today and case.status in UNFINISHED_VALUES,
+            )
+        )
+    return hits
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the case list's filters offer: the units, the catalogue's categories, and the
+    people who register cases (by user name, with their display names)."""
+
+    units: list[Unit]
+    categories: list[str]
+    registrars: list[tuple[str, str]]
+
+
+def choices(session: Session) -> Choices:
+    return Choices(
+        list(session.scalars(select(Unit).order_by(Unit.active.desc(), Unit.name))),
+        list(session.scalars(select(CatalogueEntry.category).order_by(CatalogueEntry.category))),
+        [
+            (user.username, user.display_name)
+            for user in session.scalars(
+                select(User)
+                .where(User.role.in_([Role.OPERATOR.value, Role.SUPERVISOR.value]))
+                .order_by(User.username)
+            )
+        ],
+    )
