@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -56,12 +57,12 @@ def app(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iterato
         yield built
 
 
-def is_page(response: object, status: int) -> str:
+def is_page(response: Any, status: int) -> str:
     """The text of a Chinese error page with this status (and never JSON)."""
-    assert getattr(response, "status_code") == status, getattr(response, "text")
-    headers = getattr(response, "headers")
+    assert response.status_code == status, response.text
+    headers = response.headers
     assert headers["content-type"].startswith("text/html"), headers["content-type"]
-    text: str = getattr(response, "text")
+    text: str = response.text
     assert '<html lang="zh-CN">' in text and 'id="error-page"' in text
     assert '"detail"' not in text
     assert headers["content-security-policy"].startswith("default-src 'self'")
