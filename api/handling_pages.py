@@ -384,6 +384,7 @@ def _units_page(
     login: Login,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -392,6 +393,7 @@ def _units_page(
         settings,
         status_code=status_code,
         errors=errors or {},
+        values=values or {},
         units=units.list_units(session, False),
         members={u.id: units.members(session, u.id) for u in units.list_units(session, False)},
         catalogue=units.catalogue(session),
@@ -418,6 +420,7 @@ async def _units_change(
     settings: Settings,
     login: Login,
     change: Callable[[Session], None],
+    values: dict[str, str] | None = None,
 ) -> Response:
     def run() -> None:
         with transaction(sessions) as session:
@@ -427,7 +430,7 @@ async def _units_change(
         await run_in_threadpool(run)
     except Invalid as exc:
         with sessions() as session:
-            return _units_page(request, session, settings, login, zh_errors(exc), 422)
+            return _units_page(request, session, settings, login, zh_errors(exc), 422, values)
     return see("/units")
 
 
@@ -438,9 +441,15 @@ async def units_create(
     form = form_values(await request.form())
 
     def change(session: Session) -> None:
-        units.create_unit(session, form.get("name", ""), form.get("kind", ""), now())
+        # The form has no default type: one not chosen is asked for (as well as any name error).
+        kind = form.get("kind", "")
+        try:
+            units.create_unit(session, form.get("name", ""), kind, now())
+        except Invalid as exc:
+            chosen = {} if kind else {"kind": FieldError("请选择单位类型", "choose a unit kind")}
+            raise Invalid({**exc.errors, **chosen}) from None
 
-    return await _units_change(request, sessions, settings, login, change)
+    return await _units_change(request, sessions, settings, login, change, form)
 
 
 @router.post("/units/{unit_id}/members", response_class=HTMLResponse)
