@@ -116,7 +116,8 @@ def test_an_operator_logs_in_and_out(console: Console, browser: Browser) -> None
 def test_from_the_queue_to_a_registered_case(console: Console, browser: Browser) -> None:
     page = logged_in(browser, console.url, "op1")
     row = page.locator(f'#queue tr[data-call-id="{console.call_id}"]')
-    expect(row).to_contain_text(f"实名：{HTML}")  # typed HTML comes back as text
+    # The caller ID's name is shown as such, not as a real name; typed HTML comes back as text.
+    expect(row).to_contain_text(f"来电显示：{HTML}")
     assert page.locator("#queue b, #queue img").count() == 0
     screenshot(page, "workbench")
 
