@@ -4,13 +4,15 @@
 
 In a template: ``{{ a.role|role_zh }}``, ``{{ a.action|access_zh }}``,
 ``{{ a.outcome|outcome_zh }}``, ``{{ a.byte_range|scope_zh(a.action) }}``,
-``{{ event.actor|actor_zh }}``."""
+``{{ event.actor|actor_zh }}``, and when a case came in named after its channel:
+``{{ case.channel|received_zh }}`` (来电时间, 来访时间, 来信时间…)."""
 
 from __future__ import annotations
 
 from jinja2 import Environment
 
-from custody import access_labels
+from custody import access_labels, dossier
+from dispatch.cases.registration import Channel
 
 SYSTEM = "system:"
 # The automatic jobs that act on cases, by the name after "system:".
@@ -33,6 +35,14 @@ def outcome_label(outcome: str) -> str:
     return access_labels.OUTCOME_LABELS.get(outcome, outcome)
 
 
+def received_label(channel: str) -> str:
+    """来电时间 for a call, 来访时间 for a walk-in, 来信时间 for a letter…"""
+    try:
+        return dossier.received_label(Channel(channel))
+    except ValueError:
+        return "受理时间"
+
+
 def install(env: Environment) -> None:
     """Register the filters on the templates' environment."""
     env.filters["role_zh"] = access_labels.role_label
@@ -40,3 +50,4 @@ def install(env: Environment) -> None:
     env.filters["access_zh"] = access_label
     env.filters["outcome_zh"] = outcome_label
     env.filters["actor_zh"] = actor_label
+    env.filters["received_zh"] = received_label

@@ -116,7 +116,7 @@ def grant(
         )
     if not shown.identity:
         raise ReplayRefused(
-            "投诉人未同意向承办单位提供身份信息，不能授权调听录音",
+            "诉求人未同意向承办单位提供身份信息，不能授权调听录音",
             "the complainant did not agree to share their identity with the "
             "unit; the recording would reveal it",
         )

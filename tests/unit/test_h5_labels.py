@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.labels import actor_label
+from api.labels import actor_label, received_label
 from custody.access_labels import ACTION_LABELS, role_label, scope_label
 
 
@@ -64,3 +64,17 @@ def test_a_listening_that_goes_on_is_not_another_play() -> None:
 )
 def test_who_did_a_step(actor: str, label: str) -> None:
     assert actor_label(actor) == label
+
+
+@pytest.mark.parametrize(
+    ("channel", "label"),
+    [
+        ("phone", "来电时间"),
+        ("walk_in", "来访时间"),
+        ("letter", "来信时间"),
+        ("transferred", "转办时间"),
+        ("pigeon", "受理时间"),
+    ],
+)
+def test_when_a_case_came_in_is_named_after_its_channel(channel: str, label: str) -> None:
+    assert received_label(channel) == label
