@@ -55,10 +55,10 @@ def normalise(raw: str) -> str:
 
 
 def split_terms(text: str) -> tuple[str, ...]:
-    """The distinct terms of normalised text, longest kept where one contains another
+    """The distinct terms of the text, normalised, longest kept where one contains another
     (``噪音 噪音扰民`` needs only ``噪音扰民``), in the order typed, at most ``MAX_TERMS``."""
     found: list[str] = []
-    for term in SEPARATORS.split(text):
+    for term in SEPARATORS.split(normalise(text)):
         term = term.strip("-_.@+#")
         if term and term not in found:
             found.append(term)
