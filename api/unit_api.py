@@ -75,7 +75,7 @@ def case_view(session: Session, case: Case, unit: Unit) -> UnitCaseView:
         content=seen.content,
         request=seen.request,
         instructions=seen.assignment.instructions,
-        attachments=seen.attachment_ids,
+        attachments=[a.id for a in unit_desk.readable_attachments(session, case, unit.id)],
         evidence_withheld=seen.evidence_withheld,
         return_allowed_until=seen.return_allowed_until,
         reminders=seen.reminders,

@@ -270,21 +270,30 @@ def sent_back(case: Case, seat: Seat, replies: Sequence[OwnReply]) -> OwnReply |
     return latest if latest.sent_back and latest.reply.at >= seat.since else None
 
 
+def readable_attachments(session: Session, case: Case, unit_id: str) -> list[Attachment]:
+    """Every attachment of the case the unit may open (see :func:`readable_attachment`)."""
+    shown = disclosure.for_unit(unit_portal.parties(case), unit_id)
+    own = set(
+        session.scalars(
+            select(UnitReply.id).where(UnitReply.case_id == case.id, UnitReply.unit_id == unit_id)
+        )
+    )
+    return [
+        a
+        for a in case.attachments
+        if (a.reply_id is None and shown.evidence) or (a.reply_id is not None and a.reply_id in own)
+    ]
+
+
 def readable_attachment(
     session: Session, case: Case, unit_id: str, attachment_id: str
 ) -> Attachment | None:
     """An attachment of the case the unit may open: the complainant's evidence where the
     disclosure allows it, and the files of the unit's own replies (never another unit's);
     ``steps.Refused`` if the case is not the unit's."""
-    shown = disclosure.for_unit(unit_portal.parties(case), unit_id)
     unit_portal.view(session, case, unit_id)  # refuses another unit's case
-    attachment = next((a for a in case.attachments if a.id == attachment_id), None)
-    if attachment is None:
-        return None
-    if attachment.reply_id is None:
-        return attachment if shown.evidence else None
-    reply = session.get(UnitReply, attachment.reply_id)
-    return attachment if reply is not None and reply.unit_id == unit_id else None
+    readable = readable_attachments(session, case, unit_id)
+    return next((a for a in readable if a.id == attachment_id), None)
 
 
 # -- the desk: the unit's list and its counts ------------------------------------------------

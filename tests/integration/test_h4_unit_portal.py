@@ -384,3 +384,38 @@ def test_a_refused_unit_form_keeps_what_was_typed(
     assert 'name="reason" maxlength="1000" value="需要第三方检测"' in refused.text
     # The other forms on the page are not marked.
     assert 'id="err-return-reason"' not in refused.text and "err-reply-" not in refused.text
+
+
+def test_a_case_reassigned_brings_nothing_of_the_earlier_units_work(
+    people: dict[str, Actor], units: dict[str, str]
+) -> None:
+    op, sup, env, water = people["op1"], people["sup1"], people["h_env"], people["h_water"]
+    case = dispatched(op, units["water"])
+    cid = case["id"]
+    water.post(f"/api/unit/cases/{cid}/sign")
+    first = water.client.post(
+        f"/api/unit/cases/{cid}/replies",
+        headers=water.headers,
+        data={"facts": "水务局现场查看", "finding": "untrue", "measures": "无需处理"},
+        files=[("files", ("水务局意见.pdf", PDF, "application/pdf"))],
+    )
+    assert first.status_code == 201, first.text
+    water_file = first.json()["attachments"][0]["id"]
+    sup.post(f"/api/cases/{cid}/review", {"passed": False, "note": "请水务局补充"})
+    sup.post(
+        f"/api/cases/{cid}/reassignment",
+        {"reason": "应由环保部门办理", "lead_unit_id": units["env"], "category": "环境保护"},
+    )
+
+    # The new unit: a new case for it, not a reply of its own sent back.
+    assert env.get("/api/unit/summary") == {"new": 1, "sent_back": 0, "overdue": 0, "due_soon": 0}
+    assert env.get(f"/api/unit/cases/{cid}/replies") == []
+    assert env.get(f"/api/unit/cases/{cid}")["attachments"] == []
+    assert env.fetch(f"/api/unit/cases/{cid}/attachments/{water_file}").status_code == 404
+    page = env.fetch(f"/unit/cases/{cid}").text
+    assert 'id="sent-back"' not in page
+    for secret in ("水务局", "请水务局补充", "应由环保部门办理", "h_water"):
+        assert secret not in page, secret
+        assert secret not in str(env.get(f"/api/unit/cases/{cid}/history")), secret
+    # The earlier unit no longer reaches the case, nor its own file through it.
+    assert water.fetch(f"/api/unit/cases/{cid}/attachments/{water_file}").status_code == 404
