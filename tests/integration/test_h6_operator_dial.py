@@ -10,12 +10,16 @@ import asyncio
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.app import create_app
 from core.db import transaction
+from core.settings import Settings
 from core.waiting import async_wait_for
 from dispatch.cases.models import CallbackAttempt
 from dispatch.cases.registration import Invalid
@@ -27,6 +31,8 @@ from dispatch.feedback.operator_dialer import (
     OperatorDialerConfig,
 )
 from ivr.models import Call, CallbackRequest
+from tests.api_actor import Actor
+from tests.builders import add_user
 
 NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
 CONFIG = OperatorDialerConfig(operator_ring_seconds=15, citizen_ring_seconds=30, poll_seconds=0.05)
@@ -398,3 +404,64 @@ def test_the_operator_hanging_up_while_the_citizen_rings_is_the_operators(
     assert attempts(sessions, request_id) == []
     # the next dial for the same callback may go now
     assert ask(sessions, request_id).status == "pending"
+
+
+def test_both_doors_ask_for_a_dial_and_say_why_not(
+    sessions: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    add_user(sessions, "op1", "operator", phone="8001")
+    add_user(sessions, "op2", "operator")
+    first, second = add_callback(sessions, "7.1"), add_callback(sessions, "7.2")
+    settings = Settings(
+        data_dir=tmp_path, database_url=db_url, outbound_sip_target="127.0.0.1:5999"
+    )
+    app = create_app(settings)
+    with TestClient(app):
+        unbound = Actor(app, "op2")
+        refused = unbound.client.post(f"/api/callbacks/{first}/dial", headers=unbound.headers)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["msg"] == (
+            "your account has no phone bound: ask an administrator"
+        )
+        page = unbound.client.post(
+            f"/callbacks/{first}/dial", data={"csrf_token": unbound.headers["X-CSRF-Token"]}
+        )
+        assert page.status_code == 422
+        assert "您的账号未绑定话务分机，无法一键回拨" in page.text
+        assert 'id="no-phone"' in page.text
+
+        bound = Actor(app, "op1")
+        asked = bound.post(f"/api/callbacks/{first}/dial", status=201)
+        assert (asked["status"], asked["phone"], asked["number"]) == (
+            "pending",
+            "8001",
+            "13800138000",
+        )
+        assert bound.get(f"/api/operator-dials/{asked['id']}")["status"] == "pending"
+        assert [d["id"] for d in bound.get("/api/operator-dials")] == [asked["id"]]
+        listing = bound.fetch("/callbacks").text
+        assert f'data-open-dial="{asked["id"]}"' in listing and "等待拨号" in listing
+        via_page = bound.client.post(
+            f"/callbacks/{second}/dial", data={"csrf_token": bound.headers["X-CSRF-Token"]}
+        )
+        assert via_page.status_code == 422, "one dial at a time per phone"
+        assert "分机 8001 正在进行另一通回拨" in via_page.text
+        outcome = bound.client.post(
+            f"/callbacks/{second}/outcome",
+            data={"csrf_token": bound.headers["X-CSRF-Token"], "outcome": "busy", "note": "手机"},
+        )
+        assert (outcome.status_code, outcome.headers["location"]) == (
+            303,
+            f"/callbacks#callback-{second}",
+        )
+        assert attempts(sessions, second) == [("op1", "busy", "手机")]
+        missing = bound.client.post("/api/callbacks/" + "f" * 32 + "/dial", headers=bound.headers)
+        assert (missing.status_code, missing.json()) == (
+            404,
+            {"detail": "callback request not found"},
+        )
+    no_trunk = create_app(Settings(data_dir=tmp_path, database_url=db_url))
+    with TestClient(no_trunk):
+        operator = Actor(no_trunk, "op1")
+        page_text = operator.fetch("/callbacks").text
+        assert 'id="no-trunk"' in page_text and "一键回拨</button>" not in page_text
