@@ -226,7 +226,8 @@ def _call_page(
     recording = lookup.of_call(session, call.id)
     job = jobs.job_of(session, recording) if recording else None
     job_state = TRANSCRIPT_LABELS.get(job.status, "") if job else "无录音，无法转写"
-    off = transcription_off(settings)  # no speech model: say so, never "waiting" for ever
+    # No speech model here and no live recogniser took the call: say so, never "waiting".
+    off = transcription_off(settings) and not live_transcript.has_streams(session, call)
     if off and job is not None and job.status == "queued":
         job_state = NO_MODEL
     return render(

@@ -251,6 +251,12 @@ def poll(sessions: sessionmaker[Session], view: View, cursor: Cursor) -> Update:
         return Update(shown, gone, cursor, suggestions, None)
 
 
+def has_streams(session: Session, call: Call) -> bool:
+    """Whether a live recogniser took the call's audio (then it is transcribed, whatever
+    this process knows of the models)."""
+    return bool(live_reads.streams_of(session, call.asterisk_uniqueid))
+
+
 def worth_following(session: Session, call: Call) -> bool:
     """Whether the call's page should follow it live: the call is up, or it has ended with
     live streams and its transcript is not stored yet."""
