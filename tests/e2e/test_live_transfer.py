@@ -20,7 +20,7 @@ from asr.live_models import LiveStream, LiveUtterance, StreamStatus
 from asr.models import JobStatus, TranscriptionJob, TranscriptRecord
 from core.secrets import load as load_secrets
 from core.waiting import wait_for
-from ivr.models import Call
+from ivr.models import Call, ConsoleEvent
 from phones.sipp import (
     DialResult,
     OperatorPhone,
@@ -34,7 +34,11 @@ from tests.e2e.conftest import Hotline, start_hotline
 
 TRANSFER_AFTER = 5.0  # seconds from the answer to the first operator's REFER
 RING = 1.0  # seconds the colleague's phone rings before it answers
-PAUSE = 8.0  # seconds of silence after each of the caller's two sentences
+PAUSE = 5.0  # seconds of silence after each of the caller's two sentences
+# How long a call's job waits for its live transcript. On this shared 2-core machine (load
+# average 10-12 while the other suites ran) the Korean recogniser finished the three streams
+# up to 32 s after the hang-up, past the default 30 s, and the batch worker took the call.
+GRACE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,11 @@ def transfer_hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotli
     it, and on this loaded machine the first operator's stream was still decoding (7 s) when
     the colleague's arrived, which the default capacity (1 call, 2 streams) then refused."""
     instance = start_hotline(
-        tmp_path_factory.mktemp("live-transfer"), rtp_base=29400, asr_live_capacity=2
+        tmp_path_factory.mktemp("live-transfer"),
+        rtp_base=29400,
+        asr_live_capacity=2,
+        asr_live_grace_seconds=GRACE,
+        operators=["8001", "8002", "8003"],
     )
     try:
         yield instance
@@ -171,14 +179,14 @@ def test_after_a_blind_transfer_the_colleagues_voice_is_streamed_and_transcribed
                         (done := _of(_streams(hotline, uniqueid), "8001")) is not None
                         and done.status == StreamStatus.DONE
                     ),
-                    60,
+                    GRACE,
                     "the first operator's stream to end",
                 )
                 # The colleague is heard.
                 wait_for(
                     lambda: _hangul_heard(hotline, colleague.id),
-                    30,
-                    "the colleague's words while the call is up",
+                    GRACE,
+                    "the colleague's words",
                 )
                 dialling.join(timeout=120)
         finally:
@@ -214,7 +222,7 @@ def test_after_a_blind_transfer_the_colleagues_voice_is_streamed_and_transcribed
         assert len(found) <= 1, [t.id for t in found]
         return found[0] if found else None
 
-    record = wait_for(stored, 90, "the call's final transcript")
+    record = wait_for(stored, GRACE, "the call's final transcript")
     with hotline.sessions() as session:
         job_rows = session.scalars(
             select(TranscriptionJob).where(TranscriptionJob.recording_id == recording.id)
@@ -255,11 +263,71 @@ def test_after_a_blind_transfer_the_colleagues_voice_is_streamed_and_transcribed
     assert _hangul(" ".join(u.text for u in second_said)) >= 10
     assert max(u.end for u in first_said) <= min(u.start for u in second_said)
     assert min(u.start for u in second_said) >= second.offset_seconds - 0.05
-    assert any(u.start > second.offset_seconds for u in caller_said)
+    # (A recogniser that lags feeds its backlog in one piece: the caller's two sentences may
+    # come as one utterance, so the caller's words after the transfer are found by their times.)
+    assert any(float(w["start"]) > second.offset_seconds for u in caller_said for w in u.words)
 
     # The transcript holds both operators' words, in the order they were spoken.
     operator_texts = [s["text"] for s in transcript["segments"] if s["channel"] == OPERATOR]
     assert operator_texts == [u.text for u in first_said + second_said]
+
+
+def test_a_transfer_nobody_answers_puts_the_caller_back_in_the_queue_and_streams_who_answers(
+    transfer_hotline: Hotline, tmp_path: Path
+) -> None:
+    """8001 passes the call to 8003, whose phone is not even registered: the transfer
+    context's Dial fails at once and the caller goes back to the queue, where 8002 answers
+    (8001 is in its wrap-up time). The operator who answers from the queue again is streamed
+    as any operator who answers is."""
+    hotline = transfer_hotline
+    caller = "13912349903"
+    sentence = korean_speech(tmp_path / "sentence.wav")
+    caller_audio = tmp_path / "caller.wav"
+    subprocess.run(["sox", str(sentence), str(caller_audio), "pad", "0", "6"], check=True)
+    results: list[DialResult] = []
+    with _phone(hotline, "8001", sentence, transfer_to="8003", transfer_after=2.0):
+        dialling = threading.Thread(
+            target=lambda: results.append(
+                hotline.dial(
+                    caller_audio, caller, wait_seconds=hotline.notice_seconds + 0.3, extra_seconds=1
+                )
+            )
+        )
+        dialling.start()
+        try:
+            answered = wait_for(
+                lambda: _answered(hotline, caller), 60, "operator 8001 to answer", 0.05
+            )
+            assert answered.operator == "8001"
+            with _phone(hotline, "8002", sentence, ring_seconds=RING):
+                colleague = wait_for(
+                    lambda: _live(_of(_streams(hotline, answered.asterisk_uniqueid), "8002")),
+                    30,
+                    "the stream of 8002, who answered from the queue",
+                )
+                call_up = _call_from(hotline, caller)
+                assert call_up is not None and call_up.ended_at is None
+                dialling.join(timeout=120)
+        finally:
+            dialling.join(timeout=120)
+    assert results and results[0].sipp_exit == 0, results
+    call = hotline.wait_call(caller)
+    assert call.outcome == "answered" and call.operator == "8001"
+    streams = _streams(hotline, call.asterisk_uniqueid)
+    assert sorted(s.spied_channel.split("-")[0] for s in streams) == [
+        "PJSIP/8001",
+        "PJSIP/8002",
+        "PJSIP/callers",
+    ]
+    assert colleague.speaker == OPERATOR
+    # The queue told 8002's console that it answered the call.
+    with hotline.sessions() as session:
+        kinds = session.scalars(
+            select(ConsoleEvent.kind).where(
+                ConsoleEvent.call_uniqueid == call.asterisk_uniqueid, ConsoleEvent.phone == "8002"
+            )
+        ).all()
+    assert "answered" in kinds
 
 
 def _hangul_heard(hotline: Hotline, stream_id: str) -> bool:
