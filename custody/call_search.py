@@ -82,13 +82,15 @@ def readable(who: Requester, now: dt.datetime, operator_days: int) -> ColumnElem
         )
         return handled & (Call.started_at >= now - dt.timedelta(days=operator_days))
     if who.role in INVESTIGATORS:
-        cases_of_call = select(Case.id).where(
-            or_(Case.call_id == Call.id, Case.recording_id == Recording.id)
-        )
-        return exists().where(
-            ReplayReason.user_id == who.user_id,
-            ReplayReason.expires_at > now,
-            ReplayReason.case_id.in_(cases_of_call),
+        return (
+            exists()
+            .where(
+                ReplayReason.user_id == who.user_id,
+                ReplayReason.expires_at > now,
+                ReplayReason.case_id == Case.id,
+                or_(Case.call_id == Call.id, Case.recording_id == Recording.id),
+            )
+            .correlate(Call, Recording)
         )
     return false()
 
