@@ -204,10 +204,12 @@ def test_the_portal_and_the_case_page_fit_a_phone(site: Site, browser: Browser) 
     screenshot(unit, "unit-home-phone")
 
     unit.get_by_role("link", name=case["number"]).click()
+    expect(unit.locator("#number")).to_have_text(case["number"])
     no_sideways_scroll(unit)
     within_screen(unit, "#sign button", min_width=300)
     unit.get_by_role("button", name="签收").tap()
     unit.get_by_role("button", name="开始办理").tap()
+    expect(unit.locator("h1 .badge").first).to_have_text("办理中")
     no_sideways_scroll(unit)
     for field in ("#reply-facts", "#reply-measures", "#reply-files", "#extension-reason"):
         within_screen(unit, field, min_width=300)
