@@ -6,7 +6,7 @@ the centre's review and their files; sign, return, reply (with files), ask for a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -41,7 +41,6 @@ from dispatch.handling.steps import Finding
 from dispatch.intake.register import Upload
 
 router = APIRouter(tags=["unit portal"])
-T = TypeVar("T")
 
 
 def unit_member(session: SessionDep, login: UnitHandler) -> Login:
