@@ -5,7 +5,9 @@ password, lift its lock, bind an operator's phone. Every change writes an ``Acco
 Passwords an administrator issues (a new account, a reset) are generated here, returned
 once for the administrator to hand over, and must be replaced by the user at their next
 log-in (``User.must_change_password``). Disabling an account or resetting its password ends
-its sessions at once.
+its sessions at once. The flag is only ever set on an account without sessions (a new one,
+or a reset, which ends them): a session that did not need a new password never will (the
+console's gate relies on it).
 
 Functions take a Session; the caller owns the transaction. Refusals carry a Chinese message
 for the console and an English one for the JSON API.

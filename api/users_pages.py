@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,10 +316,18 @@ CHANGE_REQUIRED = "password change required: POST /api/session/password first"
 class PasswordChangeGate:
     """Sends a user whose password an administrator issued to ``/password`` (pages) or
     answers 403 (JSON API) until they have chosen their own; log-in, log-out and the
-    static files stay open."""
+    static files stay open.
 
-    def __init__(self, app: ASGIApp) -> None:
+    A session found clear stays clear for its whole life: a password is issued only to an
+    account without sessions (a new one) or together with ending them all (a reset), see
+    ``accounts.admin``. So each session is looked up until it is found clear, and then
+    remembered (by its token's hash, at most ``remembered`` of them): the gate costs a
+    dictionary lookup, not a query, on nearly every request."""
+
+    def __init__(self, app: ASGIApp, remembered: int = 10_000) -> None:
         self.app = app
+        self.remembered = remembered
+        self.clear: OrderedDict[str, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -326,10 +335,7 @@ class PasswordChangeGate:
             await self.app(scope, receive, send)
             return
         token = HTTPConnection(scope).cookies.get(COOKIE, "")
-        must_change = False
-        if token:
-            must_change = await run_in_threadpool(self._must_change, scope["app"], token)
-        if must_change:
+        if token and await self._must_change(scope["app"], token):
             response: Response
             if path.startswith("/api/"):
                 response = JSONResponse({"detail": CHANGE_REQUIRED}, status_code=403)
@@ -339,7 +345,19 @@ class PasswordChangeGate:
             return
         await self.app(scope, receive, send)
 
+    async def _must_change(self, app: Any, token: str) -> bool:
+        key = service.token_hash(token[:256])
+        if key in self.clear:
+            self.clear.move_to_end(key)
+            return False
+        must = await run_in_threadpool(self._look_up, app, token)
+        if not must:
+            self.clear[key] = None
+            while len(self.clear) > self.remembered:
+                self.clear.popitem(last=False)
+        return must
+
     @staticmethod
-    def _must_change(app: Any, token: str) -> bool:
+    def _look_up(app: Any, token: str) -> bool:
         with app.state.sessions() as session:
             return admin.must_change_password(session, token, now())

@@ -4,14 +4,16 @@ operator, the rendered dial plan context, and passwords shown once."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from accounts import admin
 from accounts.models import AccountEvent
-from api.users_pages import IssuedNote, OneTimeSecrets
+from api.users_pages import IssuedNote, OneTimeSecrets, PasswordChangeGate
 from core.secrets import Secrets
 from core.settings import Settings
 from dispatch.feedback import operator_dial
@@ -153,3 +155,57 @@ def test_an_account_changes_detail_in_the_consoles_words() -> None:
     assert said("phone=8001->8002") == "分机：8001 → 8002"
     assert said("sessions_ended=2") == "结束登录会话 2 个"
     assert said("") == ""
+
+
+def test_the_password_gate_looks_a_session_up_until_it_is_found_clear(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    must_change = {"tok-new": True, "tok-ok": False}
+    looked_up: list[str] = []
+
+    def look_up(_app: object, token: str) -> bool:
+        looked_up.append(token)
+        return must_change[token]
+
+    monkeypatch.setattr(PasswordChangeGate, "_look_up", staticmethod(look_up))
+    reached: list[str] = []
+
+    async def inner(scope: Scope, _receive: Receive, _send: Send) -> None:
+        reached.append(scope["path"])
+
+    gate = PasswordChangeGate(inner, remembered=1)
+
+    async def request(path: str, token: str) -> list[Message]:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "headers": [(b"cookie", f"hotline_session={token}".encode())],
+            "app": None,
+        }
+        await gate(scope, receive, send)
+        return sent
+
+    async def scenario() -> None:
+        answer = await request("/api/calls", "tok-new")
+        assert answer[0]["status"] == 403
+        assert (await request("/calls", "tok-new"))[0]["status"] == 303
+        assert await request("/password", "tok-new") == []  # open: reached the app
+        for _ in range(3):
+            assert await request("/api/calls", "tok-ok") == []
+        assert looked_up == ["tok-new", "tok-new", "tok-ok"], "a clear session is remembered"
+        must_change["tok-new"] = False  # changed
+        assert await request("/calls", "tok-new") == []
+        assert await request("/calls", "tok-ok") == []  # forgotten (remembered=1): looked up
+        assert looked_up[-2:] == ["tok-new", "tok-ok"]
+
+    asyncio.run(scenario())
+    assert reached == ["/password", "/api/calls", "/api/calls", "/api/calls", "/calls", "/calls"]
