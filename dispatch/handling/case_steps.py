@@ -177,7 +177,13 @@ def reassign(
 ) -> None:
     """改派: taken back from its unit and dispatched to another, under the category the
     dispatcher confirms (as for a dispatch)."""
-    suggestions.check_category(session, order.category, order.lead_unit_id, order.category_offered)
+    try:
+        suggestions.check_category(
+            session, order.category, order.lead_unit_id, order.category_offered
+        )
+    except Invalid as exc:
+        steps.check_reassignment(session, case, order, reason, exc.errors)
+        raise  # (nothing else was wrong)
     steps.reassign(session, case, order, reason, actor, now, rules)
     suggestions.confirm(session, cache, case, order.category.strip(), actor, now)
 

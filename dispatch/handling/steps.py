@@ -214,6 +214,32 @@ def recall(
     return lead
 
 
+def check_reassignment(
+    session: Session,
+    case: Case,
+    order: DispatchOrder,
+    reason: str,
+    errors: dict[str, FieldError] | None = None,
+) -> None:
+    """A 改派 needs a case with a unit, a reason, a category and another lead unit; every
+    missing part is named at once (with ``errors`` found before)."""
+    next_status(Action.RECALL, Status(case.status))
+    lead = next(a for a in assignments(session, case.id) if a.role == "lead")
+    found = dict(errors or {})
+    try:
+        check_order(order)
+    except Invalid as exc:
+        found = {**exc.errors, **found}
+    if order.lead_unit_id == lead.unit_id:
+        found["lead_unit_id"] = FieldError(
+            "改派须选择另一主办单位", "re-assign to another lead unit"
+        )
+    if not reason.strip():
+        found["reason"] = FieldError("请填写改派理由", "a reason is required")
+    if found:
+        raise Invalid(found)
+
+
 def reassign(
     session: Session,
     case: Case,
@@ -225,21 +251,7 @@ def reassign(
 ) -> list[Assignment]:
     """改派: taken back from its unit and dispatched to another in one step, with the
     reason; the new unit's handling clock starts on the day of the 改派."""
-    next_status(Action.RECALL, Status(case.status))
-    lead = next(a for a in assignments(session, case.id) if a.role == "lead")
-    errors: dict[str, FieldError] = {}
-    try:
-        check_order(order)
-    except Invalid as exc:
-        errors.update(exc.errors)
-    if order.lead_unit_id == lead.unit_id:
-        errors["lead_unit_id"] = FieldError(
-            "改派须选择另一主办单位", "re-assign to another lead unit"
-        )
-    if not reason.strip():
-        errors["reason"] = FieldError("请填写改派理由", "a reason is required")
-    if errors:
-        raise Invalid(errors)
+    check_reassignment(session, case, order, reason)
     if case.needs_approval:
         raise Refused(
             "this case needs the leader's approval before it is dispatched again",

@@ -105,8 +105,8 @@ def check_category(session: Session, category: str, lead_unit_id: str, offered: 
     dispatched (nor that category kept as the routing model's answer) until the dispatcher
     chooses the category. A category chosen, or one the catalogue gives to the lead unit
     or to none, stands."""
-    if not offered or category.strip() != offered.strip():
-        return
+    if not offered or not lead_unit_id or category.strip() != offered.strip():
+        return  # (no lead unit is the order's own error)
     unit = units.unit_for_category(session, category.strip())
     if unit is not None and unit.id != lead_unit_id:
         raise Invalid(

@@ -20,7 +20,7 @@ from core.db import make_engine, make_session_factory, transaction
 from core.settings import Settings
 from dispatch.routing import units
 from hotline import migrate
-from tests.builders import add_user
+from tests.builders import PASSWORD, add_user
 from tests.conftest import free_port
 from tests.e2e.browser import console_api, logged_in, screenshot
 
@@ -261,3 +261,36 @@ def test_a_supervisor_reassigns_and_chases_from_the_case_page(site: Site, browse
     expect(zj.locator("#unit-cases")).not_to_contain_text(number)
     zj.goto(f"{site.url}/unit/cases/{case_id}")
     expect(zj.locator("main")).not_to_contain_text("化工厂夜间排放刺鼻废气")
+
+
+def test_the_handling_forms_fit_a_phone(site: Site, browser: Browser) -> None:
+    op = desk(browser, site, "op1")
+    case_id, _ = new_case(op, site)
+    api(
+        op,
+        site,
+        f"/api/cases/{case_id}/dispatch",
+        {"lead_unit_id": site.housing, "category": "城乡建设"},
+    )
+    context = browser.new_context(
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        device_scale_factor=3,
+        has_touch=True,
+    )
+    phone = context.new_page()
+    phone.goto(f"{site.url}/login")
+    phone.get_by_label("用户名").fill("sup1")
+    phone.get_by_label("密码").fill(PASSWORD)
+    phone.get_by_role("button", name="登录").click()
+    phone.goto(f"{site.url}/cases/{case_id}")
+    form = phone.locator("#reassign")
+    form.get_by_label("改派或收回理由").fill("经核实属环保部门职责")
+    form.get_by_role("button", name="改派").click()  # no new lead unit
+    expect(form.locator(".field-error").first).to_have_text("请选择主办单位")
+    expect(form.get_by_label("改派或收回理由")).to_have_value("经核实属环保部门职责")
+    width = phone.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 390, width
+    screenshot(phone, "handling-reassign-refused-phone")
+    context.close()
