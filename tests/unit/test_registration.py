@@ -360,7 +360,12 @@ def test_up_to_five_minutes_ahead_is_allowed(received_at: str) -> None:
 
 # --- lengths -----------------------------------------------------------------------------
 
-TEXT_LIMITS = [(name, limit) for name, limit in LIMITS.items() if name != "complainant_phone"]
+# The phone and the case merged into have rules of their own besides their length.
+TEXT_LIMITS = [
+    (name, limit)
+    for name, limit in LIMITS.items()
+    if name not in {"complainant_phone", "merge_into"}
+]
 
 
 def test_limits() -> None:
@@ -380,6 +385,15 @@ def test_over_long_text_is_refused(field: str, limit: int) -> None:
 def test_text_at_the_limit_is_accepted(field: str, limit: int) -> None:
     reg = ok(form(**{field: " " + "字" * limit + " "}))
     assert getattr(reg, field) == "字" * limit
+
+
+def test_a_case_to_merge_into_needs_a_reason_and_leaves_the_decision_to_it() -> None:
+    assert set(errors_of(form(merge_into="TS202611200001"))) == {"merge_reason"}
+    reg = ok(form(merge_into=" TS202611200001 ", merge_reason="重复反映", decision="accept"))
+    assert (reg.merge_into, reg.merge_reason) == ("TS202611200001", "重复反映")
+    assert reg.decision is Decision.PENDING  # the case merged into carries the decision
+    too_long = errors_of(form(merge_into="T" * 65, merge_reason="重复"))
+    assert too_long == {"merge_into": FieldError("不能超过64个字", "at most 64 characters")}
 
 
 def test_over_long_phone_is_refused() -> None:
