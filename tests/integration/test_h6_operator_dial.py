@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
@@ -30,6 +32,7 @@ from dispatch.feedback.operator_dialer import (
     OperatorDialer,
     OperatorDialerConfig,
 )
+from ivr.ami_adapter import event_time
 from ivr.models import Call, CallbackRequest
 from tests.api_actor import Actor
 from tests.builders import add_user
@@ -465,3 +468,52 @@ def test_both_doors_ask_for_a_dial_and_say_why_not(
         operator = Actor(no_trunk, "op1")
         page_text = operator.fetch("/callbacks").text
         assert 'id="no-trunk"' in page_text and "一键回拨</button>" not in page_text
+
+
+TRACES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+
+
+def replayed(name: str) -> list[dict[str, str]]:
+    lines = (TRACES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("name", "dial_id", "status", "attempt"),
+    [
+        ("operator_dial_answered", "be44f915e3b2409c8bd662d8fcddf95b", "answered", "reached"),
+        ("operator_dial_busy", "f8ec55adb43b400d8583c65eb1911f41", "busy", "busy"),
+    ],
+)
+def test_a_real_asterisk_trace_replayed_settles_the_dial(
+    sessions: sessionmaker[Session], name: str, dial_id: str, status: str, attempt: str
+) -> None:
+    """The AMI messages Asterisk 22 sent for a one-button callback in the e2e test, fed to
+    the dialer after its OriginateResponse: the same outcome as on the real PBX."""
+    request_id = add_callback(sessions, f"8.{name}")
+    asked = ask(sessions, request_id)
+    with transaction(sessions) as session:
+        session.execute(update(OperatorDial).where(OperatorDial.id == asked.id).values(id=dial_id))
+    messages = replayed(name)
+    times = [event_time(m) for m in messages]
+
+    async def scenario(bench: Bench) -> None:
+        await bench.originated(1)
+        bench.manager.actions[0][1].set_result(response(True, times[0]))
+        await bench.settles(dial_id, lambda r: r.status != "calling_operator")
+        for message in messages:
+            bench.manager.emit(message)
+        if status == "answered":
+            await bench.settles(dial_id, lambda r: r.ended_at is not None)
+        else:
+            await bench.settles(dial_id, lambda r: r.status == status)
+
+    run(scenario, sessions)
+    row = dial_row(sessions, dial_id)
+    assert row.status == status
+    assert [a for _who, a, _note in attempts(sessions, request_id)] == [attempt]
+    if status == "answered":
+        assert row.answered_at is not None and row.ended_at is not None
+        assert 4 < (row.ended_at - row.answered_at).total_seconds() < 5  # as on the PBX
+    else:
+        assert row.ended_at is None and row.finished_at == times[3]  # the UserEvent's time

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,66 @@ def test_the_password_gate_looks_a_session_up_until_it_is_found_clear(
 
     asyncio.run(scenario())
     assert reached == ["/password", "/api/calls", "/api/calls", "/api/calls", "/calls", "/calls"]
+
+
+TRACES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+
+
+def trace(name: str) -> list[dict[str, str]]:
+    lines = (TRACES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "dial_id", "expected"),
+    [
+        (
+            "operator_dial_answered",
+            "be44f915e3b2409c8bd662d8fcddf95b",
+            [
+                CitizenAnswered(
+                    "be44f915e3b2409c8bd662d8fcddf95b", utc("2026-12-03T00:48:28.235164")
+                ),
+                OperatorHungUp(
+                    "be44f915e3b2409c8bd662d8fcddf95b", utc("2026-12-03T00:48:32.736862"), 16
+                ),
+            ],
+        ),
+        (
+            "operator_dial_busy",
+            "f8ec55adb43b400d8583c65eb1911f41",
+            [
+                CitizenNotAnswered(
+                    "f8ec55adb43b400d8583c65eb1911f41",
+                    utc("2026-12-03T00:48:34.849679"),
+                    "BUSY",
+                    17,
+                ),
+                OperatorHungUp(
+                    "f8ec55adb43b400d8583c65eb1911f41", utc("2026-12-03T00:48:34.850244"), 17
+                ),
+            ],
+        ),
+        (
+            "operator_dial_operator_no_answer",
+            "f683043599384139858e178661bcc6b4",
+            [
+                OperatorHungUp(
+                    "f683043599384139858e178661bcc6b4", utc("2026-12-03T00:48:45.865132"), 19
+                )
+            ],
+        ),
+    ],
+)
+def test_real_traces_give_the_dials_events_and_nothing_of_the_citizens_channel(
+    name: str, dial_id: str, expected: list[object]
+) -> None:
+    """Captured from Asterisk 22 in the e2e test (SIPp phones): the citizen's own channel
+    also enters the bridge and hangs up, and only the operator's channel counts."""
+    events = [dial_event(message, {dial_id}) for message in trace(name)]
+    assert [e for e in events if e is not None] == expected
+    assert all(dial_event(message, set()) is None for message in trace(name))
