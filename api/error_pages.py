@@ -75,6 +75,8 @@ SECTIONS = [
     ("/supervision", "督办", (Role.SUPERVISOR,)),
     ("/evidence", "调听与证据", (Role.SUPERVISOR, Role.INVESTIGATOR)),
     ("/audit", "调听审计", (Role.AUDITOR,)),
+    ("/callbacks", "漏接回拨", (Role.OPERATOR, Role.SUPERVISOR)),
+    ("/users", "用户管理", (Role.ADMIN,)),
 ]
 # The frame of the page for someone not logged in: no navigation, a way to log in.
 PLAIN_FRAME = Template(
