@@ -47,21 +47,11 @@ def caller_text(transcript: TranscriptRecord | None) -> str:
     ).strip()
 
 
-# The form's fields a transcript fills in (the others come from the call itself).
-FROM_TRANSCRIPT = (
-    "case_type",
-    "complainant_phone",
-    "subject_unit",
-    "title",
-    "content",
-    "transcript_text",
-)
-
-
 @dataclass(frozen=True)
 class TranscriptFill:
-    """What a transcript puts in the form (the :data:`FROM_TRANSCRIPT` fields) and the
-    reasons shown beside them."""
+    """What a transcript puts in the form (type, phone, subject, title, content and the
+    whole text; the other fields come from the call itself) and the reasons shown beside
+    them."""
 
     form: dict[str, str]
     type_reason: str
