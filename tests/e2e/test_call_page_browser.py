@@ -263,6 +263,20 @@ def test_a_repeat_caller_is_registered_into_the_case_at_the_unit_from_a_page_lai
         decision = page.locator("#decision").bounding_box()
         assert decision is not None and decision["y"] + decision["height"] <= DESKTOP["height"]
         screenshot(page, "case-page-desktop")
+
+        # 更正登记: the saved fields corrected with a reason, in the history.
+        page.locator("#correction summary").click()
+        correction = page.locator("#correction-form")
+        correction.locator("#f-title").fill("滨河路路灯损坏一个月")
+        correction.locator("#f-correction_reason").fill("来电人补充说明")
+        screenshot(page, "case-page-correction")
+        correction.locator("#f-correction_reason").press("Control+s")
+        expect(page.locator("#corrected")).to_be_visible()
+        expect(page.locator("#title")).to_have_text("滨河路路灯损坏一个月")
+        expect(page.locator("#history")).to_contain_text(
+            "更正登记：已登记待受理 → 已登记待受理"
+            "（更正事项摘要（原为“路灯不亮”）；原因：来电人补充说明）"
+        )
     finally:
         page.close()
 
