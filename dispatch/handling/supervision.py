@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -100,8 +100,10 @@ def _insert_once(session: Session, **values: object) -> bool:
     inserted = session.scalar(
         insert(SupervisionRecord)
         .values(**values)
+        # The partial index's predicate as a literal: with a bound parameter PostgreSQL
+        # cannot match it to the index once the statement is prepared (a generic plan).
         .on_conflict_do_nothing(
-            index_elements=["deadline_id", "kind"], index_where=SupervisionRecord.issued_by == ""
+            index_elements=["deadline_id", "kind"], index_where=text("issued_by = ''")
         )
         .returning(SupervisionRecord.id)
     )
@@ -138,7 +140,7 @@ def run(session: Session, rules: Rules, now: dt.datetime) -> list[Issued]:
             action = KIND_ACTIONS[kind]
             if (action, Status(case.status)) not in TRANSITIONS:
                 continue
-            text = message(
+            notice = message(
                 kind, case.number, Stage(deadline.stage), deadline.due_on, unit_name or ""
             )
             if _insert_once(
@@ -149,10 +151,10 @@ def run(session: Session, rules: Rules, now: dt.datetime) -> list[Issued]:
                 kind=kind.value,
                 due_on=deadline.due_on,
                 at=now,
-                message=text,
+                message=notice,
             ):
                 add_event(
-                    session, case, "system:supervision", action, now, text, Status(case.status)
+                    session, case, "system:supervision", action, now, notice, Status(case.status)
                 )
                 issued.append(Issued(case.number, deadline.stage, kind, unit_name or ""))
     session.flush()
@@ -229,7 +231,7 @@ def remind(
     if deadline is None or deadline.met_at is not None or deadline.unit_id is None:
         raise Refused("no running handling deadline", "该案件没有进行中的办理时限")
     unit = session.get(Unit, deadline.unit_id)
-    text = manual_message(case.number, deadline.due_on, unit.name if unit else "", reason)
+    notice = manual_message(case.number, deadline.due_on, unit.name if unit else "", reason)
     record = SupervisionRecord(
         case_id=case.id,
         deadline_id=deadline.id,
@@ -237,11 +239,11 @@ def remind(
         kind=Kind.REMINDER.value,
         due_on=deadline.due_on,
         at=now,
-        message=text,
+        message=notice,
         issued_by=actor,
         reason=reason,
     )
     session.add(record)
-    add_event(session, case, actor, Action.REMIND, now, text, Status(case.status))
+    add_event(session, case, actor, Action.REMIND, now, notice, Status(case.status))
     session.flush()
     return record

@@ -113,3 +113,15 @@ def test_a_case_dispatched_on_its_reminder_day_is_not_reminded_at_once(
     # Not done by its due date: the breach still gets its yellow card.
     assert run_job(sessions, local(11, 28, 9)) == [("handling", "yellow")]
     assert notices(sessions, case_id) == [("dispatch", "yellow"), ("handling", "yellow")]
+
+
+def test_the_job_runs_on_and_on_without_writing_a_notice_twice(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The API runs the job every few minutes: on PostgreSQL its insert is soon a prepared
+    statement (psycopg prepares after five runs), and must still find its unique index."""
+    case_id = new_case(sessions, local(11, 24))
+    for minute in range(12):
+        issued = run_job(sessions, local(11, 26, 9, minute))
+        assert issued == ([("dispatch", "yellow")] if minute == 0 else [])
+    assert notices(sessions, case_id) == [("dispatch", "yellow")]
