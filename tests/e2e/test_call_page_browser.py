@@ -127,6 +127,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     add_user(sessions, "op1", "operator", phone="8001")
+    add_user(sessions, "op2", "operator")
     now = dt.datetime.now(dt.UTC)
     chased = register.register(
         sessions, _config(settings), _form(decision="accept"), [], "op1", now
@@ -331,12 +332,12 @@ def test_an_expired_session_while_registering_keeps_the_typed_form_and_says_so(
         page.close()
 
 
-def log_in_on(page: Page, url: str) -> None:
+def log_in_on(page: Page, url: str, username: str = "op1") -> None:
     page.goto(f"{url}/login")
-    page.get_by_label("用户名").fill("op1")
+    page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    expect(page.locator("header.top .user")).to_contain_text("op1")
+    expect(page.locator("header.top .user")).to_contain_text(username)
 
 
 def test_a_second_log_in_elsewhere_does_not_cost_an_open_registration(
@@ -353,7 +354,14 @@ def test_a_second_log_in_elsewhere_does_not_cost_an_open_registration(
         first.locator("#f-complainant_address").fill("滨河路 8 号")
         first.locator("#f-title").fill("建议增设公交站")
         first.locator("#f-content").fill("滨河路与建设路口附近没有公交站，建议增设。")
-        log_in_on(second, world.url)  # the same operator, in another tab: a new session
+        before = case_count(world)
+        # Someone else logs in in this browser: the form is not sent in their name.
+        log_in_on(second, world.url, "op2")
+        first.get_by_role("button", name="保存登记").click()
+        expect(first.locator("#session-alert")).to_contain_text("本浏览器现已以“op2”的身份登录")
+        expect(first.locator("#f-title")).to_have_value("建议增设公交站")
+        assert case_count(world) == before
+        log_in_on(second, world.url)  # the same operator again, in another tab: a new session
         first.get_by_role("button", name="保存登记").click()
         expect(first.locator("#saved")).to_be_visible()
         expect(first.locator("#title")).to_have_text("建议增设公交站")
