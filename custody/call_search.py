@@ -82,15 +82,13 @@ def readable(who: Requester, now: dt.datetime, operator_days: int) -> ColumnElem
         )
         return handled & (Call.started_at >= now - dt.timedelta(days=operator_days))
     if who.role in INVESTIGATORS:
-        return (
-            exists()
-            .where(
-                ReplayReason.user_id == who.user_id,
-                ReplayReason.expires_at > now,
-                ReplayReason.case_id == Case.id,
-                or_(Case.call_id == Call.id, Case.recording_id == Recording.id),
-            )
-            .correlate(Call, Recording)
+        # The cases with a reason of theirs in force, and the calls and recordings of those.
+        reasoned = select(ReplayReason.case_id).where(
+            ReplayReason.user_id == who.user_id, ReplayReason.expires_at > now
+        )
+        return or_(
+            Call.id.in_(select(Case.call_id).where(Case.id.in_(reasoned))),
+            Recording.id.in_(select(Case.recording_id).where(Case.id.in_(reasoned))),
         )
     return false()
 
@@ -136,28 +134,39 @@ def _ranked(
     who: Requester,
     now: dt.datetime,
     operator_days: int,
+    scored: bool = True,
 ) -> Ranked | None:
+    """(call id, score) of the calls the filters and the query admit; None when nothing can
+    match. Words are looked for in each call's transcript as the list shows it (the newest)."""
     query = filters.query
     if not query:
         return select(Call.id, literal(0.0).label("score")).where(*where)
-    number = _number_match(query)
-    matched = text_index.matches(session, text_index.TRANSCRIPTS, query.terms)
-    heard: Ranked | None = None
-    if matched.rows is not None:
-        rows = matched.rows
-        heard = (
-            select(Call.id, func.max(rows.c.score).label("score"))
-            .join(Recording, Recording.call_id == Call.id)
-            .join(TranscriptRecord, TranscriptRecord.recording_sha256 == Recording.sha256)
-            .join(rows, rows.c.key == TranscriptRecord.id)
-            .where(readable(who, now, operator_days), *where)
-            .group_by(Call.id)
+    found = text_index.matches(session, text_index.TRANSCRIPTS, query.terms, scored)
+    heard = (
+        select(Call.id, found.score.label("score"))
+        .select_from(found.source)
+        .join(Recording, Recording.sha256 == found.docs.c.recording_sha256)
+        .join(Call, Call.id == Recording.call_id)
+        .where(
+            *found.where,
+            ~exists().where(
+                TranscriptRecord.recording_sha256 == found.docs.c.recording_sha256,
+                TranscriptRecord.created_at > found.docs.c.created_at,
+            ),
+            readable(who, now, operator_days),
+            *where,
         )
-    if number is None:
-        return heard
-    by_number = select(Call.id, literal(1000.0).label("score")).where(number, *where)
-    if heard is None:
-        return by_number
+        if found is not None
+        else None
+    )
+    number = _number_match(query)
+    by_number = (
+        select(Call.id, literal(1000.0).label("score")).where(number, *where)
+        if number is not None
+        else None
+    )
+    if heard is None or by_number is None:
+        return heard if by_number is None else by_number
     either = heard.union_all(by_number).subquery("either")
     return select(either.c.id, func.max(either.c.score).label("score")).group_by(either.c.id)
 
@@ -173,10 +182,9 @@ def search(
     """One page of the calls the filters find (words only in transcripts ``who`` may read)."""
     where = conditions(session, filters)
     ranked = None if where is None else _ranked(session, filters, where, who, now, operator_days)
-    if ranked is None:
+    if ranked is None or where is None:
         return Page([], 0, paging)
     found = ranked.subquery("found")
-    total = session.scalar(select(func.count()).select_from(found)) or 0
     listed = select(Call).join(found, found.c.id == Call.id)
     if filters.sort == "oldest":
         listed = listed.order_by(Call.started_at, Call.id)
@@ -185,6 +193,9 @@ def search(
     else:
         listed = listed.order_by(found.c.score.desc(), Call.started_at.desc())
     calls = list(session.scalars(listed.offset(paging.offset).limit(paging.limit)))
+    counted = _ranked(session, filters, where, who, now, operator_days, scored=False)
+    assert counted is not None
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     return Page(calls, total, paging)
 
 

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
-from sqlalchemy import case as sql_case
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
@@ -56,8 +55,8 @@ class CaseHit:
 
 
 def _has_assignment(unit_id: str) -> ColumnElement[bool]:
-    return exists().where(
-        Assignment.case_id == Case.id, Assignment.unit_id == unit_id, Assignment.active
+    return Case.id.in_(
+        select(Assignment.case_id).where(Assignment.unit_id == unit_id, Assignment.active)
     )
 
 
@@ -69,13 +68,14 @@ def _stages(unit_id: str | None) -> list[str]:
 def _overdue(today: dt.date, unit_id: str | None) -> ColumnElement[bool]:
     return and_(
         Case.status.in_(UNFINISHED_VALUES),
-        exists().where(
-            CaseDeadline.case_id == Case.id,
-            CaseDeadline.met_at.is_(None),
-            CaseDeadline.cancelled.is_(False),
-            CaseDeadline.stage.in_(_stages(unit_id)),
-            CaseDeadline.due_on < today,
-            *([CaseDeadline.unit_id == unit_id] if unit_id else []),
+        Case.id.in_(
+            select(CaseDeadline.case_id).where(
+                CaseDeadline.met_at.is_(None),
+                CaseDeadline.cancelled.is_(False),
+                CaseDeadline.stage.in_(_stages(unit_id)),
+                CaseDeadline.due_on < today,
+                *([CaseDeadline.unit_id == unit_id] if unit_id else []),
+            )
         ),
     )
 
@@ -111,28 +111,37 @@ def conditions(
 
 
 def _ranked(
-    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]]
+    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]], scored: bool = True
 ) -> Ranked | None:
     """(case id, score) of the cases the filters and the query's text admit; None when
-    nothing can match."""
+    nothing can match. A whole phone number finds the complainant's own cases too, first.
+    ``scored=False``: no ranking (to count)."""
     query = filters.query
     if not query:
         return select(Case.id, literal(0.0).label("score")).where(*where)
-    found = text_index.matches(session, text_index.CASES, query.terms)
-    own_phone = Case.complainant_phone.in_(sorted(query.phone_forms)) if query.phone_forms else None
-    if found.rows is None:
-        if own_phone is None:
-            return None
-        return select(Case.id, literal(PHONE_MATCH).label("score")).where(own_phone, *where)
-    rows = found.rows
-    score = func.coalesce(rows.c.score, 0.0)
-    if own_phone is None:
-        return select(Case.id, score.label("score")).join(rows, rows.c.key == Case.id).where(*where)
-    boosted = score + sql_case((own_phone, PHONE_MATCH), else_=0.0)
+    found = text_index.matches(session, text_index.CASES, query.terms, scored)
+    by_text = (
+        select(Case.id, found.score.label("score"))
+        .select_from(found.source)
+        .join(Case, Case.id == found.key)
+        .where(*found.where, *where)
+        if found is not None
+        else None
+    )
+    by_phone = (
+        select(Case.id, literal(PHONE_MATCH).label("score")).where(
+            Case.complainant_phone.in_(sorted(query.phone_forms)), *where
+        )
+        if query.phone_forms
+        else None
+    )
+    if by_text is None or by_phone is None:
+        return by_text if by_phone is None else by_phone
+    either = by_text.union_all(by_phone).subquery("either")
     return (
-        select(Case.id, boosted.label("score"))
-        .outerjoin(rows, rows.c.key == Case.id)
-        .where(or_(rows.c.key.is_not(None), own_phone), *where)
+        select(Case.id, func.max(either.c.score).label("score"))
+        .join(either, either.c.id == Case.id)
+        .group_by(Case.id)
     )
 
 
@@ -172,15 +181,10 @@ def search(
         return Page([], 0, paging)
     if unit_id and (filters.query or filters.phone_forms):
         return _unit_page(session, _ordered(ranked, filters), filters, paging, today, unit_id)
-    total = session.scalar(select(func.count()).select_from(ranked.subquery())) or 0
-    ids = list(
-        session.scalars(
-            _ordered(ranked, filters)
-            .with_only_columns(Case.id)
-            .offset(paging.offset)
-            .limit(paging.limit)
-        )
-    )
+    ids = list(session.scalars(_ordered(ranked, filters).offset(paging.offset).limit(paging.limit)))
+    counted = _ranked(session, filters, where, scored=False)
+    assert counted is not None
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     return Page(_hits(session, ids, today, unit_id), total, paging)
 
 
@@ -236,7 +240,7 @@ def _unit_page(
     today: dt.date,
     unit_id: str,
 ) -> Page[CaseHit]:
-    ids = list(session.scalars(ranked.with_only_columns(Case.id).limit(UNIT_CANDIDATES)))
+    ids = list(session.scalars(ranked.limit(UNIT_CANDIDATES)))
     cases = _cases(session, ids)
     kept = [i for i in ids if _readable_match(cases[i], unit_id, filters)]
     page = of_slice(kept, paging)

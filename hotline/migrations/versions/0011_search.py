@@ -1,5 +1,6 @@
 """Search (查询): full-text indexes over each case's text and each call transcript, kept up to
-date by the database itself, and indexes for the access log's filters.
+date by the database itself, and indexes for the lists' filters (cases, calls, the access
+log).
 
 Chinese has no spaces between words, so the indexes are of character n-grams, not words:
 
@@ -62,9 +63,46 @@ def _pg_document(row: str) -> str:
     return " || ".join(f"coalesce({row}.{name}, '') || chr(10)" for name in CASE_FIELDS)
 
 
+# The lists' filters and order, each in one index that holds them all: a filtered count or
+# page reads the index, never the wide rows (a case's text, a transcript's segments).
+LISTINGS = {
+    "ix_cases_listing": (
+        "cases",
+        [
+            "registered_at",
+            "status",
+            "channel",
+            "case_type",
+            "category",
+            "registered_by",
+            "complainant_phone",
+            "id",
+        ],
+    ),
+    "ix_calls_listing": ("calls", ["started_at", "outcome", "operator", "caller_number", "id"]),
+    # The running clocks, for "overdue" (a seek to the unmet, not cancelled ones past due).
+    "ix_case_deadlines_running": (
+        "case_deadlines",
+        ["met_at", "cancelled", "due_on", "stage", "case_id", "unit_id"],
+    ),
+    # A unit's cases.
+    "ix_assignments_unit_cases": ("assignments", ["unit_id", "active", "case_id"]),
+    # A case found by its text, checked against the filters without reading its wide row
+    # (the category comes after the text in the row, in overflow pages).
+    "ix_cases_lookup": (
+        "cases",
+        ["id", "registered_at", "status", "channel", "case_type", "category", "registered_by"],
+    ),
+    # The newest transcript of a recording (the one the lists show).
+    "ix_transcripts_newest": ("transcripts", ["recording_sha256", "created_at"]),
+}
+
+
 def upgrade() -> None:
     op.create_index("ix_recording_access_accessed_at", "recording_access", ["accessed_at"])
     op.create_index("ix_recording_access_actor", "recording_access", ["actor"])
+    for name, (table, columns) in LISTINGS.items():
+        op.create_index(name, table, columns)
     if op.get_bind().dialect.name == "postgresql":
         _upgrade_postgresql()
     else:
@@ -72,9 +110,16 @@ def upgrade() -> None:
 
 
 def _upgrade_sqlite() -> None:
-    for kind, key, columns in (
-        ("case", "case_id", ("title", "body")),
-        ("transcript", "transcript_id", ("body",)),
+    for kind, key, columns, extra in (
+        ("case", "case_id", ("title", "body"), ""),
+        # A transcript's recording and time, so that a search reaches the call without
+        # reading the transcript's wide row.
+        (
+            "transcript",
+            "transcript_id",
+            ("body",),
+            "recording_sha256 VARCHAR(64) NOT NULL, created_at DATETIME NOT NULL, ",
+        ),
     ):
         table = f"{kind}_search"
         listed = ", ".join(columns)
@@ -83,7 +128,7 @@ def _upgrade_sqlite() -> None:
         column_defs = ", ".join(f"{c} TEXT NOT NULL" for c in columns)
         op.execute(
             f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, "
-            f"{key} VARCHAR(32) NOT NULL UNIQUE, {column_defs})"
+            f"{key} VARCHAR(32) NOT NULL UNIQUE, {extra}{column_defs})"
         )
         op.execute(
             f"CREATE VIRTUAL TABLE {table}_fts USING fts5({listed}, content='{table}', "
@@ -123,8 +168,9 @@ def _upgrade_sqlite() -> None:
     )
     op.execute(
         "CREATE TRIGGER transcripts_search_ai AFTER INSERT ON transcripts BEGIN "
-        "INSERT INTO transcript_search(transcript_id, body) "
-        "VALUES (new.id, coalesce(new.clean_text, '') || char(10)); END"
+        "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body) "
+        "VALUES (new.id, new.recording_sha256, new.created_at, "
+        "coalesce(new.clean_text, '') || char(10)); END"
     )
     op.execute(
         "CREATE TRIGGER transcripts_search_au AFTER UPDATE OF clean_text ON transcripts BEGIN "
@@ -141,8 +187,9 @@ def _upgrade_sqlite() -> None:
         f"SELECT id, title, {_document('cases')} FROM cases"
     )
     op.execute(
-        "INSERT INTO transcript_search(transcript_id, body) "
-        "SELECT id, coalesce(clean_text, '') || char(10) FROM transcripts"
+        "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body) "
+        "SELECT id, recording_sha256, created_at, coalesce(clean_text, '') || char(10) "
+        "FROM transcripts"
     )
 
 
@@ -170,6 +217,7 @@ def _upgrade_postgresql() -> None:
     )
     op.execute(
         "CREATE TABLE transcript_search (transcript_id VARCHAR(32) PRIMARY KEY, "
+        "recording_sha256 VARCHAR(64) NOT NULL, created_at TIMESTAMP WITH TIME ZONE NOT NULL, "
         "body TEXT NOT NULL, bigrams TEXT[] NOT NULL)"
     )
     op.execute(
@@ -188,8 +236,9 @@ def _upgrade_postgresql() -> None:
         "IF TG_OP = 'DELETE' THEN DELETE FROM transcript_search "
         "WHERE transcript_id = OLD.id; RETURN OLD; END IF; "
         "doc := lower(coalesce(NEW.clean_text, '') || chr(10)); "
-        "INSERT INTO transcript_search(transcript_id, body, bigrams) "
-        "VALUES (NEW.id, doc, search_bigrams(doc)) "
+        "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body, "
+        "bigrams) VALUES (NEW.id, NEW.recording_sha256, NEW.created_at, doc, "
+        "search_bigrams(doc)) "
         "ON CONFLICT (transcript_id) DO UPDATE SET body = EXCLUDED.body, "
         "bigrams = EXCLUDED.bigrams; RETURN NEW; END $$"
     )
@@ -208,9 +257,10 @@ def _upgrade_postgresql() -> None:
         f"(SELECT id, title, lower({_pg_document('cases')}) AS d FROM cases) AS docs"
     )
     op.execute(
-        "INSERT INTO transcript_search(transcript_id, body, bigrams) "
-        "SELECT id, d, search_bigrams(d) FROM "
-        "(SELECT id, lower(coalesce(clean_text, '') || chr(10)) AS d FROM transcripts) AS docs"
+        "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body, "
+        "bigrams) SELECT id, recording_sha256, created_at, d, search_bigrams(d) FROM "
+        "(SELECT id, recording_sha256, created_at, lower(coalesce(clean_text, '') || chr(10)) "
+        "AS d FROM transcripts) AS docs"
     )
     for table in ("case_search", "transcript_search"):
         op.execute(f"CREATE INDEX ix_{table}_trgm ON {table} USING gin (body gin_trgm_ops)")
@@ -240,5 +290,7 @@ def downgrade() -> None:
             op.execute(f"DROP TABLE {table}_vocab")
             op.execute(f"DROP TABLE {table}_fts")
             op.execute(f"DROP TABLE {table}")
+    for name, (table, _columns) in LISTINGS.items():
+        op.drop_index(name, table_name=table)
     op.drop_index("ix_recording_access_actor", table_name="recording_access")
     op.drop_index("ix_recording_access_accessed_at", table_name="recording_access")
