@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
 from dispatch.cases.models import Case
-from dispatch.search import case_search, filters
+from dispatch.search import case_search, filters, text_index
 from dispatch.search.case_search import CaseHit
 from dispatch.search.paging import Page
 from hotline.migrate import alembic_config
@@ -86,6 +86,24 @@ def test_chinese_words_of_any_length_are_found_every_term_required_ranked(
     everything = find(sessions, {})
     assert numbers(everything) == [mention.number, parking.number, noise.number]  # newest first
     assert everything.total == 3
+
+
+def test_too_many_matches_to_rank_put_the_title_first_then_the_newest(
+    sessions: sessionmaker[Session], folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_index, "RANK_LIMIT", 1)
+    older_title = register_case(
+        sessions, folder, at=NOW - dt.timedelta(minutes=3), title="噪音扰民", content="噪音噪音"
+    )
+    newer_text = register_case(
+        sessions, folder, at=NOW - dt.timedelta(minutes=2), title="其他", content="有噪音。"
+    )
+    newest_title = register_case(
+        sessions, folder, at=NOW - dt.timedelta(minutes=1), title="夜间噪音", content="吵。"
+    )
+    found = find(sessions, {"q": "噪音"})
+    assert numbers(found) == [newest_title.number, older_title.number, newer_text.number]
+    assert found.total == 3
 
 
 def test_a_case_number_is_found_however_typed_and_a_phone_in_every_form(

@@ -155,11 +155,11 @@ def _upgrade_sqlite() -> None:
     op.execute(
         "CREATE TRIGGER cases_search_ai AFTER INSERT ON cases BEGIN "
         "INSERT INTO case_search(case_id, title, body) "
-        f"VALUES (new.id, new.title, {_document('new')}); END"
+        f"VALUES (new.id, new.title || char(10), {_document('new')}); END"
     )
     op.execute(
         f"CREATE TRIGGER cases_search_au AFTER UPDATE OF {watched} ON cases BEGIN "
-        f"UPDATE case_search SET title = new.title, body = {_document('new')} "
+        f"UPDATE case_search SET title = new.title || char(10), body = {_document('new')} "
         "WHERE case_id = new.id; END"
     )
     op.execute(
@@ -184,7 +184,7 @@ def _upgrade_sqlite() -> None:
     # What is already there.
     op.execute(
         "INSERT INTO case_search(case_id, title, body) "
-        f"SELECT id, title, {_document('cases')} FROM cases"
+        f"SELECT id, title || char(10), {_document('cases')} FROM cases"
     )
     op.execute(
         "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body) "
