@@ -72,18 +72,20 @@
     for (const field of fields(form)) {
       const items = byName[field.name];
       if (!items) continue;
+      let differs = false;
       if (field.type === "checkbox" || field.type === "radio") {
         const item = items.find((i) => i[1] === field.value);
-        if (item && field.checked !== item[2]) { field.checked = item[2]; changed = true; }
+        if (item && field.checked !== item[2]) { field.checked = item[2]; differs = true; }
       } else {
         const item = items.shift();
         if (item && field.value !== item[1]) {
           field.value = item[1];
           field.dataset.edited = "1";  // the live transcript's suggestions leave it alone
-          changed = true;
+          differs = true;
         }
       }
-      field.dispatchEvent(new Event("change", { bubbles: true }));
+      if (differs) field.dispatchEvent(new Event("change", { bubbles: true }));
+      changed = changed || differs;
     }
     return changed;
   }
