@@ -1,7 +1,8 @@
 """Search over JSON: ``GET /api/cases``, ``/api/calls`` and ``/api/audit`` take the filters of
 their list pages (the same names, read by the same code: ``dispatch.search.filters``) and
 answer one page of rows. The body is the list of rows; ``X-Total-Count`` says how many there
-are in all and ``Link`` (RFC 8288) gives the first, previous, next and last pages. A wrong
+are in all (``X-Total-Exact: false``: at least that many, a search of a very common word
+stops counting) and ``Link`` (RFC 8288) gives the first, previous, next and last pages. A wrong
 filter is a 422 naming it. The ``find_*`` functions here are what the pages call too."""
 
 from __future__ import annotations
@@ -156,8 +157,10 @@ def page_url(request: Request, number: int) -> str:
 
 
 def paged(request: Request, response: Response, page: Page[Any]) -> None:
-    """The total and the links to the neighbouring pages, as headers."""
+    """The total and the links to the neighbouring pages, as headers (a search that finds
+    very many stops counting: ``X-Total-Exact: false``, at least that many)."""
     response.headers["X-Total-Count"] = str(page.total)
+    response.headers["X-Total-Exact"] = "true" if page.exact else "false"
     links = [(1, "first"), (page.pages, "last")]
     if page.has_previous:
         links.append((page.paging.page - 1, "prev"))

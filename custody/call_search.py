@@ -20,8 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
 
 from accounts.models import Role, User
 from asr.models import TranscriptRecord
@@ -40,6 +51,9 @@ from recordings.models import Recording
 UP = "up"  # a call still going on: no outcome yet
 STATUSES = frozenset({o.value for o in Outcome} | {UP})
 NUMBER_DIGITS = 3  # digits from this many on also search the caller's number
+# At most this many readable transcripts: looked through rather than looked up in the index.
+SCAN_LIMIT = 3000
+COUNT_LIMIT = 2000  # a search counts its calls up to this many
 Ranked = Select[str, Any]  # (call id, score)
 
 
@@ -82,14 +96,19 @@ def readable(who: Requester, now: dt.datetime, operator_days: int) -> ColumnElem
         )
         return handled & (Call.started_at >= now - dt.timedelta(days=operator_days))
     if who.role in INVESTIGATORS:
-        # The cases with a reason of theirs in force, and the calls and recordings of those.
+        # The calls of the cases with a reason of theirs in force: registered from the call,
+        # or linked to its recording (one set, so that it can lead the query).
         reasoned = select(ReplayReason.case_id).where(
             ReplayReason.user_id == who.user_id, ReplayReason.expires_at > now
         )
-        return or_(
-            Call.id.in_(select(Case.call_id).where(Case.id.in_(reasoned))),
-            Recording.id.in_(select(Case.recording_id).where(Case.id.in_(reasoned))),
+        case, linked = aliased(Case), aliased(Recording)
+        calls_of_cases: CompoundSelect[str] = union(
+            select(case.call_id).where(case.id.in_(reasoned), case.call_id.is_not(None)),
+            select(linked.call_id)
+            .join(case, case.recording_id == linked.id)
+            .where(case.id.in_(reasoned)),
         )
+        return Call.id.in_(calls_of_cases)
     return false()
 
 
@@ -127,6 +146,65 @@ def _number_match(query: Query) -> ColumnElement[bool] | None:
     return None
 
 
+def _readable_transcripts(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    who: Requester,
+    now: dt.datetime,
+    operator_days: int,
+) -> int:
+    """How many transcripts the person may read among the filtered calls (up to
+    ``SCAN_LIMIT`` + 1): an operator's are a week's calls, a supervisor's a few cases'."""
+    docs = text_index.docs_of(text_index.TRANSCRIPTS)
+    readable_rows = (
+        select(literal(1))
+        .select_from(Call)
+        .join(Recording, Recording.call_id == Call.id)
+        .join(docs, docs.c.recording_sha256 == Recording.sha256)
+        .where(readable(who, now, operator_days), *where)
+        .limit(SCAN_LIMIT + 1)
+    )
+    return session.scalar(select(func.count()).select_from(readable_rows.subquery())) or 0
+
+
+def _heard(
+    session: Session,
+    terms: tuple[str, ...],
+    where: list[ColumnElement[bool]],
+    who: Requester,
+    now: dt.datetime,
+    operator_days: int,
+) -> tuple[Ranked, bool] | None:
+    """(call id, score) of the calls whose transcript, as the list shows it (the newest),
+    holds every term and which the person may read; and whether the score ranks them.
+    A few readable transcripts are looked through, many looked up in the index."""
+    few = _readable_transcripts(session, where, who, now, operator_days) <= SCAN_LIMIT
+    found = (
+        text_index.scanned(text_index.TRANSCRIPTS, terms)
+        if few
+        else text_index.matches(session, text_index.TRANSCRIPTS, terms)
+    )
+    if found is None:
+        return None
+    docs = found.docs
+    heard = (
+        select(Call.id, found.score.label("score"))
+        .select_from(found.source)
+        .join(Recording, Recording.sha256 == docs.c.recording_sha256)
+        .join(Call, Call.id == Recording.call_id)
+        .where(
+            *found.where,
+            ~exists().where(
+                TranscriptRecord.recording_sha256 == docs.c.recording_sha256,
+                TranscriptRecord.created_at > docs.c.created_at,
+            ),
+            readable(who, now, operator_days),
+            *where,
+        )
+    )
+    return heard, found.ranked
+
+
 def _ranked(
     session: Session,
     filters: CallFilters,
@@ -134,31 +212,13 @@ def _ranked(
     who: Requester,
     now: dt.datetime,
     operator_days: int,
-    scored: bool = True,
-) -> Ranked | None:
-    """(call id, score) of the calls the filters and the query admit; None when nothing can
-    match. Words are looked for in each call's transcript as the list shows it (the newest)."""
+) -> tuple[Ranked, bool] | None:
+    """(call id, score) of the calls the filters and the query admit, and whether the score
+    ranks them; None when nothing can match."""
     query = filters.query
     if not query:
-        return select(Call.id, literal(0.0).label("score")).where(*where)
-    found = text_index.matches(session, text_index.TRANSCRIPTS, query.terms, scored)
-    heard = (
-        select(Call.id, found.score.label("score"))
-        .select_from(found.source)
-        .join(Recording, Recording.sha256 == found.docs.c.recording_sha256)
-        .join(Call, Call.id == Recording.call_id)
-        .where(
-            *found.where,
-            ~exists().where(
-                TranscriptRecord.recording_sha256 == found.docs.c.recording_sha256,
-                TranscriptRecord.created_at > found.docs.c.created_at,
-            ),
-            readable(who, now, operator_days),
-            *where,
-        )
-        if found is not None
-        else None
-    )
+        return select(Call.id, literal(0.0).label("score")).where(*where), False
+    heard = _heard(session, query.terms, where, who, now, operator_days)
     number = _number_match(query)
     by_number = (
         select(Call.id, literal(1000.0).label("score")).where(number, *where)
@@ -166,9 +226,10 @@ def _ranked(
         else None
     )
     if heard is None or by_number is None:
-        return heard if by_number is None else by_number
-    either = heard.union_all(by_number).subquery("either")
-    return select(either.c.id, func.max(either.c.score).label("score")).group_by(either.c.id)
+        return heard if by_number is None else (by_number, False)
+    either = heard[0].union_all(by_number).subquery("either")
+    grouped = select(either.c.id, func.max(either.c.score).label("score")).group_by(either.c.id)
+    return grouped, True
 
 
 def search(
@@ -179,24 +240,25 @@ def search(
     now: dt.datetime,
     operator_days: int,
 ) -> Page[Call]:
-    """One page of the calls the filters find (words only in transcripts ``who`` may read)."""
+    """One page of the calls the filters find (words only in transcripts ``who`` may read),
+    counted up to ``COUNT_LIMIT``."""
     where = conditions(session, filters)
     ranked = None if where is None else _ranked(session, filters, where, who, now, operator_days)
-    if ranked is None or where is None:
+    if ranked is None:
         return Page([], 0, paging)
-    found = ranked.subquery("found")
+    query, by_score = ranked
+    found = query.subquery("found")
     listed = select(Call).join(found, found.c.id == Call.id)
     if filters.sort == "oldest":
         listed = listed.order_by(Call.started_at, Call.id)
-    elif filters.sort == "newest" or not filters.query:
-        listed = listed.order_by(Call.started_at.desc(), Call.id.desc())
-    else:
+    elif by_score and filters.query and filters.sort in ("", "relevance"):
         listed = listed.order_by(found.c.score.desc(), Call.started_at.desc())
+    else:
+        listed = listed.order_by(Call.started_at.desc(), Call.id.desc())
     calls = list(session.scalars(listed.offset(paging.offset).limit(paging.limit)))
-    counted = _ranked(session, filters, where, who, now, operator_days, scored=False)
-    assert counted is not None
-    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    return Page(calls, total, paging)
+    capped = query.limit(COUNT_LIMIT + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
+    return Page(calls, total, paging, total <= COUNT_LIMIT)
 
 
 def operators(session: Session) -> list[tuple[str, str, str]]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
@@ -34,6 +34,8 @@ from dispatch.search.paging import Page, Paging, of_slice
 
 # A unit's search reads at most this many candidates to check them against what it may see.
 UNIT_CANDIDATES = 2000
+# A search counts its cases up to this many (more: "over 2000"; narrow the search).
+COUNT_LIMIT = 2000
 PHONE_MATCH = 1000.0  # a complainant's own number before any word in a text
 UNFINISHED_VALUES = [s.value for s in UNFINISHED]
 Ranked = Select[str, Any]  # (case id, score)
@@ -110,24 +112,27 @@ def conditions(
     return found
 
 
-def _ranked(
-    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]], scored: bool = True
-) -> Ranked | None:
-    """(case id, score) of the cases the filters and the query's text admit; None when
-    nothing can match. A whole phone number finds the complainant's own cases too, first.
-    ``scored=False``: no ranking (to count)."""
+@dataclass(frozen=True)
+class Found:
+    """The query of (case id, score) the filters and the search box admit, and how to
+    order it: by ``score`` where ``ranked``, else newest first (``newest``: the text
+    index's own order, cheaper than the time). ``count``: how many, where known."""
+
+    query: Ranked
+    ranked: bool = False
+    newest: UnaryExpression[Any] | None = None
+    count: int | None = None
+
+
+def found_by(
+    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]]
+) -> Found | None:
+    """The cases the filters and the query's text admit; None when nothing can match. A
+    whole phone number finds the complainant's own cases too, first."""
     query = filters.query
     if not query:
-        return select(Case.id, literal(0.0).label("score")).where(*where)
-    found = text_index.matches(session, text_index.CASES, query.terms, scored)
-    by_text = (
-        select(Case.id, found.score.label("score"))
-        .select_from(found.source)
-        .join(Case, Case.id == found.key)
-        .where(*found.where, *where)
-        if found is not None
-        else None
-    )
+        return Found(select(Case.id, literal(0.0).label("score")).where(*where))
+    text = text_index.matches(session, text_index.CASES, query.terms)
     by_phone = (
         select(Case.id, literal(PHONE_MATCH).label("score")).where(
             Case.complainant_phone.in_(sorted(query.phone_forms)), *where
@@ -135,22 +140,43 @@ def _ranked(
         if query.phone_forms
         else None
     )
-    if by_text is None or by_phone is None:
-        return by_text if by_phone is None else by_phone
+    if text is None:
+        return None if by_phone is None else Found(by_phone)
+    by_text = (
+        select(Case.id, text.score.label("score"))
+        .select_from(text.source)
+        .join(Case, Case.id == text.key)
+        .where(*text.where, *where)
+    )
+    if by_phone is None:
+        return Found(by_text, text.ranked, text.newest, None if where else text.count)
     either = by_text.union_all(by_phone).subquery("either")
-    return (
+    grouped = (
         select(Case.id, func.max(either.c.score).label("score"))
         .join(either, either.c.id == Case.id)
         .group_by(Case.id)
     )
+    return Found(grouped, ranked=True)
 
 
-def _ordered(query: Ranked, filters: CaseFilters) -> Ranked:
+def _ordered(found: Found, filters: CaseFilters) -> Ranked:
+    query = found.query
     if filters.sort == "oldest":
         return query.order_by(Case.registered_at, Case.id)
-    if filters.sort == "newest" or not filters.query:
-        return query.order_by(Case.registered_at.desc(), Case.id.desc())
-    return query.order_by(query.selected_columns.score.desc(), Case.registered_at.desc())
+    if found.ranked and filters.query and filters.sort in ("", "relevance"):
+        return query.order_by(query.selected_columns.score.desc(), Case.registered_at.desc())
+    if found.newest is not None:
+        return query.order_by(found.newest)
+    return query.order_by(Case.registered_at.desc(), Case.id.desc())
+
+
+def count(session: Session, found: Found) -> tuple[int, bool]:
+    """How many cases (and whether exactly): counting stops after ``COUNT_LIMIT``."""
+    if found.count is not None:
+        return found.count, True
+    capped = found.query.limit(COUNT_LIMIT + 1).subquery()
+    counted = session.scalar(select(func.count()).select_from(capped)) or 0
+    return counted, counted <= COUNT_LIMIT
 
 
 def by_number(
@@ -176,16 +202,14 @@ def search(
     named = by_number(session, filters, where)
     if named:
         return Page(_hits(session, named, today, unit_id), 1, paging)
-    ranked = _ranked(session, filters, where)
-    if ranked is None:
+    found = found_by(session, filters, where)
+    if found is None:
         return Page([], 0, paging)
     if unit_id and (filters.query or filters.phone_forms):
-        return _unit_page(session, _ordered(ranked, filters), filters, paging, today, unit_id)
-    ids = list(session.scalars(_ordered(ranked, filters).offset(paging.offset).limit(paging.limit)))
-    counted = _ranked(session, filters, where, scored=False)
-    assert counted is not None
-    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    return Page(_hits(session, ids, today, unit_id), total, paging)
+        return _unit_page(session, _ordered(found, filters), filters, paging, today, unit_id)
+    ids = list(session.scalars(_ordered(found, filters).offset(paging.offset).limit(paging.limit)))
+    total, exact = count(session, found)
+    return Page(_hits(session, ids, today, unit_id), total, paging, exact)
 
 
 def unit_text(case: Case, unit_id: str) -> tuple[str, str, str, str]:

@@ -25,11 +25,13 @@ class Paging:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """The rows of one page, how many there are in all, and where the page is."""
+    """The rows of one page, how many there are in all (``exact`` False: at least that
+    many; counting stopped there), and where the page is."""
 
     items: Sequence[T]
     total: int
     paging: Paging
+    exact: bool = True
 
     @property
     def pages(self) -> int:
@@ -57,7 +59,7 @@ class Page(Generic[T]):
         return numbers
 
     def map(self, change: Callable[[T], U]) -> Page[U]:
-        return Page([change(item) for item in self.items], self.total, self.paging)
+        return Page([change(item) for item in self.items], self.total, self.paging, self.exact)
 
 
 def of_slice(rows: Sequence[T], paging: Paging) -> Page[T]:

@@ -13,11 +13,15 @@ index that fits its length:
 - one character: a scan of the search table (rare, and slow on a large table).
 
 PostgreSQL scores a row by where the terms occur: twice for a term in a case's title, and
-once for each time it occurs in the text.
+once for each time it occurs in the text. More than ``RANK_LIMIT`` matches are not ranked
+(ranking reads every match): the newest come first (a word that common says little about
+which row is meant); on SQLite that is the index's own order, so a page is read without
+reading every match.
 
 The answer is a piece of a query (``TextMatch``) for the caller to join its table and its
 filters to: on SQLite the FTS5 table itself, so that bm25 runs only for the rows the
-filters keep (a subquery would rank every match first).
+filters keep. Where the rows a person may search are few anyway (the calls an operator may
+read), ``scanned`` looks for the terms in those rows' text without the index.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UnaryExpression,
     bindparam,
     cast,
     column,
@@ -44,7 +49,6 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from core.db import UTCDateTime
@@ -52,9 +56,7 @@ from dispatch.search import terms as search_terms
 
 # More trigrams than this for a two-character term: the scan is the cheaper way.
 MAX_EXPANSION = 400
-# More matches than this are not ranked by bm25 on SQLite, nor by counting the words'
-# occurrences on PostgreSQL: a case with every word in its title comes first, then the
-# newest (a word this common says little about which case is meant).
+# More matches than this are not ranked, the newest come first.
 RANK_LIMIT = 2000
 
 
@@ -83,30 +85,24 @@ TRANSCRIPTS = Index("transcript_search", "transcript_id", titled=False)
 class TextMatch:
     """The rows whose text holds every term, as a piece of a query: join ``source`` (its
     ``key`` is the id of the searched table's row; ``docs`` the search table, whose other
-    columns may be used), add ``where``, select ``score``."""
+    columns may be used), add ``where``, select ``score``. ``ranked``: the score ranks them
+    (else there were too many: order by ``newest`` where given, by time otherwise);
+    ``count``: how many rows match, where known."""
 
     source: FromClause
     docs: FromClause
     key: ColumnElement[str]
-    score: ColumnElement[float]
+    score: ColumnElement[Any]
     where: tuple[ColumnElement[bool], ...]
+    ranked: bool = True
+    newest: UnaryExpression[Any] | None = None
+    count: int | None = None
 
 
-def matches(
-    session: Session, index: Index, terms: tuple[str, ...], scored: bool = True
-) -> TextMatch | None:
-    """The rows of ``index`` whose text holds every one of ``terms`` (non-empty); None when
-    a term occurs nowhere. ``scored=False``: no ranking (to count)."""
-    assert terms, "a text match needs at least one term"
-    if session.get_bind().dialect.name == "postgresql":
-        return _postgresql(session, index, terms, scored)
-    return _sqlite(session, index, terms, scored)
-
-
-def _docs(index: Index) -> FromClause:
+def docs_of(index: Index) -> FromClause:
     """The search table (migration 0011): SQLite's has an integer id for its FTS5 table,
     PostgreSQL's the character pairs; a case's has its title, a transcript's its
-    recording's sha256 and its time."""
+    recording's sha256 and its time. Lower-cased on PostgreSQL."""
     return table(
         index.table,
         column("id", Integer()),
@@ -117,6 +113,51 @@ def _docs(index: Index) -> FromClause:
         column("recording_sha256", String()),
         column("created_at", UTCDateTime()),
     ).alias("s")
+
+
+def matches(
+    session: Session, index: Index, terms: tuple[str, ...], scored: bool = True
+) -> TextMatch | None:
+    """The rows of ``index`` whose text holds every one of ``terms`` (non-empty), through
+    the index; None when a term occurs nowhere. ``scored=False``: no ranking (to count)."""
+    assert terms, "a text match needs at least one term"
+    if session.get_bind().dialect.name == "postgresql":
+        return _postgresql(session, index, terms, scored)
+    return _sqlite(session, index, terms, scored)
+
+
+def scanned(index: Index, terms: tuple[str, ...], scored: bool = True) -> TextMatch:
+    """The same match without the index: the terms looked for in the text of whichever
+    rows the caller joins (for a few rows), ranked by their occurrences."""
+    docs = docs_of(index)
+    return TextMatch(
+        docs,
+        docs,
+        docs.c[index.key],
+        _occurrences(docs, terms) if scored else literal(0.0, Float()),
+        tuple(_contains(docs, term) for term in terms),
+    )
+
+
+def _contains(docs: FromClause, term: str) -> ColumnElement[bool]:
+    """The text holds ``term`` (SQLite's LIKE ignores ASCII case; PostgreSQL's text is
+    lower-cased, like the terms)."""
+    return or_(
+        *(
+            docs.c.body.like(search_terms.like_pattern(v), escape="\\")
+            for v in search_terms.variants(term)
+        )
+    )
+
+
+def _occurrences(docs: FromClause, terms: tuple[str, ...]) -> ColumnElement[Any]:
+    """How often the terms occur in the text."""
+    body = func.lower(docs.c.body)
+    scores = [
+        (func.length(body) - func.length(func.replace(body, term, ""))) / len(term)
+        for term in terms
+    ]
+    return sum(scores[1:], scores[0]).cast(Float())
 
 
 def _pair_trigrams(session: Session, index: Index, pair: str) -> list[str] | None:
@@ -143,7 +184,7 @@ def _any_of(strings: list[str]) -> str:
 def _sqlite(
     session: Session, index: Index, terms: tuple[str, ...], scored: bool
 ) -> TextMatch | None:
-    docs = _docs(index)
+    docs = docs_of(index)
     clauses: list[str] = []
     scans: list[ColumnElement[bool]] = []
     for term in terms:
@@ -156,27 +197,20 @@ def _sqlite(
         if trigrams is not None:
             clauses.append(_any_of(trigrams))
             continue
-        scans.append(
-            or_(
-                *(
-                    docs.c.body.like(search_terms.like_pattern(v), escape="\\")
-                    for v in search_terms.variants(term)
-                )
-            )
-        )
+        scans.append(_contains(docs, term))
     if not clauses:
         return TextMatch(docs, docs, docs.c[index.key], literal(0.0, Float()), tuple(scans))
     fts = table(index.fts, column("rowid", Integer()))
     name: ColumnElement[str] = literal_column(index.fts)
     expression = " AND ".join(clauses)
+    count = session.scalar(
+        text(f"SELECT count(*) FROM {index.fts} WHERE {index.fts} MATCH :query"),
+        {"query": expression},
+    )
+    ranked = scored and (count or 0) <= RANK_LIMIT
     score: ColumnElement[Any] = literal(0.0, Float())
-    if scored and _rankable(session, index, expression):
+    if ranked:
         score = -func.bm25(name, *((3.0, 1.0) if index.titled else ()))
-    elif scored and index.titled:  # too many to rank: those with every word in the title first
-        in_title = select(fts.c.rowid).where(
-            name.op("MATCH")(bindparam(None, f"{{title}} : ({expression})", type_=String()))
-        )
-        score = sql_case((docs.c.id.in_(in_title), 1.0), else_=0.0)
     query = bindparam(f"{index.fts}_query", expression, type_=String())
     return TextMatch(
         fts.join(docs, docs.c.id == fts.c.rowid),
@@ -184,49 +218,37 @@ def _sqlite(
         docs.c[index.key],
         score,
         (name.op("MATCH")(query), *scans),
+        ranked=ranked,
+        newest=fts.c.rowid.desc(),  # rows are added as cases are registered, calls heard
+        count=None if scans else count,
     )
-
-
-def _rankable(session: Session, index: Index, expression: str) -> bool:
-    """Few enough matches to rank them all by bm25 (it reads every match's positions for
-    every trigram a two-character word stands for)."""
-    found = session.scalar(
-        text(
-            f"SELECT count(*) FROM (SELECT 1 FROM {index.fts} WHERE {index.fts} MATCH :query "
-            f"LIMIT {RANK_LIMIT + 1})"
-        ),
-        {"query": expression},
-    )
-    return (found or 0) <= RANK_LIMIT
 
 
 def _postgresql(session: Session, index: Index, terms: tuple[str, ...], scored: bool) -> TextMatch:
-    docs = _docs(index)
+    docs = docs_of(index)
     body, title = docs.c.body, docs.c.title
     conditions: list[ColumnElement[bool]] = []
     for term in terms:
         spellings = search_terms.variants(term)
         if len(term) >= 3:
-            conditions.append(
-                or_(*(body.like(search_terms.like_pattern(v), escape="\\") for v in spellings))
-            )
+            conditions.append(_contains(docs, term))
         elif len(term) == 2:
             pairs = cast(bindparam(None, list(spellings), type_=ARRAY(Text())), ARRAY(Text()))
             conditions.append(docs.c.bigrams.op("&&")(pairs))
         else:
             conditions.append(or_(*(func.strpos(body, v) > 0 for v in spellings)))
-    if not scored:
-        return TextMatch(docs, docs, docs.c[index.key], literal(0.0, Float()), tuple(conditions))
-    matched = select(literal(1)).select_from(docs).where(*conditions).limit(RANK_LIMIT + 1)
-    found = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
-    counting = found <= RANK_LIMIT
-    scores: list[ColumnElement[Any]] = []
-    for term in terms:
-        if counting:
+    count = session.scalar(select(func.count()).select_from(docs).where(*conditions)) or 0
+    ranked = scored and count <= RANK_LIMIT
+    score: ColumnElement[Any] = literal(0.0, Float())
+    if ranked:
+        scores: list[ColumnElement[Any]] = []
+        for term in terms:
             scores.append(
                 (func.length(body) - func.length(func.replace(body, term, ""))) / len(term)
             )
-        if index.titled:
-            scores.append((func.strpos(title, term) > 0).cast(Integer()) * 2)
-    score = sum(scores[1:], scores[0]).cast(Float()) if scores else literal(0.0, Float())
-    return TextMatch(docs, docs, docs.c[index.key], score, tuple(conditions))
+            if index.titled:
+                scores.append((func.strpos(title, term) > 0).cast(Integer()) * 2)
+        score = sum(scores[1:], scores[0]).cast(Float())
+    return TextMatch(
+        docs, docs, docs.c[index.key], score, tuple(conditions), ranked=ranked, count=count
+    )

@@ -100,14 +100,20 @@ def test_transcript_words_find_only_the_calls_whose_transcript_you_may_read(
     assert finds("inv1", "噪音") == set()  # a reason is the person's own
 
 
+@pytest.mark.parametrize("readable_looked_through", [True, False])
 def test_the_search_rule_is_the_reading_rule(
     sessions: sessionmaker[Session],
     people: dict[str, Requester],
     calls: dict[str, str],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    readable_looked_through: bool,
 ) -> None:
     """For every person and call with a transcript: found by its words exactly when the
-    transcript rule lets them read it."""
+    transcript rule lets them read it, whether the readable transcripts are looked through
+    (a few) or the index is used (many)."""
+    if not readable_looked_through:
+        monkeypatch.setattr(call_search, "SCAN_LIMIT", 0)
     case = register_case(sessions, tmp_path, call_id=calls["op1 long ago"])
     with transaction(sessions) as session:
         replay.give_reason(session, case, people["inv1"].user_id, "inv1", "复核投诉处理过程", NOW)

@@ -88,22 +88,26 @@ def test_chinese_words_of_any_length_are_found_every_term_required_ranked(
     assert everything.total == 3
 
 
-def test_too_many_matches_to_rank_put_the_title_first_then_the_newest(
+def test_too_many_matches_to_rank_come_newest_first_and_are_counted_up_to_a_limit(
     sessions: sessionmaker[Session], folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    made = [
+        register_case(
+            sessions, folder, at=NOW - dt.timedelta(minutes=3 - index), title=title, content=text
+        )
+        for index, (title, text) in enumerate(
+            [("噪音扰民", "噪音噪音"), ("其他", "有噪音。"), ("夜间噪音", "吵。")]
+        )
+    ]
+    newest_first = [c.number for c in reversed(made)]
+    assert numbers(find(sessions, {"q": "噪音"})) != newest_first  # ranked: most 噪音 first
     monkeypatch.setattr(text_index, "RANK_LIMIT", 1)
-    older_title = register_case(
-        sessions, folder, at=NOW - dt.timedelta(minutes=3), title="噪音扰民", content="噪音噪音"
-    )
-    newer_text = register_case(
-        sessions, folder, at=NOW - dt.timedelta(minutes=2), title="其他", content="有噪音。"
-    )
-    newest_title = register_case(
-        sessions, folder, at=NOW - dt.timedelta(minutes=1), title="夜间噪音", content="吵。"
-    )
     found = find(sessions, {"q": "噪音"})
-    assert numbers(found) == [newest_title.number, older_title.number, newer_text.number]
-    assert found.total == 3
+    assert numbers(found) == newest_first and (found.total, found.exact) == (3, True)
+    monkeypatch.setattr(case_search, "COUNT_LIMIT", 2)
+    counted = find(sessions, {"q": "噪音", "type": "complaint", "limit": "1"})
+    assert (counted.total, counted.exact) == (3, False)  # "more than 2"
+    assert numbers(counted) == newest_first[:1] and counted.has_next
 
 
 def test_a_case_number_is_found_however_typed_and_a_phone_in_every_form(

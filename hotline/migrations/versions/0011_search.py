@@ -151,6 +151,9 @@ def _upgrade_sqlite() -> None:
             f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
         )
 
+    op.execute(
+        "CREATE INDEX ix_transcript_search_recording ON transcript_search (recording_sha256)"
+    )
     watched = ", ".join(CASE_FIELDS)
     op.execute(
         "CREATE TRIGGER cases_search_ai AFTER INSERT ON cases BEGIN "
@@ -261,6 +264,9 @@ def _upgrade_postgresql() -> None:
         "bigrams) SELECT id, recording_sha256, created_at, d, search_bigrams(d) FROM "
         "(SELECT id, recording_sha256, created_at, lower(coalesce(clean_text, '') || chr(10)) "
         "AS d FROM transcripts) AS docs"
+    )
+    op.execute(
+        "CREATE INDEX ix_transcript_search_recording ON transcript_search (recording_sha256)"
     )
     for table in ("case_search", "transcript_search"):
         op.execute(f"CREATE INDEX ix_{table}_trgm ON {table} USING gin (body gin_trgm_ops)")
