@@ -36,6 +36,7 @@ from dispatch.search.filters import BadFilters
 from dispatch.search.paging import Page, Paging
 
 router = APIRouter(include_in_schema=False)
+UNFILTERED = frozenset({"q", "page", "limit"})  # parameters that are not filters
 
 CALL_STATUS_LABELS = {
     "answered": "已接听",
@@ -98,6 +99,7 @@ def _common(
         "page_link": lambda number: page_url(request, number),
         "link_with": link_with,
         "presets": _presets(settings),
+        "filtering": len(set(params) - UNFILTERED),
     }
 
 

@@ -472,10 +472,12 @@ def main() -> None:
     parser.add_argument(
         "--existing", default="", help="search a database an earlier run built (its URL)"
     )
+    parser.add_argument("--into", default="", help="build into this (empty) database and keep it")
     args = parser.parse_args()
-    if args.existing:
-        name = "postgresql" if args.existing.startswith("postgresql") else "sqlite"
-        bench(name, args.existing, 0, args.repeat, existing=True)
+    if args.existing or args.into:
+        url = args.existing or args.into
+        name = "postgresql" if url.startswith("postgresql") else "sqlite"
+        bench(name, url, args.cases, args.repeat, existing=bool(args.existing))
         return
     folder = Path(tempfile.mkdtemp(prefix="bench-search-"))
     print(f"databases in {folder} (SQLite's file stays for --existing)")

@@ -36,13 +36,13 @@ STATUS_GROUPS: dict[str, frozenset[Status]] = {
     "ended": FINAL | {Status.ARCHIVED},
 }
 STATUS_GROUP_LABELS = {
-    "open": "未交办（待受理、待交办、待审批）",
-    "at_unit": "单位办理中（待签收、已签收、办理中）",
+    "open": "未交办",
+    "at_unit": "单位办理中",
     "unfinished": "全部未办结",
-    "ended": "已结束（办结、归档、不予受理、并单、撤回）",
+    "ended": "已结束",
 }
 SORTS = ("", "relevance", "newest", "oldest")
-SORT_LABELS = {"": "默认（有关键词时按相关度）", "newest": "最新在前", "oldest": "最早在前"}
+SORT_LABELS = {"": "默认", "newest": "最新在前", "oldest": "最早在前"}
 
 
 @dataclass(frozen=True)
