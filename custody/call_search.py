@@ -53,7 +53,7 @@ STATUSES = frozenset({o.value for o in Outcome} | {UP})
 NUMBER_DIGITS = 3  # digits from this many on also search the caller's number
 # At most this many readable transcripts: looked through rather than looked up in the index.
 SCAN_LIMIT = 3000
-COUNT_LIMIT = 2000  # a search counts its calls up to this many
+COUNT_LIMIT = 1000  # a search counts its calls up to this many
 Ranked = Select[str, Any]  # (call id, score)
 
 

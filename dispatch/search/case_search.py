@@ -34,8 +34,8 @@ from dispatch.search.paging import Page, Paging, of_slice
 
 # A unit's search reads at most this many candidates to check them against what it may see.
 UNIT_CANDIDATES = 2000
-# A search counts its cases up to this many (more: "over 2000"; narrow the search).
-COUNT_LIMIT = 2000
+# A filtered search counts its cases up to this many (more: "over 1000"; narrow it).
+COUNT_LIMIT = 1000
 PHONE_MATCH = 1000.0  # a complainant's own number before any word in a text
 UNFINISHED_VALUES = [s.value for s in UNFINISHED]
 Ranked = Select[str, Any]  # (case id, score)
@@ -132,7 +132,8 @@ def found_by(
     query = filters.query
     if not query:
         return Found(select(Case.id, literal(0.0).label("score")).where(*where))
-    text = text_index.matches(session, text_index.CASES, query.terms)
+    alone = not where and not query.phone_forms  # then the index's count is the total
+    text = text_index.matches(session, text_index.CASES, query.terms, counted=alone)
     by_phone = (
         select(Case.id, literal(PHONE_MATCH).label("score")).where(
             Case.complainant_phone.in_(sorted(query.phone_forms)), *where

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Float,
     FromClause,
     Integer,
+    Select,
     String,
     Text,
     UnaryExpression,
@@ -116,14 +117,19 @@ def docs_of(index: Index) -> FromClause:
 
 
 def matches(
-    session: Session, index: Index, terms: tuple[str, ...], scored: bool = True
+    session: Session,
+    index: Index,
+    terms: tuple[str, ...],
+    scored: bool = True,
+    counted: bool = False,
 ) -> TextMatch | None:
     """The rows of ``index`` whose text holds every one of ``terms`` (non-empty), through
-    the index; None when a term occurs nowhere. ``scored=False``: no ranking (to count)."""
+    the index; None when a term occurs nowhere. ``scored=False``: no ranking (to count);
+    ``counted``: count every match (else only up to ``RANK_LIMIT``, to decide on ranking)."""
     assert terms, "a text match needs at least one term"
     if session.get_bind().dialect.name == "postgresql":
-        return _postgresql(session, index, terms, scored)
-    return _sqlite(session, index, terms, scored)
+        return _postgresql(session, index, terms, scored, counted)
+    return _sqlite(session, index, terms, scored, counted)
 
 
 def scanned(index: Index, terms: tuple[str, ...], scored: bool = True) -> TextMatch:
@@ -181,8 +187,15 @@ def _any_of(strings: list[str]) -> str:
     return "(" + " OR ".join(search_terms.fts5_string(s) for s in strings) + ")"
 
 
+def _matched(session: Session, rows: Select[Any], counted: bool) -> tuple[int, bool]:
+    """How many ``rows`` (all, or up to ``RANK_LIMIT`` + 1), and whether that is all."""
+    limited = rows if counted else rows.limit(RANK_LIMIT + 1)
+    found = session.scalar(select(func.count()).select_from(limited.subquery())) or 0
+    return found, counted or found <= RANK_LIMIT
+
+
 def _sqlite(
-    session: Session, index: Index, terms: tuple[str, ...], scored: bool
+    session: Session, index: Index, terms: tuple[str, ...], scored: bool, counted: bool
 ) -> TextMatch | None:
     docs = docs_of(index)
     clauses: list[str] = []
@@ -203,15 +216,12 @@ def _sqlite(
     fts = table(index.fts, column("rowid", Integer()))
     name: ColumnElement[str] = literal_column(index.fts)
     expression = " AND ".join(clauses)
-    count = session.scalar(
-        text(f"SELECT count(*) FROM {index.fts} WHERE {index.fts} MATCH :query"),
-        {"query": expression},
-    )
-    ranked = scored and (count or 0) <= RANK_LIMIT
+    query = bindparam(f"{index.fts}_query", expression, type_=String())
+    count, whole = _matched(session, select(fts.c.rowid).where(name.op("MATCH")(query)), counted)
+    ranked = scored and count <= RANK_LIMIT
     score: ColumnElement[Any] = literal(0.0, Float())
     if ranked:
         score = -func.bm25(name, *((3.0, 1.0) if index.titled else ()))
-    query = bindparam(f"{index.fts}_query", expression, type_=String())
     return TextMatch(
         fts.join(docs, docs.c.id == fts.c.rowid),
         docs,
@@ -220,11 +230,13 @@ def _sqlite(
         (name.op("MATCH")(query), *scans),
         ranked=ranked,
         newest=fts.c.rowid.desc(),  # rows are added as cases are registered, calls heard
-        count=None if scans else count,
+        count=count if whole and not scans else None,
     )
 
 
-def _postgresql(session: Session, index: Index, terms: tuple[str, ...], scored: bool) -> TextMatch:
+def _postgresql(
+    session: Session, index: Index, terms: tuple[str, ...], scored: bool, counted: bool
+) -> TextMatch:
     docs = docs_of(index)
     body, title = docs.c.body, docs.c.title
     conditions: list[ColumnElement[bool]] = []
@@ -237,7 +249,9 @@ def _postgresql(session: Session, index: Index, terms: tuple[str, ...], scored: 
             conditions.append(docs.c.bigrams.op("&&")(pairs))
         else:
             conditions.append(or_(*(func.strpos(body, v) > 0 for v in spellings)))
-    count = session.scalar(select(func.count()).select_from(docs).where(*conditions)) or 0
+    count, whole = _matched(
+        session, select(literal(1)).select_from(docs).where(*conditions), counted
+    )
     ranked = scored and count <= RANK_LIMIT
     score: ColumnElement[Any] = literal(0.0, Float())
     if ranked:
@@ -250,5 +264,11 @@ def _postgresql(session: Session, index: Index, terms: tuple[str, ...], scored: 
                 scores.append((func.strpos(title, term) > 0).cast(Integer()) * 2)
         score = sum(scores[1:], scores[0]).cast(Float())
     return TextMatch(
-        docs, docs, docs.c[index.key], score, tuple(conditions), ranked=ranked, count=count
+        docs,
+        docs,
+        docs.c[index.key],
+        score,
+        tuple(conditions),
+        ranked=ranked,
+        count=count if whole else None,
     )
