@@ -7,8 +7,9 @@ is in the text the unit sees, and by a phone number only where the complainant's
 is shown to the unit; what comes back is the masked title and text.
 
 A query that is a case number finds that case, however it was typed. Otherwise every term
-must occur in the case's text (``documents.CASE_FIELDS``), ranked; a whole phone number also
-finds the cases of that complainant. Filters narrow either.
+must occur in the case's text (``CASE_FIELDS``, as migration 0011's triggers index them),
+ranked; a whole phone number also finds the cases of that complainant. Filters narrow
+either.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ from dispatch.search import text_index
 from dispatch.search.filters import CaseFilters
 from dispatch.search.paging import Page, Paging, of_slice
 
+# A case's text as the search index holds it (migration 0011 writes the same list into its
+# triggers; tests/integration/test_search_cases.py checks that each is found).
+CASE_FIELDS = (
+    "number",
+    "title",
+    "content",
+    "request",
+    "complainant_name",
+    "complainant_phone",
+    "complainant_address",
+    "complainant_org",
+    "subject_unit",
+    "subject_window",
+    "subject_person",
+)
 # A unit's search reads at most this many candidates to check them against what it may see.
 UNIT_CANDIDATES = 2000
 # A filtered search counts its cases up to this many (more: "over 1000"; narrow it).

@@ -138,6 +138,29 @@ def test_full_width_digits_in_a_text_are_found_by_ascii_ones(
     assert numbers(find(sessions, {"q": "12345"})) == [typed_wide.number]
 
 
+def test_every_field_of_a_case_s_text_is_searched(
+    sessions: sessionmaker[Session], folder: Path
+) -> None:
+    """Each field the index holds (the migration's triggers write them): a word found only
+    there finds the case; the case number is found by part of it too."""
+    words = {
+        "title": "铁路桥",
+        "content": "菜市场",
+        "request": "退还押金",
+        "complainant_name": "欧阳修",
+        "complainant_phone": "13912345678",
+        "complainant_address": "梧桐巷",
+        "complainant_org": "光明印刷厂",
+        "subject_unit": "东风街道",
+        "subject_window": "第九窗口",
+        "subject_person": "司马光",
+    }
+    assert set(words) | {"number"} == set(case_search.CASE_FIELDS)
+    case = register_case(sessions, folder, **words)
+    for field, word in [*words.items(), ("number", case.number[-7:])]:
+        assert numbers(find(sessions, {"q": word})) == [case.number], field
+
+
 def test_each_filter(sessions: sessionmaker[Session], folder: Path) -> None:
     housing, water = make_unit(sessions, "市住建局"), make_unit(sessions, "市水务局")
     old = register_case(

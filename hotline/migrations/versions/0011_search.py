@@ -17,7 +17,7 @@ Chinese has no spaces between words, so the indexes are of character n-grams, no
 
 Triggers on ``cases`` and ``transcripts`` fill the search tables when a case is registered
 or its text changes and when a transcript is stored: the one place per database. What a
-case's text is must stay the same as ``dispatch.search.documents.CASE_FIELDS``.
+case's text is must stay the same as ``dispatch.search.case_search.CASE_FIELDS``.
 
 Revision ID: 0011
 Revises: 0010
@@ -37,7 +37,7 @@ depends_on = None
 
 log = logging.getLogger(__name__)
 
-# A case's searchable text, in this order (dispatch.search.documents.CASE_FIELDS).
+# A case's searchable text, in this order (dispatch.search.case_search.CASE_FIELDS).
 CASE_FIELDS = (
     "number",
     "title",
