@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from accounts.models import Role, User
 from dispatch.cases.handling_models import Assignment, CaseDeadline, CatalogueEntry, Unit
@@ -55,6 +55,7 @@ COUNT_LIMIT = 1000
 PHONE_MATCH = 1000.0  # a complainant's own number before any word in a text
 UNFINISHED_VALUES = [s.value for s in UNFINISHED]
 Ranked = Select[str, Any]  # (case id, score)
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,40 @@ class CaseHit:
     overdue: bool
 
 
-def _has_assignment(unit_id: str) -> ColumnElement[bool]:
-    return Case.id.in_(
+@dataclass(frozen=True)
+class Listing:
+    """The columns a case list filters and orders on: of ``cases`` itself, or their copies
+    in the case's search row (migration 0011), so that a search by words and filters reads
+    the search table alone."""
+
+    id: Column
+    registered_at: Column
+    status: Column
+    channel: Column
+    case_type: Column
+    category: Column
+    registered_by: Column
+    complainant_phone: Column
+
+    @classmethod
+    def of(cls, source: Any, key: str) -> Listing:
+        return cls(
+            getattr(source, key),
+            source.registered_at,
+            source.status,
+            source.channel,
+            source.case_type,
+            source.category,
+            source.registered_by,
+            source.complainant_phone,
+        )
+
+
+CASES = Listing.of(Case, "id")
+
+
+def _has_assignment(cases: Listing, unit_id: str) -> ColumnElement[bool]:
+    return cases.id.in_(
         select(Assignment.case_id).where(Assignment.unit_id == unit_id, Assignment.active)
     )
 
@@ -83,10 +116,10 @@ def _stages(unit_id: str | None) -> list[str]:
     return [Stage.HANDLING.value] if unit_id else [s.value for s in SUPERVISED]
 
 
-def _overdue(today: dt.date, unit_id: str | None) -> ColumnElement[bool]:
+def _overdue(cases: Listing, today: dt.date, unit_id: str | None) -> ColumnElement[bool]:
     return and_(
-        Case.status.in_(UNFINISHED_VALUES),
-        Case.id.in_(
+        cases.status.in_(UNFINISHED_VALUES),
+        cases.id.in_(
             select(CaseDeadline.case_id).where(
                 CaseDeadline.met_at.is_(None),
                 CaseDeadline.cancelled.is_(False),
@@ -99,32 +132,32 @@ def _overdue(today: dt.date, unit_id: str | None) -> ColumnElement[bool]:
 
 
 def conditions(
-    filters: CaseFilters, today: dt.date, unit_id: str | None
+    filters: CaseFilters, today: dt.date, unit_id: str | None, cases: Listing = CASES
 ) -> list[ColumnElement[bool]]:
-    """The filters (and the unit's scope) as conditions on ``Case``."""
+    """The filters (and the unit's scope) as conditions on ``cases``' columns."""
     found: list[ColumnElement[bool]] = []
     if unit_id:
-        found.append(_has_assignment(unit_id))
+        found.append(_has_assignment(cases, unit_id))
     if filters.period.start:
-        found.append(Case.registered_at >= filters.period.start)
+        found.append(cases.registered_at >= filters.period.start)
     if filters.period.end:
-        found.append(Case.registered_at < filters.period.end)
+        found.append(cases.registered_at < filters.period.end)
     if filters.statuses:
-        found.append(Case.status.in_(sorted(filters.statuses)))
+        found.append(cases.status.in_(sorted(filters.statuses)))
     if filters.unit_id:
-        found.append(_has_assignment(filters.unit_id))
+        found.append(_has_assignment(cases, filters.unit_id))
     if filters.category:
-        found.append(Case.category == filters.category)
+        found.append(cases.category == filters.category)
     if filters.case_type:
-        found.append(Case.case_type == filters.case_type)
+        found.append(cases.case_type == filters.case_type)
     if filters.channel:
-        found.append(Case.channel == filters.channel)
+        found.append(cases.channel == filters.channel)
     if filters.phone_forms:
-        found.append(Case.complainant_phone.in_(sorted(filters.phone_forms)))
+        found.append(cases.complainant_phone.in_(sorted(filters.phone_forms)))
     if filters.operator:
-        found.append(Case.registered_by == filters.operator)
+        found.append(cases.registered_by == filters.operator)
     if filters.overdue:
-        found.append(_overdue(today, unit_id))
+        found.append(_overdue(cases, today, unit_id))
     return found
 
 
@@ -132,22 +165,26 @@ def conditions(
 class Found:
     """The query of (case id, score) the filters and the search box admit, and how to
     order it: by ``score`` where ``ranked``, else newest first (``newest``: the text
-    index's own order, cheaper than the time). ``count``: how many, where known."""
+    index's own order, cheaper than the time); ``registered_at``: the time's column in
+    the query. ``count``: how many, where known."""
 
     query: Ranked
+    registered_at: Column
     ranked: bool = False
     newest: UnaryExpression[Any] | None = None
     count: int | None = None
 
 
 def found_by(
-    session: Session, filters: CaseFilters, where: list[ColumnElement[bool]]
+    session: Session, filters: CaseFilters, today: dt.date, unit_id: str | None
 ) -> Found | None:
     """The cases the filters and the query's text admit; None when nothing can match. A
-    whole phone number finds the complainant's own cases too, first."""
+    whole phone number finds the complainant's own cases too, first. Words are matched in
+    the search table, filtered on its copies of the case's listing fields."""
     query = filters.query
+    where = conditions(filters, today, unit_id)
     if not query:
-        return Found(select(Case.id, literal(0.0).label("score")).where(*where))
+        return Found(select(Case.id, literal(0.0).label("score")).where(*where), Case.registered_at)
     alone = not where and not query.phone_forms  # then the index's count is the total
     text = text_index.matches(session, text_index.CASES, query.terms, counted=alone)
     by_phone = (
@@ -158,33 +195,40 @@ def found_by(
         else None
     )
     if text is None:
-        return None if by_phone is None else Found(by_phone)
+        return None if by_phone is None else Found(by_phone, Case.registered_at)
+    docs = Listing.of(text.docs.c, text_index.CASES.key)
     by_text = (
-        select(Case.id, text.score.label("score"))
+        select(docs.id.label("id"), text.score.label("score"))
         .select_from(text.source)
-        .join(Case, Case.id == text.key)
-        .where(*text.where, *where)
+        .where(*text.where, *conditions(filters, today, unit_id, docs))
     )
     if by_phone is None:
-        return Found(by_text, text.ranked, text.newest, None if where else text.count)
+        return Found(
+            by_text,
+            docs.registered_at,
+            text.ranked,
+            text.newest,
+            None if where else text.count,
+        )
     either = by_text.union_all(by_phone).subquery("either")
     grouped = (
         select(Case.id, func.max(either.c.score).label("score"))
         .join(either, either.c.id == Case.id)
         .group_by(Case.id)
     )
-    return Found(grouped, ranked=True)
+    return Found(grouped, Case.registered_at, ranked=True)
 
 
 def _ordered(found: Found, filters: CaseFilters) -> Ranked:
-    query = found.query
+    query, registered_at = found.query, found.registered_at
+    key = query.selected_columns.id
     if filters.sort == "oldest":
-        return query.order_by(Case.registered_at, Case.id)
+        return query.order_by(registered_at, key)
     if found.ranked and filters.query and filters.sort in ("", "relevance"):
-        return query.order_by(query.selected_columns.score.desc(), Case.registered_at.desc())
+        return query.order_by(query.selected_columns.score.desc(), registered_at.desc())
     if found.newest is not None:
         return query.order_by(found.newest)
-    return query.order_by(Case.registered_at.desc(), Case.id.desc())
+    return query.order_by(registered_at.desc(), key.desc())
 
 
 def count(session: Session, found: Found) -> tuple[int, bool]:
@@ -215,11 +259,10 @@ def search(
 ) -> Page[CaseHit]:
     """One page of the cases the filters find, as the viewer may read them: every case
     for the centre (``unit_id`` None), a unit's own cases for its handler."""
-    where = conditions(filters, today, unit_id)
-    named = by_number(session, filters, where)
+    named = by_number(session, filters, conditions(filters, today, unit_id))
     if named:
         return Page(_hits(session, named, today, unit_id), 1, paging)
-    found = found_by(session, filters, where)
+    found = found_by(session, filters, today, unit_id)
     if found is None:
         return Page([], 0, paging)
     if unit_id and (filters.query or filters.phone_forms):

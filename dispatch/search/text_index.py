@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    ColumnClause,
     ColumnElement,
     Float,
     FromClause,
@@ -79,6 +80,8 @@ class Index:
 
 
 CASES = Index("case_search", "case_id", titled=True)
+# A case's listing fields copied into its search row (besides its registration time).
+LISTED = ("status", "channel", "case_type", "category", "registered_by", "complainant_phone")
 TRANSCRIPTS = Index("transcript_search", "transcript_id", titled=False)
 
 
@@ -102,8 +105,8 @@ class TextMatch:
 
 def docs_of(index: Index) -> FromClause:
     """The search table (migration 0011): SQLite's has an integer id for its FTS5 table,
-    PostgreSQL's the character pairs; a case's has its title, a transcript's its
-    recording's sha256 and its time. Lower-cased on PostgreSQL."""
+    PostgreSQL's the character pairs; a case's has its title and the case's listing fields,
+    a transcript's its recording's sha256 and its time. Lower-cased on PostgreSQL."""
     return table(
         index.table,
         column("id", Integer()),
@@ -113,7 +116,12 @@ def docs_of(index: Index) -> FromClause:
         column("bigrams", ARRAY(Text())),
         column("recording_sha256", String()),
         column("created_at", UTCDateTime()),
+        *(_listing_columns() if index.titled else []),
     ).alias("s")
+
+
+def _listing_columns() -> list[ColumnClause[Any]]:
+    return [column("registered_at", UTCDateTime()), *(column(n, String()) for n in LISTED)]
 
 
 def matches(

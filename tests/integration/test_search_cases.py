@@ -226,9 +226,15 @@ def test_the_index_follows_the_case_as_it_is_registered_and_changed(
         )
     assert numbers(find(sessions, {"q": "路灯"})) == []
     assert numbers(find(sessions, {"q": "井盖缺失"})) == [case.number]
-    with transaction(sessions) as session:  # a status change leaves the text as it is
-        session.execute(update(Case).where(Case.id == case.id).values(status="closed"))
+    assert numbers(find(sessions, {"q": "井盖", "status": "closed"})) == []
+    with transaction(sessions) as session:  # a status change: the search row follows it
+        session.execute(
+            update(Case).where(Case.id == case.id).values(status="closed", category="市政设施")
+        )
     assert numbers(find(sessions, {"q": "井盖"})) == [case.number]
+    assert numbers(find(sessions, {"q": "井盖", "status": "closed"})) == [case.number]
+    assert numbers(find(sessions, {"q": "井盖", "category": "市政设施"})) == [case.number]
+    assert numbers(find(sessions, {"q": "井盖", "status": "open"})) == []
 
 
 def test_a_unit_finds_only_its_cases_and_only_by_what_it_may_read(

@@ -17,7 +17,11 @@ Chinese has no spaces between words, so the indexes are of character n-grams, no
 
 Triggers on ``cases`` and ``transcripts`` fill the search tables when a case is registered
 or its text changes and when a transcript is stored: the one place per database. What a
-case's text is must stay the same as ``dispatch.search.case_search.CASE_FIELDS``.
+case's text is must stay the same as ``dispatch.search.case_search.CASE_FIELDS``. A case's
+search row also holds what the case list filters on (``LIST_FIELDS``: registration time,
+status, channel, type, category, who registered it, the complainant's phone), kept as the
+case changes, so that a search by words and filters reads the search table alone; a
+transcript's holds its recording and time.
 
 Revision ID: 0011
 Revises: 0010
@@ -51,16 +55,35 @@ CASE_FIELDS = (
     "subject_window",
     "subject_person",
 )
+# What the case list filters on, copied into the case's search row.
+LIST_FIELDS = (
+    "registered_at",
+    "status",
+    "channel",
+    "case_type",
+    "category",
+    "registered_by",
+    "complainant_phone",
+)
+LIST_TYPES = {"registered_at": "TIMESTAMP WITH TIME ZONE", "complainant_phone": "VARCHAR(32)"}
 
 
-def _document(row: str) -> str:
-    """SQL for the text of a case row (``new`` or ``old`` in a trigger, or a table name):
-    its fields, each followed by a newline."""
-    return " || ".join(f"coalesce({row}.{name}, '') || char(10)" for name in CASE_FIELDS)
+def _document(row: str, newline: str = "char(10)") -> str:
+    """SQL for the text of a case row (``new`` in a trigger, or a table name): its fields,
+    each followed by a newline."""
+    return " || ".join(f"coalesce({row}.{name}, '') || {newline}" for name in CASE_FIELDS)
 
 
-def _pg_document(row: str) -> str:
-    return " || ".join(f"coalesce({row}.{name}, '') || chr(10)" for name in CASE_FIELDS)
+def _listed(row: str) -> str:
+    return ", ".join(f"{row}.{name}" for name in LIST_FIELDS)
+
+
+def _column_defs(sqlite: bool) -> str:
+    """The search row's copies of the case's listing fields."""
+    return ", ".join(
+        f"{name} {'DATETIME' if sqlite and name == 'registered_at' else LIST_TYPES.get(name, 'VARCHAR(64)')} NOT NULL"
+        for name in LIST_FIELDS
+    )
 
 
 # The lists' filters and order, each in one index that holds them all: a filtered count or
@@ -87,12 +110,6 @@ LISTINGS = {
     ),
     # A unit's cases.
     "ix_assignments_unit_cases": ("assignments", ["unit_id", "active", "case_id"]),
-    # A case found by its text, checked against the filters without reading its wide row
-    # (the category comes after the text in the row, in overflow pages).
-    "ix_cases_lookup": (
-        "cases",
-        ["id", "registered_at", "status", "channel", "case_type", "category", "registered_by"],
-    ),
     # The newest transcript of a recording (the one the lists show).
     "ix_transcripts_newest": ("transcripts", ["recording_sha256", "created_at"]),
 }
@@ -109,61 +126,69 @@ def upgrade() -> None:
         _upgrade_sqlite()
 
 
-def _upgrade_sqlite() -> None:
-    for kind, key, columns, extra in (
-        ("case", "case_id", ("title", "body"), ""),
-        # A transcript's recording and time, so that a search reaches the call without
-        # reading the transcript's wide row.
-        (
-            "transcript",
-            "transcript_id",
-            ("body",),
-            "recording_sha256 VARCHAR(64) NOT NULL, created_at DATETIME NOT NULL, ",
-        ),
-    ):
-        table = f"{kind}_search"
-        listed = ", ".join(columns)
-        new_values = ", ".join(f"new.{c}" for c in columns)
-        old_values = ", ".join(f"old.{c}" for c in columns)
-        column_defs = ", ".join(f"{c} TEXT NOT NULL" for c in columns)
-        op.execute(
-            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, "
-            f"{key} VARCHAR(32) NOT NULL UNIQUE, {extra}{column_defs})"
-        )
-        op.execute(
-            f"CREATE VIRTUAL TABLE {table}_fts USING fts5({listed}, content='{table}', "
-            f"content_rowid='id', tokenize='trigram')"
-        )
-        op.execute(f"CREATE VIRTUAL TABLE {table}_vocab USING fts5vocab({table}_fts, 'row')")
-        op.execute(
-            f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN "
-            f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN "
-            f"INSERT INTO {table}_fts({table}_fts, rowid, {listed}) "
-            f"VALUES ('delete', old.id, {old_values}); END"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_au AFTER UPDATE ON {table} BEGIN "
-            f"INSERT INTO {table}_fts({table}_fts, rowid, {listed}) "
-            f"VALUES ('delete', old.id, {old_values}); "
-            f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
-        )
+def _fts(table: str, columns: tuple[str, ...]) -> None:
+    """An FTS5 trigram index over ``columns`` of ``table`` (external content), its
+    vocabulary, and the triggers that keep it (only a change of those columns re-indexes)."""
+    listed = ", ".join(columns)
+    new_values = ", ".join(f"new.{c}" for c in columns)
+    old_values = ", ".join(f"old.{c}" for c in columns)
+    op.execute(
+        f"CREATE VIRTUAL TABLE {table}_fts USING fts5({listed}, content='{table}', "
+        f"content_rowid='id', tokenize='trigram')"
+    )
+    op.execute(f"CREATE VIRTUAL TABLE {table}_vocab USING fts5vocab({table}_fts, 'row')")
+    op.execute(
+        f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN "
+        f"INSERT INTO {table}_fts({table}_fts, rowid, {listed}) "
+        f"VALUES ('delete', old.id, {old_values}); END"
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_au AFTER UPDATE OF {listed} ON {table} BEGIN "
+        f"INSERT INTO {table}_fts({table}_fts, rowid, {listed}) "
+        f"VALUES ('delete', old.id, {old_values}); "
+        f"INSERT INTO {table}_fts(rowid, {listed}) VALUES (new.id, {new_values}); END"
+    )
 
+
+def _upgrade_sqlite() -> None:
+    # The listing fields come first in the row, so that reading them never reads the text.
+    op.execute(
+        "CREATE TABLE case_search (id INTEGER PRIMARY KEY, case_id VARCHAR(32) NOT NULL UNIQUE, "
+        f"{_column_defs(sqlite=True)}, title TEXT NOT NULL, body TEXT NOT NULL)"
+    )
+    _fts("case_search", ("title", "body"))
+    # A transcript's recording and time, so that a search reaches the call without reading
+    # the transcript's wide row.
+    op.execute(
+        "CREATE TABLE transcript_search (id INTEGER PRIMARY KEY, "
+        "transcript_id VARCHAR(32) NOT NULL UNIQUE, recording_sha256 VARCHAR(64) NOT NULL, "
+        "created_at DATETIME NOT NULL, body TEXT NOT NULL)"
+    )
+    _fts("transcript_search", ("body",))
     op.execute(
         "CREATE INDEX ix_transcript_search_recording ON transcript_search (recording_sha256)"
     )
-    watched = ", ".join(CASE_FIELDS)
+    listed = ", ".join(LIST_FIELDS)
     op.execute(
         "CREATE TRIGGER cases_search_ai AFTER INSERT ON cases BEGIN "
-        "INSERT INTO case_search(case_id, title, body) "
-        f"VALUES (new.id, new.title || char(10), {_document('new')}); END"
+        f"INSERT INTO case_search(case_id, {listed}, title, body) "
+        f"VALUES (new.id, {_listed('new')}, new.title || char(10), {_document('new')}); END"
     )
     op.execute(
-        f"CREATE TRIGGER cases_search_au AFTER UPDATE OF {watched} ON cases BEGIN "
+        f"CREATE TRIGGER cases_search_text_au AFTER UPDATE OF {', '.join(CASE_FIELDS)} "
+        "ON cases BEGIN "
         f"UPDATE case_search SET title = new.title || char(10), body = {_document('new')} "
         "WHERE case_id = new.id; END"
+    )
+    op.execute(
+        f"CREATE TRIGGER cases_search_list_au AFTER UPDATE OF {listed} ON cases BEGIN "
+        "UPDATE case_search SET "
+        + ", ".join(f"{name} = new.{name}" for name in LIST_FIELDS)
+        + " WHERE case_id = new.id; END"
     )
     op.execute(
         "CREATE TRIGGER cases_search_ad AFTER DELETE ON cases BEGIN "
@@ -184,15 +209,16 @@ def _upgrade_sqlite() -> None:
         "CREATE TRIGGER transcripts_search_ad AFTER DELETE ON transcripts BEGIN "
         "DELETE FROM transcript_search WHERE transcript_id = old.id; END"
     )
-    # What is already there.
+    # What is already there, oldest first (the index's order is the registration order).
     op.execute(
-        "INSERT INTO case_search(case_id, title, body) "
-        f"SELECT id, title || char(10), {_document('cases')} FROM cases"
+        f"INSERT INTO case_search(case_id, {listed}, title, body) "
+        f"SELECT id, {_listed('cases')}, title || char(10), {_document('cases')} FROM cases "
+        "ORDER BY registered_at"
     )
     op.execute(
         "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body) "
         "SELECT id, recording_sha256, created_at, coalesce(clean_text, '') || char(10) "
-        "FROM transcripts"
+        "FROM transcripts ORDER BY created_at"
     )
 
 
@@ -214,9 +240,11 @@ def _upgrade_postgresql() -> None:
         "PARALLEL SAFE AS $$ SELECT array(SELECT m[1] FROM regexp_matches(t, '(..)', 'g') AS m "
         "UNION ALL SELECT m[1] FROM regexp_matches(substr(t, 2), '(..)', 'g') AS m) $$"
     )
+    listed = ", ".join(LIST_FIELDS)
     op.execute(
-        "CREATE TABLE case_search (case_id VARCHAR(32) PRIMARY KEY, title TEXT NOT NULL, "
-        "body TEXT NOT NULL, bigrams TEXT[] NOT NULL)"
+        "CREATE TABLE case_search (case_id VARCHAR(32) PRIMARY KEY, "
+        f"{_column_defs(sqlite=False)}, title TEXT NOT NULL, body TEXT NOT NULL, "
+        "bigrams TEXT[] NOT NULL)"
     )
     op.execute(
         "CREATE TABLE transcript_search (transcript_id VARCHAR(32) PRIMARY KEY, "
@@ -227,11 +255,19 @@ def _upgrade_postgresql() -> None:
         "CREATE FUNCTION case_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ "
         "DECLARE doc text; BEGIN "
         "IF TG_OP = 'DELETE' THEN DELETE FROM case_search WHERE case_id = OLD.id; RETURN OLD; "
-        f"END IF; doc := lower({_pg_document('NEW')}); "
-        "INSERT INTO case_search(case_id, title, body, bigrams) "
-        "VALUES (NEW.id, lower(NEW.title), doc, search_bigrams(doc)) "
-        "ON CONFLICT (case_id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, "
-        "bigrams = EXCLUDED.bigrams; RETURN NEW; END $$"
+        f"END IF; doc := lower({_document('NEW', 'chr(10)')}); "
+        f"INSERT INTO case_search(case_id, {listed}, title, body, bigrams) "
+        f"VALUES (NEW.id, {_listed('NEW')}, lower(NEW.title), doc, search_bigrams(doc)) "
+        "ON CONFLICT (case_id) DO UPDATE SET "
+        + ", ".join(f"{name} = EXCLUDED.{name}" for name in LIST_FIELDS)
+        + ", title = EXCLUDED.title, body = EXCLUDED.body, bigrams = EXCLUDED.bigrams; "
+        "RETURN NEW; END $$"
+    )
+    op.execute(
+        "CREATE FUNCTION case_search_listing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE case_search SET "
+        + ", ".join(f"{name} = NEW.{name}" for name in LIST_FIELDS)
+        + " WHERE case_id = NEW.id; RETURN NEW; END $$"
     )
     op.execute(
         "CREATE FUNCTION transcript_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -245,19 +281,22 @@ def _upgrade_postgresql() -> None:
         "ON CONFLICT (transcript_id) DO UPDATE SET body = EXCLUDED.body, "
         "bigrams = EXCLUDED.bigrams; RETURN NEW; END $$"
     )
-    watched = ", ".join(CASE_FIELDS)
     op.execute(
-        f"CREATE TRIGGER cases_search AFTER INSERT OR DELETE OR UPDATE OF {watched} ON cases "
-        "FOR EACH ROW EXECUTE FUNCTION case_search_sync()"
+        "CREATE TRIGGER cases_search AFTER INSERT OR DELETE OR UPDATE OF "
+        f"{', '.join(CASE_FIELDS)} ON cases FOR EACH ROW EXECUTE FUNCTION case_search_sync()"
+    )
+    op.execute(
+        f"CREATE TRIGGER cases_search_listing AFTER UPDATE OF {listed} ON cases "
+        "FOR EACH ROW EXECUTE FUNCTION case_search_listing()"
     )
     op.execute(
         "CREATE TRIGGER transcripts_search AFTER INSERT OR DELETE OR UPDATE OF clean_text "
         "ON transcripts FOR EACH ROW EXECUTE FUNCTION transcript_search_sync()"
     )
     op.execute(
-        "INSERT INTO case_search(case_id, title, body, bigrams) "
-        f"SELECT id, lower(title), d, search_bigrams(d) FROM "
-        f"(SELECT id, title, lower({_pg_document('cases')}) AS d FROM cases) AS docs"
+        f"INSERT INTO case_search(case_id, {listed}, title, body, bigrams) "
+        f"SELECT id, {listed}, lower(title), d, search_bigrams(d) FROM "
+        f"(SELECT *, lower({_document('cases', 'chr(10)')}) AS d FROM cases) AS docs"
     )
     op.execute(
         "INSERT INTO transcript_search(transcript_id, recording_sha256, created_at, body, "
@@ -276,8 +315,10 @@ def _upgrade_postgresql() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER transcripts_search ON transcripts")
+        op.execute("DROP TRIGGER cases_search_listing ON cases")
         op.execute("DROP TRIGGER cases_search ON cases")
         op.execute("DROP FUNCTION transcript_search_sync()")
+        op.execute("DROP FUNCTION case_search_listing()")
         op.execute("DROP FUNCTION case_search_sync()")
         op.execute("DROP TABLE transcript_search")
         op.execute("DROP TABLE case_search")
@@ -288,7 +329,8 @@ def downgrade() -> None:
             "transcripts_search_au",
             "transcripts_search_ai",
             "cases_search_ad",
-            "cases_search_au",
+            "cases_search_list_au",
+            "cases_search_text_au",
             "cases_search_ai",
         ):
             op.execute(f"DROP TRIGGER {trigger}")
