@@ -5,6 +5,7 @@ with recordings and transcripts, on a fixed clock (2026-11-20 10:00 in Beijing).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,12 +42,14 @@ def config(folder: Path) -> register.IntakeConfig:
 def register_case(
     sessions: sessionmaker[Session],
     folder: Path,
+    *,
     at: dt.datetime = NOW,
     call_id: str | None = None,
+    text: Mapping[str, str] | None = None,
     **fields: str,
 ) -> Case:
-    """A case registered at ``at`` (a walk-in complaint, accepted, unless ``fields`` say
-    otherwise)."""
+    """A case registered at ``at`` (a walk-in complaint, accepted, unless ``fields`` or
+    ``text`` say otherwise)."""
     form = {
         "received_at": f"{at.astimezone(ZONE):%Y-%m-%dT%H:%M}",
         "channel": "phone" if call_id else "walk_in",
@@ -59,6 +62,7 @@ def register_case(
         "content": "来电人反映的问题。",
         "request": "请核实处理",
         "decision": "accept",
+        **(text or {}),
         **fields,
     }
     return register.register(sessions, config(folder), form, [], "op1", at, call_id=call_id)

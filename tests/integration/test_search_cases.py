@@ -156,7 +156,7 @@ def test_every_field_of_a_case_s_text_is_searched(
         "subject_person": "司马光",
     }
     assert set(words) | {"number"} == set(case_search.CASE_FIELDS)
-    case = register_case(sessions, folder, **words)
+    case = register_case(sessions, folder, text=words)
     for field, word in [*words.items(), ("number", case.number[-7:])]:
         assert numbers(find(sessions, {"q": word})) == [case.number], field
 
