@@ -110,6 +110,21 @@ LISTINGS = {
     ),
     # A unit's cases.
     "ix_assignments_unit_cases": ("assignments", ["unit_id", "active", "case_id"]),
+    # A case reached by its id (a unit's, an overdue one) checked against the filters
+    # without reading its wide row (the category comes after the text, in overflow pages).
+    "ix_cases_lookup": (
+        "cases",
+        [
+            "id",
+            "registered_at",
+            "status",
+            "channel",
+            "case_type",
+            "category",
+            "registered_by",
+            "complainant_phone",
+        ],
+    ),
     # The newest transcript of a recording (the one the lists show).
     "ix_transcripts_newest": ("transcripts", ["recording_sha256", "created_at"]),
 }
