@@ -17,7 +17,7 @@ from api.evidence import requester
 from api.guard import takes_uploads
 from api.handling_pages import REFUSALS, refusal
 from api.pages import form_values, render, see
-from api.unit_api import form_uploads, read_reply_form, reply_files, reply_in
+from api.unit_api import UnitMember, form_uploads, read_reply_form, reply_files, reply_in
 from core.settings import Settings
 from custody import listening
 from dispatch.cases.lifecycle import ReasonRequired, Status, allowed_actions
@@ -190,7 +190,7 @@ async def unit_step(
     request: Request,
     sessions: WriterDep,
     settings: SettingsDep,
-    login: UnitHandler,
+    login: UnitMember,
 ) -> Response:
     form = form_values(await request.form())
     rules = get_rules(request)

@@ -391,12 +391,16 @@ class LiveListener:
         try:
             status, reason = await self._run_stream(reader, claimed, started)
         finally:
-            self.active.discard(stream_id)
+            self._release(stream_id)
             self.store.forget(stream_id)
-            self._write_state()
         await asyncio.to_thread(self._end, claimed, status, reason)
         log.info("stream %s %s%s", stream_id, status, f": {reason}" if reason else "")
         await self._after_stream(claimed.call_uniqueid)
+
+    def _release(self, stream_id: str) -> None:
+        if stream_id in self.active:
+            self.active.discard(stream_id)
+            self._write_state()
 
     async def _read_id(self, reader: asyncio.StreamReader) -> str:
         async with asyncio.timeout(self.stall_seconds):
@@ -454,6 +458,9 @@ class LiveListener:
         except asyncio.CancelledError:
             worker.stop()
             raise
+        # The connection is over: its place is free for the next stream (after a transfer,
+        # the new operator's stream arrives while this one's last audio is still decoded).
+        self._release(claimed.stream_id)
         worker.finish()
         await asyncio.to_thread(worker.finished.wait)
         if worker.error is not None:

@@ -43,14 +43,12 @@ GRACE = 120.0
 
 @pytest.fixture(scope="module")
 def transfer_hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
-    """One hotline for the module, the Korean model. Live capacity 2 calls (4 streams): the
-    listener holds a stream's place until its recogniser has decoded all the audio queued for
-    it, and on this loaded machine the first operator's stream was still decoding (7 s) when
-    the colleague's arrived, which the default capacity (1 call, 2 streams) then refused."""
+    """One hotline for the module, the Korean model, the default live capacity (1 call, 2
+    streams): the first operator's stream frees its place when its connection closes, even
+    while its last audio is still decoded, so the colleague's stream is admitted."""
     instance = start_hotline(
         tmp_path_factory.mktemp("live-transfer"),
         rtp_base=29400,
-        asr_live_capacity=2,
         asr_live_grace_seconds=GRACE,
         operators=["8001", "8002", "8003"],
     )

@@ -28,6 +28,9 @@ ANY_ROLE = {
     ("POST", "/logout"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    ("GET", "/password"),
+    ("POST", "/password"),
+    ("POST", "/api/session/password"),
 }
 Z = "0" * 32
 UNIT_PORTAL = {
@@ -49,6 +52,18 @@ ADMIN_MAY = ANY_ROLE | {
     ("GET", "/calls"),
     ("GET", "/api/calls"),
     ("GET", f"/api/calls/{Z}"),
+    # 用户管理: only administrators manage accounts.
+    ("GET", "/users"),
+    ("POST", "/users"),
+    *(("POST", f"/users/{Z}/{step}") for step in ("disable", "enable", "password-reset")),
+    *(("POST", f"/users/{Z}/{step}") for step in ("unlock", "phone")),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/users/phones"),
+    ("GET", "/api/users/events"),
+    *(("POST", f"/api/users/{Z}/{step}") for step in ("disable", "enable", "password-reset")),
+    ("POST", f"/api/users/{Z}/unlock"),
+    ("PUT", f"/api/users/{Z}/phone"),
 }
 SUPERVISOR_ONLY = {
     ("POST", "/api/knowledge"),
@@ -82,6 +97,11 @@ SUPERVISOR_ONLY = {
     ("POST", f"/api/cases/{Z}/recording-grants"),
     ("POST", f"/api/cases/{Z}/recording-grants/{Z}/revoke"),
     ("POST", "/api/integrity/run"),
+    ("POST", f"/api/cases/{Z}/recall"),
+    ("POST", f"/api/cases/{Z}/reassignment"),
+    ("POST", f"/api/cases/{Z}/reminders"),
+    ("POST", f"/cases/{Z}/reassignment"),
+    ("POST", f"/cases/{Z}/reminders"),
     ("POST", f"/cases/{Z}/evidence/hold"),
     ("POST", f"/cases/{Z}/evidence/hold/{Z}/release"),
     ("POST", f"/cases/{Z}/evidence/grant"),
@@ -107,6 +127,7 @@ AUDITOR_MAY = ANY_ROLE | {
     ("GET", "/"),
     ("GET", "/audit"),
     ("GET", "/api/audit/recording-access"),
+    ("GET", "/api/audit"),
     ("GET", "/api/integrity"),
 }
 
