@@ -7,6 +7,7 @@ from core.db import Base
 from custody import models as custody_models
 from dispatch.cases import handling_models, survey_models
 from dispatch.cases import models as dispatch_models
+from dispatch.feedback import operator_dial_models
 from ivr import models as ivr_models
 from recordings import models as recording_models
 
@@ -21,6 +22,7 @@ __all__ = [
     "ivr_models",
     "live_models",
     "metadata",
+    "operator_dial_models",
     "recording_models",
     "survey_models",
 ]
