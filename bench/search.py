@@ -4,10 +4,17 @@ each phone case) on SQLite and on a real PostgreSQL server, searched as the cons
 included). Prints p50/p95 per kind of search and database; the target is p95 <= 100 ms.
 
 The text is real citizen messages (../shared/data/complaints), sentences of two messages
-mixed per case so that the 5,600 messages make 200,000 different cases.
+mixed per case so that the 5,600 messages make 200,000 different cases; statuses follow a
+case's age (older ones are done but for a few), deadlines run for the unfinished ones.
+PostgreSQL is the tests' server (``tests.conftest.running_postgres``). Each search is timed
+on the wall clock and by the CPU it took (this process's and the PostgreSQL server
+process's, from /proc): on a machine shared with other work the first includes waiting for
+a core, so the load average is printed too.
 
     .venv/bin/python -m bench.search [--cases 200000] [--database sqlite|postgresql|both]
         [--repeat 3]
+    .venv/bin/python -m bench.search --into URL      # build into this database, keep it
+    .venv/bin/python -m bench.search --existing URL  # search a database built before
 """
 
 from __future__ import annotations
