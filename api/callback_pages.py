@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from api.auth import CaseWorker, Login
 from api.callback_api import request_dial
 from api.deps import SessionDep, SettingsDep, WriterDep, now
-from api.pages import render, see
-from core.db import transaction
+from api.pages import record_attempt, render, see
 from core.settings import Settings
 from dispatch.cases.registration import Invalid
 from dispatch.feedback import operator_dial
@@ -106,14 +105,6 @@ async def record_outcome(
     form = await request.form()
 
     def change() -> None:
-        with transaction(sessions) as session:
-            call_queue.record_attempt(
-                session,
-                request_id,
-                str(form.get("outcome", "")),
-                str(form.get("note", "")),
-                login.username,
-                now(),
-            )
+        record_attempt(sessions, request_id, form, login.username)
 
     return await _change(request, sessions, settings, login, request_id, change)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData, UploadFile
 
 from accounts.models import ROLE_LABELS, Role, is_leader
@@ -326,17 +326,25 @@ async def callback_attempt(
     form = await request.form()
 
     def change() -> None:
-        with transaction(sessions) as session:
-            call_queue.record_attempt(
-                session,
-                request_id,
-                str(form.get("outcome", "")),
-                str(form.get("note", "")),
-                login.username,
-                now(),
-            )
+        record_attempt(sessions, request_id, form, login.username)
 
     return await _queue_change(request, sessions, settings, login, change, "callback request")
+
+
+def record_attempt(
+    sessions: sessionmaker[Session], request_id: str, form: FormData, actor: str
+) -> None:
+    """A callback attempt (outcome, note) from a page's form, for the workbench and the
+    callbacks page alike."""
+    with transaction(sessions) as session:
+        call_queue.record_attempt(
+            session,
+            request_id,
+            str(form.get("outcome", "")),
+            str(form.get("note", "")),
+            actor,
+            now(),
+        )
 
 
 # -- cases ------------------------------------------------------------------------------------
