@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from api.auth import CallReader, LoginDep
@@ -71,15 +70,6 @@ def calls_public(session: Session, calls: Sequence[Call]) -> list[CallPublic]:
     """The calls with their recordings, found in one query."""
     found = lookup.of_calls(session, [c.id for c in calls])
     return [CallPublic.of(c, found.get(c.id)) for c in calls]
-
-
-Limit = Annotated[int, Query(ge=1, le=1000, description="How many calls, newest first")]
-
-
-@router.get("/api/calls", response_model=list[CallPublic], tags=["calls"])
-def list_calls(session: SessionDep, _login: CallReader, limit: Limit = 100) -> list[CallPublic]:
-    """Calls, newest first."""
-    return calls_public(session, call_store.list_calls(session, limit))
 
 
 @router.get("/api/calls/{call_id}", response_model=CallPublic, tags=["calls"])

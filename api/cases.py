@@ -115,17 +115,6 @@ def case_public(sessions: WriterDep, case_id: str) -> CasePublic:
         return public(session, case)
 
 
-@router.get("/api/cases", response_model=list[CaseSummary])
-def list_cases(
-    session: SessionDep,
-    _login: CaseWorker,
-    status: Annotated[str | None, Query(max_length=24)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[CaseSummary]:
-    """Cases, newest registration first."""
-    return [CaseSummary.model_validate(c) for c in case_store.list_cases(session, limit, status)]
-
-
 @router.get("/api/cases/related", response_model=Related)
 def related_cases(
     session: SessionDep,

@@ -345,7 +345,13 @@ def archive(
             sessions,
             case_key,
             lambda s, c: case_archive.archive_case(
-                s, c, settings.data_dir, login.username, now(), written
+                s,
+                c,
+                settings.data_dir,
+                login.username,
+                now(),
+                written,
+                ZoneInfo(settings.timezone),
             ),
         )
     with sessions() as session:

@@ -342,7 +342,13 @@ async def archive_page(
             login,
             case_id,
             lambda s, c: case_archive.archive_case(
-                s, c, settings.data_dir, login.username, now(), written
+                s,
+                c,
+                settings.data_dir,
+                login.username,
+                now(),
+                written,
+                ZoneInfo(settings.timezone),
             ),
             Typed("archive", {}),
         )

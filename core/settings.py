@@ -248,6 +248,36 @@ class Settings(BaseSettings):
         le=90,
         description="Days a unit may hear a case's recording once a supervisor grants it",
     )
+    # Reports (issue 17): the name on print pages and bulletins, the 红黑榜's thresholds and
+    # the bulletins' schedule.
+    centre_name: str = Field(
+        default="12345政务服务便民热线",
+        min_length=1,
+        max_length=64,
+        description="The centre's name on print pages, bulletins and exports",
+    )
+    red_list_satisfaction: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="红榜: a unit's 满意率 at or above this (and on-time rate at or above "
+        "red_list_on_time)",
+    )
+    red_list_on_time: float = Field(
+        default=0.95, ge=0, le=1, description="红榜: a unit's 按时办结率 at or above this"
+    )
+    black_list_satisfaction: float = Field(
+        default=0.85, ge=0, le=1, description="黑榜: a unit's 满意率 below this"
+    )
+    black_list_on_time: float = Field(
+        default=0.80, ge=0, le=1, description="黑榜: a unit's 按时办结率 below this"
+    )
+    bulletin_interval_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="How often the API process checks whether a daily, weekly or monthly "
+        "bulletin (通报) is due and makes it; 0 turns it off",
+    )
     integrity_check_interval_seconds: float = Field(
         default=6 * 3600,
         ge=0,

@@ -13,8 +13,6 @@ from core.settings import PROJECT_ROOT, Settings
 from ivr import dialplan_variables as dv
 
 TEMPLATE_DIR = PROJECT_ROOT / "asterisk_conf"
-# Where an operator's blind transfer sends the caller (set on operators' channels only).
-CONTEXT_TRANSFER = "hotline-transfer"
 # Files Asterisk's core reads at start-up; the hotline uses their built-in defaults.
 EMPTY_CONFIGS = (
     "acl.conf",
@@ -99,7 +97,7 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
             "operators": dv.CONTEXT_OPERATORS,
             "satisfaction": dv.CONTEXT_SATISFACTION,
             "outbound": dv.CONTEXT_OUTBOUND,
-            "transfer": CONTEXT_TRANSFER,
+            "transfer": dv.CONTEXT_TRANSFER,
         },
         "satisfaction_route": dv.AGI_ROUTE_SATISFACTION,
         "satisfaction_call_id": dv.SATISFACTION_CALL_ID,

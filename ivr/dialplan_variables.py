@@ -18,6 +18,8 @@ AGI_ROUTE = "hotline"
 # Dialplan contexts
 CONTEXT_CALLERS = "hotline-in"
 CONTEXT_OPERATORS = "hotline-operators"
+# Where an operator's blind transfer sends the caller (set on operators' channels only).
+CONTEXT_TRANSFER = "hotline-transfer"
 
 # Prompt names (files under <data>/sounds/hotline/, without extension)
 PROMPT_DIR = "hotline"

@@ -1,7 +1,7 @@
 """A case's evidence files (证据材料) as the console hands them out: the row and the file it
 names in the attachment store. Who may have which is decided by the door: any case worker
 may have any case's (:func:`find`); a handling unit only what its disclosure allows
-(``dispatch.handling.unit_portal.attachment_file``)."""
+(``dispatch.handling.unit_desk.readable_attachment``)."""
 
 from __future__ import annotations
 

@@ -258,7 +258,7 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
         if not text["complainant_name"]:
             errors.setdefault(
                 "complainant_name",
-                FieldError("请填写投诉人姓名，或勾选“匿名”", "a name is required unless anonymous"),
+                FieldError("请填写诉求人姓名，或勾选“匿名”", "a name is required unless anonymous"),
             )
         if not phone and not text["complainant_address"]:
             errors.setdefault(
@@ -334,9 +334,19 @@ def validate(form: Mapping[str, object], zone: ZoneInfo, now: dt.datetime) -> Re
     )
 
 
-def rejection_reply(reason: str, refer_to: str) -> str:
-    """The text the operator reads out or sends when a case is not accepted (告知/引导)."""
+THANKS_BY_CHANNEL = {
+    Channel.PHONE: "感谢您的来电。",
+    Channel.LETTER: "感谢您的来信。",
+    Channel.WALK_IN: "感谢您的来访。",
+}
+
+
+def rejection_reply(reason: str, refer_to: str, channel: Channel = Channel.PHONE) -> str:
+    """The text the operator reads out or sends when a case is not accepted (告知/引导).
+
+    It thanks the citizen the way they came: a call, a letter, a visit, or else 反映."""
+    thanks = THANKS_BY_CHANNEL.get(channel, "感谢您的反映。")
     return (
         f"您反映的事项经审查不属于本热线受理范围，理由是：{reason}。"
-        f"建议您向{refer_to}反映，由其依法处理。感谢您的来电。"
+        f"建议您向{refer_to}反映，由其依法处理。{thanks}"
     )

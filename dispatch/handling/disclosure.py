@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dispatch.cases.registration import CaseType
 
 MASK = "＊＊＊"
-HIDDEN_NAME = "（投诉人信息已保密）"
+HIDDEN_NAME = "（诉求人信息已保密）"
 # Mobile numbers, landlines with or without area code, written with or without separators
 # (also inside the local number: 021 6234 5678), in ASCII or full-width characters (``\d``
 # matches both; a Chinese input method in full-width mode types １３８…, －, and 　).

@@ -130,7 +130,9 @@ BEFORE_THE_UNIT = frozenset({Action.REGISTER, Action.ACCEPT})
 UNIT_STEPS = frozenset({Action.SIGN, Action.START, Action.REPLY, Action.REQUEST_EXTENSION})
 # Notes every unit on the case may read, and those only the lead unit reads (they are about
 # the lead's own deadline and requests).
-NOTES_FOR_ALL = frozenset({Action.REPLY, Action.PASS_REVIEW, Action.RETURN_REPLY})
+NOTES_FOR_ALL = frozenset(
+    {Action.REPLY, Action.PASS_REVIEW, Action.RETURN_REPLY, Action.MERGE, Action.CORRECT}
+)
 NOTES_FOR_LEAD = frozenset(
     {
         Action.REQUEST_EXTENSION,

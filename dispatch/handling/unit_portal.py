@@ -6,16 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.cases import attachment_files
-from dispatch.cases.attachment_files import AttachmentFile
 from dispatch.cases.handling_models import Assignment, Unit
-from dispatch.cases.models import Attachment, Case
+from dispatch.cases.models import Case
 from dispatch.deadlines import stage_clocks
 from dispatch.deadlines.stage_clocks import Stage
 from dispatch.handling import case_steps, disclosure, steps, supervision
@@ -65,37 +61,6 @@ def run_step(
     return case_steps.run(sessions, case_key, lambda s, c: step(s, c, unit_id), unit_id)
 
 
-@dataclass(frozen=True)
-class UnitCase:
-    case: Case
-    assignment: Assignment
-    due_on: dt.date | None
-    provisional: bool
-
-
-def cases_of(session: Session, unit_id: str, limit: int = 200) -> list[UnitCase]:
-    """The unit's cases: every case it holds an active assignment for, newest first."""
-    rows = session.execute(
-        select(Case, Assignment)
-        .join(Assignment, Assignment.case_id == Case.id)
-        .where(Assignment.unit_id == unit_id, Assignment.active)
-        .order_by(Assignment.dispatched_at.desc())
-        .limit(limit)
-    )
-    found = []
-    for case, assignment in rows:
-        deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
-        found.append(
-            UnitCase(
-                case,
-                assignment,
-                deadline.due_on if deadline else None,
-                deadline.provisional if deadline else False,
-            )
-        )
-    return found
-
-
 def parties(case: Case) -> disclosure.CaseParties:
     return disclosure.CaseParties(
         case.case_type,
@@ -121,8 +86,6 @@ class View:
     title: str
     content: str
     request: str
-    attachment_ids: list[str]
-    attachment_names: dict[str, str]
     due_on: dt.date | None
     provisional: bool
     return_allowed_until: dt.date | None
@@ -157,7 +120,6 @@ def view(session: Session, case: Case, unit_id: str) -> View:
     hidden = "" if shown.identity else disclosure.HIDDEN_NAME
     deadline = stage_clocks.active(session, case.id, Stage.HANDLING)
     window = stage_clocks.active(session, case.id, Stage.RETURN)
-    own_files = readable_attachments(case, shown)
     return View(
         case=case,
         assignment=assignment,
@@ -172,8 +134,6 @@ def view(session: Session, case: Case, unit_id: str) -> View:
         title=safe(case.title),
         content=safe(case.content),
         request=safe(case.request),
-        attachment_ids=[a.id for a in own_files],
-        attachment_names={a.id: a.filename for a in own_files},
         due_on=deadline.due_on if deadline else None,
         provisional=deadline.provisional if deadline else False,
         return_allowed_until=window.due_on
@@ -181,22 +141,3 @@ def view(session: Session, case: Case, unit_id: str) -> View:
         else None,
         reminders=[r.message for r in supervision.records(session, case.id, unit_id)],
     )
-
-
-def readable_attachments(case: Case, shown: disclosure.Disclosure) -> list[Attachment]:
-    """The case's attachments a unit with this disclosure may open: the complainant's
-    evidence only where the disclosure allows it."""
-    return [a for a in case.attachments if shown.evidence or a.reply_id]
-
-
-def attachment_file(
-    session: Session, case: Case, unit_id: str, attachment_id: str, attachments_dir: Path
-) -> AttachmentFile | None:
-    """An attachment of ``case`` for the unit, with its file: None if it is not the case's,
-    the unit's disclosure withholds it, or its file is missing; ``handling.Refused`` if the
-    case is not the unit's."""
-    steps.unit_assignment(session, case, unit_id)
-    shown = disclosure.for_unit(parties(case), unit_id)
-    readable = {a.id: a for a in readable_attachments(case, shown)}
-    attachment = readable.get(attachment_id)
-    return attachment_files.file_of(attachments_dir, attachment) if attachment else None

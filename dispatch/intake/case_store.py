@@ -20,6 +20,7 @@ from dispatch.cases.handling_models import Assignment, Unit
 from dispatch.cases.lifecycle import UNFINISHED, Action, IllegalTransition, Status, next_status
 from dispatch.cases.models import Case, CaseNumberCounter, KnowledgeEntry
 from dispatch.cases.registration import (
+    Channel,
     Decision,
     FieldError,
     Invalid,
@@ -219,7 +220,7 @@ def decide(
                 }
             )
         case.decision_reason, case.refer_to = reason, refer_to
-        case.reply_text = reply_text or rejection_reply(reason, refer_to)
+        case.reply_text = reply_text or rejection_reply(reason, refer_to, Channel(case.channel))
         _move(session, case, Action.REJECT, actor, now, f"{reason}；告知向{refer_to}反映")
     else:
         answer = reply_text or (entry.answer if entry else "")
@@ -274,13 +275,6 @@ def merged_into(session: Session, case_id: str) -> list[Case]:
 
 def get(session: Session, case_id: str) -> Case | None:
     return session.get(Case, case_id)
-
-
-def list_cases(session: Session, limit: int = 100, status: str | None = None) -> list[Case]:
-    query = select(Case).order_by(Case.registered_at.desc()).limit(limit)
-    if status:
-        query = query.where(Case.status == status)
-    return list(session.scalars(query))
 
 
 def same_phone(phone: str) -> ColumnElement[bool] | None:

@@ -106,7 +106,7 @@ def test_a_case_is_followed_to_its_close_by_three_roles(site: Site, browser: Bro
     unit = logged_in(browser, site.url, "env1")
     expect(unit.locator("#unit-cases")).to_contain_text(number)
     unit.get_by_role("link", name=number).click()
-    expect(unit.locator("#complainant")).to_contain_text("投诉人信息已保密")
+    expect(unit.locator("#complainant")).to_contain_text("诉求人信息已保密")
     body = unit.locator("main").inner_text()
     assert NAME not in body and PHONE not in body
     unit.get_by_role("button", name="签收").click()

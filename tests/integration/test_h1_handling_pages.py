@@ -216,6 +216,7 @@ def test_a_case_for_the_leader_sent_back_by_its_unit_moves_on_from_the_console(
         forms = forms_of(page)
         assert "approval-submit" in forms and "dispatch" not in forms, sorted(forms)
         assert "重新交办前须再次报领导审批" in page
+        assert "下一步：报领导审批（须经领导审批后交办）" in page  # the heading says so first
     assert "须先报领导审批" in world.sup.fetch("/supervision").text  # the board says so too
 
     world.form(world.op, f"/cases/{case_id}/approval", {"action": "submit", "note": "退回改派"})

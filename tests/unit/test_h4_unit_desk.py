@@ -153,3 +153,21 @@ def test_only_the_first_dispatch_since_the_assignment_is_shown(lead: bool) -> No
     again = [*EVENTS, Event(at(12, 3), "op1", "dispatch", "改派：主办 市水务局")]
     dispatches = [e for e in unit_history(again, seat(lead=lead)) if e.action == "dispatch"]
     assert len(dispatches) == 1 and "市水务局" not in dispatches[0].note
+
+
+@pytest.mark.parametrize("lead", [True, False])
+def test_every_unit_on_the_case_reads_a_merge_into_it_and_a_correction(lead: bool) -> None:
+    # A repeat call merged into the case at the unit, and a corrected registration: the unit
+    # handling it must know (the page masks the notes' personal details).
+    later = [
+        *EVENTS,
+        Event(at(12, 3), "op2", "merge", "TS0009（催办噪声）并入本案：同一诉求再次来电"),
+        Event(at(13, 3), "op1", "correct", "更正发生地点；原因：来电人补充"),
+    ]
+    shown = {e.action: e for e in unit_history(later, seat(lead=lead))}
+    assert shown["merge"].note == "TS0009（催办噪声）并入本案：同一诉求再次来电"
+    assert shown["merge"].actor == "热线中心"
+    assert shown["correct"].note == "更正发生地点；原因：来电人补充"
+    # Before the unit's assignment neither is shown.
+    earlier = [Event(at(7), "op2", "merge", "TS0001 并入本案"), *EVENTS]
+    assert "merge" not in {e.action for e in unit_history(earlier, seat(lead=lead))}

@@ -154,7 +154,7 @@ def test_empty_form_names_every_missing_field() -> None:
     assert errors["channel"] == FieldError("请选择渠道", "choose a channel")
     assert errors["case_type"] == FieldError("请选择类型", "choose a type")
     assert errors["complainant_name"] == FieldError(
-        "请填写投诉人姓名，或勾选“匿名”", "a name is required unless anonymous"
+        "请填写诉求人姓名，或勾选“匿名”", "a name is required unless anonymous"
     )
     assert errors["complainant_phone"] == FieldError(
         "请填写联系电话或地址，以便答复", "a phone number or an address is required"
@@ -548,6 +548,20 @@ def test_rejection_reply() -> None:
         "您反映的事项经审查不属于本热线受理范围，理由是：属于司法程序。"
         "建议您向人民法院反映，由其依法处理。感谢您的来电。"
     )
+
+
+@pytest.mark.parametrize(
+    ("channel", "thanks"),
+    [
+        (Channel.PHONE, "感谢您的来电。"),
+        (Channel.LETTER, "感谢您的来信。"),
+        (Channel.WALK_IN, "感谢您的来访。"),
+        (Channel.EMAIL, "感谢您的反映。"),
+        (Channel.WEB, "感谢您的反映。"),
+    ],
+)
+def test_a_rejection_thanks_the_citizen_the_way_they_came(channel: Channel, thanks: str) -> None:
+    assert rejection_reply("属于司法程序", "人民法院", channel).endswith(thanks)
 
 
 def test_identity_consent_is_kept_only_when_the_identity_may_be_shared() -> None:
