@@ -454,6 +454,38 @@ Content-Length: 0
 </scenario>
 """
 
+# An operator's phone that sends requests in the call's dialog keeps the INVITE's From ($1),
+# To ($2) and Contact ($3): its requests go to that Contact, From and To the other way round.
+INVITE_KEPT = """  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="1"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="2"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true"
+            assign_to="3"/>
+    </action>
+  </recv>
+"""
+
+
+def in_dialog_bye(cseq: int) -> str:
+    """The operator's BYE in the call's dialog (after ``INVITE_KEPT``)."""
+    return f"""  <send retrans="500">
+    <![CDATA[
+BYE [$3] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$2];tag=[pid]SIPpTag01[call_number]
+To: [$1]
+Call-ID: [call_id]
+CSeq: {cseq} BYE
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+
 _ANSWER = (
     """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator answers">
@@ -472,15 +504,8 @@ _ANSWER = (
 _ANSWER_THEN_HANG_UP = (
     """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator answers, then hangs up">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="1"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="2"/>
-      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true"
-            assign_to="3"/>
-    </action>
-  </recv>
 """
+    + INVITE_KEPT
     + RINGING
     + ANSWERED
     + """  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
@@ -490,21 +515,9 @@ _ANSWER_THEN_HANG_UP = (
         "</scenario>",
         """  <nop next="end"/>
   <label id="hangup"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [$3] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$2];tag=[pid]SIPpTag01[call_number]
-To: [$1]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
+"""
+        + in_dialog_bye(2)
+        + """  <recv response="200"/>
   <label id="end"/>
 </scenario>""",
     )
@@ -519,15 +532,8 @@ Content-Length: 0
 _ANSWER_THEN_TRANSFER = (
     """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="operator answers, then transfers">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="1"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="2"/>
-      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true"
-            assign_to="3"/>
-    </action>
-  </recv>
 """
+    + INVITE_KEPT
     + RINGING
     + ANSWERED
     + """  <nop><action><exec rtp_stream="{audio},1,0"/></action></nop>
@@ -575,21 +581,9 @@ Content-Length: 0
   <nop test="4" next="hangup"/>
   <nop next="progress"/>
   <label id="hangup"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [$3] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$2];tag=[pid]SIPpTag01[call_number]
-To: [$1]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" next="end"/>
+"""
+    + in_dialog_bye(3)
+    + """  <recv response="200" next="end"/>
   <label id="bye"/>
 """
     + BYE_OK.replace(

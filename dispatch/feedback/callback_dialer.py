@@ -38,6 +38,7 @@ from dispatch.cases.survey_models import SatisfactionCall
 from dispatch.feedback import callback_prompts as sp
 from dispatch.feedback import callbacks
 from dispatch.feedback.callbacks import DueCall, NotDialling
+from dispatch.feedback.dial_loop import DialLoop
 from ivr import dialplan_variables as dv
 from ivr.ami_listener import AmiListener
 
@@ -69,8 +70,6 @@ HANGUP_CAUSES = {
     41: "congestion or unreachable",
     42: "congestion or unreachable",
 }
-# How long to wait for the channel's Hangup event once the originate failed.
-HANGUP_WAIT_SECONDS = 2.0
 # A call left "dialling" this long after its ring time has no known outcome.
 STALE_MARGIN = dt.timedelta(minutes=10)
 # How long after the ring time an OriginateResponse may still come.
@@ -156,7 +155,9 @@ def originate_outcome(
     return OriginateOutcome(False, reason)
 
 
-class SatisfactionDialer:
+class SatisfactionDialer(DialLoop[DueCall]):
+    what = "satisfaction call"
+
     def __init__(
         self,
         config: DialerConfig,
@@ -164,11 +165,10 @@ class SatisfactionDialer:
         ami: Ami,
         clock: Callable[[], dt.datetime],
     ) -> None:
+        super().__init__(ami, clock, config.poll_seconds)
         self.config = config
         self.sessions = sessions
         self.ami = ami
-        self.clock = clock
-        self.calls: set[asyncio.Task[None]] = set()
         self.runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -180,30 +180,7 @@ class SatisfactionDialer:
             await asyncio.to_thread(sp.ensure_fixed, self.config.sounds_dir)
         except Exception:
             log.exception("could not synthesise the call-back prompts; trying per call")
-        while True:
-            try:
-                await self.poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("satisfaction dialer poll failed")
-            await asyncio.sleep(self.config.poll_seconds)
-
-    async def poll(self) -> list[DueCall]:
-        """Claim what is due and start dialling it; nothing while AMI is down."""
-        if not self.ami.connected:
-            return []
-        due = await asyncio.to_thread(self._claim, self.clock())
-        for call in due:
-            task = asyncio.create_task(self.dial(call))
-            self.calls.add(task)
-            task.add_done_callback(self._dialled)
-        return due
-
-    def _dialled(self, task: asyncio.Task[None]) -> None:
-        self.calls.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("satisfaction call failed", exc_info=task.exception())
+        await self.run_polls()
 
     async def dial(self, call: DueCall) -> None:
         cfg = self.config
@@ -236,19 +213,10 @@ class SatisfactionDialer:
             if outcome.answered:
                 log.info("satisfaction call %s: answered", call.id)
                 return
-            outcome = originate_outcome(reply, await self._hangup_cause(call.id))
+            outcome = originate_outcome(reply, await self.hangup_cause(call.id))
         finally:
             self.ami.forget(call.id)
         await self.failed(call, outcome.reason)
-
-    async def _hangup_cause(self, uniqueid: str) -> int | None:
-        """The failed channel's hang-up cause; its Hangup event may trail the response."""
-        deadline = asyncio.get_running_loop().time() + HANGUP_WAIT_SECONDS
-        while (cause := self.ami.hangup_cause(uniqueid)) is None:
-            if asyncio.get_running_loop().time() >= deadline:
-                return None
-            await asyncio.sleep(0.05)
-        return cause
 
     async def failed(self, call: DueCall, reason: str) -> None:
         try:
@@ -272,14 +240,11 @@ class SatisfactionDialer:
     async def close(self) -> None:
         """Stop polling and stop waiting for calls being placed; those stay "dialling" until
         their call flow settles them or they are found stale."""
-        tasks = [*self.calls, *([self.runner] if self.runner is not None else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.cancel_with(self.runner)
 
     # -- database, in worker threads ------------------------------------------------------
 
-    def _claim(self, now: dt.datetime) -> list[DueCall]:
+    def claim(self, now: dt.datetime) -> list[DueCall]:
         cfg = self.config
         with transaction(self.sessions) as session:
             for call_id in callbacks.recover_stale(

@@ -40,6 +40,7 @@ from core.db import transaction
 from core.settings import Settings
 from dispatch.feedback import operator_dial
 from dispatch.feedback.callback_dialer import originate_outcome
+from dispatch.feedback.dial_loop import DialLoop
 from dispatch.feedback.operator_dial import DueDial
 from ivr.ami_adapter import event_time
 from ivr.ami_listener import AmiListener
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # an operator is waiting in front of the console
 RESPONSE_MARGIN_SECONDS = 30.0  # how long after the ring time an OriginateResponse may come
-HANGUP_WAIT_SECONDS = 2.0  # how long to wait for a failed channel's Hangup (its cause)
 STALE_MARGIN = dt.timedelta(minutes=2)
 
 
@@ -219,7 +219,12 @@ class ListenerDialAmi:
         self.watched.pop(uniqueid, None)
 
 
-class OperatorDialer:
+class OperatorDialer(DialLoop[DueDial]):
+    """Dials what operators asked for (nothing while AMI is down: a request left too long
+    then fails, see ``operator_dial.claim_pending``) and applies the dials' AMI events."""
+
+    what = "operator dial"
+
     def __init__(
         self,
         config: OperatorDialerConfig,
@@ -227,44 +232,15 @@ class OperatorDialer:
         ami: DialAmi,
         clock: Callable[[], dt.datetime],
     ) -> None:
+        super().__init__(ami, clock, config.poll_seconds)
         self.config = config
         self.sessions = sessions
         self.ami = ami
-        self.clock = clock
-        self.calls: set[asyncio.Task[None]] = set()
         self.tasks: list[asyncio.Task[None]] = []
         self.awaiting: set[str] = set()  # dials whose OriginateResponse has not come yet
 
     def start(self) -> None:
-        self.tasks = [asyncio.create_task(self.run()), asyncio.create_task(self.consume())]
-
-    async def run(self) -> None:
-        """Poll for requested dials until cancelled; one bad poll never stops the dialer."""
-        while True:
-            try:
-                await self.poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("operator dialer poll failed")
-            await asyncio.sleep(self.config.poll_seconds)
-
-    async def poll(self) -> list[DueDial]:
-        """Claim what operators asked for and start dialling it; nothing while AMI is down
-        (a request left too long then fails, see ``operator_dial.claim_pending``)."""
-        if not self.ami.connected:
-            return []
-        due = await asyncio.to_thread(self._claim, self.clock())
-        for dial in due:
-            task = asyncio.create_task(self.dial(dial))
-            self.calls.add(task)
-            task.add_done_callback(self._dialled)
-        return due
-
-    def _dialled(self, task: asyncio.Task[None]) -> None:
-        self.calls.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("operator dial failed", exc_info=task.exception())
+        self.tasks = [asyncio.create_task(self.run_polls()), asyncio.create_task(self.consume())]
 
     async def dial(self, dial: DueDial) -> None:
         cfg = self.config
@@ -300,18 +276,10 @@ class OperatorDialer:
             if self.ami.hangup_cause(dial.id) is not None:  # over already (a quick busy)
                 self.ami.forget(dial.id)
             return  # else the channel stays watched until it hangs up
-        outcome = originate_outcome(reply, await self._hangup_cause(dial.id))
+        outcome = originate_outcome(reply, await self.hangup_cause(dial.id))
         self.ami.forget(dial.id)
         log.info("operator dial %s: the operator's phone: %s", dial.id, outcome.reason)
         await asyncio.to_thread(self._operator_failed, dial.id, outcome.reason)
-
-    async def _hangup_cause(self, uniqueid: str) -> int | None:
-        deadline = asyncio.get_running_loop().time() + HANGUP_WAIT_SECONDS
-        while (cause := self.ami.hangup_cause(uniqueid)) is None:
-            if asyncio.get_running_loop().time() >= deadline:
-                return None
-            await asyncio.sleep(0.05)
-        return cause
 
     async def consume(self) -> None:
         """Apply the dials' events in the order AMI sent them; one failure never stops it."""
@@ -338,14 +306,11 @@ class OperatorDialer:
     async def close(self) -> None:
         """Stop polling, applying and waiting for calls being placed; a dial left ringing
         is settled as lost once stale."""
-        tasks = [*self.calls, *self.tasks]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.cancel_with(*self.tasks)
 
     # -- database, in worker threads ------------------------------------------------------
 
-    def _claim(self, now: dt.datetime) -> list[DueDial]:
+    def claim(self, now: dt.datetime) -> list[DueDial]:
         with transaction(self.sessions) as session:
             for dial_id in operator_dial.recover_stale(session, now, self.config.stale_after):
                 log.warning("operator dial %s had no outcome; counted as failed", dial_id)

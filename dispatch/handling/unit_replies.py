@@ -18,8 +18,9 @@ from dispatch.cases.models import Attachment, Case
 from dispatch.cases.registration import FieldError, Invalid
 from dispatch.deadlines.stage_clocks import Rules
 from dispatch.handling import steps, unit_portal
+from dispatch.intake import register
 from dispatch.intake.register import Upload
-from recordings import evidence, manifest
+from recordings import evidence
 
 FILES_FIELD = "attachments"
 
@@ -68,19 +69,7 @@ def store_files(
                 )
             }
         )
-    stored: list[evidence.StoredEvidence] = []
-    try:
-        for upload in chosen:
-            stored.append(
-                evidence.store(
-                    upload.stream, upload.filename, rules.attachments_dir, now, rules.max_bytes
-                )
-            )
-    except evidence.EvidenceRefused as exc:
-        discard(rules, stored)
-        name = evidence.safe_filename(chosen[len(stored)].filename)
-        raise Invalid({FILES_FIELD: FieldError(f"{name}：{exc.zh}", f"{name}: {exc}")}) from exc
-    return stored
+    return register.store_uploads(chosen, rules.attachments_dir, rules.max_bytes, now, FILES_FIELD)
 
 
 def discard(rules: FileRules, stored: Sequence[evidence.StoredEvidence]) -> None:
@@ -97,35 +86,7 @@ def attach_to_reply(
     now: dt.datetime,
 ) -> Attachment:
     """One stored file as an attachment of the reply, with its manifest entry."""
-    attachment = Attachment(
-        id=item.id,
-        case_id=case.id,
-        filename=item.filename,
-        content_type=item.content_type,
-        size_bytes=item.size_bytes,
-        sha256=item.sha256,
-        path=item.relative_path,
-        uploaded_by=actor,
-        reply_id=reply.id,
-        created_at=now,
-    )
-    session.add(attachment)
-    manifest.append(
-        session,
-        manifest.STORED,
-        manifest.Item(
-            manifest.ATTACHMENT,
-            item.id,
-            item.relative_path,
-            item.sha256,
-            item.size_bytes,
-            call_id=case.call_id or "",
-            case_id=case.id,
-        ),
-        now,
-        actor,
-    )
-    return attachment
+    return register.attach(session, case, item, actor, now, reply.id)
 
 
 def reply_on_case(

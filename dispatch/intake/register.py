@@ -51,28 +51,45 @@ class IntakeConfig:
     rules: Rules | None = None
 
 
-def _store_all(
-    uploads: Sequence[Upload], config: IntakeConfig, now: dt.datetime
+def store_uploads(
+    uploads: Sequence[Upload],
+    attachments_dir: Path,
+    max_bytes: int,
+    now: dt.datetime,
+    field: str = "attachments",
 ) -> list[evidence.StoredEvidence]:
+    """Store every upload, or none of them: the first one refused (empty, too large, of a
+    kind not allowed) is named in ``field``'s error and those stored before it are removed."""
     stored: list[evidence.StoredEvidence] = []
     try:
         for upload in uploads:
             stored.append(
-                evidence.store(
-                    upload.stream, upload.filename, config.attachments_dir, now, config.max_bytes
-                )
+                evidence.store(upload.stream, upload.filename, attachments_dir, now, max_bytes)
             )
     except evidence.EvidenceRefused as exc:
         for item in stored:
-            evidence.discard(config.attachments_dir, item)
+            evidence.discard(attachments_dir, item)
         name = evidence.safe_filename(uploads[len(stored)].filename)
-        raise Invalid({"attachments": FieldError(f"{name}：{exc.zh}", f"{name}: {exc}")}) from exc
+        raise Invalid({field: FieldError(f"{name}：{exc.zh}", f"{name}: {exc}")}) from exc
     return stored
 
 
-def _attach(
-    session: Session, case: Case, item: evidence.StoredEvidence, actor: str, now: dt.datetime
+def _store_all(
+    uploads: Sequence[Upload], config: IntakeConfig, now: dt.datetime
+) -> list[evidence.StoredEvidence]:
+    return store_uploads(uploads, config.attachments_dir, config.max_bytes, now)
+
+
+def attach(
+    session: Session,
+    case: Case,
+    item: evidence.StoredEvidence,
+    actor: str,
+    now: dt.datetime,
+    reply_id: str | None = None,
 ) -> Attachment:
+    """One stored file as an attachment of the case (of a unit's reply with ``reply_id``),
+    with its manifest entry."""
     attachment = Attachment(
         id=item.id,
         case_id=case.id,
@@ -82,6 +99,7 @@ def _attach(
         sha256=item.sha256,
         path=item.relative_path,
         uploaded_by=actor,
+        reply_id=reply_id,
         created_at=now,
     )
     session.add(attachment)
@@ -139,7 +157,7 @@ def register(
                 rules=config.rules,
             )
             for item in stored:
-                _attach(session, case, item, actor, now)
+                attach(session, case, item, actor, now)
             if stored:
                 add_event(
                     session,
@@ -219,7 +237,7 @@ def add_attachments(
             status = Status(case.status)
             next_status(Action.ATTACH, status)
             for item in stored:
-                _attach(session, case, item, actor, now)
+                attach(session, case, item, actor, now)
             add_event(
                 session,
                 case,
