@@ -68,7 +68,9 @@ class CallFlow:
         try:
             await self.run(channel)
         except CallerHungUp:
-            log.info("call %s: caller hung up", channel.uniqueid)
+            # The AGI session ends the same way when the caller hangs up and when an operator
+            # blind-transfers the call (the channel leaves for the transfer context).
+            log.info("call %s: left the call flow (hung up or transferred)", channel.uniqueid)
         except Exception as exc:
             log.exception("call %s: call flow failed", channel.uniqueid)
             await self.apologise(channel, f"{type(exc).__name__}: {exc}")
