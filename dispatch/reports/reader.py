@@ -1,0 +1,488 @@
+"""The reader: the rows of ``dispatch.indicators.rows`` loaded from the database for a time
+window, in a few bulk SQLAlchemy Core queries (one per table, no query per case), the same
+on SQLite and PostgreSQL.
+
+What a window ``[since, until)`` holds, so that every indicator of ``dispatch.indicators``
+computes right for any period inside it (``period.start >= since``, ``period.end <= until``)
+and any ``as_of`` from the period's start up to ``Data.as_of`` (``until`` unless given):
+
+- ``calls``: the calls that started in the window, and those of the 7 days before it
+  (``calls.REPEAT_WINDOW``: 重复来电率 looks back; a call started before the window and
+  queued in it counts in the worst 24 hours). Filter by period (the indicators do).
+- ``callbacks``: the 漏接回拨 made in the window, each with all its attempts.
+- ``files``: every case with something in the window, each with its whole stored history
+  and child rows (so that cohort rates follow the cases to any later ``as_of``): received
+  in the window; a history entry, a lead or assisting dispatch, a decided extension, a
+  supervision record, a feedback row or a unit reply's review in it; a clock due on a day
+  of it (local dates: the UTC dates of the window widened by a day each side, so any zone
+  is covered); a handling clock fallen due by the window's end and not met before its
+  start (当前超期件 at any ``as_of`` in it); and, when ``as_of`` is after ``until``, the
+  cases received from then up to ``as_of`` from the phones of the cases above (再信访率
+  looks forward).
+- ``units``, ``unit_kinds``: every unit's name and kind (``dispatch.routing.units.UnitKind``
+  values: ``window`` for the 红旗窗口 list); ``operators``: every user's display name by
+  username (their username when they have none).
+
+同比 and 环比: load each period's window separately (``load`` three times for a month, its
+previous month and the same month a year earlier), which reads far fewer rows than one
+window spanning thirteen months; a figure is computed from the ``Data`` of its own period.
+``load_many`` reads several windows in one go (their union), e.g. a month and its 环比.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select, union
+from sqlalchemy.orm import Session
+
+from accounts.models import User
+from dispatch.cases.handling_models import (
+    Assignment,
+    CaseDeadline,
+    Extension,
+    Feedback,
+    SupervisionRecord,
+    Unit,
+    UnitReply,
+)
+from dispatch.cases.models import CallbackAttempt, Case, CaseEvent
+from dispatch.deadlines.stage_clocks import Stage
+from dispatch.indicators.calls import REPEAT_WINDOW
+from dispatch.indicators.rows import (
+    AssignmentRow,
+    CallbackAttemptRow,
+    CallbackRow,
+    CallRow,
+    CaseEventRow,
+    CaseFile,
+    CaseRow,
+    DeadlineRow,
+    ExtensionRow,
+    FeedbackRow,
+    ReplyRow,
+    SupervisionRow,
+)
+from ivr.models import Call, CallbackRequest
+
+Window = tuple[dt.datetime, dt.datetime]
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Data:
+    """The rows of one or more windows (see the module's docstring for what they hold)."""
+
+    calls: tuple[CallRow, ...]
+    callbacks: tuple[CallbackRow, ...]
+    files: tuple[CaseFile, ...]
+    units: Mapping[str, str]  # unit id -> name, every unit
+    operators: Mapping[str, str]  # username -> display name, every user
+    unit_kinds: Mapping[str, str]  # unit id -> kind, every unit
+    windows: tuple[Window, ...] = ()
+    as_of: dt.datetime | None = None
+
+    def unit_name(self, unit_id: str | None) -> str:
+        return self.units.get(unit_id or "", unit_id or "")
+
+    def operator_name(self, username: str) -> str:
+        return self.operators.get(username, username)
+
+    def windows_of_kind(self, kind: str) -> tuple[str, ...]:
+        """The ids of the units of ``kind`` (e.g. ``window``), by name."""
+        found = [unit for unit, unit_kind in self.unit_kinds.items() if unit_kind == kind]
+        return tuple(sorted(found, key=lambda unit: self.units[unit]))
+
+
+def load(
+    session: Session, since: dt.datetime, until: dt.datetime, as_of: dt.datetime | None = None
+) -> Data:
+    """The rows for ``[since, until)`` (aware instants), complete for figures as of any
+    moment up to ``as_of`` (default ``until``)."""
+    return load_many(session, [(since, until)], as_of)
+
+
+def load_many(
+    session: Session, windows: Sequence[Window], as_of: dt.datetime | None = None
+) -> Data:
+    """The rows of several windows at once (each as ``load`` would read it, once each)."""
+    if not windows:
+        raise ValueError("at least one window is needed")
+    for since, until in windows:
+        if since.tzinfo is None or until.tzinfo is None:
+            raise ValueError("a window's bounds must be aware datetimes")
+        if until < since:
+            raise ValueError(f"a window cannot end ({until}) before it starts ({since})")
+    latest = max(until for _, until in windows)
+    as_of = latest if as_of is None else as_of
+    units, kinds = _units(session)
+    return Data(
+        calls=_calls(session, windows),
+        callbacks=_callbacks(session, windows),
+        files=_files(session, windows, latest, as_of),
+        units=units,
+        operators=_operators(session),
+        unit_kinds=kinds,
+        windows=tuple(windows),
+        as_of=as_of,
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _within(column: Any, windows: Iterable[Window]) -> ColumnElement[bool]:
+    return or_(*(and_(column >= since, column < until) for since, until in windows))
+
+
+def _dates(windows: Iterable[Window]) -> list[tuple[dt.date, dt.date]]:
+    """Each window's days in any zone: its UTC dates widened by one day each side."""
+    return [
+        (since.astimezone(dt.UTC).date() - _DAY, until.astimezone(dt.UTC).date() + _DAY)
+        for since, until in windows
+    ]
+
+
+def _units(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+    names, kinds = {}, {}
+    for unit_id, name, kind in session.execute(select(Unit.id, Unit.name, Unit.kind)):
+        names[unit_id] = name
+        kinds[unit_id] = kind
+    return names, kinds
+
+
+def _operators(session: Session) -> dict[str, str]:
+    return {
+        username: display or username
+        for username, display in session.execute(select(User.username, User.display_name))
+    }
+
+
+# -- calls -------------------------------------------------------------------------------------
+
+
+def _calls(session: Session, windows: Sequence[Window]) -> tuple[CallRow, ...]:
+    widened = [(since - REPEAT_WINDOW, until) for since, until in windows]
+    query = (
+        select(
+            Call.id,
+            Call.started_at,
+            Call.caller_number,
+            Call.queued_at,
+            Call.answered_at,
+            Call.message_started_at,
+            Call.ended_at,
+            Call.outcome,
+            Call.operator,
+        )
+        .where(_within(Call.started_at, widened))
+        .order_by(Call.started_at, Call.id)
+    )
+    return tuple(
+        CallRow(
+            id=row[0],
+            started_at=row[1],
+            caller_number=row[2] or "",
+            queued_at=row[3],
+            answered_at=row[4],
+            message_started_at=row[5],
+            ended_at=row[6],
+            outcome=row[7],
+            operator=row[8],
+        )
+        for row in session.execute(query)
+    )
+
+
+def _callbacks(session: Session, windows: Sequence[Window]) -> tuple[CallbackRow, ...]:
+    made = select(CallbackRequest.id).where(_within(CallbackRequest.created_at, windows))
+    attempts: dict[str, list[CallbackAttemptRow]] = {}
+    query = (
+        select(
+            CallbackAttempt.request_id,
+            CallbackAttempt.at,
+            CallbackAttempt.outcome,
+            CallbackAttempt.case_id,
+        )
+        .where(CallbackAttempt.request_id.in_(made))
+        .order_by(CallbackAttempt.at, CallbackAttempt.id)
+    )
+    for request_id, at, outcome, case_id in session.execute(query):
+        attempts.setdefault(request_id, []).append(CallbackAttemptRow(at, outcome, case_id))
+    requests = (
+        select(
+            CallbackRequest.id,
+            CallbackRequest.call_id,
+            CallbackRequest.created_at,
+            CallbackRequest.status,
+        )
+        .where(_within(CallbackRequest.created_at, windows))
+        .order_by(CallbackRequest.created_at, CallbackRequest.id)
+    )
+    return tuple(
+        CallbackRow(
+            id=request_id,
+            call_id=call_id,
+            created_at=created_at,
+            status=status,
+            attempts=tuple(attempts.get(request_id, ())),
+        )
+        for request_id, call_id, created_at, status in session.execute(requests)
+    )
+
+
+# -- cases -------------------------------------------------------------------------------------
+
+
+def _case_ids(windows: Sequence[Window]) -> Select[tuple[str]]:
+    """The ids of the cases with something in the windows (see the module's docstring)."""
+    dates = _dates(windows)
+    earliest = min(since for since, _ in windows)
+    last_day = max(last for _, last in dates)
+    due = or_(*(and_(CaseDeadline.due_on >= a, CaseDeadline.due_on <= b) for a, b in dates))
+    handling_due = and_(
+        CaseDeadline.stage == Stage.HANDLING.value,
+        CaseDeadline.cancelled.is_(False),
+        CaseDeadline.due_on <= last_day,
+    )
+    parts: list[Select[tuple[str]]] = [
+        select(Case.id).where(_within(Case.received_at, windows)),
+        select(CaseEvent.case_id).where(_within(CaseEvent.at, windows)),
+        select(Assignment.case_id).where(_within(Assignment.dispatched_at, windows)),
+        select(Extension.case_id).where(_within(Extension.decided_at, windows)),
+        select(SupervisionRecord.case_id).where(_within(SupervisionRecord.at, windows)),
+        select(Feedback.case_id).where(_within(Feedback.at, windows)),
+        select(UnitReply.case_id).where(_within(UnitReply.reviewed_at, windows)),
+        select(CaseDeadline.case_id).where(due),
+        select(CaseDeadline.case_id).where(handling_due, CaseDeadline.met_at.is_(None)),
+        select(CaseDeadline.case_id).where(handling_due, CaseDeadline.met_at >= earliest),
+    ]
+    return select(union(*parts).subquery().c[0])
+
+
+def _files(
+    session: Session, windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
+) -> tuple[CaseFile, ...]:
+    ids = set(session.scalars(_case_ids(windows)))
+    if as_of > latest:
+        ids |= _later_cases(session, ids, latest, as_of)
+    if not ids:
+        return ()
+    chosen = sorted(ids)
+    return _build(session, chosen)
+
+
+def _later_cases(
+    session: Session, ids: set[str], since: dt.datetime, until: dt.datetime
+) -> set[str]:
+    """Cases received in ``[since, until]`` from the phones of the cases ``ids``."""
+    phones: set[str] = set()
+    for chunk in _chunks(sorted(ids)):
+        phones.update(
+            session.scalars(
+                select(Case.complainant_phone).where(
+                    Case.id.in_(chunk), Case.complainant_phone != ""
+                )
+            )
+        )
+    found: set[str] = set()
+    for chunk in _chunks(sorted(phones)):
+        found.update(
+            session.scalars(
+                select(Case.id).where(
+                    Case.received_at >= since,
+                    Case.received_at <= until,
+                    Case.complainant_phone.in_(chunk),
+                )
+            )
+        )
+    return found
+
+
+_CHUNK = 5000
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _children(
+    session: Session,
+    ids: list[str],
+    columns: Sequence[Any],
+    case_id: Any,
+    order: Sequence[Any],
+    make: Callable[[Sequence[Any]], Any],
+) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for chunk in _chunks(ids):
+        query = select(case_id, *columns).where(case_id.in_(chunk)).order_by(*order)
+        for row in session.execute(query):
+            found.setdefault(row[0], []).append(make(row[1:]))
+    return found
+
+
+def _build(session: Session, ids: list[str]) -> tuple[CaseFile, ...]:
+    events = _children(
+        session,
+        ids,
+        (
+            CaseEvent.at,
+            CaseEvent.action,
+            CaseEvent.from_status,
+            CaseEvent.to_status,
+            CaseEvent.actor,
+        ),
+        CaseEvent.case_id,
+        (CaseEvent.id,),
+        lambda r: CaseEventRow(r[0], r[1], r[2] or "", r[3] or "", r[4] or ""),
+    )
+    assignments = _children(
+        session,
+        ids,
+        (
+            Assignment.id,
+            Assignment.unit_id,
+            Assignment.role,
+            Assignment.mode,
+            Assignment.dispatched_at,
+            Assignment.active,
+            Assignment.signed_at,
+            Assignment.returned_at,
+        ),
+        Assignment.case_id,
+        (Assignment.dispatched_at, Assignment.id),
+        lambda r: AssignmentRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]),
+    )
+    deadlines = _children(
+        session,
+        ids,
+        (
+            CaseDeadline.id,
+            CaseDeadline.stage,
+            CaseDeadline.started_on,
+            CaseDeadline.due_on,
+            CaseDeadline.unit_id,
+            CaseDeadline.met_at,
+            CaseDeadline.cancelled,
+            CaseDeadline.provisional,
+        ),
+        CaseDeadline.case_id,
+        (CaseDeadline.id,),
+        lambda r: DeadlineRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7])),
+    )
+    extensions = _children(
+        session,
+        ids,
+        (
+            Extension.id,
+            Extension.deadline_id,
+            Extension.unit_id,
+            Extension.requested_at,
+            Extension.days,
+            Extension.old_due_on,
+            Extension.new_due_on,
+            Extension.status,
+            Extension.decided_at,
+        ),
+        Extension.case_id,
+        (Extension.requested_at, Extension.id),
+        lambda r: ExtensionRow(*r),
+    )
+    supervision = _children(
+        session,
+        ids,
+        (
+            SupervisionRecord.id,
+            SupervisionRecord.deadline_id,
+            SupervisionRecord.kind,
+            SupervisionRecord.due_on,
+            SupervisionRecord.at,
+            SupervisionRecord.unit_id,
+            SupervisionRecord.issued_by,
+        ),
+        SupervisionRecord.case_id,
+        (SupervisionRecord.id,),
+        lambda r: SupervisionRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or ""),
+    )
+    replies = _children(
+        session,
+        ids,
+        (
+            UnitReply.id,
+            UnitReply.unit_id,
+            UnitReply.at,
+            UnitReply.finding,
+            UnitReply.review,
+            UnitReply.reviewed_at,
+        ),
+        UnitReply.case_id,
+        (UnitReply.at, UnitReply.id),
+        lambda r: ReplyRow(r[0], r[1], r[2], r[3], r[4] or "", r[5]),
+    )
+    feedback = _children(
+        session,
+        ids,
+        (Feedback.id, Feedback.at, Feedback.method, Feedback.satisfaction),
+        Feedback.case_id,
+        (Feedback.id,),
+        lambda r: FeedbackRow(r[0], r[1], r[2], r[3] or ""),
+    )
+    files = []
+    for chunk in _chunks(ids):
+        query = select(
+            Case.id,
+            Case.number,
+            Case.status,
+            Case.received_at,
+            Case.registered_at,
+            Case.channel,
+            Case.case_type,
+            Case.registered_by,
+            Case.category,
+            Case.complex_case,
+            Case.complainant_phone,
+            Case.anonymous,
+            Case.subject_window,
+            Case.complained_unit_id,
+            Case.merged_into_id,
+            Case.decision,
+        ).where(Case.id.in_(chunk))
+        for r in session.execute(query):
+            case_id = r[0]
+            case = CaseRow(
+                id=case_id,
+                number=r[1],
+                status=r[2],
+                received_at=r[3],
+                registered_at=r[4],
+                channel=r[5],
+                case_type=r[6],
+                registered_by=r[7] or "",
+                category=r[8] or "",
+                complex_case=bool(r[9]),
+                complainant_phone=r[10] or "",
+                anonymous=bool(r[11]),
+                subject_window=r[12] or "",
+                complained_unit_id=r[13],
+                merged_into_id=r[14],
+                decision=r[15] or "",
+            )
+            files.append(
+                CaseFile(
+                    case,
+                    tuple(events.get(case_id, ())),
+                    tuple(assignments.get(case_id, ())),
+                    tuple(deadlines.get(case_id, ())),
+                    tuple(extensions.get(case_id, ())),
+                    tuple(supervision.get(case_id, ())),
+                    tuple(replies.get(case_id, ())),
+                    tuple(feedback.get(case_id, ())),
+                )
+            )
+    files.sort(key=lambda file: (file.case.received_at, file.id))
+    return tuple(files)
