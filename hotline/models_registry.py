@@ -8,6 +8,7 @@ from custody import models as custody_models
 from dispatch.cases import handling_models, survey_models
 from dispatch.cases import models as dispatch_models
 from dispatch.feedback import operator_dial_models
+from dispatch.handling import job_runs
 from ivr import models as ivr_models
 from recordings import models as recording_models
 
@@ -20,6 +21,7 @@ __all__ = [
     "dispatch_models",
     "handling_models",
     "ivr_models",
+    "job_runs",
     "live_models",
     "metadata",
     "operator_dial_models",
