@@ -33,6 +33,7 @@ from api import (
     labels,
     live,
     login,
+    metrics,
     openapi_doc,
     pages,
     registration_pages,
@@ -302,5 +303,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(search_pages.router)
     app.include_router(callback_api.router)
     app.include_router(callback_pages.router)
+    app.include_router(metrics.router)  # /metrics: loopback or a bearer token (api/metrics.py)
     openapi_doc.install(app)
     return app

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from custody import integrity
 from dispatch.deadlines.rules_source import RulesSource
-from dispatch.handling import supervision
+from dispatch.handling import job_runs, supervision
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,8 +37,10 @@ async def finish_in_thread(function: Callable[..., T], *args: object) -> T:
 def supervise_once(
     sessions: sessionmaker[Session], rules: RulesSource, clock: Callable[[], dt.datetime]
 ) -> list[supervision.Issued]:
+    at = clock()
     with transaction(sessions) as session:
-        issued = supervision.run(session, rules.rules(), clock())
+        issued = supervision.run(session, rules.rules(), at)
+        job_runs.record(session, job_runs.SUPERVISION, at, f"{len(issued)} notices")
     for item in issued:
         log.info(
             "supervision: %s for case %s (%s, %s)",

@@ -26,6 +26,7 @@ from dispatch.feedback.callback_survey import survey_for
 from dispatch.feedback.operator_dialer import operator_dialer_for
 from hotline.ivr_status import status_file, write_status
 from ivr import dialplan_variables as dv
+from ivr import phones
 from ivr.ami_adapter import AdapterConfig
 from ivr.ami_listener import AmiListener
 from ivr.asterisk_config import AsteriskDirs
@@ -141,6 +142,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
     tracker = tracker_for(settings, sessions, dirs.cdr_csv)
     state = {"ami": False, "agi": False}
     status_path = status_file(settings)
+    phones_path = phones.phones_file(settings.run_dir)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
 
     def report(ami: bool | None = None) -> None:
@@ -165,6 +167,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
         tracker=tracker,
         on_status=lambda connected: report(ami=connected),
         trace_file=settings.ami_trace_file,
+        on_phones=partial(phones.write, phones_path),
     )
     tracker.live = live_audio(settings, sessions, listener.manager.send_action)
     listener.start()
@@ -201,4 +204,5 @@ async def run(settings: Settings, modules_dir: str) -> None:
     waiter.cancel()
     await tracker.drain()
     status_path.unlink(missing_ok=True)
+    phones_path.unlink(missing_ok=True)
     engine.dispose()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ivr import dialplan_variables as dv
 from ivr import events as ev
 from ivr import fields
+from ivr.phones import PhoneChanged, device_state
 
 
 @dataclass(frozen=True)
@@ -177,3 +178,22 @@ def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | Non
             return ev.FailureFound(uniqueid=uniqueid, at=at, reason=reason)
         case _:
             return None
+
+
+def phone_change(message: Mapping[str, str], at: dt.datetime | None = None) -> PhoneChanged | None:
+    """An operator phone's state: from ``QueueMemberStatus`` (at the event's own time), or
+    from a ``QueueMember`` entry of the ``QueueStatus`` listing (which has no timestamp: at
+    ``at``, when the listing was asked for). ``None`` for any other message."""
+    match message.get("Event"):
+        case "QueueMemberStatus":
+            when = event_time(message)
+            name = message.get("MemberName") or message.get("Interface")
+        case "QueueMember" if at is not None:
+            when = at
+            name = message.get("Name") or message.get("Location")
+        case _:
+            return None
+    operator = fields.clean(name, fields.OPERATOR)
+    if not operator:
+        return None
+    return PhoneChanged(operator, device_state(message.get("Status")), when)

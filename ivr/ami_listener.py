@@ -14,8 +14,8 @@ from panoramisk import Manager
 
 from core.clock import utc_now
 from ivr import dialplan_variables as dv
-from ivr import fields
-from ivr.ami_adapter import AdapterConfig, live_call, to_domain_event
+from ivr import fields, phones
+from ivr.ami_adapter import AdapterConfig, live_call, phone_change, to_domain_event
 from ivr.ami_protocol import Utf8AMIProtocol
 from ivr.call_tracker import CallTracker, LiveCall
 from ivr.events import CallEvent
@@ -44,6 +44,7 @@ class AmiListener:
         on_status: Callable[[bool], None] = lambda _connected: None,
         trace_file: Path | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
+        on_phones: Callable[[phones.PhoneBoard | None], None] = lambda _board: None,
     ) -> None:
         self.clock = clock
         self.trace_file = trace_file
@@ -51,7 +52,10 @@ class AmiListener:
         self.tracker = tracker
         self.on_status = on_status
         self.connected = False
-        self.queue: asyncio.Queue[CallEvent | _Reconcile] = asyncio.Queue()
+        # The operators' phones (None while not connected), told to ``on_phones`` at each change.
+        self.phones: phones.PhoneBoard | None = None
+        self.on_phones = on_phones
+        self.queue: asyncio.Queue[CallEvent | phones.PhoneChanged | _Reconcile] = asyncio.Queue()
         self.manager = Manager(
             loop=loop,
             host=host,
@@ -72,7 +76,7 @@ class AmiListener:
             with open(self.trace_file, "a", encoding="utf-8") as trace:
                 trace.write(json.dumps(dict(message), ensure_ascii=False) + "\n")
         try:
-            event = to_domain_event(message, self.adapter)
+            event = phone_change(message) or to_domain_event(message, self.adapter)
         except ValueError:
             log.exception("unusable AMI event %r", dict(message))
             return
@@ -89,6 +93,7 @@ class AmiListener:
         log.warning("AMI connection lost: %s", exc)
         self.connected = False
         self.on_status(False)
+        self._tell_phones(None)
 
     def start(self) -> None:
         self.manager.connect()
@@ -135,14 +140,37 @@ class AmiListener:
             return ""  # the channel is gone: its hang-up is on its way
         return str(reply.get("Value") or "")
 
+    def _tell_phones(self, board: phones.PhoneBoard | None) -> None:
+        self.phones = board
+        try:
+            self.on_phones(board)
+        except OSError:
+            log.exception("could not keep the operators' phones")
+
+    async def refresh_phones(self) -> None:
+        """Take every operator phone's state from Asterisk's queue (``QueueStatus``)."""
+        replies = await self.manager.send_action({"Action": "QueueStatus"}, as_list=True)
+        now = self.clock()
+        if not isinstance(replies, list):
+            replies = [replies]
+        changes = [phone_change(reply, at=now) for reply in replies]
+        self._tell_phones(phones.snapshot(change for change in changes if change is not None))
+
     async def run(self) -> None:
         """Apply queued items forever; one bad item never stops the listener."""
         while True:
             item = await self.queue.get()
             try:
                 if isinstance(item, _Reconcile):
+                    try:
+                        await asyncio.wait_for(self.refresh_phones(), timeout=30)
+                    except (TimeoutError, ValueError, KeyError):
+                        log.exception("could not read the operators' phones from the queue")
                     live, calls = await asyncio.wait_for(self.live_calls(), timeout=30)
                     await self.tracker.reconcile(live, calls)
+                elif isinstance(item, phones.PhoneChanged):
+                    if self.phones is not None:
+                        self._tell_phones(phones.apply(self.phones, item))
                 else:
                     await self.tracker.handle(item)
             except asyncio.CancelledError:
