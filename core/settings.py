@@ -272,6 +272,12 @@ class Settings(BaseSettings):
     black_list_on_time: float = Field(
         default=0.80, ge=0, le=1, description="黑榜: a unit's 按时办结率 below this"
     )
+    ranking_min_sample: int = Field(
+        default=5,
+        ge=1,
+        description="部门办理排名: a unit's 按时办结率 or 满意率 is judged only over at least this "
+        "many cases (clocks due, valid ratings); a unit with neither is listed as 样本不足",
+    )
     bulletin_interval_seconds: float = Field(
         default=900,
         ge=0,
