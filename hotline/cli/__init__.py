@@ -51,6 +51,9 @@ COMMANDS: dict[str, CommandEntry] = {
         "Call the running hotline with SIPp, speak AUDIO (a WAV file), hang up, print the call.",
     ),
     "down": CommandEntry("control", "Stop every part of the hotline."),
+    "metrics": CommandEntry(
+        "metrics", "Operations metrics (/metrics): the token for scraping from another host."
+    ),
     "recordings": CommandEntry("recordings", "The recording store: integrity and retention."),
     "route": CommandEntry(
         "routing", "Routing-category suggestions: train the text classifier, classify cases."
