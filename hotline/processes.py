@@ -17,7 +17,7 @@ from core import pids, privacy
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline.ivr_status import status_file
-from ivr import asterisk_process
+from ivr import asterisk_process, phones
 from ivr.asterisk_config import AsteriskDirs
 from ivr.asterisk_install import AsteriskInstall
 
@@ -204,12 +204,19 @@ def status(settings: Settings, install: AsteriskInstall | None) -> list[PartStat
     ivr_pid = service_pid(settings, "ivr")
     ivr = ivr_status(settings) if ivr_pid else {}
     ivr_ok = bool(ivr.get("ami")) and bool(ivr.get("agi"))
+    board = phones.read(phones.phones_file(settings.run_dir)) if ivr_pid else None
     parts.append(
         PartStatus(
             "ivr",
             ivr_pid is not None and ivr_ok,
             f"pid {ivr_pid}, AMI {'connected' if ivr.get('ami') else 'disconnected'}, "
             f"FastAGI {'listening' if ivr.get('agi') else 'down'} on port {settings.agi_port}"
+            + (
+                f", operator phones: {board.registered} of {len(board.phones)} registered, "
+                f"{board.busy} on a call"
+                if board is not None
+                else ""
+            )
             if ivr_pid
             else "stopped",
         )
