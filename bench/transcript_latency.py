@@ -50,6 +50,7 @@ from core.settings import Settings
 from core.waiting import wait_for
 from hotline import processes, provision
 from ivr import prompts
+from ivr.call_state import Outcome
 from phones.sipp import OperatorPhone, free_udp_port, place_call, wav_duration
 from tests.builders import KOREAN_MODEL, korean_speech
 
@@ -123,6 +124,9 @@ def latency(engine: Engine, caller: str, since: dt.datetime) -> tuple[float, str
             if found is None:
                 return None
             call, recording, transcript = found.call, found.recording, found.transcript
+            if call.outcome != Outcome.ANSWERED:
+                # An operator must have taken it: a message has no operator stream to wait for.
+                raise RuntimeError(f"{caller}'s call was not answered ({call.outcome})")
             made = how_transcribed(session, call, transcript)
             seconds = found.hang_up_to_transcript
             return seconds, made, stages(session, call, recording, transcript.created_at)
@@ -226,6 +230,7 @@ def main() -> None:
                 sip_host="127.0.0.1",
                 sip_port=settings.sip_port,
                 audio=operator_audio,
+                expires=24 * 3600,  # registered for the whole run (the default is 10 minutes)
             )
             for name in settings.operators[:2]
         ]
