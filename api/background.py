@@ -1,5 +1,5 @@
-"""Jobs the API process runs on a schedule: supervision (催办, yellow and red cards) and the
-store's integrity check."""
+"""Jobs the API process runs on a schedule: supervision (催办, yellow and red cards), the
+store's integrity check and the bulletins (通报)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from core.db import transaction
 from custody import integrity
 from dispatch.deadlines.rules_source import RulesSource
 from dispatch.handling import job_runs, supervision
+from dispatch.reports import bulletins
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,4 +86,33 @@ async def verify_forever(
                 log.info("store integrity: %d files ok", report.files_checked)
         except Exception:
             log.exception("store verification failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+def bulletins_once(
+    sessions: sessionmaker[Session], maker: bulletins.Maker, clock: Callable[[], dt.datetime]
+) -> list[bulletins.Made]:
+    """Make the daily, weekly and monthly bulletins due now that are missing."""
+    made = bulletins.make_due(sessions, maker, clock())
+    for item in made:
+        if item.new:
+            log.info("bulletins: made %s", item.title)
+    return made
+
+
+async def bulletins_forever(
+    sessions: sessionmaker[Session],
+    maker: bulletins.Maker,
+    clock: Callable[[], dt.datetime],
+    interval: float,
+) -> None:
+    """Check now and every ``interval`` seconds whether the last closed day, week and month
+    have their bulletin (通报), and make the missing ones; a failed run is logged and tried
+    again at the next tick (what is due follows from the date, so nothing is lost; the
+    unique key keeps two processes from making one twice)."""
+    while True:
+        try:
+            await finish_in_thread(bulletins_once, sessions, maker, clock)
+        except Exception:
+            log.exception("bulletins run failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)

@@ -29,4 +29,4 @@ class Bulletin(Base):
     report: Mapped[str] = mapped_column(Text)  # dispatch.reports.tables.to_json, as JSON text
     as_of: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # the figures' moment
     made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-    made_by: Mapped[str] = mapped_column(String(64), default="")  # "": the schedule
+    made_by: Mapped[str] = mapped_column(String(64))  # a user name, or system:bulletins
