@@ -32,11 +32,14 @@ window spanning thirteen months; a figure is computed from the ``Data`` of its o
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
+from sqlalchemy import case as when
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -237,18 +240,24 @@ def _callbacks(session: Session, windows: Sequence[Window]) -> tuple[CallbackRow
 # -- cases -------------------------------------------------------------------------------------
 
 
-def _case_ids(windows: Sequence[Window]) -> Select[tuple[str]]:
+def _handling_due(last_day: dt.date) -> ColumnElement[bool]:
+    return and_(
+        CaseDeadline.stage == Stage.HANDLING.value,
+        CaseDeadline.cancelled.is_(False),
+        CaseDeadline.due_on <= last_day,
+    )
+
+
+def _case_ids(
+    windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
+) -> Select[str]:
     """The ids of the cases with something in the windows (see the module's docstring)."""
     dates = _dates(windows)
     earliest = min(since for since, _ in windows)
     last_day = max(last for _, last in dates)
     due = or_(*(and_(CaseDeadline.due_on >= a, CaseDeadline.due_on <= b) for a, b in dates))
-    handling_due = and_(
-        CaseDeadline.stage == Stage.HANDLING.value,
-        CaseDeadline.cancelled.is_(False),
-        CaseDeadline.due_on <= last_day,
-    )
-    parts: list[Select[tuple[str]]] = [
+    handling_due = _handling_due(last_day)
+    parts: list[Select[str]] = [
         select(Case.id).where(_within(Case.received_at, windows)),
         select(CaseEvent.case_id).where(_within(CaseEvent.at, windows)),
         select(Assignment.case_id).where(_within(Assignment.dispatched_at, windows)),
@@ -260,13 +269,17 @@ def _case_ids(windows: Sequence[Window]) -> Select[tuple[str]]:
         select(CaseDeadline.case_id).where(handling_due, CaseDeadline.met_at.is_(None)),
         select(CaseDeadline.case_id).where(handling_due, CaseDeadline.met_at >= earliest),
     ]
+    if as_of > latest:  # overdue at as_of too
+        late = _handling_due(as_of.astimezone(dt.UTC).date() + _DAY)
+        parts.append(select(CaseDeadline.case_id).where(late, CaseDeadline.met_at.is_(None)))
+        parts.append(select(CaseDeadline.case_id).where(late, CaseDeadline.met_at > as_of))
     return select(union(*parts).subquery().c[0])
 
 
 def _files(
     session: Session, windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
 ) -> tuple[CaseFile, ...]:
-    ids = set(session.scalars(_case_ids(windows)))
+    ids = set(session.scalars(_case_ids(windows, latest, as_of)))
     if as_of > latest:
         ids |= _later_cases(session, ids, latest, as_of)
     if not ids:
@@ -486,3 +499,115 @@ def _build(session: Session, ids: list[str]) -> tuple[CaseFile, ...]:
             )
     files.sort(key=lambda file: (file.case.received_at, file.id))
     return tuple(files)
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+
+def data_version(session: Session, windows: Sequence[Window]) -> tuple[object, ...]:
+    """A cheap fingerprint of what a load of ``windows`` reads, that changes with any write
+    to it: the newest history entry, clock, supervision record, feedback and callback
+    attempt (every step on a case writes a history entry: ``dispatch.cases.lifecycle``);
+    and, for the calls, which change in place, counts over the windows' calls read from the
+    calls' listing index (how many, ended, answered, failed; new callback requests) and the
+    times filled in on the calls still up."""
+    widened = [(since - REPEAT_WINDOW, until) for since, until in windows]
+    newest = select(
+        select(func.max(CaseEvent.id)).scalar_subquery(),
+        select(func.max(CaseDeadline.id)).scalar_subquery(),
+        select(func.max(SupervisionRecord.id)).scalar_subquery(),
+        select(func.max(Feedback.id)).scalar_subquery(),
+        select(func.max(CallbackAttempt.id)).scalar_subquery(),
+        select(func.count())
+        .select_from(CallbackRequest)
+        .where(_within(CallbackRequest.created_at, windows))
+        .scalar_subquery(),
+    )
+    ended = select(
+        func.count(),
+        func.count(Call.outcome),
+        func.count(Call.operator),
+        func.sum(when((Call.outcome == "failed", 1), else_=0)),
+        func.max(Call.started_at),
+    ).where(_within(Call.started_at, widened))
+    up = select(
+        func.count(),
+        func.count(Call.queued_at),
+        func.count(Call.answered_at),
+        func.count(Call.message_started_at),
+        func.count(Call.ended_at),
+    ).where(Call.outcome.is_(None))
+    return (
+        *session.execute(newest).one(),
+        *session.execute(ended).one(),
+        *session.execute(up).one(),
+    )
+
+
+@dataclass
+class _Kept:
+    version: tuple[object, ...]
+    data: Data
+    size: int
+
+
+@dataclass
+class Cache:
+    """Windows read before, kept in memory with the data version they were read at
+    (``data_version``): a repeat view of the same window costs the version's few indexed
+    queries, and any write shows at once (the version changed: the window is read again).
+    The least recently used windows go first once the rows kept pass ``max_rows``.
+
+    One per process, made where the application is wired (never at import) and shared by
+    the report pages; safe to use from several threads (a window read twice at once is
+    read twice, and the last read kept)."""
+
+    max_rows: int = 3_000_000
+    _kept: OrderedDict[tuple[object, ...], _Kept] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    hits: int = 0
+    misses: int = 0
+
+    def load(
+        self,
+        session: Session,
+        since: dt.datetime,
+        until: dt.datetime,
+        as_of: dt.datetime | None = None,
+    ) -> Data:
+        """As ``load``, from the cache when nothing was written since."""
+        return self.load_many(session, [(since, until)], as_of)
+
+    def load_many(
+        self, session: Session, windows: Sequence[Window], as_of: dt.datetime | None = None
+    ) -> Data:
+        latest = max((until for _, until in windows), default=None)
+        if latest is None:
+            raise ValueError("at least one window is needed")
+        # The rows depend on as_of only past the windows' end.
+        reach = latest if as_of is None or as_of <= latest else as_of
+        key = (tuple(windows), reach)
+        version = data_version(session, windows)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept.version == version:
+                self._kept.move_to_end(key)
+                self.hits += 1
+                return replace(kept.data, as_of=as_of or latest)
+            self.misses += 1
+        data = load_many(session, windows, as_of)
+        size = (
+            len(data.calls)
+            + len(data.callbacks)
+            + sum(1 + len(f.events) + len(f.deadlines) for f in data.files)
+        )
+        with self._lock:
+            self._kept[key] = _Kept(version, data, size)
+            self._kept.move_to_end(key)
+            while len(self._kept) > 1 and sum(k.size for k in self._kept.values()) > self.max_rows:
+                self._kept.popitem(last=False)
+        return data
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
