@@ -234,7 +234,7 @@ def open_handling_files(session: Session, today: dt.date) -> tuple[CaseFile, ...
         CaseDeadline.due_on <= today,
     )
     clocks: dict[str, list[DeadlineRow]] = {}
-    for case_id, *row in session.execute(
+    for clock in session.execute(
         select(
             CaseDeadline.case_id,
             CaseDeadline.id,
@@ -246,12 +246,15 @@ def open_handling_files(session: Session, today: dt.date) -> tuple[CaseFile, ...
         .where(*open_clock)
         .order_by(CaseDeadline.id)
     ):
-        clocks.setdefault(case_id, []).append(DeadlineRow(*row))
+        case_id, clock_id, stage, started_on, due_on, unit_id = clock
+        clocks.setdefault(case_id, []).append(
+            DeadlineRow(clock_id, stage, started_on, due_on, unit_id)
+        )
     ids = sorted(clocks)
     cases: dict[str, CaseRow] = {}
     leaving: dict[str, list[CaseEventRow]] = {}
     for chunk in (ids[start : start + _CHUNK] for start in range(0, len(ids), _CHUNK)):
-        for row in session.execute(
+        for case in session.execute(
             select(
                 Case.id,
                 Case.number,
@@ -262,7 +265,10 @@ def open_handling_files(session: Session, today: dt.date) -> tuple[CaseFile, ...
                 Case.case_type,
             ).where(Case.id.in_(chunk))
         ):
-            cases[row[0]] = CaseRow(*row)
+            case_id, number, status, received_at, registered_at, channel, case_type = case
+            cases[case_id] = CaseRow(
+                case_id, number, status, received_at, registered_at, channel, case_type
+            )
         for case_id, at, action, from_status, to_status in session.execute(
             select(
                 CaseEvent.case_id,

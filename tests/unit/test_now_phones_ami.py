@@ -103,29 +103,29 @@ def test_the_listener_keeps_the_board_from_log_in_to_disconnection() -> None:
             on_phones=told.append,
         )
         fake = FakeManager()
-        listener.manager = fake  # type: ignore[assignment]
+        listener.manager = fake
         consumer = asyncio.create_task(listener.run())
         try:
             # An event before the log-in's snapshot is not applied to a board nobody has.
             events = messages("operator_phone_states.jsonl")
-            listener._on_event(fake, events[0])  # type: ignore[arg-type]
+            listener._on_event(fake, events[0])
             await listener.queue.join()
             assert told == []
-            listener._on_login(fake)  # type: ignore[arg-type]
+            listener._on_login(fake)
             await listener.queue.join()
             assert fake.asked[0] == "QueueStatus (list)"
             assert told[-1] is not None and told[-1].registered == 1
             # Events older than the snapshot (queued before it) change nothing; the call's
             # later events move the phone.
             for message in events:
-                listener._on_event(fake, message)  # type: ignore[arg-type]
+                listener._on_event(fake, message)
             await listener.queue.join()
             board = told[-1]
             assert board is not None
             assert board.phones["8001"].state is DeviceState.NOT_INUSE  # the snapshot's
             listener.phones = PhoneBoard()  # forget the snapshot: the events tell the story
             for message in events:
-                listener._on_event(fake, message)  # type: ignore[arg-type]
+                listener._on_event(fake, message)
             await listener.queue.join()
             final = told[-1]
             assert final is not None
@@ -133,7 +133,7 @@ def test_the_listener_keeps_the_board_from_log_in_to_disconnection() -> None:
             assert final.registered == 0
             seen = [b.phones["8001"].state for b in told if b is not None and "8001" in b.phones]
             assert DeviceState.INUSE in seen and DeviceState.RINGING in seen
-            listener._on_disconnect(fake, None)  # type: ignore[arg-type]
+            listener._on_disconnect(fake, None)
             assert told[-1] is None and listener.phones is None
             assert tracker.reconciled == 1 and tracker.handled == []
         finally:
