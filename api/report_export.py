@@ -5,8 +5,9 @@ The pattern, one for all report pages (总览, 部门办理排名, 红旗窗口,
 - the page's own URL with ``format=xlsx`` added to its query (``/reports?period=month&on=…
   &format=xlsx``) answers the same ``tables.Report`` the page shows, as a workbook
   (``dispatch.reports.xlsx.workbook``): the same query gives the same figures, one sheet per
-  table. A page builds its link with :func:`xlsx_link` and its route answers with
-  :func:`xlsx_response` when :func:`wants_xlsx` says so;
+  table; ``&table=<key>`` gives that one table alone. A page builds its link with
+  :func:`xlsx_link` and its route answers with :func:`xlsx_response` (passing
+  ``request.query_params.get("table", "")``) when :func:`wants_xlsx` says so;
 - the JSON twin is ``/api/reports/…`` (``tables.to_json`` of the same report, plus what the
   page needs besides its tables), from the same use-case function as the page.
 
@@ -49,9 +50,21 @@ def file_name(report: Report) -> str:
     return f"{report.title}（{report.period}）.xlsx"
 
 
-def xlsx_response(report: Report) -> Response:
-    """The report as an .xlsx download, its Chinese name encoded per RFC 6266/5987 (with an
-    ASCII fallback for old clients)."""
+def one_table(report: Report, key: str) -> Report:
+    """The report with only its table ``key`` (a page's "download this table"); 404 when it
+    has none of that key."""
+    try:
+        table = report.table(key)
+    except KeyError:
+        raise HTTPException(status_code=404, detail="no such table") from None
+    return Report(report.title, report.period, (table,), report.notes)
+
+
+def xlsx_response(report: Report, table: str = "") -> Response:
+    """The report (or its one table ``table``, from ``?table=``) as an .xlsx download, its
+    Chinese name encoded per RFC 6266/5987 (with an ASCII fallback for old clients)."""
+    if table:
+        report = one_table(report, table)
     name = file_name(report)
     quoted = urllib.parse.quote(name, safe="")
     return Response(
