@@ -37,6 +37,7 @@ from api import (
     openapi_doc,
     pages,
     registration_pages,
+    report_hot,
     report_pages,
     report_windows,
     search_api,
@@ -308,5 +309,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(report_pages.router)  # 统计报表 and /api/reports (H11)
     app.include_router(metrics.router)  # /metrics: loopback or a bearer token (api/metrics.py)
     app.include_router(report_windows.router)  # 红旗窗口 (api/report_windows.py)
+    app.include_router(report_hot.router)  # 热点诉求 (api/report_hot.py)
     openapi_doc.install(app)
     return app
