@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from asr.live_models import LiveStream, StreamStatus
+from asr.live_models import LiveStream
+from asr.live_requests import OPEN_STATUSES
 from asr.models import JobStatus, TranscriptionJob
 from dispatch.cases.handling_models import CaseDeadline
 from dispatch.cases.lifecycle import Action
@@ -192,11 +193,7 @@ def transcription_now(session: Session, now: dt.datetime) -> TranscriptionNow:
             TranscriptionJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
         )
     )
-    streams = session.scalar(
-        select(func.count()).where(
-            LiveStream.status.in_([StreamStatus.REQUESTED, StreamStatus.LIVE])
-        )
-    )
+    streams = session.scalar(select(func.count()).where(LiveStream.status.in_(OPEN_STATUSES)))
     return TranscriptionNow(
         waiting=int(counts.get(JobStatus.QUEUED, 0)),
         running=int(counts.get(JobStatus.RUNNING, 0)),
