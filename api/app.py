@@ -36,6 +36,7 @@ from api import (
     metrics,
     openapi_doc,
     pages,
+    print_pages,
     registration_pages,
     report_hot,
     report_pages,
@@ -310,5 +311,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)  # /metrics: loopback or a bearer token (api/metrics.py)
     app.include_router(report_windows.router)  # 红旗窗口 (api/report_windows.py)
     app.include_router(report_hot.router)  # 热点诉求 (api/report_hot.py)
+    app.include_router(print_pages.router)  # a case's print forms and their PDF
     openapi_doc.install(app)
     return app
