@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,20 +55,9 @@ from dispatch.cases.handling_models import (
 from dispatch.cases.models import CallbackAttempt, Case, CaseEvent
 from dispatch.deadlines.stage_clocks import Stage
 from dispatch.indicators.calls import REPEAT_WINDOW
-from dispatch.indicators.rows import (
-    AssignmentRow,
-    CallbackAttemptRow,
-    CallbackRow,
-    CallRow,
-    CaseEventRow,
-    CaseFile,
-    CaseRow,
-    DeadlineRow,
-    ExtensionRow,
-    FeedbackRow,
-    ReplyRow,
-    SupervisionRow,
-)
+from dispatch.indicators.rows import CallbackRow, CallRow, CaseFile
+from dispatch.reports import reader_rows as rows
+from dispatch.reports.reader_rows import Reading
 from ivr.models import Call, CallbackRequest
 
 Window = tuple[dt.datetime, dt.datetime]
@@ -122,10 +111,11 @@ def load_many(
     latest = max(until for _, until in windows)
     as_of = latest if as_of is None else as_of
     units, kinds = _units(session)
+    reading = rows.Reading(session.connection())
     return Data(
-        calls=_calls(session, windows),
-        callbacks=_callbacks(session, windows),
-        files=_files(session, windows, latest, as_of),
+        calls=_calls(reading, windows),
+        callbacks=_callbacks(reading, windows),
+        files=_files(reading, windows, latest, as_of),
         units=units,
         operators=_operators(session),
         unit_kinds=kinds,
@@ -167,74 +157,13 @@ def _operators(session: Session) -> dict[str, str]:
 # -- calls -------------------------------------------------------------------------------------
 
 
-def _calls(session: Session, windows: Sequence[Window]) -> tuple[CallRow, ...]:
+def _calls(reading: Reading, windows: Sequence[Window]) -> tuple[CallRow, ...]:
     widened = [(since - REPEAT_WINDOW, until) for since, until in windows]
-    query = (
-        select(
-            Call.id,
-            Call.started_at,
-            Call.caller_number,
-            Call.queued_at,
-            Call.answered_at,
-            Call.message_started_at,
-            Call.ended_at,
-            Call.outcome,
-            Call.operator,
-        )
-        .where(_within(Call.started_at, widened))
-        .order_by(Call.started_at, Call.id)
-    )
-    return tuple(
-        CallRow(
-            id=row[0],
-            started_at=row[1],
-            caller_number=row[2] or "",
-            queued_at=row[3],
-            answered_at=row[4],
-            message_started_at=row[5],
-            ended_at=row[6],
-            outcome=row[7],
-            operator=row[8],
-        )
-        for row in session.execute(query)
-    )
+    return rows.calls(reading, _within(Call.started_at, widened))
 
 
-def _callbacks(session: Session, windows: Sequence[Window]) -> tuple[CallbackRow, ...]:
-    made = select(CallbackRequest.id).where(_within(CallbackRequest.created_at, windows))
-    attempts: dict[str, list[CallbackAttemptRow]] = {}
-    query = (
-        select(
-            CallbackAttempt.request_id,
-            CallbackAttempt.at,
-            CallbackAttempt.outcome,
-            CallbackAttempt.case_id,
-        )
-        .where(CallbackAttempt.request_id.in_(made))
-        .order_by(CallbackAttempt.at, CallbackAttempt.id)
-    )
-    for request_id, at, outcome, case_id in session.execute(query):
-        attempts.setdefault(request_id, []).append(CallbackAttemptRow(at, outcome, case_id))
-    requests = (
-        select(
-            CallbackRequest.id,
-            CallbackRequest.call_id,
-            CallbackRequest.created_at,
-            CallbackRequest.status,
-        )
-        .where(_within(CallbackRequest.created_at, windows))
-        .order_by(CallbackRequest.created_at, CallbackRequest.id)
-    )
-    return tuple(
-        CallbackRow(
-            id=request_id,
-            call_id=call_id,
-            created_at=created_at,
-            status=status,
-            attempts=tuple(attempts.get(request_id, ())),
-        )
-        for request_id, call_id, created_at, status in session.execute(requests)
-    )
+def _callbacks(reading: Reading, windows: Sequence[Window]) -> tuple[CallbackRow, ...]:
+    return rows.callbacks(reading, _within(CallbackRequest.created_at, windows))
 
 
 # -- cases -------------------------------------------------------------------------------------
@@ -248,9 +177,7 @@ def _handling_due(last_day: dt.date) -> ColumnElement[bool]:
     )
 
 
-def _case_ids(
-    windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
-) -> Select[str]:
+def _case_ids(windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime) -> Select[str]:
     """The ids of the cases with something in the windows (see the module's docstring)."""
     dates = _dates(windows)
     earliest = min(since for since, _ in windows)
@@ -277,228 +204,36 @@ def _case_ids(
 
 
 def _files(
-    session: Session, windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
+    reading: Reading, windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
 ) -> tuple[CaseFile, ...]:
-    ids = set(session.scalars(_case_ids(windows, latest, as_of)))
+    ids = set(rows.values(reading, _case_ids(windows, latest, as_of)))
     if as_of > latest:
-        ids |= _later_cases(session, ids, latest, as_of)
-    if not ids:
-        return ()
-    chosen = sorted(ids)
-    return _build(session, chosen)
+        ids |= _later_cases(reading, ids, latest, as_of)
+    return rows.case_files(reading, sorted(ids)) if ids else ()
 
 
 def _later_cases(
-    session: Session, ids: set[str], since: dt.datetime, until: dt.datetime
+    reading: Reading, ids: set[str], since: dt.datetime, until: dt.datetime
 ) -> set[str]:
     """Cases received in ``[since, until]`` from the phones of the cases ``ids``."""
-    phones: set[str] = set()
-    for chunk in _chunks(sorted(ids)):
-        phones.update(
-            session.scalars(
-                select(Case.complainant_phone).where(
-                    Case.id.in_(chunk), Case.complainant_phone != ""
-                )
-            )
+    phones = set(
+        rows.values(
+            reading,
+            select(Case.complainant_phone).where(
+                reading.among(Case.id, ids), Case.complainant_phone != ""
+            ),
         )
-    found: set[str] = set()
-    for chunk in _chunks(sorted(phones)):
-        found.update(
-            session.scalars(
-                select(Case.id).where(
-                    Case.received_at >= since,
-                    Case.received_at <= until,
-                    Case.complainant_phone.in_(chunk),
-                )
-            )
+    )
+    return set(
+        rows.values(
+            reading,
+            select(Case.id).where(
+                Case.received_at >= since,
+                Case.received_at <= until,
+                reading.among(Case.complainant_phone, phones),
+            ),
         )
-    return found
-
-
-_CHUNK = 5000
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-def _children(
-    session: Session,
-    ids: list[str],
-    columns: Sequence[Any],
-    case_id: Any,
-    order: Sequence[Any],
-    make: Callable[[Sequence[Any]], Any],
-) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = {}
-    for chunk in _chunks(ids):
-        query = select(case_id, *columns).where(case_id.in_(chunk)).order_by(*order)
-        for row in session.execute(query):
-            found.setdefault(row[0], []).append(make(row[1:]))
-    return found
-
-
-def _build(session: Session, ids: list[str]) -> tuple[CaseFile, ...]:
-    events = _children(
-        session,
-        ids,
-        (
-            CaseEvent.at,
-            CaseEvent.action,
-            CaseEvent.from_status,
-            CaseEvent.to_status,
-            CaseEvent.actor,
-        ),
-        CaseEvent.case_id,
-        (CaseEvent.id,),
-        lambda r: CaseEventRow(r[0], r[1], r[2] or "", r[3] or "", r[4] or ""),
     )
-    assignments = _children(
-        session,
-        ids,
-        (
-            Assignment.id,
-            Assignment.unit_id,
-            Assignment.role,
-            Assignment.mode,
-            Assignment.dispatched_at,
-            Assignment.active,
-            Assignment.signed_at,
-            Assignment.returned_at,
-        ),
-        Assignment.case_id,
-        (Assignment.dispatched_at, Assignment.id),
-        lambda r: AssignmentRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]),
-    )
-    deadlines = _children(
-        session,
-        ids,
-        (
-            CaseDeadline.id,
-            CaseDeadline.stage,
-            CaseDeadline.started_on,
-            CaseDeadline.due_on,
-            CaseDeadline.unit_id,
-            CaseDeadline.met_at,
-            CaseDeadline.cancelled,
-            CaseDeadline.provisional,
-        ),
-        CaseDeadline.case_id,
-        (CaseDeadline.id,),
-        lambda r: DeadlineRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), bool(r[7])),
-    )
-    extensions = _children(
-        session,
-        ids,
-        (
-            Extension.id,
-            Extension.deadline_id,
-            Extension.unit_id,
-            Extension.requested_at,
-            Extension.days,
-            Extension.old_due_on,
-            Extension.new_due_on,
-            Extension.status,
-            Extension.decided_at,
-        ),
-        Extension.case_id,
-        (Extension.requested_at, Extension.id),
-        lambda r: ExtensionRow(*r),
-    )
-    supervision = _children(
-        session,
-        ids,
-        (
-            SupervisionRecord.id,
-            SupervisionRecord.deadline_id,
-            SupervisionRecord.kind,
-            SupervisionRecord.due_on,
-            SupervisionRecord.at,
-            SupervisionRecord.unit_id,
-            SupervisionRecord.issued_by,
-        ),
-        SupervisionRecord.case_id,
-        (SupervisionRecord.id,),
-        lambda r: SupervisionRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or ""),
-    )
-    replies = _children(
-        session,
-        ids,
-        (
-            UnitReply.id,
-            UnitReply.unit_id,
-            UnitReply.at,
-            UnitReply.finding,
-            UnitReply.review,
-            UnitReply.reviewed_at,
-        ),
-        UnitReply.case_id,
-        (UnitReply.at, UnitReply.id),
-        lambda r: ReplyRow(r[0], r[1], r[2], r[3], r[4] or "", r[5]),
-    )
-    feedback = _children(
-        session,
-        ids,
-        (Feedback.id, Feedback.at, Feedback.method, Feedback.satisfaction),
-        Feedback.case_id,
-        (Feedback.id,),
-        lambda r: FeedbackRow(r[0], r[1], r[2], r[3] or ""),
-    )
-    files = []
-    for chunk in _chunks(ids):
-        query = select(
-            Case.id,
-            Case.number,
-            Case.status,
-            Case.received_at,
-            Case.registered_at,
-            Case.channel,
-            Case.case_type,
-            Case.registered_by,
-            Case.category,
-            Case.complex_case,
-            Case.complainant_phone,
-            Case.anonymous,
-            Case.subject_window,
-            Case.complained_unit_id,
-            Case.merged_into_id,
-            Case.decision,
-        ).where(Case.id.in_(chunk))
-        for r in session.execute(query):
-            case_id = r[0]
-            case = CaseRow(
-                id=case_id,
-                number=r[1],
-                status=r[2],
-                received_at=r[3],
-                registered_at=r[4],
-                channel=r[5],
-                case_type=r[6],
-                registered_by=r[7] or "",
-                category=r[8] or "",
-                complex_case=bool(r[9]),
-                complainant_phone=r[10] or "",
-                anonymous=bool(r[11]),
-                subject_window=r[12] or "",
-                complained_unit_id=r[13],
-                merged_into_id=r[14],
-                decision=r[15] or "",
-            )
-            files.append(
-                CaseFile(
-                    case,
-                    tuple(events.get(case_id, ())),
-                    tuple(assignments.get(case_id, ())),
-                    tuple(deadlines.get(case_id, ())),
-                    tuple(extensions.get(case_id, ())),
-                    tuple(supervision.get(case_id, ())),
-                    tuple(replies.get(case_id, ())),
-                    tuple(feedback.get(case_id, ())),
-                )
-            )
-    files.sort(key=lambda file: (file.case.received_at, file.id))
-    return tuple(files)
 
 
 # -- the cache -------------------------------------------------------------------------------
