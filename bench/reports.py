@@ -1,0 +1,354 @@
+"""How fast the reports read and compute over a year of a centre's work (issue 17): 300,000
+calls, 100,000 cases, 40 units (``bench.report_data``), on SQLite and on a real PostgreSQL
+server (the tests' server, ``tests.conftest.running_postgres``).
+
+Timed, each over ``--repeat`` runs (p50, p95, max, on the wall clock and in CPU: this
+process's and, on PostgreSQL, the server process's):
+
+- ``reader.load`` for the last day, ISO week, month, quarter and 365 days before the end;
+- the dashboard of the last month: its three windows read (the month, 环比 and 同比) and
+  every indicator computed for the month with its 环比 and 同比, and the per-unit
+  breakdown (40 units) of the handling and feedback figures; the computation alone too;
+- the same through the reader's cache (``reader.cached``): the first view (cold) and the
+  repeat views (warm), and a repeat view after a write.
+
+Peak memory: tracemalloc's peak over one dashboard (read and computed) and over a year's
+load, and the process's ru_maxrss at the end. The load average is printed with the figures:
+on a shared machine the wall clock includes waiting for a core. The goal is p95 <= 300 ms.
+
+    .venv/bin/python -m bench.reports [--scale 1] [--database sqlite|postgresql|both]
+        [--repeat 20] [--end 2026-12-01T00:00+08:00]
+    .venv/bin/python -m bench.reports --existing URL --end ...   # a database built before
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import resource
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.report_data import generate
+from core.db import make_engine, make_session_factory
+from dispatch.deadlines.working_calendar import WorkingCalendar
+from dispatch.indicators import (
+    breakdowns,
+    calls,
+    feedback,
+    handling,
+    intake,
+    periods,
+    petitions,
+    red_flag,
+)
+from dispatch.indicators.periods import Period, PeriodKind
+from dispatch.indicators.rows import CallRow
+from dispatch.reports import reader
+from hotline import migrate
+from tests.conftest import new_postgres_database, running_postgres
+
+ZONE = ZoneInfo("Asia/Shanghai")
+CALENDAR = WorkingCalendar(warn_unknown_years=False)
+
+
+# -- what is timed -------------------------------------------------------------------------
+
+
+def windows_before(end: dt.datetime) -> dict[str, Period]:
+    """The day, ISO week, month and quarter that ended last before ``end`` and the 365
+    days up to its local midnight."""
+    today = end.astimezone(ZONE).date()
+    yesterday = today - dt.timedelta(days=1)
+    week = periods.previous(periods.week(today, ZONE))
+    month = periods.previous(periods.month(today.year, today.month, ZONE))
+    quarter = periods.previous(periods.period_of(PeriodKind.QUARTER, today, ZONE))
+    return {
+        "day": periods.day(yesterday, ZONE),
+        "week": week,
+        "month": month,
+        "quarter": quarter,
+        "365 days": periods.custom(today - dt.timedelta(days=365), yesterday, ZONE),
+    }
+
+
+def figures(data: reader.Data, period: Period, as_of: dt.datetime) -> dict[str, Any]:
+    """Every indicator of ``dispatch.indicators`` for the period as of ``as_of``."""
+    found: dict[str, Any] = {}
+    rows, files, backs = data.calls, data.files, data.callbacks
+    on_calls: list[tuple[str, Callable[[Sequence[CallRow], Period], object]]] = [
+        ("volume", calls.volume),
+        ("answer_rate", calls.answer_rate),
+        ("answer_15s_rate", calls.answer_15s_rate),
+        ("worst_24h", calls.worst_24h),
+        ("abandon_rate", calls.abandon_rate),
+        ("messages", calls.messages),
+        ("average_wait", calls.average_wait),
+        ("average_talk", calls.average_talk),
+        ("repeat_rate", calls.repeat_rate),
+    ]
+    for name, compute in on_calls:
+        found[name] = compute(rows, period)
+    found["callback_done_rate"] = calls.callback_done_rate(backs, period, as_of)
+    found["callback_delay"] = calls.callback_delay(backs, period, as_of)
+    for name, on_files in [
+        ("registered", intake.registered),
+        ("accepted", intake.accepted),
+        ("rejected", intake.rejected),
+        ("rejection_rate", intake.rejection_rate),
+        ("on_spot_rate", intake.on_spot_rate),
+        ("merged", intake.merged),
+        ("withdrawn", intake.withdrawn),
+    ]:
+        found[name] = on_files(files, period)
+    found.update(unit_figures(files, period, as_of, None))
+    found["overdue_now"] = handling.overdue_now(files, as_of, ZONE)
+    found["handling_days"] = petitions.average_handling_time(files, period, CALENDAR)
+    found["levels"] = feedback.level_split(files, period, as_of)
+    return found
+
+
+def unit_figures(
+    files: Any, period: Period, as_of: dt.datetime, unit: str | None
+) -> dict[str, Any]:
+    """The handling and feedback figures of one unit (all, with ``None``)."""
+    found: dict[str, Any] = {}
+    for name, in_period in [
+        ("dispatched", handling.dispatched),
+        ("reassigned", handling.reassigned),
+        ("extended", handling.extended),
+        ("closed", handling.closed),
+        ("reminders", handling.reminders),
+        ("yellow", handling.yellow_cards),
+        ("red", handling.red_cards),
+    ]:
+        found[name] = in_period(files, period, unit)
+    for name, to_as_of in [
+        ("return_rate", handling.return_rate),
+        ("closure_rate", handling.closure_rate),
+        ("on_time_dispatch_rate", handling.on_time_dispatch_rate),
+        ("on_time_rate", handling.on_time_rate),
+        ("overdue", handling.overdue),
+        ("overdue_rate", handling.overdue_rate),
+        ("reopen_rate", handling.reopen_rate),
+        ("visit_rate", feedback.visit_rate),
+        ("satisfaction_rate", feedback.satisfaction_rate),
+        ("on_time_feedback_rate", feedback.on_time_feedback_rate),
+        ("repeat_petition_rate", petitions.repeat_petition_rate),
+    ]:
+        found[name] = to_as_of(files, period, as_of, unit)
+    found["sign_time"] = handling.sign_time(files, period, as_of, CALENDAR, unit)
+    return found
+
+
+def dashboard(
+    current: reader.Data,
+    before: reader.Data,
+    last_year: reader.Data,
+    period: Period,
+    as_of: dt.datetime,
+) -> dict[str, Any]:
+    """The month's dashboard: every figure with 环比 and 同比, by lead unit, 红旗窗口."""
+    result: dict[str, Any] = {
+        "current": figures(current, period, as_of),
+        "previous": figures(before, periods.previous(period), as_of),
+        "year_earlier": figures(last_year, periods.year_earlier(period), as_of),
+    }
+    by_unit = breakdowns.group(current.files, breakdowns.Dimension.LEAD_UNIT)
+    result["units"] = {
+        unit: unit_figures(files, period, as_of, unit) for unit, files in by_unit.items()
+    }
+    result["windows"] = red_flag.standings(
+        current.files, period.first.year, ZONE, current.windows_of_kind("window"), as_of
+    )
+    return result
+
+
+def three_windows(period: Period) -> list[Period]:
+    return [period, periods.previous(period), periods.year_earlier(period)]
+
+
+def read_dashboard(
+    session: Session, period: Period, as_of: dt.datetime, loader: Loader
+) -> dict[str, Any]:
+    current, before, last_year = (loader(session, p, as_of) for p in three_windows(period))
+    return dashboard(current, before, last_year, period, as_of)
+
+
+Loader = Callable[[Session, Period, dt.datetime], reader.Data]
+
+
+def plain_load(session: Session, period: Period, as_of: dt.datetime) -> reader.Data:
+    return reader.load(session, period.start, period.end, as_of)
+
+
+def loader(period: Period, as_of: dt.datetime) -> Callable[[Session], reader.Data]:
+    return lambda session: plain_load(session, period, as_of)
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def backend_cpu_ns(pid: int | None) -> int:
+    """CPU time of the PostgreSQL server process serving the session (Linux schedstat)."""
+    if pid is None:
+        return 0
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def timed(
+    sessions: sessionmaker[Session], work: Callable[[Session], object], repeat: int
+) -> Timing:
+    timing = Timing()
+    for _ in range(repeat):
+        with sessions() as session:
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            pid = session.scalar(text("SELECT pg_backend_pid()")) if postgresql else None
+            gc.collect()
+            started, cpu, backend = time.perf_counter(), time.thread_time(), backend_cpu_ns(pid)
+            work(session)
+            timing.wall.append((time.perf_counter() - started) * 1000)
+            used = (time.thread_time() - cpu) * 1000 + (backend_cpu_ns(pid) - backend) / 1e6
+            timing.cpu.append(used)
+    return timing
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def line(name: str, what: str, timing: Timing) -> None:
+    wall, cpu = timing.wall, timing.cpu
+    print(
+        f"{name:10} {what:44} n={len(wall):3d}  wall p50 {statistics.median(wall):7.1f} "
+        f"p95 {percentile(wall, 0.95):7.1f} max {max(wall):7.1f} ms  cpu p50 "
+        f"{statistics.median(cpu):7.1f} p95 {percentile(cpu, 0.95):7.1f} ms  "
+        f"(load {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+
+
+def peak_mb(work: Callable[[], object]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def sizes(sessions: sessionmaker[Session], named: dict[str, Period], end: dt.datetime) -> None:
+    with sessions() as session:
+        for name, period in named.items():
+            data = plain_load(session, period, end)
+            events = sum(len(f.events) for f in data.files)
+            print(
+                f"           {name:9} window: {len(data.calls):7d} calls, "
+                f"{len(data.callbacks):6d} callbacks, {len(data.files):7d} cases "
+                f"({events} history entries)"
+            )
+
+
+def bench(name: str, url: str, end: dt.datetime, repeat: int) -> None:
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    named = windows_before(end)
+    month = named["month"]
+    sizes(sessions, named, end)
+    for what, period in named.items():
+        with sessions() as session:
+            plain_load(session, period, end)  # warm the database's caches once
+        line(name, f"load {what}", timed(sessions, loader(period, end), repeat))
+    line(
+        name,
+        "dashboard of a month (3 loads + figures)",
+        timed(sessions, lambda s: read_dashboard(s, month, end, plain_load), repeat),
+    )
+    with sessions() as session:
+        current, before, last_year = (plain_load(session, p, end) for p in three_windows(month))
+    compute = Timing()
+    for _ in range(repeat):
+        started, cpu = time.perf_counter(), time.thread_time()
+        dashboard(current, before, last_year, month, end)
+        compute.wall.append((time.perf_counter() - started) * 1000)
+        compute.cpu.append((time.thread_time() - cpu) * 1000)
+    line(name, "dashboard figures alone (40 units)", compute)
+    with sessions() as session:
+        memory = peak_mb(lambda: read_dashboard(session, month, end, plain_load))
+        year = peak_mb(lambda: plain_load(session, named["365 days"], end))
+    print(f"{name:10} peak (tracemalloc): dashboard {memory:.0f} MB, 365 days' load {year:.0f} MB")
+    engine.dispose()
+
+
+def build(name: str, url: str, end: dt.datetime, scale: float) -> None:
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    summary = generate(make_session_factory(engine), end, scale, quiet=True)
+    print(
+        f"{name}: {summary.calls} calls, {summary.cases} cases, {summary.rows} rows "
+        f"built in {summary.seconds:.0f} s",
+        flush=True,
+    )
+    if name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--end", default="", help="ISO instant the year ends at (default now)")
+    parser.add_argument("--existing", default="", help="a database built before (its URL)")
+    args = parser.parse_args()
+    end = dt.datetime.fromisoformat(args.end) if args.end else dt.datetime.now(dt.UTC)
+    if end.tzinfo is None:
+        parser.error("--end needs a time zone (e.g. +08:00)")
+    end = end.astimezone(dt.UTC)
+    print(f"year up to {end.astimezone(ZONE):%Y-%m-%d %H:%M} (Beijing), {os.cpu_count()} cores")
+    if args.existing:
+        name = "postgresql" if args.existing.startswith("postgresql") else "sqlite"
+        bench(name, args.existing, end, args.repeat)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+        print(f"databases in {folder} (SQLite's file stays for --existing)")
+        if args.database in ("sqlite", "both"):
+            url = f"sqlite:///{folder / 'reports.db'}"
+            build("sqlite", url, end, args.scale)
+            bench("sqlite", url, end, args.repeat)
+        if args.database in ("postgresql", "both"):
+            with running_postgres() as server:
+                url = new_postgres_database(server)
+                build("postgresql", url, end, args.scale)
+                bench("postgresql", url, end, args.repeat)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (ru_maxrss): {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
