@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-WIDTH = 640
-_LABEL = 150  # the bars' label column
-_VALUE = 70  # the value at the end of a bar
+WIDTH = 640  # the line chart's
+BARS_WIDTH = 420
+_LABEL = 110  # the bars' label column
+_VALUE = 56  # the value at the end of a bar
 _BAR = 18
 _GAP = 8
 _PAD = 10
@@ -35,7 +36,7 @@ class Bar:
     title: str = ""  # more words on hover (e.g. 12/14 件)
 
 
-def _clip(label: str, size: int = 10) -> str:
+def _clip(label: str, size: int = 8) -> str:
     return label if len(label) <= size else label[: size - 1] + "…"
 
 
@@ -53,14 +54,14 @@ def bars(
     if not items:
         return Markup('<p class="chart-empty">{}：暂无数据</p>').format(title)
     top = 1.0 if percent else max((item.value or 0.0) for item in items) or 1.0
-    span = WIDTH - _LABEL - _VALUE - _PAD
+    span = BARS_WIDTH - _LABEL - _VALUE - _PAD
     height = _PAD * 2 + len(items) * (_BAR + _GAP) + (16 if target is not None else 0)
     parts = [
         Markup(
             '<svg class="chart bars {css}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
             "<title>{title}</title>"
-        ).format(css=css, w=WIDTH, h=height, title=title)
+        ).format(css=css, w=BARS_WIDTH, h=height, title=title)
     ]
     for index, item in enumerate(items):
         y = _PAD + index * (_BAR + _GAP)
@@ -158,14 +159,19 @@ def line(labels: Sequence[str], series: Sequence[Series], title: str) -> Markup:
             )
         )
     every = max(1, math.ceil(len(labels) / 8))
+    last = len(labels) - 1
     for index, label in enumerate(labels):
-        if index % every == 0 or index == len(labels) - 1:
+        # The last point, and every ``every``-th one not crowding the last.
+        if index == last or (index % every == 0 and last - index >= every / 2):
             parts.append(
                 Markup(
-                    '<text class="tick" x="{x}" y="{y}" text-anchor="middle" font-size="11">'
+                    '<text class="tick" x="{x}" y="{y}" text-anchor="{anchor}" font-size="11">'
                     "{label}</text>"
                 ).format(
-                    x=_n(x(index)), y=bottom + 16, label=label[5:] if len(label) == 10 else label
+                    anchor="end" if index == last and index else "middle",
+                    x=_n(x(index)),
+                    y=bottom + 16,
+                    label=label[5:] if len(label) == 10 else label,
                 )
             )
     for number, one in enumerate(series):

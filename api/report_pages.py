@@ -220,7 +220,7 @@ def dashboard_charts(report: Report, settings: Settings) -> dict[str, Any]:
     numbers): the trend, bars per unit for 按时办结率 and 满意率, the categories, and the
     five levels of satisfaction."""
     trend = report.table("trend")
-    labels = [row[0].text for row in trend.rows]
+    labels = [row[0].text.split("至")[0] for row in trend.rows]  # a part-month: its first day
 
     def series(name: str, css: str) -> charts.Series:
         index = _column(trend, name)

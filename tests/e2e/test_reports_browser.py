@@ -63,12 +63,22 @@ def no_sideways_scroll(page: Page) -> None:
     assert wide <= PHONE["width"], f"the page is {wide} px wide on a {PHONE['width']} px phone"
 
 
+ROW_VALUES = """([table, name]) => {
+  for (const tr of document.querySelectorAll(`table[data-table="${table}"] tbody tr`)) {
+    const th = tr.querySelector("th");
+    if (th && th.textContent.trim() === name) {
+      return [...tr.querySelectorAll("td")].map((td) => td.dataset.value ?? td.textContent.trim());
+    }
+  }
+  return null;
+}"""
+
+
 def figure_row(page: Page, table: str, name: str) -> list[str]:
     """The data-value of each cell of a table's row (the numbers the page shows)."""
-    row = page.locator(f'table[data-table="{table}"] tr', has=page.locator(f'th:text-is("{name}")'))
-    return [
-        cell.get_attribute("data-value") or cell.inner_text() for cell in row.locator("td").all()
-    ]
+    values = page.evaluate(ROW_VALUES, [table, name])
+    assert values is not None, f"no row {name} in {table}"
+    return [str(value) for value in values]
 
 
 def test_a_supervisor_reads_last_month_follows_a_figure_and_downloads_it(

@@ -29,7 +29,7 @@ def test_bars_are_scaled_and_linked_with_a_target_line() -> None:
     assert svg.tag == f"{SVG}svg" and svg.get("role") == "img"
     rects = svg.findall(f".//{SVG}rect")
     widths = [float(r.get("width", "0")) for r in rects]
-    span = charts.WIDTH - 150 - 70 - 10
+    span = charts.BARS_WIDTH - 110 - 56 - 10
     assert widths == pytest.approx([span, span / 2, 0])
     links = svg.findall(f"{SVG}a")
     assert [a.get("href") for a in links] == ["/reports/cases?figure=a&group=U1"]
@@ -37,7 +37,7 @@ def test_bars_are_scaled_and_linked_with_a_target_line() -> None:
     assert "住建局：100.0%" in titles and "教育局：—" in titles
     target = svg.find(f".//{SVG}g[@class='target']/{SVG}line")
     assert target is not None
-    assert float(target.get("x1", "0")) == pytest.approx(150 + 0.95 * span)
+    assert float(target.get("x1", "0")) == pytest.approx(110 + 0.95 * span)
 
 
 def test_counts_scale_to_the_largest_and_labels_are_escaped() -> None:
@@ -48,7 +48,7 @@ def test_counts_scale_to_the_largest_and_labels_are_escaped() -> None:
     widths = [float(r.get("width", "0")) for r in svg.findall(f".//{SVG}rect")]
     assert widths[0] == pytest.approx(4 * widths[1])
     labels = [t.text for t in svg.findall(f".//{SVG}text[@class='label']")]
-    assert labels[1] == "一个非常非常长的类…"  # clipped, the whole on hover
+    assert labels[1] == "一个非常非常长…"  # clipped, the whole on hover
     assert "counts" in (svg.get("class") or "")
 
 
