@@ -17,8 +17,9 @@ and any ``as_of`` from the period's start up to ``Data.as_of`` (``until`` unless
   of it (local dates: the UTC dates of the window widened by a day each side, so any zone
   is covered); a handling clock fallen due by the window's end and not met before its
   start (当前超期件 at any ``as_of`` in it); and, when ``as_of`` is after ``until``, the
-  cases received from then up to ``as_of`` from the phones of the cases above (再信访率
-  looks forward).
+  cases overdue at ``as_of`` and, as their case rows alone (no history: nothing of theirs
+  falls in a period inside the window), the cases received from then up to ``as_of`` from
+  the phones of the cases above (再信访率 looks forward).
 - ``units``, ``unit_kinds``: every unit's name and kind (``dispatch.routing.units.UnitKind``
   values: ``window`` for the 红旗窗口 list); ``operators``: every user's display name by
   username (their username when they have none).
@@ -207,9 +208,14 @@ def _files(
     reading: Reading, windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
 ) -> tuple[CaseFile, ...]:
     ids = set(rows.values(reading, _case_ids(windows, latest, as_of)))
-    if as_of > latest:
-        ids |= _later_cases(reading, ids, latest, as_of)
-    return rows.case_files(reading, sorted(ids)) if ids else ()
+    files = rows.case_files(reading, sorted(ids)) if ids else ()
+    later = _later_cases(reading, ids, latest, as_of) - ids if as_of > latest and ids else set()
+    if not later:
+        return files
+    # Received after the windows: nothing of theirs falls in a period inside them, so
+    # their case rows alone (再信访率 reads the phone, category and received time).
+    files += rows.case_files(reading, sorted(later), whole=False)
+    return tuple(sorted(files, key=lambda file: (file.case.received_at, file.id)))
 
 
 def _later_cases(

@@ -195,9 +195,12 @@ def _children(
     return found
 
 
-def case_files(reading: Reading, ids: Sequence[str]) -> tuple[CaseFile, ...]:
-    """The cases ``ids`` with every row hanging from them, by received time."""
+def case_files(reading: Reading, ids: Sequence[str], whole: bool = True) -> tuple[CaseFile, ...]:
+    """The cases ``ids`` with every row hanging from them (with ``whole``; else their case
+    rows alone), by received time."""
     r, t, d = reading, reading.instant, reading.day
+    if not whole:
+        return tuple(CaseFile(case) for case in _cases(r, ids))
     events = _children(
         r,
         ids,
@@ -303,8 +306,26 @@ def case_files(reading: Reading, ids: Sequence[str]) -> tuple[CaseFile, ...]:
         (Feedback.id,),
         lambda f: FeedbackRow(f[0], t(f[1]), f[2], f[3]),
     )
-    files = []
     none: tuple[()] = ()
+    files = [
+        CaseFile(
+            case,
+            tuple(events.get(case.id, none)),
+            tuple(assignments.get(case.id, none)),
+            tuple(deadlines.get(case.id, none)),
+            tuple(extensions.get(case.id, none)),
+            tuple(supervision.get(case.id, none)),
+            tuple(replies.get(case.id, none)),
+            tuple(feedback.get(case.id, none)),
+        )
+        for case in _cases(r, ids)
+    ]
+    files.sort(key=lambda file: (file.case.received_at, file.id))
+    return tuple(files)
+
+
+def _cases(reading: Reading, ids: Sequence[str]) -> list[CaseRow]:
+    r, t = reading, reading.instant
     query = select(
         Case.id,
         Case.number,
@@ -323,10 +344,9 @@ def case_files(reading: Reading, ids: Sequence[str]) -> tuple[CaseFile, ...]:
         Case.merged_into_id,
         Case.decision,
     ).where(r.among(Case.id, ids))
-    for c in r.rows(query):
-        case_id = c[0]
-        row = CaseRow(
-            case_id,
+    return [
+        CaseRow(
+            c[0],
             c[1],
             c[2],
             t(c[3]),
@@ -343,20 +363,8 @@ def case_files(reading: Reading, ids: Sequence[str]) -> tuple[CaseFile, ...]:
             c[14],
             c[15],
         )
-        files.append(
-            CaseFile(
-                row,
-                tuple(events.get(case_id, none)),
-                tuple(assignments.get(case_id, none)),
-                tuple(deadlines.get(case_id, none)),
-                tuple(extensions.get(case_id, none)),
-                tuple(supervision.get(case_id, none)),
-                tuple(replies.get(case_id, none)),
-                tuple(feedback.get(case_id, none)),
-            )
-        )
-    files.sort(key=lambda file: (file.case.received_at, file.id))
-    return tuple(files)
+        for c in r.rows(query)
+    ]
 
 
 def values(reading: Reading, query: Any) -> Iterable[Any]:
