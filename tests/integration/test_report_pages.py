@@ -283,5 +283,10 @@ def test_only_leaders_reach_the_reports(bare: TestClient) -> None:
             assert export.status_code == 403 and not export.content.startswith(b"PK")
     log_in(bare, "sup1")
     assert all(bare.get(path).status_code == 200 for path in REPORT_ROUTES)
-    bare.cookies.clear()
-    assert bare.get("/reports").status_code == 303  # not logged in: to the log-in page
+    bare.cookies.clear()  # not logged in: pages go to the log-in page, the API says 401
+    for path in REPORT_ROUTES:
+        answer = bare.get(path)
+        if path.startswith("/api/"):
+            assert (answer.status_code, answer.json()) == (401, {"detail": "not logged in"})
+        else:
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
