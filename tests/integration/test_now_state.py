@@ -151,10 +151,24 @@ def test_live_state_from_the_database(sessions: sessionmaker[Session], tmp_path:
         add_case(session, "T3", received, [(handling, today, None, True)])  # cancelled
         add_case(session, "F1", received, [(handling, today + D(days=2), None, False)])
         add_case(session, "X1", received, [(dispatch, today - D(days=2), None, False)])
+        # Merged away; withdrawn, then archived: their clocks were never stopped, yet they are
+        # nobody's to answer.
         add_case(
-            session, "M1", received, [(handling, today - D(1), None, False)], leaving=Action.MERGE
+            session,
+            "M1",
+            received,
+            [(handling, today - D(1), None, False)],
+            Status.MERGED,
+            leaving=Action.MERGE,
         )
-        add_case(session, "W1", received, [(handling, today, None, False)], leaving=Action.WITHDRAW)
+        add_case(
+            session,
+            "W1",
+            received,
+            [(handling, today, None, False)],
+            Status.ARCHIVED,
+            leaving=Action.WITHDRAW,
+        )
 
     with transaction(sessions) as session:
         job_runs.record(session, job_runs.SUPERVISION, now - D(minutes=10), "0 notices")

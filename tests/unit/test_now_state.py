@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import metrics
-from dispatch.cases.lifecycle import Action
+from dispatch.cases.lifecycle import Action, Status
 from dispatch.deadlines.stage_clocks import Stage
 from dispatch.indicators import handling
 from dispatch.indicators.figures import count
@@ -107,6 +107,10 @@ def test_due_today_and_overdue_take_the_same_clocks_on_either_side_of_today() ->
     assert due.ids == ids("today") and due.value == 1
     assert overdue.ids == ids("late", "later")
     assert due.definition.name == "今日到期件" and "今日到期" in due.definition.formula
+
+
+def test_only_cases_merged_away_or_withdrawn_and_what_follows_can_have_left() -> None:
+    assert {Status.MERGED, Status.WITHDRAWN, Status.ARCHIVED} == now.AFTER_LEAVING
 
 
 def test_today_is_the_configured_zones_day() -> None:
