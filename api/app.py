@@ -20,6 +20,7 @@ from starlette.routing import Match
 
 from api import (
     background,
+    bulletin_pages,
     callback_api,
     callback_pages,
     calls,
@@ -62,6 +63,7 @@ from dispatch.deadlines.rules_source import RulesSource
 from dispatch.handling import unit_portal
 from dispatch.handling.steps import Refused
 from dispatch.intake.case_store import AlreadyRegistered, NotFound
+from dispatch.reports.reader import Cache as ReportCache
 from dispatch.routing.suggestions import ModelCache
 
 STATIC = Path(__file__).parent / "static"
@@ -125,6 +127,17 @@ def create_app(settings: Settings) -> FastAPI:
                     )
                 )
             )
+        if settings.bulletin_interval_seconds > 0:
+            jobs.append(
+                asyncio.create_task(
+                    background.bulletins_forever(
+                        app.state.sessions,
+                        bulletin_pages.maker(settings, app.state.rules),
+                        now,
+                        settings.bulletin_interval_seconds,
+                    )
+                )
+            )
         if settings.integrity_check_interval_seconds > 0:
             jobs.append(
                 asyncio.create_task(
@@ -157,6 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
     app.state.routing = ModelCache(settings.routing_model_file)
+    app.state.report_cache = ReportCache()  # report windows read before (api/report_pages.py)
     app.state.rules = RulesSource(
         settings.calendar_file, settings.deadline_profile, settings.timezone
     )
@@ -311,6 +325,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)  # /metrics: loopback or a bearer token (api/metrics.py)
     app.include_router(report_windows.router)  # 红旗窗口 (api/report_windows.py)
     app.include_router(report_hot.router)  # 热点诉求 (api/report_hot.py)
+    app.include_router(bulletin_pages.router)  # 通报 (api/bulletin_pages.py)
+    app.include_router(bulletin_pages.api_router)
     app.include_router(print_pages.router)  # a case's print forms and their PDF
     openapi_doc.install(app)
     return app

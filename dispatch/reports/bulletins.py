@@ -8,10 +8,11 @@ stored, listed and downloaded as Excel and PDF.
   was off for a while does not fill the past (a supervisor makes any period on demand).
 - The content (pure, :func:`content`): a ``tables.Report`` titled e.g.
   ``12345政务服务便民热线月度通报（2026年11月）``: the line's main figures with 环比 and 同比;
-  each unit's 受理数, 办结数, 按时办结率 and 群众满意率 (seed 000's words) with its place
-  on the 红黑榜 (thresholds are settings); the 红黑榜 itself; the citizens' ratings on the
-  five levels; the categories most asked about. Every figure comes from
-  ``dispatch.indicators`` (never a formula here), with its formula on hover.
+  each unit's 受理数, 办结数, 按时办结率 and 群众满意率 (seed 000's words) with its 等次 and
+  its place on the 红黑榜, graded as the 部门办理排名 grades it (``ranking``, thresholds in
+  the settings); the 红榜 and the 黑榜; the citizens' ratings on the five levels; the
+  categories most asked about. Every figure is ``overview``'s (so ``dispatch.indicators``'),
+  with its formula on hover and a link to the cases behind it as of the making.
 - Storage (:func:`make`, :func:`make_due`): one row per kind and period (unique), the report
   as JSON (``tables.to_json``), when and by whom it was made and the moment its figures are
   for (``as_of``, the making time: cohort rates such as 办结率 follow the cases to then).
@@ -35,11 +36,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
+from dispatch.deadlines.policy import DayUnit
+from dispatch.deadlines.working_calendar import WorkingCalendar
 from dispatch.feedback.scale import LEVEL_LABELS, Level
 from dispatch.indicators import calls as call_figures
 from dispatch.indicators import feedback, handling, intake
-from dispatch.indicators.breakdowns import Dimension, group, key_label
-from dispatch.indicators.figures import Change, Figure, Measure, trend
+from dispatch.indicators.breakdowns import Dimension, key_label
+from dispatch.indicators.figures import Change
 from dispatch.indicators.periods import (
     PERIOD_KIND_LABELS,
     Period,
@@ -50,8 +53,9 @@ from dispatch.indicators.periods import (
     previous,
     year_earlier,
 )
-from dispatch.reports import reader
+from dispatch.reports import overview, ranking, reader
 from dispatch.reports.bulletin_models import Bulletin
+from dispatch.reports.overview import Basis, Linker, Ref, no_links
 from dispatch.reports.reader import Data as Rows
 from dispatch.reports.tables import Cell, Report, Table, figure, number, text
 from dispatch.reports.tables import from_json as report_from_json
@@ -102,24 +106,6 @@ def period_for(kind: PeriodKind, first: dt.date, last: dt.date, zone: ZoneInfo) 
 # -- the content (pure) --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """The 红黑榜's thresholds (settings ``red_list_*``, ``black_list_*``)."""
-
-    red_satisfaction: float
-    red_on_time: float
-    black_satisfaction: float
-    black_on_time: float
-
-
-Links = Callable[[Figure, Period, str | None], str]
-"""The address of the cases or calls behind a figure (for a unit, or the whole line)."""
-
-
-def no_links(_figure: Figure, _period: Period, _unit: str | None) -> str:
-    return ""
-
-
 def title(centre_name: str, kind: PeriodKind) -> str:
     """The report's title, e.g. 12345政务服务便民热线月度通报 (its period is beside it)."""
     return f"{centre_name}{KIND_TITLES[kind]}"
@@ -130,272 +116,148 @@ def full_title(centre_name: str, period: Period) -> str:
     return f"{title(centre_name, period.kind)}（{period.label}）"
 
 
-def listing(rate_of: Figure | None, on_time: Figure | None, limits: Thresholds) -> str:
-    """红榜 when both rates reach the red thresholds; 黑榜 when either falls below its black
-    threshold; else nothing (a unit with neither rate is on no list)."""
-    satisfaction = rate_of.value if rate_of is not None else None
-    punctual = on_time.value if on_time is not None else None
-    if (satisfaction is not None and satisfaction < limits.black_satisfaction) or (
-        punctual is not None and punctual < limits.black_on_time
-    ):
-        return BLACK
-    if (
-        satisfaction is not None
-        and punctual is not None
-        and satisfaction >= limits.red_satisfaction
-        and punctual >= limits.red_on_time
-    ):
-        return RED
-    return ""
-
-
-def _percent(value: float) -> str:
-    """A threshold or a share as people write it: 85%, 57.5%."""
-    shown = f"{value * 100:.1f}"
-    return f"{shown.removesuffix('.0')}%"
-
-
-def change_cell(change: Change) -> Cell:
-    """环比 or 同比: a rate's change in 个百分点, a count's or mean's growth in per cent."""
-    delta = change.delta
-    if delta is None:
-        return Cell("—")
-    if change.current.definition.measure is Measure.RATE:
-        points = round(delta * 100, 1)
-        return Cell(f"{points:+.1f}个百分点", points)
-    growth = change.growth
-    if growth is None:
-        return Cell("—")
-    return Cell(f"{growth * 100:+.1f}%", growth, percent=True)
-
-
-# The line's figures, in the bulletin's order: (computed from the rows, for a period, as of).
-LineFigure = Callable[[Rows, Period, dt.datetime], Figure | None]
-
-
-def _worst_24h(rows: Rows, period: Period, _as_of: dt.datetime) -> Figure | None:
-    window = call_figures.worst_24h(rows.calls, period)
-    return window.figure if window is not None else None
-
-
-LINE: tuple[LineFigure, ...] = (
-    lambda r, p, _a: call_figures.volume(r.calls, p),
-    lambda r, p, _a: call_figures.answer_rate(r.calls, p),
-    lambda r, p, _a: call_figures.answer_15s_rate(r.calls, p),
-    _worst_24h,
-    lambda r, p, _a: call_figures.abandon_rate(r.calls, p),
-    lambda r, p, _a: call_figures.messages(r.calls, p),
-    lambda r, p, _a: intake.registered(r.files, p),
-    lambda r, p, _a: intake.accepted(r.files, p),
-    lambda r, p, _a: intake.rejected(r.files, p),
-    lambda r, p, _a: intake.on_spot_rate(r.files, p),
-    lambda r, p, _a: handling.dispatched(r.files, p),
-    lambda r, p, _a: handling.closed(r.files, p),
-    lambda r, p, a: handling.closure_rate(r.files, p, a),
-    lambda r, p, a: handling.on_time_rate(r.files, p, a),
-    lambda r, p, a: handling.overdue(r.files, p, a),
-    lambda r, p, _a: handling.reminders(r.files, p),
-    lambda r, p, _a: handling.yellow_cards(r.files, p),
-    lambda r, p, _a: handling.red_cards(r.files, p),
-    lambda r, p, a: feedback.visit_rate(r.files, p, a),
-    lambda r, p, a: feedback.satisfaction_rate(r.files, p, a),
+# The line's figures in the bulletin (the dashboard, ``overview``, shows them all).
+LINE = (
+    call_figures.VOLUME.key,
+    call_figures.ANSWER_RATE.key,
+    call_figures.ANSWER_15S_RATE.key,
+    call_figures.WORST_24H.key,
+    call_figures.ABANDON_RATE.key,
+    call_figures.MESSAGES.key,
+    intake.REGISTERED.key,
+    intake.ACCEPTED.key,
+    intake.REJECTED.key,
+    intake.ON_SPOT_RATE.key,
+    handling.DISPATCHED.key,
+    handling.CLOSED.key,
+    handling.CLOSURE_RATE.key,
+    handling.ON_TIME_RATE.key,
+    handling.OVERDUE.key,
+    handling.REMINDERS.key,
+    handling.YELLOW_CARDS.key,
+    handling.RED_CARDS.key,
+    feedback.VISIT_RATE.key,
+    feedback.SATISFACTION_RATE.key,
+)
+# Each unit's figures in seed 000's words: 受理数, 办结数, 按时办结率, 群众满意率.
+UNIT_COLUMNS = (
+    ("受理数", handling.DISPATCHED.key),
+    ("办结数", handling.CLOSED.key),
+    ("按时办结率", handling.ON_TIME_RATE.key),
+    ("群众满意率", feedback.SATISFACTION_RATE.key),
 )
 
 
-def _line_table(
-    rows: Mapping[Period, Rows], period: Period, as_of: dt.datetime, links: Links
-) -> Table:
+def _line_table(rows: Mapping[Period, Rows], period: Period, basis: Basis, link: Linker) -> Table:
+    before, last_year = previous(period), year_earlier(period)
     out = []
-    for line_figure in LINE:
-        current = line_figure(rows[period], period, as_of)
-        if current is None:  # no worst 24 hours: no call asked for a person
-            continue
-
-        def at(
-            other: Period, line_figure: LineFigure = line_figure, model: Figure = current
-        ) -> Figure:
-            found = line_figure(rows[other], other, as_of)
-            return found if found is not None else Figure(model.definition, None, 0, None, ())
-
-        seen = trend(at, period)
+    for key in LINE:
+        now = overview.compute(key, rows[period], period, basis)
+        earlier = overview.compute(key, rows[before], before, basis)
+        year_ago = overview.compute(key, rows[last_year], last_year, basis)
+        definition = now.definition
         out.append(
             (
-                text(current.definition.name),
-                figure(current, links(current, period, None)),
-                figure(seen.month_on_month.earlier),
-                change_cell(seen.month_on_month),
-                figure(seen.year_on_year.earlier),
-                change_cell(seen.year_on_year),
+                Cell(definition.name, title=definition.formula),
+                figure(now, link(Ref(key, period))),
+                figure(earlier, link(Ref(key, before))),
+                overview.change_cell(Change(now, earlier)),
+                figure(year_ago, link(Ref(key, last_year))),
+                overview.change_cell(Change(now, year_ago)),
             )
         )
+    as_of = basis.as_of.astimezone(period.zone)
     return Table(
         "line",
         "全线主要指标",
-        ("指标", "本期", "上期", "环比", "去年同期", "同比"),
+        overview.FIGURE_COLUMNS,
         tuple(out),
         (
-            "环比：与上一个同类周期相比；同比：与去年同期相比。比率的变化以个百分点计，"
-            "数量的变化以增长率计。",
-            f"统计时点：{as_of.astimezone(period.zone):%Y-%m-%d %H:%M}（办结率、回访率等"
-            "按期内受理或审核的案件截至统计时点的状态计算）。",
+            f"上期（环比）：{before.label}；去年同期（同比）：{last_year.label}。比率的变化以"
+            "个百分点计，数量的变化以增长率计；无可计算的分母时显示“—”。",
+            f"数据截至 {as_of:%Y-%m-%d %H:%M}（办结率、回访率等按期内受理或审核的案件截至"
+            "此时的状态计算）。",
         ),
     )
 
 
-@dataclass(frozen=True)
-class UnitLine:
-    unit_id: str
-    name: str
-    accepted: Figure
-    closed: Figure
-    on_time: Figure
-    satisfaction: Figure
-    listed: str
+def listed(item: ranking.Graded) -> str:
+    return RED if item.red_list else BLACK if item.black_list else ""
 
 
-def unit_lines(
-    rows: Rows,
-    period: Period,
-    as_of: dt.datetime,
-    unit_names: Mapping[str, str],
-    limits: Thresholds,
-) -> list[UnitLine]:
-    """Each unit's 受理数 (cases dispatched to it as lead), 办结数, 按时办结率, 满意率 and its
-    list; the units named in ``unit_names`` and any other unit that led a case of the rows.
-    Ranked: 红榜 first, 黑榜 last, then by 满意率 and 按时办结率 (none last), then name."""
-    grouped = group(rows.files, Dimension.LEAD_UNIT)
-    lines = []
-    for unit_id in sorted(set(unit_names) | set(grouped)):
-        files = grouped.get(unit_id, [])
-        on_time = handling.on_time_rate(files, period, as_of, unit_id)
-        satisfaction = feedback.satisfaction_rate(files, period, as_of, unit_id)
-        lines.append(
-            UnitLine(
-                unit_id,
-                unit_names.get(unit_id, unit_id),
-                handling.dispatched(files, period, unit_id),
-                handling.closed(files, period, unit_id),
-                on_time,
-                satisfaction,
-                listing(satisfaction, on_time, limits),
-            )
-        )
-    order = {RED: 0, "": 1, BLACK: 2}
-
-    def rank(line: UnitLine) -> tuple[int, float, float, str]:
-        satisfied = line.satisfaction.value
-        punctual = line.on_time.value
-        return (
-            order[line.listed],
-            -(satisfied if satisfied is not None else -1.0),
-            -(punctual if punctual is not None else -1.0),
-            line.name,
-        )
-
-    return sorted(lines, key=rank)
-
-
-def _units_table(lines: Sequence[UnitLine], period: Period, links: Links) -> Table:
+def _units_table(
+    graded: Sequence[ranking.Graded], period: Period, limits: ranking.Thresholds, link: Linker
+) -> Table:
     return Table(
         "units",
         "各单位办理情况",
-        ("单位", "受理数", "办结数", "按时办结率", "群众满意率", "红黑榜"),
+        ("单位", "等次", *(name for name, _ in UNIT_COLUMNS), "红黑榜"),
         tuple(
             (
-                text(line.name),
-                figure(line.accepted, links(line.accepted, period, line.unit_id)),
-                figure(line.closed, links(line.closed, period, line.unit_id)),
-                figure(line.on_time, links(line.on_time, period, line.unit_id)),
-                figure(line.satisfaction, links(line.satisfaction, period, line.unit_id)),
-                text(line.listed),
+                Cell(item.name),
+                Cell(item.band_label, title="；".join(item.reasons)),
+                *(
+                    figure(
+                        item.figures[key],
+                        link(Ref(key, period, Dimension.LEAD_UNIT, item.unit_id)),
+                    )
+                    for _, key in UNIT_COLUMNS
+                ),
+                Cell(listed(item)),
             )
-            for line in lines
-        ),
-        ("受理数：期内交办给该单位主办的件数；办结数：期内办结且由该单位主办的件数。",),
-    )
-
-
-def _lists_table(lines: Sequence[UnitLine], limits: Thresholds) -> Table:
-    def why(line: UnitLine) -> str:
-        if line.listed == RED:
-            return "满意率和按时办结率均达到红榜标准"
-        reasons = []
-        if line.satisfaction.value is not None and (
-            line.satisfaction.value < limits.black_satisfaction
-        ):
-            reasons.append(f"满意率低于{_percent(limits.black_satisfaction)}")
-        if line.on_time.value is not None and line.on_time.value < limits.black_on_time:
-            reasons.append(f"按时办结率低于{_percent(limits.black_on_time)}")
-        return "；".join(reasons)
-
-    listed = [line for line in lines if line.listed]
-    return Table(
-        "lists",
-        "红黑榜",
-        ("榜单", "单位", "按时办结率", "群众满意率", "依据"),
-        tuple(
-            (
-                text(line.listed),
-                text(line.name),
-                figure(line.on_time),
-                figure(line.satisfaction),
-                text(why(line)),
-            )
-            for line in listed
+            for item in graded
         ),
         (
-            f"红榜：满意率不低于{_percent(limits.red_satisfaction)}且按时办结率不低于"
-            f"{_percent(limits.red_on_time)}；黑榜：满意率低于"
-            f"{_percent(limits.black_satisfaction)}或按时办结率低于"
-            f"{_percent(limits.black_on_time)}。无评价、无到期件的比率不参与评定。",
+            "受理数：期内交办给该单位主办的件数；办结数：期内办结且由该单位主办的件数。",
+            *ranking.rules_notes(limits),
         ),
     )
 
 
-def _levels_table(rows: Rows, period: Period, as_of: dt.datetime, links: Links) -> Table:
-    split = feedback.level_split(rows.files, period, as_of)
+def _levels_table(rows: Rows, period: Period, basis: Basis, link: Linker) -> Table:
+    out = []
+    for level in Level:
+        key = feedback.LEVEL_SHARE[level].key
+        share = overview.compute(key, rows, period, basis)
+        out.append(
+            (
+                Cell(LEVEL_LABELS[level]),
+                number(int(share.numerator)),
+                figure(share, link(Ref(key, period))),
+            )
+        )
     return Table(
         "ratings",
         "群众评价分布",
         ("评价", "件数", "占比"),
-        tuple(
-            (
-                text(LEVEL_LABELS[level]),
-                number(int(split[level].numerator)),
-                figure(split[level], links(split[level], period, None)),
-            )
-            for level in Level
-        ),
+        tuple(out),
         ("每件按期内最后一次有效评价计；满意率 =（非常满意 + 满意 + 基本满意）÷ 有效评价数。",),
     )
 
 
-def _categories_table(rows: Mapping[Period, Rows], period: Period, links: Links) -> Table:
+def _categories_table(
+    rows: Mapping[Period, Rows], period: Period, basis: Basis, link: Linker
+) -> Table:
     before = previous(period)
-
-    def accepted_by_category(on: Period) -> dict[str, Figure]:
-        return {
-            key: intake.accepted(files, on)
-            for key, files in group(rows[on].files, Dimension.CATEGORY).items()
-        }
-
-    now_counts = {k: f for k, f in accepted_by_category(period).items() if f.value}
-    then_counts = accepted_by_category(before)
-    total = sum(f.numerator for f in now_counts.values())
-    top = sorted(now_counts.items(), key=lambda item: (-item[1].numerator, item[0]))
+    key, category = intake.ACCEPTED.key, Dimension.CATEGORY
+    counts = {
+        group: found
+        for group in overview.groups(rows[period], category)
+        if (found := overview.compute(key, rows[period], period, basis, category, group)).value
+    }
+    total = sum(found.numerator for found in counts.values())
+    top = sorted(counts.items(), key=lambda item: (-item[1].numerator, item[0]))
     out = []
-    for key, found in top[:TOP_CATEGORIES]:
-        earlier = then_counts.get(key)
-        model = Figure(found.definition, 0.0, 0.0, None, ())
-        change = Change(found, earlier if earlier is not None else model)
+    for group, found in top[:TOP_CATEGORIES]:
+        earlier = overview.compute(key, rows[before], before, basis, category, group)
         share = found.numerator / total
         out.append(
             (
-                text(key_label(Dimension.CATEGORY, key)),
-                figure(found, links(found, period, None)),
-                Cell(_percent(round(share, 3)), share, percent=True),
-                number(int(earlier.numerator) if earlier is not None else 0),
-                change_cell(change),
+                text(key_label(category, group)),
+                figure(found, link(Ref(key, period, category, group))),
+                Cell(_percent(share), share, percent=True),
+                figure(earlier, link(Ref(key, before, category, group))),
+                overview.change_cell(Change(found, earlier)),
             )
         )
     return Table(
@@ -403,8 +265,14 @@ def _categories_table(rows: Mapping[Period, Rows], period: Period, links: Links)
         f"受理量前{TOP_CATEGORIES}的诉求类别",
         ("类别", "受理量", "占比", "上期受理量", "环比"),
         tuple(out),
-        ("占比：该类别受理量 ÷ 期内受理总量。",),
+        ("占比：该类别受理量 ÷ 期内各类别受理量之和。",),
     )
+
+
+def _percent(value: float) -> str:
+    """A share as people write it: 60%, 57.5%."""
+    shown = f"{value * 100:.1f}"
+    return f"{shown.removesuffix('.0')}%"
 
 
 def comparisons(period: Period) -> tuple[Period, Period, Period]:
@@ -415,25 +283,29 @@ def comparisons(period: Period) -> tuple[Period, Period, Period]:
 def content(
     centre_name: str,
     period: Period,
-    as_of: dt.datetime,
     rows: Mapping[Period, Rows],
-    limits: Thresholds,
-    links: Links = no_links,
+    basis: Basis,
+    limits: ranking.Thresholds,
+    link: Linker = no_links,
 ) -> Report:
-    """The bulletin of ``period`` as of ``as_of``; ``rows`` hold each period of
-    :func:`comparisons` (the reader's rows of its window)."""
-    lines = unit_lines(rows[period], period, as_of, rows[period].units, limits)
+    """The bulletin of ``period`` as of ``basis.as_of``; ``rows`` hold each period of
+    :func:`comparisons` (the reader's rows of its window). The units are graded as the
+    部门办理排名 grades them (``ranking``), and its 红榜 and 黑榜 are the bulletin's."""
+    current = rows[period]
+    graded = ranking.assess(current, period, basis, current.units, limits)
+    ranked = ranking.report(graded, period, limits, link)
     return Report(
         title(centre_name, period.kind),
         period.label,
         (
-            _line_table(rows, period, as_of, links),
-            _units_table(lines, period, links),
-            _lists_table(lines, limits),
-            _levels_table(rows[period], period, as_of, links),
-            _categories_table(rows, period, links),
+            _line_table(rows, period, basis, link),
+            _units_table(graded, period, limits, link),
+            ranked.table("red_list"),
+            ranked.table("black_list"),
+            _levels_table(current, period, basis, link),
+            _categories_table(rows, period, basis, link),
         ),
-        (f"本通报由{centre_name}统计，统计时间以{period.zone.key}时区计。",),
+        (f"本通报由{centre_name}统计；日期、时间均为北京时间。",),
     )
 
 
@@ -496,18 +368,26 @@ def made_keys(session: Session, periods: Sequence[Period]) -> set[Key]:
 
 def load(session: Session, period: Period, as_of: dt.datetime) -> Rows:
     """A period's rows, complete for figures as of ``as_of``."""
-    return reader.load(session, period.start, period.end, max(as_of, period.end))
+    return reader.load(session, period.start, period.end, as_of if as_of > period.end else None)
+
+
+def _no_links(_as_of: dt.datetime) -> Linker:
+    return no_links
 
 
 @dataclass(frozen=True)
 class Maker:
     """What making a bulletin needs besides the period: the centre's name, the 红黑榜's
-    thresholds, the zone and the figures' links."""
+    thresholds (``ranking``'s, as the 部门办理排名 page uses them), the zone, the official
+    calendar (read at each making, as the deadlines read it) and the day unit of the 信访
+    profile, and the links of the figures made as of a moment (the drill-down's)."""
 
     centre_name: str
-    limits: Thresholds
+    limits: ranking.Thresholds
     zone: ZoneInfo
-    links: Links = no_links
+    calendar: Callable[[], WorkingCalendar]
+    day_unit: DayUnit = DayUnit.WORKING
+    links: Callable[[dt.datetime], Linker] = _no_links
 
 
 @dataclass(frozen=True)
@@ -520,7 +400,8 @@ class Made:
 def compute(session: Session, maker: Maker, period: Period, as_of: dt.datetime) -> Report:
     """The bulletin's report for ``period`` as of ``as_of``, read with ``session``."""
     rows = {each: load(session, each, as_of) for each in set(comparisons(period))}
-    return content(maker.centre_name, period, as_of, rows, maker.limits, maker.links)
+    basis = Basis(as_of, maker.calendar(), maker.day_unit)
+    return content(maker.centre_name, period, rows, basis, maker.limits, maker.links(as_of))
 
 
 def make(
@@ -531,13 +412,15 @@ def make(
     made_by: str = SYSTEM,
 ) -> Made:
     """The bulletin of ``period``: the one made already, else made now (figures as of
-    ``now``). Reads first, then writes the row in a short transaction; if another process
-    wrote the same period meanwhile, its row stands and is returned (``new`` False)."""
+    ``now``, to the whole second as a link can name it). Reads first, then writes the row
+    in a short transaction; if another process wrote the same period meanwhile, its row
+    stands and is returned (``new`` False)."""
+    as_of = now.replace(microsecond=0)
     with sessions() as session:
         existing = of_period(session, period)
         if existing is not None:
             return Made(existing.id, existing.title, False)
-        report = compute(session, maker, period, now)
+        report = compute(session, maker, period, as_of)
     data = json.dumps(report_to_json(report), ensure_ascii=False, sort_keys=True)
     row = Bulletin(
         kind=period.kind.value,
@@ -545,7 +428,7 @@ def make(
         last_day=period.last,
         title=full_title(maker.centre_name, period),
         report=data,
-        as_of=now,
+        as_of=as_of,
         made_at=now,
         made_by=made_by,
     )

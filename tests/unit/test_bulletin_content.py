@@ -1,24 +1,23 @@
 """Bulletins (通报): which are due at a moment (the last closed day, ISO week and month in
 Beijing, whatever the UTC date), idempotence of the schedule, and a bulletin's tables on
-hand-built rows with known answers: each unit's 受理数, 办结数, 按时办结率, 满意率, the
-红黑榜 by the thresholds, 环比 and 同比, the categories and the five levels."""
+hand-built rows with known answers: each unit's 受理数, 办结数, 按时办结率, 满意率 with
+its 等次 and 红黑榜 as the 部门办理排名 grades them, 环比 and 同比, the categories and the
+five levels, the links."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from dispatch.cases.lifecycle import Action
 from dispatch.deadlines.stage_clocks import Stage
+from dispatch.deadlines.working_calendar import WorkingCalendar
 from dispatch.indicators import periods
-from dispatch.indicators.feedback import SATISFACTION_RATE
-from dispatch.indicators.figures import Figure
-from dispatch.indicators.handling import ON_TIME_RATE
 from dispatch.indicators.periods import PeriodKind
 from dispatch.indicators.rows import AssignmentRow, CaseFile, DeadlineRow, FeedbackRow
 from dispatch.reports import bulletins
-from dispatch.reports.bulletins import BLACK, RED, Thresholds
+from dispatch.reports.bulletins import BLACK, RED
+from dispatch.reports.overview import Basis, Ref
+from dispatch.reports.ranking import Thresholds
 from dispatch.reports.reader import Data as Rows
 from dispatch.reports.tables import Report, Table
 from tests.unit.test_indicators_support import BEIJING, at, case_file, ev
@@ -26,7 +25,11 @@ from tests.unit.test_indicators_support import BEIJING, at, case_file, ev
 A = Action
 D = dt.date
 LIMITS = Thresholds(
-    red_satisfaction=0.95, red_on_time=0.95, black_satisfaction=0.85, black_on_time=0.80
+    red_satisfaction=0.95,
+    red_on_time=0.95,
+    black_satisfaction=0.85,
+    black_on_time=0.80,
+    min_sample=1,
 )
 CENTRE = "唐河县12345热线"
 
@@ -89,37 +92,6 @@ def test_a_supervisor_names_a_period_by_its_kind_and_a_day_in_it() -> None:
     assert bulletins.full_title("12345热线", periods.month(2026, 11, BEIJING)) == (
         "12345热线月度通报（2026年11月）"
     )
-
-
-# -- the 红黑榜 rule -------------------------------------------------------------------------
-
-
-def _rates(satisfaction: float | None, on_time: float | None) -> str:
-    return bulletins.listing(
-        Figure(SATISFACTION_RATE, satisfaction, 0, 1, ()),
-        Figure(ON_TIME_RATE, on_time, 0, 1, ()),
-        LIMITS,
-    )
-
-
-@pytest.mark.parametrize(
-    ("satisfaction", "on_time", "listed"),
-    [
-        (0.95, 0.95, RED),  # both at the red thresholds
-        (1.0, 0.94, ""),
-        (0.94, 1.0, ""),
-        (0.85, 0.80, ""),  # at the black thresholds: not below them
-        (0.849, 1.0, BLACK),
-        (1.0, 0.799, BLACK),
-        (None, 1.0, ""),  # no ratings: no 红榜, and no 黑榜 for what is not known
-        (None, 0.5, BLACK),
-        (None, None, ""),
-    ],
-)
-def test_the_red_and_black_lists(
-    satisfaction: float | None, on_time: float | None, listed: str
-) -> None:
-    assert _rates(satisfaction, on_time) == listed
 
 
 # -- a month's bulletin on hand-built rows -------------------------------------------------
@@ -193,42 +165,44 @@ def rows(files: tuple[CaseFile, ...]) -> Rows:
     return Rows(calls=(), callbacks=(), files=files, units=UNITS, operators={}, unit_kinds={})
 
 
+BASIS = Basis(at(2026, 12, 1, 1), WorkingCalendar(warn_unknown_years=False))
+
+
 def november_bulletin() -> Report:
-    as_of = at(2026, 12, 1, 1)
     given = {
         NOVEMBER: rows(NOVEMBER_FILES),
         periods.previous(NOVEMBER): rows(OCTOBER_FILES),
         periods.year_earlier(NOVEMBER): rows(()),
     }
-    return bulletins.content(CENTRE, NOVEMBER, as_of, given, LIMITS)
+    return bulletins.content(CENTRE, NOVEMBER, given, BASIS, LIMITS)
 
 
 def texts(table: Table) -> list[list[str]]:
     return [[cell.text for cell in row] for row in table.rows]
 
 
-def test_the_title_and_the_units_in_seed_000s_words_ranked_red_first_black_last() -> None:
+def test_the_title_and_the_units_in_seed_000s_words_graded_as_the_ranking_grades_them() -> None:
     report = november_bulletin()
     assert (report.title, report.period) == (f"{CENTRE}月度通报", "2026年11月")
     units = report.table("units")
-    assert units.columns == ("单位", "受理数", "办结数", "按时办结率", "群众满意率", "红黑榜")
+    assert units.columns == (
+        "单位", "等次", "受理数", "办结数", "按时办结率", "群众满意率", "红黑榜"
+    )  # fmt: skip
     assert texts(units) == [
-        ["市水务局", "3", "2", "100.0%", "100.0%", RED],
-        ["市档案馆", "0", "0", "—", "—", ""],  # a unit with nothing: on no list
-        ["市生态环境局", "2", "2", "50.0%", "50.0%", BLACK],
+        ["市水务局", "优秀", "3", "2", "100.0%", "100.0%", RED],
+        ["市生态环境局", "较差", "2", "2", "50.0%", "50.0%", BLACK],
+        ["市档案馆", "样本不足", "0", "0", "—", "—", ""],  # a unit with nothing: not graded
     ]
-    on_time = units.rows[2][3]
+    on_time = units.rows[1][4]
     assert on_time.value == 0.5 and on_time.percent
     assert on_time.title.startswith("按时办结率＝按时办结率 =")
+    assert "低于 80%" in units.rows[1][1].title  # why 较差, on hover
 
 
-def test_the_red_and_black_lists_say_why() -> None:
-    lists = november_bulletin().table("lists")
-    assert texts(lists) == [
-        [RED, "市水务局", "100.0%", "100.0%", "满意率和按时办结率均达到红榜标准"],
-        [BLACK, "市生态环境局", "50.0%", "50.0%", "满意率低于85%；按时办结率低于80%"],
-    ]
-    assert "黑榜：满意率低于85%或按时办结率低于80%" in lists.notes[0]
+def test_the_red_and_black_lists_are_the_rankings() -> None:
+    report = november_bulletin()
+    assert [row[0].text for row in report.table("red_list").rows] == ["市水务局"]
+    assert [row[0].text for row in report.table("black_list").rows] == ["市生态环境局"]
 
 
 def test_the_line_figures_with_month_on_month_and_year_on_year() -> None:
@@ -238,9 +212,9 @@ def test_the_line_figures_with_month_on_month_and_year_on_year() -> None:
     satisfied = line["满意率"]
     # November: 3 of 4 ratings satisfied (非常满意, 满意, 基本满意; one 不满意); October 1 of 1.
     assert [c.text for c in satisfied[1:]] == ["75.0%", "100.0%", "-25.0个百分点", "—", "—"]
-    assert satisfied[3].value == -25.0
+    assert satisfied[3].value == -0.25 and satisfied[3].percent
     assert "来电量" in line and line["来电量"][1].text == "0"
-    assert "任意连续24小时最低接通率" not in line  # no call asked for a person
+    assert line["任意连续24小时最低接通率"][1].text == "—"  # no call asked for a person
 
 
 def test_the_categories_and_the_five_levels() -> None:
@@ -258,19 +232,20 @@ def test_the_categories_and_the_five_levels() -> None:
     ]
 
 
-def test_links_name_the_figure_the_period_and_the_unit() -> None:
-    seen: list[tuple[str, str, str | None]] = []
+def test_links_name_the_figure_the_period_and_the_group() -> None:
+    seen: list[Ref] = []
 
-    def links(found: Figure, period: periods.Period, unit: str | None) -> str:
-        key = found.key
-        seen.append((key, period.label, unit))
-        return f"/reports/cases?figure={key}&unit={unit or ''}"
+    def link(ref: Ref) -> str:
+        seen.append(ref)
+        return f"/reports/cases?figure={ref.key}&group={ref.group}"
 
-    as_of = at(2026, 12, 1, 1)
     given = {
         p: rows(NOVEMBER_FILES if p == NOVEMBER else ()) for p in bulletins.comparisons(NOVEMBER)
     }
-    report = bulletins.content(CENTRE, NOVEMBER, as_of, given, LIMITS, links)
+    report = bulletins.content(CENTRE, NOVEMBER, given, BASIS, LIMITS, link)
     water = report.table("units").rows[0]
-    assert water[2].href == "/reports/cases?figure=cases.closed&unit=u-water"
-    assert ("cases.on_time_rate", "2026年11月", "u-env") in seen
+    assert water[3].href == "/reports/cases?figure=cases.closed&group=u-water"
+    assert Ref("cases.on_time_rate", NOVEMBER, "lead_unit", "u-env") in seen
+    line = report.table("line").rows[0]
+    assert line[2].href == "/reports/cases?figure=calls.volume&group="  # 上期 links too
+    assert Ref("calls.volume", NOVEMBER) in seen
