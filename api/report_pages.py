@@ -94,10 +94,21 @@ def basis(settings: Settings, rules: Rules, at: Moment) -> Basis:
     return Basis(at.as_of, rules.calendar, unit)
 
 
-def load(session: Session, period: Period, at: Moment) -> reader.Data:
-    """The rows of one period, complete for figures as of ``at``."""
+def load(
+    session: Session, period: Period, at: Moment, cache: reader.Cache | None = None
+) -> reader.Data:
+    """The rows of one period, complete for figures as of ``at`` (from the app's cache of
+    windows when it has one: a repeat view with nothing written since is not read again)."""
     later = at.as_of if at.as_of > period.end else None
+    if cache is not None:
+        return cache.load(session, period.start, period.end, later)
     return reader.load(session, period.start, period.end, later)
+
+
+def cache_of(request: Request) -> reader.Cache | None:
+    """The process's cache of report windows (``app.state.report_cache``), if wired."""
+    cache = getattr(request.app.state, "report_cache", None)
+    return cache if isinstance(cache, reader.Cache) else None
 
 
 def drill_link(ref: Ref, at: Moment, side: str = "") -> str:
@@ -162,12 +173,17 @@ class Overview:
 
 
 def overview_of(
-    session: Session, settings: Settings, rules: Rules, period: Period, at: Moment
+    session: Session,
+    settings: Settings,
+    rules: Rules,
+    period: Period,
+    at: Moment,
+    cache: reader.Cache | None = None,
 ) -> Overview:
     """The dashboard's report: the period, the one before (环比) and a year earlier (同比)."""
-    current = load(session, period, at)
-    before = load(session, periods.previous(period), at)
-    year_ago = load(session, periods.year_earlier(period), at)
+    current = load(session, period, at, cache)
+    before = load(session, periods.previous(period), at, cache)
+    year_ago = load(session, periods.year_earlier(period), at, cache)
     report = overview.build(
         current,
         before,
@@ -334,7 +350,7 @@ def dashboard_page(
     except BadPeriod as exc:
         return refused(request, exc)
     export = wants_xlsx(request)
-    found = overview_of(session, settings, rules, period, at)
+    found = overview_of(session, settings, rules, period, at, cache_of(request))
     if export:
         return xlsx_response(found.report, request.query_params.get("table", ""))
     live = metrics.gather(session, settings, now())
@@ -392,7 +408,7 @@ def overview_api(
         at, chosen = inputs(params, settings)
     except BadPeriod as exc:
         return refused(request, exc)
-    found = overview_of(session, settings, rules, chosen, at)
+    found = overview_of(session, settings, rules, chosen, at, cache_of(request))
     return {
         "period": _period_json(chosen),
         "as_of": report_params.as_of_text(at.as_of),
@@ -423,9 +439,14 @@ def thresholds(settings: Settings) -> ranking.Thresholds:
 
 
 def ranking_of(
-    session: Session, settings: Settings, rules: Rules, period: Period, at: Moment
+    session: Session,
+    settings: Settings,
+    rules: Rules,
+    period: Period,
+    at: Moment,
+    cache: reader.Cache | None = None,
 ) -> Ranking:
-    data = load(session, period, at)
+    data = load(session, period, at, cache)
     limits = thresholds(settings)
     graded = ranking.assess(data, period, basis(settings, rules, at), data.units, limits)
     report = ranking.report(
@@ -451,7 +472,7 @@ def units_page(
     except BadPeriod as exc:
         return refused(request, exc)
     export = wants_xlsx(request)
-    found = ranking_of(session, settings, rules, period, at)
+    found = ranking_of(session, settings, rules, period, at, cache_of(request))
     if export:
         return xlsx_response(found.report, request.query_params.get("table", ""))
     return render(
@@ -485,7 +506,7 @@ def units_api(
         at, chosen = inputs(params, settings)
     except BadPeriod as exc:
         return refused(request, exc)
-    found = ranking_of(session, settings, rules, chosen, at)
+    found = ranking_of(session, settings, rules, chosen, at, cache_of(request))
     return {
         "period": _period_json(chosen),
         "as_of": report_params.as_of_text(at.as_of),
@@ -637,6 +658,7 @@ def drill(
     explicit: Sequence[str],
     at: Moment,
     everything: bool = False,
+    cache: reader.Cache | None = None,
 ) -> Drill:
     """The figure named by the parameters, computed as the report page computed it, and its
     items (one page, or all of them with ``everything``); or an explicit list of cases."""
@@ -664,7 +686,7 @@ def drill(
         raise BadPeriod("dim: unknown breakdown", "没有这种分组方式。")
     group = params.get("group", "") if dimension else ""
     period = report_params.parse(params, at.today, at.zone)
-    data = load(session, period, at)
+    data = load(session, period, at, cache)
     figure = overview.compute(key, data, period, basis(settings, rules, at), dimension, group)
     subject = figure.definition.subject
     ids = _ordered(data, figure.ids if side == "hits" else figure.base_ids, subject)
@@ -751,9 +773,10 @@ def _drill(
     settings: Settings,
     rules: Rules,
     everything: bool,
+    cache: reader.Cache | None,
 ) -> tuple[Drill, Moment]:
     at = moment(settings, params)
-    return drill(session, settings, rules, params, explicit, at, everything), at
+    return drill(session, settings, rules, params, explicit, at, everything, cache), at
 
 
 @page_router.get("/reports/cases", response_class=HTMLResponse)
@@ -767,7 +790,13 @@ def drill_page(
     export = wants_xlsx(request)
     try:
         found, at = _drill(
-            request.query_params, _explicit(request), session, settings, rules, export
+            request.query_params,
+            _explicit(request),
+            session,
+            settings,
+            rules,
+            export,
+            cache_of(request),
         )
     except BadPeriod as exc:
         return refused(request, exc)
@@ -840,7 +869,7 @@ def drill_api(
         "page": page,
     }
     try:
-        found, _ = _drill(params, ids, session, settings, rules, everything=False)
+        found, _ = _drill(params, ids, session, settings, rules, False, cache_of(request))
     except BadPeriod as exc:
         return refused(request, exc)
     shown = found.figure
