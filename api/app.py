@@ -64,7 +64,6 @@ from dispatch.handling import unit_portal
 from dispatch.handling.steps import Refused
 from dispatch.intake.case_store import AlreadyRegistered, NotFound
 from dispatch.reports.reader import Cache as ReportCache
-from dispatch.reports.reader import Cache as ReportCache
 from dispatch.routing.suggestions import ModelCache
 
 STATIC = Path(__file__).parent / "static"
@@ -171,7 +170,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
     app.state.routing = ModelCache(settings.routing_model_file)
-    app.state.report_cache = ReportCache()  # report windows read before (api/report_pages.py)
     app.state.report_cache = ReportCache()  # report windows read before (api/report_pages.py)
     app.state.rules = RulesSource(
         settings.calendar_file, settings.deadline_profile, settings.timezone
