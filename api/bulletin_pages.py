@@ -161,7 +161,7 @@ def _pdf_html(report: Report, row: Bulletin, settings: Settings, for_pdf: bool) 
     zone = _zone(settings)
     return templates.get_template("print_bulletin.html").render(
         report=report,
-        doc_title=report.title,
+        doc_title=row.title,
         number="",
         centre_name=settings.centre_name,
         period=report.period,
