@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import User
 from api import charts, error_pages, metrics, report_params
 from api.auth import Supervisor
 from api.deps import RulesDep, SessionDep, SettingsDep, now
@@ -103,6 +104,19 @@ def load(
     if cache is not None:
         return cache.load(session, period.start, period.end, later)
     return reader.load(session, period.start, period.end, later)
+
+
+def names_of(session: Session, data: reader.Data) -> Names:
+    """Units by id; people by username (who registered a case) and by their phone's
+    extension (a call records the extension that answered it)."""
+    phones = {
+        row[0]: row[1] or row[2]
+        for row in session.execute(
+            select(User.phone, User.display_name, User.username).where(User.phone != "")
+        )
+        if row[0]
+    }
+    return Names(data.units, {**data.operators, **phones})
 
 
 def cache_of(request: Request) -> reader.Cache | None:
@@ -190,7 +204,7 @@ def overview_of(
         year_ago,
         period,
         basis(settings, rules, at),
-        Names(current.units, current.operators),
+        names_of(session, current),
         lambda ref: drill_link(ref, at),
         title=f"{settings.centre_name}统计总览",
     )
@@ -692,7 +706,7 @@ def drill(
     ids = _ordered(data, figure.ids if side == "hits" else figure.base_ids, subject)
     shown = ids if everything else tuple(of_slice(ids, paging).items)
     items: Sequence[Any] = (
-        call_items(session, shown, data.operators)
+        call_items(session, shown, names_of(session, data).operators)
         if subject is Subject.CALL
         else case_items(session, shown, data.units)
     )
@@ -703,9 +717,7 @@ def drill(
         figure,
         side,
         period,
-        overview.group_label(dimension, group, Names(data.units, data.operators))
-        if dimension
-        else "",
+        overview.group_label(dimension, group, names_of(session, data)) if dimension else "",
         overview.DIMENSION_LABELS.get(dimension, ""),
     )
 

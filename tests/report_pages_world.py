@@ -50,6 +50,7 @@ ACCEPTED = ("A", "B", "C", "E", "F", "G")  # 受理量 (E answered on the spot)
 CLOSED = ("A", "B", "E", "F", "G")  # 办结量
 SATISFIED = ("A", "B", "F")  # 满意率's numerator; G is its denominator's too
 RATED = ("A", "B", "F", "G")
+OPERATOR_PHONE = "8001"  # op1's: the answered calls name it
 USERS = [
     ("sup1", "supervisor"),
     ("op1", "operator"),
@@ -83,7 +84,7 @@ class Story:
 
     def users(self) -> None:
         for name, role in USERS:
-            add_user(self.sessions, name, role)
+            add_user(self.sessions, name, role, OPERATOR_PHONE if name == "op1" else "")
         add_user(self.sessions, "unit1", "unit_handler")
         with transaction(self.sessions) as session:
             user = session.scalars(select(User).where(User.username == "unit1")).one()
@@ -183,7 +184,7 @@ class Story:
         if wait is not None:
             answered = queued + wait * second
             happened += [
-                ev.OperatorAnswered(uid, answered, "8001"),
+                ev.OperatorAnswered(uid, answered, OPERATOR_PHONE),
                 ev.CallHungUp(uid, answered + 120 * second, 16, "Normal Clearing"),
             ]
         elif message:

@@ -139,6 +139,9 @@ def test_the_dashboard_figures_and_the_cases_behind_them(client: TestClient, wor
     unit = row(report, "by_unit", "市住建局")
     assert [cell["text"] for cell in unit[1:3]] == ["3", "3"]  # 交办量 A B F, 办结量 A B F
     assert listed(client, unit[2]["href"]) == world.ids(("A", "B", "F"))
+    operator = row(report, "calls_by_operator", "op1 名")  # by the extension that answered
+    assert [cell["text"] for cell in operator[1:3]] == ["2", "19.0秒"]
+    assert listed(client, operator[1]["href"]) == {world.calls["c1"], world.calls["c2"]}
     city = row(report, "by_unit", "市城管局")
     assert city[6]["text"] == "33.3%"  # 退回率: F's return of C, F, G's dispatches
     # The page shows the same figures, each linking to the same list with its formula.
