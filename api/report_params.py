@@ -18,6 +18,7 @@ from dispatch.indicators.periods import PERIOD_KIND_LABELS, Period, PeriodKind
 
 MAX_DAYS = 731
 EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2100, 12, 31)
 KIND_LABELS = {kind.value: label for kind, label in PERIOD_KIND_LABELS.items()}
 
 
@@ -40,7 +41,7 @@ def _date(params: Mapping[str, str], name: str, label: str) -> dt.date | None:
         raise BadPeriod(
             f"{name} must be a date (YYYY-MM-DD)", f"{label}不是有效的日期（年-月-日）。"
         ) from None
-    if not EARLIEST <= value <= dt.date(2100, 12, 31):
+    if not EARLIEST <= value <= LATEST:
         raise BadPeriod(f"{name} is out of range", f"{label}超出可查询的范围。")
     return value
 
@@ -101,6 +102,8 @@ def parse_as_of(raw: str) -> dt.datetime:
         raise BadPeriod("as_of must be an ISO 8601 instant", "统计时点格式不正确。") from None
     if value.tzinfo is None:
         raise BadPeriod("as_of needs a time zone", "统计时点须带时区。")
+    if not EARLIEST <= value.astimezone(dt.UTC).date() <= LATEST:
+        raise BadPeriod("as_of is out of range", "统计时点超出可查询的范围。")
     return value.astimezone(dt.UTC)
 
 

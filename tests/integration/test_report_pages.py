@@ -240,6 +240,7 @@ def test_wrong_parameters_are_refused_in_each_language(client: TestClient) -> No
         ),
         ({"on": "2026-13-01"}, "日期不是有效的日期"),
         ({"as_of": "yesterday"}, "统计时点格式不正确"),
+        ({"as_of": "0001-01-01T00:00:00Z"}, "统计时点超出可查询的范围"),
         ({"format": "pdf"}, "提交的内容不符合要求"),
     ):
         page = client.get("/reports", params=params)
