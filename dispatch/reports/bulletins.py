@@ -240,16 +240,19 @@ def _categories_table(
 ) -> Table:
     before = previous(period)
     key, category = intake.ACCEPTED.key, Dimension.CATEGORY
+    accepted = overview.LINES[key]
+    earlier_groups = overview.groups(rows[before], category)  # each period grouped once
     counts = {
         group: found
-        for group in overview.groups(rows[period], category)
-        if (found := overview.compute(key, rows[period], period, basis, category, group)).value
+        for group, subset in overview.groups(rows[period], category).items()
+        if (found := accepted(overview.On(subset, period, basis))).value
     }
     total = sum(found.numerator for found in counts.values())
     top = sorted(counts.items(), key=lambda item: (-item[1].numerator, item[0]))
     out = []
     for group, found in top[:TOP_CATEGORIES]:
-        earlier = overview.compute(key, rows[before], before, basis, category, group)
+        subset = earlier_groups.get(group, overview.Subset((), (), ()))
+        earlier = accepted(overview.On(subset, before, basis))
         share = found.numerator / total
         out.append(
             (
