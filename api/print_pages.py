@@ -384,9 +384,9 @@ def _supervision_record(
     records = supervision.records(session, case.id, reader.unit_id)
     if record_id is not None:
         found = next((r for r in records if r.id == record_id), None)
-    else:  # the latest card, else the latest 催办
+    else:  # the latest card (red before a yellow issued with it), else the latest 催办
         cards = [r for r in records if r.kind in ("yellow", "red")]
-        found = next(iter(cards or records), None)
+        found = max(cards or records, key=lambda r: (r.at, r.kind == "red", r.id), default=None)
     if found is None:
         raise NothingToPrint(Form.SUPERVISION)
     return found

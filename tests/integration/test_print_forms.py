@@ -21,7 +21,9 @@ from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from core.db import transaction
 from core.settings import Settings
+from dispatch.handling import supervision
 from tests.api_actor import Actor
 from tests.builders import add_user
 
@@ -261,3 +263,30 @@ def test_other_roles_print_nothing(
     page = people[who].fetch(f"/cases/{number}/print/registration", headers={"accept": "text/html"})
     assert page.status_code == 403 and "没有权限" in page.text
     assert people[who].fetch(f"/cases/{number}/print/transfer.pdf").status_code == 403
+
+
+def test_the_yellow_and_red_cards_print_as_supervision_forms(
+    people: dict[str, Actor], world: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    sup, water = people["sup1"], people["h_water"]
+    case = world["water"]  # dispatched to 市水务局, never answered
+    app = sup.client.app
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)  # long past its deadline
+    with transaction(sessions) as session:
+        issued = supervision.run(session, app.state.rules.rules(), later)  # type: ignore[attr-defined]
+    kinds = sorted(i.kind.value for i in issued if i.case_number == case["number"])
+    assert kinds == ["red", "yellow"]
+    with sessions() as session:
+        records = {r.kind: r.id for r in supervision.records(session, case["id"])}
+    red = sup.fetch(f"/cases/{case['id']}/print/supervision").text  # the latest card
+    assert cell(red, "doc-title") == "督办单（红牌）"
+    assert cell(red, "f-issuer") == "系统（督办）" and cell(red, "f-unit") == "市水务局"
+    assert "【红牌督办】" in cell(red, "f-message") and "书面说明超期原因" in cell(red, "f-ask")
+    yellow = water.fetch(f"/cases/{case['number']}/print/supervision?record={records['yellow']}")
+    assert yellow.status_code == 200 and cell(yellow.text, "doc-title") == "督办单（黄牌）"
+    assert NAME not in yellow.text and PHONE not in yellow.text
+    text = compact(pdf_text(water.fetch(f"/cases/{case['id']}/print/supervision.pdf")))
+    assert "督办单（红牌）" in text and case["number"] in text
+    # A record of another case, or none such: not found.
+    other = sup.fetch(f"/cases/{world['case']['id']}/print/supervision?record={records['red']}")
+    assert other.status_code == 404
