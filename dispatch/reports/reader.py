@@ -113,16 +113,17 @@ def load_many(
     as_of = latest if as_of is None else as_of
     units, kinds = _units(session)
     reading = rows.Reading(session.connection())
-    return Data(
-        calls=_calls(reading, windows),
-        callbacks=_callbacks(reading, windows),
-        files=_files(reading, windows, latest, as_of),
-        units=units,
-        operators=_operators(session),
-        unit_kinds=kinds,
-        windows=tuple(windows),
-        as_of=as_of,
-    )
+    with rows.no_collection():
+        return Data(
+            calls=_calls(reading, windows),
+            callbacks=_callbacks(reading, windows),
+            files=_files(reading, windows, latest, as_of),
+            units=units,
+            operators=_operators(session),
+            unit_kinds=kinds,
+            windows=tuple(windows),
+            as_of=as_of,
+        )
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -288,6 +289,7 @@ def data_version(session: Session, windows: Sequence[Window]) -> tuple[object, .
 @dataclass
 class _Kept:
     version: tuple[object, ...]
+    reach: dt.datetime  # the moment the rows were read for (past the windows' end, as_of)
     data: Data
     size: int
 
@@ -298,6 +300,11 @@ class Cache:
     (``data_version``): a repeat view of the same window costs the version's few indexed
     queries, and any write shows at once (the version changed: the window is read again).
     The least recently used windows go first once the rows kept pass ``max_rows``.
+
+    ``as_of`` up to the windows' end does not change what is read. Past it (a past month
+    seen as of now) the rows read for one moment serve any later moment of the same UTC
+    day while nothing is written: what a later moment adds is a case received or a clock
+    met since (a write), or a clock fallen due on a later day.
 
     One per process, made where the application is wired (never at import) and shared by
     the report pages; safe to use from several threads (a window read twice at once is
@@ -325,13 +332,13 @@ class Cache:
         latest = max((until for _, until in windows), default=None)
         if latest is None:
             raise ValueError("at least one window is needed")
-        # The rows depend on as_of only past the windows' end.
+        # The rows depend on as_of only past the windows' end (see the class docstring).
         reach = latest if as_of is None or as_of <= latest else as_of
-        key = (tuple(windows), reach)
+        key = (tuple(windows), reach.astimezone(dt.UTC).date() if reach > latest else latest)
         version = data_version(session, windows)
         with self._lock:
             kept = self._kept.get(key)
-            if kept is not None and kept.version == version:
+            if kept is not None and kept.version == version and kept.reach <= reach:
                 self._kept.move_to_end(key)
                 self.hits += 1
                 return replace(kept.data, as_of=as_of or latest)
@@ -343,7 +350,7 @@ class Cache:
             + sum(1 + len(f.events) + len(f.deadlines) for f in data.files)
         )
         with self._lock:
-            self._kept[key] = _Kept(version, data, size)
+            self._kept[key] = _Kept(version, reach, data, size)
             self._kept.move_to_end(key)
             while len(self._kept) > 1 and sum(k.size for k in self._kept.values()) > self.max_rows:
                 self._kept.popitem(last=False)

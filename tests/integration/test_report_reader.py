@@ -728,3 +728,12 @@ def test_the_cache_gives_a_repeat_view_from_memory_and_any_write_at_once(
     assert cache.misses == 6
     view()
     assert cache.hits == 4
+    # Past the window's end (read above as of 30 November 10:00), a later moment of the
+    # same UTC day is served from memory (as of then); an earlier one is read again.
+    with sessions() as session:
+        at_ten = cache.load(session, OCTOBER.start, OCTOBER.end, local(11, 30, 10))
+        at_eight_pm = cache.load(session, OCTOBER.start, OCTOBER.end, local(11, 30, 20))
+        assert (cache.hits, cache.misses) == (6, 6)
+        assert at_eight_pm.files is at_ten.files and at_eight_pm.as_of == local(11, 30, 20)
+        cache.load(session, OCTOBER.start, OCTOBER.end, local(11, 30, 9))
+        assert (cache.hits, cache.misses) == (6, 7)
