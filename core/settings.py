@@ -359,6 +359,20 @@ class Settings(BaseSettings):
             raise ValueError("rtp_port_start must be below rtp_port_end")
         return self
 
+    @model_validator(mode="after")
+    def _check_ranking_lines(self) -> Settings:
+        # The 黑榜 line under the 红榜 line: a unit cannot be on both lists.
+        for measure in ("satisfaction", "on_time"):
+            red, black = (
+                getattr(self, f"red_list_{measure}"),
+                getattr(self, f"black_list_{measure}"),
+            )
+            if black > red:
+                raise ValueError(
+                    f"black_list_{measure} ({black}) must not be above red_list_{measure} ({red})"
+                )
+        return self
+
     def to_env(self) -> dict[str, str]:
         """These settings as ``HOTLINE_*`` variables, for the processes this one starts."""
         env: dict[str, str] = {}
