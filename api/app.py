@@ -176,6 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.login_budget = login.address_budget(settings)
     app.state.issued_passwords = users_pages.OneTimeSecrets()  # shown once (api/users_pages.py)
+    app.state.hot_cache = report_hot.new_cache()  # 热点诉求 computed before (api/report_hot.py)
     labels.install(pages.templates.env)  # role_zh, scope_zh, actor_zh… (api/labels.py)
 
     # Inside the headers below, so that its refusals carry them too.

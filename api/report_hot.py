@@ -90,8 +90,14 @@ def _picker(request: Request, data: hot.Hot) -> dict[str, Any]:
     }
 
 
+def new_cache() -> hot.Cache:
+    """The periods computed before, one per application (``api.app`` keeps it)."""
+    return hot.Cache()
+
+
 def _data(request: Request, session: Session, settings: Settings) -> hot.Hot:
-    return hot.hot(session, _period(request, settings), now())
+    cache: hot.Cache = request.app.state.hot_cache
+    return hot.hot(session, _period(request, settings), now(), cache)
 
 
 @router.get("/reports/hot", response_class=HTMLResponse, include_in_schema=False)

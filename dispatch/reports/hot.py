@@ -6,15 +6,18 @@ rules and thresholds are ``dispatch.indicators.hot_topics``'s; the rows ``hot_da
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.cases.handling_models import Unit
+from dispatch.cases.models import CaseEvent
 from dispatch.indicators import hot_topics
 from dispatch.indicators.figures import Change
 from dispatch.indicators.hot_topics import Appeal, Cluster, HotTopics, Kind, Signal, Topic
@@ -119,12 +122,50 @@ class Hot:
         raise LookupError(f"no {target.what} {target.kind} {target.key!r} in the period")
 
 
-def hot(session: Session, period: Period, now: dt.datetime) -> Hot:
-    """The page's use case: the period's hot topics (as of ``now``)."""
+@dataclass
+class Cache:
+    """Periods computed before, kept in memory with the newest history entry's id at the
+    time: every change to a case (its registration, dispatch, a correction…) writes one
+    (``dispatch.cases.lifecycle``), so a repeat view costs one indexed query and any change
+    shows at once. The least recently used periods go first beyond ``max_periods``.
+
+    One per process, made where the application is wired, shared by the page and its JSON
+    twin; safe from several threads (a period computed twice at once is kept once)."""
+
+    max_periods: int = 24
+    _kept: OrderedDict[Period, tuple[object, HotTopics, dict[str, Appeal]]] = field(
+        default_factory=OrderedDict
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, session: Session, period: Period) -> tuple[HotTopics, dict[str, Appeal]]:
+        version = session.scalar(select(func.max(CaseEvent.id)))
+        with self._lock:
+            kept = self._kept.get(period)
+            if kept is not None and kept[0] == version:
+                self._kept.move_to_end(period)
+                return kept[1], kept[2]
+        found, by_id = compute(session, period)
+        with self._lock:
+            self._kept[period] = (version, found, by_id)
+            self._kept.move_to_end(period)
+            while len(self._kept) > self.max_periods:
+                self._kept.popitem(last=False)
+        return found, by_id
+
+
+def compute(session: Session, period: Period) -> tuple[HotTopics, dict[str, Appeal]]:
+    """The period's hot topics from the database, and the appeals they were found in."""
     rows = hot_data.appeals_around(session, period)
+    return hot_topics.hot_topics(rows, period), {appeal.id: appeal for appeal in rows}
+
+
+def hot(session: Session, period: Period, now: dt.datetime, cache: Cache | None = None) -> Hot:
+    """The page's use case: the period's hot topics (as of ``now``), from ``cache`` when
+    nothing changed since it computed them."""
+    found, by_id = compute(session, period) if cache is None else cache.get(session, period)
     units: dict[str, str] = dict(session.execute(select(Unit.id, Unit.name)).all())
-    by_id = {appeal.id: appeal for appeal in rows}
-    return Hot(hot_topics.hot_topics(rows, period), by_id, units, now, period.zone)
+    return Hot(found, by_id, units, now, period.zone)
 
 
 # -- the report ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The rows 热点诉求 reads (``hot_topics.Appeal``): the cases received in a period, the period
 before it (环比) and the same period a year earlier (同比), with the text columns the
-indicators' ``CaseRow`` leaves out (title, content, address, the subject as typed). One
+indicators' ``CaseRow`` leaves out (title, address, the subject as typed). One
 query per period, in bulk, the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ def appeals_in(session: Session, period: Period) -> list[Appeal]:
             Case.subject_window,
             Case.complained_unit_id,
             Case.title,
-            Case.content,
         )
         .where(Case.received_at >= period.start, Case.received_at < period.end)
         .order_by(Case.received_at, Case.id)
@@ -44,7 +43,6 @@ def appeals_in(session: Session, period: Period) -> list[Appeal]:
             subject_window=r[7] or "",
             complained_unit_id=r[8],
             title=r[9] or "",
-            content=r[10] or "",
         )
         for r in session.execute(query)
     ]
