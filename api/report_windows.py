@@ -13,8 +13,6 @@ Leaders only (``api.auth.Supervisor``). The year defaults to this one (local).
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
-from collections.abc import Sequence
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +26,7 @@ from api import report_export
 from api.auth import Login, Supervisor
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.pages import render, see, zh_errors
+from api.report_pages import cases_link  # the drill-down list of the cases behind a count
 from core.db import transaction
 from core.settings import Settings
 from dispatch.cases.registration import Invalid
@@ -43,11 +42,6 @@ Year = Annotated[int | None, Query(description="the year (local); default this y
 
 def case_link(case_id: str) -> str:
     return f"/cases/{case_id}"
-
-
-def cases_link(ids: Sequence[str]) -> str:
-    """The drill-down list of the cases behind a count (``/reports/cases``)."""
-    return "/reports/cases?" + urllib.parse.urlencode([("id", i) for i in ids])
 
 
 def _year(settings: Settings, year: int | None) -> tuple[int, ZoneInfo]:

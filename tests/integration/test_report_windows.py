@@ -173,7 +173,12 @@ def test_each_window_standing_on_the_page_in_json_and_in_excel(world: World) -> 
     assert page.status_code == 200
     row = re.search(rf'<tr data-window-id="{units[SOCIAL]}".*?</tr>', page.text, re.S)
     assert row is not None and "不得参评，须书面说明并提出整改措施" in row.group(0)
-    assert "/reports/cases?id=" in row.group(0)
+    link = re.search(r'<a href="(/reports/cases\?id=[^"]+)">3</a>', row.group(0))
+    assert link is not None
+    behind = sup.client.get(link.group(1).replace("&amp;", "&"))
+    assert behind.status_code == 200
+    numbers = re.findall(r"TS\d{11,}", behind.text)
+    assert len(set(numbers)) == 3
     for case_id in cases[SOCIAL]:
         assert f'href="/cases/{case_id}"' in page.text  # the complaints behind it
     estate_row = re.search(rf'<tr data-window-id="{units[ESTATE]}".*?</tr>', page.text, re.S)
