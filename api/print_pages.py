@@ -580,14 +580,23 @@ def _form(name: str) -> Form:
         raise HTTPException(status_code=404, detail="no such form") from None
 
 
-def _reader(session: Session, login: Login, case_key: str, form: Form) -> tuple[Case, Reader]:
+def _reader(
+    session: Session, login: Login, case_key: str, form_name: str
+) -> tuple[Case, Form, Reader]:
+    """The case, the form and who reads it; the role is checked first (a unit's handler
+    of no unit is refused whatever the form), then the form, then the case."""
     if login.role in CASE_WORKERS:
-        return case_lookup.find(session, case_key), Reader(None)
-    if login.role is not Role.UNIT_HANDLER or form not in UNIT_FORMS:
+        form = _form(form_name)
+        return case_lookup.find(session, case_key), form, Reader(None)
+    if login.role is not Role.UNIT_HANDLER:
+        raise HTTPException(status_code=403, detail="your role may not do this")
+    unit_portal.own_unit(session, login.user_id)  # NoUnit: 403
+    form = _form(form_name)
+    if form not in UNIT_FORMS:
         raise HTTPException(status_code=403, detail="your role may not do this")
     case, unit = unit_portal.own_case(session, login.user_id, case_key)
     seen = unit_portal.view(session, case, unit.id)
-    return case, Reader(unit.id, unit.name, seen)
+    return case, form, Reader(unit.id, unit.name, seen)
 
 
 def _record_id(request: Request) -> int | None:
@@ -608,8 +617,7 @@ def _page(
     form_name: str,
     for_pdf: bool,
 ) -> str | Response:
-    form = _form(form_name)
-    case, reader = _reader(session, login, case_key, form)
+    case, form, reader = _reader(session, login, case_key, form_name)
     zone = ZoneInfo(settings.timezone)
     try:
         made = document(
