@@ -7,8 +7,9 @@ computes right for any period inside it (``period.start >= since``, ``period.end
 and any ``as_of`` from the period's start up to ``Data.as_of`` (``until`` unless given):
 
 - ``calls``: the calls that started in the window, and those of the 7 days before it
-  (``calls.REPEAT_WINDOW``: 重复来电率 looks back; a call started before the window and
-  queued in it counts in the worst 24 hours). Filter by period (the indicators do).
+  (``calls.REPEAT_WINDOW``: 重复来电率 looks back) as their id, start and caller's number
+  alone, but in full when they joined the queue inside the window (they count in the
+  worst 24 hours). Filter by period (the indicators do).
 - ``callbacks``: the 漏接回拨 made in the window, each with all its attempts.
 - ``files``: every case with something in the window, each with its whole stored history
   and child rows (so that cohort rates follow the cases to any later ``as_of``): received
@@ -160,8 +161,25 @@ def _operators(session: Session) -> dict[str, str]:
 
 
 def _calls(reading: Reading, windows: Sequence[Window]) -> tuple[CallRow, ...]:
-    widened = [(since - REPEAT_WINDOW, until) for since, until in windows]
-    return rows.calls(reading, _within(Call.started_at, widened))
+    """The windows' calls in full; those of the week before each as their number and start
+    alone (what 重复来电率 reads), but in full when queued inside the window."""
+    before = [(since - REPEAT_WINDOW, since) for since, _ in windows]
+    queued_in = or_(
+        *(
+            and_(Call.started_at >= start, Call.started_at < since, Call.queued_at >= since)
+            for start, since in before
+        )
+    )
+    full = rows.calls(reading, or_(_within(Call.started_at, windows), queued_in))
+    seen = {call.id for call in full}
+    light = [
+        call
+        for call in rows.caller_times(reading, _within(Call.started_at, before))
+        if call.id not in seen
+    ]
+    if not light:
+        return full
+    return tuple(sorted((*full, *light), key=lambda call: (call.started_at, call.id)))
 
 
 def _callbacks(reading: Reading, windows: Sequence[Window]) -> tuple[CallbackRow, ...]:

@@ -178,6 +178,13 @@ def calls(reading: Reading, where: ColumnElement[bool]) -> tuple[CallRow, ...]:
     )
 
 
+def caller_times(reading: Reading, where: ColumnElement[bool]) -> list[CallRow]:
+    """Calls as their id, start and caller's number alone (from the calls' listing index)."""
+    query = select(Call.id, reading.at(Call.started_at), Call.caller_number).where(where)
+    t = reading.instant
+    return [CallRow(c[0], t(c[1]), c[2]) for c in reading.rows(query)]
+
+
 def callbacks(reading: Reading, where: ColumnElement[bool]) -> tuple[CallbackRow, ...]:
     r, t = reading, reading.instant
     made = select(CallbackRequest.id).where(where)

@@ -320,6 +320,8 @@ def tell(story: Story) -> World:
     s.call("c6", "13700000004", local(10, 15, 9), message=True)
     s.call("c7", "13700000005", local(9, 15, 9), answer_after=5)
     s.call("c8", "13700000001", local(11, 2, 9), answer_after=5)
+    # Started in September's last seconds, queued in October: in October's worst 24 hours.
+    s.call("c9", "13700000006", local(9, 30, 23, 59, 58), answer_after=60)
     return s.world
 
 
@@ -408,9 +410,17 @@ def test_a_month_holds_its_cases_whole_its_calls_with_the_week_before_and_its_ca
         (i.kind.value, at) for at, i in world.issued if i.case_number == g.case.number
     )
     assert carded == issued_g and ("yellow", local(10, 23, 9)) in carded
-    # Calls: October's and the week before it (c4 on 28 September), not c7 nor November's.
+    # Calls: October's and the week before it (c4 on 28 September, c9), not c7 nor
+    # November's; the week before as number and start alone, unless queued in October.
     names = {call_id: name for name, call_id in world.calls.items()}
-    assert sorted(names[c.id] for c in data.calls) == ["c1", "c2", "c3", "c4", "c5", "c6"]
+    assert sorted(names[c.id] for c in data.calls) == ["c1", "c2", "c3", "c4", "c5", "c6", "c9"]
+    c4, c9 = (next(c for c in data.calls if names[c.id] == n) for n in ("c4", "c9"))
+    assert (c4.caller_number, c4.started_at, c4.answered_at) == (
+        "13700000003",
+        local(9, 28, 9),
+        None,
+    )
+    assert c9.queued_at == local(10, 1, 0, 0, 3) and c9.answered_at is not None
     c1 = next(c for c in data.calls if names[c.id] == "c1")
     assert (c1.caller_number, c1.started_at, c1.queued_at, c1.answered_at, c1.operator) == (
         "13700000001",
