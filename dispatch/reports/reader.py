@@ -13,10 +13,11 @@ and any ``as_of`` from the period's start up to ``Data.as_of`` (``until`` unless
 - ``callbacks``: the 漏接回拨 made in the window, each with all its attempts.
 - ``files``: every case with something in the window, each with its whole stored history
   and child rows (so that cohort rates follow the cases to any later ``as_of``): received
-  in the window; a history entry, a lead or assisting dispatch, a decided extension, a
-  supervision record, a feedback row or a unit reply's review in it; a clock due on a day
-  of it (local dates: the UTC dates of the window widened by a day each side, so any zone
-  is covered); a handling clock fallen due by the window's end and not met before its
+  in the window; a history entry the indicators count (``COUNTED``: 受理, 办结, 回访…), a
+  dispatch, a decided extension, a supervision record or a feedback row in it; a running
+  or met clock of a judged stage (``JUDGED``) due on a day of it (local dates: the UTC
+  dates of the window widened by a day each side, so any zone is covered); a handling
+  clock fallen due by the window's end and not met before its
   start (当前超期件 at any ``as_of`` in it); and, when ``as_of`` is after ``until``, the
   cases overdue at ``as_of`` and, as their case rows alone (no history: nothing of theirs
   falls in a period inside the window), the cases received from then up to ``as_of`` from
@@ -52,17 +53,35 @@ from dispatch.cases.handling_models import (
     Feedback,
     SupervisionRecord,
     Unit,
-    UnitReply,
 )
+from dispatch.cases.lifecycle import Action
 from dispatch.cases.models import CallbackAttempt, Case, CaseEvent
 from dispatch.deadlines.stage_clocks import Stage
 from dispatch.indicators.calls import REPEAT_WINDOW
-from dispatch.indicators.rows import CallbackRow, CallRow, CaseFile
+from dispatch.indicators.rows import ACCEPTING, CLOSING, CallbackRow, CallRow, CaseFile
 from dispatch.reports import reader_rows as rows
 from dispatch.reports.reader_rows import Reading
 from ivr.models import Call, CallbackRequest
 
 Window = tuple[dt.datetime, dt.datetime]
+# The history entries the indicators count by their own time (``dispatch.indicators``:
+# 受理, 即办, 不予受理, 并单, 撤回, 办结, 回访, 审核通过): a case with one in a window is
+# read. An indicator that counts another action by its time adds it here.
+COUNTED = tuple(
+    sorted(
+        {
+            *ACCEPTING,
+            *CLOSING,
+            Action.REJECT,
+            Action.MERGE,
+            Action.WITHDRAW,
+            Action.FEEDBACK,
+            Action.PASS_REVIEW,
+        }
+    )
+)
+# The clocks the indicators judge on their due dates (按时转办率, 按时办结率, 按时反馈率).
+JUDGED = (Stage.DISPATCH.value, Stage.HANDLING.value, Stage.FEEDBACK.value)
 _DAY = dt.timedelta(days=1)
 
 
@@ -202,16 +221,21 @@ def _case_ids(windows: Sequence[Window], latest: dt.datetime, as_of: dt.datetime
     dates = _dates(windows)
     earliest = min(since for since, _ in windows)
     last_day = max(last for _, last in dates)
-    due = or_(*(and_(CaseDeadline.due_on >= a, CaseDeadline.due_on <= b) for a, b in dates))
+    due = and_(
+        CaseDeadline.stage.in_(JUDGED),
+        CaseDeadline.cancelled.is_(False),
+        or_(*(and_(CaseDeadline.due_on >= a, CaseDeadline.due_on <= b) for a, b in dates)),
+    )
     handling_due = _handling_due(last_day)
     parts: list[Select[str]] = [
         select(Case.id).where(_within(Case.received_at, windows)),
-        select(CaseEvent.case_id).where(_within(CaseEvent.at, windows)),
+        select(CaseEvent.case_id).where(
+            _within(CaseEvent.at, windows), CaseEvent.action.in_(COUNTED)
+        ),
         select(Assignment.case_id).where(_within(Assignment.dispatched_at, windows)),
         select(Extension.case_id).where(_within(Extension.decided_at, windows)),
         select(SupervisionRecord.case_id).where(_within(SupervisionRecord.at, windows)),
         select(Feedback.case_id).where(_within(Feedback.at, windows)),
-        select(UnitReply.case_id).where(_within(UnitReply.reviewed_at, windows)),
         select(CaseDeadline.case_id).where(due),
         select(CaseDeadline.case_id).where(handling_due, CaseDeadline.met_at.is_(None)),
         select(CaseDeadline.case_id).where(handling_due, CaseDeadline.met_at >= earliest),

@@ -17,12 +17,13 @@ depends_on = None
 
 INDEXES = {
     "ix_cases_received": ("cases", ["received_at", "id"]),
-    "ix_case_events_at_case": ("case_events", ["at", "case_id"]),
+    # With the action: the history entries the indicators count (reader.COUNTED) are found
+    # in the index alone.
+    "ix_case_events_at_case": ("case_events", ["at", "action", "case_id"]),
     "ix_assignments_dispatched_case": ("assignments", ["dispatched_at", "case_id"]),
     "ix_extensions_decided_case": ("extensions", ["decided_at", "case_id"]),
     "ix_supervision_records_at_case": ("supervision_records", ["at", "case_id"]),
     "ix_feedback_at_case": ("feedback", ["at", "case_id"]),
-    "ix_unit_replies_reviewed_case": ("unit_replies", ["reviewed_at", "case_id"]),
     "ix_callback_requests_created": ("callback_requests", ["created_at", "id"]),
 }
 
