@@ -17,7 +17,7 @@ complaints need.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,6 @@ FIRST_YEAR = 2000
 PENDING_LABEL = "待审核"
 # The history entries the rule reads: a merge or withdrawal (the complaint left), a rejection.
 _RULE_ACTIONS = (Action.MERGE.value, Action.WITHDRAW.value, Action.REJECT.value)
-_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -126,16 +125,22 @@ def check_year(year: int, now: dt.datetime, zone: ZoneInfo) -> int:
     return year
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
 def complaint_files(
     session: Session, year: periods.Period, units: Collection[str] | None = None
 ) -> tuple[list[CaseFile], dict[str, str]]:
     """The complaints received in the year about a unit (of ``units`` when given), each with
-    the history entries and replies the rule reads; and their titles by case id."""
+    the history entries and replies the rule reads; and their titles by case id. The
+    children are found through the complaints' own query as a subquery (a year's thousands
+    of ids as bound parameters cost five times as much)."""
+    chosen = [
+        Case.case_type == CaseType.COMPLAINT.value,
+        Case.complained_unit_id.is_not(None),
+        Case.received_at >= year.start,
+        Case.received_at < year.end,
+    ]
+    if units is not None:
+        chosen.append(Case.complained_unit_id.in_(list(units)))
+    complaints = select(Case.id).where(*chosen)
     query = select(
         Case.id,
         Case.number,
@@ -149,14 +154,7 @@ def complaint_files(
         Case.merged_into_id,
         Case.decision,
         Case.title,
-    ).where(
-        Case.case_type == CaseType.COMPLAINT.value,
-        Case.complained_unit_id.is_not(None),
-        Case.received_at >= year.start,
-        Case.received_at < year.end,
-    )
-    if units is not None:
-        query = query.where(Case.complained_unit_id.in_(list(units)))
+    ).where(*chosen)
     cases: dict[str, CaseRow] = {}
     titles: dict[str, str] = {}
     for r in session.execute(query):
@@ -175,47 +173,45 @@ def complaint_files(
         )
         titles[r[0]] = r[11] or ""
     events: dict[str, list[CaseEventRow]] = {}
-    replies: dict[str, list[ReplyRow]] = {}
-    ids = sorted(cases)
-    for chunk in _chunks(ids):
-        history = (
-            select(
-                CaseEvent.case_id,
-                CaseEvent.at,
-                CaseEvent.action,
-                CaseEvent.from_status,
-                CaseEvent.to_status,
-                CaseEvent.actor,
-            )
-            .where(CaseEvent.case_id.in_(chunk), CaseEvent.action.in_(_RULE_ACTIONS))
-            .order_by(CaseEvent.id)
+    history = (
+        select(
+            CaseEvent.case_id,
+            CaseEvent.at,
+            CaseEvent.action,
+            CaseEvent.from_status,
+            CaseEvent.to_status,
+            CaseEvent.actor,
         )
-        for case_id, at, action, from_status, to_status, actor in session.execute(history):
+        .where(CaseEvent.case_id.in_(complaints), CaseEvent.action.in_(_RULE_ACTIONS))
+        .order_by(CaseEvent.id)
+    )
+    for case_id, at, action, from_status, to_status, actor in session.execute(history):
+        if case_id in cases:  # a complaint received since the first query is not read
             events.setdefault(case_id, []).append(
                 CaseEventRow(at, action, from_status or "", to_status or "", actor or "")
             )
-        answers = (
-            select(
-                UnitReply.case_id,
-                UnitReply.id,
-                UnitReply.unit_id,
-                UnitReply.at,
-                UnitReply.finding,
-                UnitReply.review,
-                UnitReply.reviewed_at,
-            )
-            .where(UnitReply.case_id.in_(chunk))
-            .order_by(UnitReply.at, UnitReply.id)
+    replies: dict[str, list[ReplyRow]] = {}
+    answers = (
+        select(
+            UnitReply.case_id,
+            UnitReply.id,
+            UnitReply.unit_id,
+            UnitReply.at,
+            UnitReply.finding,
+            UnitReply.review,
+            UnitReply.reviewed_at,
         )
-        for case_id, reply_id, unit_id, at, finding, review, reviewed_at in session.execute(
-            answers
-        ):
+        .where(UnitReply.case_id.in_(complaints))
+        .order_by(UnitReply.at, UnitReply.id)
+    )
+    for case_id, reply_id, unit_id, at, finding, review, reviewed_at in session.execute(answers):
+        if case_id in cases:
             replies.setdefault(case_id, []).append(
                 ReplyRow(reply_id, unit_id, at, finding, review or "", reviewed_at)
             )
     files = [
         CaseFile(cases[i], events=tuple(events.get(i, ())), replies=tuple(replies.get(i, ())))
-        for i in ids
+        for i in sorted(cases)
     ]
     return files, titles
 
