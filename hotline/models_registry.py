@@ -9,6 +9,7 @@ from dispatch.cases import handling_models, survey_models
 from dispatch.cases import models as dispatch_models
 from dispatch.feedback import operator_dial_models
 from dispatch.handling import job_runs
+from dispatch.reports import bulletin_models
 from ivr import models as ivr_models
 from recordings import models as recording_models
 
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "account_models",
     "asr_models",
+    "bulletin_models",
     "custody_models",
     "dispatch_models",
     "handling_models",

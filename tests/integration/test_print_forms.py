@@ -290,3 +290,30 @@ def test_the_yellow_and_red_cards_print_as_supervision_forms(
     # A record of another case, or none such: not found.
     other = sup.fetch(f"/cases/{world['case']['id']}/print/supervision?record={records['red']}")
     assert other.status_code == 404
+
+
+def links_of(page: str) -> list[str]:
+    bar = re.search(r'<nav class="print-links" id="print-links"[^>]*>(.*?)</nav>', page, re.S)
+    assert bar, "no print links"
+    return re.findall(r'href="([^"]+)"', html.unescape(bar.group(1)))
+
+
+def test_the_case_pages_link_to_the_forms_the_case_has(
+    people: dict[str, Actor], world: dict[str, Any]
+) -> None:
+    case = world["case"]
+    base = f"/cases/{case['id']}/print"
+    links = links_of(people["sup1"].fetch(f"/cases/{case['id']}").text)
+    assert links[:2] == [f"{base}/registration", f"{base}/transfer"]
+    assert any(link.startswith(f"{base}/supervision?record=") for link in links)
+    assert any(link.startswith(f"{base}/extension?extension=") for link in links)
+    assert f"{base}/reply" in links and f"{base}/rejection" not in links
+    refused = world["refused"]["id"]
+    assert f"/cases/{refused}/print/rejection" in links_of(
+        people["op1"].fetch(f"/cases/{refused}").text
+    )
+    # The unit's page: only the unit's own forms, and each one opens.
+    unit_links = links_of(people["h_env"].fetch(f"/unit/cases/{case['id']}").text)
+    assert unit_links == [f"{base}/transfer", f"{base}/supervision", f"{base}/reply"]
+    for link in unit_links:
+        assert people["h_env"].fetch(link).status_code == 200, link
