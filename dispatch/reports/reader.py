@@ -37,9 +37,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 from sqlalchemy import case as when
@@ -97,6 +97,9 @@ class Data:
     unit_kinds: Mapping[str, str]  # unit id -> kind, every unit
     windows: tuple[Window, ...] = ()
     as_of: dt.datetime | None = None
+    # ``data_version`` of what was read, when it came through a ``Cache`` (else empty): a
+    # key for what is computed from the rows (``Cache.remember``).
+    version: tuple[object, ...] = ()
 
     def unit_name(self, unit_id: str | None) -> str:
         return self.units.get(unit_id or "", unit_id or "")
@@ -294,7 +297,7 @@ def data_version(session: Session, windows: Sequence[Window]) -> tuple[object, .
     attempt (every step on a case writes a history entry: ``dispatch.cases.lifecycle``);
     and, for the calls, which change in place, counts over the windows' calls read from the
     calls' listing index (how many, ended, answered, failed; new callback requests) and the
-    times filled in on the calls still up."""
+    times filled in on the calls still up; the units' and users' names (a few rows)."""
     widened = [(since - REPEAT_WINDOW, until) for since, until in windows]
     newest = select(
         select(func.max(CaseEvent.id)).scalar_subquery(),
@@ -321,11 +324,20 @@ def data_version(session: Session, windows: Sequence[Window]) -> tuple[object, .
         func.count(Call.message_started_at),
         func.count(Call.ended_at),
     ).where(Call.outcome.is_(None))
+    names = (
+        *session.execute(select(Unit.id, Unit.name, Unit.kind).order_by(Unit.id)),
+        *session.execute(select(User.username, User.display_name).order_by(User.username)),
+    )
     return (
         *session.execute(newest).one(),
         *session.execute(ended).one(),
         *session.execute(up).one(),
+        hash(tuple(tuple(row) for row in names)),
     )
+
+
+MEMOS = 64
+T = TypeVar("T")
 
 
 @dataclass
@@ -354,6 +366,7 @@ class Cache:
 
     max_rows: int = 3_000_000
     _kept: OrderedDict[tuple[object, ...], _Kept] = field(default_factory=OrderedDict)
+    _memos: OrderedDict[Hashable, object] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     hits: int = 0
     misses: int = 0
@@ -385,7 +398,7 @@ class Cache:
                 self.hits += 1
                 return replace(kept.data, as_of=as_of or latest)
             self.misses += 1
-        data = load_many(session, windows, as_of)
+        data = replace(load_many(session, windows, as_of), version=version)
         size = (
             len(data.calls)
             + len(data.callbacks)
@@ -398,6 +411,27 @@ class Cache:
                 self._kept.popitem(last=False)
         return data
 
+    def remember(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What ``make`` computes, kept under ``key`` (the ``MEMOS`` most recent): for a
+        result computed from rows this cache gave, e.g. a page's report. The key must
+        hold everything the result depends on: the ``Data.version`` of each window it was
+        computed from (so that a write makes a new key) and the rest, e.g. the period and
+        the local date of ``as_of`` (figures as of a later moment of the same day differ
+        only when something was written: ``dispatch.indicators`` read the rows up to
+        ``as_of`` and today's date)."""
+        with self._lock:
+            if key in self._memos:
+                self._memos.move_to_end(key)
+                self.hits += 1
+                return cast(T, self._memos[key])
+        made = make()
+        with self._lock:
+            self._memos[key] = made
+            while len(self._memos) > MEMOS:
+                self._memos.popitem(last=False)
+        return made
+
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._memos.clear()

@@ -681,15 +681,30 @@ def test_the_cache_gives_a_repeat_view_from_memory_and_any_write_at_once(
 
     first = view()
     assert (cache.hits, cache.misses) == (0, 1)
+    made: list[str] = []
+
+    def build() -> str:
+        made.append("x")
+        return "report"
+
+    def report(data: reader.Data) -> str:
+        return cache.remember(("report", data.version), build)
+
     again = view(local(10, 20))  # an earlier as_of reads the same rows
     assert (cache.hits, cache.misses) == (1, 1)
     assert again.files is first.files and again.as_of == local(10, 20)
     assert view().as_of == OCTOBER.end and cache.hits == 2
+    assert again.version == first.version != ()
+    hits = cache.hits
+    assert report(first) == report(again) == "report" and made == ["x"]
 
     # A step on a case (G finally answered): read again, with the new history entry.
     story.reply("G", "community", local(10, 28), Finding.UNTRUE)
     after = view()
-    assert cache.misses == 2
+    assert cache.misses == 2 and after.version != first.version
+    report(after)
+    assert made == ["x", "x"]
+    cache.hits = hits  # the counts below are of windows
     g = next(f for f in after.files if f.id == world.cases["G"])
     assert g.events[-1].action == Action.PASS_REVIEW
     assert handling.overdue_now(after.files, OCTOBER.end, ZONE).ids == (world.cases["I"],)
