@@ -9,7 +9,7 @@ from dispatch.cases import handling_models, survey_models
 from dispatch.cases import models as dispatch_models
 from dispatch.feedback import operator_dial_models
 from dispatch.handling import job_runs
-from dispatch.reports import bulletin_models
+from dispatch.reports import bulletin_models, window_explanation_models
 from ivr import models as ivr_models
 from recordings import models as recording_models
 
@@ -29,4 +29,5 @@ __all__ = [
     "operator_dial_models",
     "recording_models",
     "survey_models",
+    "window_explanation_models",
 ]

@@ -3,7 +3,15 @@ source, and the key a page or a bulletin names an indicator by."""
 
 from __future__ import annotations
 
-from dispatch.indicators import calls, feedback, handling, intake, petitions, red_flag
+from dispatch.indicators import (
+    calls,
+    feedback,
+    handling,
+    hot_topics,
+    intake,
+    petitions,
+    red_flag,
+)
 from dispatch.indicators.figures import Definition
 
 ALL: tuple[Definition, ...] = (
@@ -13,6 +21,7 @@ ALL: tuple[Definition, ...] = (
     *feedback.DEFINITIONS,
     *petitions.DEFINITIONS,
     *red_flag.DEFINITIONS,
+    *hot_topics.DEFINITIONS,
 )
 BY_KEY: dict[str, Definition] = {definition.key: definition for definition in ALL}
 
