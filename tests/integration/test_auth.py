@@ -21,7 +21,14 @@ from api.login import REFUSED
 from core.settings import PROJECT_ROOT, Settings
 from tests.builders import PASSWORD, add_user
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/api/session"),
+    # Prometheus' scrape: loopback, or its own bearer token (tests/integration/test_metrics_api).
+    ("GET", "/metrics"),
+}
 ANY_ROLE = {
     ("GET", "/api/session"),
     ("DELETE", "/api/session"),
@@ -106,6 +113,27 @@ SUPERVISOR_ONLY = {
     ("POST", f"/cases/{Z}/evidence/hold/{Z}/release"),
     ("POST", f"/cases/{Z}/evidence/grant"),
     ("POST", f"/cases/{Z}/evidence/grant/{Z}/revoke"),
+    # Reports (issue 17): leaders only.
+    ("GET", "/reports"),
+    ("GET", "/reports/units"),
+    ("GET", "/reports/cases"),
+    ("GET", "/reports/windows"),
+    ("POST", f"/reports/windows/{Z}/explanation"),
+    ("GET", "/reports/hot"),
+    ("GET", "/reports/hot/cases"),
+    ("GET", "/api/reports/overview"),
+    ("GET", "/api/reports/units"),
+    ("GET", "/api/reports/cases"),
+    ("GET", "/api/reports/windows"),
+    ("POST", f"/api/reports/windows/{Z}/explanation"),
+    ("GET", "/api/reports/hot"),
+    ("GET", "/bulletins"),
+    ("POST", "/bulletins"),
+    ("GET", f"/bulletins/{Z}"),
+    ("GET", f"/bulletins/{Z}.pdf"),
+    ("GET", "/api/bulletins"),
+    ("POST", "/api/bulletins"),
+    ("GET", f"/api/bulletins/{Z}"),
 }
 # Investigators see evidence pages only; auditors the access log and the store's health.
 INVESTIGATOR_MAY = ANY_ROLE | {
