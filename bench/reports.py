@@ -311,6 +311,36 @@ def overview_page(
     )
 
 
+def remembered_overview(cache: reader.Cache) -> Page:
+    """The dashboard with its report kept by ``Cache.remember`` under its windows' data
+    versions, the period and the local date of as_of: a repeat view with nothing written
+    since costs the three windows' version checks."""
+
+    def page(session: Session, period: Period, as_of: dt.datetime, loader: Loader) -> object:
+        current, before, last_year = (loader(session, p, as_of) for p in three_windows(period))
+        key = (
+            "overview",
+            period,
+            as_of.astimezone(ZONE).date(),
+            current.version,
+            before.version,
+            last_year.version,
+        )
+        return cache.remember(
+            key,
+            lambda: overview.build(
+                current,
+                before,
+                last_year,
+                period,
+                Basis(as_of, CALENDAR, DayUnit.WORKING),
+                Names(current.units, current.operators),
+            ),
+        )
+
+    return page
+
+
 def ranking_page(
     session: Session, period: Period, as_of: dt.datetime, loader: Loader
 ) -> tables.Report:
@@ -346,6 +376,14 @@ def bench(name: str, url: str, end: dt.datetime, repeat: int) -> None:
         with sessions() as session:
             page(session, month, end, warm)  # the first view fills the cache
         line(name, f"{what}, repeat view", timed(sessions, viewed(page, month, end, warm), repeat))
+    remembered = remembered_overview(cache)
+    with sessions() as session:
+        remembered(session, month, end, warm)
+    line(
+        name,
+        "dashboard, repeat view, report remembered",
+        timed(sessions, viewed(remembered, month, end, warm), repeat),
+    )
     with sessions() as session:
         current, before, last_year = (plain_load(session, p, end) for p in three_windows(month))
     compute = Timing()
