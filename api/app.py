@@ -240,6 +240,8 @@ def create_app(settings: Settings) -> FastAPI:
                 else error_pages.message_zh(exc.status_code, exc.detail)
             )
             return error_pages.page(request, exc.status_code, zh, headers=exc.headers)
+        if exc.status_code == 422:
+            return error_pages.json(422, exc.detail, dict(exc.headers or {}))
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(unit_portal.NoUnit)

@@ -110,7 +110,10 @@ def message_zh(status: int, detail: object) -> str:
 
 
 def json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The API's answer, as it always was: ``{"detail": ...}`` in English."""
+    """The API's answer, as it always was: ``{"detail": ...}`` in English. A 422 has the
+    shape of every validation error (a list of problems) even when a route names only one."""
+    if status == 422 and isinstance(detail, str):
+        detail = [{"loc": ["query"], "msg": detail, "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

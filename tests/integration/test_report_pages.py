@@ -248,7 +248,16 @@ def test_wrong_parameters_are_refused_in_each_language(client: TestClient) -> No
         assert words in page.text, (params, page.text[:300])
     answer = client.get("/api/reports/overview", params={"period": "fortnight"})
     assert answer.status_code == 422
-    assert answer.json() == {"detail": "period must be day, week, month, quarter, year or custom"}
+    # The shape of every validation error, as the API's description says.
+    assert answer.json() == {
+        "detail": [
+            {
+                "loc": ["query"],
+                "msg": "period must be day, week, month, quarter, year or custom",
+                "type": "value_error",
+            }
+        ]
+    }
     assert client.get("/api/reports/cases", params={"figure": "nope"}).status_code == 422
     assert (
         client.get("/reports/cases", params={"figure": "cases.accepted", "dim": "x"}).status_code
