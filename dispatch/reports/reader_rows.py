@@ -1,14 +1,16 @@
 """The reader's queries, one per table, and the quick way from their rows to the frozen rows
 of ``dispatch.indicators.rows``.
 
-Speed: a month's window is tens of thousands of rows, so each one costs as little as it
+Speed: a month's window is a few hundred thousand rows, so each one costs as little as it
 can. The queries run on the session's connection as Core statements (no ORM layer per
-row); instants are read as the driver gives them — PostgreSQL's ``timestamptz`` as aware
-datetimes, SQLite's stored UTC text (``YYYY-MM-DD HH:MM:SS.ffffff``, as ``core.db``'s
-``UTCDateTime`` writes it) parsed with ``datetime.fromisoformat`` and a UTC offset, which
-is several times quicker than the column type's own processing; SQLite's dates are parsed
-once per distinct day. The child rows of the cases are read for their case ids in chunks,
-in the order of the case's own index, and grouped by case.
+row), fetched whole; instants are read as the driver gives them: PostgreSQL's
+``timestamptz`` as aware datetimes (put in ``datetime.UTC``, see ``_utc_instant``),
+SQLite's stored UTC text (``YYYY-MM-DD HH:MM:SS.ffffff``, as ``core.db.UTCDateTime`` writes
+it) through ``datetime.fromisoformat`` with a UTC offset, several times quicker than the
+column type's own processing; SQLite's dates are parsed once per distinct day. The child
+rows of the cases are read in one query per table, the case ids passed as one parameter
+(``Reading.among``), in the order of the table's case index, and grouped by case. Python's
+cycle collector is held off while the rows are made (``no_collection``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ def _sqlite_day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+def _utc_instant(moment: dt.datetime | None) -> dt.datetime | None:
+    """PostgreSQL's instant in ``datetime.UTC``, as ``core.db.UTCDateTime`` gives it (the
+    driver's is in the session's zone, a ``ZoneInfo``): instants of one ``tzinfo`` object
+    compare without asking each for its offset, which the indicators do millions of times
+    (a month's dashboard: 7.4 s of computing on the driver's instants, 5.7 s on UTC's)."""
+    return None if moment is None else moment.astimezone(dt.UTC)
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -86,7 +96,7 @@ class Reading:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.sqlite = connection.dialect.name == "sqlite"
-        self.instant: Callable[[Any], Any] = _sqlite_instant if self.sqlite else _same
+        self.instant: Callable[[Any], Any] = _sqlite_instant if self.sqlite else _utc_instant
         self.day: Callable[[Any], Any] = _sqlite_day if self.sqlite else _same
 
     def at(self, column: Any) -> ColumnElement[Any]:

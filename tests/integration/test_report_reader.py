@@ -430,6 +430,9 @@ def test_a_month_holds_its_cases_whole_its_calls_with_the_week_before_and_its_ca
         "1001",
     )
     assert c1.outcome == "answered" and c1.ended_at == local(10, 10, 9, 3, 15)
+    # Every instant in UTC, as core.db gives them (one tzinfo: quick comparisons).
+    instants = [c1.started_at, c1.answered_at, b.case.received_at, b.events[0].at]
+    assert all(moment is not None and moment.tzinfo is dt.UTC for moment in instants)
     [callback] = data.callbacks
     assert callback.call_id == world.calls["c2"] and callback.status == "done"
     assert callback.created_at == local(10, 10, 10, 1, 6)
