@@ -134,6 +134,6 @@ def test_live_recognisers_are_host_port_items() -> None:
 @pytest.mark.parametrize("measure", ["satisfaction", "on_time"])
 def test_the_black_list_line_may_not_sit_above_the_red_list_line(measure: str) -> None:
     with pytest.raises(ValidationError, match=f"black_list_{measure}"):
-        Settings(**{f"red_list_{measure}": 0.8, f"black_list_{measure}": 0.9})
-    same = Settings(**{f"red_list_{measure}": 0.9, f"black_list_{measure}": 0.9})
+        Settings.model_validate({f"red_list_{measure}": 0.8, f"black_list_{measure}": 0.9})
+    same = Settings.model_validate({f"red_list_{measure}": 0.9, f"black_list_{measure}": 0.9})
     assert getattr(same, f"black_list_{measure}") == 0.9
