@@ -17,8 +17,8 @@ and any ``as_of`` from the period's start up to ``Data.as_of`` (``until`` unless
   dispatch, a decided extension, a supervision record or a feedback row in it; a running
   or met clock of a judged stage (``JUDGED``) due on a day of it (local dates: the UTC
   dates of the window widened by a day each side, so any zone is covered); a handling
-  clock fallen due by the window's end and not met before its
-  start (当前超期件 at any ``as_of`` in it); and, when ``as_of`` is after ``until``, the
+  clock fallen due by the window's end and not met before its start (当前超期件 at any
+  ``as_of`` in it); and, when ``as_of`` is after ``until``, the
   cases overdue at ``as_of`` and, as their case rows alone (no history: nothing of theirs
   falls in a period inside the window), the cases received from then up to ``as_of`` from
   the phones of the cases above (再信访率 looks forward).
@@ -30,6 +30,11 @@ and any ``as_of`` from the period's start up to ``Data.as_of`` (``until`` unless
 previous month and the same month a year earlier), which reads far fewer rows than one
 window spanning thirteen months; a figure is computed from the ``Data`` of its own period.
 ``load_many`` reads several windows in one go (their union), e.g. a month and its 环比.
+
+Speed (``bench.reports`` on a year of 100,000 cases and 300,000 calls): a month's window is
+read in about 1.3 s of CPU, most of it making the rows, so the pages go through a ``Cache``
+(one per process): a repeat view with nothing written since costs the ``data_version``
+check, 10-20 ms, and ``Cache.remember`` keeps what a page computed from the rows.
 """
 
 from __future__ import annotations
