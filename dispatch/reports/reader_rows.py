@@ -80,8 +80,9 @@ def _sqlite_day(text: str) -> dt.date:
 def _utc_instant(moment: dt.datetime | None) -> dt.datetime | None:
     """PostgreSQL's instant in ``datetime.UTC``, as ``core.db.UTCDateTime`` gives it (the
     driver's is in the session's zone, a ``ZoneInfo``): instants of one ``tzinfo`` object
-    compare without asking each for its offset, which the indicators do millions of times
-    (a month's dashboard: 7.4 s of computing on the driver's instants, 5.7 s on UTC's)."""
+    compare without asking each for its offset, and the indicators compare them with the
+    periods' UTC bounds millions of times (measured: 28 ns a comparison, 216 ns with the
+    driver's ``ZoneInfo("Etc/UTC")``)."""
     return None if moment is None else moment.astimezone(dt.UTC)
 
 
