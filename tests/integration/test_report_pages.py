@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from core.settings import Settings
 from dispatch.indicators import periods
-from dispatch.reports import xlsx
+from dispatch.reports import overview, ranking, xlsx
 from tests.builders import PASSWORD, add_user
 from tests.report_pages_world import (
     ACCEPTED,
@@ -34,6 +34,7 @@ from tests.report_pages_world import (
     SATISFIED,
     USERS,
     ZONE,
+    Story,
     World,
     tell,
 )
@@ -152,6 +153,36 @@ def test_the_dashboard_figures_and_the_cases_behind_them(client: TestClient, wor
     assert 'title="满意率＝' in text
     assert "<svg" in text and "各单位按时办结率" in text
     assert "2026年10月" in text and "上一期" in text
+
+
+def test_a_repeat_view_reuses_the_report_until_something_is_written(
+    client: TestClient, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_in(client, "sup1")
+    builds: list[str] = []
+    for module, name in ((overview, "build"), (ranking, "assess")):
+        real = getattr(module, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            builds.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    def accepted() -> str:
+        report = get(client, "/api/reports/overview", **QUERY)["report"]
+        return str(row(report, "cases", "受理量")[1]["text"])
+
+    first = accepted()
+    get(client, "/api/reports/units", **QUERY)
+    assert builds == ["build", "assess"]
+    assert accepted() == first
+    get(client, "/api/reports/units", **QUERY)
+    assert builds == ["build", "assess"]  # remembered, not built again
+    # A case accepted in October: the next view has it (a write changes the windows' version).
+    Story(sessions, OCTOBER).register("Z", OCTOBER.start + (OCTOBER.end - OCTOBER.start) / 2)
+    assert accepted() == str(int(first) + 1)
+    assert builds == ["build", "assess", "build"]
 
 
 def test_the_drill_down_page_lists_the_cases_and_its_other_side(
