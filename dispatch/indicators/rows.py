@@ -23,7 +23,7 @@ ACCEPTING = frozenset({Action.ACCEPT, Action.ANSWER_ON_SPOT})
 # -- calls -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallRow:
     """``calls``: one incoming call. ``outcome`` is ``ivr.call_state.Outcome``'s value
     (``None`` while the call is up)."""
@@ -39,7 +39,7 @@ class CallRow:
     operator: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallbackAttemptRow:
     """``callback_attempts``: one try at calling back (``CallbackOutcome`` value)."""
 
@@ -48,7 +48,7 @@ class CallbackAttemptRow:
     case_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallbackRow:
     """``callback_requests`` (漏接回拨) with its ``callback_attempts`` in order."""
 
@@ -62,7 +62,7 @@ class CallbackRow:
 # -- cases -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseRow:
     """``cases``: the columns the indicators read."""
 
@@ -84,7 +84,7 @@ class CaseRow:
     decision: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseEventRow:
     """``case_events``: one history entry (``Action`` and ``Status`` values)."""
 
@@ -95,7 +95,7 @@ class CaseEventRow:
     actor: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssignmentRow:
     """``assignments``: the case sent to a unit as ``lead`` (主办) or ``assist`` (协办)."""
 
@@ -109,7 +109,7 @@ class AssignmentRow:
     returned_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeadlineRow:
     """``case_deadlines``: one stage's clock (``Stage`` value), due on a local date."""
 
@@ -123,7 +123,7 @@ class DeadlineRow:
     provisional: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExtensionRow:
     """``extensions``: 延期 asked by a unit; ``status`` pending | approved | refused."""
 
@@ -138,7 +138,7 @@ class ExtensionRow:
     decided_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SupervisionRow:
     """``supervision_records``: a 催办 (``reminder``), 黄牌 (``yellow``) or 红牌 (``red``);
     ``issued_by`` empty for the supervision job's own."""
@@ -152,7 +152,7 @@ class SupervisionRow:
     issued_by: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReplyRow:
     """``unit_replies``: the unit's answer, ``finding`` true | partly_true | untrue, and the
     centre's ``review`` ("" | passed | returned)."""
@@ -165,7 +165,7 @@ class ReplyRow:
     reviewed_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedbackRow:
     """``feedback``: what the citizen was told, and their ``satisfaction`` (a
     ``dispatch.feedback.scale.Level`` value, or "" when they gave none)."""
@@ -176,7 +176,7 @@ class FeedbackRow:
     satisfaction: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseFile:
     """One case with every row hanging from it."""
 
