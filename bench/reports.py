@@ -32,10 +32,9 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, text
@@ -48,17 +47,9 @@ from dispatch.cases.models import CaseEvent
 from dispatch.deadlines.policy import DayUnit
 from dispatch.deadlines.working_calendar import WorkingCalendar
 from dispatch.indicators import (
-    breakdowns,
-    calls,
-    feedback,
-    handling,
-    intake,
     periods,
-    petitions,
-    red_flag,
 )
 from dispatch.indicators.periods import Period, PeriodKind
-from dispatch.indicators.rows import CallRow
 from dispatch.reports import bulletins, overview, ranking, reader, tables, xlsx
 from dispatch.reports.overview import Basis, Names
 from hotline import migrate
@@ -88,107 +79,8 @@ def windows_before(end: dt.datetime) -> dict[str, Period]:
     }
 
 
-def figures(data: reader.Data, period: Period, as_of: dt.datetime) -> dict[str, Any]:
-    """Every indicator of ``dispatch.indicators`` for the period as of ``as_of``."""
-    found: dict[str, Any] = {}
-    rows, files, backs = data.calls, data.files, data.callbacks
-    on_calls: list[tuple[str, Callable[[Sequence[CallRow], Period], object]]] = [
-        ("volume", calls.volume),
-        ("answer_rate", calls.answer_rate),
-        ("answer_15s_rate", calls.answer_15s_rate),
-        ("worst_24h", calls.worst_24h),
-        ("abandon_rate", calls.abandon_rate),
-        ("messages", calls.messages),
-        ("average_wait", calls.average_wait),
-        ("average_talk", calls.average_talk),
-        ("repeat_rate", calls.repeat_rate),
-    ]
-    for name, compute in on_calls:
-        found[name] = compute(rows, period)
-    found["callback_done_rate"] = calls.callback_done_rate(backs, period, as_of)
-    found["callback_delay"] = calls.callback_delay(backs, period, as_of)
-    for name, on_files in [
-        ("registered", intake.registered),
-        ("accepted", intake.accepted),
-        ("rejected", intake.rejected),
-        ("rejection_rate", intake.rejection_rate),
-        ("on_spot_rate", intake.on_spot_rate),
-        ("merged", intake.merged),
-        ("withdrawn", intake.withdrawn),
-    ]:
-        found[name] = on_files(files, period)
-    found.update(unit_figures(files, period, as_of, None))
-    found["overdue_now"] = handling.overdue_now(files, as_of, ZONE)
-    found["handling_days"] = petitions.average_handling_time(files, period, CALENDAR)
-    found["levels"] = feedback.level_split(files, period, as_of)
-    return found
-
-
-def unit_figures(
-    files: Any, period: Period, as_of: dt.datetime, unit: str | None
-) -> dict[str, Any]:
-    """The handling and feedback figures of one unit (all, with ``None``)."""
-    found: dict[str, Any] = {}
-    for name, in_period in [
-        ("dispatched", handling.dispatched),
-        ("reassigned", handling.reassigned),
-        ("extended", handling.extended),
-        ("closed", handling.closed),
-        ("reminders", handling.reminders),
-        ("yellow", handling.yellow_cards),
-        ("red", handling.red_cards),
-    ]:
-        found[name] = in_period(files, period, unit)
-    for name, to_as_of in [
-        ("return_rate", handling.return_rate),
-        ("closure_rate", handling.closure_rate),
-        ("on_time_dispatch_rate", handling.on_time_dispatch_rate),
-        ("on_time_rate", handling.on_time_rate),
-        ("overdue", handling.overdue),
-        ("overdue_rate", handling.overdue_rate),
-        ("reopen_rate", handling.reopen_rate),
-        ("visit_rate", feedback.visit_rate),
-        ("satisfaction_rate", feedback.satisfaction_rate),
-        ("on_time_feedback_rate", feedback.on_time_feedback_rate),
-        ("repeat_petition_rate", petitions.repeat_petition_rate),
-    ]:
-        found[name] = to_as_of(files, period, as_of, unit)
-    found["sign_time"] = handling.sign_time(files, period, as_of, CALENDAR, unit)
-    return found
-
-
-def dashboard(
-    current: reader.Data,
-    before: reader.Data,
-    last_year: reader.Data,
-    period: Period,
-    as_of: dt.datetime,
-) -> dict[str, Any]:
-    """The month's dashboard: every figure with 环比 and 同比, by lead unit, 红旗窗口."""
-    result: dict[str, Any] = {
-        "current": figures(current, period, as_of),
-        "previous": figures(before, periods.previous(period), as_of),
-        "year_earlier": figures(last_year, periods.year_earlier(period), as_of),
-    }
-    by_unit = breakdowns.group(current.files, breakdowns.Dimension.LEAD_UNIT)
-    result["units"] = {
-        unit: unit_figures(files, period, as_of, unit) for unit, files in by_unit.items()
-    }
-    result["windows"] = red_flag.standings(
-        current.files, period.first.year, ZONE, current.windows_of_kind("window"), as_of
-    )
-    return result
-
-
 def three_windows(period: Period) -> list[Period]:
     return [period, periods.previous(period), periods.year_earlier(period)]
-
-
-def read_dashboard(
-    session: Session, period: Period, as_of: dt.datetime, loader: Loader
-) -> dict[str, Any]:
-    current, before, last_year = (loader(session, p, as_of) for p in three_windows(period))
-    return dashboard(current, before, last_year, period, as_of)
 
 
 Loader = Callable[[Session, Period, dt.datetime], reader.Data]
@@ -368,7 +260,6 @@ def bench(name: str, url: str, end: dt.datetime, repeat: int) -> None:
     pages: list[tuple[str, Page]] = [
         ("dashboard (统计总览) of a month", overview_page),
         ("部门办理排名 of a month", ranking_page),
-        ("every indicator, 环比/同比, 40 units", read_dashboard),
     ]
     warm = page_load(cache)
     for what, page in pages:
