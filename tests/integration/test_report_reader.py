@@ -12,7 +12,7 @@ are fixed, and nothing depends on today's date."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -32,11 +32,19 @@ from dispatch.feedback import visits
 from dispatch.feedback.scale import Level
 from dispatch.handling import steps, supervision
 from dispatch.handling.steps import DispatchOrder, Finding, Mode, ReplyIn
-from dispatch.indicators import calls, feedback, handling, intake, periods, petitions, red_flag
+from dispatch.indicators import (
+    breakdowns,
+    calls,
+    feedback,
+    handling,
+    intake,
+    periods,
+    petitions,
+    red_flag,
+)
 from dispatch.indicators.periods import Period
-from dispatch.indicators.rows import CallRow, CaseFile
 from dispatch.intake import call_queue, case_store
-from dispatch.reports import reader
+from dispatch.reports import overview, reader
 from dispatch.routing import units
 from ivr import call_state, call_store
 from ivr import events as ev
@@ -544,70 +552,22 @@ def test_as_of_later_than_the_window_brings_the_cases_that_came_after(
 
 
 def every_figure(data: reader.Data, period: Period, as_of: dt.datetime) -> dict[str, object]:
-    """Every indicator of the period as of ``as_of``, per unit too, and 红旗窗口 for a
-    year."""
-    files: Sequence[CaseFile] = data.files
-    found: dict[str, object] = {}
-    on_calls: list[tuple[str, Callable[[Sequence[CallRow], Period], object]]] = [
-        ("volume", calls.volume),
-        ("answer_rate", calls.answer_rate),
-        ("answer_15s_rate", calls.answer_15s_rate),
-        ("worst_24h", calls.worst_24h),
-        ("abandon_rate", calls.abandon_rate),
-        ("messages", calls.messages),
-        ("average_wait", calls.average_wait),
-        ("average_talk", calls.average_talk),
-        ("repeat_rate", calls.repeat_rate),
-    ]
-    for name, call_figure in on_calls:
-        found[name] = call_figure(data.calls, period)
-    found["callback_done_rate"] = calls.callback_done_rate(data.callbacks, period, as_of)
-    found["callback_delay"] = calls.callback_delay(data.callbacks, period, as_of)
-    for name, intake_figure in [
-        ("registered", intake.registered),
-        ("accepted", intake.accepted),
-        ("rejected", intake.rejected),
-        ("rejection_rate", intake.rejection_rate),
-        ("on_spot_rate", intake.on_spot_rate),
-        ("merged", intake.merged),
-        ("withdrawn", intake.withdrawn),
-    ]:
-        found[name] = intake_figure(files, period)
-    for unit in [None, *sorted(data.units)]:
-        tag = f"@{unit}" if unit else ""
-        for name, by_period in [
-            ("dispatched", handling.dispatched),
-            ("reassigned", handling.reassigned),
-            ("extended", handling.extended),
-            ("closed", handling.closed),
-            ("reminders", handling.reminders),
-            ("yellow", handling.yellow_cards),
-            ("red", handling.red_cards),
-        ]:
-            found[name + tag] = by_period(files, period, unit)
-        for name, to_as_of in [
-            ("return_rate", handling.return_rate),
-            ("closure_rate", handling.closure_rate),
-            ("on_time_dispatch_rate", handling.on_time_dispatch_rate),
-            ("on_time_rate", handling.on_time_rate),
-            ("overdue", handling.overdue),
-            ("overdue_rate", handling.overdue_rate),
-            ("reopen_rate", handling.reopen_rate),
-            ("visit_rate", feedback.visit_rate),
-            ("satisfaction_rate", feedback.satisfaction_rate),
-            ("on_time_feedback_rate", feedback.on_time_feedback_rate),
-            ("repeat_petition_rate", petitions.repeat_petition_rate),
-        ]:
-            found[name + tag] = to_as_of(files, period, as_of, unit)
-        found["sign_time" + tag] = handling.sign_time(files, period, as_of, CALENDAR, unit)
-        found["levels" + tag] = feedback.level_split(files, period, as_of, unit)
-        found["handling_days" + tag] = petitions.average_handling_time(
-            files, period, CALENDAR, DayUnit.WORKING, unit
-        )
-        found["overdue_now" + tag] = handling.overdue_now(files, as_of, ZONE, unit)
+    """Every figure of the reports (``overview.LINES``) for the period as of ``as_of``, per
+    lead unit too, what is overdue then, and 红旗窗口 for a year."""
+    basis = overview.Basis(as_of, CALENDAR, DayUnit.WORKING)
+    found: dict[str, object] = {
+        key: overview.compute(key, data, period, basis) for key in overview.LINES
+    }
+    for unit in sorted(data.units):
+        for key in overview.LINES:
+            found[f"{key}@{unit}"] = overview.compute(
+                key, data, period, basis, breakdowns.Dimension.LEAD_UNIT, unit
+            )
+        found[f"overdue_now@{unit}"] = handling.overdue_now(data.files, as_of, ZONE, unit)
+    found["overdue_now"] = handling.overdue_now(data.files, as_of, ZONE)
     if period.kind is periods.PeriodKind.YEAR:
         found["red_flag"] = red_flag.standings(
-            files, period.first.year, ZONE, data.windows_of_kind("window"), as_of
+            data.files, period.first.year, ZONE, data.windows_of_kind("window"), as_of
         )
     return found
 
