@@ -319,6 +319,48 @@ class Settings(BaseSettings):
         default=False,
         description="Keep the local copy of a file once the object store has confirmed it",
     )
+    # Issue 18, H4: Kamailio, the one SIP entry in front of the nodes.
+    sip_router: str = Field(
+        default="",
+        pattern=r"^([0-9.]+:[0-9]{1,5})?$",
+        description="On a node: IPv4 address:port of the SIP router (Kamailio) it sits behind; "
+        "citizens' calls come only from there, marked by a header the router adds; "
+        "empty: no router (the single machine)",
+    )
+    sip_router_host: str = Field(
+        default="127.0.0.1", pattern=r"^[0-9.]+$", description="Where the SIP router listens"
+    )
+    sip_router_port: int = Field(default=5060, gt=0, lt=65536)
+    sip_router_nodes: str = Field(
+        default="",
+        pattern=r"^([a-z0-9-]{1,16}=[0-9.]+:[0-9]{1,5}"
+        r"(\s*,\s*[a-z0-9-]{1,16}=[0-9.]+:[0-9]{1,5})*)?$",
+        description="The nodes behind the SIP router: name=address:port, comma-separated",
+    )
+    sip_router_operators: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9]+=[a-z0-9-]{1,16}(\s*,\s*[A-Za-z0-9]+=[a-z0-9-]{1,16})*)?$",
+        description="The node each operator's phone registers at through the SIP router: "
+        "operator=node, comma-separated",
+    )
+    sip_router_ping_seconds: int = Field(
+        default=1,
+        ge=1,
+        description="How often the SIP router asks each node with SIP OPTIONS whether it is up; "
+        "a node that does not answer is out of rotation",
+    )
+    sip_router_weight_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the SIP router's weights (from each node's free operators) are "
+        "read from the database",
+    )
+    overflow_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="On a node behind a SIP router: a caller waiting this long in the node's "
+        "queue goes on to another node's queue; 0 turns overflow off",
+    )
 
     prompts: Prompts = Field(default_factory=Prompts)
 
