@@ -361,6 +361,36 @@ class Settings(BaseSettings):
         description="On a node behind a SIP router: a caller waiting this long in the node's "
         "queue goes on to another node's queue; 0 turns overflow off",
     )
+    # Issue 18, H5: the multi-node system on one machine (hotline cluster up|down|status);
+    # Kamailio listens on sip_router_host:sip_router_port (H4's settings).
+    cluster_dir: Path | None = Field(
+        default=None,
+        description="Where 'hotline cluster up' keeps each part's data folder; "
+        "default <data_dir>/cluster",
+    )
+    cluster_nodes: str = Field(
+        default="a=127.0.0.2,b=127.0.0.3",
+        pattern=r"^[a-z0-9-]{1,16}=[0-9.]+(\s*,\s*[a-z0-9-]{1,16}=[0-9.]+)*$",
+        description="The cluster's nodes: name=address, comma-separated; each node's Asterisk "
+        "(SIP, RTP) and FastAGI listen on its address",
+    )
+    cluster_node_sip_port: int = Field(default=5060, gt=0, lt=65536)
+    cluster_ami_port: int = Field(
+        default=5138,
+        gt=0,
+        lt=65535,
+        description="AMI port (loopback) of the cluster's first node; each next node the next port",
+    )
+    cluster_postgres_host: str = Field(default="127.0.0.1", pattern=r"^[0-9.]+$")
+    cluster_postgres_port: int = Field(
+        default=5433, gt=0, lt=65536, description="Not 5432: that is Debian's own cluster's"
+    )
+    cluster_object_store_host: str = Field(default="127.0.0.1", pattern=r"^[0-9.]+$")
+    cluster_object_store_port: int = Field(default=8433, gt=0, lt=65536)
+    cluster_asr_live_host: str = Field(default="127.0.0.1", pattern=r"^[0-9.]+$")
+    cluster_asr_live_port: int = Field(default=9192, gt=0, lt=65536)
+    cluster_api_host: str = Field(default="127.0.0.1", pattern=r"^[0-9.]+$")
+    cluster_api_port: int = Field(default=8100, gt=0, lt=65536)
 
     prompts: Prompts = Field(default_factory=Prompts)
 
