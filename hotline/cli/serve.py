@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 import click
 import uvicorn
@@ -16,7 +17,7 @@ from asr.model_install import active_model
 from asr.stream_engines import recogniser_factory
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
-from hotline import ivr_service
+from hotline import ivr_service, sip_router
 from hotline.cli import context
 from ivr import asterisk_install
 
@@ -27,7 +28,9 @@ ASR_WORKER_COMMAND = (sys.executable, "-m", "hotline.cli", "serve", "asr-worker"
 
 
 @click.command()
-@click.argument("name", type=click.Choice(["ivr", "asr", "asr-worker", "asr-live", "api"]))
+@click.argument(
+    "name", type=click.Choice(["ivr", "asr", "asr-worker", "asr-live", "api", "sip-router"])
+)
 @click.argument("worker", default="asr-1")
 @click.option(
     "--pool",
@@ -36,7 +39,13 @@ ASR_WORKER_COMMAND = (sys.executable, "-m", "hotline.cli", "serve", "asr-worker"
     default=None,
     help="The pid of the pool an asr-worker belongs to: it stops when that is gone",
 )
-def serve(name: str, worker: str, pool_pid: int | None) -> None:
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The sip-router's folder (configuration, run files); default <data_dir>/sip-router",
+)
+def serve(name: str, worker: str, pool_pid: int | None, folder: Path | None) -> None:
     """Run one service in the foreground (used by 'hotline up'). WORKER names an asr-worker."""
     context.setup_logging()
     settings = context.settings()
@@ -46,6 +55,8 @@ def serve(name: str, worker: str, pool_pid: int | None) -> None:
         asr_service.run_worker(settings, worker, parent=pool_pid)
     elif name == "asr-live":
         serve_live(settings)
+    elif name == "sip-router":
+        sys.exit(serve_sip_router(settings, folder or sip_router.default_folder(settings)))
     elif name == "ivr":
         install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
         if install is None:
@@ -96,3 +107,8 @@ def serve_live(settings: Settings) -> None:
         asyncio.run(live_listener.run_until_stopped(listener, host, port))
     finally:
         engine.dispose()
+
+
+def serve_sip_router(settings: Settings, folder: Path) -> int:
+    """Kamailio in front of the nodes, its weights kept current (Issue 18, H4)."""
+    return sip_router.serve(settings, folder)
