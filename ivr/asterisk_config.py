@@ -11,6 +11,7 @@ import jinja2
 from core.secrets import Secrets
 from core.settings import PROJECT_ROOT, Settings
 from ivr import dialplan_variables as dv
+from ivr.sip_router_config import node_side
 
 TEMPLATE_DIR = PROJECT_ROOT / "asterisk_conf"
 # Files Asterisk's core reads at start-up; the hotline uses their built-in defaults.
@@ -103,6 +104,8 @@ def render(settings: Settings, secrets: Secrets, dirs: AsteriskDirs) -> dict[str
         "satisfaction_call_id": dv.SATISFACTION_CALL_ID,
         "outbound_endpoint": dv.ENDPOINT_OUTBOUND,
         "operator_dial": {"context": CONTEXT_OPERATOR_DIAL, "event": EVENT_OPERATOR_DIAL},
+        # Issue 18, H4: the SIP router this node sits behind (None: no router).
+        "router": node_side(settings),
     }
     rendered = dict.fromkeys(EMPTY_CONFIGS, "; intentionally empty: built-in defaults\n")
     for template_name in sorted(env.list_templates(extensions=["j2"])):
