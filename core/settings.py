@@ -391,6 +391,30 @@ class Settings(BaseSettings):
     cluster_asr_live_port: int = Field(default=9192, gt=0, lt=65536)
     cluster_api_host: str = Field(default="127.0.0.1", pattern=r"^[0-9.]+$")
     cluster_api_port: int = Field(default=8100, gt=0, lt=65536)
+    # Issue 18, H3: nodes (several Asterisk+ivr sharing one database) and live recognisers.
+    node_name: str = Field(
+        default="",
+        pattern=r"^([a-z0-9-]{1,16})?$",
+        description="This node's name (a-z, 0-9, '-', at most 16): Asterisk's systemname, so "
+        "call ids start with it and never collide between nodes; each call row carries it; "
+        "empty: the single machine",
+    )
+    node_heartbeat_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the ivr service writes its node's row (operators free, calls now)",
+    )
+    node_down_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A node or live recogniser whose heartbeat is older than this is DOWN",
+    )
+    asr_live_name: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9.:-]{1,64})?$",
+        description="host:port the nodes stream to for this live listener (registered in the "
+        "database); empty: asr_live_host:asr_live_port",
+    )
 
     prompts: Prompts = Field(default_factory=Prompts)
 

@@ -3,6 +3,7 @@
 from accounts import models as account_models
 from asr import live_models
 from asr import models as asr_models
+from asr import recognisers as recogniser_models
 from core.db import Base
 from custody import models as custody_models
 from dispatch.cases import handling_models, survey_models
@@ -11,6 +12,7 @@ from dispatch.feedback import operator_dial_models
 from dispatch.handling import job_runs
 from dispatch.reports import bulletin_models, window_explanation_models
 from ivr import models as ivr_models
+from ivr import node_models
 from recordings import models as recording_models
 
 metadata = Base.metadata
@@ -26,7 +28,9 @@ __all__ = [
     "job_runs",
     "live_models",
     "metadata",
+    "node_models",
     "operator_dial_models",
+    "recogniser_models",
     "recording_models",
     "survey_models",
     "window_explanation_models",

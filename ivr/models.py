@@ -35,6 +35,8 @@ class Call(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     spool_path: Mapped[str | None] = mapped_column(Text)
     recording_problem: Mapped[str | None] = mapped_column(Text)
+    # The node (Asterisk + ivr) that took the call: Settings.node_name, "" on the single machine.
+    node: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
 
 
 class CallbackRequest(Base):
