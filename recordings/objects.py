@@ -157,6 +157,7 @@ class S3Store:
         *,
         connect_timeout: float = 3.0,
         read_timeout: float = 30.0,
+        part_size: int = PART_SIZE,
     ) -> None:
         from minio import Minio  # noqa: PLC0415 - heavy (0.2 s); only when a store is set
         from urllib3 import PoolManager, Retry, Timeout  # noqa: PLC0415 - with minio
@@ -165,6 +166,7 @@ class S3Store:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"object store URL must be http(s)://host[:port], got {url!r}")
         self.bucket = bucket
+        self.part_size = part_size
         self.name = f"s3 {parts.scheme}://{parts.netloc}/{bucket}"
         http = PoolManager(
             timeout=Timeout(connect=connect_timeout, read=read_timeout),
@@ -203,12 +205,12 @@ class S3Store:
                 key,
                 str(path),
                 metadata={SHA256_META: sha256},
-                part_size=PART_SIZE,
+                part_size=self.part_size,
             )
             stat = self.client.stat_object(self.bucket, key)
         found = _info(key, stat.size, stat.metadata)
         etag = (stat.etag or "").strip('"')
-        expected = md5_etag(path)
+        expected = md5_etag(path, self.part_size)
         if found.size != size or found.sha256 != sha256 or etag != expected:
             raise NotConfirmed(
                 f"{self.name}: {key} does not match the file sent "
