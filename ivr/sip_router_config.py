@@ -38,6 +38,9 @@ TRUNK_VALUE = "citizen"
 # A node's INVITE that passes a waiting caller on to another node's queue; its value is the
 # first node's name. Trusted only from a node.
 OVERFLOW_HEADER = "X-Hotline-Overflow"
+# The router's own user name: its OPTIONS pings come from it, and each node has an endpoint
+# of that name (the router's address only) for them and for passing callers on.
+ROUTER_USER = "hotline-router"
 # How long the router waits for a node's first answer (an OPTIONS ping's, an INVITE's 100
 # Trying) before it takes the node for down: loopback and a LAN answer in milliseconds, a busy
 # Asterisk well within this.
@@ -183,6 +186,7 @@ def render_config(settings: Settings, files: RouterFiles, modules_dir: Path = MO
         trunk_header=TRUNK_HEADER,
         trunk_value=TRUNK_VALUE,
         overflow_header=OVERFLOW_HEADER,
+        router_user=ROUTER_USER,
         # No answer from a node within this long (not even 100 Trying): the next node, and
         # the node is marked down. The OPTIONS pings time out after the same.
         reply_ms=REPLY_MS,
@@ -198,6 +202,7 @@ class NodeSide:
     trunk_header: str = TRUNK_HEADER
     trunk_value: str = TRUNK_VALUE
     overflow_header: str = OVERFLOW_HEADER
+    endpoint: str = ROUTER_USER
 
 
 def node_side(settings: Settings) -> NodeSide | None:
