@@ -56,6 +56,10 @@ class NotConfirmed(StoreUnavailable):
     """An upload finished but the object read back does not match the local file."""
 
 
+class FileChanged(Exception):
+    """The local file no longer has the SHA-256 it was recorded with: it is not uploaded."""
+
+
 class BadRange(ValueError):
     """A byte range that starts at or past the end of the object."""
 
@@ -121,9 +125,11 @@ def read_credentials(path: Path) -> Credentials:
         raise ValueError(f"{path} must hold access_key and secret_key") from None
 
 
-def md5_etag(path: Path, part_size: int = PART_SIZE) -> str:
-    """The ETag an S3 store gives this file uploaded in parts of ``part_size``: the MD5 of
-    the bytes for one part, else the MD5 of the parts' MD5s and "-<count>"."""
+def file_digests(path: Path, part_size: int = PART_SIZE) -> tuple[str, str]:
+    """The file's SHA-256 and the ETag an S3 store gives it uploaded in parts of
+    ``part_size`` (the MD5 of the bytes for one part, else the MD5 of the parts' MD5s and
+    "-<count>"), in one pass over the file."""
+    sha = hashlib.sha256()
     parts: list[bytes] = []
     with open(path, "rb") as handle:
         while True:
@@ -132,6 +138,7 @@ def md5_etag(path: Path, part_size: int = PART_SIZE) -> str:
                 block = handle.read(min(CHUNK * 4, part_size - got))
                 if not block:
                     break
+                sha.update(block)
                 digest.update(block)
                 got += len(block)
             if got == 0 and parts:
@@ -140,8 +147,9 @@ def md5_etag(path: Path, part_size: int = PART_SIZE) -> str:
             if got < part_size:
                 break
     if len(parts) == 1:
-        return parts[0].hex()
-    return hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest() + f"-{len(parts)}"
+        return sha.hexdigest(), parts[0].hex()
+    etag = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest() + f"-{len(parts)}"
+    return sha.hexdigest(), etag
 
 
 class S3Store:
@@ -197,8 +205,14 @@ class S3Store:
             self._bucket_ready = True
 
     def put_file(self, key: str, path: Path, sha256: str) -> ObjectInfo:
+        """Upload a file whose bytes hash to ``sha256`` (FileChanged if they do not), and
+        confirm it: the object's size and SHA-256 metadata, and its ETag (the MD5 of the
+        bytes the store received, of each part for a multipart upload) equal the file's."""
         self.ensure_bucket()
         size = path.stat().st_size
+        local_sha, expected = file_digests(path, self.part_size)
+        if local_sha != sha256:
+            raise FileChanged(f"{path}: SHA-256 {local_sha}, recorded as {sha256}")
         with self._errors(key):
             self.client.fput_object(
                 self.bucket,
@@ -210,7 +224,6 @@ class S3Store:
             stat = self.client.stat_object(self.bucket, key)
         found = _info(key, stat.size, stat.metadata)
         etag = (stat.etag or "").strip('"')
-        expected = md5_etag(path, self.part_size)
         if found.size != size or found.sha256 != sha256 or etag != expected:
             raise NotConfirmed(
                 f"{self.name}: {key} does not match the file sent "

@@ -20,6 +20,7 @@ from core.db import make_engine, make_session_factory
 from dispatch.deadlines import working_calendar
 from hotline import migrate
 from tests import artifacts
+from tests.object_store_server import ObjectStoreServer, running_object_store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -148,3 +149,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("screenshots")
         for path in artifacts.kept:
             terminalreporter.write_line(f"screenshot: {path}")
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[ObjectStoreServer]:
+    """A real SeaweedFS object store (S3 on loopback, a free port) shared by the session's
+    tests (Issue 18, H1). Keys are unique per file, so tests share its bucket; a test that
+    stops the store runs its own (``tests.object_store_server.running_object_store``)."""
+    with running_object_store() as server:
+        yield server
