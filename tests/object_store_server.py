@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from core.settings import Settings
 from hotline import object_store_process
 from recordings import objects
 
@@ -29,13 +31,17 @@ class ObjectStoreServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.s3_port}"
 
-    def settings(self) -> dict[str, object]:
-        """The settings that point the hotline at this store (``Settings(**server.settings())``)."""
+    def settings_fields(self) -> dict[str, Any]:
+        """The settings that point the hotline at this store, as fields."""
         return {
             "object_store_url": self.url,
             "object_store_bucket": self.bucket,
             "object_store_credentials": self.credentials,
         }
+
+    def settings(self, **fields: Any) -> Settings:
+        """Settings with these fields, pointed at this store."""
+        return Settings(**{**self.settings_fields(), **fields})
 
     def store(self) -> objects.S3Store:
         return objects.S3Store(self.url, self.bucket, objects.read_credentials(self.credentials))

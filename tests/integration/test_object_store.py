@@ -94,7 +94,7 @@ def test_storage_reads_the_local_file_first_then_the_bucket(
     key = _key("storage")
     local, sha = _file(data_dir, 200_000, key)
     data = local.read_bytes()
-    storage = storage_for(Settings(data_dir=data_dir, **object_store.settings()))
+    storage = storage_for(object_store.settings(data_dir=data_dir))
     assert isinstance(storage.remote, objects.S3Store)
 
     # Only local (not uploaded yet).
