@@ -39,6 +39,7 @@ class CommandEntry:
 COMMANDS: dict[str, CommandEntry] = {
     "asr": CommandEntry("transcription", "Speech models and the transcription queue."),
     "calls": CommandEntry("calls", "List calls, newest first."),
+    "cluster": CommandEntry("cluster", "Several nodes behind Kamailio on this machine: up, down."),
     "db": CommandEntry("setup", "Database maintenance."),
     "deadline": CommandEntry(
         "deadlines",
