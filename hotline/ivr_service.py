@@ -24,7 +24,7 @@ from dispatch.cases.recording_links import link_recording
 from dispatch.feedback.callback_dialer import dialer_for
 from dispatch.feedback.callback_survey import survey_for
 from dispatch.feedback.operator_dialer import operator_dialer_for
-from hotline.ivr_status import status_file, write_status
+from hotline.ivr_status import NodeHeartbeat, status_file, write_status
 from ivr import dialplan_variables as dv
 from ivr import phones
 from ivr.ami_adapter import AdapterConfig
@@ -33,6 +33,7 @@ from ivr.asterisk_config import AsteriskDirs
 from ivr.call_flow import CallFlow, CallFlowConfig
 from ivr.call_tracker import CallTracker, LiveAudio, TrackerPaths
 from ivr.fastagi import FastAgiApplication
+from ivr.node_models import NodeBeat
 from recordings.ingest import RecordingIngest
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,13 @@ def tracker_for(
     Its live audio is attached once the AMI connection exists (:func:`live_audio`)."""
     return build_tracker(
         sessions,
-        TrackerPaths(settings.spool_dir, cdr_csv, dv.CONTEXT_CALLERS, settings.hotline_number),
+        TrackerPaths(
+            settings.spool_dir,
+            cdr_csv,
+            dv.CONTEXT_CALLERS,
+            settings.hotline_number,
+            settings.node_name,
+        ),
         settings.recordings_dir,
         clock,
         settings.recording_ingest_timeout_seconds,
@@ -141,6 +148,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
     dirs = AsteriskDirs.for_settings(settings, modules_dir)
     tracker = tracker_for(settings, sessions, dirs.cdr_csv)
     state = {"ami": False, "agi": False}
+    board: list[phones.PhoneBoard | None] = [None]  # the operators' phones, once AMI says
     status_path = status_file(settings)
     phones_path = phones.phones_file(settings.run_dir)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +175,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
         tracker=tracker,
         on_status=lambda connected: report(ami=connected),
         trace_file=settings.ami_trace_file,
-        on_phones=partial(phones.write, phones_path),
+        on_phones=partial(_keep_phones, phones_path, board),
     )
     tracker.live = live_audio(settings, sessions, listener.manager.send_action)
     listener.start()
@@ -179,6 +187,14 @@ async def run(settings: Settings, modules_dir: str) -> None:
     if operator_dialer is not None:
         operator_dialer.start()
 
+    node_beat = asyncio.create_task(
+        NodeHeartbeat(
+            sessions,
+            partial(_node_beat, settings, utc_now(), state, board, tracker),
+            settings.node_heartbeat_seconds,
+        ).run()
+    )
+
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -188,6 +204,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
     if consumer in done and consumer.exception() is not None:
         log.error("AMI consumer died", exc_info=consumer.exception())
     log.info("ivr service stopping")
+    node_beat.cancel()
     if dialer is not None:
         await dialer.close()
     if operator_dialer is not None:
@@ -206,3 +223,35 @@ async def run(settings: Settings, modules_dir: str) -> None:
     status_path.unlink(missing_ok=True)
     phones_path.unlink(missing_ok=True)
     engine.dispose()
+
+
+# -- the node's heartbeat (issue 18) ----------------------------------------------------------
+
+
+def _keep_phones(
+    path: Path, board: list[phones.PhoneBoard | None], now: phones.PhoneBoard | None
+) -> None:
+    """The phones' board to its file (``hotline status``, the console) and for the heartbeat."""
+    board[0] = now
+    phones.write(path, now)
+
+
+def _node_beat(
+    settings: Settings,
+    started_at: dt.datetime,
+    state: dict[str, bool],
+    board: list[phones.PhoneBoard | None],
+    tracker: CallTracker,
+) -> NodeBeat:
+    """The node's row as this service knows it now."""
+    phones_now = board[0] if state["ami"] else None
+    return NodeBeat(
+        name=settings.node_name,
+        sip_address=f"{settings.sip_host}:{settings.sip_port}",
+        ami_connected=state["ami"],
+        operators_registered=phones_now.registered if phones_now is not None else 0,
+        operators_free=phones_now.free if phones_now is not None else 0,
+        calls_active=len(tracker.active),
+        started_at=started_at,
+        at=utc_now(),
+    )

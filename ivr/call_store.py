@@ -1,4 +1,8 @@
-"""Persist call state. Functions take a Session; the caller owns the transaction."""
+"""Persist call state. Functions take a Session; the caller owns the transaction.
+
+Several nodes (Asterisk + ivr) may share the database: each call row carries the node that
+took it (``Call.node``, ``Settings.node_name``; "" for the single machine). What a node
+reconciles after a restart (its open calls, its spool's recordings) is its own rows only."""
 
 from __future__ import annotations
 
@@ -55,13 +59,14 @@ def _fields(state: CallState) -> dict[str, object]:
     return {name: _fit(name, value) for name, value in values.items()}
 
 
-def save_state(session: Session, state: CallState) -> Call:
-    """Insert or update the call row for ``state``; also files the callback request."""
+def save_state(session: Session, state: CallState, node: str = "") -> Call:
+    """Insert or update the call row for ``state``; also files the callback request. A new
+    row is ``node``'s (the node that took the call); an existing row keeps its node."""
     if state.started_at is None:
         raise ValueError(f"call {state.uniqueid} has no start time")
     call = session.scalar(select(Call).where(Call.asterisk_uniqueid == state.uniqueid))
     if call is None:
-        call = Call(asterisk_uniqueid=state.uniqueid, started_at=state.started_at)
+        call = Call(asterisk_uniqueid=state.uniqueid, started_at=state.started_at, node=node)
         session.add(call)
     for name, value in _fields(state).items():
         setattr(call, name, value)
@@ -96,15 +101,17 @@ def state_of(call: Call) -> CallState:
     )
 
 
-def open_calls(session: Session) -> list[Call]:
-    return list(session.scalars(select(Call).where(Call.ended_at.is_(None))))
+def open_calls(session: Session, node: str = "") -> list[Call]:
+    """``node``'s calls not ended yet."""
+    return list(session.scalars(select(Call).where(Call.node == node, Call.ended_at.is_(None))))
 
 
-def calls_awaiting_recording(session: Session) -> list[Call]:
-    """Ended calls whose spool file has not been moved into the store yet."""
+def calls_awaiting_recording(session: Session, node: str = "") -> list[Call]:
+    """``node``'s ended calls whose spool file has not been moved into the store yet."""
     return list(
         session.scalars(
             select(Call).where(
+                Call.node == node,
                 Call.ended_at.is_not(None),
                 Call.spool_path.is_not(None),
                 Call.recording_problem.is_(None),
@@ -113,8 +120,9 @@ def calls_awaiting_recording(session: Session) -> list[Call]:
     )
 
 
-def known_spool_paths(session: Session) -> set[str]:
-    return {p for p in session.scalars(select(Call.spool_path)) if p}
+def known_spool_paths(session: Session, node: str = "") -> set[str]:
+    """The spool files ``node``'s calls name (paths on that node's disk)."""
+    return {p for p in session.scalars(select(Call.spool_path).where(Call.node == node)) if p}
 
 
 def list_calls(session: Session, limit: int = 100) -> list[Call]:
@@ -141,13 +149,15 @@ def latest_call_from(session: Session, caller: str, since: dt.datetime) -> Call 
     )
 
 
-def known_uniqueids(session: Session, uniqueids: list[str]) -> set[str]:
+def known_uniqueids(session: Session, uniqueids: list[str], node: str | None = None) -> set[str]:
+    """Those of ``uniqueids`` that have a call row (``node``'s only, if given)."""
     found: set[str] = set()
     for start in range(0, len(uniqueids), 500):
         chunk = uniqueids[start : start + 500]
-        found.update(
-            session.scalars(select(Call.asterisk_uniqueid).where(Call.asterisk_uniqueid.in_(chunk)))
-        )
+        query = select(Call.asterisk_uniqueid).where(Call.asterisk_uniqueid.in_(chunk))
+        if node is not None:
+            query = query.where(Call.node == node)
+        found.update(session.scalars(query))
     return found
 
 

@@ -43,10 +43,14 @@ class LiveCall:
 
 @dataclasses.dataclass(frozen=True)
 class TrackerPaths:
+    """This node's Asterisk: its spool and CDR, the callers' context and number, and the node's
+    name (``Settings.node_name``): the tracker writes and reconciles that node's calls only."""
+
     spool_dir: Path
     cdr_csv: Path
     caller_context: str
     hotline_number: str
+    node: str = ""
 
 
 class RecordingHandoff(Protocol):
@@ -166,7 +170,7 @@ class CallTracker:
 
     def _save(self, state: CallState) -> None:
         with transaction(self.sessions) as session:
-            call_store.save_state(session, state)
+            call_store.save_state(session, state, self.paths.node)
 
     def _announce(self, event: ev.OperatorRinging | ev.OperatorAnswered) -> None:
         """Tell the operator's console that this call rings at, or was answered by, their
@@ -286,7 +290,7 @@ class CallTracker:
     ) -> list[CallState]:
         closed = []
         with transaction(self.sessions) as session:
-            for call in call_store.open_calls(session):
+            for call in call_store.open_calls(session, self.paths.node):
                 if call.asterisk_uniqueid in live:
                     self.active.setdefault(call.asterisk_uniqueid, call_store.state_of(call))
                     continue
@@ -307,7 +311,7 @@ class CallTracker:
                         state,
                         ev.CallFailed(call.asterisk_uniqueid, self._lost_time(state), LOST_REASON),
                     )
-                call_store.save_state(session, final)
+                call_store.save_state(session, final, self.paths.node)
                 closed.append(final)
                 log.warning(
                     "call %s closed by reconciliation as %s", call.asterisk_uniqueid, final.outcome
@@ -324,7 +328,10 @@ class CallTracker:
 
     def _ended_with_spool(self) -> list[str]:
         with self.sessions() as session:
-            return [c.asterisk_uniqueid for c in call_store.calls_awaiting_recording(session)]
+            return [
+                c.asterisk_uniqueid
+                for c in call_store.calls_awaiting_recording(session, self.paths.node)
+            ]
 
     def _adopt_orphans(self, live: set[str], records: dict[str, cdr.CdrRecord]) -> None:
         if not self.paths.spool_dir.exists():
@@ -333,11 +340,15 @@ class CallTracker:
         if not files:
             return
         with self.sessions() as session:
-            known_paths = call_store.known_spool_paths(session)
+            known_paths = call_store.known_spool_paths(session, self.paths.node)
             known_ids = call_store.known_uniqueids(session, [p.stem for p in files])
+            own_ids = call_store.known_uniqueids(session, [p.stem for p in files], self.paths.node)
         for path in files:
             uniqueid = path.stem
             if str(path) in known_paths:
+                continue
+            if uniqueid in known_ids and uniqueid not in own_ids:
+                log.error("spool file %s is named after another node's call: left alone", path)
                 continue
             if uniqueid in known_ids:
                 if self.recordings.claim(uniqueid, path):
@@ -353,7 +364,7 @@ class CallTracker:
             mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
             state = _rebuilt(uniqueid, records.get(uniqueid), ORPHAN_REASON, mtime, str(path))
             with transaction(self.sessions) as session:
-                call_store.save_state(session, state)
+                call_store.save_state(session, state, self.paths.node)
             self.store_recording(uniqueid)
             log.warning("adopted orphan recording %s", path)
 
@@ -379,7 +390,9 @@ class CallTracker:
                     else UNSEEN_REASON.format(app=record.lastapp or "none")
                 )
                 call_store.save_state(
-                    session, _rebuilt(record.uniqueid, record, reason, record.end, None)
+                    session,
+                    _rebuilt(record.uniqueid, record, reason, record.end, None),
+                    self.paths.node,
                 )
                 log.warning("call %s known only from the CDR: recorded as failed", record.uniqueid)
 

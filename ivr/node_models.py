@@ -10,9 +10,10 @@ The single machine (``node_name`` empty) writes its row under the name ``""``.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, UTCDateTime
 
@@ -30,3 +31,40 @@ class Node(Base):
     calls_active: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # this ivr service's start
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True)
+class NodeBeat:
+    """What a node's ivr service knows of its node at one moment."""
+
+    name: str
+    sip_address: str
+    ami_connected: bool
+    operators_registered: int
+    operators_free: int
+    calls_active: int
+    started_at: dt.datetime
+    at: dt.datetime
+
+
+def write_heartbeat(session: Session, beat: NodeBeat) -> None:
+    """Insert or refresh the node's row."""
+    values = {
+        "sip_address": beat.sip_address,
+        "ami_connected": beat.ami_connected,
+        "operators_registered": beat.operators_registered,
+        "operators_free": beat.operators_free,
+        "calls_active": beat.calls_active,
+        "started_at": beat.started_at,
+        "heartbeat_at": beat.at,
+    }
+    row = session.get(Node, beat.name)
+    if row is None:
+        session.add(Node(name=beat.name, **values))
+        return
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def all_nodes(session: Session) -> list[Node]:
+    return list(session.scalars(select(Node).order_by(Node.name)))

@@ -96,6 +96,11 @@ class PhoneBoard:
     def ringing(self) -> int:
         return sum(1 for phone in self.phones.values() if phone.state is DeviceState.RINGING)
 
+    @property
+    def free(self) -> int:
+        """Registered, not ringing and not on a call: an operator a new call can reach now."""
+        return sum(1 for phone in self.phones.values() if phone.state is DeviceState.NOT_INUSE)
+
 
 def apply(board: PhoneBoard, change: PhoneChanged) -> PhoneBoard:
     """The board after ``change``; unchanged if the board knows a later state of that phone."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import asdict
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.clock import utc_now
 from hotline import processes
 from hotline.cli import context
+from hotline.ivr_status import NodeLine, read_nodes
 from ivr import asterisk_install
 
 
@@ -21,12 +26,35 @@ def down() -> None:
 
 
 @click.command()
-def status() -> None:
-    """Report each part; exit 1 when any is not running."""
+@click.option("--json", "as_json", is_flag=True, help="Print the parts and nodes as JSON.")
+def status(as_json: bool) -> None:
+    """Report each part of this machine, then every node from the database; exit 1 when any
+    part of this machine is not running."""
     settings = context.settings()
     install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
     parts = processes.status(settings, install)
-    for part in parts:
-        click.echo(part.line())
+    nodes: list[NodeLine] = []
+    nodes_error = ""
+    try:
+        nodes = read_nodes(settings, utc_now())
+    except SQLAlchemyError as error:
+        nodes_error = f"nodes unknown: the database cannot be read ({type(error).__name__})"
+    if as_json:
+        report = {
+            "node": settings.node_name,
+            "parts": [{**asdict(p), "status": "up" if p.running else "DOWN"} for p in parts],
+            "nodes": [n.as_json() for n in nodes],
+            "nodes_error": nodes_error,
+        }
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for part in parts:
+            click.echo(part.line())
+        for node in nodes:
+            click.echo(node.line())
+        if nodes_error:
+            click.echo(nodes_error)
+        elif not nodes:
+            click.echo("nodes     none has written its heartbeat yet")
     if not all(p.running for p in parts):
         sys.exit(1)
