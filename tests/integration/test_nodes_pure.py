@@ -6,7 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pytest
+from pydantic import ValidationError
+
 from asr.recognisers import Room, choose
+from core.settings import Settings
 from ivr import nodes
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -64,3 +68,10 @@ def test_choose_takes_the_recogniser_with_most_room_or_none() -> None:
     assert choose(rooms, {"h1:9092": 1, "h2:9092": 1}) == Room("h2:9092", 2)
     assert choose(rooms, {"h1:9092": 1, "h2:9092": 2}) is None
     assert choose([], {}) is None
+
+
+@pytest.mark.parametrize("name", ["A", "a_b", "a" * 17, "a.b", " a"])
+def test_a_node_name_is_short_lowercase_letters_digits_and_dashes(name: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(node_name=name)
+    assert Settings(node_name="node-7").node_name == "node-7"
