@@ -14,6 +14,7 @@ from dispatch.reports import bulletin_models, window_explanation_models
 from ivr import models as ivr_models
 from ivr import node_models
 from recordings import models as recording_models
+from recordings import offload_models
 
 metadata = Base.metadata
 
@@ -29,6 +30,7 @@ __all__ = [
     "live_models",
     "metadata",
     "node_models",
+    "offload_models",
     "operator_dial_models",
     "recogniser_models",
     "recording_models",
