@@ -8,8 +8,10 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,13 +170,19 @@ def start_cluster(root: Path, **overrides: Any) -> Cluster:
 
 
 @pytest.fixture(scope="module")
-def hotline_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    instance = start_cluster(tmp_path_factory.mktemp("cluster"))
+def hotline_cluster() -> Iterator[Cluster]:
+    # Not under pytest's own temporary folder: every pytest session takes others' access off
+    # that one, and PostgreSQL (the postgres user) must pass through to its folder.
+    root = Path(tempfile.mkdtemp(prefix="hotline-cluster-"))
     try:
-        yield instance
+        instance = start_cluster(root)
+        try:
+            yield instance
+        finally:
+            instance.engine.dispose()
+            cluster.down(instance.layout)
     finally:
-        instance.engine.dispose()
-        cluster.down(instance.layout)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Burst:
