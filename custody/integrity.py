@@ -1,9 +1,17 @@
 """Verification of the store: every file re-hashed against the manifest, the manifest's
-chain checked, and the last check's anchor still in place."""
+chain checked, and the last check's anchor still in place.
+
+With an object store (``remote``), a file is re-hashed wherever its bytes are: the local copy
+if this data folder holds one, else the object in the bucket; when both exist (an upload
+confirmed, the local copy kept or not yet removed), the object is re-hashed too, so an object
+altered in the bucket is named. A file still waiting to be uploaded from another data folder
+(another node) is not a problem here: its own node's check sees it. Objects in the bucket
+that the manifest does not list are unknown, as files are."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -17,8 +25,9 @@ from core.db import transaction
 from custody import access
 from custody.models import IntegrityCheck, RecordingAccess
 from dispatch.cases.models import Attachment
-from recordings import chain, manifest
+from recordings import chain, manifest, objects, offload
 from recordings.models import ManifestEntry, Recording
+from recordings.offload_models import PENDING, PURGING, STORED
 from recordings.store import sha256_file
 
 MISSING, ALTERED, UNKNOWN, CHAIN, RECORD = "missing", "altered", "unknown", "chain", "record"
@@ -38,6 +47,8 @@ class Problem:
 class Report:
     files_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    objects_checked: int = 0  # objects re-hashed in the bucket
+    pending_elsewhere: int = 0  # files still on another data folder, waiting for upload
     head_seq: int = 0
     head_hash: str = chain.GENESIS
     access_head_id: int = 0
@@ -167,7 +178,102 @@ def _record_problems(session: Session, expected: Mapping[str, Expected]) -> list
     return problems
 
 
-def verify(session: Session, data_dir: Path) -> Report:
+@dataclass
+class _Bucket:
+    """What the object store holds, as verify sees it."""
+
+    remote: objects.ObjectStore
+    keys: set[str]
+    uploads: dict[str, tuple[str, str, str]]  # key -> (state, origin, last_error)
+    here: str  # this data folder's origin
+
+    @classmethod
+    def look(cls, session: Session, remote: objects.ObjectStore, data_dir: Path) -> _Bucket:
+        uploads = offload.placed(session)
+        session.commit()
+        keys = {
+            info.key for folder in manifest.FOLDERS.values() for info in remote.keys(f"{folder}/")
+        }
+        return cls(remote, keys, uploads, offload.origin_of(data_dir))
+
+    def waiting_elsewhere(self, path: str) -> bool:
+        state, origin, _ = self.uploads.get(path, ("", "", ""))
+        return state == PENDING and origin != self.here
+
+    def hash(self, path: str) -> str | None:
+        try:
+            digest = hashlib.sha256()
+            for chunk in self.remote.read(path):
+                digest.update(chunk)
+        except objects.ObjectMissing:
+            return None
+        return digest.hexdigest()
+
+
+def _look(
+    data_dir: Path,
+    bucket: _Bucket | None,
+    expected: Mapping[str, Expected],
+    report: Report,
+    only: set[str] | None = None,
+) -> tuple[dict[str, str], list[Problem]]:
+    """path -> sha256 of the bytes where they are (the local file, else the object), and the
+    problems of the bucket's own copies (altered or lost objects, uploads that failed on
+    another data folder). Files waiting for their upload elsewhere are left out."""
+    local = set(store_files(data_dir))
+    names = local | set(expected) | (bucket.keys if bucket else set())
+    if only is not None:
+        names &= only
+    found = hash_files(data_dir, sorted(names & local))
+    problems: list[Problem] = []
+    report.pending_elsewhere = 0
+    if bucket is None:
+        return found, problems
+    name = bucket.remote.name
+    for path in sorted(names):
+        want = expected.get(path)
+        state, origin, error = bucket.uploads.get(path, ("", "", ""))
+        if state == PURGING:
+            continue  # purged: its object is being deleted
+        if path in found:
+            if path in bucket.keys and want is not None:
+                have = bucket.hash(path)
+                report.objects_checked += 1
+                if have is None:
+                    problems.append(Problem(MISSING, path, f"the object in {name} is gone"))
+                elif have != want.sha256:
+                    problems.append(
+                        Problem(
+                            ALTERED,
+                            path,
+                            f"the object in {name} has sha256 {have}, "
+                            f"the manifest says {want.sha256}",
+                        )
+                    )
+            elif state == STORED and want is not None:
+                problems.append(
+                    Problem(
+                        MISSING, path, f"the object in {name} is missing (a local copy is kept)"
+                    )
+                )
+            continue
+        if path in bucket.keys:
+            have = bucket.hash(path)
+            report.objects_checked += 1
+            if have is not None:
+                found[path] = have
+                continue
+        if want is not None and origin and origin != bucket.here and state != STORED:
+            if state == PENDING:
+                report.pending_elsewhere += 1
+                found[path] = want.sha256  # not here to hash: its own folder's check does
+            else:
+                problems.append(Problem(MISSING, path, f"only on {origin}: {error}"))
+                found[path] = want.sha256
+    return found, problems
+
+
+def verify(session: Session, data_dir: Path, remote: objects.ObjectStore | None = None) -> Report:
     report = Report()
     expected: dict[str, Expected] = {}
     rows = list(manifest.entries(session))
@@ -183,22 +289,22 @@ def verify(session: Session, data_dir: Path) -> Report:
     if rows:
         report.head_seq, report.head_hash = rows[-1].seq, rows[-1].entry_hash
     session.commit()  # no transaction held open while hashing
-    found = hash_files(data_dir, store_files(data_dir))
-    report.files_checked = len(found)
-    file_problems = compare(expected, found) + _record_problems(session, expected)
+    bucket = _Bucket.look(session, remote, data_dir) if remote is not None else None
+    found, bucket_problems = _look(data_dir, bucket, expected, report)
+    report.files_checked = len(found) - report.pending_elsewhere
+    file_problems = compare(expected, found) + bucket_problems + _record_problems(session, expected)
     if file_problems:
-        # Files are moved in just before their rows commit: whatever was stored or purged
-        # meanwhile is looked at again, and only what is still wrong is reported.
+        # Files are moved in just before their rows commit, and leave for the bucket after
+        # theirs: whatever was stored, uploaded or purged meanwhile is looked at again, and
+        # only what is still wrong is reported.
         session.commit()
         replay(manifest.entries(session, after_seq=report.head_seq), expected)
         flagged = {p.name for p in file_problems}
-        found.update(hash_files(data_dir, flagged))
-        for path in flagged - set(store_files(data_dir)):
-            found.pop(path, None)
-        again = compare(
-            {k: v for k, v in expected.items() if k in flagged},
-            {k: v for k, v in found.items() if k in flagged},
-        )
+        if remote is not None:
+            bucket = _Bucket.look(session, remote, data_dir)
+        found, bucket_problems = _look(data_dir, bucket, expected, Report(), flagged)
+        again = compare({k: v for k, v in expected.items() if k in flagged}, found)
+        again += bucket_problems
         again += [p for p in _record_problems(session, expected) if p.name in flagged]
         file_problems = again
     report.problems += file_problems
@@ -221,11 +327,16 @@ def record(session: Session, report: Report, now: dt.datetime) -> IntegrityCheck
     return check
 
 
-def check_and_record(sessions: sessionmaker[Session], data_dir: Path, now: dt.datetime) -> Report:
+def check_and_record(
+    sessions: sessionmaker[Session],
+    data_dir: Path,
+    now: dt.datetime,
+    remote: objects.ObjectStore | None = None,
+) -> Report:
     """Verify in a read-only session (hashing takes a while; writers are not held up),
     then record the result."""
     with sessions() as session:
-        report = verify(session, data_dir)
+        report = verify(session, data_dir, remote)
     with transaction(sessions) as session:
         record(session, report, now)
     return report

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import transaction
 from custody import holds, retention
 from dispatch.cases.models import Case
-from recordings import manifest
+from recordings import manifest, objects
 from recordings.models import Recording
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,19 @@ def _merge_targets(session: Session, cases: list[Case]) -> dict[str, list[Case]]
 
 
 def purge(
-    sessions: sessionmaker[Session], recordings_dir: Path, years: int, now: dt.datetime, actor: str
+    sessions: sessionmaker[Session],
+    recordings_dir: Path,
+    years: int,
+    now: dt.datetime,
+    actor: str,
+    remote: objects.ObjectStore | None = None,
 ) -> list[Candidate]:
     """Delete what ``candidates`` lists, one recording per transaction: the manifest entry
     and the row's purge mark are committed first, then the file goes (a file that could
-    not be removed is then reported by verify as unknown, never silently kept)."""
+    not be removed is then reported by verify as unknown, never silently kept), and its
+    object in the bucket (``remote``). The upload row (``purging``) is closed by the
+    offloader of the file's data folder, which deletes the object again (an object the store
+    could not delete now) and any local copy that folder still holds."""
     with sessions() as session:
         found = candidates(session, years, now)
     purged = []
@@ -127,6 +135,12 @@ def purge(
             )
             row.purged_at, row.status = now, "purged"
         (recordings_dir / item.path).unlink(missing_ok=True)
+        if remote is not None:
+            key = manifest.data_path(manifest.RECORDING, item.path)
+            try:
+                remote.delete(key)
+            except objects.StoreUnavailable as exc:
+                log.warning("purge: %s stays in the bucket until the store answers: %s", key, exc)
         log.info("purged recording %s (%s)", item.recording_id, item.path)
         purged.append(item)
     return purged

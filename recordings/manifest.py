@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recordings import chain, ledger
+from recordings import chain, ledger, offload
 from recordings.models import ManifestEntry
 
 STORED, PURGED = "stored", "purged"
@@ -53,7 +53,8 @@ def fields(entry: ManifestEntry) -> dict[str, chain.Field]:
 def append(
     session: Session, action: str, item: Item, now: dt.datetime, actor: str = ""
 ) -> ManifestEntry:
-    """Add one entry after the current tail, inside the caller's transaction."""
+    """Add one entry after the current tail, inside the caller's transaction; with an object
+    store, the file's upload row goes in the same transaction (``offload.on_manifest``)."""
     ledger.lock(session, "manifest")
     tail = session.scalar(select(ManifestEntry).order_by(ManifestEntry.seq.desc()).limit(1))
     entry = ManifestEntry(
@@ -72,6 +73,7 @@ def append(
     )
     entry.entry_hash = chain.entry_hash(entry.prev_hash, fields(entry))
     session.add(entry)
+    offload.on_manifest(session, entry)
     session.flush()
     return entry
 

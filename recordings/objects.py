@@ -89,6 +89,10 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def keys(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under a prefix (sha256 "": a listing has no metadata)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Credentials:

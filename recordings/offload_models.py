@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
 
-PENDING, STORED, FAILED, PURGED = "pending", "stored", "failed", "purged"
+PENDING, STORED, FAILED = "pending", "stored", "failed"
+PURGING, PURGED = "purging", "purged"  # purged: its object and local copy are to go / gone
 
 
 class ObjectUpload(Base):
@@ -32,7 +33,7 @@ class ObjectUpload(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     origin: Mapped[str] = mapped_column(String(255), index=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)  # pending|stored|failed|purged
+    state: Mapped[str] = mapped_column(String(16), index=True)  # see the states above
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     next_try_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
