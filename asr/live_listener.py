@@ -11,6 +11,10 @@ stored and the stream is ``done``; a recogniser failure, a protocol error or a s
 (:func:`asr.live_finish.try_finish`) and again, briefly, until the recording is stored.
 
 One connection's failure never touches another: each has its own task, thread and recogniser.
+
+Given ``heartbeat_seconds``, the listener registers itself in the database under its
+``address`` with its capacity (``asr.recognisers``) and refreshes the row that often, so that
+nodes on any host find it and know its room; a clean stop takes the row away.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr import audiosocket
+from asr import audiosocket, recognisers
 from asr.audiosocket import Kind, ProtocolError
 from asr.live_finish import Finish, try_finish
 from asr.live_models import LiveStream, LiveUtterance, StreamStatus
@@ -253,10 +258,15 @@ class LiveListener:
         grace_seconds: float,
         state_path: Path | None = None,
         clock: Clock = utc_now,
+        heartbeat_seconds: float | None = None,
     ) -> None:
         self.factory = factory
         self.recognisers = recognisers
         self.address = address
+        self.capacity = capacity
+        self.heartbeat_seconds = heartbeat_seconds
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._started_at = clock()
         self.addresses = (address, *also_known_as)
         self.max_streams = 2 * capacity
         self.stall_seconds = stall_seconds
@@ -284,6 +294,9 @@ class LiveListener:
             log.warning("marked %d streams broken: the recogniser restarted", released)
         self._server = await asyncio.start_server(self._accept, host, port)
         self._finisher = asyncio.create_task(self._finish_pending())
+        if self.heartbeat_seconds is not None:
+            await asyncio.to_thread(self.register)
+            self._heartbeat = asyncio.create_task(self._beat(self.heartbeat_seconds))
         self._write_state()
         log.info(
             "listening for live streams on %s:%d (%s, up to %d streams)",
@@ -295,6 +308,14 @@ class LiveListener:
         return self._server
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            try:
+                await asyncio.to_thread(self._withdraw)
+            except SQLAlchemyError as error:
+                log.warning("could not take this recogniser's row away: %s", error)
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -309,6 +330,30 @@ class LiveListener:
         stopped = await asyncio.to_thread(self.recover, "recogniser stopped")
         if stopped:
             log.warning("marked %d streams broken: the recogniser stopped", stopped)
+
+    def register(self) -> None:
+        """Write (or refresh) this recogniser's row: its address, capacity and heartbeat."""
+        with transaction(self.factory) as session:
+            recognisers.heartbeat(
+                session, self.address, self.capacity, self.clock(), self._started_at
+            )
+
+    def _withdraw(self) -> None:
+        with transaction(self.factory) as session:
+            recognisers.withdraw(session, self.address)
+
+    async def _beat(self, interval: float) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.register)
+            except SQLAlchemyError as error:
+                if not failing:
+                    log.warning("recogniser heartbeat not written: %s", error)
+                failing = True
+            else:
+                failing = False
 
     def recover(self, reason: str = "recogniser restarted") -> int:
         """Streams addressed to this recogniser that a previous run left ``requested`` or

@@ -10,10 +10,15 @@ is written before the Originate: the listener accepts only ids it finds there.
 
 A call is admitted when a recogniser has fewer than ``capacity`` calls with streams
 ``requested`` or ``live``; otherwise it gets no live stream and is transcribed from its
-recording, as before. The operator's voice is asked for only for a call whose caller stream was
-admitted and has not broken, on the caller's recogniser. When Asterisk refuses or fails the
-Originate, the stream is marked ``broken`` with the reason, and the call's job goes to the
-batch workers (:func:`asr.live_finish.try_finish`).
+recording, as before. The recognisers are those registered in the database and alive
+(``asr.recognisers``: each with its own capacity; the one with the most room is chosen), or,
+when none is, the static list ``asr_live_recognisers`` with ``asr_live_capacity`` each (the
+first with room, in the order listed). Two nodes admitting at the same moment may both take a
+recogniser's last place; the listener then refuses the second stream (``broken``: that call
+goes to the batch workers). The operator's voice is asked for only for a call whose caller
+stream was admitted and has not broken, on the caller's recogniser. When Asterisk refuses or
+fails the Originate, the stream is marked ``broken`` with the reason, and the call's job goes
+to the batch workers (:func:`asr.live_finish.try_finish`).
 
 The functions are pure; :class:`LiveRequests` does the database writes and sends the actions
 through the ``send_action`` it is given (the AMI connection of the ivr process).
@@ -31,7 +36,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr import live_finish
+from asr import live_finish, recognisers
 from asr.channels import CALLER, OPERATOR
 from asr.live_models import LiveStream, StreamStatus
 from asr.live_reads import streams_of
@@ -198,15 +203,18 @@ class LiveRequests:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        recognisers: Sequence[Recogniser],
+        static_recognisers: Sequence[Recogniser],
         capacity: int,
         send_action: SendAction,
         clock: Callable[[], dt.datetime],
         *,
         connect_seconds: float = 5.0,
+        registered_max_age: dt.timedelta | None = None,
     ) -> None:
         self.sessions = sessions
-        self.recognisers = tuple(recognisers)
+        self.recognisers = tuple(static_recognisers)
+        # Given: registered recognisers with a heartbeat this fresh come before the list.
+        self.registered_max_age = registered_max_age
         self.capacity = capacity
         self.send_action = send_action
         self.clock = clock
@@ -266,12 +274,12 @@ class LiveRequests:
     # -- steps ----------------------------------------------------------------------------
 
     def _request_caller(self, uniqueid: str, channel: str) -> LiveStream | None:
-        if self.capacity <= 0 or not self.recognisers:
+        if self.capacity <= 0:
             return None
         with transaction(self.sessions) as session:
             if any(s.speaker == CALLER for s in streams_of(session, uniqueid)):
                 return None  # asked for already
-            chosen = admit(self.recognisers, load(session), self.capacity)
+            chosen = self._choose(session)
             if chosen is None:
                 return None
             stream = new_stream(
@@ -281,6 +289,19 @@ class LiveRequests:
             session.flush()
             session.expunge(stream)
             return stream
+
+    def _choose(self, session: Session) -> Recogniser | None:
+        """A recogniser with room: among the registered live ones if any is, else from the
+        static list; ``None`` when none has room."""
+        current = load(session)
+        if self.registered_max_age is not None:
+            rooms = recognisers.live_rooms(
+                recognisers.registered(session), self.clock(), self.registered_max_age
+            )
+            if rooms:
+                room = recognisers.choose(rooms, current)
+                return parse_recogniser(room.name) if room is not None else None
+        return admit(self.recognisers, current, self.capacity)
 
     def _request_operator(self, uniqueid: str, channel: str, at: dt.datetime) -> LiveStream | None:
         with transaction(self.sessions) as session:

@@ -54,12 +54,18 @@ def choose(rooms: Sequence[Room], load: Mapping[str, int]) -> Room | None:
 
 
 def live_rooms(rows: Sequence[Recogniser], now: dt.datetime, max_age: dt.timedelta) -> list[Room]:
-    """The registered recognisers whose heartbeat is at most ``max_age`` old."""
+    """The registered recognisers whose heartbeat is at most ``max_age`` old (and whose name
+    is a ``host:port``)."""
     return [
         Room(row.name, row.capacity)
         for row in sorted(rows, key=lambda r: r.name)
-        if now - row.heartbeat_at <= max_age
+        if now - row.heartbeat_at <= max_age and _is_address(row.name)
     ]
+
+
+def _is_address(name: str) -> bool:
+    host, _, port = name.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 # -- database --------------------------------------------------------------------------------

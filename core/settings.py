@@ -411,9 +411,9 @@ class Settings(BaseSettings):
     )
     asr_live_name: str = Field(
         default="",
-        pattern=r"^([A-Za-z0-9.:-]{1,64})?$",
+        pattern=r"^([A-Za-z0-9.-]{1,58}:[0-9]{1,5})?$",
         description="host:port the nodes stream to for this live listener (registered in the "
-        "database); empty: asr_live_host:asr_live_port",
+        "database with its capacity); empty: asr_live_host:asr_live_port",
     )
 
     prompts: Prompts = Field(default_factory=Prompts)

@@ -137,6 +137,7 @@ def live_audio(
         send_action,
         clock,
         connect_seconds=settings.asr_live_stall_seconds,
+        registered_max_age=dt.timedelta(seconds=settings.node_down_seconds),
     )
 
 

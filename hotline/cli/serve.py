@@ -96,12 +96,13 @@ def serve_live(settings: Settings) -> None:
     listener = live_listener.LiveListener(
         make_session_factory(engine),
         recognisers,
-        address=f"{host}:{port}",
+        address=settings.asr_live_name or f"{host}:{port}",
         also_known_as=tuple(f"{h}:{p}" for h, p in settings.live_recognisers if p == port),
         capacity=settings.asr_live_capacity,
         stall_seconds=settings.asr_live_stall_seconds,
         grace_seconds=settings.asr_live_grace_seconds,
         state_path=state,
+        heartbeat_seconds=settings.node_heartbeat_seconds,  # registered for the nodes
     )
     try:
         asyncio.run(live_listener.run_until_stopped(listener, host, port))
