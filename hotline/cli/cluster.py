@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.clock import utc_now
 from hotline import cluster as cluster_mod
 from hotline.cli import context
+from hotline.ivr_status import read_nodes
 
 
 @click.group()
@@ -57,8 +60,15 @@ def cluster_down() -> None:
 @cluster.command("status")
 def cluster_status() -> None:
     """Report each part of the cluster; exit 1 when any is not running."""
-    parts = cluster_mod.status(_layout())
+    layout = _layout()
+    parts = cluster_mod.status(layout)
     for part in parts:
         click.echo(part.line())
+    if layout.database_url() and parts[0].running:  # the nodes as their heartbeats say
+        try:
+            for node in read_nodes(layout.service_settings("api"), utc_now()):
+                click.echo(node.line())
+        except SQLAlchemyError as error:
+            click.echo(f"nodes unknown: the database cannot be read ({type(error).__name__})")
     if not all(part.running for part in parts):
         sys.exit(1)
