@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr import recognisers
+from asr.live_requests import load as live_load
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import Settings
 from ivr import nodes
@@ -134,3 +136,50 @@ def read_nodes(settings: Settings, now: dt.datetime) -> list[NodeLine]:
     finally:
         engine.dispose()
     return node_lines(rows, now, dt.timedelta(seconds=settings.node_down_seconds))
+
+
+@dataclass(frozen=True)
+class RecogniserLine:
+    """One registered live recogniser as ``hotline status`` shows it."""
+
+    name: str
+    up: bool
+    capacity: int
+    calls: int
+    heartbeat_age_seconds: float
+
+    def line(self) -> str:
+        label = f"{'up' if self.up else 'DOWN':<5}"
+        if not self.up:
+            age = self.heartbeat_age_seconds
+            return f"{'live asr':<9} {label} {self.name}, no heartbeat for {age:.0f} s"
+        return (
+            f"{'live asr':<9} {label} {self.name}, {self.calls} of {self.capacity} calls, "
+            f"heartbeat {self.heartbeat_age_seconds:.1f} s ago"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "status": "up" if self.up else "DOWN"}
+
+
+def read_recognisers(settings: Settings, now: dt.datetime) -> list[RecogniserLine]:
+    """Every registered live recogniser with its calls now (raises SQLAlchemyError when the
+    database cannot be read)."""
+    down_after = dt.timedelta(seconds=settings.node_down_seconds)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            rows = recognisers.registered(session)
+            calls = live_load(session)
+    finally:
+        engine.dispose()
+    return [
+        RecogniserLine(
+            name=row.name,
+            up=now - row.heartbeat_at <= down_after,
+            capacity=row.capacity,
+            calls=calls.get(row.name, 0),
+            heartbeat_age_seconds=max(0.0, (now - row.heartbeat_at).total_seconds()),
+        )
+        for row in rows
+    ]

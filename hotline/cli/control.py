@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.clock import utc_now
 from hotline import processes
 from hotline.cli import context
-from hotline.ivr_status import NodeLine, read_nodes
+from hotline.ivr_status import NodeLine, RecogniserLine, read_nodes, read_recognisers
 from ivr import asterisk_install
 
 
@@ -28,15 +28,17 @@ def down() -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the parts and nodes as JSON.")
 def status(as_json: bool) -> None:
-    """Report each part of this machine, then every node from the database; exit 1 when any
-    part of this machine is not running."""
+    """Report each part of this machine, then every node and registered live recogniser from
+    the database; exit 1 when any part of this machine is not running."""
     settings = context.settings()
     install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
     parts = processes.status(settings, install)
     nodes: list[NodeLine] = []
+    live: list[RecogniserLine] = []
     nodes_error = ""
     try:
         nodes = read_nodes(settings, utc_now())
+        live = read_recognisers(settings, utc_now())
     except SQLAlchemyError as error:
         nodes_error = f"nodes unknown: the database cannot be read ({type(error).__name__})"
     if as_json:
@@ -44,6 +46,7 @@ def status(as_json: bool) -> None:
             "node": settings.node_name,
             "parts": [{**asdict(p), "status": "up" if p.running else "DOWN"} for p in parts],
             "nodes": [n.as_json() for n in nodes],
+            "recognisers": [r.as_json() for r in live],
             "nodes_error": nodes_error,
         }
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -52,6 +55,8 @@ def status(as_json: bool) -> None:
             click.echo(part.line())
         for node in nodes:
             click.echo(node.line())
+        for recogniser in live:
+            click.echo(recogniser.line())
         if nodes_error:
             click.echo(nodes_error)
         elif not nodes:

@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr import recognisers
 from core.clock import utc_now
+from core.db import transaction
 from core.settings import Settings
 from hotline.cli import main
 from hotline.ivr_status import NodeHeartbeat, read_nodes
@@ -67,6 +69,8 @@ def test_status_shows_every_node_up_or_down(
     assert "operators 1 free of 2 registered, 2 calls now" in lines[0].line()
     assert lines[1].line().startswith("node b    DOWN  127.0.3.2:5060, no heartbeat for 61 s")
 
+    with transaction(sessions) as session:  # a live recogniser registered on another host
+        recognisers.heartbeat(session, "127.0.3.7:9092", 3, now, now)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
     monkeypatch.setenv("HOTLINE_NODE_DOWN_SECONDS", "10")
@@ -83,6 +87,10 @@ def test_status_shows_every_node_up_or_down(
     assert [(n["name"], n["status"]) for n in report["nodes"]] == [("a", "up"), ("b", "DOWN")]
     assert report["nodes"][0]["operators_free"] == 1 and report["nodes_error"] == ""
     assert {p["name"] for p in report["parts"]} >= {"asterisk", "ivr", "api"}
+    assert [(r["name"], r["status"], r["capacity"]) for r in report["recognisers"]] == [
+        ("127.0.3.7:9092", "up", 3)
+    ]
+    assert any(line.startswith("live asr  up    127.0.3.7:9092, 0 of 3 calls") for line in out)
 
 
 def test_status_says_when_the_nodes_cannot_be_read(
