@@ -305,6 +305,12 @@ class Settings(BaseSettings):
     object_store_bucket: str = Field(
         default="hotline", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
     )
+    object_store_prefix: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9._-]+/)*$",
+        description="Folder of the bucket the hotline's objects go under (e.g. 'city-a/'); "
+        "empty: the bucket's top",
+    )
     object_store_credentials: Path | None = Field(
         default=None,
         description="JSON file (mode 0600) with access_key and secret_key for the bucket; "

@@ -170,6 +170,7 @@ class S3Store:
         connect_timeout: float = 3.0,
         read_timeout: float = 30.0,
         part_size: int = PART_SIZE,
+        prefix: str = "",
     ) -> None:
         from minio import Minio  # noqa: PLC0415 - heavy (0.2 s); only when a store is set
         from urllib3 import PoolManager, Retry, Timeout  # noqa: PLC0415 - with minio
@@ -179,7 +180,8 @@ class S3Store:
             raise ValueError(f"object store URL must be http(s)://host[:port], got {url!r}")
         self.bucket = bucket
         self.part_size = part_size
-        self.name = f"s3 {parts.scheme}://{parts.netloc}/{bucket}"
+        self.prefix = prefix  # objects are named prefix + key
+        self.name = f"s3 {parts.scheme}://{parts.netloc}/{bucket}/{prefix}".rstrip("/")
         http = PoolManager(
             timeout=Timeout(connect=connect_timeout, read=read_timeout),
             maxsize=16,
@@ -198,6 +200,10 @@ class S3Store:
 
     def __repr__(self) -> str:
         return f"S3Store({self.name!r})"
+
+    def object_name(self, key: str) -> str:
+        """The object's name in the bucket."""
+        return self.prefix + key
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it is missing (once per process)."""
@@ -220,12 +226,12 @@ class S3Store:
         with self._errors(key):
             self.client.fput_object(
                 self.bucket,
-                key,
+                self.prefix + key,
                 str(path),
                 metadata={SHA256_META: sha256},
                 part_size=self.part_size,
             )
-            stat = self.client.stat_object(self.bucket, key)
+            stat = self.client.stat_object(self.bucket, self.prefix + key)
         found = _info(key, stat.size, stat.metadata)
         etag = (stat.etag or "").strip('"')
         if found.size != size or found.sha256 != sha256 or etag != expected:
@@ -239,7 +245,7 @@ class S3Store:
     def stat(self, key: str) -> ObjectInfo | None:
         try:
             with self._errors(key):
-                stat = self.client.stat_object(self.bucket, key)
+                stat = self.client.stat_object(self.bucket, self.prefix + key)
         except ObjectMissing:
             return None
         return _info(key, stat.size, stat.metadata)
@@ -250,7 +256,9 @@ class S3Store:
         if length == 0:
             return iter(())
         with self._errors(key):
-            response = self.client.get_object(self.bucket, key, offset=start, length=length or 0)
+            response = self.client.get_object(
+                self.bucket, self.prefix + key, offset=start, length=length or 0
+            )
         return self._stream(key, response)
 
     def _stream(self, key: str, response: BaseHTTPResponse) -> Iterator[bytes]:
@@ -263,14 +271,18 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         with self._errors(key):
-            self.client.remove_object(self.bucket, key)
+            self.client.remove_object(self.bucket, self.prefix + key)
 
     def keys(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object under a prefix (size only: the listing has no metadata)."""
+        """Every object under a prefix of keys (size only: the listing has no metadata)."""
         with self._errors(prefix):
-            for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            listing = self.client.list_objects(
+                self.bucket, prefix=self.prefix + prefix, recursive=True
+            )
+            for item in listing:
                 if item.object_name and not item.is_dir:
-                    yield ObjectInfo(item.object_name, item.size or 0, "")
+                    key = item.object_name.removeprefix(self.prefix)
+                    yield ObjectInfo(key, item.size or 0, "")
 
     def _errors(self, key: str) -> contextlib.AbstractContextManager[None]:
         return _translate(self.name, key)
@@ -319,4 +331,5 @@ def s3_store(settings: Settings) -> ObjectStore | None:
         settings.object_store_url,
         settings.object_store_bucket,
         read_credentials(settings.object_store_credentials_file),
+        prefix=settings.object_store_prefix,
     )

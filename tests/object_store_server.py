@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,11 +41,16 @@ class ObjectStoreServer:
         }
 
     def settings(self, **fields: Any) -> Settings:
-        """Settings with these fields, pointed at this store."""
-        return Settings(**{**self.settings_fields(), **fields})
+        """Settings with these fields, pointed at this store, under a folder of the bucket of
+        their own (``object_store_prefix``) unless given one: tests share the store, and
+        each one's verify sees only its own objects."""
+        prefix = f"t-{uuid.uuid4().hex[:12]}/"
+        return Settings(**{"object_store_prefix": prefix, **self.settings_fields(), **fields})
 
-    def store(self) -> objects.S3Store:
-        return objects.S3Store(self.url, self.bucket, objects.read_credentials(self.credentials))
+    def store(self, prefix: str = "") -> objects.S3Store:
+        return objects.S3Store(
+            self.url, self.bucket, objects.read_credentials(self.credentials), prefix=prefix
+        )
 
     def start(self) -> int:
         return object_store_process.start(

@@ -1,0 +1,319 @@
+"""Offload to a real SeaweedFS: recordings enter the manifest with their upload row, go up,
+are confirmed, and only then leave the local disk; with the store stopped nothing is lost and
+verify stays clean; an object altered in the bucket is named; purge deletes the object.
+SQLite and PostgreSQL where the database matters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+from custody import integrity, purge
+from hotline import migrate
+from recordings import manifest, objects, offload
+from recordings.models import Recording
+from recordings.offload_models import FAILED, PENDING, PURGED, PURGING, STORED, ObjectUpload
+from recordings.storage import storage_for
+from tests.builders import T0, add_recorded_call, flip_byte
+from tests.object_store_server import ObjectStoreServer, running_object_store
+
+
+class Clock:
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += dt.timedelta(seconds=seconds)
+
+
+def _setup(
+    sessions: sessionmaker[Session],
+    server: ObjectStoreServer,
+    data_dir: Path,
+    clock: Clock,
+    keep_local: bool = False,
+    prefix: str | None = None,
+) -> offload.Offloader:
+    settings = server.settings(
+        data_dir=data_dir,
+        object_store_retry_seconds=5,
+        object_store_keep_local=keep_local,
+        **({} if prefix is None else {"object_store_prefix": prefix}),
+    )
+    offload.enable(sessions, settings)
+    uploader = offload.offloader_for(settings, sessions, clock)
+    assert uploader is not None
+    return uploader
+
+
+def _rows(sessions: sessionmaker[Session]) -> dict[str, ObjectUpload]:
+    with sessions() as session:
+        return {row.object_id: row for row in session.scalars(select(ObjectUpload))}
+
+
+def _key(sessions: sessionmaker[Session], recording_id: str) -> str:
+    with sessions() as session:
+        row = session.get(Recording, recording_id)
+        assert row is not None
+        return manifest.data_path(manifest.RECORDING, row.path)
+
+
+def _s3(uploader: offload.Offloader) -> objects.S3Store:
+    assert isinstance(uploader.remote, objects.S3Store)
+    return uploader.remote
+
+
+def _verify(
+    sessions: sessionmaker[Session], data_dir: Path, uploader: offload.Offloader
+) -> integrity.Report:
+    with sessions() as session:
+        return integrity.verify(session, data_dir, uploader.storage.remote)
+
+
+def test_a_recording_goes_up_confirmed_then_leaves_the_disk(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    clock = Clock(T0)
+    uploader = _setup(sessions, object_store, tmp_path, clock)
+    _, recording_id = add_recorded_call(sessions, tmp_path, "u-1.1")
+    key = _key(sessions, recording_id)
+    local = tmp_path / key
+    data = local.read_bytes()
+
+    # Written with its manifest entry: pending, the local copy in place.
+    row = _rows(sessions)[recording_id]
+    assert (row.state, row.key, row.origin) == (PENDING, key, offload.origin_of(tmp_path))
+    assert _verify(sessions, tmp_path, uploader).ok
+
+    done = uploader.run_once()
+    assert (done.uploaded, done.removed, done.failed, done.waiting) == (1, 1, 0, 0)
+    row = _rows(sessions)[recording_id]
+    assert row.state == STORED and row.stored_at == T0 and row.local_removed_at == T0
+    assert not local.exists()
+    info = uploader.remote.stat(key)
+    assert info is not None and (info.size, info.sha256) == (len(data), row.sha256)
+
+    # Readers find the bytes in the bucket; verify re-hashes the object.
+    storage = storage_for(
+        object_store.settings(data_dir=tmp_path, object_store_prefix=_s3(uploader).prefix)
+    )
+    assert b"".join(storage.read(key, 44, 100)) == data[44:144]
+    report = _verify(sessions, tmp_path, uploader)
+    assert report.ok, report.problems
+    assert report.files_checked == 1 and report.objects_checked == 1
+
+    # Nothing left to do.
+    assert not uploader.run_once().busy
+
+
+def test_without_an_object_store_nothing_changes(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    offload.enable(sessions, settings)
+    assert offload.offloader_for(settings, sessions, Clock(T0)) is None
+    add_recorded_call(sessions, tmp_path, "u-2.1")
+    assert _rows(sessions) == {}
+    assert "info" not in sessions.kw
+
+
+def test_keep_local_keeps_both_copies_and_verify_checks_both(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    uploader = _setup(sessions, object_store, tmp_path, Clock(T0), keep_local=True)
+    _, recording_id = add_recorded_call(sessions, tmp_path, "u-3.1")
+    key = _key(sessions, recording_id)
+    assert uploader.run_once().uploaded == 1
+    assert (tmp_path / key).exists() and _rows(sessions)[recording_id].local_removed_at is None
+    report = _verify(sessions, tmp_path, uploader)
+    assert report.ok and report.objects_checked == 1
+
+    # An object altered in the bucket (other bytes written under its key) is named by verify,
+    # though the local copy is intact.
+    data = bytearray((tmp_path / key).read_bytes())
+    data[100] ^= 1
+    store = _s3(uploader)
+    store.client.put_object(
+        store.bucket, store.object_name(key), io.BytesIO(bytes(data)), len(data)
+    )
+    report = _verify(sessions, tmp_path, uploader)
+    assert [(p.kind, p.name) for p in report.problems] == [(integrity.ALTERED, key)]
+    assert "the object in s3 " in report.problems[0].detail
+
+
+def test_an_object_altered_in_the_bucket_is_named_by_verify(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    uploader = _setup(sessions, object_store, tmp_path, Clock(T0))
+    ids = [add_recorded_call(sessions, tmp_path, f"u-4.{n}")[1] for n in range(3)]
+    assert uploader.run_once().uploaded == 3
+    altered, lost, kept = (_key(sessions, i) for i in ids)
+    store = _s3(uploader)
+    store.client.put_object(
+        store.bucket, store.object_name(altered), io.BytesIO(b"other bytes"), 11
+    )
+    store.delete(lost)
+    unknown = "recordings/2026/11/20/not-in-the-manifest.wav"
+    store.client.put_object(store.bucket, store.object_name(unknown), io.BytesIO(b"x"), 1)
+    try:
+        report = _verify(sessions, tmp_path, uploader)
+        found = {(p.kind, p.name) for p in report.problems}
+        assert found == {
+            (integrity.ALTERED, altered),
+            (integrity.MISSING, lost),
+            (integrity.UNKNOWN, unknown),
+        }
+        assert kept not in {p.name for p in report.problems}
+    finally:
+        store.delete(unknown)
+
+
+def test_a_file_changed_on_disk_is_not_uploaded(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    uploader = _setup(sessions, object_store, tmp_path, Clock(T0))
+    _, recording_id = add_recorded_call(sessions, tmp_path, "u-5.1")
+    key = _key(sessions, recording_id)
+    flip_byte(tmp_path / key, 200)
+    done = uploader.run_once()
+    assert (done.uploaded, done.failed) == (0, 1)
+    row = _rows(sessions)[recording_id]
+    assert row.state == FAILED and "recorded as" in row.last_error
+    assert (tmp_path / key).exists() and uploader.remote.stat(key) is None
+    report = _verify(sessions, tmp_path, uploader)
+    assert [(p.kind, p.name) for p in report.problems] == [(integrity.ALTERED, key)]
+
+
+def test_interrupted_work_is_finished_by_the_next_pass(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    clock = Clock(T0)
+    uploader = _setup(sessions, object_store, tmp_path, clock)
+    ids = [add_recorded_call(sessions, tmp_path, f"u-6.{n}")[1] for n in range(3)]
+    claimed_by_a_dead_uploader, uploaded_not_noted, stored_not_removed = ids
+    keys = {i: _key(sessions, i) for i in ids}
+
+    # One uploader claimed a row and died; another uploaded a file and died before its
+    # commit; a third noted the upload and died before removing the local copy.
+    assert len(uploader._claim()) == 3
+    remote = uploader.remote
+    rows = _rows(sessions)
+    for recording_id in (uploaded_not_noted, stored_not_removed):
+        row = rows[recording_id]
+        remote.put_file(row.key, tmp_path / row.key, row.sha256)
+    assert uploader._mark_stored(rows[stored_not_removed].id) is False
+    assert uploader.run_once().uploaded == 0
+
+    # The stored row's local copy goes at once; the claims run out after claim_seconds.
+    assert not (tmp_path / keys[stored_not_removed]).exists()
+    clock.advance(uploader.claim_seconds + 1)
+    done = uploader.run_once()
+    assert done.uploaded == 2
+    assert {row.state for row in _rows(sessions).values()} == {STORED}
+    assert not any((tmp_path / key).exists() for key in keys.values())
+    assert _verify(sessions, tmp_path, uploader).ok
+    assert claimed_by_a_dead_uploader in _rows(sessions)
+
+
+def test_purge_deletes_the_object_and_a_pending_upload(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    clock = Clock(T0)
+    uploader = _setup(sessions, object_store, tmp_path, clock)
+    _, uploaded = add_recorded_call(sessions, tmp_path, "u-7.1")
+    assert uploader.run_once().uploaded == 1
+    _, pending = add_recorded_call(sessions, tmp_path, "u-7.2")  # still pending at the purge
+    pending_key, uploaded_key = _key(sessions, pending), _key(sessions, uploaded)
+    remote = uploader.remote
+    assert remote.stat(uploaded_key) is not None and (tmp_path / pending_key).exists()
+
+    later = T0 + dt.timedelta(days=6 * 366)
+    gone = purge.purge(sessions, tmp_path / "recordings", 5, later, "test", remote)
+    assert {item.recording_id for item in gone} == {uploaded, pending}
+    assert remote.stat(uploaded_key) is None
+    rows = _rows(sessions)
+    assert rows[uploaded].state == rows[pending].state == PURGING
+
+    # The uploader never uploads a purged file; it closes the rows.
+    done = uploader.run_once()
+    assert (done.uploaded, done.purged) == (0, 2)
+    assert {row.state for row in _rows(sessions).values()} == {PURGED}
+    assert remote.stat(pending_key) is None and not (tmp_path / pending_key).exists()
+    assert _verify(sessions, tmp_path, uploader).ok
+
+
+@pytest.fixture(scope="module")
+def own_store() -> Iterator[ObjectStoreServer]:
+    """A store of this module's own, which its tests stop and start."""
+    with running_object_store(host="127.0.1.7") as server:
+        yield server
+
+
+def test_store_stopped_files_wait_verify_clean_then_stored(
+    sessions: sessionmaker[Session], own_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    clock = Clock(T0)
+    uploader = _setup(sessions, own_store, tmp_path, clock)
+    own_store.stop()
+    try:
+        ids = [add_recorded_call(sessions, tmp_path, f"u-8.{n}")[1] for n in range(3)]
+        keys = [_key(sessions, i) for i in ids]
+        done = uploader.run_once()
+        assert (done.uploaded, done.waiting) == (0, 3) and done.errors
+        rows = _rows(sessions)
+        assert {rows[i].state for i in ids} == {PENDING}
+        assert {rows[i].next_try_at for i in ids} == {T0 + dt.timedelta(seconds=5)}
+        assert all(rows[i].attempts == 1 and rows[i].last_error for i in ids)
+        assert all((tmp_path / key).exists() for key in keys)
+        # Not due yet: nothing tried.
+        assert uploader.run_once().waiting == 0
+        # verify: the local copies are the files; nothing is wrong.
+        with sessions() as session:
+            report = integrity.verify(session, tmp_path)
+        assert report.ok and report.files_checked == 3
+    finally:
+        own_store.start()
+    clock.advance(5)
+    done = uploader.run_once()
+    assert (done.uploaded, done.removed, done.waiting) == (3, 3, 0)
+    assert {row.state for row in _rows(sessions).values()} == {STORED}
+    assert not any((tmp_path / key).exists() for key in keys)
+    report = _verify(sessions, tmp_path, uploader)
+    assert report.ok and report.objects_checked == 3
+
+
+def test_a_file_pending_on_another_node_is_not_missing(
+    db_url: str, object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    """Two data folders (two nodes) on one database: each uploads its own files only, and
+    verify on one does not call the other's pending file missing."""
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        node_a, node_b = make_session_factory(engine), make_session_factory(engine)
+        clock = Clock(T0)
+        a = _setup(node_a, object_store, tmp_path / "a", clock)
+        b = _setup(node_b, object_store, tmp_path / "b", clock, prefix=_s3(a).prefix)
+        add_recorded_call(node_a, tmp_path / "a", "a-9.1")
+        _, on_b = add_recorded_call(node_b, tmp_path / "b", "b-9.1")
+        assert a.run_once().uploaded == 1
+        assert _rows(node_a)[on_b].state == PENDING
+        report = _verify(node_a, tmp_path / "a", a)
+        assert report.ok, report.problems
+        assert report.pending_elsewhere == 1 and report.objects_checked == 1
+        assert b.run_once().uploaded == 1
+        assert _verify(node_a, tmp_path / "a", a).ok
+        assert _verify(node_b, tmp_path / "b", b).objects_checked == 2
+    finally:
+        engine.dispose()
