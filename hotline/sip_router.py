@@ -15,6 +15,7 @@ says whether the router is up.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -29,8 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from core import pids, privacy
+from core.clock import utc_now
+from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from core.waiting import wait_for
+from ivr import node_models
+from ivr import nodes as node_weights
 from ivr.sip_router_config import (
     MODULES_DIR,
     Node,
@@ -175,6 +180,17 @@ def nodes_up(files: RouterFiles, nodes: tuple[Node, ...]) -> set[str]:
     return {node.name for node in nodes if flags.get(node.uri, "").startswith("A")}
 
 
+def given_weights(files: RouterFiles) -> dict[str, int]:
+    """The weights the supervisor last gave the dispatcher (empty before the first)."""
+    try:
+        return {
+            str(name): int(value)
+            for name, value in json.loads(files.state_file.read_text()).items()
+        }
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
 # --- the supervising process ---------------------------------------------------------------
 
 
@@ -201,10 +217,41 @@ def check_config(files: RouterFiles) -> None:
         raise SipRouterError(f"Kamailio refuses {files.config}: {result.stderr.strip()[-2000:]}")
 
 
+def database_weights(settings: Settings) -> tuple[Weights, Callable[[], None]]:
+    """The nodes' weights as their ivr services last wrote them (``ivr.nodes.weights`` of the
+    nodes alive within ``node_down_seconds``), and how to let go of the database."""
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    max_age = dt.timedelta(seconds=settings.node_down_seconds)
+
+    def read() -> Mapping[str, int]:
+        with sessions() as session:
+            rows = node_models.all_nodes(session)
+        return node_weights.weights(node_weights.alive(rows, utc_now(), max_age))
+
+    return read, engine.dispose
+
+
 def serve(settings: Settings, folder: Path, weights: Weights | None = None) -> int:
     """Run Kamailio as a child and keep its weights current until SIGTERM (or until Kamailio
-    dies: the return value is then its exit status)."""
+    dies: the return value is then its exit status). ``weights``: by default from the
+    database."""
     files = RouterFiles(folder)
+    if weights is None:
+        weights, release = database_weights(settings)
+    else:
+        release = _nothing
+    try:
+        return _serve(settings, files, weights)
+    finally:
+        release()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _serve(settings: Settings, files: RouterFiles, weights: Weights) -> int:
     prepare(settings, files)
     nodes = parse_nodes(settings.sip_router_nodes)
     stopping = False
@@ -235,17 +282,21 @@ def serve(settings: Settings, folder: Path, weights: Weights | None = None) -> i
         umask=privacy.UMASK,
     )
     log.info("Kamailio started (pid %d) for %d nodes", kamailio.pid, len(nodes))
-    given: dict[str, int] = {}
-    next_check = 0.0
+    given: dict[str, int] | None = None
+    failing = False
+    next_check = time.monotonic() + settings.sip_router_weight_seconds
     try:
         while not stopping and kamailio.poll() is None:
             now = time.monotonic()
-            if weights is not None and now >= next_check:
+            if now >= next_check:
                 next_check = now + settings.sip_router_weight_seconds
                 try:
                     given = update_weights(files, nodes, weights(), given)
+                    failing = False
                 except Exception:  # the database or Kamailio away for a moment: next round
-                    log.exception("could not update the SIP router's weights")
+                    if not failing:
+                        log.exception("could not update the SIP router's weights")
+                    failing = True
             time.sleep(0.1)
     finally:
         if kamailio.poll() is None:
@@ -266,13 +317,14 @@ def update_weights(
     files: RouterFiles,
     nodes: tuple[Node, ...],
     weights: Mapping[str, int],
-    given: Mapping[str, int],
+    given: Mapping[str, int] | None,
 ) -> dict[str, int]:
-    """Give the dispatcher ``weights`` if they differ from those ``given`` last; the nodes it
-    has found down stay down across the reload. Returns the weights it now has."""
-    wanted = {node.name: int(weights.get(node.name, 0)) for node in nodes}
+    """Give the dispatcher ``weights`` if they differ from those ``given`` last (None: not yet
+    given); the nodes it has found down stay down across the reload. Returns the weights it
+    now has."""
+    wanted = {node.name: int(weights[node.name]) for node in nodes if node.name in weights}
     if wanted == given:
-        return dict(given)
+        return wanted
     flags = destinations(files)
     down = {node.name for node in nodes if flags.get(node.uri, "A").startswith("I")}
     privacy.write_private(files.dispatcher_list, dispatcher_list(nodes, wanted, down))

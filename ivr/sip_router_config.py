@@ -151,15 +151,26 @@ def rweight(weight: int, largest: int) -> int:
 def dispatcher_list(
     nodes: Collection[Node], weights: Mapping[str, int], inactive: Collection[str] = ()
 ) -> str:
-    """The dispatcher's list file: every node in :data:`NODES_SET`, probed with OPTIONS, its
-    relative weight from ``weights`` (node name -> weight; a node not named gets the smallest),
-    those in ``inactive`` (node names the router found down) kept inactive until a ping
-    answers, so a reload does not put a dead node back in rotation."""
-    largest = max((weights.get(node.name, MIN_WEIGHT) for node in nodes), default=MIN_WEIGHT)
+    """The dispatcher's list file: every node in :data:`NODES_SET`, probed with OPTIONS.
+
+    Its relative weight comes from ``weights`` (node name -> weight, ``ivr.nodes.weights`` of
+    the nodes whose ivr service is alive). A node not named there (its ivr service is not
+    heard from: its calls would find no call flow) gets weight 0: no new calls while another
+    node takes them, but still the last resort when the others fail. With no weights at all
+    (no node heard from yet) every node gets the same. Those in ``inactive`` (node names the
+    router found down) stay inactive until a ping answers, so a reload does not put a dead
+    node back in rotation."""
+    named = [weights[node.name] for node in nodes if node.name in weights]
+    largest = max(named, default=MIN_WEIGHT)
     lines = ["# setid destination flags priority attributes -- written by hotline.sip_router"]
     for node in nodes:
         flags = 8 | (1 if node.name in inactive else 0)  # probing (8), inactive (1)
-        weight = rweight(weights.get(node.name, MIN_WEIGHT), largest)
+        if not named:
+            weight = MIN_WEIGHT
+        elif node.name in weights:
+            weight = rweight(weights[node.name], largest)
+        else:
+            weight = 0
         lines.append(f"{NODES_SET} {node.uri} {flags} 0 duid={node.name};rweight={weight}")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,226 @@
+"""Kamailio in front of two real nodes (Asterisk + ivr each, ``start_hotline`` with node names
+"a" and "b"), one PostgreSQL database, SIPp citizens and an operator's phone: calls spread over
+both nodes, an operator registered through the router answers on its own node, and a node
+whose Asterisk stops is out of rotation within the health check's interval.
+
+One cluster for the module (the tests run in this order; the last one stops node b). Addresses
+are this part's own loopback range (127.0.4.x), ports free ones."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import make_engine, make_session_factory
+from core.secrets import load as load_secrets
+from core.settings import Settings
+from core.waiting import wait_for
+from hotline import sip_router
+from ivr import asterisk_process, call_store
+from ivr.models import Call
+from ivr.sip_router_config import REPLY_MS, Node, RouterFiles, parse_nodes
+from phones.sipp import DialResult, OperatorPhone, free_udp_port, place_call
+from tests.conftest import SAMPLES, new_postgres_database
+from tests.e2e.conftest import Hotline, start_hotline
+from tests.e2e.test_faults import caller_ports
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.postgres]
+
+ROUTER, NODE_A, NODE_B = "127.0.4.1", "127.0.4.2", "127.0.4.3"
+SHORT_CLIP = SAMPLES / "aishell2_IT0011W0001.wav"  # 1.99 s
+CLIP = SAMPLES / "magicdata_cs_insurance_000012.wav"  # 6.76 s
+PING_SECONDS = 1
+
+
+@dataclass
+class Routed:
+    router: Settings
+    folder: Path
+    a: Hotline
+    b: Hotline
+    engine: Engine
+
+    @property
+    def files(self) -> RouterFiles:
+        return RouterFiles(self.folder)
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return parse_nodes(self.router.sip_router_nodes)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    def dial(
+        self, caller: str, ports: tuple[int, int] | None = None, **options: object
+    ) -> DialResult:
+        signal_port, media_port = ports if ports is not None else (None, None)
+        return place_call(
+            audio=options.pop("audio", SHORT_CLIP),  # type: ignore[arg-type]
+            number=self.router.hotline_number,
+            sip_host=ROUTER,
+            sip_port=self.router.sip_router_port,
+            caller=caller,
+            signal_port=signal_port,
+            media_port=media_port,
+            timeout=60,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def settled_calls(self, callers: list[str], timeout: float = 60) -> list[Call]:
+        def settled() -> list[Call] | None:
+            with self.sessions() as session:
+                calls = list(session.scalars(select(Call).where(Call.caller_number.in_(callers))))
+            done = [call for call in calls if call_store.is_settled(call)]
+            return done if len(done) == len(callers) else None
+
+        return wait_for(settled, timeout, f"the calls of {len(callers)} callers to be settled")
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Iterator[Routed]:
+    root = tmp_path_factory.mktemp("sip-router")
+    database = new_postgres_database(postgres_server)
+    port_a, port_b, router_port = free_udp_port(), free_udp_port(), free_udp_port()
+    router = Settings(
+        data_dir=root / "router",
+        database_url=database,
+        sip_router_host=ROUTER,
+        sip_router_port=router_port,
+        sip_router_nodes=f"a={NODE_A}:{port_a},b={NODE_B}:{port_b}",
+        sip_router_operators="8001=a,8002=b",
+        sip_router_ping_seconds=PING_SECONDS,
+        sip_router_weight_seconds=0.5,
+        node_down_seconds=5,
+    )
+    folder = root / "router"
+    nodes: list[Hotline] = []
+    try:
+        for name, host, port, rtp_base, operator in (
+            ("a", NODE_A, port_a, 37000, "8001"),
+            ("b", NODE_B, port_b, 38000, "8002"),
+        ):
+            nodes.append(
+                start_hotline(
+                    root / name,
+                    database,
+                    rtp_base=rtp_base,
+                    node_name=name,
+                    sip_host=host,
+                    sip_port=port,
+                    sip_router=f"{ROUTER}:{router_port}",
+                    operators=[operator],
+                    node_heartbeat_seconds=0.5,
+                )
+            )
+        sip_router.start(router, folder)
+        engine = make_engine(database)
+        yield Routed(router, folder, nodes[0], nodes[1], engine)
+        engine.dispose()
+    finally:
+        sip_router.stop(folder)
+        for node in nodes:
+            node.close()
+
+
+def in_rotation(routed: Routed) -> set[str]:
+    return sip_router.nodes_up(routed.files, routed.nodes)
+
+
+def test_citizens_calls_through_the_router_spread_over_both_nodes(routed: Routed) -> None:
+    wait_for(lambda: in_rotation(routed) == {"a", "b"}, 15, "both nodes to answer the pings")
+    callers = [f"1371000{i:04d}" for i in range(12)]
+    ports = caller_ports(len(callers))
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(routed.dial, callers, ports))
+    assert all(result.sipp_exit == 0 for result in results), [r.output for r in results]
+
+    calls = routed.settled_calls(callers)
+    by_node = Counter(call.node for call in calls)
+    # Equal weights (no operator free anywhere): twelve calls all on one node would happen
+    # once in 2,000 runs with a fair spread, and every time with no spread at all.
+    print(f"\ncalls per node: {dict(sorted(by_node.items()))}")  # noqa: T201 (a figure)
+    assert set(by_node) == {"a", "b"}, by_node
+    assert all(call.dialled_number == "12345" for call in calls)
+
+    # Straight to a node, not through the router: not a citizen's call (no trunk header, and
+    # only the router's address may bring one), so it is challenged and never reaches the flow.
+    direct = place_call(
+        audio=SHORT_CLIP,
+        number="12345",
+        sip_host=NODE_A,
+        sip_port=routed.a.settings.sip_port,
+        caller="13710009999",
+        timeout=20,
+    )
+    assert direct.sipp_exit != 0
+    with routed.sessions() as session:
+        assert session.scalar(select(Call).where(Call.caller_number == "13710009999")) is None
+
+
+def test_an_operator_registered_through_the_router_answers_on_its_own_node(
+    routed: Routed, tmp_path: Path
+) -> None:
+    trace = tmp_path / "phone-8001.log"
+    phone = OperatorPhone(
+        name="8001",
+        password=load_secrets(routed.a.settings.data_dir).operator_password("8001"),
+        sip_host=ROUTER,
+        sip_port=routed.router.sip_router_port,
+        audio=CLIP,
+        message_log=trace,
+    )
+    with phone:
+        # Registered at node a (its ivr counts the phone free), and the router's weights
+        # follow: node a with a free operator gets most new calls.
+        def weighted() -> bool:
+            weights = sip_router.given_weights(routed.files)
+            return weights.get("a", 0) > weights.get("b", 0)
+
+        wait_for(weighted, 20, "the router to weigh node a's free operator")
+        answered: Call | None = None
+        for attempt in range(5):
+            caller = f"1372000{attempt:04d}"
+            result = routed.dial(caller, audio=CLIP, wait_seconds=routed.a.notice_seconds + 1)
+            assert result.sipp_exit == 0, result.output
+            (call,) = routed.settled_calls([caller])
+            if call.node == "a":
+                answered = call
+                break
+        assert answered is not None, "no call reached node a, which has the free operator"
+        assert answered.outcome == "answered"
+        assert answered.operator == "8001"
+    # The node reached the phone through the router (the phone's Path).
+    invites = [
+        block for block in trace.read_text(errors="replace").split("\n\n") if "INVITE sip:" in block
+    ]
+    assert invites, "the phone's trace holds no INVITE"
+    assert f"Via: SIP/2.0/UDP {ROUTER}:{routed.router.sip_router_port}" in invites[0]
+
+
+def test_a_node_whose_asterisk_stops_is_out_of_rotation_within_the_ping_interval(
+    routed: Routed,
+) -> None:
+    wait_for(lambda: in_rotation(routed) == {"a", "b"}, 15, "both nodes in rotation")
+    asterisk_process.kill_hard(routed.b.dirs)
+    stopped = time.monotonic()
+    wait_for(lambda: in_rotation(routed) == {"a"}, 15, "node b to leave the rotation", 0.05)
+    out_after = time.monotonic() - stopped
+    print(f"\nnode b out of rotation after {out_after:.2f} s")  # noqa: T201 (a figure)
+    # One ping interval to send the next OPTIONS, the reply time-out for it to fail.
+    assert out_after <= PING_SECONDS + REPLY_MS / 1000 + 1.0
+
+    callers = [f"1373000{i:04d}" for i in range(4)]
+    results = [routed.dial(caller) for caller in callers]
+    assert all(result.sipp_exit == 0 for result in results), [r.output for r in results]
+    calls = routed.settled_calls(callers)
+    assert {call.node for call in calls} == {"a"}
