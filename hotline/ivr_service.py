@@ -34,6 +34,7 @@ from ivr.call_flow import CallFlow, CallFlowConfig
 from ivr.call_tracker import CallTracker, LiveAudio, TrackerPaths
 from ivr.fastagi import FastAgiApplication
 from ivr.node_models import NodeBeat
+from recordings import offload
 from recordings.ingest import RecordingIngest
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ async def run(settings: Settings, modules_dir: str) -> None:
     secrets = secrets_mod.load(settings.data_dir)
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
+    offload.enable(sessions, settings)  # Issue 18: recordings stored get their upload row
     dirs = AsteriskDirs.for_settings(settings, modules_dir)
     tracker = tracker_for(settings, sessions, dirs.cdr_csv)
     state = {"ami": False, "agi": False}
@@ -196,6 +198,10 @@ async def run(settings: Settings, modules_dir: str) -> None:
         ).run()
     )
 
+    # Issue 18: this node's recordings go up to the object store, if one is set.
+    offloader = offload.offloader_for(settings, sessions, utc_now)
+    uploads = asyncio.create_task(offloader.run()) if offloader is not None else None
+
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -206,6 +212,9 @@ async def run(settings: Settings, modules_dir: str) -> None:
         log.error("AMI consumer died", exc_info=consumer.exception())
     log.info("ivr service stopping")
     node_beat.cancel()
+    if uploads is not None:
+        uploads.cancel()
+        await asyncio.gather(uploads, return_exceptions=True)
     if dialer is not None:
         await dialer.close()
     if operator_dialer is not None:
