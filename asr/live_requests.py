@@ -12,13 +12,14 @@ A call is admitted when a recogniser has fewer than ``capacity`` calls with stre
 ``requested`` or ``live``; otherwise it gets no live stream and is transcribed from its
 recording, as before. The recognisers are those registered in the database and alive
 (``asr.recognisers``: each with its own capacity; the one with the most room is chosen), or,
-when none is, the static list ``asr_live_recognisers`` with ``asr_live_capacity`` each (the
-first with room, in the order listed). Two nodes admitting at the same moment may both take a
-recogniser's last place; the listener then refuses the second stream (``broken``: that call
-goes to the batch workers). The operator's voice is asked for only for a call whose caller
-stream was admitted and has not broken, on the caller's recogniser. When Asterisk refuses or
-fails the Originate, the stream is marked ``broken`` with the reason, and the call's job goes
-to the batch workers (:func:`asr.live_finish.try_finish`).
+when none is, the static list with ``asr_live_capacity`` each (the first with room, in the
+order listed): this host's listener by default. An explicit ``asr_live_recognisers`` list pins
+the recognisers (the registered ones are not consulted: ``registered_max_age`` None). Two nodes
+admitting at the same moment may both take a recogniser's last place; the listener then refuses
+the second stream (``broken``: that call goes to the batch workers). The operator's voice is
+asked for only for a call whose caller stream was admitted and has not broken, on the caller's
+recogniser. When Asterisk refuses or fails the Originate, the stream is marked ``broken`` with
+the reason, and the call's job goes to the batch workers (:func:`asr.live_finish.try_finish`).
 
 The functions are pure; :class:`LiveRequests` does the database writes and sends the actions
 through the ``send_action`` it is given (the AMI connection of the ivr process).

@@ -138,7 +138,11 @@ def live_audio(
         send_action,
         clock,
         connect_seconds=settings.asr_live_stall_seconds,
-        registered_max_age=dt.timedelta(seconds=settings.node_down_seconds),
+        # An explicit asr_live_recognisers list pins the recognisers; by default the live ones
+        # registered in the database come first, this host's listener when none is.
+        registered_max_age=None
+        if settings.asr_live_recognisers.strip()
+        else dt.timedelta(seconds=settings.node_down_seconds),
     )
 
 

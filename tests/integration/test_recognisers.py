@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +25,9 @@ from asr.live_models import LiveStream, StreamStatus
 from asr.live_requests import LiveRequests
 from asr.streaming import Heard, StreamRecogniser
 from core.clock import utc_now
+from core.settings import Settings
 from core.waiting import async_wait_for
+from hotline import ivr_service
 from tests.conftest import free_port
 
 HEARTBEAT = 0.2
@@ -186,3 +189,19 @@ def test_calls_go_to_registered_recognisers_by_room_never_to_a_stale_one(
     assert seen["stale"] == Counter({name_two: 2}), "the stale listener got nothing"
     with sessions() as session:
         assert recognisers.registered(session) == [], "a clean stop takes the rows away"
+
+
+def test_an_explicit_recogniser_list_pins_the_nodes_choice(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    async def send(action: dict[str, str]) -> Any:  # never called here
+        raise AssertionError(action)
+
+    default = ivr_service.live_audio(Settings(data_dir=tmp_path), sessions, send)
+    assert default is not None
+    assert default.registered_max_age == dt.timedelta(seconds=10)
+    assert default.recognisers == (("127.0.0.1", 9092),), "this host's, when none registered"
+    pinned = ivr_service.live_audio(
+        Settings(data_dir=tmp_path, asr_live_recognisers="127.0.3.5:9000"), sessions, send
+    )
+    assert pinned is not None and pinned.registered_max_age is None
