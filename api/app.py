@@ -65,6 +65,7 @@ from dispatch.handling.steps import Refused
 from dispatch.intake.case_store import AlreadyRegistered, NotFound
 from dispatch.reports.reader import Cache as ReportCache
 from dispatch.routing.suggestions import ModelCache
+from recordings import objects, offload
 
 STATIC = Path(__file__).parent / "static"
 # Scripts only from our own files: HTML typed into a field can never run.
@@ -146,9 +147,14 @@ def create_app(settings: Settings) -> FastAPI:
                         settings.data_dir,
                         now,
                         settings.integrity_check_interval_seconds,
+                        objects.s3_store(settings),
                     )
                 )
             )
+        # Issue 18: attachments and archives written here go up to the object store, if set.
+        offloader = offload.offloader_for(settings, app.state.sessions, now)
+        if offloader is not None:
+            jobs.append(asyncio.create_task(offloader.run()))
         yield
         for job in jobs:
             job.cancel()
@@ -169,6 +175,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = make_session_factory(engine)
+    offload.enable(app.state.sessions, settings)  # Issue 18: files stored get an upload row
     app.state.routing = ModelCache(settings.routing_model_file)
     app.state.report_cache = ReportCache()  # report windows read before (api/report_pages.py)
     app.state.rules = RulesSource(

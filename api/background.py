@@ -18,6 +18,7 @@ from custody import integrity
 from dispatch.deadlines.rules_source import RulesSource
 from dispatch.handling import job_runs, supervision
 from dispatch.reports import bulletins
+from recordings.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,12 +75,16 @@ async def verify_forever(
     data_dir: Path,
     clock: Callable[[], dt.datetime],
     interval: float,
+    remote: ObjectStore | None = None,
 ) -> None:
     """Verify the store now and every ``interval`` seconds; problems are logged as errors
-    and shown to supervisors (the latest check is on their pages)."""
+    and shown to supervisors (the latest check is on their pages). ``remote``: the object
+    store holding files uploaded from the data folders (issue 18)."""
     while True:
         try:
-            report = await finish_in_thread(integrity.check_and_record, sessions, data_dir, clock())
+            report = await finish_in_thread(
+                integrity.check_and_record, sessions, data_dir, clock(), remote
+            )
             for problem in report.problems:
                 log.error("store integrity: %s", problem.line())
             if report.ok:
