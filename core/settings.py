@@ -361,12 +361,6 @@ class Settings(BaseSettings):
         description="How often the SIP router's weights (from each node's free operators) are "
         "read from the database",
     )
-    overflow_seconds: int = Field(
-        default=0,
-        ge=0,
-        description="On a node behind a SIP router: a caller waiting this long in the node's "
-        "queue goes on to another node's queue; 0 turns overflow off",
-    )
     # Issue 18, H5: the multi-node system on one machine (hotline cluster up|down|status);
     # Kamailio listens on sip_router_host:sip_router_port (H4's settings).
     cluster_dir: Path | None = Field(
