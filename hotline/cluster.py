@@ -142,7 +142,6 @@ class Layout:
     def _common(self) -> dict[str, Any]:
         """What every part shares: the database, the bucket, the recogniser, the model."""
         base = self.base
-        live = f"{base.cluster_asr_live_host}:{base.cluster_asr_live_port}"
         model = base.vosk_model or active_model(base)
         return {
             "database_url": self.database_url(),
@@ -150,7 +149,8 @@ class Layout:
             "object_store_credentials": self.object_store_credentials,
             "asr_live_host": base.cluster_asr_live_host,
             "asr_live_port": base.cluster_asr_live_port,
-            "asr_live_recognisers": live,
+            # The recognisers registered in the database first, this listener when none is.
+            "asr_live_recognisers": "",
             "api_host": base.cluster_api_host,
             "api_port": base.cluster_api_port,
             "vosk_model": model,
