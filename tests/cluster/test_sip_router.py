@@ -27,7 +27,7 @@ from hotline import sip_router
 from ivr import asterisk_process, call_store
 from ivr.models import Call
 from ivr.sip_router_config import REPLY_MS, Node, RouterFiles, parse_nodes
-from phones.sipp import DialResult, OperatorPhone, free_udp_port, place_call
+from phones.sipp import DialError, DialResult, OperatorPhone, free_udp_port, place_call
 from tests.conftest import SAMPLES, new_postgres_database
 from tests.e2e.conftest import Hotline, start_hotline
 from tests.e2e.test_faults import caller_ports
@@ -199,6 +199,20 @@ def test_an_operator_registered_through_the_router_answers_on_its_own_node(
         assert answered is not None, "no call reached node a, which has the free operator"
         assert answered.outcome == "answered"
         assert answered.operator == "8001"
+    # A phone the router knows no node for is turned away by the router itself.
+    stranger = OperatorPhone(
+        name="8009",
+        password="guess",
+        sip_host=ROUTER,
+        sip_port=routed.router.sip_router_port,
+        audio=None,
+        answer=False,
+    )
+    try:
+        with pytest.raises(DialError, match="could not register"):
+            stranger.register(60)
+    finally:
+        stranger.stop()
     # The node reached the phone through the router (the phone's Path).
     invites = [
         block for block in trace.read_text(errors="replace").split("\n\n") if "INVITE sip:" in block
