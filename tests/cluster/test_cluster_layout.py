@@ -1,0 +1,113 @@
+"""The cluster's layout (``hotline.cluster``: each part's settings, the nodes' operators, the
+addresses checked before binding) and its PostgreSQL server (``hotline.postgres_process``:
+persistent in a folder, a generated password, no trust), without the rest of the cluster."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from core.db import make_engine
+from core.settings import Settings
+from hotline import cluster, postgres_process
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.postgres
+
+
+def layout(tmp_path: Path, **overrides: Any) -> cluster.Layout:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "base",
+        "operators": "8001,8002,8003",
+        "cluster_nodes": "a=127.0.5.2, b=127.0.5.3",
+        "sip_router_host": "127.0.5.1",
+        "sip_router_port": 5070,
+        "cluster_ami_port": 6100,
+    }
+    return cluster.layout(Settings(**{**values, **overrides}))
+
+
+def test_each_node_has_its_address_ports_and_block_of_operators(tmp_path: Path) -> None:
+    found = layout(tmp_path)
+    assert found.root == tmp_path / "base" / "cluster"
+    a, b = found.nodes
+    node_a, node_b = found.node_settings(a), found.node_settings(b)
+    assert (node_a.node_name, node_a.sip_host, node_a.agi_host) == ("a", "127.0.5.2", "127.0.5.2")
+    assert (node_b.node_name, node_b.sip_host, node_b.agi_host) == ("b", "127.0.5.3", "127.0.5.3")
+    assert (node_a.ami_port, node_b.ami_port) == (6100, 6101)
+    assert (node_a.operators, node_b.operators) == (["8001"], ["8002", "8003"])
+    assert node_a.sip_router == node_b.sip_router == "127.0.5.1:5070"
+    assert node_a.data_dir == found.root / "node-a"
+    api = found.service_settings("api")
+    assert api.sip_router_nodes == "a=127.0.5.2:5060,b=127.0.5.3:5060"
+    assert api.sip_router_operators == "8001=a,8002=b,8003=b"
+    assert api.object_store_url == "http://127.0.0.1:8433"
+    assert api.object_store_credentials == found.root / "object-store.json"
+    # Before the first 'up' there is no password, so no database URL yet.
+    assert api.database_url == ""
+
+
+def test_nodes_need_their_own_names_and_addresses(tmp_path: Path) -> None:
+    with pytest.raises(cluster.ClusterError, match="own name"):
+        layout(tmp_path, cluster_nodes="a=127.0.5.2,a=127.0.5.3")
+    with pytest.raises(cluster.ClusterError, match="own address"):
+        layout(tmp_path, cluster_nodes="a=127.0.5.2,b=127.0.5.2")
+
+
+def test_an_address_held_by_another_process_is_refused_by_name() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.5.1", 0))
+        port = holder.getsockname()[1]
+        with pytest.raises(cluster.ClusterError, match=rf"127\.0\.5\.1:{port}/udp .* SIP router"):
+            cluster.check_free("127.0.5.1", port, "SIP router", udp=True)
+    cluster.check_free("127.0.5.1", port, "SIP router", udp=True)  # free again
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    # Outside pytest's temporary folder, which each pytest session makes owner-only.
+    root = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
+    try:
+        yield root
+    finally:
+        postgres_process.stop(root / "postgres")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_postgres_keeps_its_data_and_lets_in_only_the_password(folder: Path) -> None:
+    port, credentials = free_port(), folder / "postgres.json"
+    pid = postgres_process.start(folder / "postgres", "127.0.5.1", port, credentials, durable=False)
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    creds = postgres_process.read_credentials(credentials)
+    url = creds.url("127.0.5.1", port)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE kept (n int)"))
+        conn.execute(text("INSERT INTO kept VALUES (7)"))
+    engine.dispose()
+    wrong = make_engine(url.replace(creds.password, "not-the-password"))
+    with pytest.raises(OperationalError, match="password authentication failed"):
+        wrong.connect()
+    wrong.dispose()
+    nobody = make_engine(f"postgresql://postgres@127.0.5.1:{port}/postgres")
+    with pytest.raises(OperationalError, match=r"no pg_hba\.conf entry"):  # no superuser by TCP
+        nobody.connect()
+    nobody.dispose()
+    # Started again: the same server; stopped and started: the same data, the same password.
+    assert postgres_process.start(folder / "postgres", "127.0.5.1", port, credentials) == pid
+    postgres_process.stop(folder / "postgres")
+    assert not postgres_process.running(folder / "postgres")
+    postgres_process.start(folder / "postgres", "127.0.5.1", port, credentials, durable=False)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM kept")).scalar_one() == 7
+    engine.dispose()
