@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,6 +32,7 @@ from api.case_schemas import (
 )
 from api.deps import RulesDep, SessionDep, SettingsDep, WriterDep, now
 from api.guard import takes_uploads
+from api.stored_files import StorageDep, store_errors, stored_response
 from core.ids import is_id
 from core.settings import Settings
 from custody import transcript_reads
@@ -43,6 +44,7 @@ from dispatch.deadlines.stage_clocks import Rules
 from dispatch.handling import case_steps
 from dispatch.intake import case_lookup, case_store, correction, decisions, register
 from ivr import call_store
+from recordings.storage import Storage
 
 router = APIRouter(tags=["cases"])
 
@@ -266,28 +268,38 @@ async def add_attachments(
         return [AttachmentPublic.model_validate(a) for a in attachment_files.listed(session, ids)]
 
 
-def attachment_download(found: AttachmentFile | None) -> FileResponse:
-    """The attachment's file, always as a download, never rendered by the browser; 404 if
-    the door found none for this login."""
+def attachment_download(
+    request: Request, storage: Storage, found: AttachmentFile | None
+) -> Response:
+    """The attachment's file, always as a download, never rendered by the browser, from
+    wherever its bytes are (the data folder, else the object store); 404 if the door found
+    none for this login."""
     if found is None:
         raise HTTPException(status_code=404, detail="attachment not found")
-    return FileResponse(
-        found.path,
-        media_type=found.attachment.content_type,
+    return stored_response(
+        request,
+        storage,
+        found.stored,
+        found.attachment.sha256,
+        found.attachment.content_type,
+        {"X-Content-Type-Options": "nosniff"},
         filename=found.attachment.filename,
         content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 
 @router.get("/api/attachments/{attachment_id}", tags=["cases"])
 def download_attachment(
-    attachment_id: str, session: SessionDep, settings: SettingsDep, _login: CaseWorker
-) -> FileResponse:
+    attachment_id: str,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    _login: CaseWorker,
+) -> Response:
     """An evidence file by its id, always as a download, never rendered by the browser."""
-    return attachment_download(
-        attachment_files.find(session, settings.attachments_dir, attachment_id)
-    )
+    with store_errors():
+        found = attachment_files.find(session, storage, attachment_id)
+    return attachment_download(request, storage, found)
 
 
 @router.get("/api/calls/{call_id}/registration", response_model=RegistrationContext)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -26,9 +26,11 @@ from api.evidence_schemas import (
     RecordingRef,
     ReplayReasonPublic,
 )
+from api.stored_files import StorageDep, stored_response
 from core.db import transaction
 from custody import access, evidence_steps, evidence_view, exports, integrity, listening
 from custody.errors import CustodyError, Denied, NotFound
+from custody.evidence_files import StoreDown
 from custody.requester import Requester
 from dispatch.cases.models import Case
 from dispatch.intake import case_lookup
@@ -55,6 +57,8 @@ def status_of(exc: CustodyError) -> int:
         return 404
     if isinstance(exc, Denied):
         return 403
+    if isinstance(exc, StoreDown):
+        return 503
     return 422
 
 
@@ -86,14 +90,12 @@ def deliver(delivery: exports.Delivery, media_type: str = "application/zip") -> 
 
 @router.get("/api/cases/{case_key}/archive/bundle")
 def archived_bundle(
-    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+    case_key: str, request: Request, sessions: WriterDep, storage: StorageDep, login: LoginDep
 ) -> FileResponse:
     """The 立卷归档 bundle as it was archived: supervisors and investigators with a reason in
     force; every attempt is logged (the evidence page's download is the same step)."""
     return deliver(
-        exports.archived_bundle(
-            sessions, requester(login, request), case_key, now(), settings.data_dir
-        )
+        exports.archived_bundle(sessions, requester(login, request), case_key, now(), storage)
     )
 
 
@@ -106,29 +108,35 @@ def recording_audio(
     request: Request,
     sessions: WriterDep,
     settings: SettingsDep,
+    storage: StorageDep,
     login: LoginDep,
     download: bool = False,
-) -> FileResponse:
-    """The recording's WAV, with range requests so players can seek. Who may hear it:
-    supervisors and investigators after giving a reason (调听事由) for one of its cases,
-    operators for the calls they handled within ``operator_replay_days``, a unit's handlers
-    when a supervisor granted their unit this case. Every request, allowed or not, is in
-    the access log."""
-    path = listening.listen(
+) -> Response:
+    """The recording's WAV, with range requests so players can seek, streamed from wherever
+    its bytes are (the data folder, else the object store). Who may hear it: supervisors
+    and investigators after giving a reason (调听事由) for one of its cases, operators for
+    the calls they handled within ``operator_replay_days``, a unit's handlers when a
+    supervisor granted their unit this case. Every request, allowed or not, is in the
+    access log."""
+    heard = listening.listen(
         sessions,
         requester(login, request),
         recording_id,
         access.DOWNLOAD if download else access.PLAY,
         now(),
-        settings.recordings_dir,
+        storage,
         settings.operator_replay_days,
         request.headers.get("range", ""),
     )
-    if download:
-        return FileResponse(
-            path, media_type="audio/wav", filename=f"{recording_id}.wav", headers=NO_STORE
-        )
-    return FileResponse(path, media_type="audio/wav", headers=NO_STORE)
+    return stored_response(
+        request,
+        storage,
+        heard.stored,
+        heard.sha256,
+        "audio/wav",
+        NO_STORE,
+        filename=f"{recording_id}.wav" if download else None,
+    )
 
 
 # -- a case's evidence ----------------------------------------------------------------------
@@ -175,7 +183,12 @@ def give_reason(
 
 @router.get("/api/cases/{case_key}/evidence-package")
 def evidence_package(
-    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+    case_key: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    login: LoginDep,
 ) -> FileResponse:
     """A zip: recordings, transcripts, the case record and history, the access log entries,
     SHA256SUMS and how to check it (``sha256sum -c SHA256SUMS``). Supervisors and
@@ -186,7 +199,7 @@ def evidence_package(
             requester(login, request),
             case_key,
             now(),
-            settings.data_dir,
+            storage,
             ZoneInfo(settings.timezone),
         )
     )

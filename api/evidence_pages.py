@@ -25,6 +25,7 @@ from api.evidence import (
 )
 from api.evidence_schemas import CaseEvidencePublic
 from api.pages import SPEAKERS, form_values, render, see
+from api.stored_files import StorageDep
 from asr.models import TranscriptRecord
 from core.db import transaction
 from core.ids import is_case_number
@@ -191,7 +192,12 @@ async def reason_form(
 
 @router.get("/cases/{case_key}/evidence/package")
 def package_download(
-    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+    case_key: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    login: LoginDep,
 ) -> Response:
     try:
         return deliver(
@@ -200,7 +206,7 @@ def package_download(
                 requester(login, request),
                 case_key,
                 now(),
-                settings.data_dir,
+                storage,
                 ZoneInfo(settings.timezone),
             )
         )
@@ -293,14 +299,12 @@ async def revoke_form(
 
 @router.get("/cases/{case_key}/evidence/archive")
 def archive_download(
-    case_key: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: LoginDep
+    case_key: str, request: Request, sessions: WriterDep, storage: StorageDep, login: LoginDep
 ) -> Response:
     """The 立卷归档 bundle as it was archived; needs a reason in force, and is logged."""
     try:
         return deliver(
-            exports.archived_bundle(
-                sessions, requester(login, request), case_key, now(), settings.data_dir
-            )
+            exports.archived_bundle(sessions, requester(login, request), case_key, now(), storage)
         )
     except CustodyError as exc:
         raise http_error(exc) from None

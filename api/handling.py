@@ -40,6 +40,7 @@ from api.handling_schemas import (
     UnitIn,
     UnitPublic,
 )
+from api.stored_files import StorageDep
 from core.db import transaction
 from custody import case_archive
 from dispatch.cases.models import Case
@@ -336,7 +337,11 @@ def withdraw(
 
 @router.post("/api/cases/{case_key}/archive", response_model=HandlingPublic)
 def archive(
-    case_key: str, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+    case_key: str,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    login: Supervisor,
 ) -> HandlingPublic:
     """立卷归档: the closed case and its bundle (registration form, history, unit replies,
     feedback, recordings, transcripts, evidence files) go to the archive store."""
@@ -347,7 +352,7 @@ def archive(
             lambda s, c: case_archive.archive_case(
                 s,
                 c,
-                settings.data_dir,
+                storage,
                 login.username,
                 now(),
                 written,

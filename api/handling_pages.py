@@ -20,6 +20,7 @@ from api.deps import SessionDep, SettingsDep, WriterDep, get_rules, now
 from api.handling import leader_only, model_cache
 from api.handling_context import LIST_FIELDS, Typed
 from api.pages import case_page_response, form_values, render, see, zh_errors
+from api.stored_files import StorageDep
 from core.db import transaction
 from core.settings import Settings
 from custody import case_archive
@@ -332,7 +333,12 @@ async def withdrawal_page(
 
 @router.post("/cases/{case_id}/archive", response_class=HTMLResponse)
 async def archive_page(
-    case_id: str, request: Request, sessions: WriterDep, settings: SettingsDep, login: Supervisor
+    case_id: str,
+    request: Request,
+    sessions: WriterDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    login: Supervisor,
 ) -> Response:
     with case_archive.written_files() as written:
         return await _case_step(
@@ -344,7 +350,7 @@ async def archive_page(
             lambda s, c: case_archive.archive_case(
                 s,
                 c,
-                settings.data_dir,
+                storage,
                 login.username,
                 now(),
                 written,

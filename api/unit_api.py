@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
@@ -30,6 +30,7 @@ from api.handling_schemas import (
     UnitCaseSummary,
     UnitCaseView,
 )
+from api.stored_files import StorageDep, store_errors
 from core.settings import Settings
 from dispatch.cases import attachment_files
 from dispatch.cases.handling_models import Unit
@@ -232,15 +233,20 @@ def my_replies(case_key: str, session: SessionDep, login: UnitMember) -> list[Un
 
 @router.get("/api/unit/cases/{case_key}/attachments/{attachment_id}")
 def my_attachment(
-    case_key: str, attachment_id: str, session: SessionDep, settings: SettingsDep, login: UnitMember
-) -> FileResponse:
+    case_key: str,
+    attachment_id: str,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    login: UnitMember,
+) -> Response:
     """A file of the case the unit may open: the complainant's evidence where the rules allow
     it, and the files of the unit's own replies."""
     case, unit = unit_portal.own_case(session, login.user_id, case_key)
     attachment = unit_desk.readable_attachment(session, case, unit.id, attachment_id)
-    return attachment_download(
-        attachment_files.file_of(settings.attachments_dir, attachment) if attachment else None
-    )
+    with store_errors():
+        found = attachment_files.file_of(storage, attachment) if attachment else None
+    return attachment_download(request, storage, found)
 
 
 def _after(sessions: WriterDep, login: Login, case_id: str) -> UnitCaseView:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -27,12 +29,14 @@ from api.case_schemas import (
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence import http_error, requester
 from api.schemas import CallPublic
+from api.stored_files import StorageDep, store_errors
 from core.db import transaction
 from custody import access, listening
 from custody.errors import CustodyError
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
 from dispatch.intake import call_queue, console_feed
 from recordings import waveform
+from recordings.objects import ObjectMissing
 
 router = APIRouter(tags=["work"])
 POLL_SECONDS = 0.25
@@ -109,6 +113,7 @@ def recording_waveform(
     request: Request,
     sessions: WriterDep,
     settings: SettingsDep,
+    storage: StorageDep,
     login: LoginDep,
     buckets: Annotated[int, Query(ge=10, le=4000)] = 800,
 ) -> WaveformPublic:
@@ -116,18 +121,25 @@ def recording_waveform(
     exists and how loud it is, so the rule for hearing it decides, and every request is in
     the access log (action ``waveform``), as for the audio."""
     try:
-        path = listening.listen(
+        heard = listening.listen(
             sessions,
             requester(login, request),
             recording_id,
             access.WAVEFORM,
             now(),
-            settings.recordings_dir,
+            storage,
             settings.operator_replay_days,
         )
     except CustodyError as exc:
         raise http_error(exc) from None
-    peaks = waveform.peaks(path, buckets)
+    if storage.remote is None and heard.stored.local is not None:
+        peaks = waveform.peaks(heard.stored.local, buckets)
+    else:  # the bytes may be only in the object store: read them from a scratch copy
+        with tempfile.TemporaryDirectory(prefix="hotline-waveform-") as scratch, store_errors():
+            try:
+                peaks = waveform.peaks(storage.fetch(heard.stored.key, Path(scratch)), buckets)
+            except ObjectMissing:
+                raise HTTPException(status_code=404, detail="recording file missing") from None
     return WaveformPublic(duration_seconds=peaks.duration_seconds, channels=peaks.channels)
 
 

@@ -182,6 +182,24 @@ def release(session: Session, job_id: int, worker: str, now: dt.datetime) -> boo
     return True
 
 
+def defer(
+    session: Session, job_id: int, worker: str, reason: str, now: dt.datetime, until: dt.datetime
+) -> bool:
+    """Give a job back until ``until`` without counting the attempt: what it needs (the
+    object store holding its recording) cannot be reached now, which says nothing about the
+    recording. The reason is kept in ``last_error`` for the status. False if not ours."""
+    job = session.get(TranscriptionJob, job_id, with_for_update=True)
+    if job is None or job.status != JobStatus.RUNNING or job.lease_owner != worker:
+        return False
+    job.status = JobStatus.QUEUED
+    job.attempts = max(0, job.attempts - 1)
+    job.available_at = max(until, now)
+    job.last_error = reason[:2000]
+    _drop_lease(job)
+    session.flush()
+    return True
+
+
 def _park(job: TranscriptionJob, reason: str, now: dt.datetime) -> None:
     job.status = JobStatus.PARKED
     job.last_error = reason

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from core.db import transaction
 from core.settings import Settings
 from recordings import lookup
 from recordings.models import Recording
+from recordings.objects import ObjectMissing, StoreUnavailable
+from recordings.storage import Storage, storage_for
+from recordings.store import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,8 @@ class JobError(RuntimeError):
 
 @dataclass(frozen=True)
 class _Work:
-    path: Path
+    recording_id: str
+    key: str  # where its bytes are kept: the data folder, else the object store
     sha256: str
     channels: tuple[Channel, ...]
 
@@ -61,6 +66,9 @@ class Worker:
         )
         self.lease = dt.timedelta(seconds=settings.asr_lease_seconds)
         self.engine: BatchEngine | None = None
+        # The recordings: this host's data folder, else the object store (a worker on
+        # another host has only the store and the database).
+        self.storage: Storage = storage_for(settings)
         self.busy = False
         self._model_problem = ""
         self._stop: threading.Event | None = None
@@ -106,7 +114,9 @@ class Worker:
             self._write_state("busy", claimed.id)
             renewing.start()
             work = self._work_for(claimed)
-            transcript = engine.transcribe(work.path, work.channels)
+            with tempfile.TemporaryDirectory(prefix=f"hotline-asr-{self.name}-") as scratch:
+                audio = self._audio(work, Path(scratch))
+                transcript = engine.transcribe(audio, work.channels)
             record = to_record(transcript, work.sha256, engine.resampling, self.clock())
             with transaction(self.factory) as session:
                 stored = jobs.complete(session, claimed.id, record, self.clock())
@@ -124,6 +134,16 @@ class Worker:
                 jobs.release(session, claimed.id, self.name, self.clock())
             log.info("worker %s: stopping; job %d goes back to the queue", self.name, claimed.id)
             raise
+        except StoreUnavailable as exc:  # nothing wrong with the job: not an attempt
+            now = self.clock()
+            later = now + dt.timedelta(seconds=self.settings.object_store_retry_seconds)
+            with transaction(self.factory) as session:
+                jobs.defer(
+                    session, claimed.id, self.name, f"object store unavailable: {exc}", now, later
+                )
+            log.warning(
+                "worker %s: job %d waits for the object store (%s)", self.name, claimed.id, exc
+            )
         except Exception as exc:
             reason = str(exc) if isinstance(exc, JobError) else f"{type(exc).__name__}: {exc}"
             with transaction(self.factory) as session:
@@ -144,12 +164,30 @@ class Worker:
             recording = session.get(Recording, claimed.recording_id)
             if recording is None:
                 raise JobError(f"recording {claimed.recording_id} no longer exists")
-            path = lookup.file_of(self.settings.recordings_dir, recording)
-            if path is None:
-                raise JobError(f"the file of recording {recording.id} is missing from the store")
             call = recording.call
             channels = channels_for(recording.channels, call.recording_started_at, call.answered_at)
-            return _Work(path, recording.sha256, channels)
+            return _Work(recording.id, lookup.key_of(recording), recording.sha256, channels)
+
+    def _audio(self, work: _Work, scratch: Path) -> Path:
+        """The recording's bytes in a local file: this host's copy in the data folder if it
+        has one, else downloaded from the object store into ``scratch`` and checked against
+        the recording's SHA-256 (other bytes are never transcribed under its hash). The
+        store unreachable raises StoreUnavailable: the job waits, it has not failed."""
+        try:
+            path = self.storage.fetch(work.key, scratch)
+        except ObjectMissing:
+            raise JobError(
+                f"the file of recording {work.recording_id} is missing from the store"
+            ) from None
+        if path.is_relative_to(scratch):
+            found = sha256_file(path)
+            if found != work.sha256:
+                where = self.storage.remote.name if self.storage.remote else "the store"
+                raise JobError(
+                    f"recording {work.recording_id}: the bytes from {where} do not match its "
+                    f"SHA-256 (got {found[:12]}, expected {work.sha256[:12]}); not transcribed"
+                )
+        return path
 
     def _current_engine(self) -> BatchEngine | None:
         """The loaded engine, (re)loading only when the model in use changes."""

@@ -24,12 +24,14 @@ from zoneinfo import ZoneInfo
 from asr import jobs
 from core.db import make_engine, make_session_factory, transaction
 from custody import access, bundle, dossier, integrity
+from custody.evidence_files import Copies
 from dispatch.cases.recording_links import link_recording
 from dispatch.intake import register
 from hotline import migrate
 from ivr import call_store
 from ivr.call_state import CallState
 from recordings import ingest, store
+from recordings.storage import Storage
 from tests.builders import tone_wav
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
@@ -168,9 +170,9 @@ def main() -> None:
             call_id=call_ids[0],
         )
         started = time.perf_counter()
-        with sessions() as session:
+        with sessions() as session, Copies(Storage(data)) as files:
             case = session.merge(case)
-            members = dossier.members(session, case, data, settings_zone, access.entries(session))
+            members = dossier.members(session, case, files, settings_zone, access.entries(session))
             bundle.write(data / "package.zip", "p", members, "readme")
         took = time.perf_counter() - started
         print(

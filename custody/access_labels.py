@@ -17,7 +17,12 @@ ACTION_LABELS = {
     access.TRANSCRIPT: "查看转写",
     access.WAVEFORM: "查看波形",
 }
-OUTCOME_LABELS = {access.ALLOWED: "允许", access.DENIED: "拒绝", listening.MISSING: "文件缺失"}
+OUTCOME_LABELS = {
+    access.ALLOWED: "允许",
+    access.DENIED: "拒绝",
+    listening.MISSING: "文件缺失",
+    listening.UNAVAILABLE: "存储不可用",
+}
 PLACE_LABELS = {
     transcript_reads.API: "转写接口",
     transcript_reads.CALL_PAGE: "来电页面",

@@ -23,7 +23,7 @@ from dispatch.search.filters import MAX_RAW_QUERY, Period, Reader, paging, perio
 from dispatch.search.paging import Page, Paging
 from dispatch.search.terms import Query
 
-OUTCOMES = frozenset({access.ALLOWED, access.DENIED, listening.MISSING})
+OUTCOMES = frozenset({access.ALLOWED, access.DENIED, listening.MISSING, listening.UNAVAILABLE})
 # A role by its code (the JSON route) or its Chinese name (the page's list shows only those).
 ROLES = {r.value: r.value for r in Role} | {label: r.value for r, label in ROLE_LABELS.items()}
 ACTION = re.compile(r"[a-z_]{1,16}")

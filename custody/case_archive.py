@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from core.ids import new_id
 from custody import bundle, dossier
+from custody.evidence_files import Copies
 from custody.models import CaseArchive
 from dispatch.cases.models import Case
 from dispatch.handling import steps
 from recordings import manifest
+from recordings.storage import Storage
 
 # The zone of the hotline when the caller does not say (the settings' default timezone).
 HOTLINE_ZONE: dt.tzinfo = ZoneInfo("Asia/Shanghai")
@@ -36,7 +38,7 @@ def written_files() -> Iterator[list[Path]]:
 def archive_case(
     session: Session,
     case: Case,
-    data_dir: Path,
+    storage: Storage,
     actor: str,
     now: dt.datetime,
     written: list[Path],
@@ -47,17 +49,19 @@ def archive_case(
     feedback, recordings, transcripts, evidence files) goes to the archive store and the
     manifest. Run inside ``written_files()`` around the transaction, so a bundle whose
     transaction fails is removed again. Its times for people are in ``zone`` (the
-    settings' ``timezone``)."""
+    settings' ``timezone``). The recordings and evidence files are read from ``storage``
+    (the data folder, else the object store); the bundle is written to the data folder,
+    where the uploader finds it like any stored file."""
     steps.archive(session, case, actor, now)
     session.flush()
     session.refresh(case, ["history"])
-    archive_bundle(session, case, data_dir, actor, now, written, zone)
+    archive_bundle(session, case, storage, actor, now, written, zone)
 
 
 def archive_bundle(
     session: Session,
     case: Case,
-    data_dir: Path,
+    storage: Storage,
     actor: str,
     now: dt.datetime,
     written: list[Path],
@@ -67,13 +71,14 @@ def archive_bundle(
     record it."""
     archive_id = new_id()
     relative = f"{now.astimezone(dt.UTC):%Y/%m/%d}/{archive_id}.zip"
-    target = data_dir / manifest.FOLDERS[manifest.ARCHIVE] / relative
+    target = storage.data_dir / manifest.FOLDERS[manifest.ARCHIVE] / relative
     folder = f"{case.number}-archive"
     written.append(target)
-    members = dossier.members(session, case, data_dir, zone)
-    digest = bundle.write(
-        target, folder, members, dossier.readme(case, folder, "立卷归档卷宗", zone)
-    )
+    with Copies(storage) as files:
+        members = dossier.members(session, case, files, zone)
+        digest = bundle.write(
+            target, folder, members, dossier.readme(case, folder, "立卷归档卷宗", zone)
+        )
     size = target.stat().st_size
     record = CaseArchive(
         case_id=case.id,
@@ -103,7 +108,14 @@ def archive_bundle(
     return record
 
 
+def key_of(record: CaseArchive) -> str:
+    """The bundle's key: its path under the data folder and its object's name."""
+    return manifest.data_path(manifest.ARCHIVE, record.path)
+
+
 def file_of(data_dir: Path, record: CaseArchive) -> Path | None:
+    """The bundle's file in the data folder (None: not there, perhaps only in the object
+    store: ``custody.exports`` reads it wherever it is)."""
     root = (data_dir / manifest.FOLDERS[manifest.ARCHIVE]).resolve()
     path = (root / record.path).resolve()
     return path if path.is_relative_to(root) and path.is_file() else None

@@ -17,16 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from asr import jobs
+from core.ids import is_id
 from custody import replay
 from custody.bundle import Member
+from custody.evidence_files import Copies
 from custody.models import RecordingAccess
 from dispatch.cases.handling_models import Feedback, UnitReply
 from dispatch.cases.lifecycle import STATUS_LABELS, Status
 from dispatch.cases.models import Case
 from dispatch.cases.registration import CHANNEL_LABELS, TYPE_LABELS, CaseType, Channel
-from recordings import chain, evidence, manifest
+from recordings import chain, lookup, manifest
 from recordings.models import Recording
-from recordings.store import sha256_file
 
 ZONE_NAMES = {"Asia/Shanghai": "北京时间"}
 RECEIVED_LABELS = {
@@ -242,12 +243,15 @@ def access_log_csv(rows: Sequence[RecordingAccess]) -> bytes:
 def members(
     session: Session,
     case: Case,
-    data_dir: Path,
+    files: Copies,
     zone: tzinfo,
     access_rows: Sequence[RecordingAccess] | None = None,
 ) -> list[Member]:
     """The package's files; ``registration.txt`` (for people) has its times in ``zone``, the
-    files for programs (case.json, the manifest, the access log) keep UTC."""
+    files for programs (case.json, the manifest, the access log) keep UTC. The recordings
+    and evidence files come from ``files`` (the data folder, else the object store), each
+    checked against the hash recorded when it was stored; keep ``files`` open until the
+    package is written."""
     recordings = replay.recordings_of(session, case)
     found = [
         Member("registration.txt", registration_text(case, zone).encode()),
@@ -259,18 +263,18 @@ def members(
         ),
     ]
     for recording in recordings:
-        path = data_dir / manifest.FOLDERS[manifest.RECORDING] / recording.path
-        if not path.is_file() or sha256_file(path) != recording.sha256:
+        path = files.checked(lookup.key_of(recording), recording.sha256)
+        if path is None:
             raise DossierProblem(
                 f"录音 {recording.id} 缺失或已被改动，请先运行完整性校验",
                 f"recording {recording.id} is missing or altered; run hotline recordings verify",
             )
         found.append(Member(f"recordings/{recording.id}.wav", source=path, sha256=recording.sha256))
         found += transcript_members(session, recording)
-    attachments_dir = data_dir / manifest.FOLDERS[manifest.ATTACHMENT]
     for attachment in case.attachments:
-        kept = evidence.file_of(attachments_dir, attachment.id, attachment.path)
-        if kept is None or sha256_file(kept) != attachment.sha256:
+        key = manifest.data_path(manifest.ATTACHMENT, attachment.path)
+        kept = files.checked(key, attachment.sha256) if is_id(attachment.id) else None
+        if kept is None:
             raise DossierProblem(
                 f"证据材料“{attachment.filename}”缺失或已被改动",
                 f"attachment {attachment.id} is missing or altered",

@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
 from core.ids import is_id
-from custody import access, replay
+from custody import access, evidence_files, replay
 from custody.errors import Denied, NotFound
 from custody.models import RecordingGrant
 from custody.replay_rules import ROLE, Decision
 from custody.requester import Requester, may_ever_listen, unit_of
 from dispatch.cases.models import Case
-from recordings import lookup
+from recordings import lookup, manifest
 from recordings.models import Recording
+from recordings.objects import StoreUnavailable
+from recordings.storage import Storage
 
+RECORDINGS_FOLDER = manifest.FOLDERS[manifest.RECORDING]
 ROLE_REFUSAL = ("您的角色无权调听录音", "your role may not do this")
 MISSING = "missing"  # the access log's outcome when the rule allowed but the file is gone
+# The access log's outcome when the rule allowed but the object store holding the bytes
+# could not be reached (the request is answered 503: try again later).
+UNAVAILABLE = "unavailable"
 
 
 def _no_recording() -> NotFound:
@@ -83,20 +88,32 @@ def granted_recordings(
     return Granted(grant, heard) if heard else None
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What a listener may have: the recording's stored file (its key, size, and its file
+    in the data folder when the bytes are there, else only in the object store) and its
+    SHA-256 (a strong validator for the stream)."""
+
+    recording_id: str
+    sha256: str
+    stored: lookup.Located
+
+
 def listen(
     sessions: sessionmaker[Session],
     who: Requester,
     recording_id: str,
     action: str,
     now: dt.datetime,
-    recordings_dir: Path,
+    storage: Storage,
     operator_days: int,
     byte_range: str = "",
-) -> Path:
-    """The recording's file, if this person may hear it now (``action``: PLAY, DOWNLOAD or
-    WAVEFORM). Logged first (a play that goes on with more of the recording as RANGE: see
-    ``access.log_listening``); raises NotFound (no such recording, or its file is gone) or
-    Denied."""
+) -> Heard:
+    """The recording's stored file, if this person may hear it now (``action``: PLAY,
+    DOWNLOAD or WAVEFORM), wherever its bytes are (``storage``: the data folder, else the
+    object store). Logged first (a play that goes on with more of the recording as RANGE:
+    see ``access.log_listening``); raises NotFound (no such recording, or its file is gone),
+    Denied, or StoreDown (the object store could not be reached: logged as UNAVAILABLE)."""
     if not is_id(recording_id):
         raise _no_recording()
     with sessions() as session:
@@ -106,22 +123,24 @@ def listen(
             access.log(session, who.attempt(action, access.DENIED, recording_id), now)
         raise Denied(*ROLE_REFUSAL)
     with transaction(sessions) as session:
-        path, found = _decide_and_log(
+        heard, found, down = _decide_and_log(
             session,
             who,
             unit_id,
             recording_id,
             action,
             now,
-            recordings_dir,
+            storage,
             operator_days,
             byte_range,
         )
     if not found.allowed:
         raise Denied(found.refusal_zh, found.refusal_en)
-    if path is None:
+    if down is not None:
+        raise evidence_files.store_down(down)
+    if heard is None:
         raise NotFound("录音文件缺失", "recording file missing")
-    return path
+    return heard
 
 
 def _decide_and_log(
@@ -131,21 +150,37 @@ def _decide_and_log(
     recording_id: str,
     action: str,
     now: dt.datetime,
-    recordings_dir: Path,
+    storage: Storage,
     operator_days: int,
     byte_range: str,
-) -> tuple[Path | None, Decision]:
+) -> tuple[Heard | None, Decision, StoreUnavailable | None]:
     recording = lookup.find(session, recording_id)
     if recording is None:
         raise _no_recording()
     found = decision(session, who, unit_id, recording, now, operator_days)
-    path = lookup.file_of(recordings_dir, recording) if found.allowed else None
+    heard, down = None, None
+    if found.allowed:
+        # The data folder first, as always; only a file not there is asked of the object
+        # store (before the access log's lock is taken: see access.log_listening).
+        local = lookup.file_of(storage.data_dir / RECORDINGS_FOLDER, recording)
+        try:
+            stored = lookup.locate(storage, lookup.key_of(recording), local)
+        except StoreUnavailable as exc:
+            stored, down = None, exc
+        if stored is not None:
+            heard = Heard(recording.id, recording.sha256, stored)
     outcome = (
-        access.DENIED if not found.allowed else access.ALLOWED if path is not None else MISSING
+        access.DENIED
+        if not found.allowed
+        else UNAVAILABLE
+        if down is not None
+        else access.ALLOWED
+        if heard is not None
+        else MISSING
     )
     access.log_listening(
         session,
         who.attempt(action, outcome, recording.id, found.case_id, found.reason, byte_range),
         now,
     )
-    return path, found
+    return heard, found, down

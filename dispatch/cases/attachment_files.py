@@ -1,41 +1,55 @@
 """A case's evidence files (证据材料) as the console hands them out: the row and the file it
 names in the attachment store. Who may have which is decided by the door: any case worker
 may have any case's (:func:`find`); a handling unit only what its disclosure allows
-(``dispatch.handling.unit_desk.readable_attachment``)."""
+(``dispatch.handling.unit_desk.readable_attachment``). The file's bytes are in the data
+folder, else in the object store behind it (``recordings.storage.Storage``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.ids import is_id
 from dispatch.cases.models import Attachment
-from recordings import evidence
+from recordings import evidence, lookup, manifest
+from recordings.storage import Storage
+
+FOLDER = manifest.FOLDERS[manifest.ATTACHMENT]
 
 
 @dataclass(frozen=True)
 class AttachmentFile:
-    """An attachment and where its file is kept."""
+    """An attachment and where its file is kept (the data folder, else the object store)."""
 
     attachment: Attachment
-    path: Path
+    stored: lookup.Located
 
 
-def file_of(attachments_dir: Path, attachment: Attachment) -> AttachmentFile | None:
-    """The attachment with its file; None if the file is not in the store."""
-    path = evidence.file_of(attachments_dir, attachment.id, attachment.path)
-    return AttachmentFile(attachment, path) if path is not None else None
+def key_of(attachment: Attachment) -> str:
+    """The attachment's key: its path under the data folder and its object's name."""
+    return manifest.data_path(manifest.ATTACHMENT, attachment.path)
 
 
-def find(session: Session, attachments_dir: Path, attachment_id: str) -> AttachmentFile | None:
+def file_of(storage: Storage, attachment: Attachment) -> AttachmentFile | None:
+    """The attachment with its file; None if the file is in neither the data folder nor
+    the object store (``StoreUnavailable`` if the store cannot be reached to say)."""
+    if not is_id(attachment.id):
+        return None
+    local = evidence.file_of(storage.data_dir / FOLDER, attachment.id, attachment.path)
+    if local is None and storage.remote is None:
+        return None
+    stored = lookup.locate(storage, key_of(attachment), local)
+    return AttachmentFile(attachment, stored) if stored is not None else None
+
+
+def find(session: Session, storage: Storage, attachment_id: str) -> AttachmentFile | None:
     """Any case's attachment by its id, with its file; None if there is no such attachment
     or its file is missing."""
     attachment = session.get(Attachment, attachment_id) if is_id(attachment_id) else None
-    return file_of(attachments_dir, attachment) if attachment is not None else None
+    return file_of(storage, attachment) if attachment is not None else None
 
 
 def listed(session: Session, attachment_ids: Iterable[str]) -> list[Attachment]:
