@@ -49,6 +49,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     objects_checked: int = 0  # objects re-hashed in the bucket
     pending_elsewhere: int = 0  # files still on another data folder, waiting for upload
+    objects_unchecked: int = 0  # uploaded files not re-hashed: the store was unreachable
+    store_error: str = ""  # why the object store could not be reached
     head_seq: int = 0
     head_hash: str = chain.GENESIS
     access_head_id: int = 0
@@ -180,32 +182,46 @@ def _record_problems(session: Session, expected: Mapping[str, Expected]) -> list
 
 @dataclass
 class _Bucket:
-    """What the object store holds, as verify sees it."""
+    """What the object store holds, as verify sees it. ``error``: the store could not be
+    reached (then nothing in it is re-hashed, and nothing is said missing for that)."""
 
     remote: objects.ObjectStore
     keys: set[str]
     uploads: dict[str, tuple[str, str, str]]  # key -> (state, origin, last_error)
     here: str  # this data folder's origin
+    error: str = ""
 
     @classmethod
     def look(cls, session: Session, remote: objects.ObjectStore, data_dir: Path) -> _Bucket:
         uploads = offload.placed(session)
         session.commit()
-        keys = {
-            info.key for folder in manifest.FOLDERS.values() for info in remote.keys(f"{folder}/")
-        }
-        return cls(remote, keys, uploads, offload.origin_of(data_dir))
-
-    def waiting_elsewhere(self, path: str) -> bool:
-        state, origin, _ = self.uploads.get(path, ("", "", ""))
-        return state == PENDING and origin != self.here
+        bucket = cls(remote, set(), uploads, offload.origin_of(data_dir))
+        try:
+            bucket.keys = {
+                info.key
+                for folder in manifest.FOLDERS.values()
+                for info in remote.keys(f"{folder}/")
+            }
+        except objects.StoreDenied:
+            raise  # wrong credentials: a configuration error, not an outage
+        except objects.StoreUnavailable as exc:
+            bucket.error = str(exc)
+        return bucket
 
     def hash(self, path: str) -> str | None:
+        """The object's SHA-256; None when it is missing (or the store went away)."""
+        if self.error:
+            return None
         try:
             digest = hashlib.sha256()
             for chunk in self.remote.read(path):
                 digest.update(chunk)
         except objects.ObjectMissing:
+            return None
+        except objects.StoreDenied:
+            raise
+        except objects.StoreUnavailable as exc:
+            self.error = str(exc)
             return None
         return digest.hexdigest()
 
@@ -219,14 +235,15 @@ def _look(
 ) -> tuple[dict[str, str], list[Problem]]:
     """path -> sha256 of the bytes where they are (the local file, else the object), and the
     problems of the bucket's own copies (altered or lost objects, uploads that failed on
-    another data folder). Files waiting for their upload elsewhere are left out."""
+    another data folder). Files waiting for their upload elsewhere, and uploaded files when
+    the store cannot be reached, are left out (counted in the report)."""
     local = set(store_files(data_dir))
     names = local | set(expected) | (bucket.keys if bucket else set())
     if only is not None:
         names &= only
     found = hash_files(data_dir, sorted(names & local))
     problems: list[Problem] = []
-    report.pending_elsewhere = 0
+    report.pending_elsewhere = report.objects_unchecked = 0
     if bucket is None:
         return found, problems
     name = bucket.remote.name
@@ -236,12 +253,29 @@ def _look(
         if state == PURGING:
             continue  # purged: its object is being deleted
         if path in found:
-            if path in bucket.keys and want is not None:
-                have = bucket.hash(path)
+            if want is None or (state != STORED and path not in bucket.keys):
+                continue
+            have = bucket.hash(path)
+            if bucket.error:
+                report.objects_unchecked += 1
+                continue
+            report.objects_checked += 1
+            if have is None:
+                problems.append(Problem(MISSING, path, f"the object in {name} is missing"))
+            elif have != want.sha256:
+                problems.append(
+                    Problem(
+                        ALTERED,
+                        path,
+                        f"the object in {name} has sha256 {have}, the manifest says {want.sha256}",
+                    )
+                )
+            continue
+        if path in bucket.keys or (state == STORED and bucket.error):
+            have = bucket.hash(path)
+            if have is not None:
                 report.objects_checked += 1
-                if have is None:
-                    problems.append(Problem(MISSING, path, f"the object in {name} is gone"))
-                elif have != want.sha256:
+                if want is not None and have != want.sha256:
                     problems.append(
                         Problem(
                             ALTERED,
@@ -250,18 +284,12 @@ def _look(
                             f"the manifest says {want.sha256}",
                         )
                     )
-            elif state == STORED and want is not None:
-                problems.append(
-                    Problem(
-                        MISSING, path, f"the object in {name} is missing (a local copy is kept)"
-                    )
-                )
-            continue
-        if path in bucket.keys:
-            have = bucket.hash(path)
-            report.objects_checked += 1
-            if have is not None:
+                    have = want.sha256  # named above, not again by compare
                 found[path] = have
+                continue
+            if bucket.error and want is not None and state == STORED:
+                report.objects_unchecked += 1
+                found[path] = want.sha256  # uploaded; not reachable to re-hash now
                 continue
         if want is not None and origin and origin != bucket.here and state != STORED:
             if state == PENDING:
@@ -270,6 +298,7 @@ def _look(
             else:
                 problems.append(Problem(MISSING, path, f"only on {origin}: {error}"))
                 found[path] = want.sha256
+    report.store_error = bucket.error
     return found, problems
 
 
@@ -291,7 +320,7 @@ def verify(session: Session, data_dir: Path, remote: objects.ObjectStore | None 
     session.commit()  # no transaction held open while hashing
     bucket = _Bucket.look(session, remote, data_dir) if remote is not None else None
     found, bucket_problems = _look(data_dir, bucket, expected, report)
-    report.files_checked = len(found) - report.pending_elsewhere
+    report.files_checked = len(found) - report.pending_elsewhere - report.objects_unchecked
     file_problems = compare(expected, found) + bucket_problems + _record_problems(session, expected)
     if file_problems:
         # Files are moved in just before their rows commit, and leave for the bucket after

@@ -39,12 +39,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
 from recordings import objects
+from recordings.models import ManifestEntry
 from recordings.offload_models import FAILED, PENDING, PURGED, PURGING, STORED, ObjectUpload
 from recordings.storage import Storage
 
 if TYPE_CHECKING:
     from core.settings import Settings
-    from recordings.models import ManifestEntry
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +74,27 @@ def on_manifest(session: Session, entry: ManifestEntry) -> None:
         origin = session.info.get(ORIGIN)
         if not origin:
             return
-        session.add(
-            ObjectUpload(
-                key=entry.path,
-                kind=entry.kind,
-                object_id=entry.object_id,
-                sha256=entry.sha256,
-                size_bytes=entry.size_bytes,
-                origin=origin,
-                state=PENDING,
-                created_at=entry.at,
-                next_try_at=entry.at,
-                attempts=0,
-                last_error="",
-            )
-        )
+        session.add(_pending(entry, origin, entry.at))
     else:
         row = session.scalar(select(ObjectUpload).where(ObjectUpload.key == entry.path))
         if row is not None and row.state != PURGED:
             row.state, row.next_try_at = PURGING, entry.at
+
+
+def _pending(entry: ManifestEntry, origin: str, at: dt.datetime) -> ObjectUpload:
+    return ObjectUpload(
+        key=entry.path,
+        kind=entry.kind,
+        object_id=entry.object_id,
+        sha256=entry.sha256,
+        size_bytes=entry.size_bytes,
+        origin=origin,
+        state=PENDING,
+        created_at=at,
+        next_try_at=at,
+        attempts=0,
+        last_error="",
+    )
 
 
 @dataclass
@@ -330,6 +332,28 @@ def offloader_for(
         retry_seconds=settings.object_store_retry_seconds,
         keep_local=settings.object_store_keep_local,
     )
+
+
+def backfill(sessions: sessionmaker[Session], data_dir: Path, now: dt.datetime) -> int:
+    """Queue the files of this data folder that the manifest holds as stored and that have
+    no upload row (stored before the object store was set). Returns how many."""
+    origin = origin_of(data_dir)
+    with transaction(sessions) as session:
+        current: dict[str, ManifestEntry] = {}
+        query = select(ManifestEntry).order_by(ManifestEntry.seq).execution_options(yield_per=2000)
+        for entry in session.scalars(query):
+            if entry.action == "stored":
+                current[entry.path] = entry
+            else:
+                current.pop(entry.path, None)
+        known = set(session.scalars(select(ObjectUpload.key)))
+        added = 0
+        for path, entry in current.items():
+            if path in known or not (data_dir / path).is_file():
+                continue
+            session.add(_pending(entry, origin, now))
+            added += 1
+    return added
 
 
 def placed(session: Session) -> dict[str, tuple[str, str, str]]:
