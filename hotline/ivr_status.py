@@ -58,15 +58,15 @@ class NodeHeartbeat:
         self.interval = interval
         self.failing = False
 
-    def write_once(self) -> None:
-        beat = self.beat()
+    def write_once(self, beat: NodeBeat | None = None) -> None:
         with transaction(self.sessions) as session:
-            write_heartbeat(session, beat)
+            write_heartbeat(session, beat if beat is not None else self.beat())
 
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.write_once)
+                # What the service knows is read on its own loop; only the write is threaded.
+                await asyncio.to_thread(self.write_once, self.beat())
             except SQLAlchemyError as error:
                 if not self.failing:
                     log.warning("node heartbeat not written: %s", error)
