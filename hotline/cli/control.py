@@ -55,8 +55,10 @@ def status(as_json: bool) -> None:
             click.echo(part.line())
         for node in nodes:
             click.echo(node.line())
+        local = settings.asr_live_name or f"{settings.asr_live_host}:{settings.asr_live_port}"
         for recogniser in live:
-            click.echo(recogniser.line())
+            if settings.node_name or recogniser.name != local:  # else the asr-live line says it
+                click.echo(recogniser.line())
         if nodes_error:
             click.echo(nodes_error)
         elif not nodes:

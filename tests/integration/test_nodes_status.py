@@ -71,6 +71,8 @@ def test_status_shows_every_node_up_or_down(
 
     with transaction(sessions) as session:  # a live recogniser registered on another host
         recognisers.heartbeat(session, "127.0.3.7:9092", 3, now, now)
+        # and this machine's own (its asr-live line says it already)
+        recognisers.heartbeat(session, "127.0.0.1:9092", 1, now, now)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
     monkeypatch.setenv("HOTLINE_NODE_DOWN_SECONDS", "10")
@@ -88,9 +90,11 @@ def test_status_shows_every_node_up_or_down(
     assert report["nodes"][0]["operators_free"] == 1 and report["nodes_error"] == ""
     assert {p["name"] for p in report["parts"]} >= {"asterisk", "ivr", "api"}
     assert [(r["name"], r["status"], r["capacity"]) for r in report["recognisers"]] == [
-        ("127.0.3.7:9092", "up", 3)
+        ("127.0.0.1:9092", "up", 1),
+        ("127.0.3.7:9092", "up", 3),
     ]
-    assert any(line.startswith("live asr  up    127.0.3.7:9092, 0 of 3 calls") for line in out)
+    shown = [line for line in out if line.startswith("live asr")]
+    assert len(shown) == 1 and shown[0].startswith("live asr  up    127.0.3.7:9092, 0 of 3 calls")
 
 
 def test_status_says_when_the_nodes_cannot_be_read(
