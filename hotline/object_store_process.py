@@ -114,7 +114,7 @@ def ports(root: Path) -> dict[str, int]:
     return {str(name): int(port) for name, port in found.items()}
 
 
-def _free_ports(host: str, count: int) -> list[int]:
+def free_ports(host: str, count: int) -> list[int]:
     """Distinct ports free on ``host`` (and on 127.0.0.1, where weed also listens)."""
     found: list[int] = []
     held: list[socket.socket] = []
@@ -203,7 +203,7 @@ def start(
     privacy.write_private(root / "run" / "s3.json", json.dumps(s3_config(keys, bucket)))
     if not _free_on(host, s3_port):
         raise ObjectStoreError(f"the object store's S3 port {host}:{s3_port} is taken")
-    internal = dict(zip(INTERNAL_PORTS, _free_ports(host, len(INTERNAL_PORTS)), strict=True))
+    internal = dict(zip(INTERNAL_PORTS, free_ports(host, len(INTERNAL_PORTS)), strict=True))
     privacy.write_private(
         root / "run" / "ports.json", json.dumps({"s3": s3_port, **internal}, indent=2)
     )
