@@ -219,6 +219,41 @@ def check_free(host: str, port: int, what: str, *, udp: bool = False) -> None:
         )
 
 
+def preflight(cluster: Layout) -> None:
+    """Before anything starts: every address a part that is not running will bind is free."""
+    base = cluster.base
+    wanted: list[tuple[str, int, str, bool]] = []
+    if not postgres_process.running(cluster.postgres_dir):
+        wanted.append((base.cluster_postgres_host, base.cluster_postgres_port, "PostgreSQL", False))
+    if not object_store_process.running(cluster.object_store_dir):
+        wanted.append(
+            (
+                base.cluster_object_store_host,
+                base.cluster_object_store_port,
+                "object store (S3)",
+                False,
+            )
+        )
+    live = cluster.service_settings("asr-live")
+    if processes.service_pid(live, "asr-live") is None and live.asr_live_capacity > 0:
+        wanted.append((live.asr_live_host, live.asr_live_port, "live recogniser", False))
+    for node in cluster.nodes:
+        settings = cluster.node_settings(node)
+        install = _install(settings)
+        dirs = AsteriskDirs.for_settings(settings, install.modules_dir) if install else None
+        if dirs is None or asterisk_process.read_pid(dirs) is None:
+            wanted.append((node.address, settings.sip_port, f"node {node.name}'s SIP", True))
+            wanted.append((node.address, settings.agi_port, f"node {node.name}'s FastAGI", False))
+            wanted.append(("127.0.0.1", settings.ami_port, f"node {node.name}'s AMI", False))
+    if not sip_router.running(cluster.router_dir):
+        wanted.append((base.sip_router_host, base.sip_router_port, "SIP router", True))
+    api = cluster.service_settings("api")
+    if processes.service_pid(api, "api") is None:
+        wanted.append((api.api_host, api.api_port, "API", False))
+    for host, port, what, udp in wanted:
+        check_free(host, port, what, udp=udp)
+
+
 # --- parts ------------------------------------------------------------------------------------
 
 
@@ -250,10 +285,6 @@ def start_node(cluster: Layout, node: Node, timeout: float = 90) -> None:
     settings = cluster.node_settings(node)
     install = provision.prepare(settings)
     dirs = AsteriskDirs.for_settings(settings, install.modules_dir)
-    if asterisk_process.read_pid(dirs) is None:
-        check_free(node.address, settings.sip_port, f"node {node.name}'s SIP", udp=True)
-        check_free(node.address, settings.agi_port, f"node {node.name}'s FastAGI")
-        check_free("127.0.0.1", settings.ami_port, f"node {node.name}'s AMI")
     asterisk_process.start(install, dirs, settings.data_dir, timeout=timeout)
     if processes.service_pid(settings, "ivr") is None:
         status_file(settings).unlink(missing_ok=True)
@@ -280,12 +311,6 @@ def node_parts(cluster: Layout, node: Node) -> list[Part]:
 
 
 def start_object_store(cluster: Layout) -> None:
-    if not object_store_process.running(cluster.object_store_dir):
-        check_free(
-            cluster.base.cluster_object_store_host,
-            cluster.base.cluster_object_store_port,
-            "object store (S3)",
-        )
     object_store_process.write_credentials(cluster.object_store_credentials)
     object_store_process.start(
         cluster.object_store_dir,
@@ -297,8 +322,6 @@ def start_object_store(cluster: Layout) -> None:
 
 def start_postgres(cluster: Layout, durable: bool = True) -> None:
     base = cluster.base
-    if not postgres_process.running(cluster.postgres_dir):
-        check_free(base.cluster_postgres_host, base.cluster_postgres_port, "PostgreSQL")
     postgres_process.start(
         cluster.postgres_dir,
         base.cluster_postgres_host,
@@ -310,8 +333,6 @@ def start_postgres(cluster: Layout, durable: bool = True) -> None:
 
 def start_router(cluster: Layout) -> None:
     settings = cluster.service_settings("sip-router")
-    if not sip_router.running(cluster.router_dir):
-        check_free(settings.sip_router_host, settings.sip_router_port, "SIP router", udp=True)
     _folders(settings)
     sip_router.start(settings, cluster.router_dir)
 
@@ -319,11 +340,6 @@ def start_router(cluster: Layout) -> None:
 def start_service(cluster: Layout, name: str) -> None:
     """``asr-live``, ``asr`` or ``api`` in its own folder."""
     settings = cluster.service_settings(name)
-    if processes.service_pid(settings, name) is None:
-        if name == "asr-live" and settings.asr_live_capacity > 0:
-            check_free(settings.asr_live_host, settings.asr_live_port, "live recogniser")
-        if name == "api":
-            check_free(settings.api_host, settings.api_port, "API")
     _folders(settings)
     processes.start_service(settings, name)
 
@@ -378,6 +394,7 @@ def status(cluster: Layout) -> list[Part]:
 
 def up(cluster: Layout, timeout: float = 120, durable: bool = True) -> list[Part]:
     """Start every part that is not running, in order, and return once each one answers."""
+    preflight(cluster)
     cluster.root.mkdir(parents=True, exist_ok=True)
     steps: list[tuple[str, Callable[[], None]]] = [
         ("postgres", lambda: start_postgres(cluster, durable)),

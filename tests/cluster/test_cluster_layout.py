@@ -19,6 +19,8 @@ from sqlalchemy.exc import OperationalError
 from core.db import make_engine
 from core.settings import Settings
 from hotline import cluster, postgres_process
+from phones.sipp import free_udp_port
+from tests.cluster.conftest import two_free_ports
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.postgres
@@ -70,6 +72,26 @@ def test_an_address_held_by_another_process_is_refused_by_name() -> None:
         with pytest.raises(cluster.ClusterError, match=rf"127\.0\.5\.1:{port}/udp .* SIP router"):
             cluster.check_free("127.0.5.1", port, "SIP router", udp=True)
     cluster.check_free("127.0.5.1", port, "SIP router", udp=True)  # free again
+
+
+def test_up_starts_nothing_while_an_address_it_needs_is_held(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.5.1", 0))
+        found = layout(
+            tmp_path,
+            sip_router_port=holder.getsockname()[1],
+            cluster_node_sip_port=free_udp_port(),
+            cluster_ami_port=two_free_ports(),
+            agi_port=free_port(),
+            **{
+                f"cluster_{part}_{field}": "127.0.5.1" if field == "host" else free_port()
+                for part in ("postgres", "object_store", "asr_live", "api")
+                for field in ("host", "port")
+            },
+        )
+        with pytest.raises(cluster.ClusterError, match="SIP router is taken"):
+            cluster.up(found)
+    assert not found.root.exists()  # not even the database was started
 
 
 @pytest.fixture
