@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from asr.recognisers import Room, choose
 from core.settings import Settings
 from ivr import nodes
+from ivr.phones import DeviceState, Phone, PhoneBoard
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -75,3 +76,15 @@ def test_a_node_name_is_short_lowercase_letters_digits_and_dashes(name: str) -> 
     with pytest.raises(ValidationError):
         Settings(node_name=name)
     assert Settings(node_name="node-7").node_name == "node-7"
+
+
+def test_free_operators_are_registered_idle_phones() -> None:
+    states = {
+        "8001": DeviceState.NOT_INUSE,
+        "8002": DeviceState.RINGING,
+        "8003": DeviceState.INUSE,
+        "8004": DeviceState.UNAVAILABLE,
+        "8005": DeviceState.NOT_INUSE,
+    }
+    board = PhoneBoard({name: Phone(state, NOW) for name, state in states.items()})
+    assert (board.registered, board.free, board.busy) == (4, 2, 1)
