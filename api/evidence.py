@@ -309,8 +309,11 @@ def latest_check(session: SessionDep, _login: IntegrityReader) -> IntegrityPubli
 
 
 @router.post("/api/integrity/run", response_model=IntegrityPublic)
-def run_check(sessions: WriterDep, settings: SettingsDep, _login: Supervisor) -> IntegrityPublic:
-    """Verify the store now (re-hash every file, check the chains)."""
-    integrity.check_and_record(sessions, settings.data_dir, now())
+def run_check(
+    sessions: WriterDep, settings: SettingsDep, storage: StorageDep, _login: Supervisor
+) -> IntegrityPublic:
+    """Verify the store now (re-hash every file, and every object in the bucket when an
+    object store is set; check the chains)."""
+    integrity.check_and_record(sessions, settings.data_dir, now(), storage.remote)
     with sessions() as session:
         return integrity_public(session)
