@@ -119,7 +119,9 @@ def read_credentials(path: Path) -> Credentials:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{path} is missing: the object store's credentials are made by 'hotline setup'"
+            f"{path} is missing: it holds the object store's access_key and secret_key "
+            "('hotline cluster up' makes it for the store it runs; else the store's "
+            "administrator gives them)"
         ) from None
     if path.stat().st_mode & 0o077:
         raise PermissionError(f"{path} must be readable by its owner only (chmod 600)")

@@ -5,23 +5,26 @@ SQLite and PostgreSQL where the database matters."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import os
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory, transaction
 from core.settings import PROJECT_ROOT, Settings
+from core.waiting import async_wait_for
 from custody import integrity, purge
 from hotline import migrate
 from recordings import manifest, objects, offload
-from recordings.models import Recording
+from recordings.models import ManifestEntry, Recording
 from recordings.offload_models import FAILED, PENDING, PURGED, PURGING, STORED, ObjectUpload
 from recordings.storage import storage_for
 from tests.builders import T0, add_recorded_call, flip_byte
@@ -376,3 +379,43 @@ def test_the_command_backfills_uploads_and_verifies_the_bucket(
     done = _hotline(settings.model_copy(update={"object_store_credentials": wrong}), "verify")
     assert done.returncode == 1
     assert "refused the credentials" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_no_upload_row_without_its_manifest_entry(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    """The row is written in the manifest entry's transaction: both or neither."""
+    _setup(sessions, object_store, tmp_path, Clock(T0))
+    item = manifest.Item(manifest.ATTACHMENT, "a" * 32, "ab/cd.pdf", "0" * 64, 10)
+    with pytest.raises(RuntimeError, match="rolled back"), transaction(sessions) as session:
+        manifest.append(session, manifest.STORED, item, T0, "test")
+        assert session.scalar(select(ObjectUpload.key)) == "attachments/ab/cd.pdf"
+        raise RuntimeError("rolled back")
+    with sessions() as session:
+        assert session.scalar(select(ObjectUpload)) is None
+        assert session.scalar(select(ManifestEntry)) is None
+
+
+def test_the_loop_uploads_as_files_arrive(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    uploader = _setup(sessions, object_store, tmp_path, Clock(T0))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(uploader.run(interval=0.05))
+        try:
+            for n in range(2):
+                _, recording_id = add_recorded_call(sessions, tmp_path, f"u-11.{n}")
+                await async_wait_for(partial(_stored, sessions, recording_id), 20, "the upload")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert task.cancelled()
+
+    asyncio.run(scenario())
+    assert not list((tmp_path / "recordings").rglob("*.wav"))
+
+
+async def _stored(sessions: sessionmaker[Session], recording_id: str) -> bool:
+    row = _rows(sessions).get(recording_id)
+    return row is not None and row.local_removed_at is not None
