@@ -4,8 +4,10 @@ reads, deletes, the local-then-bucket reader, wrong credentials and a changed bi
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -191,3 +193,43 @@ def test_a_changed_weed_binary_is_refused(tmp_path: Path) -> None:
     fake.write_bytes(b"#!/bin/sh\n")
     with pytest.raises(object_store_process.ObjectStoreError, match="refusing to run"):
         object_store_process.check_binary(fake)
+
+
+def test_file_digests_are_the_sha256_and_the_s3_etag(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"abcdefghij")
+    md5 = hashlib.md5
+    assert objects.file_digests(path, 64) == (
+        hashlib.sha256(b"abcdefghij").hexdigest(),
+        md5(b"abcdefghij", usedforsecurity=False).hexdigest(),
+    )
+    parts = [md5(p, usedforsecurity=False).digest() for p in (b"abcd", b"efgh", b"ij")]
+    etag = md5(b"".join(parts), usedforsecurity=False).hexdigest() + "-3"
+    assert objects.file_digests(path, 4)[1] == etag
+    path.write_bytes(b"abcdefgh")  # an exact number of parts: no empty last part
+    assert objects.file_digests(path, 4)[1].endswith("-2")
+
+
+def test_the_store_listens_on_loopback_with_one_identity(object_store: ObjectStoreServer) -> None:
+    """weed is told its address and every port (none of its defaults, no WebDAV, admin UI,
+    Iceberg or Lance), listens on loopback only, and knows one S3 identity, the bucket's."""
+    pid = object_store_process.pid(object_store.root)
+    listening = subprocess.run(
+        ["ss", "-Hltnp"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    addresses = {line.split()[3].rpartition(":")[0] for line in listening if f"pid={pid}," in line}
+    assert addresses and all(a.startswith("127.") for a in addresses), addresses
+    ports = object_store_process.ports(object_store.root)
+    assert set(ports) == {"s3", *object_store_process.INTERNAL_PORTS}
+    line = object_store_process.command(
+        Path("weed"), object_store.root, "127.0.1.9", 8333, dict.fromkeys(ports, 1)
+    )
+    assert "-ip.bind=127.0.1.9" in line and "-master.telemetry=false" in line
+    assert not [arg for arg in line if arg.startswith(("-webdav", "-admin"))]
+    assert "-s3.port.iceberg=0" in line and "-s3.port.lance=0" in line
+    config = json.loads((object_store.root / "run" / "s3.json").read_text())
+    [identity] = config["identities"]
+    assert sorted(identity["actions"]) == [
+        f"{a}:{object_store.bucket}" for a in ("List", "Read", "Tagging", "Write")
+    ]
+    assert (object_store.root / "run" / "s3.json").stat().st_mode & 0o777 == 0o600
