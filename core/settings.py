@@ -361,6 +361,13 @@ class Settings(BaseSettings):
         description="How often the SIP router's weights (from each node's free operators) are "
         "read from the database",
     )
+    overflow_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="On a node behind a SIP router: a caller who waited this long in the "
+        "node's queue goes on, through the router, to another node's queue (the first node "
+        "keeps recording); 0 turns overflow off",
+    )
     # Issue 18, H5: the multi-node system on one machine (hotline cluster up|down|status);
     # Kamailio listens on sip_router_host:sip_router_port (H4's settings).
     cluster_dir: Path | None = Field(

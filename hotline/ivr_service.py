@@ -34,6 +34,7 @@ from ivr.call_flow import CallFlow, CallFlowConfig
 from ivr.call_tracker import CallTracker, LiveAudio, TrackerPaths
 from ivr.fastagi import FastAgiApplication
 from ivr.node_models import NodeBeat
+from ivr.sip_router_config import ROUTER_USER
 from recordings import offload
 from recordings.ingest import RecordingIngest
 
@@ -54,6 +55,15 @@ def call_flow_config(settings: Settings) -> CallFlowConfig:
         service_start=start,
         service_end=end,
         timezone=ZoneInfo(settings.timezone),
+        # Issue 18, H4: overflow between nodes behind the SIP router.
+        overflow_in=bool(settings.sip_router),
+        overflow_dial=(
+            f"PJSIP/{settings.hotline_number}@{ROUTER_USER}"
+            if settings.sip_router and settings.overflow_seconds
+            else ""
+        ),
+        overflow_seconds=settings.overflow_seconds,
+        node_name=settings.node_name,
     )
 
 

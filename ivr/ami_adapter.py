@@ -176,6 +176,19 @@ def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | Non
             reason = fields.clean(message.get("Reason"), fields.REASON) or "error"
             # Raised just before the apology: the call ends (as failed) at its hang-up.
             return ev.FailureFound(uniqueid=uniqueid, at=at, reason=reason)
+        case dv.EVENT_OVERFLOW_ANSWERED:
+            # Issue 18, H4: raised on the leg to the SIP router (this event's channel) once
+            # another node's operator answered the caller of the call named in Call.
+            call = fields.clean(message.get("Call"), fields.UNIQUEID)
+            if not call:
+                return None
+            return ev.OperatorAnswered(
+                uniqueid=call,
+                at=at,
+                operator=dv.OVERFLOW_OPERATOR,
+                operator_channel=fields.clean(message.get("Channel"), fields.CHANNEL),
+                operator_uniqueid=fields.clean(uniqueid, fields.UNIQUEID),
+            )
         case _:
             return None
 

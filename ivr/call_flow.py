@@ -4,6 +4,12 @@ answer → mandatory notice → (notice finished) → MixMonitor, caller left / 
 operator queue with hold prompts → no operator in time, or outside service hours: invite a
 message, record it until silence or the length limit → thank → hang up.
 No IVR menu (GB/T 33358). Any failure ends with a spoken apology and a hang-up.
+
+Behind the SIP router with overflow on (Issue 18): after ``overflow_seconds`` in this node's
+queue the caller is passed on (Dial through the router, marked by the overflow header) to
+another node's queue for the rest of the wait, this node still recording and taking the
+message if nobody answers there either. A caller passed on from another node only waits in
+this node's queue, unanswered until an operator answers (no second notice, no recording).
 """
 
 from __future__ import annotations
@@ -19,9 +25,14 @@ from panoramisk.fast_agi import Request
 
 from ivr import dialplan_variables as dv
 from ivr.agi_channel import AgiChannel, CallerHungUp
+from ivr.sip_router_config import OVERFLOW_HEADER
 
 log = logging.getLogger(__name__)
 
+# What the overflow header of a call from the SIP router reads (empty: not an overflow).
+OVERFLOW_HEADER_READ = f"PJSIP_HEADER(read,{OVERFLOW_HEADER})"
+# The queue status of a call passed on to another node and answered there.
+OVERFLOW_ANSWERED = "OVERFLOW_ANSWERED"
 # QUEUESTATUS values after which nobody answered and a message is taken.
 NO_OPERATOR_STATUSES = frozenset(
     {"TIMEOUT", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL"}
@@ -39,6 +50,13 @@ class CallFlowConfig:
     service_start: dt.time
     service_end: dt.time | None
     timezone: ZoneInfo
+    # Issue 18, H4: overflow between nodes behind the SIP router. ``overflow_in``: a call
+    # carrying the overflow header is another node's waiting caller. ``overflow_dial`` (empty:
+    # no overflow out): where a caller goes after ``overflow_seconds`` in this node's queue.
+    overflow_in: bool = False
+    overflow_dial: str = ""
+    overflow_seconds: int = 0
+    node_name: str = ""
 
     def prompt(self, name: str) -> str:
         return str(self.sounds_dir / dv.PROMPT_DIR / name)
@@ -77,6 +95,9 @@ class CallFlow:
 
     async def run(self, channel: AgiChannel) -> None:
         cfg = self.config
+        if cfg.overflow_in and await channel.get_variable(OVERFLOW_HEADER_READ):
+            await self.take_overflow(channel)
+            return
         await channel.answer()
         await channel.play(cfg.prompt("notice"))
         await channel.user_event(dv.EVENT_NOTICE_FINISHED)
@@ -89,8 +110,7 @@ class CallFlow:
         await channel.user_event(dv.EVENT_RECORDING_STARTED, Path=str(path))
 
         if in_service_hours(self.clock(), cfg.service_start, cfg.service_end, cfg.timezone):
-            await channel.execute("Queue", f"{cfg.queue_name},,,,{cfg.queue_wait_seconds}")
-            status = await channel.get_variable(dv.QUEUE_STATUS)
+            status = await self.queue(channel)
             if status not in NO_OPERATOR_STATUSES:
                 # Answered and the operator hung up, or an unexpected status: nothing more.
                 log.info("call %s: queue ended with %r", channel.uniqueid, status)
@@ -108,6 +128,48 @@ class CallFlow:
             f"{cfg.message_silence_seconds * 1000},1,{cfg.message_max_seconds}",
         )
         await channel.play(cfg.prompt("thanks"))
+        await channel.hangup()
+
+    async def queue(self, channel: AgiChannel) -> str:
+        """Wait for an operator; with overflow, after ``overflow_seconds`` here the rest of the
+        wait is at another node's queue (through the router, this node still recording).
+        Returns the queue's status, ``OVERFLOW_ANSWERED`` when the other node answered."""
+        cfg = self.config
+        wait = cfg.queue_wait_seconds
+        first = cfg.overflow_seconds if cfg.overflow_dial and cfg.overflow_seconds else wait
+        first = min(first, wait)
+        await channel.execute("Queue", f"{cfg.queue_name},,,,{first}")
+        status = await channel.get_variable(dv.QUEUE_STATUS)
+        rest = wait - first
+        if rest <= 0 or status not in NO_OPERATOR_STATUSES:
+            return status
+        log.info(
+            "call %s: no operator here in %d s, passed on to another node", channel.uniqueid, first
+        )
+        header = f"{dv.CONTEXT_OVERFLOW_HEADER}^s^1({cfg.node_name or 'node'})"
+        answered = f"{dv.CONTEXT_OVERFLOW_ANSWERED}^{channel.uniqueid}"
+        await channel.execute("Dial", f"{cfg.overflow_dial},{rest},mb({header})U({answered})")
+        dial_status = await channel.get_variable(dv.DIAL_STATUS)
+        if dial_status == "ANSWER":
+            return OVERFLOW_ANSWERED
+        if dial_status in {"CHANUNAVAIL", "CONGESTION"}:
+            # No other node could take the caller: the rest of the wait is here.
+            await channel.execute("Queue", f"{cfg.queue_name},,,,{rest}")
+            return await channel.get_variable(dv.QUEUE_STATUS)
+        return "TIMEOUT"
+
+    async def take_overflow(self, channel: AgiChannel) -> None:
+        """Another node's waiting caller: it heard the notice there and is recorded there.
+        It only waits in this node's queue, ringing (the channel is answered when an operator
+        answers, so the first node learns of it); nobody in time: the first node takes the
+        message."""
+        cfg = self.config
+        await channel.user_event(dv.EVENT_NOTICE_FINISHED)
+        await channel.execute("Queue", f"{cfg.queue_name},r,,,{cfg.queue_wait_seconds}")
+        status = await channel.get_variable(dv.QUEUE_STATUS)
+        log.info(
+            "call %s: passed on from another node, queue ended with %r", channel.uniqueid, status
+        )
         await channel.hangup()
 
     async def apologise(self, channel: AgiChannel, reason: str) -> None:

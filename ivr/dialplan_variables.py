@@ -11,6 +11,17 @@ EVENT_NOTICE_FINISHED = "HotlineNoticeFinished"
 EVENT_RECORDING_STARTED = "HotlineRecordingStarted"
 EVENT_MESSAGE_STARTED = "HotlineMessageStarted"
 EVENT_CALL_FAILED = "HotlineCallFailed"
+# Issue 18, H4: a caller passed on to another node (overflow) was answered there. Raised on the
+# leg to the SIP router, naming the first node's call (its uniqueid) in the field Call.
+EVENT_OVERFLOW_ANSWERED = "HotlineOverflowAnswered"
+DIAL_STATUS = "DIALSTATUS"
+# The operator a call row names when another node's operator answered its caller (that
+# node's own row for the call names the operator).
+OVERFLOW_OPERATOR = "overflow"
+# Gosub routines on the leg to the router: the overflow header before it is sent, the event
+# above once the other node answered.
+CONTEXT_OVERFLOW_HEADER = "hotline-overflow-header"
+CONTEXT_OVERFLOW_ANSWERED = "hotline-overflow-answered"
 
 # FastAGI route of the hotline call flow
 AGI_ROUTE = "hotline"

@@ -27,6 +27,7 @@ from pathlib import Path
 import jinja2
 
 from core.settings import PROJECT_ROOT, Settings
+from ivr import dialplan_variables as dv
 
 TEMPLATE_DIR = PROJECT_ROOT / "kamailio_conf"
 MODULES_DIR = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
@@ -214,6 +215,9 @@ class NodeSide:
     trunk_value: str = TRUNK_VALUE
     overflow_header: str = OVERFLOW_HEADER
     endpoint: str = ROUTER_USER
+    overflow_header_context: str = dv.CONTEXT_OVERFLOW_HEADER
+    overflow_answered_context: str = dv.CONTEXT_OVERFLOW_ANSWERED
+    overflow_answered_event: str = dv.EVENT_OVERFLOW_ANSWERED
 
 
 def node_side(settings: Settings) -> NodeSide | None:

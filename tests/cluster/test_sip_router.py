@@ -28,6 +28,7 @@ from ivr import asterisk_process, call_store
 from ivr.models import Call
 from ivr.sip_router_config import REPLY_MS, Node, RouterFiles, parse_nodes
 from phones.sipp import DialError, DialResult, OperatorPhone, free_udp_port, place_call
+from recordings import lookup
 from tests.conftest import SAMPLES, new_postgres_database
 from tests.e2e.conftest import Hotline, start_hotline
 from tests.e2e.test_faults import caller_ports
@@ -38,6 +39,7 @@ ROUTER, NODE_A, NODE_B = "127.0.4.1", "127.0.4.2", "127.0.4.3"
 SHORT_CLIP = SAMPLES / "aishell2_IT0011W0001.wav"  # 1.99 s
 CLIP = SAMPLES / "magicdata_cs_insurance_000012.wav"  # 6.76 s
 PING_SECONDS = 1
+OVERFLOW_SECONDS = 4
 
 
 @dataclass
@@ -120,6 +122,7 @@ def routed(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> It
                     sip_router=f"{ROUTER}:{router_port}",
                     operators=[operator],
                     node_heartbeat_seconds=0.5,
+                    overflow_seconds=OVERFLOW_SECONDS,
                 )
             )
         sip_router.start(router, folder)
@@ -219,6 +222,54 @@ def test_an_operator_registered_through_the_router_answers_on_its_own_node(
     ]
     assert invites, "the phone's trace holds no INVITE"
     assert f"Via: SIP/2.0/UDP {ROUTER}:{routed.router.sip_router_port}" in invites[0]
+
+
+def test_a_caller_nobody_answers_at_one_node_overflows_to_the_others_operator(
+    routed: Routed,
+) -> None:
+    caller = "13740000001"
+    nodes = {"a": routed.a, "b": routed.b}
+    operators = {"a": "8001", "b": "8002"}
+    wait = routed.a.notice_seconds + OVERFLOW_SECONDS + 5
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # No operator anywhere: the call lands on either node.
+        dialling = pool.submit(routed.dial, caller, audio=CLIP, wait_seconds=wait)
+
+        def first_node() -> str | None:
+            with routed.sessions() as session:
+                return session.scalar(select(Call.node).where(Call.caller_number == caller))
+
+        first = wait_for(first_node, 20, "the call to reach a node")
+        other = "b" if first == "a" else "a"
+        phone = OperatorPhone(
+            name=operators[other],
+            password=load_secrets(nodes[other].settings.data_dir).operator_password(
+                operators[other]
+            ),
+            sip_host=ROUTER,
+            sip_port=routed.router.sip_router_port,
+            audio=CLIP,
+        )
+        with phone:
+            result = dialling.result(timeout=90)
+    assert result.sipp_exit == 0, result.output
+    calls = {call.node: call for call in routed.settled_calls([caller, caller])}
+    print(f"\noverflow: {first} -> {other}")  # noqa: T201 (what happened)
+    assert set(calls) == {first, other}
+    # The first node kept the call: its notice, its recording, answered (by another node).
+    kept = calls[first]
+    assert kept.outcome == "answered" and kept.operator == "overflow"
+    assert kept.recording_started_at is not None and routed_recording(routed, kept)
+    # The other node's row: its operator answered; no second notice, no second recording.
+    taken = calls[other]
+    assert taken.outcome == "answered" and taken.operator == operators[other]
+    assert taken.recording_started_at is None
+    assert taken.started_at > kept.started_at
+
+
+def routed_recording(routed: Routed, call: Call) -> bool:
+    with routed.sessions() as session:
+        return lookup.of_call(session, call.id) is not None
 
 
 def test_a_node_whose_asterisk_stops_is_out_of_rotation_within_the_ping_interval(

@@ -11,7 +11,11 @@ import pytest
 from core.secrets import Secrets
 from core.settings import Settings
 from hotline import sip_router
+from hotline.ivr_service import call_flow_config
 from ivr import asterisk_config
+from ivr import dialplan_variables as dv
+from ivr import events as ev
+from ivr.ami_adapter import AdapterConfig, to_domain_event
 from ivr.sip_router_config import (
     Node,
     RouterConfigError,
@@ -114,6 +118,43 @@ def test_a_node_without_a_router_is_the_single_machine_as_before() -> None:
     assert "match_header" not in pjsip and "support_path" not in pjsip
     assert "hotline-router" not in pjsip
     assert "res_pjsip_path" not in files["modules.conf"]
+
+
+def test_a_node_behind_the_router_has_the_overflow_routines() -> None:
+    files = render_node(sip_router="127.0.4.1:5070", overflow_seconds=20)
+    extensions = files["extensions.conf"]
+    assert "exten => s,1,Set(PJSIP_HEADER(add,X-Hotline-Overflow)=${ARG1})" in extensions
+    assert "UserEvent(HotlineOverflowAnswered,Call: ${ARG1})" in extensions
+    modules = files["modules.conf"]
+    assert "load => app_stack.so" in modules and "load => res_pjsip_header_funcs.so" in modules
+    assert "hotline-overflow" not in render_node()["extensions.conf"]
+
+
+def test_the_overflow_answer_marks_the_first_nodes_call_answered() -> None:
+    config = AdapterConfig(caller_context=dv.CONTEXT_CALLERS, hotline_number="12345")
+    message = {
+        "Event": "UserEvent",
+        "UserEvent": dv.EVENT_OVERFLOW_ANSWERED,
+        "Timestamp": "1796292000.250000",
+        "Uniqueid": "a-1796292000.7",
+        "Channel": "PJSIP/hotline-router-00000003",
+        "Call": "a-1796292000.5",
+    }
+    event = to_domain_event(message, config)
+    assert isinstance(event, ev.OperatorAnswered)
+    assert event.uniqueid == "a-1796292000.5"
+    assert event.operator == dv.OVERFLOW_OPERATOR
+    assert event.operator_channel == "PJSIP/hotline-router-00000003"
+    assert to_domain_event({**message, "Call": ""}, config) is None
+
+
+def test_overflow_goes_out_only_behind_a_router_with_overflow_on() -> None:
+    assert call_flow_config(Settings()).overflow_dial == ""
+    assert not call_flow_config(Settings()).overflow_in
+    behind = call_flow_config(Settings(sip_router="127.0.4.1:5070"))
+    assert behind.overflow_in and behind.overflow_dial == ""
+    on = call_flow_config(Settings(sip_router="127.0.4.1:5070", overflow_seconds=20))
+    assert on.overflow_dial == "PJSIP/12345@hotline-router" and on.overflow_seconds == 20
 
 
 def test_kamailio_is_debians() -> None:
