@@ -41,11 +41,14 @@ class ObjectStoreServer:
         }
 
     def settings(self, **fields: Any) -> Settings:
-        """Settings with these fields, pointed at this store, under a folder of the bucket of
-        their own (``object_store_prefix``) unless given one: tests share the store, and
-        each one's verify sees only its own objects."""
-        prefix = f"t-{uuid.uuid4().hex[:12]}/"
-        return Settings(**{"object_store_prefix": prefix, **self.settings_fields(), **fields})
+        """Settings with these fields, pointed at this store."""
+        return Settings(**{**self.settings_fields(), **fields})
+
+    @staticmethod
+    def new_prefix() -> str:
+        """A folder of the bucket of a test's own (``object_store_prefix``): tests share the
+        store, and one whose verify lists the bucket must see only its own objects."""
+        return f"t-{uuid.uuid4().hex[:12]}/"
 
     def store(self, prefix: str = "") -> objects.S3Store:
         return objects.S3Store(

@@ -54,7 +54,7 @@ def _setup(
         data_dir=data_dir,
         object_store_retry_seconds=5,
         object_store_keep_local=keep_local,
-        **({} if prefix is None else {"object_store_prefix": prefix}),
+        object_store_prefix=server.new_prefix() if prefix is None else prefix,
     )
     offload.enable(sessions, settings)
     uploader = offload.offloader_for(settings, sessions, clock)
@@ -351,7 +351,9 @@ def test_the_command_backfills_uploads_and_verifies_the_bucket(
     there; wrong credentials are a clear error."""
     ids = [add_recorded_call(sessions, tmp_path, f"u-10.{n}")[1] for n in range(2)]
     keys = [_key(sessions, i) for i in ids]
-    settings = object_store.settings(data_dir=tmp_path, database_url=db_url)
+    settings = object_store.settings(
+        data_dir=tmp_path, database_url=db_url, object_store_prefix=object_store.new_prefix()
+    )
 
     done = _hotline(settings, "offload", "--backfill", "--run")
     assert done.returncode == 0, done.stdout + done.stderr
