@@ -14,6 +14,7 @@ this node's queue, unanswered until an operator answers (no second notice, no re
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 OVERFLOW_HEADER_READ = f"PJSIP_HEADER(read,{OVERFLOW_HEADER})"
 # The queue status of a call passed on to another node and answered there.
 OVERFLOW_ANSWERED = "OVERFLOW_ANSWERED"
+# Q.850 cause 34, sent as SIP 503.
+CAUSE_CONGESTION = 34
 # QUEUESTATUS values after which nobody answered and a message is taken.
 NO_OPERATOR_STATUSES = frozenset(
     {"TIMEOUT", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL"}
@@ -162,14 +165,21 @@ class CallFlow:
         """Another node's waiting caller: it heard the notice there and is recorded there.
         It only waits in this node's queue, ringing (the channel is answered when an operator
         answers, so the first node learns of it); nobody in time: the first node takes the
-        message."""
+        message. This node's row for it is answered when its operator answers; otherwise it
+        stays a call that never got past the notice here (not an abandoned one: the first node
+        owns the caller, its message or its call-back)."""
         cfg = self.config
-        await channel.user_event(dv.EVENT_NOTICE_FINISHED)
         await channel.execute("Queue", f"{cfg.queue_name},r,,,{cfg.queue_wait_seconds}")
         status = await channel.get_variable(dv.QUEUE_STATUS)
         log.info(
             "call %s: passed on from another node, queue ended with %r", channel.uniqueid, status
         )
+        if status in NO_OPERATOR_STATUSES:
+            # Nobody here (503): the router tries another node, or the first node keeps the
+            # caller in its own queue for the rest of the wait.
+            with contextlib.suppress(CallerHungUp):
+                await channel.execute("Hangup", str(CAUSE_CONGESTION))
+            return
         await channel.hangup()
 
     async def apologise(self, channel: AgiChannel, reason: str) -> None:

@@ -263,7 +263,7 @@ def test_a_caller_nobody_answers_at_one_node_overflows_to_the_others_operator(
     # The other node's row: its operator answered; no second notice, no second recording.
     taken = calls[other]
     assert taken.outcome == "answered" and taken.operator == operators[other]
-    assert taken.recording_started_at is None
+    assert taken.recording_started_at is None and taken.notice_finished_at is None
     assert taken.started_at > kept.started_at
 
 
