@@ -278,4 +278,6 @@ def _node_beat(
         calls_active=len(tracker.active),
         started_at=started_at,
         at=utc_now(),
+        operators_ringing=phones_now.ringing if phones_now is not None else 0,
+        operators_busy=phones_now.busy if phones_now is not None else 0,
     )

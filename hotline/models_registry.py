@@ -1,5 +1,6 @@
 """Imports every package's models so that the metadata is complete (for migrations)."""
 
+from accounts import issued_secrets, lockout
 from accounts import models as account_models
 from asr import live_models
 from asr import models as asr_models
@@ -25,9 +26,11 @@ __all__ = [
     "custody_models",
     "dispatch_models",
     "handling_models",
+    "issued_secrets",
     "ivr_models",
     "job_runs",
     "live_models",
+    "lockout",
     "metadata",
     "node_models",
     "offload_models",

@@ -29,6 +29,9 @@ class Node(Base):
     operators_registered: Mapped[int] = mapped_column(Integer, default=0)
     operators_free: Mapped[int] = mapped_column(Integer, default=0)
     calls_active: Mapped[int] = mapped_column(Integer, default=0)
+    # Issue 18, H6: phones ringing and on a call, for the console and /metrics of any host
+    operators_ringing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    operators_busy: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # this ivr service's start
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -45,6 +48,8 @@ class NodeBeat:
     calls_active: int
     started_at: dt.datetime
     at: dt.datetime
+    operators_ringing: int = 0
+    operators_busy: int = 0
 
 
 def write_heartbeat(session: Session, beat: NodeBeat) -> None:
@@ -55,6 +60,8 @@ def write_heartbeat(session: Session, beat: NodeBeat) -> None:
         "operators_registered": beat.operators_registered,
         "operators_free": beat.operators_free,
         "calls_active": beat.calls_active,
+        "operators_ringing": beat.operators_ringing,
+        "operators_busy": beat.operators_busy,
         "started_at": beat.started_at,
         "heartbeat_at": beat.at,
     }
