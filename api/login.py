@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts import service
-from accounts.lockout import AddressBudget, LockoutPolicy
+from accounts.lockout import AddressBudget, AddressOverBudget, LockoutPolicy
 from accounts.models import Role, User
 from api.auth import COOKIE, LoginDep, check_csrf
 from api.deps import SessionDep, SettingsDep, WriterDep
@@ -51,7 +51,8 @@ def _policy(settings: Settings) -> LockoutPolicy:
 
 
 def address_budget(settings: Settings) -> AddressBudget:
-    """The per-address limit of failed log-ins; ``create_app`` keeps one per app."""
+    """The per-address limit of failed log-ins (counted in the database, shared by every
+    API host); ``create_app`` keeps one per app."""
     return AddressBudget(
         settings.login_address_max_failures,
         dt.timedelta(minutes=settings.login_address_window_minutes),
@@ -77,10 +78,12 @@ def _log_in(
     now = dt.datetime.now(dt.UTC)
     address = request.client.host if request.client else ""
     budget: AddressBudget = request.app.state.login_budget
-    wait = budget.take(address, now)
-    if wait is not None:
-        log.warning("log-in from %s refused: too many failures (retry in %s)", address, wait)
-        raise TooManyAttempts(wait)
+    try:
+        with transaction(writer) as session:
+            slot = budget.take(session, address, now)
+    except AddressOverBudget as over:
+        log.warning("log-in from %s refused: too many failures (retry in %s)", address, over.wait)
+        raise TooManyAttempts(over.wait) from over
     try:
         user_id = service.authenticate(writer, username, password, now, _policy(settings))
         with transaction(writer) as session:
@@ -92,9 +95,9 @@ def _log_in(
         log.warning("log-in as %r from %s refused: %s", username[:64], address, refused.reason)
         raise
     except BaseException:
-        budget.give_back(address, now)
+        _give_back(writer, budget, slot)
         raise
-    budget.give_back(address, now)
+    _give_back(writer, budget, slot)
     response.set_cookie(
         COOKIE,
         new.token,
@@ -105,6 +108,11 @@ def _log_in(
         secure=settings.environment == "production",
     )
     return user, new
+
+
+def _give_back(writer: sessionmaker[Session], budget: AddressBudget, slot: int) -> None:
+    with transaction(writer) as session:
+        budget.give_back(session, slot)
 
 
 def _refusal_page_text(settings: Settings) -> str:

@@ -10,9 +10,10 @@ every page to ``/password`` and answers the JSON API 403.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import secrets
-import threading
+import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +21,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from accounts import admin, service
+from accounts import admin, issued_secrets, service
 from accounts.models import ROLE_LABELS
 from api.auth import COOKIE, Login, LoginDep, check_csrf
 from api.deps import SessionDep, SettingsDep, WriterDep, now
@@ -37,6 +38,8 @@ from dispatch.routing import units
 
 router = APIRouter(include_in_schema=False)
 ISSUED_TTL = dt.timedelta(minutes=10)
+ISSUED_COOKIE = "hotline_issued_"  # + the token: one cookie per password being shown
+ISSUED_TOKEN = re.compile(r"[A-Za-z0-9_-]{24}")  # secrets.token_urlsafe(18)
 CREATE_FIELDS = ("username", "display_name", "role", "unit_id", "phone")
 
 
@@ -49,28 +52,76 @@ class IssuedNote:
 
 
 class OneTimeSecrets:
-    """Passwords the console issued, kept in the API process's memory until the
-    administrator who issued them has seen them once (at most ``ISSUED_TTL``)."""
+    """Passwords the console issued, until the administrator who issued them has seen them
+    once (at most ``ttl``). Kept in the database (``accounts.issued_secrets``), so that the
+    page after the redirect may be served by any API host: the row holds the note sealed,
+    the pad that opens it goes to the administrator's browser in a short-lived cookie
+    (HttpOnly, SameSite=Strict, path /users), and the page's address carries only the
+    token that names the row. The first read deletes the row."""
 
     def __init__(self, ttl: dt.timedelta = ISSUED_TTL) -> None:
         self.ttl = ttl
-        self._items: dict[str, tuple[str, IssuedNote, dt.datetime]] = {}
-        self._lock = threading.Lock()
 
-    def put(self, owner_id: str, note: IssuedNote, at: dt.datetime) -> str:
-        token = secrets.token_urlsafe(18)
-        with self._lock:
-            self._items = {k: v for k, v in self._items.items() if v[2] > at - self.ttl}
-            self._items[token] = (owner_id, note, at)
-        return token
+    def put(
+        self, sessions: sessionmaker[Session], owner_id: str, note: IssuedNote, at: dt.datetime
+    ) -> issued_secrets.Issued:
+        secret = json.dumps(
+            [note.username, note.display_name, note.password, note.why], ensure_ascii=False
+        ).encode()
+        with transaction(sessions) as session:
+            return issued_secrets.put(session, owner_id, secret, at, self.ttl)
 
-    def take(self, token: str, owner_id: str, at: dt.datetime) -> IssuedNote | None:
-        with self._lock:
-            found = self._items.get(token)
-            if found is None or found[0] != owner_id:
-                return None
-            del self._items[token]
-        return found[1] if found[2] > at - self.ttl else None
+    def take(
+        self,
+        sessions: sessionmaker[Session],
+        token: str,
+        pad: bytes,
+        owner_id: str,
+        at: dt.datetime,
+    ) -> IssuedNote | None:
+        with transaction(sessions) as session:
+            secret = issued_secrets.take(session, token, pad, owner_id, at)
+        if secret is None:
+            return None
+        try:
+            username, display_name, password, why = json.loads(secret)
+        except ValueError:
+            return None
+        return IssuedNote(username, display_name, password, why)
+
+    def cookie_name(self, token: str) -> str:
+        return ISSUED_COOKIE + token
+
+    def see_once(
+        self, request: Request, settings: Settings, owner_id: str, note: IssuedNote
+    ) -> Response:
+        """Keep the note and send the administrator to the page that shows it."""
+        sessions: sessionmaker[Session] = request.app.state.sessions
+        issued = self.put(sessions, owner_id, note, now())
+        response = see(f"/users?issued={issued.token}")
+        response.set_cookie(
+            self.cookie_name(issued.token),
+            base64.urlsafe_b64encode(issued.pad).decode("ascii"),
+            max_age=int(self.ttl.total_seconds()),
+            path="/users",
+            httponly=True,
+            samesite="strict",
+            secure=settings.environment == "production",
+        )
+        return response
+
+    def shown(self, request: Request, token: str, owner_id: str) -> IssuedNote | None:
+        """The note named by ``token``, once, opened with this browser's pad."""
+        if not ISSUED_TOKEN.fullmatch(token):
+            return None
+        try:
+            pad = base64.urlsafe_b64decode(request.cookies.get(self.cookie_name(token), ""))
+        except ValueError:
+            return None
+        if not pad:
+            return None
+        sessions: sessionmaker[Session] = request.app.state.sessions
+        return self.take(sessions, token, pad, owner_id, now())
 
 
 def issued_store(request: Request) -> OneTimeSecrets:
@@ -123,10 +174,14 @@ def _users_page(
 def users_page(
     request: Request, session: SessionDep, settings: SettingsDep, login: Admin, issued: str = ""
 ) -> HTMLResponse:
-    note = issued_store(request).take(issued[:64], login.user_id, now()) if issued else None
-    return _users_page(
+    store = issued_store(request)
+    note = store.shown(request, issued, login.user_id) if issued else None
+    response = _users_page(
         request, session, settings, login, issued=note, issued_gone=bool(issued) and note is None
     )
+    if issued and ISSUED_TOKEN.fullmatch(issued):
+        response.delete_cookie(store.cookie_name(issued), path="/users")
+    return response
 
 
 @router.post("/users", response_class=HTMLResponse)
@@ -149,12 +204,10 @@ async def users_create(
                 status_code=422,
             )
     user = issued.user
-    token = issued_store(request).put(
-        login.user_id,
-        IssuedNote(user.username, user.display_name, issued.password, "created"),
-        now(),
+    note = IssuedNote(user.username, user.display_name, issued.password, "created")
+    return await run_in_threadpool(
+        issued_store(request).see_once, request, settings, login.user_id, note
     )
-    return see(f"/users?issued={token}")
 
 
 async def _row_change(
@@ -179,7 +232,9 @@ async def _row_change(
             note = IssuedNote(
                 result.user.username, result.user.display_name, result.password, "reset"
             )
-            return see(f"/users?issued={issued_store(request).put(login.user_id, note, now())}")
+            return await run_in_threadpool(
+                issued_store(request).see_once, request, settings, login.user_id, note
+            )
         return see(f"/users#user-{user_id}")
     with sessions() as session:
         return _users_page(

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from accounts import admin
+from accounts import admin, issued_secrets
 from accounts.models import AccountEvent
-from api.users_pages import IssuedNote, OneTimeSecrets, PasswordChangeGate
+from api.users_pages import OneTimeSecrets, PasswordChangeGate
 from core.secrets import Secrets
 from core.settings import Settings
 from dispatch.feedback import operator_dial
@@ -134,18 +134,22 @@ def test_the_console_words_for_a_dial() -> None:
     )
 
 
-def test_an_issued_password_is_shown_once_to_whoever_issued_it() -> None:
-    store = OneTimeSecrets(ttl=dt.timedelta(minutes=10))
-    note = IssuedNote("wang", "王话务员", "s3cret-s3cret", "created")
-    token = store.put("admin-1", note, AT)
-    assert store.take(token, "admin-2", AT) is None, "another administrator never sees it"
-    assert store.take(token, "admin-1", AT) == note
-    assert store.take(token, "admin-1", AT) is None, "shown once"
-    late = store.put("admin-1", note, AT)
-    assert store.take(late, "admin-1", AT + dt.timedelta(minutes=11)) is None
-    kept = store.put("admin-1", note, AT)
-    store.put("admin-1", note, AT + dt.timedelta(minutes=11))  # forgets what has expired
-    assert store.take(kept, "admin-1", AT + dt.timedelta(minutes=11)) is None
+def test_an_issued_password_is_sealed_and_only_its_pad_opens_it() -> None:
+    """The row in the database holds the note sealed; the browser's pad opens it (the class
+    itself, shown once across hosts: tests/integration/test_h6_shared_api_state.py)."""
+    secret = json.dumps(["wang", "王话务员", "s3cret-s3cret", "created"]).encode()
+    sealed, pad = issued_secrets.seal(secret)
+    assert len(sealed) == len(pad) == issued_secrets.SEALED
+    assert b"s3cret" not in sealed, "the database never holds the password in clear"
+    assert issued_secrets.unseal(sealed, pad) == secret
+    other_sealed, other_pad = issued_secrets.seal(secret)
+    assert other_sealed != sealed, "a fresh pad every time"
+    assert issued_secrets.unseal(sealed, other_pad) is None, "another pad opens nothing"
+    assert issued_secrets.unseal(sealed, pad[:-1]) is None
+    assert issued_secrets.unseal(b"", b"") is None
+    with pytest.raises(ValueError, match="at most"):
+        issued_secrets.seal(bytes(issued_secrets.SEALED))
+    assert OneTimeSecrets().cookie_name("t" * 24).startswith("hotline_issued_")
 
 
 def test_an_account_changes_detail_in_the_consoles_words() -> None:
