@@ -421,3 +421,24 @@ def test_the_loop_uploads_as_files_arrive(
 async def _stored(sessions: sessionmaker[Session], recording_id: str) -> bool:
     row = _rows(sessions).get(recording_id)
     return row is not None and row.local_removed_at is not None
+
+
+def test_two_uploaders_of_one_folder_share_the_work(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    """The ivr and the API of one machine both upload its folder: a row claimed by one is
+    not taken by the other."""
+    clock = Clock(T0)
+    first = _setup(sessions, object_store, tmp_path, clock)
+    second = offload.Offloader(
+        sessions, first.storage, first.origin, clock, retry_seconds=5, batch=first.batch
+    )
+    for n in range(3):
+        add_recorded_call(sessions, tmp_path, f"u-12.{n}")
+    first.batch = 2
+    taken = [row_id for row_id, *_ in first._claim()]
+    assert len(taken) == 2
+    assert [row_id for row_id, *_ in second._claim()] == [
+        row.id for row in _rows(sessions).values() if row.id not in taken
+    ]
+    assert second._claim() == []
