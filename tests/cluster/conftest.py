@@ -86,6 +86,7 @@ def cluster_settings(root: Path, **overrides: Any) -> Settings:
         "asr_live_capacity": 0,  # the live recogniser runs, idle: the tier stays light
         "node_heartbeat_seconds": 1.0,
         "object_store_retry_seconds": 1.0,
+        "asr_retry_seconds": 1.0,
     }
     return Settings(**{**values, **overrides})
 

@@ -28,6 +28,7 @@ from functools import partial
 import pytest
 from sqlalchemy import select
 
+from asr.models import JobStatus, TranscriptionJob
 from core.settings import PROJECT_ROOT, Settings
 from core.waiting import wait_for
 from hotline import object_store_process
@@ -236,16 +237,25 @@ def test_a_node_killed_during_a_burst(hotline_cluster: Cluster, table: list[Row]
     )
     row.failed = len(on_a)
     recorded = [call for call in calls if call.recording_started_at is not None]
-    pairs = wait_for(
-        lambda: (
-            (found := recordings_of(hotline, burst.callers))
-            and len(found) == len(recorded)
-            and found
-        ),
-        120,
-        "every recording begun to be stored",
-        0.5,
-    )
+    try:
+        pairs = wait_for(
+            lambda: (
+                (found := recordings_of(hotline, burst.callers))
+                and len(found) == len(recorded)
+                and found
+            ),
+            120,
+            "every recording begun to be stored",
+            0.5,
+        )
+    except TimeoutError:
+        stored_calls = {call.id for call, _ in recordings_of(hotline, burst.callers)}
+        unstored = [
+            (c.caller_number, node_of(c), c.outcome, c.failure_reason, c.recording_problem)
+            for c in recorded
+            if c.id not in stored_calls
+        ]
+        raise AssertionError(f"recordings begun but not stored: {unstored}") from None
     status = {call.caller_number: recording.status for call, recording in pairs}
     assert all(status[call.caller_number] == "partial" for call in on_a if call in recorded), status
     store = bucket(hotline)
@@ -312,6 +322,19 @@ def test_the_object_store_stopped_during_a_burst(
     checked = verify(api)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
+    # The transcription pool, in a folder of its own, has none of the nodes' files: it
+    # transcribes every recording from the bucket.
+    ids = [recording.id for recording in recordings]
+
+    def transcribed() -> bool:
+        with hotline.sessions() as session:
+            states = session.scalars(
+                select(TranscriptionJob.status).where(TranscriptionJob.recording_id.in_(ids))
+            ).all()
+        return len(states) == len(ids) and set(states) == {JobStatus.DONE}
+
+    wait_for(transcribed, 180, "every recording transcribed from the bucket", 0.5)
+
     # Other bytes under one key (its metadata still claims the old hash): named by verify.
     altered = recordings[0]
     data = b"RIFF not the recording"
@@ -325,5 +348,8 @@ def test_the_object_store_stopped_during_a_burst(
     checked = verify(api)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "ALTERED" in checked.stdout and altered.path in checked.stdout, checked.stdout
-    row.measured = "verify clean while waiting and after; the altered object named ALTERED"
+    row.measured = (
+        "verify clean while waiting and after; all transcribed from the bucket by the pool; "
+        "the altered object named ALTERED"
+    )
     row.result = "pass"
