@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,13 +70,15 @@ class Located:
 
 
 def local_file(storage: Storage, key: str) -> Path | None:
-    """The key's file in the data folder, if it is a regular file inside it (a key that is
-    not a relative path, or a link out of the data folder, is not)."""
-    root = storage.data_dir.resolve()
+    """The key's file in the data folder, if it is a regular file inside its kind's folder
+    (``recordings/``, ``attachments/``, ``archives/``, which may itself be a link to another
+    disk); a key that is not a relative path, or a link out of that folder, is not."""
     try:
-        path = storage.local_path(key).resolve()
+        path = storage.local_path(key)
     except ValueError:
         return None
+    root = (storage.data_dir / PurePosixPath(key).parts[0]).resolve()
+    path = path.resolve()
     return path if path.is_relative_to(root) and path.is_file() else None
 
 

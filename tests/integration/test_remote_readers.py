@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSati
 from api import stored_files
 from api.app import create_app
 from core.settings import Settings
-from custody import case_archive
+from custody import case_archive, evidence_files
 from custody.models import CaseArchive, RecordingAccess
 from dispatch.cases import attachment_files
 from dispatch.cases.models import Attachment
@@ -253,3 +253,21 @@ def test_a_range_from_the_bucket_is_read_as_a_local_file_s_range(header: str) ->
     if isinstance(local, list):
         local = local[0] if len(local) == 1 else None
     assert remote == local
+
+
+def test_a_local_file_is_found_only_inside_its_kind_s_folder(tmp_path: Path) -> None:
+    """The recordings folder may be a link to another disk; a link out of it is not read."""
+    data, disk = tmp_path / "data", tmp_path / "disk"
+    (disk / "2026").mkdir(parents=True)
+    (disk / "2026" / "a.wav").write_bytes(b"RIFF")
+    (data / "attachments").mkdir(parents=True)
+    (data / "recordings").symlink_to(disk)
+    (data / "attachments" / "out.pdf").symlink_to(disk / "2026" / "a.wav")
+    storage = Storage(data)
+    assert lookup.local_file(storage, "recordings/2026/a.wav") == (disk / "2026" / "a.wav")
+    assert lookup.local_file(storage, "attachments/out.pdf") is None
+    assert lookup.local_file(storage, "recordings/2026/../2026/a.wav") is None
+    assert lookup.local_file(storage, "recordings/2026/none.wav") is None
+    with evidence_files.Copies(storage) as files:
+        assert files.checked("recordings/2026/a.wav", hashlib.sha256(b"RIFF").hexdigest())
+        assert files.checked("attachments/out.pdf", hashlib.sha256(b"RIFF").hexdigest()) is None
