@@ -9,6 +9,7 @@ are this part's own loopback range (127.0.4.x), ports free ones."""
 from __future__ import annotations
 
 import concurrent.futures
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from core.secrets import load as load_secrets
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline import sip_router
-from ivr import asterisk_process, call_store
+from ivr import asterisk_process, call_store, prompts
 from ivr.models import Call
 from ivr.sip_router_config import REPLY_MS, Node, RouterFiles, parse_nodes
 from phones.sipp import DialError, DialResult, OperatorPhone, free_udp_port, place_call
@@ -105,34 +106,41 @@ def routed(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> It
         node_down_seconds=5,
     )
     folder = root / "router"
+    # The prompts synthesised once, copied to each node. (The nodes start one after the other:
+    # alembic's migration context is process-global, two threads cannot migrate at once.)
+    sounds = root / "sounds"
+    prompts.ensure_prompts(sounds, router.prompts.as_dict())
     nodes: list[Hotline] = []
+
+    def start(name: str, host: str, port: int, rtp_base: int, operator: str) -> Hotline:
+        shutil.copytree(sounds, root / name / "sounds")
+        node = start_hotline(
+            root / name,
+            database,
+            rtp_base=rtp_base,
+            node_name=name,
+            sip_host=host,
+            sip_port=port,
+            sip_router=f"{ROUTER}:{router_port}",
+            operators=[operator],
+            node_heartbeat_seconds=0.5,
+            overflow_seconds=OVERFLOW_SECONDS,
+            asr_live_capacity=0,  # no live transcription: the tier stays light
+        )
+        nodes.append(node)
+        return node
+
     try:
-        for name, host, port, rtp_base, operator in (
-            ("a", NODE_A, port_a, 37000, "8001"),
-            ("b", NODE_B, port_b, 38000, "8002"),
-        ):
-            nodes.append(
-                start_hotline(
-                    root / name,
-                    database,
-                    rtp_base=rtp_base,
-                    node_name=name,
-                    sip_host=host,
-                    sip_port=port,
-                    sip_router=f"{ROUTER}:{router_port}",
-                    operators=[operator],
-                    node_heartbeat_seconds=0.5,
-                    overflow_seconds=OVERFLOW_SECONDS,
-                )
-            )
+        a = start("a", NODE_A, port_a, 37000, "8001")
+        b = start("b", NODE_B, port_b, 38000, "8002")
         sip_router.start(router, folder)
         engine = make_engine(database)
-        yield Routed(router, folder, nodes[0], nodes[1], engine)
+        yield Routed(router, folder, a, b, engine)
         engine.dispose()
     finally:
         sip_router.stop(folder)
-        for node in nodes:
-            node.close()
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            list(pool.map(Hotline.close, nodes))
 
 
 def in_rotation(routed: Routed) -> set[str]:
@@ -285,7 +293,8 @@ def test_a_node_whose_asterisk_stops_is_out_of_rotation_within_the_ping_interval
     assert out_after <= PING_SECONDS + REPLY_MS / 1000 + 1.0
 
     callers = [f"1373000{i:04d}" for i in range(4)]
-    results = [routed.dial(caller) for caller in callers]
+    ports = caller_ports(len(callers))
+    results = [routed.dial(caller, held) for caller, held in zip(callers, ports, strict=True)]
     assert all(result.sipp_exit == 0 for result in results), [r.output for r in results]
     calls = routed.settled_calls(callers)
     assert {call.node for call in calls} == {"a"}
