@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.cases.registration import FieldError, Invalid
@@ -229,14 +229,20 @@ def _move(session: Session, dial_id: str, sources: Iterable[DialStatus], **value
     return cast(CursorResult[Any], result).rowcount == 1
 
 
-def claim_pending(session: Session, now: dt.datetime, limit: int = 5) -> list[DueDial]:
+def claim_pending(
+    session: Session, now: dt.datetime, limit: int = 5, phones: Collection[str] | None = None
+) -> list[DueDial]:
     """Move pending dials to ``calling_operator`` and return them; requests older than
-    ``PENDING_TTL`` fail instead (nobody waits that long in front of the console)."""
+    ``PENDING_TTL`` fail instead (nobody waits that long in front of the console).
+    ``phones``: only dials through these operators' phones (a node's own, issue 18); the
+    expired requests of any phone fail all the same."""
+    pending = OperatorDial.status == DialStatus.PENDING.value
+    if phones is not None:
+        pending = pending & or_(
+            OperatorDial.phone.in_(sorted(phones)), OperatorDial.requested_at < now - PENDING_TTL
+        )
     rows = session.scalars(
-        select(OperatorDial)
-        .where(OperatorDial.status == DialStatus.PENDING.value)
-        .order_by(OperatorDial.requested_at)
-        .limit(limit)
+        select(OperatorDial).where(pending).order_by(OperatorDial.requested_at).limit(limit)
     ).all()
     claimed = []
     for row in rows:

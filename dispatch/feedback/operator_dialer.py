@@ -125,6 +125,9 @@ class OperatorDialerConfig:
     citizen_ring_seconds: int
     poll_seconds: float = POLL_SECONDS
     context: str = CONTEXT_OPERATOR_DIAL
+    # The operators' phones on this node (issue 18): a node dials only through its own
+    # phones, the other nodes dial through theirs. None: every phone (the single machine).
+    phones: frozenset[str] | None = None
 
     @property
     def stale_after(self) -> dt.timedelta:
@@ -314,7 +317,7 @@ class OperatorDialer(DialLoop[DueDial]):
         with transaction(self.sessions) as session:
             for dial_id in operator_dial.recover_stale(session, now, self.config.stale_after):
                 log.warning("operator dial %s had no outcome; counted as failed", dial_id)
-            return operator_dial.claim_pending(session, now)
+            return operator_dial.claim_pending(session, now, phones=self.config.phones)
 
     def _operator_answered(self, dial_id: str, at: dt.datetime) -> None:
         with transaction(self.sessions) as session:
@@ -355,5 +358,6 @@ def operator_dialer_for(
     config = OperatorDialerConfig(
         operator_ring_seconds=settings.queue_ring_seconds,
         citizen_ring_seconds=settings.satisfaction_ring_seconds,
+        phones=frozenset(settings.operators) if settings.node_name else None,
     )
     return OperatorDialer(config, sessions, ListenerDialAmi(listener), clock)

@@ -31,6 +31,7 @@ from dispatch.feedback.operator_dialer import (
     ListenerDialAmi,
     OperatorDialer,
     OperatorDialerConfig,
+    operator_dialer_for,
 )
 from ivr.ami_adapter import event_time
 from ivr.models import Call, CallbackRequest
@@ -517,3 +518,39 @@ def test_a_real_asterisk_trace_replayed_settles_the_dial(
         assert 4 < (row.ended_at - row.answered_at).total_seconds() < 5  # as on the PBX
     else:
         assert row.ended_at is None and row.finished_at == times[3]  # the UserEvent's time
+
+
+def test_each_node_dials_only_through_its_own_operators_phones(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Issue 18: two nodes' dialers on one database; each claims only the dials of the
+    operators whose phones are on it. The single machine claims every phone's."""
+    on_a = ask(sessions, add_callback(sessions, "3.1"), phone="8001")
+    on_b = ask(sessions, add_callback(sessions, "3.2"), phone="8002")
+    nowhere = ask(
+        sessions, add_callback(sessions, "3.3"), phone="8009", at=NOW - dt.timedelta(minutes=2)
+    )
+
+    def node_dialer(node_name: str, operators: list[str]) -> OperatorDialer:
+        settings = Settings(
+            node_name=node_name, operators=operators, outbound_sip_target="127.0.6.1:5070"
+        )
+        dialer = operator_dialer_for(settings, sessions, FakeListener(), lambda: NOW)  # type: ignore[arg-type]
+        assert dialer is not None
+        return dialer
+
+    node_a, node_b = node_dialer("a", ["8001", "8003"]), node_dialer("b", ["8002"])
+    assert node_a.config.phones == frozenset({"8001", "8003"})
+    assert [d.id for d in node_a.claim(NOW)] == [on_a.id]
+    assert dial_row(sessions, on_b.id).status == "pending", "node a never takes b's"
+    expired = dial_row(sessions, nowhere.id)
+    assert (expired.status, expired.reason) == ("failed", "not dialled in time"), (
+        "a request for a phone on no node still fails in time"
+    )
+    assert node_a.claim(NOW) == []
+    assert [d.id for d in node_b.claim(NOW)] == [on_b.id]
+
+    single = node_dialer("", ["8001"])
+    assert single.config.phones is None
+    anyone = ask(sessions, add_callback(sessions, "3.4"), phone="8004")
+    assert [d.id for d in single.claim(NOW)] == [anyone.id], "the single machine: unchanged"
