@@ -344,11 +344,16 @@ def _hotline(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_the_command_backfills_uploads_and_verifies_the_bucket(
-    db_url: str, sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+    object_store: ObjectStoreServer, tmp_path: Path
 ) -> None:
     """Files stored before the object store was set are queued by ``offload --backfill``,
     uploaded by ``--run``; ``verify`` re-hashes them in the bucket and names one altered
-    there; wrong credentials are a clear error."""
+    there; wrong credentials are a clear error. (SQLite only: the commands run the code the
+    tests above run on both databases.)"""
+    db_url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
     ids = [add_recorded_call(sessions, tmp_path, f"u-10.{n}")[1] for n in range(2)]
     keys = [_key(sessions, i) for i in ids]
     settings = object_store.settings(
@@ -381,6 +386,7 @@ def test_the_command_backfills_uploads_and_verifies_the_bucket(
     done = _hotline(settings.model_copy(update={"object_store_credentials": wrong}), "verify")
     assert done.returncode == 1
     assert "refused the credentials" in done.stderr and "Traceback" not in done.stderr
+    engine.dispose()
 
 
 def test_no_upload_row_without_its_manifest_entry(
