@@ -89,6 +89,13 @@ async def verify_forever(
                 log.error("store integrity: %s", problem.line())
             if report.ok:
                 log.info("store integrity: %d files ok", report.files_checked)
+            if report.store_error:
+                log.warning(
+                    "store integrity: %d uploaded files not re-hashed, the object store is "
+                    "out of reach: %s",
+                    report.objects_unchecked,
+                    report.store_error,
+                )
         except Exception:
             log.exception("store verification failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
