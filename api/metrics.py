@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from api.deps import now as wall_clock
 from core.settings import Settings
 from custody import integrity
-from dispatch.reports.now import IntegrityNow, LiveState, live_state
+from dispatch.reports.now import IntegrityNow, LiveState, OperatorsNow, live_state
 from ivr import phones
 
 router = APIRouter()
@@ -60,13 +60,15 @@ FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 def gather(session: Session, settings: Settings, now: dt.datetime) -> LiveState:
     """The live state with every part: the database's, the operators' phones as the ivr
-    service keeps them, the store's last integrity check."""
+    service keeps them (on the single machine its file; with several nodes the nodes'
+    heartbeats, summed), the store's last integrity check."""
     check = integrity.latest(session)
     return live_state(
         session,
         now,
         zone=ZoneInfo(settings.timezone),
         phones=phones.read(phones.phones_file(settings.run_dir)),
+        node_max_age=dt.timedelta(seconds=settings.node_down_seconds),  # several nodes
         integrity=None
         if check is None
         else IntegrityNow(
@@ -155,6 +157,23 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
+def _node_gauges(operators: OperatorsNow) -> Iterator[Metric]:
+    """With several nodes: each node's operators' phones, labelled by the node's name."""
+    if not operators.nodes:
+        return
+    for figure, documentation in (
+        ("registered", "Operator phones registered at each node"),
+        ("busy", "Operator phones on a call at each node"),
+        ("ringing", "Operator phones ringing at each node"),
+    ):
+        family = GaugeMetricFamily(
+            f"hotline_node_operators_{figure}", documentation, labels=["node"]
+        )
+        for node in operators.nodes:
+            family.add_metric([node.node], getattr(node, figure))
+        yield family
+
+
 def _timestamp(moment: dt.datetime) -> float:
     return moment.timestamp()
 
@@ -200,6 +219,7 @@ def families(state: LiveState, version: str, database: str) -> Iterator[Metric]:
         )
         yield _gauge("hotline_operators_busy", "Operator phones on a call", operators.busy)
         yield _gauge("hotline_operators_ringing", "Operator phones ringing", operators.ringing)
+        yield from _node_gauges(operators)
     jobs = state.transcription
     yield _gauge(
         "hotline_transcription_backlog",

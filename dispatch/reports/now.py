@@ -7,7 +7,9 @@ dashboard shows it and ``/metrics`` exports it (``api.metrics``), from this one 
 streams, the handling clocks, the supervision job's runs (``dispatch.handling.job_runs``).
 Two parts come from elsewhere and are passed in by the caller (``api.metrics.gather``): the
 operators' phones, which the ivr service keeps in a file (``ivr.phones.read``: the API never
-talks to Asterisk), and the last integrity check, which ``custody`` records (a later stage
+talks to Asterisk; with several nodes (issue 18) they are read from the nodes' heartbeats
+instead, ``node_operators``, since an API host that is not a node has no such file), and the
+last integrity check, which ``custody`` records (a later stage
 than ``dispatch``, so not read from here). ``None`` for either means unknown.
 
 Overdue is ``dispatch.indicators.handling.overdue_now`` over the cases with a handling clock
@@ -37,7 +39,9 @@ from dispatch.indicators.clocks import local_date
 from dispatch.indicators.figures import Definition, Figure, Measure, Subject, count
 from dispatch.indicators.handling import overdue_now
 from dispatch.indicators.rows import CaseEventRow, CaseFile, CaseRow, DeadlineRow
+from ivr import nodes as node_states
 from ivr.models import Call
+from ivr.node_models import Node
 from ivr.phones import PhoneBoard
 
 DUE_TODAY = Definition(
@@ -87,7 +91,18 @@ class OperatorsNow:
     registered: int
     busy: int  # on a call
     ringing: int
-    at: dt.datetime | None  # the latest change the ivr service learnt of
+    at: dt.datetime | None  # the latest change the ivr service learnt of (nodes: heartbeat)
+    nodes: tuple[NodeOperatorsNow, ...] = ()  # with several nodes: each node alive's own
+
+
+@dataclass(frozen=True)
+class NodeOperatorsNow:
+    """One node's operators' phones, as its ivr service last wrote them (``ivr.node_models``)."""
+
+    node: str
+    registered: int
+    busy: int
+    ringing: int
 
 
 @dataclass(frozen=True)
@@ -137,14 +152,19 @@ def live_state(
     zone: ZoneInfo,
     phones: PhoneBoard | None = None,
     integrity: IntegrityNow | None = None,
+    node_max_age: dt.timedelta | None = None,
 ) -> LiveState:
-    """The state at ``now`` (aware); ``zone`` decides what "today" is."""
+    """The state at ``now`` (aware); ``zone`` decides what "today" is. With
+    ``node_max_age`` and nodes in the database, the operators come from the nodes alive
+    (``node_operators``), not from ``phones``."""
     files = open_handling_files(session, local_date(now, zone))
     run = job_runs.of(session, job_runs.SUPERVISION)
     return LiveState(
         at=now,
         calls=calls_now(session, now),
-        operators=operators_now(phones),
+        operators=operators_now(phones)
+        if node_max_age is None or not has_nodes(session)
+        else node_operators(session, now, node_max_age),
         transcription=transcription_now(session, now),
         due_today=due_today(files, now, zone),
         overdue=overdue_now(files, now, zone),
@@ -188,6 +208,38 @@ def operators_now(board: PhoneBoard | None) -> OperatorsNow | None:
         return None
     latest = max((phone.since for phone in board.phones.values()), default=None)
     return OperatorsNow(board.registered, board.busy, board.ringing, latest)
+
+
+def has_nodes(session: Session) -> bool:
+    """True when the hotline runs as several nodes: a node's row has a name (the single
+    machine writes its row under the name ``""``)."""
+    return session.scalar(select(Node.name).where(Node.name != "").limit(1)) is not None
+
+
+def node_operators(
+    session: Session, now: dt.datetime, max_age: dt.timedelta
+) -> OperatorsNow | None:
+    """The operators' phones of every node alive (heartbeat at most ``max_age`` old) whose
+    ivr service is connected to its Asterisk, summed, with each node's own; None (unknown)
+    when no node is. Each node writes what its Asterisk's queue sees of its own phones."""
+    known = [
+        node
+        for node in node_states.alive(session.scalars(select(Node)), now, max_age)
+        if node.ami_connected
+    ]
+    if not known:
+        return None
+    each = tuple(
+        NodeOperatorsNow(n.name, n.operators_registered, n.operators_busy, n.operators_ringing)
+        for n in known
+    )
+    return OperatorsNow(
+        registered=sum(n.registered for n in each),
+        busy=sum(n.busy for n in each),
+        ringing=sum(n.ringing for n in each),
+        at=max(n.heartbeat_at for n in known),
+        nodes=each,
+    )
 
 
 def transcription_now(session: Session, now: dt.datetime) -> TranscriptionNow:
