@@ -156,8 +156,26 @@ class Offloader:
                 )
             )
         for row in rows:
-            self._remove_local(row.id, row.key)
-            done.removed += 1
+            # Left by a pass that stopped after noting the upload: the object is looked at
+            # again before the only other copy goes.
+            try:
+                info = self.remote.stat(row.key)
+            except objects.StoreUnavailable as exc:
+                done.errors.append(str(exc))
+                return
+            if info is not None and (info.size, info.sha256) == (row.size_bytes, row.sha256):
+                self._remove_local(row.id, row.key)
+                done.removed += 1
+            else:
+                self._upload_again(row.id, f"the object in {self.remote.name} is gone or other")
+
+    def _upload_again(self, row_id: int, reason: str) -> None:
+        log.error("object store: %s; uploading it again", reason)
+        with transaction(self.sessions) as session:
+            row = session.get(ObjectUpload, row_id)
+            if row is not None and row.state == STORED and row.local_removed_at is None:
+                row.state, row.stored_at, row.last_error = PENDING, None, reason
+                row.next_try_at = self.clock()
 
     def _remove_local(self, row_id: int, key: str) -> None:
         """Remove the local copy of a confirmed upload, then note it."""

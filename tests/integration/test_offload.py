@@ -220,7 +220,8 @@ def test_interrupted_work_is_finished_by_the_next_pass(
     assert uploader._mark_stored(rows[stored_not_removed].id) is False
     assert uploader.run_once().uploaded == 0
 
-    # The stored row's local copy goes at once; the claims run out after claim_seconds.
+    # The stored row's local copy goes at once (its object checked first); the claims run
+    # out after claim_seconds.
     assert not (tmp_path / keys[stored_not_removed]).exists()
     clock.advance(uploader.claim_seconds + 1)
     done = uploader.run_once()
@@ -448,3 +449,24 @@ def test_two_uploaders_of_one_folder_share_the_work(
         row.id for row in _rows(sessions).values() if row.id not in taken
     ]
     assert second._claim() == []
+
+
+def test_a_stored_file_whose_object_went_is_uploaded_again_not_removed(
+    sessions: sessionmaker[Session], object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    """A pass that noted an upload and stopped before removing the local copy: if the
+    object has gone meanwhile, the local copy (the only one) is uploaded again, not removed."""
+    clock = Clock(T0)
+    uploader = _setup(sessions, object_store, tmp_path, clock)
+    _, recording_id = add_recorded_call(sessions, tmp_path, "u-13.1")
+    key = _key(sessions, recording_id)
+    row_id, *_ = uploader._claim()[0]
+    uploader.remote.put_file(key, tmp_path / key, _rows(sessions)[recording_id].sha256)
+    assert uploader._mark_stored(row_id) is False
+    uploader.remote.delete(key)
+
+    done = uploader.run_once()
+    assert (done.uploaded, done.removed) == (1, 1)  # removed only once up again
+    row = _rows(sessions)[recording_id]
+    assert row.state == STORED and row.local_removed_at is not None
+    assert uploader.remote.stat(key) is not None and not (tmp_path / key).exists()
