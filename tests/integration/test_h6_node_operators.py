@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from core.db import transaction
 from core.settings import Settings
+from hotline.ivr_service import _node_beat
 from ivr import phones
 from ivr.node_models import NodeBeat, write_heartbeat
 from ivr.phones import DeviceState, PhoneChanged
@@ -136,3 +138,23 @@ def test_the_single_machine_reads_its_phones_file(
     scraped = scrape(settings)
     assert scraped[("hotline_operators_registered", ())] == 2
     assert not any(name.startswith("hotline_node_") for name, _ in scraped)
+
+
+def test_the_heartbeat_says_how_many_phones_ring_and_are_on_a_call(tmp_path: Path) -> None:
+    at = dt.datetime(2030, 1, 1, 8, 0, tzinfo=dt.UTC)
+    board = phones.PhoneBoard()
+    for name, state in (
+        ("8001", DeviceState.NOT_INUSE),
+        ("8002", DeviceState.RINGING),
+        ("8003", DeviceState.INUSE),
+        ("8004", DeviceState.ONHOLD),
+        ("8005", DeviceState.UNAVAILABLE),
+    ):
+        board = phones.apply(board, PhoneChanged(name, state, at))
+    settings = Settings(data_dir=tmp_path, node_name="a")
+    tracker = SimpleNamespace(active={})
+    node = _node_beat(settings, at, {"ami": True}, [board], tracker)  # type: ignore[arg-type]
+    assert (node.operators_registered, node.operators_free) == (4, 1)
+    assert (node.operators_ringing, node.operators_busy) == (1, 2)
+    unknown = _node_beat(settings, at, {"ami": False}, [board], tracker)  # type: ignore[arg-type]
+    assert (unknown.operators_ringing, unknown.operators_busy) == (0, 0)
