@@ -203,6 +203,7 @@ def start(
     privacy.write_private(root / "run" / "s3.json", json.dumps(s3_config(keys, bucket)))
     if not _free_on(host, s3_port):
         raise ObjectStoreError(f"the object store's S3 port {host}:{s3_port} is taken")
+    _remove_sockets(root)  # of a store that was killed
     internal = dict(zip(INTERNAL_PORTS, free_ports(host, len(INTERNAL_PORTS)), strict=True))
     privacy.write_private(
         root / "run" / "ports.json", json.dumps({"s3": s3_port, **internal}, indent=2)
@@ -293,8 +294,12 @@ def stop(root: Path, timeout: float = 2) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(found, os.WNOHANG)
     _pid_file(root).unlink(missing_ok=True)
-    # weed also listens on Unix sockets named by its gRPC ports in /tmp; a killed weed leaves
-    # them behind. Only this store's own are removed.
+    _remove_sockets(root)
+
+
+def _remove_sockets(root: Path) -> None:
+    """weed also listens on Unix sockets named by its gRPC ports in /tmp; a killed weed
+    leaves them behind. Only this store's own (by its last ports) are removed."""
     for name, port in ports(root).items():
         if name.endswith(".grpc"):
             kind = name.removesuffix(".grpc")
