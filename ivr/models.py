@@ -37,6 +37,9 @@ class Call(Base):
     recording_problem: Mapped[str | None] = mapped_column(Text)
     # The node (Asterisk + ivr) that took the call: Settings.node_name, "" on the single machine.
     node: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
+    # Issue 18, H7: on a node's row for another node's waiting caller (overflow), the first
+    # node's call it is a leg of (that row's asterisk_uniqueid); None for a citizen's own call.
+    overflow_of: Mapped[str | None] = mapped_column(String(fields.UNIQUEID), index=True)
 
 
 class CallbackRequest(Base):
