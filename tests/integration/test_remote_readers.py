@@ -5,6 +5,7 @@ out of reach answered 503 and logged. SQLite and a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import zipfile
@@ -20,6 +21,7 @@ from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSati
 from api import stored_files
 from api.app import create_app
 from core.settings import Settings
+from core.waiting import wait_for
 from custody import case_archive, evidence_files
 from custody.models import CaseArchive, RecordingAccess
 from dispatch.cases import attachment_files
@@ -50,13 +52,18 @@ def settings(
 
 def bucket_only(storage: Storage, key: str, sha256: str) -> None:
     """Upload the file (if it is still local) and remove the local copy: its bytes are then
-    only in the bucket."""
-    assert storage.remote is not None
+    only in the bucket. (The API's own uploader may be doing the same for the files it
+    wrote, attachments and archive bundles: whichever comes first, the end is the same.)"""
+    remote = storage.remote
+    assert remote is not None
     local = storage.local_path(key)
     if local.exists():
-        storage.remote.put_file(key, local, sha256)
-        local.unlink()
-    assert storage.remote.stat(key) is not None and not local.exists()
+        # FileNotFoundError: the API's uploader confirmed it and removed the local copy.
+        with contextlib.suppress(FileNotFoundError):
+            remote.put_file(key, local, sha256)
+        local.unlink(missing_ok=True)
+    wait_for(lambda: remote.stat(key) is not None, 30, f"{key} in the bucket", 0.1)
+    assert not local.exists()
 
 
 def recording_of(sessions: sessionmaker[Session], recording_id: str) -> Recording:
