@@ -242,7 +242,8 @@ def wait_ready(
     started: int,
     timeout: float,
 ) -> None:
-    """Until the filer holds the bucket and the S3 gateway serves it with these keys."""
+    """Until the volume server has registered, the filer holds the bucket and the S3
+    gateway serves it with these keys."""
     filer = f"http://{host}:{ports(root)['filer']}/buckets/{bucket}/"
     store = objects.S3Store(f"http://{host}:{s3_port}", bucket, keys, connect_timeout=1)
 
@@ -267,6 +268,24 @@ def wait_ready(
             return False
         return True
 
+    master = f"http://{host}:{ports(root)['master']}/dir/status"
+
+    def volumes_known() -> bool:
+        """The volume server has told the master what it holds (until then reads of objects
+        stored before a restart fail with 500)."""
+        _alive_or_fail(root, started)
+        try:
+            with urllib.request.urlopen(master, timeout=2) as answer:
+                topology = json.loads(answer.read()).get("Topology") or {}
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return any(
+            rack.get("DataNodes")
+            for centre in topology.get("DataCenters") or []
+            for rack in centre.get("Racks") or []
+        )
+
+    wait_for(volumes_known, timeout, f"the object store's volume server ({master})", 0.2)
     wait_for(bucket_made, timeout, f"the object store's filer at {filer}", interval=0.2)
     wait_for(serving, timeout, f"the object store's S3 gateway at {host}:{s3_port}", interval=0.2)
 

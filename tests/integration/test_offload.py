@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import io
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from functools import partial
@@ -20,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import PROJECT_ROOT, Settings
-from core.waiting import async_wait_for
+from core.waiting import async_wait_for, wait_for
 from custody import integrity, purge
-from hotline import migrate
+from hotline import migrate, object_store_process
 from recordings import manifest, objects, offload
 from recordings.models import ManifestEntry, Recording
 from recordings.offload_models import FAILED, PENDING, PURGED, PURGING, STORED, ObjectUpload
@@ -470,3 +472,26 @@ def test_a_stored_file_whose_object_went_is_uploaded_again_not_removed(
     row = _rows(sessions)[recording_id]
     assert row.state == STORED and row.local_removed_at is not None
     assert uploader.remote.stat(key) is not None and not (tmp_path / key).exists()
+
+
+def test_a_killed_store_keeps_what_it_confirmed(
+    own_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    """SIGKILL right after confirmed uploads: started again, every object is there, whole."""
+    store = own_store.store(own_store.new_prefix())
+    sent = {}
+    for n in range(5):
+        path = tmp_path / f"{n}.wav"
+        path.write_bytes(os.urandom(200_000 + n))
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        store.put_file(f"recordings/k/{n}.wav", path, sha)
+        sent[f"recordings/k/{n}.wav"] = sha
+    pid = object_store_process.pid(own_store.root)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not own_store.running(), 10, "weed to die")
+    own_store.start()
+    for key, sha in sent.items():
+        assert hashlib.sha256(b"".join(store.read(key))).hexdigest() == sha
+        info = store.stat(key)
+        assert info is not None and info.sha256 == sha
