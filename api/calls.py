@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from api.auth import CallReader, LoginDep
 from api.deps import SessionDep, SettingsDep, WriterDep, now
 from api.evidence import http_error, requester
+from api.labels import OVERFLOW_OUTCOME_LABELS
 from api.schemas import CallPublic, CallTranscript
 from asr.model_install import active_model
 from asr.model_kind import kind_of
@@ -22,13 +23,14 @@ from recordings import lookup
 
 router = APIRouter()
 
-OUTCOME_LABELS = {
+OUTCOME_LABELS: dict[str | None, str] = {
     "answered": "已接听",
     "message_left": "已留言",
     "abandoned": "排队中挂断（待回拨）",
     "hung_up_during_notice": "提示音期间挂断",
     "failed": "故障",
     None: "通话中",
+    **OVERFLOW_OUTCOME_LABELS,  # Issue 18, H7
 }
 
 TRANSCRIPT_LABELS: dict[str | None, str] = {

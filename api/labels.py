@@ -9,6 +9,8 @@ In a template: ``{{ a.role|role_zh }}``, ``{{ a.action|access_zh }}``,
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from jinja2 import Environment
 
 from custody import access_labels, dossier
@@ -43,6 +45,38 @@ def received_label(channel: str) -> str:
         return "受理时间"
 
 
+# Issue 18, H7: a node's row for another node's waiting caller (overflow); the citizen's call
+# is the first node's row, whose page shows the leg (``overflow_zh``).
+OVERFLOW_OUTCOME_LABELS: dict[str | None, str] = {
+    "overflow_answered": "转接来电（本节点已接听）",
+    "overflow_unanswered": "转接来电（本节点无人接听）",
+}
+
+
+class OverflowLeg(Protocol):
+    """What ``overflow_label`` reads of a leg's call row (``ivr.models.Call``)."""
+
+    @property
+    def node(self) -> str: ...
+    @property
+    def operator(self) -> str | None: ...
+    @property
+    def answered_at(self) -> object: ...
+    @property
+    def ended_at(self) -> object: ...
+
+
+def overflow_label(leg: OverflowLeg) -> str:
+    """The call page's line for its caller passed on to another node: 转接至节点 b，由 8003
+    接听 / 无人接听 / 等待接听."""
+    where = f"转接至节点 {leg.node}" if leg.node else "转接至其他节点"
+    if leg.answered_at is not None:
+        return f"{where}，由 {leg.operator or '未知话务员'} 接听"
+    if leg.ended_at is not None:
+        return f"{where}，无人接听"
+    return f"{where}，等待接听"
+
+
 def install(env: Environment) -> None:
     """Register the filters on the templates' environment."""
     env.filters["role_zh"] = access_labels.role_label
@@ -51,3 +85,4 @@ def install(env: Environment) -> None:
     env.filters["outcome_zh"] = outcome_label
     env.filters["actor_zh"] = actor_label
     env.filters["received_zh"] = received_label
+    env.filters["overflow_zh"] = overflow_label

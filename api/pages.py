@@ -248,6 +248,7 @@ def _call_page(
         prefilled=values is None and bool(context.form["content"]),
         live=live_transcript.worth_following(session, call),
         transcription_off=off,
+        overflow_legs=call_store.overflow_legs(session, call),  # Issue 18, H7
         phone_call=True,
         name_hint="来电显示的名称，未经核实，请向来电人确认"
         if values is None and context.name_unverified

@@ -189,6 +189,17 @@ def _user_event(message: Mapping[str, str], uniqueid: str) -> ev.CallEvent | Non
                 operator_channel=fields.clean(message.get("Channel"), fields.CHANNEL),
                 operator_uniqueid=fields.clean(uniqueid, fields.UNIQUEID),
             )
+        case dv.EVENT_OVERFLOW_LEG:
+            # Issue 18, H7: this node's call is the first node's call (Call) passed on here.
+            of_call = fields.clean(message.get("Call"), fields.UNIQUEID)
+            if not of_call:
+                return None
+            return ev.OverflowLeg(
+                uniqueid=uniqueid,
+                at=at,
+                of_call=of_call,
+                from_node=fields.clean(message.get("Node"), 16),
+            )
         case _:
             return None
 

@@ -79,6 +79,17 @@ def recording_file(spool_dir: Path, uniqueid: str, now: dt.datetime) -> Path:
     return spool_dir / f"{now.astimezone(dt.UTC):%Y%m%d}" / f"{safe}.wav"
 
 
+def overflow_marker(node: str, uniqueid: str) -> str:
+    """The overflow header's value: the first node and its call (Issue 18, H7)."""
+    return f"{node}/{uniqueid}"
+
+
+def parse_overflow_marker(header: str) -> tuple[str, str]:
+    """(node, call uniqueid) from the overflow header; no call named: (header, "")."""
+    node, _, call = header.strip().partition("/")
+    return node, call
+
+
 class CallFlow:
     def __init__(self, config: CallFlowConfig, clock: Callable[[], dt.datetime]) -> None:
         self.config = config
@@ -98,8 +109,8 @@ class CallFlow:
 
     async def run(self, channel: AgiChannel) -> None:
         cfg = self.config
-        if cfg.overflow_in and await channel.get_variable(OVERFLOW_HEADER_READ):
-            await self.take_overflow(channel)
+        if cfg.overflow_in and (header := await channel.get_variable(OVERFLOW_HEADER_READ)):
+            await self.take_overflow(channel, header)
             return
         await channel.answer()
         await channel.play(cfg.prompt("notice"))
@@ -149,7 +160,10 @@ class CallFlow:
         log.info(
             "call %s: no operator here in %d s, passed on to another node", channel.uniqueid, first
         )
-        header = f"{dv.CONTEXT_OVERFLOW_HEADER}^s^1({cfg.node_name or 'node'})"
+        # The header names this node and this call (Issue 18, H7: the other node's row for
+        # the caller is marked a leg of this call).
+        marker = overflow_marker(cfg.node_name or "node", channel.uniqueid)
+        header = f"{dv.CONTEXT_OVERFLOW_HEADER}^s^1({marker})"
         answered = f"{dv.CONTEXT_OVERFLOW_ANSWERED}^{channel.uniqueid}"
         await channel.execute("Dial", f"{cfg.overflow_dial},{rest},mb({header})U({answered})")
         dial_status = await channel.get_variable(dv.DIAL_STATUS)
@@ -161,7 +175,7 @@ class CallFlow:
             return await channel.get_variable(dv.QUEUE_STATUS)
         return "TIMEOUT"
 
-    async def take_overflow(self, channel: AgiChannel) -> None:
+    async def take_overflow(self, channel: AgiChannel, header: str = "") -> None:
         """Another node's waiting caller: it heard the notice there and is recorded there.
         It only waits in this node's queue, ringing (the channel is answered when an operator
         answers, so the first node learns of it); nobody in time: the first node takes the
@@ -169,6 +183,9 @@ class CallFlow:
         stays a call that never got past the notice here (not an abandoned one: the first node
         owns the caller, its message or its call-back)."""
         cfg = self.config
+        node, call = parse_overflow_marker(header)
+        if call:
+            await channel.user_event(dv.EVENT_OVERFLOW_LEG, Call=call, Node=node)
         await channel.execute("Queue", f"{cfg.queue_name},r,,,{cfg.queue_wait_seconds}")
         status = await channel.get_variable(dv.QUEUE_STATUS)
         log.info(

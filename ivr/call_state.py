@@ -17,6 +17,14 @@ class Outcome(StrEnum):
     ABANDONED = "abandoned"
     HUNG_UP_DURING_NOTICE = "hung_up_during_notice"
     FAILED = "failed"
+    # Issue 18, H7: a node's row for another node's waiting caller (overflow): not a citizen's
+    # call of its own (the first node's row is), answered here by an operator or not.
+    OVERFLOW_ANSWERED = "overflow_answered"
+    OVERFLOW_UNANSWERED = "overflow_unanswered"
+
+
+# The outcomes of overflow legs: never counted as calls, never called back.
+OVERFLOW_OUTCOMES = frozenset({Outcome.OVERFLOW_ANSWERED, Outcome.OVERFLOW_UNANSWERED})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +47,8 @@ class CallState:
     failure_reason: str | None = None
     ended_at: dt.datetime | None = None
     hangup_cause: int | None = None
+    # Issue 18, H7: the first node's call (uniqueid) this call is an overflow leg of.
+    overflow_of: str | None = None
 
     @property
     def is_over(self) -> bool:
@@ -53,6 +63,11 @@ class CallState:
 
 
 def classify(state: CallState) -> Outcome:
+    if state.overflow_of is not None:
+        # The first node owns the caller (its notice, recording, message, call-back).
+        if state.answered_at is not None:
+            return Outcome.OVERFLOW_ANSWERED
+        return Outcome.OVERFLOW_UNANSWERED
     if state.failure_reason is not None:
         return Outcome.FAILED
     if state.answered_at is not None:
@@ -113,6 +128,8 @@ def apply(state: CallState, event: ev.CallEvent) -> CallState:
                 failure_reason=state.failure_reason or event.reason,
                 ended_at=state.ended_at or event.at,
             )
+        case ev.OverflowLeg():
+            return replace(state, overflow_of=state.overflow_of or event.of_call)
         case ev.FailureFound():
             return replace(state, failure_reason=state.failure_reason or event.reason)
         case ev.CallHungUp():

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ivr import dialplan_variables as dv
 from ivr.call_state import CallState, Outcome
 from ivr.models import Call, CallbackRequest, ConsoleEvent
 
@@ -55,6 +56,7 @@ def _fields(state: CallState) -> dict[str, object]:
         "hangup_cause": state.hangup_cause,
         "failure_reason": state.failure_reason,
         "spool_path": state.recording_path,
+        "overflow_of": state.overflow_of,
     }
     return {name: _fit(name, value) for name, value in values.items()}
 
@@ -70,12 +72,54 @@ def save_state(session: Session, state: CallState, node: str = "") -> Call:
         session.add(call)
     for name, value in _fields(state).items():
         setattr(call, name, value)
+    _overflow_operator(session, call)
     session.flush()
     if needs_callback(state) and state.ended_at is not None:
         exists = session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
         if exists is None:
             session.add(CallbackRequest(call_id=call.id, created_at=state.ended_at))
     return call
+
+
+def _overflow_operator(session: Session, call: Call) -> None:
+    """Issue 18, H7: a caller passed on to another node and answered there is answered by
+    that node's operator, named on the leg's row (the first node only learns that it was
+    answered: ``dv.OVERFLOW_OPERATOR``). Whichever row is written last names the operator
+    on the first node's row."""
+    if call.operator == dv.OVERFLOW_OPERATOR:
+        taken_by = session.scalar(
+            select(Call.operator)
+            .where(
+                Call.overflow_of == call.asterisk_uniqueid,
+                Call.answered_at.is_not(None),
+                Call.operator.is_not(None),
+            )
+            .order_by(Call.answered_at)
+            .limit(1)
+        )
+        if taken_by:
+            call.operator = taken_by
+    elif call.overflow_of and call.operator and call.answered_at is not None:
+        session.execute(
+            update(Call)
+            .where(
+                Call.asterisk_uniqueid == call.overflow_of,
+                Call.operator == dv.OVERFLOW_OPERATOR,
+            )
+            .values(operator=call.operator)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def overflow_legs(session: Session, call: Call) -> list[Call]:
+    """The rows other nodes wrote for this call's caller passed on to them (overflow)."""
+    return list(
+        session.scalars(
+            select(Call)
+            .where(Call.overflow_of == call.asterisk_uniqueid)
+            .order_by(Call.started_at, Call.id)
+        )
+    )
 
 
 def state_of(call: Call) -> CallState:
@@ -98,6 +142,7 @@ def state_of(call: Call) -> CallState:
         failure_reason=call.failure_reason,
         ended_at=call.ended_at,
         hangup_cause=call.hangup_cause,
+        overflow_of=call.overflow_of,
     )
 
 
@@ -126,7 +171,16 @@ def known_spool_paths(session: Session, node: str = "") -> set[str]:
 
 
 def list_calls(session: Session, limit: int = 100) -> list[Call]:
-    return list(session.scalars(select(Call).order_by(Call.started_at.desc()).limit(limit)))
+    """The citizens' calls, newest first: a call passed on to another node (overflow) once,
+    as its first node's row (the leg is shown on that call's page)."""
+    return list(
+        session.scalars(
+            select(Call)
+            .where(Call.overflow_of.is_(None))
+            .order_by(Call.started_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def get_call(session: Session, call_id: str) -> Call | None:

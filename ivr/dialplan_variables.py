@@ -14,6 +14,9 @@ EVENT_CALL_FAILED = "HotlineCallFailed"
 # Issue 18, H4: a caller passed on to another node (overflow) was answered there. Raised on the
 # leg to the SIP router, naming the first node's call (its uniqueid) in the field Call.
 EVENT_OVERFLOW_ANSWERED = "HotlineOverflowAnswered"
+# Issue 18, H7: raised by the other node's call flow for a caller passed on to it: its call is
+# a leg of the first node's call (fields Call: that call's uniqueid, Node: that node).
+EVENT_OVERFLOW_LEG = "HotlineOverflowLeg"
 DIAL_STATUS = "DIALSTATUS"
 # The operator a call row names when another node's operator answered its caller (that
 # node's own row for the call names the operator).

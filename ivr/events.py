@@ -109,3 +109,13 @@ class CallTransferred(CallEvent):
     target_channel: str = ""
     second_leg: str = ""
     extension: str = ""
+
+
+@dataclass(frozen=True)
+class OverflowLeg(CallEvent):
+    """Issue 18, H7: this node's call is another node's waiting caller passed on to this
+    node's queue (overflow): ``of_call`` is the first node's call (its Asterisk uniqueid),
+    ``from_node`` that node's name."""
+
+    of_call: str
+    from_node: str = ""

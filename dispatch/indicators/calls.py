@@ -19,7 +19,7 @@ from dispatch.indicators.figures import Definition, Figure, Measure, Subject, co
 from dispatch.indicators.periods import Period
 from dispatch.indicators.rows import CallbackRow, CallRow
 from dispatch.intake.call_queue import FINAL_OUTCOMES
-from ivr.call_state import Outcome
+from ivr.call_state import OVERFLOW_OUTCOMES, Outcome
 
 M = __name__
 ANSWER_SECONDS = 15  # GB/T 33358-2016: answered by a person within 15 s
@@ -132,9 +132,18 @@ def asked_at(call: CallRow) -> dt.datetime | None:
     return call.started_at if call.answered_at is not None else None
 
 
+def is_overflow_leg(call: CallRow) -> bool:
+    """A node's row for another node's waiting caller (overflow, Issue 18): that citizen's
+    call is the first node's row, counted there once. (The reader leaves legs out already;
+    an ended leg given here is never counted either.)"""
+    return call.outcome in OVERFLOW_OUTCOMES
+
+
 def started_in(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
-    """The calls that started in the period."""
-    return [call for call in calls if period.contains(call.started_at)]
+    """The calls that started in the period (overflow legs are not calls of their own)."""
+    return [
+        call for call in calls if period.contains(call.started_at) and not is_overflow_leg(call)
+    ]
 
 
 def _asked(calls: Sequence[CallRow], period: Period) -> list[CallRow]:
@@ -213,7 +222,9 @@ def worst_24h(
         (
             (moment, call)
             for call in calls
-            if (moment := asked_at(call)) is not None and period.start <= moment < period.end
+            if (moment := asked_at(call)) is not None
+            and period.start <= moment < period.end
+            and not is_overflow_leg(call)
         ),
         key=lambda pair: pair[0],
     )
@@ -328,7 +339,11 @@ def repeat_rate(
     by_number: dict[str, list[dt.datetime]] = {}
     earliest = period.start - window
     for call in calls:
-        if call.caller_number and earliest <= call.started_at < period.end:
+        if (
+            call.caller_number
+            and earliest <= call.started_at < period.end
+            and not is_overflow_leg(call)
+        ):
             by_number.setdefault(call.caller_number, []).append(call.started_at)
     for times in by_number.values():
         times.sort()
@@ -353,6 +368,6 @@ def by_operator(calls: Sequence[CallRow]) -> dict[str, list[CallRow]]:
     per operator)."""
     groups: dict[str, list[CallRow]] = {}
     for call in calls:
-        if call.answered_at is not None and call.operator:
+        if call.answered_at is not None and call.operator and not is_overflow_leg(call):
             groups.setdefault(call.operator, []).append(call)
     return groups

@@ -32,6 +32,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
+    and_,
     any_,
     bindparam,
     func,
@@ -166,6 +167,13 @@ def no_collection() -> AbstractContextManager[None]:
 # -- calls -------------------------------------------------------------------------------------
 
 
+def citizens_calls(where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``where``, among the citizens' calls only: a caller passed on to another node
+    (overflow, Issue 18) is one call, its first node's row; the other node's row for it
+    (``Call.overflow_of``) is a leg of that call, never counted again."""
+    return and_(where, Call.overflow_of.is_(None))
+
+
 def calls(reading: Reading, where: ColumnElement[bool]) -> tuple[CallRow, ...]:
     r, t = reading, reading.instant
     query = (
@@ -180,7 +188,7 @@ def calls(reading: Reading, where: ColumnElement[bool]) -> tuple[CallRow, ...]:
             Call.outcome,
             Call.operator,
         )
-        .where(where)
+        .where(citizens_calls(where))
         .order_by(Call.started_at, Call.id)
     )
     return tuple(
@@ -191,7 +199,9 @@ def calls(reading: Reading, where: ColumnElement[bool]) -> tuple[CallRow, ...]:
 
 def caller_times(reading: Reading, where: ColumnElement[bool]) -> list[CallRow]:
     """Calls as their id, start and caller's number alone (from the calls' listing index)."""
-    query = select(Call.id, reading.at(Call.started_at), Call.caller_number).where(where)
+    query = select(Call.id, reading.at(Call.started_at), Call.caller_number).where(
+        citizens_calls(where)
+    )
     t = reading.instant
     return [CallRow(c[0], t(c[1]), c[2]) for c in reading.rows(query)]
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.clock import utc_now
-from hotline import processes
+from core.settings import Settings
+from hotline import processes, sip_router
 from hotline.cli import context
 from hotline.ivr_status import NodeLine, RecogniserLine, read_nodes, read_recognisers
 from ivr import asterisk_install
+from ivr.sip_router_config import RouterConfigError, RouterFiles, parse_nodes
 
 
 @click.command()
@@ -25,6 +28,33 @@ def down() -> None:
     click.echo("stopped")
 
 
+def router_part(settings: Settings, folder: Path | None = None) -> processes.PartStatus | None:
+    """The SIP router's line on a machine that runs it (``sip_router_nodes`` set; ``folder``:
+    its folder, by default ``<data_dir>/sip-router``): up or DOWN, and the nodes it sends
+    calls to now. ``None`` on a machine without a router (the single machine)."""
+    if not settings.sip_router_nodes.strip():
+        return None
+    where = f"Kamailio on {settings.sip_router_host}:{settings.sip_router_port}"
+    try:
+        nodes = parse_nodes(settings.sip_router_nodes)
+    except RouterConfigError as error:
+        return processes.PartStatus("sip-router", False, f"{where}: {error}")
+    folder = folder if folder is not None else sip_router.default_folder(settings)
+    if not sip_router.running(folder):
+        return processes.PartStatus("sip-router", False, f"{where} not running")
+    names = ", ".join(node.name for node in nodes)
+    try:
+        up = sip_router.nodes_up(RouterFiles(folder), nodes)
+    except sip_router.SipRouterError:
+        return processes.PartStatus(
+            "sip-router", True, f"{where}, nodes in rotation unknown ({names})"
+        )
+    rotation = ", ".join(node.name for node in nodes if node.name in up) or "none"
+    return processes.PartStatus(
+        "sip-router", True, f"{where}, nodes in rotation: {rotation} (of {names})"
+    )
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the parts and nodes as JSON.")
 def status(as_json: bool) -> None:
@@ -33,6 +63,9 @@ def status(as_json: bool) -> None:
     settings = context.settings()
     install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
     parts = processes.status(settings, install)
+    router = router_part(settings)  # Issue 18, H7: a machine running the SIP router
+    if router is not None:
+        parts = [*parts, router]
     nodes: list[NodeLine] = []
     live: list[RecogniserLine] = []
     nodes_error = ""

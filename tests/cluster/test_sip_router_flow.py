@@ -49,7 +49,7 @@ def test_nobody_here_in_time_passes_the_caller_on_and_the_other_node_answers(
     queue_at = commands.index('EXEC Queue "hotline,,,,10"')
     assert commands[queue_at + 1 :] == [
         "GET VARIABLE QUEUESTATUS",
-        f'EXEC Dial "{ROUTER_DIAL},20,mb({dv.CONTEXT_OVERFLOW_HEADER}^s^1(a))'
+        f'EXEC Dial "{ROUTER_DIAL},20,mb({dv.CONTEXT_OVERFLOW_HEADER}^s^1(a/1700000000.7))'
         f'U({dv.CONTEXT_OVERFLOW_ANSWERED}^1700000000.7)"',
         "GET VARIABLE DIALSTATUS",
         "HANGUP",
