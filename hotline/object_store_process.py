@@ -44,12 +44,17 @@ INTERNAL_PORTS = (
     "filer.grpc",
     "s3.grpc",
 )
+ATTEMPTS = 3  # starts tried, each with internal ports picked afresh
 # Volumes of 1 GiB (the default, 30 GiB, suits a dedicated store far larger than a node's disk).
 VOLUME_SIZE_MB = 1024
 
 
 class ObjectStoreError(RuntimeError):
     """The object store cannot be started (binary, ports, configuration)."""
+
+
+class WeedExited(ObjectStoreError):
+    """weed ended while starting."""
 
 
 def weed_binary() -> Path:
@@ -203,7 +208,27 @@ def start(
     privacy.write_private(root / "run" / "s3.json", json.dumps(s3_config(keys, bucket)))
     if not _free_on(host, s3_port):
         raise ObjectStoreError(f"the object store's S3 port {host}:{s3_port} is taken")
-    _remove_sockets(root)  # of a store that was killed
+    for attempt in range(1, ATTEMPTS + 1):
+        _remove_sockets(root)  # of a store that was killed
+        try:
+            return _launch(binary, root, host, s3_port, keys, bucket, timeout)
+        except WeedExited:
+            # Most often one of the internal ports picked free was taken meanwhile by
+            # another program: try again with other ones.
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(
+    binary: Path,
+    root: Path,
+    host: str,
+    s3_port: int,
+    keys: objects.Credentials,
+    bucket: str,
+    timeout: float,
+) -> int:
     internal = dict(zip(INTERNAL_PORTS, free_ports(host, len(INTERNAL_PORTS)), strict=True))
     privacy.write_private(
         root / "run" / "ports.json", json.dumps({"s3": s3_port, **internal}, indent=2)
@@ -292,7 +317,7 @@ def wait_ready(
 
 def _alive_or_fail(root: Path, started: int) -> None:
     if not pids.alive(started):
-        raise ObjectStoreError(
+        raise WeedExited(
             f"weed exited while starting; see {root / 'log' / 'weed.out'} and {root / 'log'}"
         )
 

@@ -233,3 +233,40 @@ def test_the_store_listens_on_loopback_with_one_identity(object_store: ObjectSto
         f"{a}:{object_store.bucket}" for a in ("List", "Read", "Tagging", "Write")
     ]
     assert (object_store.root / "run" / "s3.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_start_whose_port_was_taken_meanwhile_tries_other_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An internal port picked free and taken by another program before weed binds it:
+    weed exits, and the start is tried again with other ports."""
+    host = "127.0.1.8"
+    with socket.socket() as taken:
+        taken.bind((host, 0))
+        taken.listen()
+        picks: list[list[int]] = []
+        real = object_store_process.free_ports
+
+        def first_one_taken(on: str, count: int) -> list[int]:
+            found = real(on, count)
+            if not picks:
+                found[0] = taken.getsockname()[1]  # the master's port
+            picks.append(found)
+            return found
+
+        monkeypatch.setattr(object_store_process, "free_ports", first_one_taken)
+        credentials = tmp_path / "object-store.json"
+        object_store_process.write_credentials(credentials)
+        root = tmp_path / "store"
+        port = real(host, 1)[0]
+        object_store_process.start(root, host, port, credentials)
+        try:
+            assert len(picks) == 2
+            assert object_store_process.ports(root)["master"] == picks[1][0]
+            store = objects.S3Store(
+                f"http://{host}:{port}", "hotline", objects.read_credentials(credentials)
+            )
+            assert store.stat("recordings/none") is None
+        finally:
+            object_store_process.stop(root)
+    assert not object_store_process.running(root)

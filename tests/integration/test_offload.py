@@ -17,13 +17,16 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.app import create_app
 from core.db import make_engine, make_session_factory, transaction
 from core.settings import PROJECT_ROOT, Settings
 from core.waiting import async_wait_for, wait_for
 from custody import integrity, purge
+from custody.models import IntegrityCheck
 from hotline import migrate, object_store_process
 from recordings import manifest, objects, offload
 from recordings.models import ManifestEntry, Recording
@@ -495,3 +498,46 @@ def test_a_killed_store_keeps_what_it_confirmed(
         assert hashlib.sha256(b"".join(store.read(key))).hexdigest() == sha
         info = store.stat(key)
         assert info is not None and info.sha256 == sha
+
+
+def test_the_api_uploads_the_files_it_stores_and_verifies_them_on_its_schedule(
+    object_store: ObjectStoreServer, tmp_path: Path
+) -> None:
+    """The API process's sessions give what it enters in the manifest (an evidence file
+    here) its upload row, its offloader uploads it, and its scheduled verify re-hashes it in
+    the bucket (SQLite: the wiring, not the database, is under test)."""
+    settings = object_store.settings(
+        data_dir=tmp_path,
+        object_store_prefix=object_store.new_prefix(),
+        integrity_check_interval_seconds=0.2,
+    )
+    migrate.upgrade(settings.effective_database_url)
+    app = create_app(settings)
+    sessions: sessionmaker[Session] = app.state.sessions
+    path = tmp_path / "attachments" / "2026" / "ab.pdf"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"%PDF-1.4 evidence")
+    item = manifest.Item(
+        manifest.ATTACHMENT,
+        "b" * 32,
+        "2026/ab.pdf",
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        path.stat().st_size,
+    )
+
+    def checks() -> list[IntegrityCheck]:
+        with sessions() as session:
+            return list(session.scalars(select(IntegrityCheck).order_by(IntegrityCheck.id)))
+
+    with TestClient(app):
+        with transaction(sessions) as session:
+            manifest.append(session, manifest.STORED, item, T0, "test")
+        row = wait_for(
+            lambda: (found := _rows(sessions).get("b" * 32)) and found.local_removed_at and found,
+            20,
+            "the API to upload the evidence file",
+        )
+        assert row.state == STORED and not path.exists()
+        count = len(checks())
+        wait_for(lambda: len(checks()) > count + 1, 20, "a scheduled check after the upload")
+        assert checks()[-1].ok and checks()[-1].files_checked == 1
