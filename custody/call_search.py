@@ -115,7 +115,9 @@ def readable(who: Requester, now: dt.datetime, operator_days: int) -> ColumnElem
 def conditions(session: Session, filters: CallFilters) -> list[ColumnElement[bool]] | None:
     """The filters as conditions on ``Call``; None when they admit no call (an operator
     without a phone)."""
-    found: list[ColumnElement[bool]] = []
+    # Issue 18, H7: a caller passed on to another node is one call, its first node's row;
+    # the other node's row for it (an overflow leg) is shown on that call's page.
+    found: list[ColumnElement[bool]] = [Call.overflow_of.is_(None)]
     if filters.period.start:
         found.append(Call.started_at >= filters.period.start)
     if filters.period.end:

@@ -25,6 +25,7 @@ from core.secrets import load as load_secrets
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline import sip_router
+from hotline.cli.control import router_part
 from ivr import asterisk_process, call_store, prompts
 from ivr.models import Call
 from ivr.sip_router_config import REPLY_MS, Node, RouterFiles, parse_nodes
@@ -264,15 +265,28 @@ def test_a_caller_nobody_answers_at_one_node_overflows_to_the_others_operator(
     calls = {call.node: call for call in routed.settled_calls([caller, caller])}
     print(f"\noverflow: {first} -> {other}")  # noqa: T201 (what happened)
     assert set(calls) == {first, other}
-    # The first node kept the call: its notice, its recording, answered (by another node).
+    # The first node kept the call: its notice, its recording, answered by the other node's
+    # operator (named from the other node's row).
     kept = calls[first]
-    assert kept.outcome == "answered" and kept.operator == "overflow"
+    assert kept.outcome == "answered" and kept.operator == operators[other]
     assert kept.recording_started_at is not None and routed_recording(routed, kept)
-    # The other node's row: its operator answered; no second notice, no second recording.
+    # The other node's row: a leg of the first node's call (named by the overflow header),
+    # its operator answered; no second notice, no second recording.
     taken = calls[other]
-    assert taken.outcome == "answered" and taken.operator == operators[other]
+    assert taken.overflow_of == kept.asterisk_uniqueid
+    assert taken.outcome == "overflow_answered" and taken.operator == operators[other]
     assert taken.recording_started_at is None and taken.notice_finished_at is None
     assert taken.started_at > kept.started_at
+    with routed.sessions() as session:
+        listed = [c.id for c in call_store.list_calls(session) if c.caller_number == caller]
+    assert listed == [kept.id]
+
+
+def test_status_shows_the_router_and_the_nodes_in_rotation(routed: Routed) -> None:
+    wait_for(lambda: in_rotation(routed) == {"a", "b"}, 10, "both nodes in rotation")
+    part = router_part(routed.router, routed.folder)
+    assert part is not None and part.running
+    assert part.line().endswith("nodes in rotation: a, b (of a, b)")
 
 
 def routed_recording(routed: Routed, call: Call) -> bool:

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import Role
 from core.db import transaction
+from custody import call_search
+from custody.requester import Requester
 from dispatch.reports import reader
 from ivr import call_store
 from ivr import dialplan_variables as dv
@@ -20,6 +23,7 @@ from ivr import events as ev
 from ivr.call_flow import CallFlow
 from ivr.call_state import CallState, replay
 from ivr.models import Call
+from tests.builders import add_user
 from tests.integration.test_fastagi_call_flow import NOON, config, run_call
 
 T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
@@ -110,6 +114,20 @@ def test_the_citizens_call_is_listed_and_read_once_with_its_leg_on_its_page(
         leg_id = session.query(Call.id).filter_by(asterisk_uniqueid=LEG).scalar()
         assert leg_id is not None
         assert call_store.needs_callback(leg_state(answered=False)) is False
+
+
+def test_the_call_search_finds_the_citizens_call_once(sessions: sessionmaker[Session]) -> None:
+    save(sessions, first_state(), "a")
+    save(sessions, leg_state(), "b")
+    add_user(sessions, "op3", "operator", "8003")
+    admin = Requester("admin-id", "admin1", Role.ADMIN, "")
+    with sessions() as session:
+        first_id = session.query(Call.id).filter_by(asterisk_uniqueid=FIRST).scalar()
+        for params in ({"q": CALLER}, {"operator": "op3"}, {}):
+            wanted, paging = call_search.call_filters(params, dt.UTC)
+            page = call_search.search(session, wanted, paging, admin, at(3600), 7)
+            assert [c.id for c in page.items] == [first_id], params
+            assert page.total == 1
 
 
 def responder(header: str) -> Callable[[str], str]:
