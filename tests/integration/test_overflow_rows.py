@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,7 +125,7 @@ def test_the_call_search_finds_the_citizens_call_once(sessions: sessionmaker[Ses
     with sessions() as session:
         first_id = session.query(Call.id).filter_by(asterisk_uniqueid=FIRST).scalar()
         for params in ({"q": CALLER}, {"operator": "op3"}, {}):
-            wanted, paging = call_search.call_filters(params, dt.UTC)
+            wanted, paging = call_search.call_filters(params, ZoneInfo("UTC"))
             page = call_search.search(session, wanted, paging, admin, at(3600), 7)
             assert [c.id for c in page.items] == [first_id], params
             assert page.total == 1
