@@ -11,10 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import Role
+from api.app import create_app
 from core.db import transaction
+from core.settings import Settings
 from custody import call_search
 from custody.requester import Requester
 from dispatch.reports import reader
@@ -24,7 +27,7 @@ from ivr import events as ev
 from ivr.call_flow import CallFlow
 from ivr.call_state import CallState, replay
 from ivr.models import Call
-from tests.builders import add_user
+from tests.builders import PASSWORD, add_user
 from tests.integration.test_fastagi_call_flow import NOON, config, run_call
 
 T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
@@ -129,6 +132,25 @@ def test_the_call_search_finds_the_citizens_call_once(sessions: sessionmaker[Ses
             page = call_search.search(session, wanted, paging, admin, at(3600), 7)
             assert [c.id for c in page.items] == [first_id], params
             assert page.total == 1
+
+
+def test_the_call_page_shows_the_leg_and_the_legs_page_its_first_call(
+    sessions: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    save(sessions, first_state(), "a")
+    save(sessions, leg_state(), "b")
+    add_user(sessions, "sup1", "supervisor")
+    with sessions() as session:
+        ids = dict(session.query(Call.asterisk_uniqueid, Call.id).all())
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        login = client.post("/api/session", json={"username": "sup1", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        first = client.get(f"/calls/{ids[FIRST]}")
+        assert first.status_code == 200, first.text
+        assert "转接至节点 b，由 8003 接听" in first.text
+        leg = client.get(f"/calls/{ids[LEG]}").text
+        assert "转接来电（本节点已接听）" in leg and f"原来电 {FIRST}" in leg
 
 
 def responder(header: str) -> Callable[[str], str]:
