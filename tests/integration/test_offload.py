@@ -532,11 +532,12 @@ def test_the_api_uploads_the_files_it_stores_and_verifies_them_on_its_schedule(
     with TestClient(app):
         with transaction(sessions) as session:
             manifest.append(session, manifest.STORED, item, T0, "test")
-        row = wait_for(
-            lambda: (found := _rows(sessions).get("b" * 32)) and found.local_removed_at and found,
-            20,
-            "the API to upload the evidence file",
-        )
+
+        def uploaded() -> ObjectUpload | None:
+            found = _rows(sessions).get("b" * 32)
+            return found if found is not None and found.local_removed_at else None
+
+        row = wait_for(uploaded, 20, "the API to upload the evidence file")
         assert row.state == STORED and not path.exists()
         count = len(checks())
         wait_for(lambda: len(checks()) > count + 1, 20, "a scheduled check after the upload")
