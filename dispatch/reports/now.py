@@ -197,7 +197,10 @@ def classify_calls(
 def calls_now(session: Session, now: dt.datetime) -> CallsNow:
     rows = session.execute(
         select(Call.queued_at, Call.answered_at, Call.message_started_at).where(
-            Call.outcome.is_(None), Call.ended_at.is_(None)
+            # An overflow leg is the caller of its first node's row, counted there.
+            Call.outcome.is_(None),
+            Call.ended_at.is_(None),
+            Call.overflow_of.is_(None),
         )
     )
     return classify_calls(((r[0], r[1], r[2]) for r in rows), now)

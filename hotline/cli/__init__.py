@@ -64,7 +64,9 @@ COMMANDS: dict[str, CommandEntry] = {
         "setup",
         "Install Asterisk if needed, render its configuration, make prompts, migrate the DB.",
     ),
-    "status": CommandEntry("control", "Report each part; exit 1 when any is not running."),
+    "status": CommandEntry(
+        "control", "Report each part and node; exit 1 when a part here is not running."
+    ),
     "transcribe": CommandEntry(
         "transcription",
         "Transcribe any audio file with the speech model in use (Vosk or Whisper).",

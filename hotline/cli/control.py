@@ -58,8 +58,10 @@ def router_part(settings: Settings, folder: Path | None = None) -> processes.Par
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the parts and nodes as JSON.")
 def status(as_json: bool) -> None:
-    """Report each part of this machine, then every node and registered live recogniser from
-    the database; exit 1 when any part of this machine is not running."""
+    """Report each part and node; exit 1 when a part here is not running.
+
+    This machine's parts first, then every node and registered live recogniser from the
+    database."""
     settings = context.settings()
     install = asterisk_install.find(settings.asterisk_root, settings.cache_dir)
     parts = processes.status(settings, install)

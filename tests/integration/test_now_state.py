@@ -120,6 +120,15 @@ def test_live_state_from_the_database(sessions: sessionmaker[Session], tmp_path:
             answered_at=now - D(minutes=3),
         )
         up_call(session, "up.5", now - D(seconds=50), message_started_at=now - D(seconds=10))
+        # up.3 passed on to another node, ringing there: its leg is the same caller, not a
+        # third one waiting.
+        up_call(
+            session,
+            "b-up.3",
+            now - D(seconds=5),
+            queued_at=now - D(seconds=5),
+            overflow_of="up.3",  # type: ignore[arg-type]
+        )
         add_live_streams(session, "up.4", now - D(minutes=3))  # two live streams
         session.add(
             LiveStream(
