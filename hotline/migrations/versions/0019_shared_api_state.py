@@ -2,7 +2,7 @@
 passwords the console issued (shown once) are kept in the database, not in one API process;
 each node's row says how many operators' phones are ringing and on a call.
 
-Revision ID: 0021
+Revision ID: 0019
 Revises: 0018
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 import core.db
 
-revision = "0021"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None

@@ -2,8 +2,8 @@
 caller names that first call (``calls.overflow_of``: the first node's Asterisk uniqueid), so
 the citizen's call is counted once (the first node's row) and the leg is shown on its page.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
