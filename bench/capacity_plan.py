@@ -68,7 +68,7 @@ class Inputs:
     shrinkage: float  # assumption: breaks, training, absence: rostered / on the phones
     notice_seconds: float  # measured: the notice prompt's length (bench prints it)
     core_per_live_call: float  # measured: bench.live_capacity
-    calls_per_node: int  # measured: bench.cluster (calls held at once by one node here)
+    calls_per_node: int  # measured: bench.cluster (calls one node held at once here, at least)
     node_cores_here: int  # the cores of the machine calls_per_node was measured on
     node_cores: int  # assumption: cores of a production node
     recorder_bytes_per_second: int  # measured: a stored recording (2 channels, 8 kHz, 16 bit)
@@ -146,7 +146,7 @@ def main() -> None:
     add("--shrinkage", type=float, default=0.30)
     add("--notice-seconds", type=float, default=5.5)
     add("--core-per-call", dest="core_per_live_call", type=float, default=0.65)
-    add("--calls-per-node", type=int, default=8)
+    add("--calls-per-node", type=int, default=64)
     add("--node-cores-here", type=int, default=2)
     add("--node-cores", type=int, default=16)
     add("--recorder-bytes-per-second", type=int, default=32_000)
