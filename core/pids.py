@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core import privacy
+
 
 def _state(stat_line: str) -> str:
     # "pid (comm) S ...": the name may hold spaces and parentheses, the state follows the last ")".
@@ -109,3 +111,26 @@ def running(pid_file: Path, expect: str) -> int | None:
         # spawned: its command line reads empty until exec has set up its arguments.
         return pid if start_time(pid) == started else None
     return pid if any(expect in part for part in command_line(pid)) else None
+
+
+def spawn_detached(argv: list[str], env: dict[str, str], log_file: Path, pid_file: Path) -> int:
+    """Start ``argv`` detached: its own session (it outlives the command that started it, and
+    no Popen object is left to reap it), stdin from /dev/null, stdout and stderr appended to
+    ``log_file`` (owner-only). Its pid and start time go to ``pid_file``; returns the pid."""
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        pid = os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(log_fd)
+    privacy.write_private(pid_file, record(pid))
+    return pid

@@ -233,23 +233,12 @@ def _launch(
     privacy.write_private(
         root / "run" / "ports.json", json.dumps({"s3": s3_port, **internal}, indent=2)
     )
-    log_fd = os.open(root / "log" / "weed.out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        # Detached, its own session: it outlives the command that started it.
-        started = os.posix_spawn(
-            str(binary),
-            command(binary, root, host, s3_port, internal),
-            {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root)},
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
-        )
-    finally:
-        os.close(log_fd)
-    privacy.write_private(_pid_file(root), pids.record(started))
+    started = pids.spawn_detached(
+        command(binary, root, host, s3_port, internal),
+        {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root)},
+        root / "log" / "weed.out",
+        _pid_file(root),
+    )
     try:
         wait_ready(root, host, s3_port, keys, bucket, started, timeout)
     except BaseException:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr import live_listener, strays
-from core import pids, privacy
+from core import pids
 from core.settings import Settings
 from core.waiting import wait_for
 from hotline.ivr_status import status_file
@@ -50,27 +50,13 @@ def start_service(settings: Settings, name: str) -> int:
         return running
     stop_leftovers(settings, name)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(
-        settings.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-    )
     env = {**os.environ, **settings.to_env()}
-    try:
-        # A detached service: its own session, no Popen object left to reap it.
-        pid = os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-m", "hotline.cli", "serve", name],
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
-        )
-    finally:
-        os.close(log_fd)
-    privacy.write_private(_pid_file(settings, name), pids.record(pid))
-    return pid
+    return pids.spawn_detached(
+        [sys.executable, "-m", "hotline.cli", "serve", name],
+        env,
+        settings.log_dir / f"{name}.log",
+        _pid_file(settings, name),
+    )
 
 
 def stop_service(settings: Settings, name: str, timeout: float = 20) -> None:

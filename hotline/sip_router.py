@@ -77,23 +77,13 @@ def start(settings: Settings, folder: Path, timeout: float = 30) -> int:
         return pid
     prepare(settings, files)
     check_config(files)
-    log_fd = os.open(files.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     env = {**os.environ, **settings.to_env()}
-    try:
-        pid = os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-m", "hotline.cli", "serve", SERVE_NAME, "--folder", str(folder)],
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
-        )
-    finally:
-        os.close(log_fd)
-    privacy.write_private(files.pid_file, pids.record(pid))
+    pid = pids.spawn_detached(
+        [sys.executable, "-m", "hotline.cli", "serve", SERVE_NAME, "--folder", str(folder)],
+        env,
+        files.log_file,
+        files.pid_file,
+    )
 
     def ready() -> bool:
         if not pids.alive(pid):

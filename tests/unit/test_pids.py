@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,21 @@ def test_a_recorded_process_whose_command_line_reads_empty_is_still_ours(
     pid_file = tmp_path / "api.pid"
     pid_file.write_text(pids.record(empty))
     assert pids.running(pid_file, expect="serve api") == empty
+
+
+def test_spawn_detached_runs_in_its_own_session_with_its_output_in_the_log(
+    tmp_path: Path,
+) -> None:
+    log, pid_file = tmp_path / "part.log", tmp_path / "part.pid"
+    script = 'echo "out $HOTLINE_TEST_WORD"; echo err >&2; read x; echo "in [$x]"'
+    for word in ("one", "two"):
+        pid = pids.spawn_detached(
+            ["/bin/sh", "-c", script], {"HOTLINE_TEST_WORD": word}, log, pid_file
+        )
+        session = os.getsid(pid)
+        os.waitpid(pid, 0)
+        assert session == pid  # a session of its own: it outlives its starter's terminal
+        assert pid_file.read_text().split()[0] == str(pid)
+    # Both runs' output appended, stdin empty; the log readable by its owner only.
+    assert log.read_text() == "out one\nerr\nin []\nout two\nerr\nin []\n"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
