@@ -1,6 +1,6 @@
 """Kamailio in front of two real nodes (Asterisk + ivr each, ``start_hotline`` with node names
 "a" and "b"), one PostgreSQL database, SIPp citizens and an operator's phone: calls spread over
-both nodes, an operator registered through the router answers on its own node, and a node
+both nodes, operators registered through the router answer their own node's calls, and a node
 whose Asterisk stops is out of rotation within the health check's interval.
 
 One cluster for the module (the tests run in this order; the last one stops node b). Addresses
@@ -26,7 +26,7 @@ from core.settings import Settings
 from core.waiting import wait_for
 from hotline import sip_router
 from hotline.cli.control import router_part
-from ivr import asterisk_process, call_store, prompts
+from ivr import asterisk_process, call_store, node_models, prompts
 from ivr.models import Call
 from ivr.sip_router_config import REPLY_MS, Node, RouterFiles, parse_nodes
 from phones.sipp import DialError, DialResult, OperatorPhone, free_udp_port, place_call
@@ -179,38 +179,43 @@ def test_citizens_calls_through_the_router_spread_over_both_nodes(routed: Routed
         assert session.scalar(select(Call).where(Call.caller_number == "13710009999")) is None
 
 
-def test_an_operator_registered_through_the_router_answers_on_its_own_node(
+def test_operators_registered_through_the_router_answer_their_own_nodes_calls(
     routed: Routed, tmp_path: Path
 ) -> None:
-    trace = tmp_path / "phone-8001.log"
-    phone = OperatorPhone(
-        name="8001",
-        password=load_secrets(routed.a.settings.data_dir).operator_password("8001"),
-        sip_host=ROUTER,
-        sip_port=routed.router.sip_router_port,
-        audio=CLIP,
-        message_log=trace,
-    )
-    with phone:
-        # Registered at node a (its ivr counts the phone free), and the router's weights
-        # follow: node a with a free operator gets most new calls.
-        def weighted() -> bool:
-            weights = sip_router.given_weights(routed.files)
-            return weights.get("a", 0) > weights.get("b", 0)
+    operators = {"a": ("8001", routed.a), "b": ("8002", routed.b)}
+    traces = {node: tmp_path / f"phone-{name}.log" for node, (name, _) in operators.items()}
+    phones = [
+        OperatorPhone(
+            name=name,
+            password=load_secrets(hotline.settings.data_dir).operator_password(name),
+            sip_host=ROUTER,
+            sip_port=routed.router.sip_router_port,
+            audio=CLIP,
+            message_log=traces[node],
+        )
+        for node, (name, hotline) in operators.items()
+    ]
+    with phones[0], phones[1]:
+        # Each registered at its own node: both nodes' ivr count one phone free.
+        def both_free() -> bool:
+            with routed.sessions() as session:
+                free = {node.name: node.operators_free for node in node_models.all_nodes(session)}
+            return free.get("a", 0) >= 1 and free.get("b", 0) >= 1
 
-        wait_for(weighted, 20, "the router to weigh node a's free operator")
-        answered: Call | None = None
-        for attempt in range(5):
+        wait_for(both_free, 20, "each node to count its operator's phone free")
+        answered: dict[str, Call] = {}
+        for attempt in range(10):
             caller = f"1372000{attempt:04d}"
             result = routed.dial(caller, audio=CLIP, wait_seconds=routed.a.notice_seconds + 1)
             assert result.sipp_exit == 0, result.output
             (call,) = routed.settled_calls([caller])
-            if call.node == "a":
-                answered = call
+            answered.setdefault(call.node, call)
+            if len(answered) == 2:
                 break
-        assert answered is not None, "no call reached node a, which has the free operator"
-        assert answered.outcome == "answered"
-        assert answered.operator == "8001"
+        assert set(answered) == {"a", "b"}, f"calls answered only at {set(answered)}"
+        for node, call in answered.items():
+            assert call.outcome == "answered"
+            assert call.operator == operators[node][0], (node, call.operator)
     # A phone the router knows no node for is turned away by the router itself.
     stranger = OperatorPhone(
         name="8009",
@@ -225,12 +230,15 @@ def test_an_operator_registered_through_the_router_answers_on_its_own_node(
             stranger.register(60)
     finally:
         stranger.stop()
-    # The node reached the phone through the router (the phone's Path).
-    invites = [
-        block for block in trace.read_text(errors="replace").split("\n\n") if "INVITE sip:" in block
-    ]
-    assert invites, "the phone's trace holds no INVITE"
-    assert f"Via: SIP/2.0/UDP {ROUTER}:{routed.router.sip_router_port}" in invites[0]
+    # Each node reached its phone through the router (the phone's Path).
+    for node, trace in traces.items():
+        invites = [
+            block
+            for block in trace.read_text(errors="replace").split("\n\n")
+            if "INVITE sip:" in block
+        ]
+        assert invites, f"the trace of node {node}'s phone holds no INVITE"
+        assert f"Via: SIP/2.0/UDP {ROUTER}:{routed.router.sip_router_port}" in invites[0]
 
 
 def test_a_caller_nobody_answers_at_one_node_overflows_to_the_others_operator(
