@@ -179,6 +179,28 @@ class Layout:
             sip_router=f"{base.sip_router_host}:{base.sip_router_port}",
         )
 
+    def client_env(self) -> dict[str, str]:
+        """What a ``hotline`` command run by hand needs to act on this cluster: its database,
+        its bucket, the SIP router as the address to dial, and the first node's folder (its
+        prompts tell ``hotline dial`` how long the notice lasts; files not yet uploaded are
+        read there, the rest from the bucket)."""
+        env = self.node_settings(self.nodes[0]).to_env()
+        wanted = (
+            "data_dir",
+            "database_url",
+            "object_store_url",
+            "object_store_bucket",
+            "object_store_credentials",
+            "api_host",
+            "api_port",
+        )
+        chosen = {f"HOTLINE_{name.upper()}": env[f"HOTLINE_{name.upper()}"] for name in wanted}
+        # 'hotline cluster ...' still finds this cluster with the node's data folder set.
+        chosen["HOTLINE_CLUSTER_DIR"] = str(self.root)
+        chosen["HOTLINE_SIP_HOST"] = self.base.sip_router_host
+        chosen["HOTLINE_SIP_PORT"] = str(self.base.sip_router_port)
+        return chosen
+
     def service_settings(self, name: str) -> Settings:
         """The settings of ``asr-live``, ``asr``, ``api`` or ``sip-router``."""
         return derive(self.base, **self._common(), data_dir=self.root / name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
@@ -17,9 +18,10 @@ from hotline.ivr_status import read_nodes
 def cluster() -> None:
     """Several nodes behind Kamailio on this machine: up, down.
 
-    Also status. PostgreSQL, the object store, the nodes (Asterisk and ivr each), Kamailio, the
-    live recogniser, the transcription pool and the API, each in its own data folder under
-    cluster_dir; addresses and ports are settings (HOTLINE_CLUSTER_*, HOTLINE_SIP_ROUTER_*)."""
+    Also status, and env (exports for hotline commands run against it). PostgreSQL, the
+    object store, the nodes (Asterisk and ivr each), Kamailio, the live recogniser, the
+    transcription pool and the API, each in its own data folder under cluster_dir; addresses
+    and ports are settings (HOTLINE_CLUSTER_*, HOTLINE_SIP_ROUTER_*)."""
 
 
 def _layout() -> cluster_mod.Layout:
@@ -72,3 +74,17 @@ def cluster_status() -> None:
             click.echo(f"nodes unknown: the database cannot be read ({type(error).__name__})")
     if not all(part.running for part in parts):
         sys.exit(1)
+
+
+@cluster.command("env")
+def cluster_env() -> None:
+    """Print shell exports that point hotline commands at the cluster.
+
+    For example ``eval "$(.venv/bin/hotline cluster env)"``, then ``hotline dial``, ``hotline
+    calls``, ``hotline transcript`` or ``hotline recordings verify``. The database URL holds
+    the generated password: the output is for the cluster's administrator only."""
+    layout = _layout()
+    if not layout.database_url():
+        raise click.ClickException("the cluster has not been set up: run 'hotline cluster up'")
+    for name, value in layout.client_env().items():
+        click.echo(f"export {name}={shlex.quote(value)}")

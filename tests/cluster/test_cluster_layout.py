@@ -4,6 +4,7 @@ persistent in a folder, a generated password, no trust), without the rest of the
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import socket
 import stat
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from core.db import make_engine
 from core.settings import Settings
-from hotline import cluster, postgres_process
+from hotline import cli, cluster, postgres_process
 from phones.sipp import free_udp_port
 from tests.cluster.conftest import two_free_ports
 from tests.conftest import free_port
@@ -36,6 +38,37 @@ def layout(tmp_path: Path, **overrides: Any) -> cluster.Layout:
         "cluster_ami_port": 6100,
     }
     return cluster.layout(Settings(**{**values, **overrides}))
+
+
+def settings_from(exports: dict[str, str]) -> dict[str, Any]:
+    """Settings fields from ``HOTLINE_*`` exports (shell-quoted values)."""
+    return {
+        name.removeprefix("HOTLINE_").lower(): shlex.split(value)[0]
+        for name, value in exports.items()
+    }
+
+
+def test_cluster_env_points_hotline_commands_at_the_cluster(tmp_path: Path) -> None:
+    found = layout(tmp_path)
+    runner = CliRunner()
+    env = {"HOTLINE_DATA_DIR": str(tmp_path / "base"), "HOTLINE_CLUSTER_NODES": "a=127.0.5.2"}
+    refused = runner.invoke(cli.main, ["cluster", "env"], env=env)
+    assert refused.exit_code == 1 and "hotline cluster up" in refused.output
+    creds = postgres_process.write_credentials(found.postgres_credentials)
+    printed = runner.invoke(cli.main, ["cluster", "env"], env=env)
+    assert printed.exit_code == 0, printed.output
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in printed.output.splitlines()
+    )
+    assert shlex.split(exports["HOTLINE_DATABASE_URL"]) == [creds.url("127.0.0.1", 5433)]
+    assert exports["HOTLINE_DATA_DIR"] == str(found.root / "node-a")
+    assert exports["HOTLINE_CLUSTER_DIR"] == str(found.root)
+    # With those exports, 'hotline cluster' commands still find the same cluster.
+    assert cluster.layout(Settings(**settings_from(exports))).root == found.root
+    assert exports["HOTLINE_OBJECT_STORE_URL"] == "http://127.0.0.1:8433"
+    assert exports["HOTLINE_OBJECT_STORE_CREDENTIALS"] == str(found.root / "object-store.json")
+    # hotline dial calls the SIP router, not a node.
+    assert (exports["HOTLINE_SIP_HOST"], exports["HOTLINE_SIP_PORT"]) == ("127.0.0.1", "5060")
 
 
 def test_each_node_has_its_address_ports_and_block_of_operators(tmp_path: Path) -> None:
